@@ -1,0 +1,34 @@
+//! What every maestro-ha tool shares.
+//!
+//! The tools are small and do one job each; this crate holds the parts that
+//! must behave the same in all of them, so that a shell script, a systemd
+//! `ExecStartPre=` line or a Nagios check can treat every tool alike:
+//!
+//! - [`status`] and [`report`]: the report model (checks, findings, perfdata)
+//!   and the monitoring-plugin exit codes;
+//! - [`render`]: the text, JSON Lines and nagios output formats;
+//! - [`cli`]: the shared flags and the `main` harness (exit codes, usage
+//!   errors, broken pipes, SIGINT);
+//! - [`config`], [`secret`], [`state`]: the TOML configuration, secrets from
+//!   files or the environment, and where state lives;
+//! - [`site`] and [`ini`]: the layout of a Maestro installation and its INI files;
+//! - [`catalog`]: the SQLite state catalog;
+//! - [`ssh`]: the SSH client every remote step uses.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod ini;
+pub mod perfdata;
+pub mod render;
+pub mod report;
+pub mod secret;
+pub mod signal;
+pub mod site;
+pub mod ssh;
+pub mod state;
+pub mod status;
+
+// pub use report::{Check, Finding, Report};
+pub use status::Status;
