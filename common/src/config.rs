@@ -1,1 +1,528 @@
-//! TODO
+//! The one TOML configuration file all tools share.
+//!
+//! Found as `--config PATH`, else `$MAESTRO_HA_CONFIG`, else
+//! `/etc/maestro-ha/config.toml`. A file named by the flag or the variable
+//! must exist; the default file may be absent (every setting has a flag).
+//! Every section is typed and rejects unknown keys, so a typo is an error
+//! that names the file, the line and the key, not a silently ignored line.
+//! `--set section.key=value` overrides any key from the command line; a
+//! tool's own flags win over both.
+
+use crate::duration::HumanDuration;
+use crate::site::SiteConfig;
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const ENV_CONFIG: &str = "MAESTRO_HA_CONFIG";
+pub const DEFAULT_CONFIG: &str = "/etc/maestro-ha/config.toml";
+
+/// How long an SSH connection may take to be set up when the config says nothing.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where Maestro is installed and how its folders are laid out.
+    #[serde(default)]
+    pub site: SiteConfig,
+    /// The server Maestro normally runs on.
+    pub primary: Option<HostConfig>,
+    /// The server that takes over.
+    pub failover: Option<HostConfig>,
+    /// How Maestro's services are named and managed on both servers.
+    #[serde(default)]
+    pub services: ServicesConfig,
+    /// The tools' own sections. Each tool's issue types its keys; until a
+    /// tool is built its section accepts no keys, so nothing is ignored.
+    #[serde(default)]
+    pub sync: SyncConfig,
+    #[serde(default)]
+    pub fence: FenceConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+    #[serde(default)]
+    pub logscan: LogscanConfig,
+    #[serde(default)]
+    pub smoketest: SmoketestConfig,
+    #[serde(default)]
+    pub watch: WatchConfig,
+}
+
+/// `[primary]` and `[failover]`: how to reach a server over SSH.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// Host name or address.
+    pub host: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default = "default_ssh_user")]
+    pub user: String,
+    /// Private key; without it the ssh-agent is asked.
+    pub identity_file: Option<PathBuf>,
+    /// Default: `/etc/maestro-ha/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    /// TCP connect, SSH handshake and login, each. Default 10s.
+    pub connect_timeout: Option<HumanDuration>,
+    /// Every address the server answers on (the fence blocks them all;
+    /// the watcher probes them). Default: `host` alone.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+pub const DEFAULT_KNOWN_HOSTS: &str = "/etc/maestro-ha/known_hosts";
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+fn default_ssh_user() -> String {
+    "root".to_string()
+}
+
+impl HostConfig {
+    pub fn known_hosts_path(&self) -> PathBuf {
+        self.known_hosts
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_KNOWN_HOSTS))
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+            .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0)
+    }
+}
+
+/// How Maestro's services are started and stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceManager {
+    #[default]
+    Systemd,
+    Sysv,
+    Windows,
+    /// Configured stop/disable/status commands.
+    Commands,
+}
+
+/// `[services]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    #[serde(default)]
+    pub manager: ServiceManager,
+    /// The Maestro service (unit, init script, Windows service) names.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+macro_rules! tool_section {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {}
+    };
+}
+
+tool_section!(
+    /// `[sync]`: the file synchronization (comes with maestro-fence).
+    SyncConfig
+);
+tool_section!(
+    /// `[fence]` (comes with maestro-fence).
+    FenceConfig
+);
+tool_section!(
+    /// `[verify]` (comes with maestro-snapshot-verify).
+    VerifyConfig
+);
+tool_section!(
+    /// `[logscan]` (comes with maestro-logscan).
+    LogscanConfig
+);
+tool_section!(
+    /// `[smoketest]` (comes with maestro-smoketest).
+    SmoketestConfig
+);
+tool_section!(
+    /// `[watch]` (comes with maestro-watch).
+    WatchConfig
+);
+
+/// How the config file was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    Flag,
+    Env,
+    Default,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigSource::Flag => "--config",
+            ConfigSource::Env => ENV_CONFIG,
+            ConfigSource::Default => "default location",
+        })
+    }
+}
+
+/// The configuration with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub path: PathBuf,
+    pub source: ConfigSource,
+    /// False when the default file does not exist and built-in defaults are used.
+    pub file_found: bool,
+    pub overrides: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path} (from {source_name}): {err}")]
+    Read {
+        path: PathBuf,
+        source_name: ConfigSource,
+        err: std::io::Error,
+    },
+    #[error("{}", invalid_message(.path, *.line, .key.as_deref(), .message))]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        key: Option<String>,
+        message: String,
+    },
+    #[error("--set {arg}: {message}")]
+    Override { arg: String, message: String },
+}
+
+fn invalid_message(path: &Path, line: Option<usize>, key: Option<&str>, message: &str) -> String {
+    let mut s = path.display().to_string();
+    if let Some(l) = line {
+        s.push_str(&format!(":{l}"));
+    }
+    s.push_str(": ");
+    if let Some(k) = key {
+        s.push_str(&format!("key `{k}`: "));
+    }
+    s.push_str(message);
+    s
+}
+
+/// Which file to read and why.
+pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
+    if let Some(p) = flag {
+        return (p.to_path_buf(), ConfigSource::Flag);
+    }
+    match std::env::var_os(ENV_CONFIG).filter(|v| !v.is_empty()) {
+        Some(p) => (PathBuf::from(p), ConfigSource::Env),
+        None => (PathBuf::from(DEFAULT_CONFIG), ConfigSource::Default),
+    }
+}
+
+/// Find, read, parse and validate the configuration, then apply `--set`.
+pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, ConfigError> {
+    let (path, source) = locate(flag);
+    let (text, file_found) = match std::fs::read(&path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(t) => (t, true),
+            Err(e) => {
+                let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
+                return Err(ConfigError::Invalid {
+                    path,
+                    line: Some(line),
+                    key: None,
+                    message: "the file is not valid UTF-8 (TOML must be)".into(),
+                });
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && source == ConfigSource::Default => {
+            (String::new(), false)
+        }
+        Err(err) => {
+            return Err(ConfigError::Read {
+                path,
+                source_name: source,
+                err,
+            })
+        }
+    };
+    let mut config = parse(&text, &path)?;
+    if !overrides.is_empty() {
+        config = apply_overrides(&text, overrides)?;
+    }
+    Ok(LoadedConfig {
+        config,
+        path,
+        source,
+        file_found,
+        overrides: overrides.to_vec(),
+    })
+}
+
+/// Parse config text; errors name `path`, the line and the key.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let (line, key) = match e.span() {
+            Some(span) => {
+                let (line, key) = locate_span(text, span);
+                (Some(line), key)
+            }
+            None => (None, None),
+        };
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            key,
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+/// The 1-based line of a byte span and the dotted key written there.
+fn locate_span(text: &str, span: Range<usize>) -> (usize, Option<String>) {
+    let start = span.start.min(text.len());
+    let start = (0..=start)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let mut table: Option<String> = None;
+    let mut key = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = strip_comment(raw).trim();
+        if let Some(header) = table_header(line) {
+            table = Some(header.to_string());
+            if i + 1 == line_no {
+                key = Some(header.to_string());
+            }
+        } else if i + 1 == line_no {
+            if let Some((lhs, _)) = line.split_once('=') {
+                let lhs: String = lhs
+                    .trim()
+                    .chars()
+                    .filter(|c| *c != '"' && *c != '\'')
+                    .collect();
+                key = Some(match &table {
+                    Some(t) => format!("{t}.{lhs}"),
+                    None => lhs,
+                });
+            } else {
+                key = table.clone();
+            }
+        }
+        if i + 1 >= line_no {
+            break;
+        }
+    }
+    (line_no, key)
+}
+
+fn table_header(line: &str) -> Option<&str> {
+    let inner = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]"));
+    let inner = inner.or_else(|| line.strip_prefix('[').and_then(|l| l.strip_suffix(']')));
+    inner.map(str::trim)
+}
+
+fn strip_comment(line: &str) -> &str {
+    // Good enough to find headers and keys: a `#` inside a quoted value can
+    // only cut the value, never the key in front of it.
+    match line.find('#') {
+        Some(i) => &line[..i],
+        None => line,
+    }
+}
+
+/// Merge `--set a.b=value` arguments into the file's table and type it again.
+fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Override {
+        arg: String::new(),
+        message: e.message().to_string(),
+    })?;
+    for arg in overrides {
+        let err = |message: &str| ConfigError::Override {
+            arg: arg.clone(),
+            message: message.to_string(),
+        };
+        let (key, raw) = arg
+            .split_once('=')
+            .ok_or_else(|| err("expected KEY=VALUE, like site.install_root=/srv/maestro"))?;
+        let parts: Vec<&str> = key.trim().split('.').map(str::trim).collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(err("the key is empty or has an empty part"));
+        }
+        // A value that reads as TOML (a number, a boolean, an array) is
+        // taken as such; anything else is a string, so paths need no quotes.
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        let (last, parents) = parts.split_last().ok_or_else(|| err("the key is empty"))?;
+        let mut cursor = &mut table;
+        for p in parents {
+            let entry = cursor
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cursor = entry
+                .as_table_mut()
+                .ok_or_else(|| err(&format!("`{p}` is not a section")))?;
+        }
+        cursor.insert(last.to_string(), value);
+    }
+    Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Override {
+        arg: overrides.join(" "),
+        message: e.to_string().trim().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, Path::new("/etc/maestro-ha/config.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("", Path::new("x")).unwrap();
+        assert!(c.primary.is_none());
+        assert_eq!(c.services.manager, ServiceManager::Systemd);
+    }
+
+    #[test]
+    fn hosts_parse_with_defaults() {
+        let c = parse(
+            "[primary]\nhost = \"maestro1.example.org\"\nconnect_timeout = \"3s\"\n[failover]\nhost = \"10.0.0.2\"\nport = 2222\nuser = \"ha\"\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        let p = c.primary.unwrap();
+        assert_eq!((p.port, p.user.as_str()), (22, "root"));
+        assert_eq!(p.connect_timeout(), Duration::from_secs(3));
+        assert_eq!(p.known_hosts_path(), Path::new(DEFAULT_KNOWN_HOSTS));
+        let f = c.failover.unwrap();
+        assert_eq!(
+            (f.port, f.user.as_str(), f.connect_timeout()),
+            (2222, "ha", DEFAULT_CONNECT_TIMEOUT)
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_and_key() {
+        let e = err("# comment\n[primary]\nhost = \"a\"\nport = \"twenty-two\"\n");
+        assert!(
+            e.starts_with("/etc/maestro-ha/config.toml:4: key `primary.port`: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = err("[services]\nmanager = \"systemd\"\nnmaes = [\"lui\"]\n");
+        assert!(
+            e.starts_with(
+                "/etc/maestro-ha/config.toml:3: key `services.nmaes`: unknown field `nmaes`"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_section_and_bad_enum_are_errors() {
+        let e = err("[primry]\nhost = \"a\"\n");
+        assert!(
+            e.contains(":1:") && e.contains("unknown field `primry`"),
+            "{e}"
+        );
+        let e = err("[services]\nmanager = \"upstart\"\n");
+        assert!(
+            e.contains(":2: key `services.manager`") && e.contains("upstart"),
+            "{e}"
+        );
+        let e = err("[fence]\nlevels = [\"ssh\"]\n");
+        assert!(
+            e.contains(":2: key `fence.levels`: unknown field `levels`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_required_key_names_the_section() {
+        let e = err("[primary]\nport = 22\n");
+        assert!(e.contains("missing field `host`"), "{e}");
+        assert!(e.contains("primary"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = err("[site]\ninstall_root = /opt\n");
+        assert!(
+            e.starts_with("/etc/maestro-ha/config.toml:2: key `site.install_root`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn overrides_replace_file_values_and_are_checked() {
+        let text = "[primary]\nhost = \"a\"\nport = 22\n";
+        let c = apply_overrides(
+            text,
+            &["primary.port=2200".into(), "primary.user=ha".into()],
+        )
+        .unwrap();
+        let p = c.primary.unwrap();
+        assert_eq!(
+            (p.port, p.user.as_str(), p.host.as_str()),
+            (2200, "ha", "a")
+        );
+        let c = apply_overrides("", &["primary.host=/x y".into()]).unwrap();
+        assert_eq!(c.primary.unwrap().host, "/x y");
+        let e = apply_overrides(text, &["primary.port=x".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--set primary.port=x:"), "{e}");
+        let e = apply_overrides(text, &["primary.port".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected KEY=VALUE"), "{e}");
+        let e = apply_overrides(text, &["primary.host.x=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`host` is not a section"), "{e}");
+    }
+
+    #[test]
+    fn load_reads_the_named_file_and_requires_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[primary]\nhost = \"h\"\n").unwrap();
+        let l = load(Some(&p), &[]).unwrap();
+        assert!(l.file_found);
+        assert_eq!(l.source, ConfigSource::Flag);
+        assert_eq!(l.config.primary.unwrap().host, "h");
+        let missing = dir.path().join("nope.toml");
+        let e = load(Some(&missing), &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot read config file")
+                && e.contains("nope.toml")
+                && e.contains("--config"),
+            "{e}"
+        );
+        std::fs::write(&p, b"[site]\ninstall_root = \"\xff\"\n").unwrap();
+        let e = load(Some(&p), &[]).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("UTF-8"), "{e}");
+    }
+}

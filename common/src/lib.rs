@@ -30,5 +30,5 @@ pub mod ssh;
 pub mod state;
 pub mod status;
 
-// pub use report::{Check, Finding, Report};
+pub use report::{Check, Finding, Report};
 pub use status::Status;

@@ -1,1 +1,218 @@
-//! TODO
+//! Secrets (tokens, passwords) come from a file or an environment variable,
+//! never from the config text itself and never from argv, where `ps` and
+//! shell history would show them. A [`Secret`] never prints its value.
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a secret is kept, as written in the config:
+/// `token = { file = "/etc/maestro-ha/token" }` or `password = { env = "IMAP_PASSWORD" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    File(PathBuf),
+    Env(String),
+}
+
+/// A loaded secret. Debug output is redacted; read it with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read secret file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("secret file {path} is empty")]
+    EmptyFile { path: PathBuf },
+    #[error("secret file {path} is not valid UTF-8")]
+    NotText { path: PathBuf },
+    #[error("environment variable {name} is not set (it should hold the secret)")]
+    EnvMissing { name: String },
+    #[error("environment variable {name} is empty")]
+    EnvEmpty { name: String },
+}
+
+impl SecretRef {
+    /// Where the secret is, for messages: never the secret itself.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretRef::File(p) => format!("file {}", p.display()),
+            SecretRef::Env(n) => format!("environment variable {n}"),
+        }
+    }
+
+    /// Load the secret. `warn` receives advice that does not stop the run,
+    /// such as a secret file others can read.
+    pub fn load(&self, warn: &mut dyn FnMut(String)) -> Result<Secret, SecretError> {
+        match self {
+            SecretRef::File(path) => {
+                if let Some(w) = world_readable_warning(path) {
+                    warn(w);
+                }
+                let bytes = std::fs::read(path).map_err(|source| SecretError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| SecretError::NotText { path: path.clone() })?;
+                // Files written by `echo secret > file` end in a newline that is not part of the secret.
+                let value = text.strip_suffix('\n').unwrap_or(&text);
+                let value = value.strip_suffix('\r').unwrap_or(value);
+                if value.is_empty() {
+                    return Err(SecretError::EmptyFile { path: path.clone() });
+                }
+                Ok(Secret(value.to_string()))
+            }
+            SecretRef::Env(name) => match std::env::var_os(name) {
+                None => Err(SecretError::EnvMissing { name: name.clone() }),
+                Some(v) if v.is_empty() => Err(SecretError::EnvEmpty { name: name.clone() }),
+                Some(v) => Ok(Secret(v.to_string_lossy().into_owned())),
+            },
+        }
+    }
+}
+
+/// A warning when a file that holds a secret (a token, a password, a
+/// private key) can be read by every user of the machine.
+pub fn world_readable_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "{} holds a secret and is readable by every user (mode {:04o}); run: chmod o-rwx {}",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        )
+    })
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RefVisitor;
+        const HOW: &str = "a secret is given as { file = \"/path\" } or { env = \"VARIABLE\" }";
+
+        impl<'de> Visitor<'de> for RefVisitor {
+            type Value = SecretRef;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(HOW)
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                // Do not echo the value: it is probably the secret itself.
+                Err(E::custom(format!(
+                    "secrets may not be written in the config file; {HOW}"
+                )))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
+                let mut found: Option<SecretRef> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = match key.as_str() {
+                        "file" => SecretRef::File(PathBuf::from(map.next_value::<String>()?)),
+                        "env" => SecretRef::Env(map.next_value::<String>()?),
+                        other => return Err(de::Error::unknown_field(other, &["file", "env"])),
+                    };
+                    if found.is_some() {
+                        return Err(de::Error::custom(format!(
+                            "give only one of file or env; {HOW}"
+                        )));
+                    }
+                    found = Some(value);
+                }
+                found.ok_or_else(|| de::Error::custom(HOW))
+            }
+        }
+        d.deserialize_any(RefVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[derive(Deserialize, Debug)]
+    struct T {
+        token: SecretRef,
+    }
+
+    #[test]
+    fn file_and_env_forms_parse() {
+        let t: T = toml::from_str("token = { file = \"/x\" }").unwrap();
+        assert_eq!(t.token, SecretRef::File("/x".into()));
+        let t: T = toml::from_str("token = { env = \"TOK\" }").unwrap();
+        assert_eq!(t.token, SecretRef::Env("TOK".into()));
+    }
+
+    #[test]
+    fn a_plain_string_is_refused_without_echoing_it() {
+        // The config loader reports `message()`, never toml's snippet of the line.
+        let e = toml::from_str::<T>("token = \"hunter2\"")
+            .unwrap_err()
+            .message()
+            .to_string();
+        assert!(e.contains("may not be written in the config"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = toml::from_str::<T>("token = { file = \"/a\", env = \"B\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only one"), "{e}");
+        let e = toml::from_str::<T>("token = { path = \"/a\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `path`"), "{e}");
+    }
+
+    #[test]
+    fn file_secret_loses_its_newline_and_warns_when_world_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tok");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut warnings = Vec::new();
+        let s = SecretRef::File(p.clone())
+            .load(&mut |w| warnings.push(w))
+            .unwrap();
+        assert_eq!(s.expose(), "s3cret");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("readable by every user"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        warnings.clear();
+        SecretRef::File(p.clone())
+            .load(&mut |w| warnings.push(w))
+            .unwrap();
+        assert!(warnings.is_empty());
+        std::fs::write(&p, "\n").unwrap();
+        assert!(matches!(
+            SecretRef::File(p).load(&mut |_| {}),
+            Err(SecretError::EmptyFile { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_sources_are_errors() {
+        let e = SecretRef::Env("MAESTRO_HA_SURELY_UNSET_VARIABLE".into()).load(&mut |_| {});
+        assert!(matches!(e, Err(SecretError::EnvMissing { .. })));
+        let e = SecretRef::File("/nonexistent/maestro-ha/secret".into()).load(&mut |_| {});
+        assert!(matches!(e, Err(SecretError::Read { .. })));
+    }
+}

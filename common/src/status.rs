@@ -21,7 +21,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Ok, Status::Warning, Status::Critical, Status::Unknown];
+    pub const ALL: [Status; 4] = [
+        Status::Ok,
+        Status::Warning,
+        Status::Critical,
+        Status::Unknown,
+    ];
 
     /// The process exit code: 0, 1, 2 or 3.
     pub fn exit_code(self) -> u8 {
@@ -124,7 +129,10 @@ mod tests {
 
     #[test]
     fn serializes_as_the_plugin_names() {
-        assert_eq!(serde_json::to_string(&Status::Critical).unwrap(), "\"CRITICAL\"");
+        assert_eq!(
+            serde_json::to_string(&Status::Critical).unwrap(),
+            "\"CRITICAL\""
+        );
         let back: Status = serde_json::from_str("\"WARNING\"").unwrap();
         assert_eq!(back, Status::Warning);
     }

@@ -1,2 +1,4 @@
 //! maestro-snapshot-verify
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::from(3) }
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(3)
+}
