@@ -1,0 +1,5 @@
+//! Support code shared by the integration tests. Each test file includes
+//! it with `mod support;` and uses what it needs.
+#![allow(dead_code)]
+
+pub mod plugin_output;
