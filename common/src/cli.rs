@@ -286,6 +286,37 @@ fn format_from_args(args: &[OsString]) -> Format {
     wanted
 }
 
+/// The site layout the `[site]` section resolves to: an error there names the key.
+fn site_check(site: &crate::site::SiteConfig) -> Check {
+    use crate::site::{Component, SiteLayout};
+    match SiteLayout::resolve(site) {
+        Err(e) => Check::new("site", Status::Unknown, e.to_string()),
+        Ok(layout) => {
+            let today = chrono::Local::now().date_naive();
+            let mut c = Check::ok(
+                "site",
+                format!(
+                    "Maestro at {} ({} layout, {} paths)",
+                    layout.install_root(),
+                    layout.profile().as_str(),
+                    layout.style().as_str()
+                ),
+            );
+            for comp in Component::ALL {
+                c = c.detail(
+                    format!("{}_home", comp.as_str()),
+                    layout.home(comp).to_string(),
+                );
+                c = c.detail(
+                    format!("{}_log", comp.as_str()),
+                    layout.log_file_for(comp, today).to_string(),
+                );
+            }
+            c.detail("db_data_dir", layout.db_data_dir().to_string())
+        }
+    }
+}
+
 /// `config check`: read and validate the configuration, and say what it
 /// resolves to. Shared by every tool.
 pub fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
@@ -303,6 +334,7 @@ pub fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
         c = c.detail("overrides", loaded.overrides.join(" "));
     }
     report.push(c);
+    report.push(site_check(&loaded.config.site));
     for (role, host) in [
         ("primary", &loaded.config.primary),
         ("failover", &loaded.config.failover),

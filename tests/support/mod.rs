@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod plugin_output;
+pub mod sshd;

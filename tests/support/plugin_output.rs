@@ -109,9 +109,17 @@ pub fn parse_perfdata(s: &str) -> Result<Vec<PerfItem>, String> {
         if value_uom == "U" {
             // allowed: undetermined value
         } else if value.parse::<f64>().is_err() {
-            return Err(format!("value {value_uom:?} of {label} is not a C-locale number"));
+            return Err(format!(
+                "value {value_uom:?} of {label} is not a C-locale number"
+            ));
         }
-        if !["", "s", "ms", "us", "%", "B", "KB", "MB", "TB", "c", "U"].contains(&if value_uom == "U" { "U" } else { uom }) {
+        if !["", "s", "ms", "us", "%", "B", "KB", "MB", "TB", "c", "U"].contains(&if value_uom
+            == "U"
+        {
+            "U"
+        } else {
+            uom
+        }) {
             return Err(format!("bad UOM {uom:?} on {label}"));
         }
         let mut next = || fields.next().unwrap_or_default().to_string();
@@ -123,8 +131,16 @@ pub fn parse_perfdata(s: &str) -> Result<Vec<PerfItem>, String> {
         }
         items.push(PerfItem {
             label,
-            value: if value_uom == "U" { "U".into() } else { value.to_string() },
-            uom: if value_uom == "U" { String::new() } else { uom.to_string() },
+            value: if value_uom == "U" {
+                "U".into()
+            } else {
+                value.to_string()
+            },
+            uom: if value_uom == "U" {
+                String::new()
+            } else {
+                uom.to_string()
+            },
             warn,
             crit,
             min,
@@ -139,7 +155,8 @@ pub fn parse_perfdata(s: &str) -> Result<Vec<PerfItem>, String> {
 pub fn parse_json_lines(output: &str) -> Result<Vec<Value>, String> {
     let mut records = Vec::new();
     for (i, line) in output.lines().enumerate() {
-        let v: Value = serde_json::from_str(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?;
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?;
         if !v.get("type").is_some_and(Value::is_string) {
             return Err(format!("line {} has no string \"type\": {line}", i + 1));
         }
@@ -156,11 +173,21 @@ fn the_parsers_reject_what_a_core_would_misread() {
     assert!(parse_nagios("X OK: a | b=1").is_ok());
     assert!(parse_nagios("X FINE: a").is_err());
     assert!(parse_nagios("X OK: a|b | c=1").is_err());
-    assert!(parse_perfdata("'a b'=1,5s").is_err(), "a decimal comma must fail");
+    assert!(
+        parse_perfdata("'a b'=1,5s").is_err(),
+        "a decimal comma must fail"
+    );
     assert!(parse_perfdata("a=1e3").is_err(), "an exponent must fail");
     let items = parse_perfdata("'it''s'=U;;;0 t=0.25s;1;2;0;10").unwrap();
     assert_eq!(items[0].label, "it's");
     assert_eq!(items[0].value, "U");
-    assert_eq!((items[1].uom.as_str(), items[1].crit.as_str(), items[1].max.as_str()), ("s", "2", "10"));
+    assert_eq!(
+        (
+            items[1].uom.as_str(),
+            items[1].crit.as_str(),
+            items[1].max.as_str()
+        ),
+        ("s", "2", "10")
+    );
     assert!(parse_json_lines("{\"type\":\"check\"}\n").is_err());
 }
