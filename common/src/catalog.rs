@@ -6,8 +6,10 @@
 //! check and a cron scan), so the database runs in WAL mode with a busy
 //! timeout, and every write goes through `BEGIN IMMEDIATE`, which takes the
 //! write lock up front instead of failing halfway with SQLITE_BUSY.
-//! The schema is versioned with `PRAGMA user_version`; each tool's issue
-//! appends its migrations to [`MIGRATIONS`].
+//! The shared schema is versioned with `PRAGMA user_version` ([`MIGRATIONS`]).
+//! Each tool owns its tables and versions them on its own with
+//! [`Catalog::ensure_schema`], so tools built at different times never
+//! compete for one sequence of version numbers.
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -39,7 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               summary     TEXT NOT NULL,
               details     TEXT NOT NULL DEFAULT '{}'
           );
-          CREATE INDEX runs_by_tool ON runs (tool, id);",
+          CREATE INDEX runs_by_tool ON runs (tool, id);
+          CREATE TABLE component_schema (
+              component   TEXT PRIMARY KEY,
+              version     INTEGER NOT NULL
+          );",
 }];
 
 /// The newest schema version this build knows.
@@ -213,6 +219,62 @@ impl Catalog {
             .map_err(|source| CatalogError::Sql { path, source })
     }
 
+    /// Bring the tables of one component (a tool) up to date with its own
+    /// migrations, versioned apart from the shared schema and from other tools.
+    pub fn ensure_schema(
+        &mut self,
+        component: &str,
+        migrations: &[Migration],
+    ) -> Result<(), CatalogError> {
+        let path = self.path.clone();
+        let sql_err = |source| CatalogError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let found: i64 = tx
+            .query_row(
+                "SELECT COALESCE((SELECT version FROM component_schema WHERE component = ?1), 0)",
+                [component],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)?;
+        let known = migrations.last().map_or(0, |m| m.version);
+        if found > known {
+            return Err(CatalogError::TooNew { path, found, known });
+        }
+        for m in migrations.iter().filter(|m| m.version > found) {
+            let migrate_err = |source| CatalogError::Migrate {
+                path: path.clone(),
+                version: m.version,
+                description: m.description,
+                source,
+            };
+            tx.execute_batch(m.sql).map_err(migrate_err)?;
+            tx.execute(
+                "INSERT INTO component_schema (component, version) VALUES (?1, ?2)
+                 ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                rusqlite::params![component, m.version],
+            )
+            .map_err(migrate_err)?;
+        }
+        tx.commit().map_err(sql_err)
+    }
+
+    /// The schema version of one component's tables (0: none yet).
+    pub fn component_version(&self, component: &str) -> Result<i64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE((SELECT version FROM component_schema WHERE component = ?1), 0)",
+                [component],
+                |r| r.get(0),
+            )
+            .map_err(|source| self.sql_err(source))
+    }
+
     /// Journal one run of a tool; returns its id.
     pub fn record_run(
         &mut self,
@@ -365,6 +427,54 @@ mod tests {
         let e = Catalog::open_path(&path).err().expect("must refuse");
         assert!(matches!(e, CatalogError::TooNew { .. }), "{e}");
         assert!(e.to_string().contains("upgrade maestro-ha"));
+    }
+
+    #[test]
+    fn component_schemas_are_versioned_apart() {
+        const V1: &[Migration] = &[Migration {
+            version: 1,
+            description: "t1",
+            sql: "CREATE TABLE tool_a (x INTEGER);",
+        }];
+        const V2: &[Migration] = &[
+            Migration {
+                version: 1,
+                description: "t1",
+                sql: "CREATE TABLE tool_a (x INTEGER);",
+            },
+            Migration {
+                version: 2,
+                description: "t2",
+                sql: "ALTER TABLE tool_a ADD COLUMN y TEXT;",
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalog::open(dir.path()).unwrap();
+        assert_eq!(c.component_version("tool-a").unwrap(), 0);
+        c.ensure_schema("tool-a", V1).unwrap();
+        c.ensure_schema("tool-a", V1).unwrap();
+        assert_eq!(c.component_version("tool-a").unwrap(), 1);
+        c.ensure_schema("tool-a", V2).unwrap();
+        assert_eq!(c.component_version("tool-a").unwrap(), 2);
+        c.conn()
+            .execute("INSERT INTO tool_a (x, y) VALUES (1, 'a')", [])
+            .unwrap();
+        // An older build of the tool must not use tables it does not understand.
+        let e = c.ensure_schema("tool-a", V1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CatalogError::TooNew {
+                    found: 2,
+                    known: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Another component starts from its own zero.
+        assert_eq!(c.component_version("tool-b").unwrap(), 0);
+        assert_eq!(c.schema_version().unwrap(), latest_version());
     }
 
     #[test]

@@ -95,6 +95,20 @@ impl HostConfig {
         self.connect_timeout
             .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0)
     }
+
+    /// How the SSH client reaches this host. Accepting an unknown host key
+    /// is never a config setting: it takes the tool's explicit flag.
+    pub fn ssh_options(&self, accept_new_host_key: bool) -> crate::ssh::SshOptions {
+        crate::ssh::SshOptions {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            identity_file: self.identity_file.clone(),
+            known_hosts: self.known_hosts_path(),
+            accept_new_host_key,
+            connect_timeout: self.connect_timeout(),
+        }
+    }
 }
 
 /// How Maestro's services are started and stopped.
@@ -413,6 +427,13 @@ mod tests {
         assert_eq!((p.port, p.user.as_str()), (22, "root"));
         assert_eq!(p.connect_timeout(), Duration::from_secs(3));
         assert_eq!(p.known_hosts_path(), Path::new(DEFAULT_KNOWN_HOSTS));
+        let o = p.ssh_options(false);
+        assert_eq!(
+            (o.host.as_str(), o.port, o.user.as_str()),
+            ("maestro1.example.org", 22, "root")
+        );
+        assert_eq!(o.connect_timeout, Duration::from_secs(3));
+        assert!(!o.accept_new_host_key);
         let f = c.failover.unwrap();
         assert_eq!(
             (f.port, f.user.as_str(), f.connect_timeout()),
