@@ -290,7 +290,7 @@ fn format_from_args(args: &[OsString]) -> Format {
 fn site_check(site: &crate::site::SiteConfig) -> Check {
     use crate::site::{Component, SiteLayout};
     match SiteLayout::resolve(site) {
-        Err(e) => Check::new("site", Status::Unknown, e.to_string()),
+        Err(e) => Check::new("site", Status::Critical, e.to_string()),
         Ok(layout) => {
             let today = chrono::Local::now().date_naive();
             let mut c = Check::ok(

@@ -46,7 +46,9 @@ impl Tool for Sleepy {
 #[test]
 #[ignore = "run as a child process by the tests below"]
 fn child() {
-    let Some(mode) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(mode) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let mut args = vec!["sleepy".to_string()];
     if mode == "stuck" {
         args.push("--stuck".into());
@@ -56,14 +58,23 @@ fn child() {
 
 fn interrupt(mode: &str) -> (Option<i32>, Duration) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, mode)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
-        let line = lines.next().expect("child ended before it was ready").unwrap();
+        let line = lines
+            .next()
+            .expect("child ended before it was ready")
+            .unwrap();
         if line.trim_end().ends_with("ready") {
             break;
         }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run every test of maestro-ha. Installs what the tests need first (Debian
+# packages, as root, after one `apt-get update`), so that a fresh machine
+# needs nothing else: the tests start real servers (OpenSSH, ...) on
+# loopback addresses and stop them again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests run for real. Add to this list, never install by hand.
+PACKAGES=(
+  openssh-server openssh-client   # the SSH harness: a real sshd on 127.0.0.1
+  pkg-config libssl-dev           # build: ssh2's libssh2 links OpenSSL
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "scripts/test.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "scripts/test.sh: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+exec cargo test --workspace --locked "$@"
