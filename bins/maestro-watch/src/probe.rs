@@ -139,9 +139,9 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> (ProbeState, String) {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(_) => return (ProbeState::Up, format!("connected to {addr}")),
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                last = format!("{addr}: no answer within {}", ms_text(timeout))
+                last = format!("no answer within {}", ms_text(timeout))
             }
-            Err(e) => last = format!("{addr}: {e}"),
+            Err(e) => last = e.to_string(),
         }
     }
     (ProbeState::Down, last)
@@ -173,8 +173,8 @@ fn http(url: &str, expect: &[u16], timeout: Duration) -> (ProbeState, String) {
             | ureq::Error::ConnectionFailed
             | ureq::Error::Protocol(_)
             | ureq::Error::Rustls(_)
-            | ureq::Error::BodyStalled => (ProbeState::Down, format!("{url}: {e}")),
-            other => (ProbeState::Error, format!("{url}: {other}")),
+            | ureq::Error::BodyStalled => (ProbeState::Down, e.to_string()),
+            other => (ProbeState::Error, other.to_string()),
         },
     }
 }
