@@ -61,3 +61,25 @@ echo "== 4. a tool whose work is not built yet says so plainly (exit 3)"
 for tool in maestro-fence maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch; do
   run "$tool" --config "$SANDBOX/config.toml"
 done
+
+echo
+echo "== 5. maestro-watch: is the primary really down? (a local HTTP server plays the primary)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+P_PORT=$(free_port)
+G_PORT=$(free_port)
+mkdir -p "$SANDBOX/www/lui"
+python3 -m http.server "$P_PORT" --bind 127.0.0.1 --directory "$SANDBOX/www" >/dev/null 2>&1 &
+PRIMARY_PID=$!
+python3 -m http.server "$G_PORT" --bind 127.0.0.1 --directory "$SANDBOX/www" >/dev/null 2>&1 &
+GATEWAY_PID=$!
+trap 'kill $PRIMARY_PID $GATEWAY_PID 2>/dev/null; rm -rf "$SANDBOX"' EXIT
+for _ in $(seq 50); do maestro-watch probe --tcp "127.0.0.1:$P_PORT" --probe-timeout 200ms -q >/dev/null 2>&1 && break; sleep 0.1; done
+WATCH=(maestro-watch --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" once
+  --target 127.0.0.1 --tcp "$P_PORT" --http "http://127.0.0.1:$P_PORT/lui/"
+  --gateway "127.0.0.1:$G_PORT" --threshold 2s --interval 1s --probe-timeout 1s)
+run "${WATCH[@]}"
+echo "(the primary's server stops)"
+kill $PRIMARY_PID; wait $PRIMARY_PID 2>/dev/null
+run "${WATCH[@]}" -q
+sleep 2.2
+run "${WATCH[@]}" -q --format nagios

@@ -68,9 +68,17 @@ fn every_tool_answers_help_and_version() {
     }
 }
 
+/// The tools whose own work is not built yet; each leaves this list with its issue.
+const UNBUILT: &[&str] = &[
+    "maestro-fence",
+    "maestro-snapshot-verify",
+    "maestro-logscan",
+    "maestro-smoketest",
+];
+
 #[test]
 fn unbuilt_work_says_so_and_exits_unknown() {
-    for t in TOOLS {
+    for &t in UNBUILT {
         let out = tool(t).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{t}");
         let err = String::from_utf8(out.stderr).unwrap();

@@ -123,9 +123,7 @@ impl Catalog {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // WAL lets readers go on while one process writes; FULL sync because
         // the fence journal must survive a power cut right after a fence.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
+        let mode = enable_wal(&conn).map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(rusqlite::Error::InvalidParameterName(format!(
                 "journal_mode is {mode}, WAL could not be enabled"
@@ -338,6 +336,25 @@ impl Catalog {
     }
 }
 
+/// Switch to WAL. A new database's switch needs a lock that SQLite does
+/// not wait for through the busy handler, so two processes opening a fresh
+/// catalog at the same moment would see SQLITE_BUSY at once; retry within
+/// the busy timeout instead.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// State may hold fencing tokens and host names: keep it to its owner.
 fn create_private_dir(dir: &Path) -> Result<(), CatalogError> {
     use std::os::unix::fs::DirBuilderExt;
@@ -361,7 +378,8 @@ mod tests {
     use crate::Status;
 
     const CHILD_ENV: &str = "MAESTRO_HA_TEST_CATALOG_CHILD";
-    const ROWS_PER_WRITER: usize = 150;
+    const ROWS_PER_WRITER: usize = 100;
+    const WRITERS: usize = 4;
 
     fn report(tool: &str, status: Status) -> Report {
         let mut r = Report::new(tool, Some("check"));
@@ -490,13 +508,13 @@ mod tests {
         assert!(c.recent_runs("t", 10).unwrap().is_empty());
     }
 
-    /// Two processes open one fresh catalog at the same moment and write
+    /// Several processes open one fresh catalog at the same moment and write
     /// into it at once: both succeed, nothing is lost, the schema is applied once.
     #[test]
     fn two_processes_write_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let exe = std::env::current_exe().unwrap();
-        let children: Vec<_> = (0..2)
+        let children: Vec<_> = (0..WRITERS)
             .map(|i| {
                 std::process::Command::new(&exe)
                     .args([
@@ -516,7 +534,7 @@ mod tests {
             assert!(child.wait().unwrap().success(), "a writer process failed");
         }
         let c = Catalog::open(dir.path()).unwrap();
-        for i in 0..2 {
+        for i in 0..WRITERS {
             let runs = c.recent_runs(&format!("writer-{i}"), 10_000).unwrap();
             assert_eq!(runs.len(), ROWS_PER_WRITER);
         }

@@ -163,10 +163,75 @@ tool_section!(
     /// `[smoketest]` (comes with maestro-smoketest).
     SmoketestConfig
 );
-tool_section!(
-    /// `[watch]` (comes with maestro-watch).
-    WatchConfig
-);
+/// `[watch]`: outage detection by maestro-watch.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// The primary as probed: a host name or address. Default: `[primary] host`.
+    pub target: Option<String>,
+    /// TCP ports to connect to. Default: 80, 443, 25, 1099, 3306 (Maestro's ports).
+    pub tcp_ports: Option<Vec<u16>>,
+    /// URLs to GET without following redirects, e.g. `http://maestro1/lui/`.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// HTTP statuses that count as up. Default: every 2xx and 3xx.
+    pub http_expect: Option<Vec<u16>>,
+    /// Also ping the target (the system `ping`). An ICMP-only failure never makes DOWN.
+    pub icmp: Option<bool>,
+    /// Each probe's timeout. Default 3s.
+    pub probe_timeout: Option<HumanDuration>,
+    /// How long every probe must fail before DOWN is confirmed. Default 120s.
+    pub threshold: Option<HumanDuration>,
+    /// Time between evaluations of `run`, and the expected spacing of `once`
+    /// runs: a gap of more than three intervals restarts the threshold timer. Default 10s.
+    pub interval: Option<HumanDuration>,
+    /// Proves this host is connected: `host:port` (TCP connect) or `host` (ping).
+    pub gateway: Option<String>,
+    /// Third-party servers that run the same probes over SSH.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessConfig>,
+    /// Command run once (through `sh -c`) when DOWN is confirmed by `run`.
+    pub exec: Option<String>,
+    /// Bound on the `exec` command. Default 30m.
+    pub exec_timeout: Option<HumanDuration>,
+}
+
+/// One witness in `[[watch.witnesses]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    pub host: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default = "default_ssh_user")]
+    pub user: String,
+    pub identity_file: Option<PathBuf>,
+    /// Default: `/etc/maestro-ha/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    /// Default 10s.
+    pub connect_timeout: Option<HumanDuration>,
+    /// The maestro-watch binary on the witness. Default `maestro-watch`.
+    pub command: Option<String>,
+}
+
+impl WitnessConfig {
+    pub fn ssh_options(&self) -> crate::ssh::SshOptions {
+        crate::ssh::SshOptions {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            identity_file: self.identity_file.clone(),
+            known_hosts: self
+                .known_hosts
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_KNOWN_HOSTS)),
+            accept_new_host_key: false,
+            connect_timeout: self
+                .connect_timeout
+                .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+        }
+    }
+}
 
 /// How the config file was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

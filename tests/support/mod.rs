@@ -2,5 +2,6 @@
 //! it with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod plugin_output;
 pub mod sshd;

@@ -27,8 +27,18 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 pub struct Sshd {
     dir: TempDir,
     child: Child,
+    host: String,
     port: u16,
     user: String,
+}
+
+/// Where a server listens: on loopback in this namespace, or on an address
+/// inside a network namespace the test made (a separate "host").
+#[derive(Debug, Clone)]
+struct Place {
+    netns: Option<String>,
+    address: String,
+    port: u16,
 }
 
 impl Sshd {
@@ -44,7 +54,18 @@ impl Sshd {
         // process may take it in between; a retry makes that harmless.
         let mut last_failure = String::new();
         for _ in 0..3 {
-            match Sshd::try_start() {
+            let place = match free_port() {
+                Ok(port) => Place {
+                    netns: None,
+                    address: "127.0.0.1".into(),
+                    port,
+                },
+                Err(e) => {
+                    last_failure = e;
+                    continue;
+                }
+            };
+            match Sshd::try_start(place) {
                 Ok(sshd) => return sshd,
                 Err(failure) => last_failure = failure,
             }
@@ -52,7 +73,18 @@ impl Sshd {
         panic!("sshd did not start: {last_failure}");
     }
 
-    fn try_start() -> Result<Sshd, String> {
+    /// Starts sshd inside the network namespace `netns`, listening on
+    /// `address` port 22, as the SSH server of that test host.
+    pub fn start_in_netns(netns: &str, address: &str) -> Sshd {
+        let place = Place {
+            netns: Some(netns.to_string()),
+            address: address.to_string(),
+            port: 22,
+        };
+        Sshd::try_start(place).unwrap_or_else(|e| panic!("sshd in {netns} did not start: {e}"))
+    }
+
+    fn try_start(place: Place) -> Result<Sshd, String> {
         let dir = tempfile::Builder::new()
             .prefix("maestro-sshd-")
             .tempdir()
@@ -66,10 +98,10 @@ impl Sshd {
         fs::copy(d.join("user_key.pub"), d.join("authorized_keys"))
             .map_err(|e| format!("cannot write authorized_keys: {e}"))?;
 
-        let port = free_port()?;
+        let port = place.port;
         let config = format!(
             "Port {port}\n\
-             ListenAddress 127.0.0.1\n\
+             ListenAddress {address}\n\
              HostKey {host_key}\n\
              PidFile {pid}\n\
              AuthorizedKeysFile {authorized}\n\
@@ -84,13 +116,22 @@ impl Sshd {
             host_key = d.join("host_key").display(),
             pid = d.join("sshd.pid").display(),
             authorized = d.join("authorized_keys").display(),
+            address = place.address,
         );
         let config_path = d.join("sshd_config");
         fs::write(&config_path, config).map_err(|e| format!("cannot write sshd_config: {e}"))?;
         let log = fs::File::create(d.join("sshd.log"))
             .map_err(|e| format!("cannot create sshd.log: {e}"))?;
 
-        let child = Command::new(SSHD)
+        let mut command = match &place.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, SSHD]);
+                c
+            }
+            None => Command::new(SSHD),
+        };
+        let child = command
             .arg("-D")
             .arg("-e")
             .arg("-f")
@@ -103,25 +144,38 @@ impl Sshd {
         let mut sshd = Sshd {
             dir,
             child,
+            host: place.address.clone(),
             port,
             user: current_user(),
         };
-        sshd.wait_until_ready()?;
+        sshd.wait_until_ready(place.netns.is_some())?;
+        let pattern = if port == 22 {
+            place.address.clone()
+        } else {
+            format!("[{}]:{port}", place.address)
+        };
         fs::write(
             sshd.known_hosts(),
-            format!("[127.0.0.1]:{port} {}\n", sshd.host_public_key()),
+            format!("{pattern} {}\n", sshd.host_public_key()),
         )
         .map_err(|e| format!("cannot write known_hosts: {e}"))?;
         Ok(sshd)
     }
 
-    fn wait_until_ready(&mut self) -> Result<(), String> {
+    /// Ready when the port accepts; inside a namespace, whose addresses
+    /// this process cannot reach, when sshd logs that it listens.
+    fn wait_until_ready(&mut self, in_netns: bool) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("sshd exited with {status}; log:\n{}", self.log()));
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let ready = if in_netns {
+                self.log().contains("Server listening on")
+            } else {
+                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            };
+            if ready {
                 return Ok(());
             }
             if started.elapsed() > READY_WITHIN {
@@ -182,7 +236,12 @@ impl Sshd {
         self.dir().join("user_key")
     }
 
-    /// A known_hosts file holding the right `[127.0.0.1]:port` entry.
+    /// The address it listens on.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A known_hosts file holding the right entry (`[127.0.0.1]:port`).
     pub fn known_hosts(&self) -> PathBuf {
         self.dir().join("known_hosts")
     }
@@ -191,7 +250,7 @@ impl Sshd {
     /// right known_hosts.
     pub fn options(&self) -> SshOptions {
         SshOptions {
-            host: "127.0.0.1".to_string(),
+            host: self.host.clone(),
             port: self.port,
             user: self.user.clone(),
             identity_file: Some(self.user_key_path()),

@@ -1,0 +1,337 @@
+//! maestro-watch against real hosts: network namespaces made by the test
+//! as the primary (with real HTTP/TCP listeners), the failover (where the
+//! watcher runs) and a witness (with a real sshd, running the same binary's
+//! `probe` over SSH). Faults are real too: links set down, nftables rules.
+
+mod support;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Output};
+use std::time::{Duration, Instant};
+use support::netns::Lab;
+use support::plugin_output::parse_json_lines;
+use support::sshd::Sshd;
+
+const WATCH: &str = env!("CARGO_BIN_EXE_maestro-watch");
+const THRESHOLD: &str = "3s";
+
+struct Site {
+    lab: Lab,
+    primary: String,
+    _http: KillOnDrop,
+    _witness_sshd: Sshd,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Site {
+    /// primary (.1) with an HTTP server on port 80, failover (.2), witness
+    /// (.3) with sshd; a config naming the witness.
+    fn new() -> Site {
+        let mut lab = Lab::new();
+        lab.add_host("p", 1);
+        lab.add_host("f", 2);
+        lab.add_host("w", 3);
+        let primary = lab.addr(1);
+        let dir = tempfile::tempdir().unwrap();
+        let www = dir.path().join("www");
+        std::fs::create_dir_all(www.join("lui")).unwrap();
+        std::fs::write(www.join("lui/index.html"), "LISTSERV Maestro").unwrap();
+        let http = KillOnDrop(lab.spawn(
+            "p",
+            "python3",
+            &[
+                "-m",
+                "http.server",
+                "80",
+                "--bind",
+                &primary,
+                "--directory",
+                www.to_str().unwrap(),
+            ],
+        ));
+        let sshd = Sshd::start_in_netns(&lab.ns("w"), &lab.addr(3));
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[watch]\ntarget = \"{primary}\"\n\n[[watch.witnesses]]\nhost = \"{}\"\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n",
+                sshd.host(),
+                sshd.user(),
+                sshd.user_key_path().display(),
+                sshd.known_hosts().display()
+            ),
+        )
+        .unwrap();
+        let site = Site {
+            lab,
+            primary,
+            _http: http,
+            _witness_sshd: sshd,
+            dir,
+            config,
+        };
+        site.wait_for_primary();
+        site
+    }
+
+    fn wait_for_primary(&self) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            let out = self.watch(
+                "f",
+                &[
+                    "probe",
+                    "--tcp",
+                    &format!("{}:80", self.primary),
+                    "--probe-timeout",
+                    "1s",
+                ],
+            );
+            if out.status.code() == Some(0) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the primary's HTTP server did not come up");
+    }
+
+    /// Run maestro-watch inside a host with this site's config and state.
+    fn watch(&self, host: &str, args: &[&str]) -> Output {
+        self.lab
+            .command(host, WATCH)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--state-dir")
+            .arg(self.dir.path().join(format!("state-{host}")))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    /// `once` from the failover with the test's probes and threshold.
+    fn once(&self, extra: &[&str]) -> (i32, Vec<Value>) {
+        let url = format!("http://{}/lui/", self.primary);
+        let mut args = vec![
+            "--format",
+            "json",
+            "once",
+            "--tcp",
+            "80",
+            "--http",
+            &url,
+            "--probe-timeout",
+            "1s",
+            "--threshold",
+            THRESHOLD,
+            "--interval",
+            "2s",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.watch("f", &args);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let records = parse_json_lines(&text).unwrap_or_else(|e| {
+            panic!(
+                "{e}\nstdout: {text}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), records)
+    }
+}
+
+fn decision(records: &[Value]) -> (String, String) {
+    let d = records
+        .iter()
+        .find(|r| r["type"] == "check" && r["name"] == "decision")
+        .expect("a decision record");
+    (
+        d["details"]["state"].as_str().unwrap().to_string(),
+        d["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn healthy_primary_is_up_from_here_and_from_the_witness() {
+    let site = Site::new();
+    let (code, records) = site.once(&[]);
+    assert_eq!(code, 0, "{records:#?}");
+    assert_eq!(decision(&records).0, "UP");
+    let witness = records
+        .iter()
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("witness "))
+        })
+        .unwrap();
+    assert_eq!(witness["message"], "2 of 2 probes answer", "{witness}");
+}
+
+#[test]
+fn primary_link_down_is_down_after_the_threshold_and_not_before() {
+    let site = Site::new();
+    assert_eq!(site.once(&[]).0, 0);
+    site.lab.link("p", false);
+    let first_suspect = Instant::now();
+    let (code, records) = site.once(&[]);
+    assert_eq!(code, 1, "{records:#?}");
+    assert_eq!(decision(&records).0, "SUSPECT");
+    let mut confirmed = None;
+    while first_suspect.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(500));
+        let (code, records) = site.once(&[]);
+        let (state, message) = decision(&records);
+        match code {
+            1 => assert_eq!(state, "SUSPECT", "{message}"),
+            2 => {
+                assert_eq!(state, "DOWN", "{message}");
+                confirmed = Some(first_suspect.elapsed());
+                break;
+            }
+            other => panic!("exit {other}: {state}: {message}"),
+        }
+    }
+    let took = confirmed.expect("DOWN was never confirmed");
+    assert!(
+        took >= Duration::from_secs(3),
+        "confirmed after {took:?}, before the 3 s threshold"
+    );
+    // The primary returns: UP again at once, and the timer starts afresh.
+    site.lab.link("p", true);
+    assert_eq!(site.once(&[]).0, 0);
+    site.lab.link("p", false);
+    assert_eq!(
+        site.once(&[]).0,
+        1,
+        "a new outage starts below the threshold"
+    );
+}
+
+#[test]
+fn blocked_icmp_with_tcp_up_is_up_with_a_warning() {
+    let site = Site::new();
+    site.lab.nft("p", "table inet noping {\n chain input {\n type filter hook input priority 0;\n icmp type echo-request drop\n }\n}\n");
+    for _ in 0..3 {
+        let (code, records) = site.once(&["--icmp"]);
+        let (state, message) = decision(&records);
+        assert_eq!((code, state.as_str()), (1, "UP"), "{message}");
+        assert!(message.contains("ping is blocked"), "{message}");
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+}
+
+#[test]
+fn cut_path_while_the_witness_sees_the_primary_is_never_down() {
+    let site = Site::new();
+    let primary = site.primary.clone();
+    site.lab.nft(
+        "f",
+        &format!("table inet cut {{\n chain output {{\n type filter hook output priority 0;\n ip daddr {primary} drop\n }}\n}}\n"),
+    );
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(6) {
+        let (code, records) = site.once(&[]);
+        let (state, message) = decision(&records);
+        assert_eq!((code, state.as_str()), (1, "PARTITION"), "{message}");
+        assert!(message.contains("still reaches the primary"), "{message}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn isolated_failover_cannot_decide() {
+    let site = Site::new();
+    site.lab.link("f", false);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let (code, records) = site.once(&[]);
+        let (state, message) = decision(&records);
+        assert_eq!((code, state.as_str()), (3, "UNKNOWN"), "{message}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn flapping_below_the_threshold_is_never_down() {
+    let site = Site::new();
+    let started = Instant::now();
+    let mut up = true;
+    while started.elapsed() < Duration::from_secs(9) {
+        up = !up;
+        site.lab.link("p", up);
+        let (code, records) = site.once(&[]);
+        assert_ne!(code, 2, "flapping confirmed DOWN: {}", decision(&records).1);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+}
+
+#[test]
+fn run_fires_exec_once_even_with_two_watchers() {
+    let site = Site::new();
+    site.lab.link("p", false);
+    let fired = site.dir.path().join("fired");
+    let exec = format!("echo $MAESTRO_WATCH_TARGET >> {}", fired.display());
+    let url = format!("http://{}/lui/", site.primary);
+    let args = [
+        "--format",
+        "json",
+        "run",
+        "--tcp",
+        "80",
+        "--http",
+        &url,
+        "--probe-timeout",
+        "1s",
+        "--threshold",
+        "2s",
+        "--interval",
+        "500ms",
+        "--for",
+        "7s",
+        "--exec",
+        &exec,
+    ];
+    let spawn = || {
+        site.lab
+            .command("f", WATCH)
+            .arg("--config")
+            .arg(&site.config)
+            .arg("--state-dir")
+            .arg(site.dir.path().join("state-f"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let lines = std::fs::read_to_string(&fired).unwrap_or_default();
+    assert_eq!(
+        lines,
+        format!("{}\n", site.primary),
+        "exec must fire exactly once"
+    );
+    for out in [a, b] {
+        assert_eq!(out.status.code(), Some(2));
+        let records = parse_json_lines(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        let states: Vec<&str> = records
+            .iter()
+            .filter(|r| r["type"] == "event")
+            .map(|r| r["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states.last(), Some(&"DOWN"), "{states:?}");
+        assert!(!states.contains(&"UP"), "{states:?}");
+    }
+}
