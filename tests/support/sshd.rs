@@ -29,12 +29,27 @@ pub struct Sshd {
     child: Child,
     port: u16,
     user: String,
+    /// The address it listens on (127.0.0.1 unless started in a netns).
+    addr: String,
+    /// The network namespace it runs in, if any.
+    netns: Option<String>,
 }
 
 impl Sshd {
     /// Starts sshd on a free port. Panics (with the server's log) if it does
     /// not come up: a test that silently skipped would prove nothing.
     pub fn start() -> Sshd {
+        Sshd::start_with(None, "127.0.0.1")
+    }
+
+    /// Starts sshd inside the network namespace `netns` (made by the test),
+    /// listening on `addr`, an address of that namespace only. It is
+    /// reachable only from namespaces routed to it, never from the host.
+    pub fn start_in_netns(netns: &str, addr: &str) -> Sshd {
+        Sshd::start_with(Some(netns), addr)
+    }
+
+    fn start_with(netns: Option<&str>, addr: &str) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: the SSH tests need a real OpenSSH server. Run the tests \
@@ -44,7 +59,7 @@ impl Sshd {
         // process may take it in between; a retry makes that harmless.
         let mut last_failure = String::new();
         for _ in 0..3 {
-            match Sshd::try_start() {
+            match Sshd::try_start(netns, addr) {
                 Ok(sshd) => return sshd,
                 Err(failure) => last_failure = failure,
             }
@@ -52,7 +67,7 @@ impl Sshd {
         panic!("sshd did not start: {last_failure}");
     }
 
-    fn try_start() -> Result<Sshd, String> {
+    fn try_start(netns: Option<&str>, addr: &str) -> Result<Sshd, String> {
         let dir = tempfile::Builder::new()
             .prefix("maestro-sshd-")
             .tempdir()
@@ -66,10 +81,11 @@ impl Sshd {
         fs::copy(d.join("user_key.pub"), d.join("authorized_keys"))
             .map_err(|e| format!("cannot write authorized_keys: {e}"))?;
 
-        let port = free_port()?;
+        // A namespace has its own ports: any fixed one is free there.
+        let port = if netns.is_some() { 2222 } else { free_port()? };
         let config = format!(
             "Port {port}\n\
-             ListenAddress 127.0.0.1\n\
+             ListenAddress {addr}\n\
              HostKey {host_key}\n\
              PidFile {pid}\n\
              AuthorizedKeysFile {authorized}\n\
@@ -90,7 +106,16 @@ impl Sshd {
         let log = fs::File::create(d.join("sshd.log"))
             .map_err(|e| format!("cannot create sshd.log: {e}"))?;
 
-        let child = Command::new(SSHD)
+        let mut command = match netns {
+            Some(ns) => {
+                // `ip netns exec` execs sshd, so the child is sshd itself.
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, SSHD]);
+                c
+            }
+            None => Command::new(SSHD),
+        };
+        let child = command
             .arg("-D")
             .arg("-e")
             .arg("-f")
@@ -105,11 +130,13 @@ impl Sshd {
             child,
             port,
             user: current_user(),
+            addr: addr.to_string(),
+            netns: netns.map(str::to_string),
         };
         sshd.wait_until_ready()?;
         fs::write(
             sshd.known_hosts(),
-            format!("[127.0.0.1]:{port} {}\n", sshd.host_public_key()),
+            format!("[{addr}]:{port} {}\n", sshd.host_public_key()),
         )
         .map_err(|e| format!("cannot write known_hosts: {e}"))?;
         Ok(sshd)
@@ -121,7 +148,12 @@ impl Sshd {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("sshd exited with {status}; log:\n{}", self.log()));
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let ready = match self.netns {
+                // The host cannot reach into the namespace; sshd says when it listens.
+                Some(_) => self.log().contains("Server listening on"),
+                None => TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
+            };
+            if ready {
                 return Ok(());
             }
             if started.elapsed() > READY_WITHIN {
@@ -137,6 +169,16 @@ impl Sshd {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The listener's process id (per-connection processes are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The user the tests log in as: the one running them (root in CI).
@@ -182,7 +224,7 @@ impl Sshd {
         self.dir().join("user_key")
     }
 
-    /// A known_hosts file holding the right `[127.0.0.1]:port` entry.
+    /// A known_hosts file holding the right `[addr]:port` entry.
     pub fn known_hosts(&self) -> PathBuf {
         self.dir().join("known_hosts")
     }
@@ -191,7 +233,7 @@ impl Sshd {
     /// right known_hosts.
     pub fn options(&self) -> SshOptions {
         SshOptions {
-            host: "127.0.0.1".to_string(),
+            host: self.addr.clone(),
             port: self.port,
             user: self.user.clone(),
             identity_file: Some(self.user_key_path()),

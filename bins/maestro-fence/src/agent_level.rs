@@ -14,14 +14,34 @@ use std::time::Instant;
 /// The FenceAgentAPI's answer to `status` when the target is off.
 pub const STATUS_OFF: i32 = 2;
 
+/// The agent's stdin as it is written and as it is shown (secrets masked).
+pub struct AgentInput {
+    pub real: String,
+    pub shown: String,
+    /// The secret values, to mask wherever the agent echoes them (fence
+    /// agents log "Ignoring unknown option 'password=...'" on stderr).
+    pub secrets: Vec<String>,
+}
+
+impl AgentInput {
+    pub fn redact(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        for s in &self.secrets {
+            t = t.replace(s.as_str(), "***");
+        }
+        t
+    }
+}
+
 /// The agent's stdin: the real text, and the text as shown (secrets masked).
 pub fn stdin_lines(
     s: &Settings,
     action: &str,
     warn: &mut dyn FnMut(String),
-) -> Result<(String, String), String> {
+) -> Result<AgentInput, String> {
     let mut real = String::new();
     let mut shown = String::new();
+    let mut secrets = Vec::new();
     let check = |k: &str, v: &str| -> Result<(), String> {
         if k.is_empty()
             || k.contains(['=', '\n', '\r'])
@@ -53,10 +73,11 @@ pub fn stdin_lines(
             .map_err(|_| format!("fence.agent_secrets.{k}: the secret holds a line break"))?;
         real.push_str(&format!("{k}={}\n", secret.expose()));
         shown.push_str(&format!("{k}=***\n"));
+        secrets.push(secret.expose().to_string());
     }
     real.push_str(&format!("action={action}\n"));
     shown.push_str(&format!("action={action}\n"));
-    Ok((real, shown))
+    Ok(AgentInput { real, shown, secrets })
 }
 
 fn agent_name(s: &Settings) -> Result<String, String> {
@@ -92,8 +113,8 @@ fn call(
     warn: &mut dyn FnMut(String),
 ) -> Result<LocalOutput, String> {
     let agent = agent_name(s)?;
-    let (real, shown) = stdin_lines(s, action, warn)?;
-    let action_text = format!("{agent} <<< {}", shown.trim_end().replace('\n', " "));
+    let input = stdin_lines(s, action, warn)?;
+    let action_text = format!("{agent} <<< {}", input.shown.trim_end().replace('\n', " "));
     let Some(timeout) = deadline.cap(s.agent_timeout()) else {
         return Err(format!(
             "the run's deadline passed before {agent} action={action}"
@@ -113,17 +134,21 @@ fn call(
         ));
     };
     let started = Instant::now();
-    match process::run(&program.to_string_lossy(), &[], real.as_bytes(), timeout) {
-        Ok(o) => {
+    match process::run(&program.to_string_lossy(), &[], input.real.as_bytes(), timeout) {
+        Ok(mut o) => {
+            o.stdout = input.redact(&o.stdout);
+            o.stderr = input.redact(&o.stderr);
             let code = o
                 .code
                 .map_or("killed by a signal".to_string(), |c| format!("exit {c}"));
             let seen = format!("{code}: {}", brief(&format!("{} {}", o.stdout, o.stderr)));
+            // `status` answers with its exit code: 2 (off) is not a failure.
+            let answered = o.success() || (action == "status" && o.code == Some(STATUS_OFF));
             out.record(
                 format!("action={action}"),
                 "local",
                 &action_text,
-                if o.success() { "ran" } else { "failed" },
+                if answered { "ran" } else { "failed" },
                 seen,
                 started.elapsed(),
             );
@@ -214,9 +239,10 @@ mod tests {
         )
         .unwrap();
         let s = Settings::resolve(&c, &Overrides::default()).unwrap();
-        let (real, shown) = stdin_lines(&s, "off", &mut |_| {}).unwrap();
-        assert_eq!(real, "ip=10.0.0.9\npassword=hunter2\naction=off\n");
-        assert_eq!(shown, "ip=10.0.0.9\npassword=***\naction=off\n");
+        let input = stdin_lines(&s, "off", &mut |_| {}).unwrap();
+        assert_eq!(input.real, "ip=10.0.0.9\npassword=hunter2\naction=off\n");
+        assert_eq!(input.shown, "ip=10.0.0.9\npassword=***\naction=off\n");
+        assert_eq!(input.redact("Ignoring unknown option 'password=hunter2'"), "Ignoring unknown option 'password=***'");
         assert!(!describe(&s, "off").unwrap().contains("hunter2"));
     }
 }
