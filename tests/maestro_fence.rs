@@ -13,7 +13,11 @@ use support::sshd::Sshd;
 
 fn epoch_of(world: &World) -> u64 {
     let r = world.fence(&["--format", "json", "epoch"]);
-    let line = r.stdout.lines().find(|l| l.contains("\"type\":\"check\"")).unwrap_or_else(|| panic!("{}", r.all()));
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"type\":\"check\""))
+        .unwrap_or_else(|| panic!("{}", r.all()));
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     v["details"]["epoch"].as_u64().unwrap()
 }
@@ -29,9 +33,26 @@ fn fence_over_ssh_stops_disables_marks_and_guard_refuses_then_unfence() {
     // A dry run prints each command and where it would run, and changes nothing.
     let dry = w.fence(&["fence", "--dry-run"]);
     assert_eq!(dry.code, Some(0), "{}", dry.all());
-    assert!(dry.stdout.contains(&format!("{}@{PRIMARY_ADDR}:{}", w.sshd.user(), w.sshd.port())), "{}", dry.all());
-    assert!(dry.stdout.contains("timeout -k 2 5 sh -c 'kill $(cat"), "{}", dry.all());
-    assert!(dry.stdout.contains(&format!("pkill -TERM -x {}", w.sync_process)), "{}", dry.all());
+    assert!(
+        dry.stdout.contains(&format!(
+            "{}@{PRIMARY_ADDR}:{}",
+            w.sshd.user(),
+            w.sshd.port()
+        )),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout.contains("timeout -k 2 5 sh -c 'kill $(cat"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("pkill -TERM -x {}", w.sync_process)),
+        "{}",
+        dry.all()
+    );
     assert!(dry.stdout.contains("epoch=1"), "{}", dry.all());
     assert!(w.service_running("lui") && w.sync_running());
     assert!(!w.path("fenced").exists());
@@ -39,8 +60,15 @@ fn fence_over_ssh_stops_disables_marks_and_guard_refuses_then_unfence() {
 
     let r = w.fence(&["fence"]);
     assert_eq!(r.code, Some(0), "{}", r.all());
-    assert!(r.stdout.contains("fenced by the ssh level (epoch 1)"), "{}", r.all());
-    assert!(!w.service_running("lui") && !w.service_running("hub"), "services still running");
+    assert!(
+        r.stdout.contains("fenced by the ssh level (epoch 1)"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !w.service_running("lui") && !w.service_running("hub"),
+        "services still running"
+    );
     assert!(w.path("lui.disabled").exists() && w.path("hub.disabled").exists());
     assert!(!w.sync_running(), "the sync still runs");
     let cron = fs::read_to_string(w.path("cron.d-maestro-sync")).unwrap();
@@ -61,7 +89,11 @@ fn fence_over_ssh_stops_disables_marks_and_guard_refuses_then_unfence() {
     assert!(c.stdout.contains("re-verified"), "{}", c.all());
     assert_eq!(epoch_of(&w), 1);
     let h = w.fence(&["-v", "history"]);
-    assert!(h.stdout.contains("fence 198.18.0.2: fenced by ssh"), "{}", h.all());
+    assert!(
+        h.stdout.contains("fence 198.18.0.2: fenced by ssh"),
+        "{}",
+        h.all()
+    );
 
     // A failover with a newer epoch keeps the primary down even without the marker.
     let failover_sshd = Sshd::start();
@@ -109,7 +141,11 @@ fn assert_not_fenced_within(w: &World, r: &support::maestro_fence::Run, deadline
     assert_eq!(r.code, Some(2), "{}", r.all());
     assert!(r.stdout.contains("NOT fenced"), "{}", r.all());
     assert!(r.took < deadline, "took {:?}", r.took);
-    assert_eq!(epoch_of(w), 1, "the failed run still took and journaled an epoch");
+    assert_eq!(
+        epoch_of(w),
+        1,
+        "the failed run still took and journaled an epoch"
+    );
     let h = w.fence(&["history"]);
     assert!(h.stdout.contains("not-fenced"), "{}", h.all());
 }
@@ -133,12 +169,21 @@ fn a_command_that_hangs_times_out_and_is_not_fenced() {
     let mut w = World::new();
     w.start_service("lui", ServiceKind::Normal);
     w.start_service("hub", ServiceKind::Normal);
-    w.write_config("", "levels = [\"ssh\"]\ncommand_timeout = \"1s\"\ndeadline = \"8s\"");
+    w.write_config(
+        "",
+        "levels = [\"ssh\"]\ncommand_timeout = \"1s\"\ndeadline = \"8s\"",
+    );
     // Replace the stop command with one that hangs.
     let config = fs::read_to_string(w.path("config.toml")).unwrap();
     let config = config
         .lines()
-        .map(|l| if l.starts_with("stop_command") { "stop_command = \"sleep 30\"".to_string() } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with("stop_command") {
+                "stop_command = \"sleep 30\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     fs::write(w.path("config.toml"), config).unwrap();
@@ -198,7 +243,11 @@ fn a_changed_host_key_is_refused_and_not_fenced() {
     support::sshd::keygen(&other);
     let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
     let kt: Vec<&str> = other_pub.split_whitespace().take(2).collect();
-    fs::write(w.sshd.known_hosts(), format!("[{PRIMARY_ADDR}]:{} {}\n", w.sshd.port(), kt.join(" "))).unwrap();
+    fs::write(
+        w.sshd.known_hosts(),
+        format!("[{PRIMARY_ADDR}]:{} {}\n", w.sshd.port(), kt.join(" ")),
+    )
+    .unwrap();
     let r = w.fence(&["fence"]);
     assert_not_fenced_within(&w, &r, Duration::from_secs(10));
     assert!(r.stdout.contains("CHANGED"), "{}", r.all());
@@ -208,29 +257,50 @@ fn a_changed_host_key_is_refused_and_not_fenced() {
 fn isolate_case(firewall: &str) {
     let mut w = World::new();
     w.listen_on_failover(8022);
-    assert!(w.primary_can_connect(FAILOVER_ADDR, 8022), "no connection before the fence");
+    assert!(
+        w.primary_can_connect(FAILOVER_ADDR, 8022),
+        "no connection before the fence"
+    );
     let keys = w.path("authorized_keys");
-    fs::write(&keys, "ssh-ed25519 AAAAadmin admin@x\nssh-ed25519 AAAAsync maestro-sync@primary\n").unwrap();
+    fs::write(
+        &keys,
+        "ssh-ed25519 AAAAadmin admin@x\nssh-ed25519 AAAAsync maestro-sync@primary\n",
+    )
+    .unwrap();
     w.write_config(
         "",
-        &format!(
-            "levels = [\"isolate\"]\nfirewall = \"{firewall}\"\n[sync.x]\n"
-        ),
+        &format!("levels = [\"isolate\"]\nfirewall = \"{firewall}\"\n[sync.x]\n"),
     );
     // [sync] keys for isolate: rewrite the section with the key settings.
-    let config = fs::read_to_string(w.path("config.toml")).unwrap().replace("[sync.x]\n", "");
+    let config = fs::read_to_string(w.path("config.toml"))
+        .unwrap()
+        .replace("[sync.x]\n", "");
     let config = config.replace(
         "[sync]\n",
-        &format!("[sync]\nauthorized_keys = \"{}\"\nkey_match = \"maestro-sync@primary\"\n", keys.display()),
+        &format!(
+            "[sync]\nauthorized_keys = \"{}\"\nkey_match = \"maestro-sync@primary\"\n",
+            keys.display()
+        ),
     );
     fs::write(w.path("config.toml"), config).unwrap();
 
     let r = w.fence(&["fence"]);
     assert_eq!(r.code, Some(0), "{}", r.all());
-    assert!(r.stdout.contains("fenced by the isolate level"), "{}", r.all());
-    assert!(!w.primary_can_connect(FAILOVER_ADDR, 8022), "the primary still connects after isolate");
+    assert!(
+        r.stdout.contains("fenced by the isolate level"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !w.primary_can_connect(FAILOVER_ADDR, 8022),
+        "the primary still connects after isolate"
+    );
     let k = fs::read_to_string(&keys).unwrap();
-    assert!(k.contains("#maestro-fence# ssh-ed25519 AAAAsync") && k.starts_with("ssh-ed25519 AAAAadmin"), "{k}");
+    assert!(
+        k.contains("#maestro-fence# ssh-ed25519 AAAAsync")
+            && k.starts_with("ssh-ed25519 AAAAadmin"),
+        "{k}"
+    );
     let s = w.fence(&["status"]);
     assert_eq!(s.code, Some(0), "{}", s.all());
     let c = w.fence(&["check"]);
@@ -238,8 +308,13 @@ fn isolate_case(firewall: &str) {
 
     let u = w.fence(&["unfence", "--resume-sync"]);
     assert_eq!(u.code, Some(0), "{}", u.all());
-    assert!(w.primary_can_connect(FAILOVER_ADDR, 8022), "still blocked after unfence");
-    assert!(!fs::read_to_string(&keys).unwrap().contains("#maestro-fence#"));
+    assert!(
+        w.primary_can_connect(FAILOVER_ADDR, 8022),
+        "still blocked after unfence"
+    );
+    assert!(!fs::read_to_string(&keys)
+        .unwrap()
+        .contains("#maestro-fence#"));
     let s = w.fence(&["status", "--level", "isolate"]);
     assert_eq!(s.code, Some(2), "{}", s.all());
 }
@@ -261,11 +336,24 @@ fn ssh_failing_falls_through_to_isolate_with_a_warning() {
     w.write_config("", "levels = [\"ssh\", \"isolate\"]\nfirewall = \"nft\"");
     w.pair.link_down();
     let r = w.fence(&["fence"]);
-    assert_eq!(r.code, Some(1), "fenced at a later level is WARNING: {}", r.all());
-    assert!(r.stdout.contains("fenced by the isolate level"), "{}", r.all());
+    assert_eq!(
+        r.code,
+        Some(1),
+        "fenced at a later level is WARNING: {}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("fenced by the isolate level"),
+        "{}",
+        r.all()
+    );
 }
 
-fn dummy_config(dir: &std::path::Path, status_file: &std::path::Path, kind: &str) -> std::path::PathBuf {
+fn dummy_config(
+    dir: &std::path::Path,
+    status_file: &std::path::Path,
+    kind: &str,
+) -> std::path::PathBuf {
     let p = dir.join("config.toml");
     fs::write(
         &p,
@@ -278,8 +366,17 @@ fn dummy_config(dir: &std::path::Path, status_file: &std::path::Path, kind: &str
     p
 }
 
-fn tool(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> support::maestro_fence::Run {
-    let mut all = vec!["--config".to_string(), config.display().to_string(), "--state-dir".into(), dir.join("state").display().to_string()];
+fn tool(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+) -> support::maestro_fence::Run {
+    let mut all = vec![
+        "--config".to_string(),
+        config.display().to_string(),
+        "--state-dir".into(),
+        dir.join("state").display().to_string(),
+    ];
     all.extend(args.iter().map(|s| s.to_string()));
     std::env::set_var("MAESTRO_FENCE_TEST_SECRET", "s3cr3t-value");
     run(BIN, &all, "")
@@ -294,14 +391,23 @@ fn agent_level_with_fence_dummy() {
     let r = tool(dir.path(), &config, &["-v", "fence"]);
     assert_eq!(r.code, Some(0), "{}", r.all());
     assert_eq!(fs::read_to_string(&status_file).unwrap(), "off");
-    assert!(r.stdout.contains("password=***") && !r.all().contains("s3cr3t-value"), "{}", r.all());
+    assert!(
+        r.stdout.contains("password=***") && !r.all().contains("s3cr3t-value"),
+        "{}",
+        r.all()
+    );
     let s = tool(dir.path(), &config, &["status"]);
     assert_eq!(s.code, Some(0), "{}", s.all());
     fs::write(&status_file, "on").unwrap();
     let s = tool(dir.path(), &config, &["status"]);
     assert_eq!(s.code, Some(2), "{}", s.all());
     let c = tool(dir.path(), &config, &["check"]);
-    assert_eq!(c.code, Some(2), "the agent says the primary is on again: {}", c.all());
+    assert_eq!(
+        c.code,
+        Some(2),
+        "the agent says the primary is on again: {}",
+        c.all()
+    );
 }
 
 #[test]
@@ -312,7 +418,11 @@ fn agent_level_that_cannot_power_off_is_not_fenced() {
     // deadline kills it, and a timeout is "not fenced".
     let r = tool(dir.path(), &config, &["fence", "--deadline", "4s"]);
     assert_eq!(r.code, Some(2), "{}", r.all());
-    assert!(r.stdout.contains("timeout") || r.stdout.contains("did not finish"), "{}", r.all());
+    assert!(
+        r.stdout.contains("timeout") || r.stdout.contains("did not finish"),
+        "{}",
+        r.all()
+    );
     assert!(r.took < Duration::from_secs(6), "took {:?}", r.took);
 }
 
@@ -327,8 +437,17 @@ fn concurrent_fences_serialize_on_the_lock_with_distinct_epochs() {
     let a = std::thread::spawn(move || tool(&d, &c, &["--format", "json", "fence"]));
     let b = tool(dir.path(), &config, &["--format", "json", "fence"]);
     let a = a.join().unwrap();
-    assert_eq!((a.code, b.code), (Some(0), Some(0)), "{}\n{}", a.all(), b.all());
-    let epochs: Vec<bool> = [1, 2].iter().map(|e| format!("{}{}", a.stdout, b.stdout).contains(&format!("\"epoch\":{e}"))).collect();
+    assert_eq!(
+        (a.code, b.code),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        a.all(),
+        b.all()
+    );
+    let epochs: Vec<bool> = [1, 2]
+        .iter()
+        .map(|e| format!("{}{}", a.stdout, b.stdout).contains(&format!("\"epoch\":{e}")))
+        .collect();
     assert_eq!(epochs, vec![true, true], "{}\n{}", a.all(), b.all());
 
     // A run that cannot get the lock before its deadline is not fenced.
@@ -343,5 +462,9 @@ fn concurrent_fences_serialize_on_the_lock_with_distinct_epochs() {
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(r.code, Some(2), "{}", r.all());
-    assert!(r.stdout.contains("another maestro-fence run holds"), "{}", r.all());
+    assert!(
+        r.stdout.contains("another maestro-fence run holds"),
+        "{}",
+        r.all()
+    );
 }

@@ -75,11 +75,37 @@ impl Pair {
         let primary = Netns::new("p");
         let failover = Netns::new("f");
         ip(&[
-            "-n", &primary.name, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
-            "netns", &failover.name,
+            "-n",
+            &primary.name,
+            "link",
+            "add",
+            "veth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "veth1",
+            "netns",
+            &failover.name,
         ]);
-        ip(&["-n", &primary.name, "addr", "add", &format!("{PRIMARY_ADDR}/30"), "dev", "veth0"]);
-        ip(&["-n", &failover.name, "addr", "add", &format!("{FAILOVER_ADDR}/30"), "dev", "veth1"]);
+        ip(&[
+            "-n",
+            &primary.name,
+            "addr",
+            "add",
+            &format!("{PRIMARY_ADDR}/30"),
+            "dev",
+            "veth0",
+        ]);
+        ip(&[
+            "-n",
+            &failover.name,
+            "addr",
+            "add",
+            &format!("{FAILOVER_ADDR}/30"),
+            "dev",
+            "veth1",
+        ]);
         ip(&["-n", &primary.name, "link", "set", "veth0", "up"]);
         ip(&["-n", &failover.name, "link", "set", "veth1", "up"]);
         Pair { primary, failover }
@@ -116,7 +142,9 @@ impl Guarded {
 impl Drop for Guarded {
     fn drop(&mut self) {
         if !self.done.load(Ordering::SeqCst) {
-            let _ = Command::new("kill").args(["-KILL", &self.pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status();
         }
     }
 }
@@ -157,10 +185,17 @@ impl World {
     pub fn new() -> World {
         let pair = Pair::new();
         let sshd = Sshd::start_in_netns(&pair.primary.name, PRIMARY_ADDR);
-        let root = tempfile::Builder::new().prefix("maestro-fence-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("maestro-fence-")
+            .tempdir()
+            .unwrap();
         fs::create_dir_all(root.path().join("state")).unwrap();
         // A process named like a sync, unique to this test (pgrep -x sees 15 characters).
-        let sync_process = format!("mfs{}{}", std::process::id() % 100000, COUNTER.fetch_add(1, Ordering::SeqCst));
+        let sync_process = format!(
+            "mfs{}{}",
+            std::process::id() % 100000,
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
         World {
             guards: Vec::new(),
             processes: Vec::new(),
@@ -193,7 +228,10 @@ impl World {
             .stderr(Stdio::null());
         self.processes.push(Guarded::spawn(command));
         self.guards.push(PidfileGuard(pidfile.clone()));
-        wait_for(|| fs::read_to_string(&pidfile).is_ok_and(|p| !p.trim().is_empty()), "the service's pidfile");
+        wait_for(
+            || fs::read_to_string(&pidfile).is_ok_and(|p| !p.trim().is_empty()),
+            "the service's pidfile",
+        );
     }
 
     pub fn service_running(&self, name: &str) -> bool {
@@ -258,11 +296,14 @@ marker_file = "{r}/fenced"
 epoch_file = "{r}/epoch"
 {defaults}{extra}
 "#,
-            defaults = [("deadline", "deadline = \"20s\"\n"), ("command_timeout", "command_timeout = \"5s\"\n")]
-                .iter()
-                .filter(|(k, _)| !extra.contains(k))
-                .map(|(_, line)| *line)
-                .collect::<String>(),
+            defaults = [
+                ("deadline", "deadline = \"20s\"\n"),
+                ("command_timeout", "command_timeout = \"5s\"\n")
+            ]
+            .iter()
+            .filter(|(k, _)| !extra.contains(k))
+            .map(|(_, line)| *line)
+            .collect::<String>(),
             port = self.sshd.port(),
             user = self.sshd.user(),
             key = self.sshd.user_key_path().display(),
@@ -311,7 +352,13 @@ epoch_file = "{r}/epoch"
     pub fn primary_can_connect(&self, addr: &str, port: u16) -> bool {
         Command::new("ip")
             .args([
-                "netns", "exec", &self.pair.primary.name, "timeout", "2", "bash", "-c",
+                "netns",
+                "exec",
+                &self.pair.primary.name,
+                "timeout",
+                "2",
+                "bash",
+                "-c",
                 &format!("exec 3<>/dev/tcp/{addr}/{port}"),
             ])
             .stderr(Stdio::null())
@@ -331,7 +378,10 @@ epoch_file = "{r}/epoch"
         let ns = self.pair.failover.name.clone();
         wait_for(
             || {
-                let out = Command::new("ip").args(["netns", "exec", &ns, "ss", "-ltn"]).output().unwrap();
+                let out = Command::new("ip")
+                    .args(["netns", "exec", &ns, "ss", "-ltn"])
+                    .output()
+                    .unwrap();
                 String::from_utf8_lossy(&out.stdout).contains(&format!("{FAILOVER_ADDR}:{port}"))
             },
             "the failover listener",
@@ -384,7 +434,10 @@ pub fn run(program: &str, args: &[String], input: &str) -> Run {
 pub fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
     let started = Instant::now();
     while !f() {
-        assert!(started.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

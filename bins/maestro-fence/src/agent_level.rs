@@ -77,7 +77,11 @@ pub fn stdin_lines(
     }
     real.push_str(&format!("action={action}\n"));
     shown.push_str(&format!("action={action}\n"));
-    Ok(AgentInput { real, shown, secrets })
+    Ok(AgentInput {
+        real,
+        shown,
+        secrets,
+    })
 }
 
 fn agent_name(s: &Settings) -> Result<String, String> {
@@ -134,7 +138,12 @@ fn call(
         ));
     };
     let started = Instant::now();
-    match process::run(&program.to_string_lossy(), &[], input.real.as_bytes(), timeout) {
+    match process::run(
+        &program.to_string_lossy(),
+        &[],
+        input.real.as_bytes(),
+        timeout,
+    ) {
         Ok(mut o) => {
             o.stdout = input.redact(&o.stdout);
             o.stderr = input.redact(&o.stderr);
@@ -242,7 +251,10 @@ mod tests {
         let input = stdin_lines(&s, "off", &mut |_| {}).unwrap();
         assert_eq!(input.real, "ip=10.0.0.9\npassword=hunter2\naction=off\n");
         assert_eq!(input.shown, "ip=10.0.0.9\npassword=***\naction=off\n");
-        assert_eq!(input.redact("Ignoring unknown option 'password=hunter2'"), "Ignoring unknown option 'password=***'");
+        assert_eq!(
+            input.redact("Ignoring unknown option 'password=hunter2'"),
+            "Ignoring unknown option 'password=***'"
+        );
         assert!(!describe(&s, "off").unwrap().contains("hunter2"));
     }
 }

@@ -12,9 +12,7 @@ use maestro_common::duration::HumanDuration;
     version,
     about = "Make sure the old primary can never run Maestro or push files again",
     long_about = "Fences the old primary before Maestro starts on the failover server: stops its Maestro services and keeps them from starting, stops its file synchronization, proves both, and records a fencing epoch. Also the pre-start gate (`check`), the guard on the primary (`guard`), failback (`unfence`) and a fence-agents compatible agent mode for Pacemaker (`agent`, or invoked as `fence_maestro`).",
-    after_help = cli::EXIT_CODES_HELP,
-    subcommand_required = true,
-    arg_required_else_help = false
+    after_help = cli::EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -94,7 +92,11 @@ pub enum Command {
         limit: usize,
     },
     /// Fence-agent mode for Pacemaker (FenceAgentAPI; the same as invoking the binary as fence_maestro)
-    #[command(disable_help_flag = true, disable_version_flag = true)]
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        long_about = "Fence-agent mode for Pacemaker, following the FenceAgentAPI of the fence-agents project. The same as invoking the binary through a link named fence_maestro.\n\nWithout arguments, options are read from stdin as key=value lines (# comments, blank lines skipped, the last value wins, unknown keys such as Pacemaker's own ignored): action (alias option), ip (ipaddr), ipport, username (login), identity_file, known_hosts, config_file, state_dir, levels (comma list of ssh, agent, isolate), power_timeout (seconds: the deadline of one run), plug/port/nodename (accepted, not used), verbose, quiet. With arguments, the same as flags: -o/--action, -a/--ip, -u/--ipport, -l/--username, -k/--identity-file, --known-hosts, --config-file, --state-dir, --levels, --power-timeout, -n/--plug, -v, -q, -V, -h.\n\nActions and exit codes: off and reboot fence the primary (as `maestro-fence fence`; reboot leaves it fenced) and exit 0 only when the fence is verified, else 1; on unfences (as `maestro-fence unfence`): 0 or 1; status: 0 when the primary is not fenced (on), 2 when it is fenced (off), 1 when it cannot tell; monitor: 0 when a level can answer, else 1; list prints `host,primary`; metadata prints XML valid against fence-agents' metadata.rng; validate-all: 0 when the options and the configuration are valid, else 1. An unknown action or flag exits 1. Example: pcs stonith create maestro-primary fence_maestro config_file=/etc/maestro-ha/config.toml pcmk_host_list=maestro1"
+    )]
     Agent {
         /// FenceAgentAPI flags (-o ACTION, -a IP, ...); without any, key=value lines on stdin
         #[arg(
