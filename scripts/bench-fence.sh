@@ -29,7 +29,6 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-[[ -n ${BENCH_KEEP:-} ]] && trap - EXIT
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }

@@ -241,7 +241,7 @@ impl World {
         let pid: i32 = pid.trim().parse().unwrap();
         // A zombie still answers kill -0; read its state.
         match fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z"),
+            Ok(stat) => stat.split_whitespace().nth(2).is_none_or(|s| s != "Z"),
             Err(_) => false,
         }
     }

@@ -254,10 +254,9 @@ pub fn missing_from_nft_listing(listing: &str, addrs: &[IpAddr]) -> Vec<String> 
         .iter()
         .map(|a| a.to_string())
         .filter(|a| {
-            !drop_lines.iter().any(|l| {
-                l.split(|c: char| c == ' ' || c == ',' || c == '{' || c == '}')
-                    .any(|w| w == a)
-            })
+            !drop_lines
+                .iter()
+                .any(|l| l.split([' ', ',', '{', '}']).any(|w| w == a))
         })
         .collect()
 }

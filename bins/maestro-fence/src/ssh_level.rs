@@ -60,11 +60,6 @@ pub fn connect(s: &Settings, deadline: &Deadline, out: &mut LevelOutcome) -> Opt
     }
 }
 
-enum Asked {
-    Answer(Answer),
-    Broken(String),
-}
-
 /// One command of a phase (a probe or an action).
 struct Item<'a> {
     name: &'a str,
