@@ -311,14 +311,20 @@ fn settings_from(values: &BTreeMap<String, String>) -> Result<Settings, String> 
         ("known_hosts", "known_hosts"),
     ] {
         if let Some(v) = values.get(key) {
-            if key != "ipport" && (v.contains('"') || v.is_empty()) {
-                return Err(format!("{key}: invalid value"));
+            if key == "ipport" && v.parse::<u16>().is_err() {
+                return Err(format!("ipport: {v:?} is not a port number"));
             }
-            // Quoted, so a value is always a TOML string (ports stay numbers).
+            if v.is_empty() || v.contains(['\'', '\n', '\r']) {
+                return Err(format!(
+                    "{key}: an empty value or one with quotes or line breaks"
+                ));
+            }
+            // A TOML literal string, so a value is always a string taken
+            // as written (Windows paths keep their backslashes).
             overrides.push(if key == "ipport" {
                 format!("primary.{field}={v}")
             } else {
-                format!("primary.{field}=\"{v}\"")
+                format!("primary.{field}='{v}'")
             });
         }
     }
