@@ -56,6 +56,10 @@ fn fence_over_ssh_stops_disables_marks_and_guard_refuses_then_unfence() {
     assert!(dry.stdout.contains("epoch=1"), "{}", dry.all());
     assert!(w.service_running("lui") && w.sync_running());
     assert!(!w.path("fenced").exists());
+    assert!(
+        !w.path("state/catalog.sqlite").exists(),
+        "a dry run creates no catalog"
+    );
     assert_eq!(epoch_of(&w), 0, "a dry run takes no epoch");
 
     let r = w.fence(&["fence"]);

@@ -56,6 +56,8 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         return Ok((report, false));
     }
     let deadline = Deadline::after(env.settings.deadline);
+    // The journal first: it creates the state folder mode 0700.
+    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
     let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
         Ok(l) => l,
         Err(e) => {
@@ -67,7 +69,6 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
             return Ok((report, false));
         }
     };
-    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
     let s = env.settings.clone();
     let epoch = journal
         .begin("fence", &s.primary.host, &s.failover_name())
@@ -148,12 +149,21 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
     Ok((report, confirmed.is_some()))
 }
 
+/// The epoch the next run would take, for a dry run: a missing catalog is
+/// not created (a dry run changes nothing).
+fn peek_next_epoch(state_dir: &Path) -> u64 {
+    if !state_dir.join(maestro_common::catalog::FILE_NAME).exists() {
+        return 1;
+    }
+    Journal::open(state_dir)
+        .ok()
+        .and_then(|j| j.latest().ok().flatten())
+        .map_or(1, |r| r.epoch + 1)
+}
+
 fn dry_run_fence(env: &mut Env, report: &mut Report) -> Result<(), ToolError> {
     let s = &env.settings;
-    let next = match Journal::open(&env.state_dir) {
-        Ok(j) => j.latest().ok().flatten().map_or(1, |r| r.epoch + 1),
-        Err(_) => 1,
-    };
+    let next = peek_next_epoch(&env.state_dir);
     let marker = Marker {
         epoch: next,
         failover: s.failover_name(),
@@ -391,10 +401,7 @@ pub fn unfence(
     let s = env.settings.clone();
     let uses_isolate = s.levels.contains(&FenceLevel::Isolate);
     if dry_run {
-        let next = Journal::open(&env.state_dir)
-            .ok()
-            .and_then(|j| j.latest().ok().flatten())
-            .map_or(1, |r| r.epoch + 1);
+        let next = peek_next_epoch(&env.state_dir);
         if uses_isolate {
             let mut c = Check::ok("level isolate", "would run (dry run: nothing changed)");
             for cmd in isolate::firewall_removal(isolate::Firewall::choose(&s), &s.table) {
@@ -432,6 +439,7 @@ pub fn unfence(
         return Ok((report, false));
     }
     let deadline = Deadline::after(s.deadline);
+    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
     let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
         Ok(l) => l,
         Err(e) => {
@@ -443,7 +451,6 @@ pub fn unfence(
             return Ok((report, false));
         }
     };
-    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
     let epoch = journal
         .begin("unfence", &s.primary.host, &s.failover_name())
         .map_err(failed)?;
