@@ -472,3 +472,26 @@ fn concurrent_fences_serialize_on_the_lock_with_distinct_epochs() {
         r.all()
     );
 }
+
+#[test]
+fn check_trusts_the_journal_only_while_the_primary_cannot_be_reached() {
+    let mut w = World::new();
+    w.start_service("lui", ServiceKind::Normal);
+    w.start_service("hub", ServiceKind::Normal);
+    w.write_config("", "levels = [\"ssh\"]");
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    // Someone re-enables a service behind the fence's back: check fails.
+    fs::remove_file(w.path("hub.disabled")).unwrap();
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(2), "{}", c.all());
+    assert!(c.stdout.contains("NOT fenced any more"), "{}", c.all());
+    fs::write(w.path("hub.disabled"), "").unwrap();
+    // The primary goes away: the journal's confirmed fence is trusted, and says so.
+    w.pair.link_down();
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(0), "{}", c.all());
+    assert!(c.stdout.contains("not re-verified"), "{}", c.all());
+    let s = w.fence(&["status"]);
+    assert_eq!(s.code, Some(3), "{}", s.all());
+}
