@@ -8,7 +8,7 @@ mod support;
 
 use std::fs;
 use std::time::Duration;
-use support::maestro_fence::{run, ServiceKind, World, BIN, FAILOVER_ADDR, PRIMARY_ADDR};
+use support::maestro_fence::{run_env, ServiceKind, World, BIN, FAILOVER_ADDR, PRIMARY_ADDR};
 use support::sshd::Sshd;
 
 fn epoch_of(world: &World) -> u64 {
@@ -382,8 +382,12 @@ fn tool(
         dir.join("state").display().to_string(),
     ];
     all.extend(args.iter().map(|s| s.to_string()));
-    std::env::set_var("MAESTRO_FENCE_TEST_SECRET", "s3cr3t-value");
-    run(BIN, &all, "")
+    run_env(
+        BIN,
+        &all,
+        "",
+        &[("MAESTRO_FENCE_TEST_SECRET", "s3cr3t-value")],
+    )
 }
 
 #[test]

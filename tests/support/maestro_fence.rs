@@ -405,12 +405,19 @@ impl Run {
 
 /// Runs a program with input, bounded at 60 s so a hang fails the test.
 pub fn run(program: &str, args: &[String], input: &str) -> Run {
+    run_env(program, args, input, &[])
+}
+
+/// [`run`] with extra environment variables, given to the child only:
+/// `std::env::set_var` in a test races with other tests spawning processes.
+pub fn run_env(program: &str, args: &[String], input: &str, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     let started = Instant::now();
     let mut child = Command::new("timeout")
         .arg("60")
         .arg(program)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("MAESTRO_HA_CONFIG")
         .env_remove("MAESTRO_HA_STATE_DIR")
         .env("NO_COLOR", "1")
