@@ -58,7 +58,7 @@ run maestro-fence --config "$SANDBOX/typo.toml" config check
 
 echo
 echo "== 4. a tool whose work is not built yet says so plainly (exit 3)"
-for tool in maestro-fence maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch; do
+for tool in maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch; do
   run "$tool" --config "$SANDBOX/config.toml"
 done
 
@@ -83,3 +83,41 @@ kill $PRIMARY_PID; wait $PRIMARY_PID 2>/dev/null
 run "${WATCH[@]}" -q
 sleep 2.2
 run "${WATCH[@]}" -q --format nagios
+
+echo
+echo "== 6. maestro-fence: what a fence would run where (dry run), the guard, the Pacemaker agent"
+FENCE=$SANDBOX/fence
+mkdir -p "$FENCE"
+cat >"$FENCE/config.toml" <<TOML
+[primary]
+host = "maestro1.example.org"
+connect_timeout = "3s"
+
+[services]
+manager = "commands"
+names = ["lui", "hub"]
+stop_command = "/opt/lsoft/maestro/bin/maestro-ctl stop {name}"
+disable_command = "/opt/lsoft/maestro/bin/maestro-ctl disable {name}"
+enable_command = "/opt/lsoft/maestro/bin/maestro-ctl enable {name}"
+active_command = "/opt/lsoft/maestro/bin/maestro-ctl status {name}"
+enabled_command = "/opt/lsoft/maestro/bin/maestro-ctl enabled {name}"
+
+[sync]
+cron_file = "/etc/cron.d/maestro-rsync"
+
+[fence]
+levels = ["ssh"]
+marker_file = "$FENCE/fenced"
+epoch_file = "$FENCE/epoch"
+TOML
+run maestro-fence --config "$FENCE/config.toml" --state-dir "$FENCE/state" fence --dry-run
+run maestro-fence --config "$FENCE/config.toml" --state-dir "$FENCE/state" epoch
+printf 'maestro-fence-marker=1\nepoch=7\nfailover=maestro2.example.org\nfenced_at=2026-01-01T00:00:00Z\n' >"$FENCE/fenced"
+echo "(a fence marker as the ssh level writes it on the primary: the guard refuses, exit 2)"
+run maestro-fence --config "$FENCE/config.toml" guard --unreachable allow
+echo "(the same binary as a Pacemaker fence agent: options on stdin, FenceAgentAPI exit codes)"
+printf '\n$ printf "action=list\\nconfig_file=%s\\n" | maestro-fence agent\n' "$FENCE/config.toml"
+printf 'action=list\nconfig_file=%s\n' "$FENCE/config.toml" | maestro-fence agent
+printf '(exit code %s)\n' "$?"
+printf '\n$ maestro-fence agent -o metadata | head -4\n'
+maestro-fence agent -o metadata | head -4

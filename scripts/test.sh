@@ -11,6 +11,7 @@ PACKAGES=(
   openssh-server openssh-client   # the SSH harness: a real sshd on 127.0.0.1
   pkg-config libssl-dev           # build: ssh2's libssh2 links OpenSSL
   iproute2 nftables iputils-ping python3   # maestro-watch: test hosts in network namespaces, firewall faults, ICMP, an HTTP server
+  fence-agents nftables iptables libxml2-utils iproute2 procps  # maestro-fence: fence_dummy, isolate in netns, metadata schema check, pgrep
 )
 
 missing=()

@@ -65,8 +65,9 @@ impl Site {
         std::fs::write(
             &config,
             format!(
-                "[watch]\ntarget = \"{primary}\"\n\n[[watch.witnesses]]\nhost = \"{}\"\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n",
-                sshd.host(),
+                "[watch]\ntarget = \"{primary}\"\n\n[[watch.witnesses]]\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n",
+                sshd.addr(),
+                sshd.port(),
                 sshd.user(),
                 sshd.user_key_path().display(),
                 sshd.known_hosts().display()

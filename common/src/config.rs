@@ -132,6 +132,19 @@ pub struct ServicesConfig {
     /// The Maestro service (unit, init script, Windows service) names.
     #[serde(default)]
     pub names: Vec<String>,
+    /// `commands` manager: stops one service; `{name}` is replaced by the
+    /// service name (shell-quoted). Run through `sh -c` on the host.
+    pub stop_command: Option<String>,
+    /// `commands` manager: keeps one service from starting at boot.
+    pub disable_command: Option<String>,
+    /// `commands` manager: lets one service start at boot again (unfence).
+    pub enable_command: Option<String>,
+    /// `commands` manager: exit 0 while the service runs, 1-3 when it is
+    /// stopped (LSB `status`); any other exit means "cannot tell".
+    pub active_command: Option<String>,
+    /// `commands` manager: exit 0 while the service would start at boot,
+    /// 1 when it is disabled; any other exit means "cannot tell".
+    pub enabled_command: Option<String>,
 }
 
 macro_rules! tool_section {
@@ -143,14 +156,116 @@ macro_rules! tool_section {
     };
 }
 
-tool_section!(
-    /// `[sync]`: the file synchronization (comes with maestro-fence).
-    SyncConfig
-);
-tool_section!(
-    /// `[fence]` (comes with maestro-fence).
-    FenceConfig
-);
+/// `[sync]`: the file synchronization from the primary to the failover
+/// server, as far as the fence must stop it (maestro-fence).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// On the primary: the systemd timer that starts the sync (stopped,
+    /// disabled and masked by the fence), like `maestro-rsync.timer`.
+    pub timer: Option<String>,
+    /// On the primary: a cron file whose entries run the sync, like
+    /// `/etc/cron.d/maestro-rsync`; the fence comments its entries out.
+    pub cron_file: Option<String>,
+    /// On a Windows primary: the scheduled task that runs the sync.
+    pub scheduled_task: Option<String>,
+    /// The process name of a running sync, ended by the fence. Default
+    /// `rsync` (`rsync.exe` on Windows); `""` ends nothing.
+    pub process_name: Option<String>,
+    /// On the failover: the sync user's `authorized_keys`; `isolate`
+    /// comments out the key lines holding `key_match`.
+    pub authorized_keys: Option<PathBuf>,
+    /// Text that identifies the sync user's key line in `authorized_keys`
+    /// (its comment or its base64 blob).
+    pub key_match: Option<String>,
+    /// On the failover: the systemd unit of the rsync daemon that receives
+    /// the sync, stopped by `isolate`, like `rsync.service`.
+    pub rsync_daemon_unit: Option<String>,
+}
+
+/// A way to fence the primary (`[fence] levels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FenceLevel {
+    /// Over SSH on the primary: stop and disable the services and the sync.
+    Ssh,
+    /// Through a fence agent of the fence-agents project (power, hypervisor, cloud).
+    Agent,
+    /// On this failover server: firewall the primary out, close the inbound sync.
+    Isolate,
+}
+
+impl FenceLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FenceLevel::Ssh => "ssh",
+            FenceLevel::Agent => "agent",
+            FenceLevel::Isolate => "isolate",
+        }
+    }
+}
+
+/// Which firewall `isolate` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirewallBackend {
+    /// nftables where `nft` is installed, else iptables.
+    #[default]
+    Auto,
+    Nft,
+    Iptables,
+}
+
+/// What `guard` on the primary does when it cannot ask the failover server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardUnreachable {
+    /// Refuse to start Maestro (exit 2): a split network must not give two
+    /// running Maestros.
+    #[default]
+    Refuse,
+    /// Allow the start (exit 0, with a message): availability over safety.
+    Allow,
+}
+
+/// `[fence]`: how maestro-fence fences, checks and guards.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FenceConfig {
+    /// Levels tried in order until one is confirmed. Default `["ssh", "isolate"]`.
+    pub levels: Option<Vec<FenceLevel>>,
+    /// The whole run's deadline. Default 60s.
+    pub deadline: Option<HumanDuration>,
+    /// Each remote or local command's timeout. Default 15s.
+    pub command_timeout: Option<HumanDuration>,
+    /// The fence marker file on the primary. Default
+    /// `/var/lib/maestro-ha/fenced` (`C:\ProgramData\maestro-ha\fenced` on Windows).
+    pub marker_file: Option<String>,
+    /// The file on the primary holding the epoch of the last unfence, which
+    /// `guard` compares with the failover's. Default `/var/lib/maestro-ha/epoch`.
+    pub epoch_file: Option<String>,
+    /// The fence agent for the `agent` level: a name in PATH or a path, like `fence_ipmilan`.
+    pub agent: Option<String>,
+    /// The agent's options (written to its stdin as `key=value`), like `{ ip = "10.0.0.9", username = "admin" }`.
+    #[serde(default)]
+    pub agent_options: std::collections::BTreeMap<String, String>,
+    /// The agent's secret options, like `{ password = { file = "/etc/maestro-ha/ipmi" } }`: stdin only, never shown.
+    #[serde(default)]
+    pub agent_secrets: std::collections::BTreeMap<String, crate::secret::SecretRef>,
+    /// How long one agent call may take. Default 60s.
+    pub agent_timeout: Option<HumanDuration>,
+    /// The firewall `isolate` uses: `auto`, `nft` or `iptables`.
+    #[serde(default)]
+    pub firewall: FirewallBackend,
+    /// The nftables table (family inet) and iptables chain prefix. Default `maestro_fence`.
+    pub firewall_table: Option<String>,
+    /// What `guard` does when the failover server cannot be asked.
+    #[serde(default)]
+    pub guard_unreachable: GuardUnreachable,
+    /// The command `guard` runs on the failover server over SSH to read its
+    /// epoch. Default `maestro-fence --format json epoch`.
+    pub peer_epoch_command: Option<String>,
+}
 tool_section!(
     /// `[verify]` (comes with maestro-snapshot-verify).
     VerifyConfig
@@ -538,9 +653,9 @@ mod tests {
             e.contains(":2: key `services.manager`") && e.contains("upstart"),
             "{e}"
         );
-        let e = err("[fence]\nlevels = [\"ssh\"]\n");
+        let e = err("[fence]\nlvels = [\"ssh\"]\n");
         assert!(
-            e.contains(":2: key `fence.levels`: unknown field `levels`"),
+            e.contains(":2: key `fence.lvels`: unknown field `lvels`"),
             "{e}"
         );
     }

@@ -2,6 +2,7 @@
 //! it with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod maestro_fence;
 pub mod netns;
 pub mod plugin_output;
 pub mod sshd;

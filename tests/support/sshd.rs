@@ -27,24 +27,29 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 pub struct Sshd {
     dir: TempDir,
     child: Child,
-    host: String,
     port: u16,
     user: String,
-}
-
-/// Where a server listens: on loopback in this namespace, or on an address
-/// inside a network namespace the test made (a separate "host").
-#[derive(Debug, Clone)]
-struct Place {
+    /// The address it listens on (127.0.0.1 unless started in a netns).
+    addr: String,
+    /// The network namespace it runs in, if any.
     netns: Option<String>,
-    address: String,
-    port: u16,
 }
 
 impl Sshd {
     /// Starts sshd on a free port. Panics (with the server's log) if it does
     /// not come up: a test that silently skipped would prove nothing.
     pub fn start() -> Sshd {
+        Sshd::start_with(None, "127.0.0.1")
+    }
+
+    /// Starts sshd inside the network namespace `netns` (made by the test),
+    /// listening on `addr`, an address of that namespace only. It is
+    /// reachable only from namespaces routed to it, never from the host.
+    pub fn start_in_netns(netns: &str, addr: &str) -> Sshd {
+        Sshd::start_with(Some(netns), addr)
+    }
+
+    fn start_with(netns: Option<&str>, addr: &str) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: the SSH tests need a real OpenSSH server. Run the tests \
@@ -54,18 +59,7 @@ impl Sshd {
         // process may take it in between; a retry makes that harmless.
         let mut last_failure = String::new();
         for _ in 0..3 {
-            let place = match free_port() {
-                Ok(port) => Place {
-                    netns: None,
-                    address: "127.0.0.1".into(),
-                    port,
-                },
-                Err(e) => {
-                    last_failure = e;
-                    continue;
-                }
-            };
-            match Sshd::try_start(place) {
+            match Sshd::try_start(netns, addr) {
                 Ok(sshd) => return sshd,
                 Err(failure) => last_failure = failure,
             }
@@ -73,18 +67,7 @@ impl Sshd {
         panic!("sshd did not start: {last_failure}");
     }
 
-    /// Starts sshd inside the network namespace `netns`, listening on
-    /// `address` port 22, as the SSH server of that test host.
-    pub fn start_in_netns(netns: &str, address: &str) -> Sshd {
-        let place = Place {
-            netns: Some(netns.to_string()),
-            address: address.to_string(),
-            port: 22,
-        };
-        Sshd::try_start(place).unwrap_or_else(|e| panic!("sshd in {netns} did not start: {e}"))
-    }
-
-    fn try_start(place: Place) -> Result<Sshd, String> {
+    fn try_start(netns: Option<&str>, addr: &str) -> Result<Sshd, String> {
         let dir = tempfile::Builder::new()
             .prefix("maestro-sshd-")
             .tempdir()
@@ -98,10 +81,11 @@ impl Sshd {
         fs::copy(d.join("user_key.pub"), d.join("authorized_keys"))
             .map_err(|e| format!("cannot write authorized_keys: {e}"))?;
 
-        let port = place.port;
+        // A namespace has its own ports: any fixed one is free there.
+        let port = if netns.is_some() { 2222 } else { free_port()? };
         let config = format!(
             "Port {port}\n\
-             ListenAddress {address}\n\
+             ListenAddress {addr}\n\
              HostKey {host_key}\n\
              PidFile {pid}\n\
              AuthorizedKeysFile {authorized}\n\
@@ -116,15 +100,15 @@ impl Sshd {
             host_key = d.join("host_key").display(),
             pid = d.join("sshd.pid").display(),
             authorized = d.join("authorized_keys").display(),
-            address = place.address,
         );
         let config_path = d.join("sshd_config");
         fs::write(&config_path, config).map_err(|e| format!("cannot write sshd_config: {e}"))?;
         let log = fs::File::create(d.join("sshd.log"))
             .map_err(|e| format!("cannot create sshd.log: {e}"))?;
 
-        let mut command = match &place.netns {
+        let mut command = match netns {
             Some(ns) => {
+                // `ip netns exec` execs sshd, so the child is sshd itself.
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", ns, SSHD]);
                 c
@@ -144,36 +128,30 @@ impl Sshd {
         let mut sshd = Sshd {
             dir,
             child,
-            host: place.address.clone(),
             port,
             user: current_user(),
+            addr: addr.to_string(),
+            netns: netns.map(str::to_string),
         };
-        sshd.wait_until_ready(place.netns.is_some())?;
-        let pattern = if port == 22 {
-            place.address.clone()
-        } else {
-            format!("[{}]:{port}", place.address)
-        };
+        sshd.wait_until_ready()?;
         fs::write(
             sshd.known_hosts(),
-            format!("{pattern} {}\n", sshd.host_public_key()),
+            format!("[{addr}]:{port} {}\n", sshd.host_public_key()),
         )
         .map_err(|e| format!("cannot write known_hosts: {e}"))?;
         Ok(sshd)
     }
 
-    /// Ready when the port accepts; inside a namespace, whose addresses
-    /// this process cannot reach, when sshd logs that it listens.
-    fn wait_until_ready(&mut self, in_netns: bool) -> Result<(), String> {
+    fn wait_until_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("sshd exited with {status}; log:\n{}", self.log()));
             }
-            let ready = if in_netns {
-                self.log().contains("Server listening on")
-            } else {
-                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            let ready = match self.netns {
+                // The host cannot reach into the namespace; sshd says when it listens.
+                Some(_) => self.log().contains("Server listening on"),
+                None => TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
             };
             if ready {
                 return Ok(());
@@ -191,6 +169,16 @@ impl Sshd {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The listener's process id (per-connection processes are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The user the tests log in as: the one running them (root in CI).
@@ -236,12 +224,7 @@ impl Sshd {
         self.dir().join("user_key")
     }
 
-    /// The address it listens on.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// A known_hosts file holding the right entry (`[127.0.0.1]:port`).
+    /// A known_hosts file holding the right `[addr]:port` entry.
     pub fn known_hosts(&self) -> PathBuf {
         self.dir().join("known_hosts")
     }
@@ -250,7 +233,7 @@ impl Sshd {
     /// right known_hosts.
     pub fn options(&self) -> SshOptions {
         SshOptions {
-            host: self.host.clone(),
+            host: self.addr.clone(),
             port: self.port,
             user: self.user.clone(),
             identity_file: Some(self.user_key_path()),

@@ -1,34 +1,68 @@
 //! `maestro-fence`: make sure the old primary can never run Maestro or push files again.
 //!
-//! Fences the old primary before Maestro starts on the failover server: stops its Maestro services and keeps them from starting, stops its file synchronization, proves both, and records a fencing epoch. Also the pre-start gate (`check`), the guard on the primary (`guard`), failback (`unfence`) and a fence-agents compatible agent mode for Pacemaker.
+//! Fences the old primary before Maestro starts on the failover server:
+//! stops its Maestro services and keeps them from starting, stops its file
+//! synchronization, proves both, and records a fencing epoch. Also the
+//! pre-start gate (`check`), the guard on the primary (`guard`), failback
+//! (`unfence`) and a fence-agents compatible agent mode for Pacemaker.
+//!
+//! Modules: [`plan`] (what runs on the primary), [`remote`] (how answers
+//! are judged), [`ssh_level`], [`agent_level`], [`isolate`] (the three
+//! levels), [`journal`] (epochs and the lock), [`ops`] (the subcommands),
+//! [`agent_mode`] and [`metadata`] (fence_maestro).
 
-use clap::{CommandFactory, Parser, Subcommand};
-use maestro_common::cli::{self, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
-use maestro_common::Report;
+pub mod agent_level;
+pub mod agent_mode;
+pub mod cli;
+pub mod deadline;
+pub mod isolate;
+pub mod journal;
+pub mod level;
+pub mod marker;
+pub mod metadata;
+pub mod ops;
+pub mod plan;
+pub mod process;
+pub mod remote;
+pub mod report_build;
+pub mod settings;
+pub mod ssh_level;
+
+use clap::{CommandFactory, Parser};
+pub use cli::{Cli, Command};
+use maestro_common::cli::{self as harness, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
+use maestro_common::config::GuardUnreachable;
+use maestro_common::{Report, Status};
+use settings::{Overrides, Settings};
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-/// Make sure the old primary can never run Maestro or push files again.
-#[derive(Debug, Parser)]
-#[command(
-    name = "maestro-fence",
-    version,
-    about = "Make sure the old primary can never run Maestro or push files again",
-    long_about = "Fences the old primary before Maestro starts on the failover server: stops its Maestro services and keeps them from starting, stops its file synchronization, proves both, and records a fencing epoch. Also the pre-start gate (`check`), the guard on the primary (`guard`), failback (`unfence`) and a fence-agents compatible agent mode for Pacemaker.",
-    after_help = cli::EXIT_CODES_HELP
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub globals: GlobalArgs,
+/// The name Pacemaker knows the agent by.
+pub const AGENT_NAME: &str = "fence_maestro";
 
-    #[command(subcommand)]
-    pub command: Option<Command>,
+fn settings(ctx: &mut Context, flags: Overrides) -> Result<Settings, ToolError> {
+    let loaded = ctx.config()?;
+    Settings::resolve(&loaded.config, &flags).map_err(|e| ToolError::Usage(e.to_string()))
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Work with the shared configuration file
-    #[command(subcommand)]
-    Config(ConfigCommand),
+fn time_flags(t: &cli::TimeArgs) -> Overrides {
+    Overrides {
+        deadline: t.deadline.map(|d| d.0),
+        command_timeout: t.command_timeout.map(|d| d.0),
+        ..Overrides::default()
+    }
+}
+
+/// A run whose verdict is "not confirmed" always exits 2, whatever made
+/// it fail (an unreachable host is UNKNOWN elsewhere, but for a fence it
+/// is simply "not fenced").
+fn not_fenced_is_critical(mut report: Report, fenced: bool) -> Report {
+    if !fenced && report.status() != Status::Critical {
+        if let Some(last) = report.checks.last_mut() {
+            last.status = Status::Critical;
+        }
+    }
+    report
 }
 
 impl Tool for Cli {
@@ -39,13 +73,105 @@ impl Tool for Cli {
     }
 
     fn run(self, ctx: &mut Context) -> Result<Report, ToolError> {
-        match self.command {
-            Some(Command::Config(ConfigCommand::Check)) => cli::config_check(ctx),
-            None => Err(ToolError::NotBuilt {
-                what: "fencing the primary (fence, status, check, guard, unfence, agent)",
-                issue: 5,
-            }),
+        let Some(command) = self.command else {
+            return Err(ToolError::Usage(
+                "a subcommand is required (see --help)".into(),
+            ));
+        };
+        let mut warnings = Vec::new();
+        let result = match command {
+            Command::Config(ConfigCommand::Check) => return harness::config_check(ctx),
+            Command::Fence {
+                levels,
+                dry_run,
+                time,
+            } => {
+                let s = settings(
+                    ctx,
+                    Overrides {
+                        levels,
+                        ..time_flags(&time)
+                    },
+                )?;
+                let state_dir = ctx.state_dir()?;
+                let mut warn = |w: String| warnings.push(w);
+                let mut env = ops::Env {
+                    settings: s,
+                    state_dir,
+                    warn: &mut warn,
+                };
+                ops::fence(&mut env, dry_run).map(|(r, fenced)| {
+                    if dry_run {
+                        r
+                    } else {
+                        not_fenced_is_critical(r, fenced)
+                    }
+                })
+            }
+            Command::Status { levels, time } => {
+                let s = settings(
+                    ctx,
+                    Overrides {
+                        levels,
+                        ..time_flags(&time)
+                    },
+                )?;
+                let state_dir = ctx.state_dir()?;
+                let mut warn = |w: String| warnings.push(w);
+                let mut env = ops::Env {
+                    settings: s,
+                    state_dir,
+                    warn: &mut warn,
+                };
+                Ok(ops::status(&mut env).0)
+            }
+            Command::Check { time } => {
+                let s = settings(ctx, time_flags(&time))?;
+                let state_dir = ctx.state_dir()?;
+                let mut warn = |w: String| warnings.push(w);
+                let mut env = ops::Env {
+                    settings: s,
+                    state_dir,
+                    warn: &mut warn,
+                };
+                ops::check(&mut env)
+            }
+            Command::Guard { unreachable, time } => {
+                let mut flags = time_flags(&time);
+                flags.guard_unreachable = unreachable.map(|u| match u {
+                    cli::UnreachableChoice::Refuse => GuardUnreachable::Refuse,
+                    cli::UnreachableChoice::Allow => GuardUnreachable::Allow,
+                });
+                let s = settings(ctx, flags)?;
+                Ok(ops::guard(&s))
+            }
+            Command::Unfence {
+                resume_sync,
+                dry_run,
+                time,
+            } => {
+                let s = settings(ctx, time_flags(&time))?;
+                let state_dir = ctx.state_dir()?;
+                let mut warn = |w: String| warnings.push(w);
+                let mut env = ops::Env {
+                    settings: s,
+                    state_dir,
+                    warn: &mut warn,
+                };
+                ops::unfence(&mut env, resume_sync, dry_run).map(|(r, _)| r)
+            }
+            Command::Epoch => ops::epoch(&ctx.state_dir()?),
+            Command::History { limit } => ops::history(&ctx.state_dir()?, limit),
+            // Dispatched in `main` before the harness; reaching here means
+            // the library was driven another way.
+            Command::Agent { .. } => Err(ToolError::Usage(
+                "`agent` is run through maestro_fence::main".into(),
+            )),
+        };
+        for w in warnings {
+            ctx.warn(w);
         }
+        result
     }
 }
 
@@ -54,6 +180,37 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// Whether argv[0] names the fence agent.
+fn invoked_as_agent(argv0: &OsString) -> bool {
+    std::path::Path::new(argv0)
+        .file_name()
+        .is_some_and(|n| n == AGENT_NAME)
+}
+
 pub fn main() -> ExitCode {
-    cli::main::<Cli>()
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let agent_args: Option<Vec<String>> = if args.first().is_some_and(invoked_as_agent) {
+        Some(
+            args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        )
+    } else {
+        match Cli::try_parse_from(&args) {
+            Ok(Cli {
+                command: Some(Command::Agent { args }),
+                ..
+            }) => Some(args),
+            _ => None,
+        }
+    };
+    if let Some(agent_args) = agent_args {
+        let mut stdin = std::io::stdin().lock();
+        let mut stdout = std::io::stdout().lock();
+        let mut stderr = std::io::stderr().lock();
+        let code = agent_mode::run(&agent_args, &mut stdin, &mut stdout, &mut stderr);
+        return ExitCode::from(code);
+    }
+    harness::main::<Cli>()
 }

@@ -1,0 +1,404 @@
+//! `fence_maestro` / `maestro-fence agent`: a fence agent for Pacemaker,
+//! following the FenceAgentAPI of the fence-agents project.
+//!
+//! Options come as `key=value` lines on stdin (`#` comments; the last value
+//! wins; unknown keys are ignored, as Pacemaker passes its own) or, when
+//! there are arguments, as the usual flags. Exit codes are the API's, not
+//! the monitoring-plugin ones: 0 success (and `status`: on), 1 failure,
+//! 2 `status`: off.
+
+use crate::metadata;
+use crate::ops::{self, Env};
+use crate::settings::{Overrides, Settings};
+use maestro_common::config::{self, FenceLevel};
+use maestro_common::render::{self, Format, RenderOptions};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_STATUS_OFF: u8 = 2;
+
+/// The most stdin read: options are a few lines.
+const MAX_STDIN: u64 = 64 * 1024;
+
+/// Canonical option names for the aliases fence-agents accepts.
+fn canonical(key: &str) -> &str {
+    match key {
+        "option" => "action",
+        "ipaddr" => "ip",
+        "login" => "username",
+        "port" | "nodename" => "plug",
+        "identity-file" => "identity_file",
+        "power-timeout" => "power_timeout",
+        "config-file" | "config" => "config_file",
+        "state-dir" => "state_dir",
+        "known-hosts" => "known_hosts",
+        other => other,
+    }
+}
+
+/// Options read from stdin, and a warning for each line that was not one.
+pub fn parse_stdin(text: &str) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut values = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                values.insert(canonical(k.trim()).to_string(), v.trim().to_string());
+            }
+            _ => warnings.push(format!("stdin line {}: not key=value, ignored", i + 1)),
+        }
+    }
+    (values, warnings)
+}
+
+const FLAGS: &[(Option<char>, &str, bool)] = &[
+    (Some('o'), "action", true),
+    (Some('a'), "ip", true),
+    (Some('u'), "ipport", true),
+    (Some('l'), "username", true),
+    (Some('k'), "identity-file", true),
+    (Some('n'), "plug", true),
+    (None, "power-timeout", true),
+    (None, "config-file", true),
+    (None, "state-dir", true),
+    (None, "known-hosts", true),
+    (None, "levels", true),
+    (Some('v'), "verbose", false),
+    (Some('q'), "quiet", false),
+    (Some('V'), "version", false),
+    (Some('h'), "help", false),
+];
+
+/// Options from the command line.
+pub fn parse_flags(args: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut values = BTreeMap::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let (flag, inline) = if let Some(long) = arg.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            (FLAGS.iter().find(|f| f.1 == name), value)
+        } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let c = short.chars().next().unwrap_or('-');
+            let rest = &short[c.len_utf8()..];
+            (
+                FLAGS.iter().find(|f| f.0 == Some(c)),
+                (!rest.is_empty()).then(|| rest.to_string()),
+            )
+        } else {
+            return Err(format!("unexpected argument {arg:?}"));
+        };
+        let Some((_, name, takes_value)) = flag else {
+            return Err(format!("unknown option {arg:?}"));
+        };
+        let value = if *takes_value {
+            match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("{arg} needs a value"))?
+                }
+            }
+        } else {
+            if inline.is_some() {
+                return Err(format!("{arg} takes no value"));
+            }
+            "1".to_string()
+        };
+        values.insert(canonical(name).to_string(), value);
+        i += 1;
+    }
+    Ok(values)
+}
+
+fn truthy(v: Option<&String>) -> bool {
+    v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "yes" | "true" | "on"))
+}
+
+const USAGE: &str = "\
+Usage: fence_maestro [options]   (or options as key=value lines on stdin)
+  -o, --action=[action]      on, off, reboot (default), status, monitor, list,
+                             metadata, validate-all
+  -a, --ip=[ip]              the primary's SSH address ([primary] host)
+  -u, --ipport=[port]        its SSH port
+  -l, --username=[name]      SSH login name
+  -k, --identity-file=[file] SSH private key
+  --known-hosts=[file]       known_hosts for the primary's host key
+  --config-file=[file]       maestro-ha configuration
+  --state-dir=[dir]          maestro-ha state folder
+  --levels=[ssh,agent,isolate]  levels to try
+  --power-timeout=[seconds]  deadline of one run
+  -n, --plug=[name]          node name (accepted, not used)
+  -v, --verbose  -q, --quiet  -V, --version  -h, --help
+Exit codes: 0 success (status: on), 1 failure, 2 status: off.";
+
+/// Runs the agent; returns the FenceAgentAPI exit code.
+pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let values = if args.is_empty() {
+        let mut text = String::new();
+        if let Err(e) = stdin.take(MAX_STDIN).read_to_string(&mut text) {
+            let _ = writeln!(err, "Failed: cannot read options from stdin: {e}");
+            return EXIT_FAILED;
+        }
+        let (values, warnings) = parse_stdin(&text);
+        for w in warnings {
+            let _ = writeln!(err, "fence_maestro: warning: {w}");
+        }
+        values
+    } else {
+        match parse_flags(args) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = writeln!(err, "Failed: {e}\n{USAGE}");
+                return EXIT_FAILED;
+            }
+        }
+    };
+    if truthy(values.get("help")) {
+        let _ = writeln!(out, "{USAGE}");
+        return EXIT_OK;
+    }
+    if truthy(values.get("version")) {
+        let _ = writeln!(
+            out,
+            "fence_maestro (maestro-fence {})",
+            env!("CARGO_PKG_VERSION")
+        );
+        return EXIT_OK;
+    }
+    let action = values
+        .get("action")
+        .map(|a| a.to_ascii_lowercase())
+        .unwrap_or_else(|| "reboot".into());
+    let quiet = truthy(values.get("quiet"));
+    let verbose = truthy(values.get("verbose"));
+    if action == "metadata" {
+        let _ = out.write_all(metadata::xml().as_bytes());
+        return EXIT_OK;
+    }
+    if !matches!(
+        action.as_str(),
+        "on" | "off" | "reboot" | "status" | "monitor" | "list" | "validate-all"
+    ) {
+        let _ = writeln!(err, "Failed: unknown action {action:?}");
+        return EXIT_FAILED;
+    }
+    let settings = match settings_from(&values) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "Failed: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    if action == "validate-all" {
+        return EXIT_OK;
+    }
+    if action == "list" {
+        let _ = writeln!(out, "{},primary", settings.primary.host);
+        return EXIT_OK;
+    }
+    let state_dir = match values.get("state_dir") {
+        Some(d) => PathBuf::from(d),
+        None => match maestro_common::state::state_dir(None) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = writeln!(err, "Failed: {e}");
+                return EXIT_FAILED;
+            }
+        },
+    };
+    let mut warnings = Vec::new();
+    let mut warn = |w: String| warnings.push(w);
+    let mut env = Env {
+        settings,
+        state_dir,
+        warn: &mut warn,
+    };
+    let (code, report) = match action.as_str() {
+        "off" | "reboot" => match ops::fence(&mut env, false) {
+            Ok((r, true)) => {
+                if !quiet {
+                    let _ = writeln!(out, "Success: Powered OFF");
+                }
+                (EXIT_OK, Some(r))
+            }
+            Ok((r, false)) => {
+                let _ = writeln!(err, "Failed: {}", r.summary_line());
+                (EXIT_FAILED, Some(r))
+            }
+            Err(e) => {
+                let _ = writeln!(err, "Failed: {e}");
+                (EXIT_FAILED, None)
+            }
+        },
+        "on" => match ops::unfence(&mut env, false, false) {
+            Ok((r, true)) => {
+                if !quiet {
+                    let _ = writeln!(out, "Success: Powered ON");
+                }
+                (EXIT_OK, Some(r))
+            }
+            Ok((r, false)) => {
+                let _ = writeln!(err, "Failed: {}", r.summary_line());
+                (EXIT_FAILED, Some(r))
+            }
+            Err(e) => {
+                let _ = writeln!(err, "Failed: {e}");
+                (EXIT_FAILED, None)
+            }
+        },
+        "status" => {
+            let (r, answer) = ops::status(&mut env);
+            match answer {
+                Some(true) => {
+                    let _ = writeln!(out, "Status: OFF");
+                    (EXIT_STATUS_OFF, Some(r))
+                }
+                Some(false) => {
+                    let _ = writeln!(out, "Status: ON");
+                    (EXIT_OK, Some(r))
+                }
+                None => {
+                    let _ = writeln!(err, "Failed: cannot tell: {}", r.summary_line());
+                    (EXIT_FAILED, Some(r))
+                }
+            }
+        }
+        // monitor: can the "device" act? Either the primary answers over
+        // SSH, or a level that needs no primary is configured and usable.
+        _ => {
+            let (r, answer) = ops::status(&mut env);
+            let usable = answer.is_some();
+            if !usable {
+                let _ = writeln!(err, "Failed: no level can act: {}", r.summary_line());
+            }
+            (if usable { EXIT_OK } else { EXIT_FAILED }, Some(r))
+        }
+    };
+    if verbose {
+        if let Some(mut r) = report {
+            r.finish();
+            let _ = render::render(&r, Format::Text, RenderOptions::default(), err);
+        }
+    }
+    for w in warnings {
+        let _ = writeln!(err, "fence_maestro: warning: {w}");
+    }
+    code
+}
+
+/// The settings: the maestro-ha config with the agent's options on top.
+fn settings_from(values: &BTreeMap<String, String>) -> Result<Settings, String> {
+    let mut overrides = Vec::new();
+    for (key, field) in [
+        ("ip", "host"),
+        ("ipport", "port"),
+        ("username", "user"),
+        ("identity_file", "identity_file"),
+        ("known_hosts", "known_hosts"),
+    ] {
+        if let Some(v) = values.get(key) {
+            if key == "ipport" && v.parse::<u16>().is_err() {
+                return Err(format!("ipport: {v:?} is not a port number"));
+            }
+            if v.is_empty() || v.contains(['\'', '\n', '\r']) {
+                return Err(format!(
+                    "{key}: an empty value or one with quotes or line breaks"
+                ));
+            }
+            // A TOML literal string, so a value is always a string taken
+            // as written (Windows paths keep their backslashes).
+            overrides.push(if key == "ipport" {
+                format!("primary.{field}={v}")
+            } else {
+                format!("primary.{field}='{v}'")
+            });
+        }
+    }
+    let path = values.get("config_file").map(PathBuf::from);
+    let loaded = config::load(path.as_deref(), &overrides).map_err(|e| e.to_string())?;
+    let mut flags = Overrides::default();
+    if let Some(l) = values.get("levels") {
+        for name in l.split([',', ' ']).filter(|n| !n.is_empty()) {
+            flags.levels.push(match name {
+                "ssh" => FenceLevel::Ssh,
+                "agent" => FenceLevel::Agent,
+                "isolate" => FenceLevel::Isolate,
+                other => {
+                    return Err(format!(
+                        "levels: unknown level {other:?} (ssh, agent, isolate)"
+                    ))
+                }
+            });
+        }
+    }
+    if let Some(t) = values.get("power_timeout") {
+        let secs: f64 = t
+            .parse()
+            .map_err(|_| format!("power_timeout: {t:?} is not a number of seconds"))?;
+        if !(secs > 0.0 && secs < 86_400.0) {
+            return Err(format!("power_timeout: {t} is out of range"));
+        }
+        flags.deadline = Some(Duration::from_secs_f64(secs));
+    }
+    Settings::resolve(&loaded.config, &flags).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdin_comments_last_wins_aliases_and_junk() {
+        let (v, w) = parse_stdin("# comment\naction=status\noption=off\nipaddr = 192.0.2.1\nport=node1\nnonsense\n\nunknown_key=x\n");
+        assert_eq!(
+            v["action"], "off",
+            "option is an alias of action; the last wins"
+        );
+        assert_eq!(v["ip"], "192.0.2.1");
+        assert_eq!(v["plug"], "node1");
+        assert_eq!(v["unknown_key"], "x");
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn flags_in_every_spelling() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let v = parse_flags(&a(&[
+            "-o",
+            "status",
+            "--ip=h",
+            "-u2222",
+            "--username",
+            "root",
+            "-v",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                v["action"].as_str(),
+                v["ip"].as_str(),
+                v["ipport"].as_str(),
+                v["username"].as_str(),
+                v["verbose"].as_str()
+            ),
+            ("status", "h", "2222", "root", "1")
+        );
+        assert!(parse_flags(&a(&["--bogus"])).is_err());
+        assert!(parse_flags(&a(&["-o"])).is_err());
+        assert!(parse_flags(&a(&["stray"])).is_err());
+    }
+}

@@ -1,0 +1,492 @@
+//! What the `ssh` level runs on the primary, per service manager and sync
+//! method: the changes for `fence` and `unfence`, and the probes that prove
+//! them. Pure: building a plan touches nothing, so `--dry-run` prints the
+//! very commands a real run would send.
+
+use crate::marker::Marker;
+use crate::remote::{sh_quote, Judge, Probe, RemoteOs, RemoteStep};
+use crate::settings::Settings;
+use maestro_common::config::ServiceManager;
+
+/// The `ssh` level's commands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SshPlan {
+    /// Asked before anything changes: a service name that does not exist
+    /// would otherwise "stop" and "disable" fine and prove nothing.
+    pub prechecks: Vec<Probe>,
+    pub actions: Vec<RemoteStep>,
+    /// Asked after the changes: all must hold.
+    pub verify: Vec<Probe>,
+}
+
+fn step(name: impl Into<String>, command: impl Into<String>) -> RemoteStep {
+    RemoteStep {
+        name: name.into(),
+        command: command.into(),
+        input: None,
+    }
+}
+
+fn probe(name: impl Into<String>, command: impl Into<String>, judge: Judge) -> Probe {
+    Probe {
+        name: name.into(),
+        command: command.into(),
+        judge,
+    }
+}
+
+/// `{name}` in a configured command, replaced by the quoted service name.
+fn fill(template: &str, name: &str) -> String {
+    template.replace("{name}", &sh_quote(name))
+}
+
+fn win(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+fn unix_dir(path: &str) -> String {
+    match path.rfind('/') {
+        Some(0) => "/".to_string(),
+        Some(i) => path[..i].to_string(),
+        None => ".".to_string(),
+    }
+}
+
+fn win_dir(path: &str) -> String {
+    match path.rfind('\\') {
+        Some(i) => path[..i].to_string(),
+        None => ".".to_string(),
+    }
+}
+
+/// Probes that hold when every service is stopped and kept from starting.
+fn service_probes(s: &Settings, plan: &mut SshPlan) {
+    let sv = &s.services;
+    for name in &sv.names {
+        let q = sh_quote(name);
+        match sv.manager {
+            ServiceManager::Systemd => {
+                let show =
+                    format!("systemctl show -p LoadState -p ActiveState -p UnitFileState {q}");
+                plan.prechecks.push(probe(
+                    format!("{name} exists"),
+                    show.clone(),
+                    Judge::SystemdKnown,
+                ));
+                plan.verify.push(probe(
+                    format!("{name} stopped and masked"),
+                    show,
+                    Judge::SystemdStoppedMasked,
+                ));
+            }
+            ServiceManager::Sysv => {
+                plan.prechecks.push(probe(
+                    format!("{name} exists"),
+                    format!("test -x /etc/init.d/{q}"),
+                    Judge::ExitZero,
+                ));
+                plan.verify.push(probe(
+                    format!("{name} stopped"),
+                    format!("/etc/init.d/{q} status"),
+                    Judge::LsbStopped,
+                ));
+                plan.verify.push(probe(
+                    format!("{name} disabled"),
+                    start_links(name),
+                    Judge::NoOutput,
+                ));
+            }
+            ServiceManager::Windows => {
+                plan.verify.push(probe(
+                    format!("{name} stopped"),
+                    format!("sc query {}", win(name)),
+                    Judge::ScStopped,
+                ));
+                plan.verify.push(probe(
+                    format!("{name} disabled"),
+                    format!("sc qc {}", win(name)),
+                    Judge::ScDisabled,
+                ));
+            }
+            ServiceManager::Commands => {
+                let active = sv.active_command.as_deref().unwrap_or("false");
+                let enabled = sv.enabled_command.as_deref().unwrap_or("false");
+                plan.verify.push(probe(
+                    format!("{name} stopped"),
+                    fill(active, name),
+                    Judge::CommandStopped,
+                ));
+                plan.verify.push(probe(
+                    format!("{name} disabled"),
+                    fill(enabled, name),
+                    Judge::CommandDisabled,
+                ));
+            }
+        }
+    }
+}
+
+/// Lists the SysV start links of a service (Debian and Red Hat layouts).
+fn start_links(name: &str) -> String {
+    let q = sh_quote(name);
+    format!(
+        "for f in /etc/rc[2345].d/S[0-9][0-9]{q} /etc/rc.d/rc[2345].d/S[0-9][0-9]{q}; do if [ -e \"$f\" ]; then echo \"$f\"; fi; done"
+    )
+}
+
+const CRON_TAG: &str = "#maestro-fence# ";
+
+fn sync_fence(s: &Settings, plan: &mut SshPlan) {
+    let sy = &s.sync;
+    match s.os {
+        RemoteOs::Unix => {
+            if let Some(t) = &sy.timer {
+                let q = sh_quote(t);
+                plan.actions.push(step(
+                    format!("stop sync timer {t}"),
+                    format!("systemctl stop {q}; systemctl disable {q}; systemctl mask {q}"),
+                ));
+                plan.verify.push(probe(
+                    format!("sync timer {t} stopped and masked"),
+                    format!("systemctl show -p LoadState -p ActiveState -p UnitFileState {q}"),
+                    Judge::SystemdStoppedMasked,
+                ));
+            }
+            if let Some(f) = &sy.cron_file {
+                let q = sh_quote(f);
+                plan.actions.push(step(
+                    format!("comment out the sync entries of {f}"),
+                    format!("test -f {q} && sed -i -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' {q}"),
+                ));
+                plan.verify.push(probe(
+                    format!("no active entry in {f}"),
+                    format!("test -f {q} || exit 2; grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' {q}"),
+                    Judge::GrepNothing,
+                ));
+            }
+            if let Some(p) = s.sync_process() {
+                let q = sh_quote(&p);
+                plan.actions.push(step(
+                    format!("end running {p}"),
+                    format!("pkill -TERM -x {q}; i=0; while pgrep -x {q} >/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; pkill -KILL -x {q}; true"),
+                ));
+                plan.verify.push(probe(
+                    format!("no {p} running"),
+                    format!("pgrep -x {q}"),
+                    Judge::NoProcess,
+                ));
+            }
+        }
+        RemoteOs::Windows => {
+            if let Some(t) = &sy.scheduled_task {
+                plan.actions.push(step(
+                    format!("disable sync task {t}"),
+                    format!("schtasks /Change /TN {} /DISABLE", win(t)),
+                ));
+                plan.actions.push(step(
+                    format!("end sync task {t}"),
+                    format!("schtasks /End /TN {}", win(t)),
+                ));
+                plan.verify.push(probe(
+                    format!("sync task {t} disabled"),
+                    format!("schtasks /Query /TN {} /FO LIST", win(t)),
+                    Judge::TaskDisabled,
+                ));
+            }
+            if let Some(p) = s.sync_process() {
+                plan.actions.push(step(
+                    format!("end running {p}"),
+                    format!("taskkill /F /IM {}", win(&p)),
+                ));
+                plan.verify.push(probe(
+                    format!("no {p} running"),
+                    format!("tasklist /NH /FI \"IMAGENAME eq {p}\""),
+                    Judge::NoTask(p.clone()),
+                ));
+            }
+        }
+    }
+}
+
+fn write_file_step(s: &Settings, name: &str, path: &str, text: String) -> RemoteStep {
+    let command = match s.os {
+        RemoteOs::Unix => {
+            let q = sh_quote(path);
+            let tmp = sh_quote(&format!("{path}.tmp"));
+            format!("mkdir -p {} && cat > {tmp} && mv -f {tmp} {q}", sh_quote(&unix_dir(path)))
+        }
+        RemoteOs::Windows => format!(
+            "powershell -NoProfile -NonInteractive -Command \"New-Item -ItemType Directory -Force -Path '{}' | Out-Null; [IO.File]::WriteAllText('{path}', [Console]::In.ReadToEnd())\"",
+            win_dir(path)
+        ),
+    };
+    RemoteStep {
+        name: name.to_string(),
+        command,
+        input: Some(text),
+    }
+}
+
+fn read_file(s: &Settings, path: &str) -> String {
+    match s.os {
+        RemoteOs::Unix => format!("cat {}", sh_quote(path)),
+        RemoteOs::Windows => format!("type \"{path}\""),
+    }
+}
+
+/// The probes that say the primary is fenced (any marker epoch when `epoch` is `None`).
+pub fn fenced_probes(s: &Settings, epoch: Option<u64>) -> SshPlan {
+    let mut plan = SshPlan::default();
+    service_probes(s, &mut plan);
+    sync_fence(s, &mut plan);
+    plan.actions.clear();
+    plan.verify.push(probe(
+        "fence marker reads back",
+        read_file(s, &s.marker_file),
+        Judge::Marker(epoch),
+    ));
+    plan
+}
+
+/// The `ssh` level of `fence`.
+pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
+    let mut plan = SshPlan::default();
+    service_probes(s, &mut plan);
+    let sv = &s.services;
+    for name in &sv.names {
+        let q = sh_quote(name);
+        match sv.manager {
+            ServiceManager::Systemd => {
+                plan.actions
+                    .push(step(format!("stop {name}"), format!("systemctl stop {q}")));
+                plan.actions.push(step(
+                    format!("disable and mask {name}"),
+                    format!("systemctl disable {q}; systemctl mask {q}"),
+                ));
+            }
+            ServiceManager::Sysv => {
+                plan.actions.push(step(
+                    format!("stop {name}"),
+                    format!("/etc/init.d/{q} stop"),
+                ));
+                plan.actions.push(step(
+                    format!("disable {name}"),
+                    format!("if command -v update-rc.d >/dev/null; then update-rc.d {q} disable; elif command -v chkconfig >/dev/null; then chkconfig {q} off; else echo 'neither update-rc.d nor chkconfig' >&2; exit 1; fi"),
+                ));
+            }
+            ServiceManager::Windows => {
+                plan.actions.push(step(
+                    format!("stop {name}"),
+                    format!("sc stop {}", win(name)),
+                ));
+                plan.actions.push(step(
+                    format!("disable {name}"),
+                    format!("sc config {} start= disabled", win(name)),
+                ));
+            }
+            ServiceManager::Commands => {
+                let stop = sv.stop_command.as_deref().unwrap_or("false");
+                let disable = sv.disable_command.as_deref().unwrap_or("false");
+                plan.actions
+                    .push(step(format!("stop {name}"), fill(stop, name)));
+                plan.actions
+                    .push(step(format!("disable {name}"), fill(disable, name)));
+            }
+        }
+    }
+    sync_fence(s, &mut plan);
+    plan.actions.push(write_file_step(
+        s,
+        "write the fence marker",
+        &s.marker_file,
+        marker.render(),
+    ));
+    plan.verify.push(probe(
+        "fence marker reads back",
+        read_file(s, &s.marker_file),
+        Judge::Marker(Some(marker.epoch)),
+    ));
+    plan
+}
+
+/// The `ssh` part of `unfence`: services may start at boot again, the
+/// marker goes, the new epoch is written; the sync resumes only when asked.
+/// Services are not started: that stays the admin's step after the checks.
+pub fn unfence_plan(s: &Settings, epoch: u64, resume_sync: bool) -> SshPlan {
+    let mut plan = SshPlan::default();
+    let sv = &s.services;
+    for name in &sv.names {
+        let q = sh_quote(name);
+        match sv.manager {
+            ServiceManager::Systemd => {
+                plan.actions.push(step(
+                    format!("unmask and enable {name}"),
+                    format!("systemctl unmask {q} && systemctl enable {q}"),
+                ));
+                plan.verify.push(probe(
+                    format!("{name} enabled"),
+                    format!("systemctl show -p LoadState -p ActiveState -p UnitFileState {q}"),
+                    Judge::SystemdEnabled,
+                ));
+            }
+            ServiceManager::Sysv => {
+                plan.actions.push(step(
+                    format!("enable {name}"),
+                    format!("if command -v update-rc.d >/dev/null; then update-rc.d {q} enable; elif command -v chkconfig >/dev/null; then chkconfig {q} on; else exit 1; fi"),
+                ));
+                plan.verify.push(probe(
+                    format!("{name} enabled"),
+                    start_links(name),
+                    Judge::SomeOutput,
+                ));
+            }
+            ServiceManager::Windows => {
+                plan.actions.push(step(
+                    format!("enable {name}"),
+                    format!("sc config {} start= auto", win(name)),
+                ));
+                plan.verify.push(probe(
+                    format!("{name} enabled"),
+                    format!("sc qc {}", win(name)),
+                    Judge::ScNotDisabled,
+                ));
+            }
+            ServiceManager::Commands => {
+                let enable = sv.enable_command.as_deref().unwrap_or("false");
+                let enabled = sv.enabled_command.as_deref().unwrap_or("false");
+                plan.actions
+                    .push(step(format!("enable {name}"), fill(enable, name)));
+                plan.verify.push(probe(
+                    format!("{name} enabled"),
+                    fill(enabled, name),
+                    Judge::CommandEnabled,
+                ));
+            }
+        }
+    }
+    if resume_sync {
+        let sy = &s.sync;
+        match s.os {
+            RemoteOs::Unix => {
+                if let Some(t) = &sy.timer {
+                    let q = sh_quote(t);
+                    plan.actions.push(step(
+                        format!("resume sync timer {t}"),
+                        format!("systemctl unmask {q} && systemctl enable --now {q}"),
+                    ));
+                }
+                if let Some(f) = &sy.cron_file {
+                    let q = sh_quote(f);
+                    let tag = CRON_TAG.replace('#', "\\#");
+                    plan.actions.push(step(
+                        format!("restore the sync entries of {f}"),
+                        format!("sed -i -e 's/^{tag}//' {q}"),
+                    ));
+                }
+            }
+            RemoteOs::Windows => {
+                if let Some(t) = &sy.scheduled_task {
+                    plan.actions.push(step(
+                        format!("enable sync task {t}"),
+                        format!("schtasks /Change /TN {} /ENABLE", win(t)),
+                    ));
+                }
+            }
+        }
+    }
+    let (remove, absent) = match s.os {
+        RemoteOs::Unix => {
+            let q = sh_quote(&s.marker_file);
+            (
+                format!("rm -f {q}"),
+                format!("if [ -e {q} ]; then echo present; else echo absent; fi"),
+            )
+        }
+        RemoteOs::Windows => {
+            let p = &s.marker_file;
+            (
+                format!("if exist \"{p}\" del /f /q \"{p}\""),
+                format!("if exist \"{p}\" (echo present) else (echo absent)"),
+            )
+        }
+    };
+    plan.actions.push(write_file_step(
+        s,
+        "write the unfence epoch",
+        &s.epoch_file,
+        format!("{epoch}\n"),
+    ));
+    plan.actions.push(step("remove the fence marker", remove));
+    plan.verify
+        .push(probe("fence marker gone", absent, Judge::NoMarker));
+    plan.verify.push(probe(
+        "epoch file reads back",
+        read_file(s, &s.epoch_file),
+        Judge::EpochFile(epoch),
+    ));
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Overrides;
+    use std::path::Path;
+
+    fn settings(text: &str) -> Settings {
+        let c = maestro_common::config::parse(text, Path::new("t.toml")).unwrap();
+        Settings::resolve(&c, &Overrides::default()).unwrap()
+    }
+
+    fn marker() -> Marker {
+        Marker {
+            epoch: 4,
+            failover: "f".into(),
+            fenced_at: "now".into(),
+        }
+    }
+
+    #[test]
+    fn systemd_plan_stops_masks_and_verifies_everything() {
+        let s = settings("[primary]\nhost = \"p\"\n[services]\nnames = [\"maestro-lui\", \"maestro-hub\"]\n[sync]\ntimer = \"sync.timer\"\ncron_file = \"/etc/cron.d/maestro sync\"\n");
+        let p = fence_plan(&s, &marker());
+        let cmds: Vec<&str> = p.actions.iter().map(|a| a.command.as_str()).collect();
+        assert!(cmds.contains(&"systemctl stop maestro-lui"));
+        assert!(cmds.contains(&"systemctl disable maestro-hub; systemctl mask maestro-hub"));
+        assert!(cmds.iter().any(|c| c.contains("systemctl mask sync.timer")));
+        assert!(cmds
+            .iter()
+            .any(|c| c.contains("sed -i") && c.contains("'/etc/cron.d/maestro sync'")));
+        assert!(cmds.iter().any(|c| c.starts_with("pkill -TERM -x rsync")));
+        assert_eq!(p.prechecks.len(), 2);
+        // two services, timer, cron, process, marker
+        assert_eq!(p.verify.len(), 6);
+        assert_eq!(p.verify.last().unwrap().judge, Judge::Marker(Some(4)));
+        let marker_step = p.actions.last().unwrap();
+        assert!(marker_step.input.as_deref().unwrap().contains("epoch=4"));
+    }
+
+    #[test]
+    fn windows_plan_uses_sc_and_schtasks() {
+        let s = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\nnames = [\"MaestroLUI\"]\n[sync]\nscheduled_task = \"Maestro Sync\"\n");
+        let p = fence_plan(&s, &marker());
+        let cmds: Vec<&str> = p.actions.iter().map(|a| a.command.as_str()).collect();
+        assert!(cmds.contains(&"sc stop \"MaestroLUI\""));
+        assert!(cmds.contains(&"sc config \"MaestroLUI\" start= disabled"));
+        assert!(cmds.contains(&"schtasks /Change /TN \"Maestro Sync\" /DISABLE"));
+        assert!(cmds.contains(&"taskkill /F /IM \"rsync.exe\""));
+    }
+
+    #[test]
+    fn commands_fill_the_name_and_unfence_reverses() {
+        let s = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"commands\"\nnames = [\"lui\"]\nstop_command = \"svc stop {name}\"\ndisable_command = \"svc off {name}\"\nenable_command = \"svc on {name}\"\nactive_command = \"svc st {name}\"\nenabled_command = \"svc en {name}\"\n[sync]\nprocess_name = \"\"\n");
+        let p = fence_plan(&s, &marker());
+        assert_eq!(p.actions[0].command, "svc stop lui");
+        assert_eq!(p.verify[0].command, "svc st lui");
+        assert_eq!(p.verify.len(), 3, "stopped, disabled, marker; no process");
+        let u = unfence_plan(&s, 5, false);
+        assert_eq!(u.actions[0].command, "svc on lui");
+        assert!(u.verify.iter().any(|v| v.judge == Judge::EpochFile(5)));
+        assert!(u.verify.iter().any(|v| v.judge == Judge::NoMarker));
+    }
+}

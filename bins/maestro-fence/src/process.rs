@@ -1,0 +1,188 @@
+//! Local commands with a hard timeout (fence agents, nft, iptables,
+//! systemctl on the failover). A command that outlives its timeout is
+//! killed with its whole process group, and the timeout is a failure.
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What a finished local command produced.
+#[derive(Debug, Clone)]
+pub struct LocalOutput {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl LocalOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program} did not finish within {}ms (killed)", .after.as_millis())]
+    Timeout { program: String, after: Duration },
+}
+
+/// How long output readers may take after the process ended (a grandchild
+/// that escaped the process group could hold the pipes open forever).
+const READER_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs `program args`, feeds `input` on stdin, waits at most `timeout`.
+pub fn run(
+    program: &str,
+    args: &[String],
+    input: &[u8],
+    timeout: Duration,
+) -> Result<LocalOutput, RunError> {
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout kills the command's children too.
+        .process_group(0)
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            program: program.to_string(),
+            source,
+        })?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdin = child.stdin.take();
+    let input = input.to_vec();
+    thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            // A command that does not read its stdin is not an error.
+            let _ = s.write_all(&input);
+        }
+        drop(stdin);
+    });
+    let stdout = reader(child.stdout.take());
+    let stderr = reader(child.stderr.take());
+    let deadline = started + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if Instant::now() >= deadline {
+            // SAFETY: kill has no memory-safety preconditions; the negative
+            // pid names the process group we created for the child.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            return Err(RunError::Timeout {
+                program: program.to_string(),
+                after: timeout,
+            });
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    // A signal leaves no exit code: never read that as success.
+    let code = status.and_then(|s| s.code());
+    Ok(LocalOutput {
+        code,
+        stdout: stdout.recv_timeout(READER_GRACE).unwrap_or_default(),
+        stderr: stderr.recv_timeout(READER_GRACE).unwrap_or_default(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            // Bounded: a runaway command must not eat the memory.
+            let _ = p.by_ref().take(1 << 20).read_to_end(&mut buf);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
+}
+
+/// Whether `program` is an executable in PATH (or a path to one).
+pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &std::path::Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let p = std::path::PathBuf::from(program);
+        return is_exec(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(program))
+        .find(|p| is_exec(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_with_input_and_exit_code() {
+        let out = run(
+            "sh",
+            &["-c".into(), "cat; echo err >&2; exit 3".into()],
+            b"hello",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, "hello");
+        assert_eq!(out.stderr, "err\n");
+        assert_eq!(out.code, Some(3));
+    }
+
+    #[test]
+    fn a_hanging_command_is_killed_at_its_timeout() {
+        let started = Instant::now();
+        let e = run(
+            "sh",
+            &["-c".into(), "sleep 30 & sleep 30".into()],
+            b"",
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(matches!(e, RunError::Timeout { .. }), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_killed_command_has_no_exit_code() {
+        let out = run(
+            "sh",
+            &["-c".into(), "kill -9 $$".into()],
+            b"",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(out.code, None);
+        assert!(!out.success());
+    }
+
+    #[test]
+    fn finds_programs() {
+        assert!(find_program("sh").is_some());
+        assert!(find_program("no-such-program-xyz").is_none());
+    }
+}
