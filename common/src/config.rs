@@ -171,9 +171,14 @@ pub struct VerifyConfig {
     pub partial_dirs: Option<Vec<String>>,
     /// Hashing threads. Default: every core (`--threads`).
     pub threads: Option<usize>,
-    /// The command that runs this tool on the primary for `check --remote`.
+    /// The command that runs this tool on the primary for `check --remote`,
+    /// a shell command prefix (`env X=1 /opt/bin/maestro-snapshot-verify`).
     /// Default `maestro-snapshot-verify` (found on the remote PATH).
     pub remote_command: Option<String>,
+    /// The roots the primary's capture walks, as `--root` values; default:
+    /// the `--root` flags of the check, else the primary's own config.
+    #[serde(default)]
+    pub remote_roots: Vec<String>,
     /// Read the primary's last manifest from this path over SFTP instead of
     /// running a capture there (`--remote-manifest`).
     pub remote_manifest: Option<String>,

@@ -170,7 +170,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     let stats = walk::walk(&plan.roots, &opts, &caches, |e| {
         if let Some(why) = &e.torn {
             if torn.len() < crate::intrinsic::MAX_FINDINGS {
-                torn.push(Finding::new(torn_status, "torn", format!("{}: {why}", e.location())).at(e.location()));
+                torn.push(Finding::new(torn_status, "torn", why.clone()).at(e.location()));
             }
         }
         writer.entry(&e)

@@ -55,7 +55,7 @@ fn torn_check(name: &str, m: &Manifest) -> Check {
             Finding::new(
                 Status::Critical,
                 "torn",
-                format!("{}: {}", e.location(), e.torn.as_deref().unwrap_or("")),
+                e.torn.clone().unwrap_or_default(),
             )
             .at(e.location()),
         );
@@ -97,7 +97,7 @@ fn comparison_check(reference: &Manifest, cmp: &Comparison, what: &str) -> Check
             Difference::Changed(what) => (Status::Critical, "changed", format!("changed: {}", what.join(", "))),
             Difference::Unreadable(why) => (Status::Unknown, "unreadable", format!("cannot compare: {why}")),
         };
-        c.add_finding(Finding::new(status, id, format!("{}: {text}", d.location)).at(d.location.clone()));
+        c.add_finding(Finding::new(status, id, text).at(d.location.clone()));
     }
     if cmp.deltas.len() > MAX_FINDINGS {
         let status = c.status;
@@ -240,7 +240,7 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
         )
     };
     for e in changing.iter().take(MAX_FINDINGS) {
-        live.add_finding(Finding::new(Status::Critical, "changing", format!("{}: {}", e.location(), e.torn.as_deref().unwrap_or(""))).at(e.location()));
+        live.add_finding(Finding::new(Status::Critical, "changing", e.torn.clone().unwrap_or_default()).at(e.location()));
     }
     report.push(live);
     report.push(intrinsic::unreadable(&entries, "here"));

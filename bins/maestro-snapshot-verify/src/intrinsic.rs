@@ -55,7 +55,7 @@ pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
         count += 1;
         if count <= MAX_FINDINGS {
             check.add_finding(
-                Finding::new(Status::Critical, "leftover", format!("{}: {why}", e.location()))
+                Finding::new(Status::Critical, "leftover", why)
                     .at(e.location()),
             );
         }
@@ -173,7 +173,7 @@ pub fn unreadable(entries: &[Entry], what: &str) -> Check {
                 Finding::new(
                     Status::Unknown,
                     "unreadable",
-                    format!("{}: {}", e.location(), e.error.as_deref().unwrap_or("")),
+                    e.error.clone().unwrap_or_default(),
                 )
                 .at(e.location()),
             );
@@ -196,7 +196,7 @@ pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
         if let Err(err) = std::fs::metadata(&abs) {
             if err.raw_os_error() == Some(libc::ELOOP) {
                 check.add_finding(
-                    Finding::new(Status::Warning, "symlink-loop", format!("{}: a symlink loop", e.location()))
+                    Finding::new(Status::Warning, "symlink-loop", "a symlink loop")
                         .at(e.location()),
                 );
             }
@@ -225,8 +225,7 @@ pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
                         Status::Warning,
                         "myisam-open",
                         format!(
-                            "{}: the index header says the table was open (open count {open_count}{}) when copied; run myisamchk before use",
-                            e.location(),
+                            "the index header says the table was open (open count {open_count}{}) when copied; run myisamchk before use",
                             if crashed { ", marked crashed" } else { "" }
                         ),
                     )
@@ -234,7 +233,7 @@ pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
                 );
             }
             Err(err) => check.add_finding(
-                Finding::new(Status::Unknown, "myisam-unreadable", format!("{}: {err}", e.location())).at(e.location()),
+                Finding::new(Status::Unknown, "myisam-unreadable", err.to_string()).at(e.location()),
             ),
         }
     }

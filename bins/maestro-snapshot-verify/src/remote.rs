@@ -52,11 +52,15 @@ pub fn fetch(ctx: &mut Context, args: &CheckArgs) -> Result<Manifest, (Status, S
     // The remote side is bounded by `timeout`, since a command abandoned by
     // the SSH client is not killed (see the common SSH module).
     let mut command = format!(
-        "timeout {} {} capture --format json",
-        timeout.as_secs().max(1),
-        shell_quote(&program)
+        "timeout {} {program} capture --format json",
+        timeout.as_secs().max(1)
     );
-    for r in &args.walk.roots {
+    let roots = if verify.remote_roots.is_empty() {
+        &args.walk.roots
+    } else {
+        &verify.remote_roots
+    };
+    for r in roots {
         command.push_str(&format!(" --root {}", shell_quote(r)));
     }
     for g in &args.walk.excludes {
