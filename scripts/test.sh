@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   openssh-server openssh-client   # the SSH harness: a real sshd on 127.0.0.1
   pkg-config libssl-dev           # build: ssh2's libssh2 links OpenSSL
+  rsync mariadb-server            # maestro-snapshot-verify: rsync cut off by SIGKILL; real InnoDB files
 )
 
 missing=()

@@ -8,12 +8,17 @@ use support::maestro_snapshot_verify::{check_status, copy_tree, finding_ids, tex
 
 #[test]
 fn innodb_copies_consistent_after_shutdown_and_torn_when_log_copied_first() {
-    let mut db = Mariadb::start(&["--innodb-max-dirty-pages-pct=0", "--innodb-max-dirty-pages-pct-lwm=0"]);
+    let mut db = Mariadb::start(&[
+        "--innodb-max-dirty-pages-pct=0",
+        "--innodb-max-dirty-pages-pct-lwm=0",
+    ]);
     let work = tempfile::tempdir().unwrap();
     let state = work.path().join("state");
 
     db.sql("CREATE DATABASE maestro");
-    db.sql("CREATE TABLE maestro.jobs (id INT PRIMARY KEY AUTO_INCREMENT, body TEXT) ENGINE=InnoDB");
+    db.sql(
+        "CREATE TABLE maestro.jobs (id INT PRIMARY KEY AUTO_INCREMENT, body TEXT) ENGINE=InnoDB",
+    );
     db.sql("INSERT INTO maestro.jobs (body) SELECT REPEAT('x', 500) FROM maestro.seq_1_to_2000");
     db.wait_flushed(Duration::from_secs(30));
 
@@ -50,9 +55,16 @@ fn innodb_copies_consistent_after_shutdown_and_torn_when_log_copied_first() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert_eq!(check_status(&out, "innodb").as_deref(), Some("CRITICAL"), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "innodb").as_deref(),
+        Some("CRITICAL"),
+        "{}",
+        text(&out)
+    );
     assert!(
-        finding_ids(&out).iter().any(|id| id == "innodb-page-newer-than-log"),
+        finding_ids(&out)
+            .iter()
+            .any(|id| id == "innodb-page-newer-than-log"),
         "{}",
         text(&out)
     );
@@ -66,7 +78,12 @@ fn innodb_copies_consistent_after_shutdown_and_torn_when_log_copied_first() {
         .arg(format!("db={}", clean.display()))
         .output()
         .unwrap();
-    assert_eq!(check_status(&out, "innodb").as_deref(), Some("OK"), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "innodb").as_deref(),
+        Some("OK"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // And it matches the manifest of the original folder.

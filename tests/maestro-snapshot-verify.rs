@@ -56,7 +56,11 @@ fn check_with(state: &Path, root: &str, manifest: &Path, extra: &[&str]) -> std:
 #[test]
 fn rsync_killed_partway_is_critical_and_the_completed_copy_is_ok() {
     let w = tempfile::tempdir().unwrap();
-    let (src, dst, state) = (w.path().join("src"), w.path().join("dst"), w.path().join("state"));
+    let (src, dst, state) = (
+        w.path().join("src"),
+        w.path().join("dst"),
+        w.path().join("state"),
+    );
     make_tree(&src, 40, 200 * 1024);
     age(&src);
     let manifest = w.path().join("primary.jsonl");
@@ -77,9 +81,20 @@ fn rsync_killed_partway_is_critical_and_the_completed_copy_is_ok() {
     let _ = rsync.wait();
     let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert_eq!(check_status(&out, "compare").as_deref(), Some("CRITICAL"), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "compare").as_deref(),
+        Some("CRITICAL"),
+        "{}",
+        text(&out)
+    );
     let summary = records(&out).pop().unwrap();
-    assert!(summary["message"].as_str().unwrap().contains("not the primary as of"), "{summary}");
+    assert!(
+        summary["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the primary as of"),
+        "{summary}"
+    );
 
     // Without a manifest the leftovers alone give it away (rsync's temp file).
     let out = tool(&state)
@@ -100,7 +115,12 @@ fn rsync_killed_partway_is_critical_and_the_completed_copy_is_ok() {
     assert!(st.success());
     let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &["--quick"]);
+    let out = check_with(
+        &state,
+        &format!("tree={}", dst.display()),
+        &manifest,
+        &["--quick"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // One changed byte with size and mtime kept: only the full check sees it.
@@ -108,13 +128,26 @@ fn rsync_killed_partway_is_critical_and_the_completed_copy_is_ok() {
     let mut body = fs::read(&victim).unwrap();
     body[10] ^= 1;
     fs::write(&victim, body).unwrap();
-    let st = Command::new("touch").args(["-d", "@1700000000"]).arg(&victim).status().unwrap();
+    let st = Command::new("touch")
+        .args(["-d", "@1700000000"])
+        .arg(&victim)
+        .status()
+        .unwrap();
     assert!(st.success());
-    let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &["--quick"]);
+    let out = check_with(
+        &state,
+        &format!("tree={}", dst.display()),
+        &manifest,
+        &["--quick"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("content (SHA-256)"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("content (SHA-256)"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -158,7 +191,12 @@ fn a_file_appended_to_while_captured_is_torn() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     appender.join().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(check_status(&out, "torn").as_deref(), Some("WARNING"), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "torn").as_deref(),
+        Some("WARNING"),
+        "{}",
+        text(&out)
+    );
     let m = fs::read_to_string(&manifest).unwrap();
     let line = m.lines().find(|l| l.contains("growing.log.dat")).unwrap();
     assert!(line.contains("\"torn\""), "{line}");
@@ -166,8 +204,18 @@ fn a_file_appended_to_while_captured_is_torn() {
     assert_eq!(snap.status.code(), Some(2), "{}", text(&snap));
 
     // A check against a manifest that is not a point in time is CRITICAL.
-    let out = check_with(&state, &format!("r={}", root.display()), &manifest, &["--quick"]);
-    assert_eq!(check_status(&out, "reference").as_deref(), Some("CRITICAL"), "{}", text(&out));
+    let out = check_with(
+        &state,
+        &format!("r={}", root.display()),
+        &manifest,
+        &["--quick"],
+    );
+    assert_eq!(
+        check_status(&out, "reference").as_deref(),
+        Some("CRITICAL"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -178,15 +226,36 @@ fn bad_manifests_are_unknown_with_a_clear_message() {
     make_tree(&root, 4, 100);
     age(&root);
     let manifest = w.path().join("m.jsonl");
-    assert_eq!(capture(&state, &format!("r={}", root.display()), &manifest).status.code(), Some(0));
+    assert_eq!(
+        capture(&state, &format!("r={}", root.display()), &manifest)
+            .status
+            .code(),
+        Some(0)
+    );
     let good = fs::read_to_string(&manifest).unwrap();
     let lines: Vec<&str> = good.lines().collect();
 
     let cases: Vec<(&str, String, &str)> = vec![
-        ("truncated", lines[..lines.len() - 1].join("\n") + "\n", "truncated"),
-        ("cut mid-line", good[..good.len() - 20].to_string(), "truncated"),
-        ("edited", good.replacen("\"size\":100", "\"size\":101", 1), "does not match its content"),
-        ("newer", good.replacen("\"version\":1", "\"version\":9", 1), "newer than this tool"),
+        (
+            "truncated",
+            lines[..lines.len() - 1].join("\n") + "\n",
+            "truncated",
+        ),
+        (
+            "cut mid-line",
+            good[..good.len() - 20].to_string(),
+            "truncated",
+        ),
+        (
+            "edited",
+            good.replacen("\"size\":100", "\"size\":101", 1),
+            "does not match its content",
+        ),
+        (
+            "newer",
+            good.replacen("\"version\":1", "\"version\":9", 1),
+            "newer than this tool",
+        ),
         ("not json", "hello\n".to_string(), "not a JSON object"),
         ("empty", String::new(), "empty"),
     ];
@@ -201,8 +270,17 @@ fn bad_manifests_are_unknown_with_a_clear_message() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(3), "{what}: {}", text(&out));
-        assert!(String::from_utf8_lossy(&out.stdout).contains(expect), "{what}: {}", text(&out));
-        let out = tool(&state).arg("diff").arg(&manifest).arg(&bad).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(expect),
+            "{what}: {}",
+            text(&out)
+        );
+        let out = tool(&state)
+            .arg("diff")
+            .arg(&manifest)
+            .arg(&bad)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(3), "diff {what}: {}", text(&out));
     }
     let out = tool(&state)
@@ -211,7 +289,12 @@ fn bad_manifests_are_unknown_with_a_clear_message() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let out = tool(&state).arg("diff").arg(&manifest).arg(&manifest).output().unwrap();
+    let out = tool(&state)
+        .arg("diff")
+        .arg(&manifest)
+        .arg(&manifest)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -252,7 +335,13 @@ fn unreadable_entries_symlink_loops_and_non_utf8_names_are_reported() {
     };
     fs::set_permissions(w.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let root_arg = format!("r={}", root.display());
-    let out = nobody(&["capture", "--root", &root_arg, "--out", manifest.to_str().unwrap()]);
+    let out = nobody(&[
+        "capture",
+        "--root",
+        &root_arg,
+        "--out",
+        manifest.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let m = fs::read_to_string(&manifest).unwrap();
     assert!(m.contains("Permission denied"), "{m}");
@@ -260,12 +349,33 @@ fn unreadable_entries_symlink_loops_and_non_utf8_names_are_reported() {
     // The non-UTF-8 name is kept reversibly, and the symlinks are recorded, never followed.
     assert!(m.contains("\"path_b64\""), "{m}");
     assert!(m.contains("\"target\":\"/etc/passwd\""), "{m}");
-    assert!(!m.contains("root:x:0"), "a symlink was followed out of the root");
+    assert!(
+        !m.contains("root:x:0"),
+        "a symlink was followed out of the root"
+    );
 
-    let out = nobody(&["--format", "json", "check", "--root", &root_arg, "--manifest", manifest.to_str().unwrap()]);
+    let out = nobody(&[
+        "--format",
+        "json",
+        "check",
+        "--root",
+        &root_arg,
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert_eq!(check_status(&out, "unreadable").as_deref(), Some("UNKNOWN"), "{}", text(&out));
-    assert_eq!(check_status(&out, "symlinks").as_deref(), Some("WARNING"), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "unreadable").as_deref(),
+        Some("UNKNOWN"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        check_status(&out, "symlinks").as_deref(),
+        Some("WARNING"),
+        "{}",
+        text(&out)
+    );
 
     // As root, the non-UTF-8 file changed is named with its bytes escaped.
     fs::set_permissions(&closed, fs::Permissions::from_mode(0o755)).unwrap();
@@ -275,7 +385,11 @@ fn unreadable_entries_symlink_loops_and_non_utf8_names_are_reported() {
     fs::write(&odd, b"changed!!!!!").unwrap();
     let out = check_with(&state, &root_arg, &m2, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("caf\\\\xE9.dat"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("caf\\\\xE9.dat"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -286,7 +400,9 @@ fn the_hash_cache_skips_unchanged_files_and_rehash_reads_all() {
     age(&root);
     let run = |extra: &[&str]| {
         let out = tool(&state)
-            .args(["--format", "json", "capture", "--label", "nightly", "--root"])
+            .args([
+                "--format", "json", "capture", "--label", "nightly", "--root",
+            ])
             .arg(format!("r={}", root.display()))
             .arg("--out")
             .arg(w.path().join("m.jsonl"))
@@ -296,7 +412,10 @@ fn the_hash_cache_skips_unchanged_files_and_rehash_reads_all() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let rec = records(&out);
         let c = rec.iter().find(|r| r["name"] == "capture").unwrap().clone();
-        (c["details"]["files_read"].as_u64().unwrap(), c["details"]["cache_hits"].as_u64().unwrap())
+        (
+            c["details"]["files_read"].as_u64().unwrap(),
+            c["details"]["cache_hits"].as_u64().unwrap(),
+        )
     };
     assert_eq!(run(&[]), (31, 0));
     assert_eq!(run(&[]), (0, 31));
@@ -305,7 +424,11 @@ fn the_hash_cache_skips_unchanged_files_and_rehash_reads_all() {
     let mut body = fs::read(&f).unwrap();
     body[0] ^= 1;
     fs::write(&f, body).unwrap();
-    Command::new("touch").args(["-d", "@1700000000"]).arg(&f).status().unwrap();
+    Command::new("touch")
+        .args(["-d", "@1700000000"])
+        .arg(&f)
+        .status()
+        .unwrap();
     assert_eq!(run(&[]), (1, 30));
     assert_eq!(run(&["--rehash"]), (31, 0));
     // The stored manifest is found by its label.
@@ -321,7 +444,11 @@ fn the_hash_cache_skips_unchanged_files_and_rehash_reads_all() {
 fn remote_check_runs_capture_on_the_primary_over_ssh() {
     let sshd = support::sshd::Sshd::start();
     let w = tempfile::tempdir().unwrap();
-    let (src, dst, state) = (w.path().join("src"), w.path().join("dst"), w.path().join("state"));
+    let (src, dst, state) = (
+        w.path().join("src"),
+        w.path().join("dst"),
+        w.path().join("state"),
+    );
     make_tree(&src, 5, 500);
     age(&src);
     support::maestro_snapshot_verify::copy_tree(&src, &dst);
@@ -343,8 +470,19 @@ fn remote_check_runs_capture_on_the_primary_over_ssh() {
         .arg(format!("tree={}", dst.display()))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}\nsshd log:\n{}", text(&out), sshd.log());
-    assert_eq!(check_status(&out, "compare").as_deref(), Some("OK"), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\nsshd log:\n{}",
+        text(&out),
+        sshd.log()
+    );
+    assert_eq!(
+        check_status(&out, "compare").as_deref(),
+        Some("OK"),
+        "{}",
+        text(&out)
+    );
 
     fs::write(dst.join("lui.ini"), "Port=81\n").unwrap();
     let out = tool(&state)
@@ -356,7 +494,12 @@ fn remote_check_runs_capture_on_the_primary_over_ssh() {
 
     // The primary's last manifest, read over SFTP.
     let manifest = w.path().join("primary.jsonl");
-    assert_eq!(capture(&state, &format!("tree={}", src.display()), &manifest).status.code(), Some(0));
+    assert_eq!(
+        capture(&state, &format!("tree={}", src.display()), &manifest)
+            .status
+            .code(),
+        Some(0)
+    );
     let out = tool(&state)
         .args(["--format", "json", "check", "--remote", "--remote-manifest"])
         .arg(&manifest)
@@ -365,18 +508,30 @@ fn remote_check_runs_capture_on_the_primary_over_ssh() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(finding_ids(&out).iter().any(|i| i == "changed"), "{}", text(&out));
+    assert!(
+        finding_ids(&out).iter().any(|i| i == "changed"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn skew_between_components_is_critical() {
     let w = tempfile::tempdir().unwrap();
-    let (lui, db, state) = (w.path().join("lui"), w.path().join("db"), w.path().join("state"));
+    let (lui, db, state) = (
+        w.path().join("lui"),
+        w.path().join("db"),
+        w.path().join("state"),
+    );
     make_tree(&lui, 2, 10);
     make_tree(&db, 2, 10);
     age(&lui);
     age(&db);
-    Command::new("touch").args(["-d", "@1700000900"]).arg(db.join("d0/f0.dat")).status().unwrap();
+    Command::new("touch")
+        .args(["-d", "@1700000900"])
+        .arg(db.join("d0/f0.dat"))
+        .status()
+        .unwrap();
     let run = |skew: &str| {
         tool(&state)
             .args(["--format", "json", "check", "--max-skew", skew, "--root"])
@@ -388,7 +543,11 @@ fn skew_between_components_is_critical() {
     };
     let out = run("5m");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("15m apart"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("15m apart"),
+        "{}",
+        text(&out)
+    );
     let out = run("20m");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -54,13 +54,23 @@ pub fn finding_ids(o: &Output) -> Vec<String> {
 pub fn check_status(o: &Output, name: &str) -> Option<String> {
     records(o)
         .iter()
-        .find(|r| r["type"] == "check" && r["name"].as_str().is_some_and(|n| n == name || n.starts_with(&format!("{name} "))))
+        .find(|r| {
+            r["type"] == "check"
+                && r["name"]
+                    .as_str()
+                    .is_some_and(|n| n == name || n.starts_with(&format!("{name} ")))
+        })
         .map(|r| r["status"].as_str().unwrap_or("").to_string())
 }
 
 /// Copy a tree as `cp -a` does.
 pub fn copy_tree(from: &Path, to: &Path) {
-    let st = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(st.success(), "cp -a {} {}", from.display(), to.display());
 }
 
@@ -97,7 +107,10 @@ fn free_port() -> u16 {
 impl Mariadb {
     /// Create a data folder and start the server on it.
     pub fn start(extra: &[&str]) -> Mariadb {
-        let dir = tempfile::Builder::new().prefix("maestro-mariadb-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("maestro-mariadb-")
+            .tempdir()
+            .unwrap();
         let datadir = dir.path().join("data");
         let out = Command::new(find(&["mariadb-install-db", "mysql_install_db"]))
             .arg("--no-defaults")
@@ -107,7 +120,11 @@ impl Mariadb {
             .arg("--skip-test-db")
             .output()
             .unwrap();
-        assert!(out.status.success(), "mariadb-install-db failed: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}",
+            text(&out)
+        );
         let mut db = Mariadb {
             dir,
             datadir,
@@ -130,8 +147,14 @@ impl Mariadb {
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--port={}", free_port()))
             .arg(format!("--socket={}", self.socket().display()))
-            .arg(format!("--pid-file={}", self.dir.path().join("pid").display()))
-            .arg(format!("--log-error={}", self.dir.path().join("error.log").display()))
+            .arg(format!(
+                "--pid-file={}",
+                self.dir.path().join("pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                self.dir.path().join("error.log").display()
+            ))
             .arg("--innodb-log-file-size=16M")
             .arg("--innodb-buffer-pool-size=32M")
             .args(extra)
@@ -147,10 +170,17 @@ impl Mariadb {
             }
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    panic!("mariadbd exited ({st}) while starting:\n{}", self.error_log());
+                    panic!(
+                        "mariadbd exited ({st}) while starting:\n{}",
+                        self.error_log()
+                    );
                 }
             }
-            assert!(Instant::now() < deadline, "mariadbd did not answer within 60s:\n{}", self.error_log());
+            assert!(
+                Instant::now() < deadline,
+                "mariadbd did not answer within 60s:\n{}",
+                self.error_log()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -179,7 +209,8 @@ impl Mariadb {
     }
 
     pub fn sql(&self, sql: &str) -> String {
-        self.try_sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}\n{}", self.error_log()))
+        self.try_sql(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}\n{}", self.error_log()))
     }
 
     /// Wait (bounded) until the buffer pool has no dirty page: everything
@@ -191,7 +222,10 @@ impl Mariadb {
             if dirty == "0" {
                 return;
             }
-            assert!(Instant::now() < deadline, "{dirty} dirty pages left after {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{dirty} dirty pages left after {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

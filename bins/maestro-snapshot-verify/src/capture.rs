@@ -57,7 +57,11 @@ pub fn open_catalog(ctx: &Context) -> Result<Catalog, String> {
     store::open(&dir).map_err(|e| e.to_string())
 }
 
-pub fn load_caches(catalog: Option<&Catalog>, plan: &Plan, rehash: bool) -> HashMap<String, RootCache> {
+pub fn load_caches(
+    catalog: Option<&Catalog>,
+    plan: &Plan,
+    rehash: bool,
+) -> HashMap<String, RootCache> {
     let mut caches = HashMap::new();
     if rehash {
         return caches;
@@ -85,7 +89,11 @@ pub fn save_caches(
     stats: &walk::WalkStats,
 ) -> Result<(), String> {
     for r in &plan.roots {
-        let added = stats.cache_added.get(&r.name).map(Vec::as_slice).unwrap_or(&[]);
+        let added = stats
+            .cache_added
+            .get(&r.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let seen = stats.cache_seen.get(&r.name);
         let stale: Vec<store::CacheKey> = caches
             .get(&r.name)
@@ -97,7 +105,8 @@ pub fn save_caches(
                     .collect()
             })
             .unwrap_or_default();
-        store::update_cache(catalog, &cache_root_key(&r.path), added, &stale).map_err(|e| e.to_string())?;
+        store::update_cache(catalog, &cache_root_key(&r.path), added, &stale)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -165,7 +174,11 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     };
     let mut writer = ManifestWriter::new(tee, &header).map_err(write_error)?;
     let mut torn: Vec<Finding> = Vec::new();
-    let torn_status = if args.from_snapshot { Status::Critical } else { Status::Warning };
+    let torn_status = if args.from_snapshot {
+        Status::Critical
+    } else {
+        Status::Warning
+    };
     let opts = plan.walk_options(true, start_ns);
     let stats = walk::walk(&plan.roots, &opts, &caches, |e| {
         if let Some(why) = &e.torn {
@@ -205,7 +218,14 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     .detail("started_at", header.started_at.clone())
     .detail("finished_at", trailer.finished_at.clone())
     .detail("sha256", trailer.sha256.clone())
-    .detail("roots", plan.roots.iter().map(|r| format!("{}={}", r.name, r.path.display())).collect::<Vec<_>>().join(" "))
+    .detail(
+        "roots",
+        plan.roots
+            .iter()
+            .map(|r| format!("{}={}", r.name, r.path.display()))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
     .detail("files_read", stats.files_read)
     .detail("cache_hits", stats.cache_hits)
     .detail("bytes_read", stats.bytes_read)
@@ -220,7 +240,10 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     report.push(capture);
 
     let mut torn_check = if totals.torn == 0 {
-        Check::ok("torn", "no file changed while read: the manifest is a point in time")
+        Check::ok(
+            "torn",
+            "no file changed while read: the manifest is a point in time",
+        )
     } else if args.from_snapshot {
         Check::new(
             "torn",
@@ -231,7 +254,10 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         Check::new(
             "torn",
             Status::Warning,
-            format!("{} entries changed while read: the manifest is marked not a point in time", totals.torn),
+            format!(
+                "{} entries changed while read: the manifest is marked not a point in time",
+                totals.torn
+            ),
         )
     };
     for f in torn {
@@ -242,14 +268,21 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         report.push(Check::new(
             "unreadable",
             Status::Warning,
-            format!("{} entries could not be read; the manifest lists them as errors", totals.errors),
+            format!(
+                "{} entries could not be read; the manifest lists them as errors",
+                totals.errors
+            ),
         ));
     }
 
     // Store the manifest and the cache.
     let Tee { b: copy, .. } = tee;
     let catalog_check = match &mut catalog {
-        Err(why) => Check::new("catalog", Status::Warning, format!("manifest not stored, no hash cache: {why}")),
+        Err(why) => Check::new(
+            "catalog",
+            Status::Warning,
+            format!("manifest not stored, no hash cache: {why}"),
+        ),
         Ok(catalog) => {
             let stored = match copy.map(|w| w.into_inner()) {
                 Some(Ok(mut file)) => store::store_manifest(

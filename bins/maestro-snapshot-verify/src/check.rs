@@ -38,7 +38,10 @@ fn manifest_check(m: &Manifest) -> Check {
 fn torn_check(name: &str, m: &Manifest) -> Check {
     let torn: Vec<&Entry> = m.entries.iter().filter(|e| e.torn.is_some()).collect();
     if torn.is_empty() {
-        return Check::ok(name, format!("{}: no entry changed while captured", m.source_name));
+        return Check::ok(
+            name,
+            format!("{}: no entry changed while captured", m.source_name),
+        );
     }
     let mut c = Check::new(
         name,
@@ -52,12 +55,8 @@ fn torn_check(name: &str, m: &Manifest) -> Check {
     );
     for e in torn.iter().take(MAX_FINDINGS) {
         c.add_finding(
-            Finding::new(
-                Status::Critical,
-                "torn",
-                e.torn.clone().unwrap_or_default(),
-            )
-            .at(e.location()),
+            Finding::new(Status::Critical, "torn", e.torn.clone().unwrap_or_default())
+                .at(e.location()),
         );
     }
     c
@@ -87,21 +86,39 @@ fn comparison_check(reference: &Manifest, cmp: &Comparison, what: &str) -> Check
     } else {
         Check::ok(
             "compare",
-            format!("{what} matches the primary as of {as_of}: {} entries", cmp.compared),
+            format!(
+                "{what} matches the primary as of {as_of}: {} entries",
+                cmp.compared
+            ),
         )
     };
     for d in cmp.deltas.iter().take(MAX_FINDINGS) {
         let (status, id, text) = match &d.difference {
             Difference::Missing => (Status::Critical, "missing", "missing here".to_string()),
             Difference::Extra => (Status::Critical, "extra", "not on the primary".to_string()),
-            Difference::Changed(what) => (Status::Critical, "changed", format!("changed: {}", what.join(", "))),
-            Difference::Unreadable(why) => (Status::Unknown, "unreadable", format!("cannot compare: {why}")),
+            Difference::Changed(what) => (
+                Status::Critical,
+                "changed",
+                format!("changed: {}", what.join(", ")),
+            ),
+            Difference::Unreadable(why) => (
+                Status::Unknown,
+                "unreadable",
+                format!("cannot compare: {why}"),
+            ),
         };
         c.add_finding(Finding::new(status, id, text).at(d.location.clone()));
     }
     if cmp.deltas.len() > MAX_FINDINGS {
         let status = c.status;
-        c.add_finding(Finding::new(status, "more", format!("{} more differences not listed", cmp.deltas.len() - MAX_FINDINGS)));
+        c.add_finding(Finding::new(
+            status,
+            "more",
+            format!(
+                "{} more differences not listed",
+                cmp.deltas.len() - MAX_FINDINGS
+            ),
+        ));
     }
     c.perf(Perfdata::count("missing", missing as u64).with_crit(Range::above(0.0)))
         .perf(Perfdata::count("extra", extra as u64).with_crit(Range::above(0.0)))
@@ -110,9 +127,22 @@ fn comparison_check(reference: &Manifest, cmp: &Comparison, what: &str) -> Check
 
 /// Manifest roots must be the roots walked here, by name.
 fn roots_match(reference: &Manifest, names: &[String]) -> Option<Check> {
-    let theirs: Vec<&str> = reference.header.roots.iter().map(|r| r.name.as_str()).collect();
-    let only_there: Vec<&str> = theirs.iter().copied().filter(|n| !names.iter().any(|m| m == n)).collect();
-    let only_here: Vec<&str> = names.iter().map(String::as_str).filter(|n| !theirs.contains(n)).collect();
+    let theirs: Vec<&str> = reference
+        .header
+        .roots
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    let only_there: Vec<&str> = theirs
+        .iter()
+        .copied()
+        .filter(|n| !names.iter().any(|m| m == n))
+        .collect();
+    let only_here: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !theirs.contains(n))
+        .collect();
     if only_there.is_empty() && only_here.is_empty() {
         return None;
     }
@@ -143,12 +173,23 @@ fn load_reference(ctx: &mut Context, args: &CheckArgs) -> Reference {
     if let Some(label) = &args.manifest_label {
         let catalog = match open_catalog(ctx) {
             Ok(c) => c,
-            Err(e) => return Reference::Failed(Status::Unknown, format!("cannot open the catalog: {e}")),
+            Err(e) => {
+                return Reference::Failed(Status::Unknown, format!("cannot open the catalog: {e}"))
+            }
         };
         return match store::load_manifest(&catalog, label) {
             Err(e) => Reference::Failed(Status::Unknown, e.to_string()),
-            Ok(None) => Reference::Failed(Status::Unknown, format!("no manifest with label {label:?} in {}", catalog.path().display())),
-            Ok(Some((meta, body))) => match manifest::read(&format!("catalog manifest #{} ({label})", meta.id), &body[..]) {
+            Ok(None) => Reference::Failed(
+                Status::Unknown,
+                format!(
+                    "no manifest with label {label:?} in {}",
+                    catalog.path().display()
+                ),
+            ),
+            Ok(Some((meta, body))) => match manifest::read(
+                &format!("catalog manifest #{} ({label})", meta.id),
+                &body[..],
+            ) {
                 Ok(m) => Reference::Loaded(Box::new(m)),
                 Err(e) => Reference::Failed(Status::Unknown, format!("bad manifest: {e}")),
             },
@@ -166,11 +207,17 @@ fn load_reference(ctx: &mut Context, args: &CheckArgs) -> Reference {
 pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
     let verify = ctx.config()?.config.verify.clone();
-    let max_skew = args.max_skew.or(verify.max_skew.map(|d| d.0)).unwrap_or(DEFAULT_MAX_SKEW);
+    let max_skew = args
+        .max_skew
+        .or(verify.max_skew.map(|d| d.0))
+        .unwrap_or(DEFAULT_MAX_SKEW);
     let partial_dirs: Vec<String> = if !args.partial_dirs.is_empty() {
         args.partial_dirs.clone()
     } else {
-        verify.partial_dirs.clone().unwrap_or_else(|| vec![".rsync-partial".to_string()])
+        verify
+            .partial_dirs
+            .clone()
+            .unwrap_or_else(|| vec![".rsync-partial".to_string()])
     };
     let mut report = Report::new(NAME, Some("check"));
 
@@ -183,10 +230,15 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     let started = Instant::now();
     let start_ns = time::now_ns();
     let mut entries: Vec<Entry> = Vec::new();
-    let stats = walk::walk(&plan.roots, &plan.walk_options(hash, start_ns), &caches, |e| {
-        entries.push(e);
-        Ok(())
-    })
+    let stats = walk::walk(
+        &plan.roots,
+        &plan.walk_options(hash, start_ns),
+        &caches,
+        |e| {
+            entries.push(e);
+            Ok(())
+        },
+    )
     .map_err(|e| match e.kind() {
         std::io::ErrorKind::Interrupted => ToolError::Interrupted,
         _ => ToolError::Failed(anyhow::anyhow!("walking the roots: {e}")),
@@ -202,7 +254,11 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
             "{} entries in {} roots ({})",
             entries.len(),
             plan.roots.len(),
-            plan.roots.iter().map(|r| format!("{}={}", r.name, r.path.display())).collect::<Vec<_>>().join(", ")
+            plan.roots
+                .iter()
+                .map(|r| format!("{}={}", r.name, r.path.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     )
     .timed(started.elapsed())
@@ -236,11 +292,21 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
         Check::new(
             "changing",
             Status::Critical,
-            format!("{} entries changed while checked: something still writes to the replica", changing.len()),
+            format!(
+                "{} entries changed while checked: something still writes to the replica",
+                changing.len()
+            ),
         )
     };
     for e in changing.iter().take(MAX_FINDINGS) {
-        live.add_finding(Finding::new(Status::Critical, "changing", e.torn.clone().unwrap_or_default()).at(e.location()));
+        live.add_finding(
+            Finding::new(
+                Status::Critical,
+                "changing",
+                e.torn.clone().unwrap_or_default(),
+            )
+            .at(e.location()),
+        );
     }
     report.push(live);
     report.push(intrinsic::unreadable(&entries, "here"));
@@ -267,7 +333,11 @@ pub fn diff(args: DiffArgs) -> Result<Report, ToolError> {
             for r in [a, b] {
                 match r {
                     Ok(m) => report.push(manifest_check(&m)),
-                    Err(e) => report.push(Check::new("manifest", Status::Unknown, format!("bad manifest: {e}"))),
+                    Err(e) => report.push(Check::new(
+                        "manifest",
+                        Status::Unknown,
+                        format!("bad manifest: {e}"),
+                    )),
                 }
             }
             return Ok(report);

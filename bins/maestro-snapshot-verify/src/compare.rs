@@ -145,8 +145,16 @@ mod tests {
 
     #[test]
     fn finds_missing_extra_and_changed() {
-        let a = vec![file("same", 1, "a"), file("gone", 1, "a"), file("edited", 1, "a")];
-        let b = vec![file("same", 1, "a"), file("edited", 1, "b"), file("new", 1, "a")];
+        let a = vec![
+            file("same", 1, "a"),
+            file("gone", 1, "a"),
+            file("edited", 1, "a"),
+        ];
+        let b = vec![
+            file("same", 1, "a"),
+            file("edited", 1, "b"),
+            file("new", 1, "a"),
+        ];
         let c = compare(&a, &b, false);
         let kinds: Vec<(String, Difference)> = c
             .deltas
@@ -165,6 +173,9 @@ mod tests {
             ]
         );
         // The quick check does not read content.
-        assert_eq!(compare(&a, &b, true).count(|d| matches!(d, Difference::Changed(_))), 0);
+        assert_eq!(
+            compare(&a, &b, true).count(|d| matches!(d, Difference::Changed(_))),
+            0
+        );
     }
 }

@@ -45,7 +45,9 @@ pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
     for e in entries {
         let name = file_name(e);
         let why = match e.kind {
-            Kind::File if is_rsync_temp(name) => "an rsync temporary file: a transfer was interrupted",
+            Kind::File if is_rsync_temp(name) => {
+                "an rsync temporary file: a transfer was interrupted"
+            }
             Kind::File if name.ends_with(b".tmp") => "a *.tmp file in a data root",
             Kind::Dir if partial_dirs.iter().any(|p| p.as_bytes() == name) => {
                 "an rsync --partial-dir folder: a transfer was interrupted"
@@ -54,10 +56,7 @@ pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
         };
         count += 1;
         if count <= MAX_FINDINGS {
-            check.add_finding(
-                Finding::new(Status::Critical, "leftover", why)
-                    .at(e.location()),
-            );
+            check.add_finding(Finding::new(Status::Critical, "leftover", why).at(e.location()));
         }
     }
     if count > MAX_FINDINGS {
@@ -76,12 +75,21 @@ pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
 }
 
 /// The newest modification time of a regular file in each component.
-pub fn newest_by_component(plan: &Plan, entries: &[Entry]) -> BTreeMap<&'static str, (i64, String)> {
+pub fn newest_by_component(
+    plan: &Plan,
+    entries: &[Entry],
+) -> BTreeMap<&'static str, (i64, String)> {
     let mut newest: BTreeMap<&'static str, (i64, String)> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.kind == Kind::File) {
-        let Some(abs) = abs_path(plan, e) else { continue };
-        let Some(c) = component_for(plan, &abs) else { continue };
-        let slot = newest.entry(c.as_str()).or_insert((i64::MIN, String::new()));
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
+        let Some(c) = component_for(plan, &abs) else {
+            continue;
+        };
+        let slot = newest
+            .entry(c.as_str())
+            .or_insert((i64::MIN, String::new()));
         if e.mtime_ns > slot.0 {
             *slot = (e.mtime_ns, e.location());
         }
@@ -109,7 +117,9 @@ pub fn skew(plan: &Plan, entries: &[Entry], max_skew: Duration) -> Check {
     let max_ns = i64::try_from(max_skew.as_nanos()).unwrap_or(i64::MAX);
     let mut check = Check::ok("skew", "");
     for (c, (ns, loc)) in &newest {
-        check = check.detail(format!("{c}_newest"), crate::time::format_ns(*ns)).detail(format!("{c}_newest_file"), loc.clone());
+        check = check
+            .detail(format!("{c}_newest"), crate::time::format_ns(*ns))
+            .detail(format!("{c}_newest_file"), loc.clone());
     }
     if newest.len() < 2 {
         check.message = format!(
@@ -150,7 +160,12 @@ pub fn skew(plan: &Plan, entries: &[Entry], max_skew: Duration) -> Check {
             human(worst)
         )
     } else {
-        check.findings.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ")
+        check
+            .findings
+            .iter()
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     check.perf(
         Perfdata::new("skew", (worst as f64 / 1e9).round(), Uom::Seconds)
@@ -192,7 +207,9 @@ pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
     let mut links = 0u64;
     for e in entries.iter().filter(|e| e.kind == Kind::Symlink) {
         links += 1;
-        let Some(abs) = abs_path(plan, e) else { continue };
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
         if let Err(err) = std::fs::metadata(&abs) {
             if err.raw_os_error() == Some(libc::ELOOP) {
                 check.add_finding(
@@ -205,7 +222,10 @@ pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
     check.message = if check.findings.is_empty() {
         format!("{links} symlinks, none in a loop (never followed)")
     } else {
-        format!("{} symlinks form loops (never followed)", check.findings.len())
+        format!(
+            "{} symlinks form loops (never followed)",
+            check.findings.len()
+        )
     };
     check
 }
@@ -213,12 +233,20 @@ pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
 pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
     let mut check = Check::ok("myisam", "");
     let mut tables = 0u64;
-    for e in entries.iter().filter(|e| e.kind == Kind::File && file_name(e).ends_with(b".MYI")) {
-        let Some(abs) = abs_path(plan, e) else { continue };
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == Kind::File && file_name(e).ends_with(b".MYI"))
+    {
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
         match crate::myisam::read_state(&abs) {
             Ok(crate::myisam::IndexState::Closed) => tables += 1,
             Ok(crate::myisam::IndexState::NotMyisam) => {}
-            Ok(crate::myisam::IndexState::Open { open_count, crashed }) => {
+            Ok(crate::myisam::IndexState::Open {
+                open_count,
+                crashed,
+            }) => {
                 tables += 1;
                 check.add_finding(
                     Finding::new(
@@ -233,14 +261,18 @@ pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
                 );
             }
             Err(err) => check.add_finding(
-                Finding::new(Status::Unknown, "myisam-unreadable", err.to_string()).at(e.location()),
+                Finding::new(Status::Unknown, "myisam-unreadable", err.to_string())
+                    .at(e.location()),
             ),
         }
     }
     check.message = if check.findings.is_empty() {
         format!("{tables} MyISAM tables, all closed when copied")
     } else {
-        format!("{} MyISAM tables were copied while open", check.findings.len())
+        format!(
+            "{} MyISAM tables were copied while open",
+            check.findings.len()
+        )
     };
     check
 }
@@ -249,7 +281,9 @@ pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
 pub fn innodb_dirs(plan: &Plan, entries: &[Entry]) -> Vec<(PathBuf, String)> {
     let mut dirs: Vec<(PathBuf, String)> = Vec::new();
     for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
-        let Some(abs) = abs_path(plan, e) else { continue };
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
         if crate::innodb::is_data_dir(&abs) && !dirs.iter().any(|(d, _)| d == &abs) {
             dirs.push((abs, e.location()));
         }

@@ -16,9 +16,11 @@ pub mod store;
 pub mod time;
 pub mod walk;
 
-pub use cli::{Cli, Command};
 use clap::CommandFactory;
-use maestro_common::cli::{self as common_cli, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
+pub use cli::{Cli, Command};
+use maestro_common::cli::{
+    self as common_cli, ConfigCommand, Context, GlobalArgs, Tool, ToolError,
+};
 use maestro_common::Report;
 use std::process::ExitCode;
 

@@ -610,7 +610,11 @@ fn parse_entry(value: serde_json::Value) -> Result<Entry, String> {
         (t, b) => Some(RawName::decode(t, b, "target")?),
     };
     if let Some(h) = &j.sha256 {
-        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if h.len() != 64
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
             return Err(format!("sha256 {h:?} is not 64 lowercase hex digits"));
         }
     }
@@ -736,7 +740,9 @@ mod tests {
         let err = read("m", &b""[..]).unwrap_err();
         assert!(matches!(err, ManifestError::Empty { .. }));
 
-        let err = read("m", &b"{\"type\":\"check\"}\n"[..]).unwrap_err().to_string();
+        let err = read("m", &b"{\"type\":\"check\"}\n"[..])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("header first"), "{err}");
 
         let err = read("m", &b"garbage\n"[..]).unwrap_err().to_string();

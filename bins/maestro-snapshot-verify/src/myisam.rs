@@ -34,7 +34,10 @@ pub fn read_state(path: &Path) -> std::io::Result<IndexState> {
     Ok(if open_count == 0 && !crashed {
         IndexState::Closed
     } else {
-        IndexState::Open { open_count, crashed }
+        IndexState::Open {
+            open_count,
+            crashed,
+        }
     })
 }
 
@@ -52,11 +55,23 @@ mod tests {
         assert_eq!(read_state(&p).unwrap(), IndexState::Closed);
         h[25] = 1;
         std::fs::write(&p, &h).unwrap();
-        assert_eq!(read_state(&p).unwrap(), IndexState::Open { open_count: 1, crashed: false });
+        assert_eq!(
+            read_state(&p).unwrap(),
+            IndexState::Open {
+                open_count: 1,
+                crashed: false
+            }
+        );
         h[25] = 0;
         h[26] = 2;
         std::fs::write(&p, &h).unwrap();
-        assert_eq!(read_state(&p).unwrap(), IndexState::Open { open_count: 0, crashed: true });
+        assert_eq!(
+            read_state(&p).unwrap(),
+            IndexState::Open {
+                open_count: 0,
+                crashed: true
+            }
+        );
         std::fs::write(&p, b"short").unwrap();
         assert_eq!(read_state(&p).unwrap(), IndexState::NotMyisam);
     }

@@ -26,7 +26,10 @@ pub fn fetch(ctx: &mut Context, args: &CheckArgs) -> Result<Manifest, (Status, S
         .config
         .clone();
     let Some(primary) = config.primary.clone() else {
-        return Err((Status::Unknown, "--remote needs a [primary] section in the configuration".into()));
+        return Err((
+            Status::Unknown,
+            "--remote needs a [primary] section in the configuration".into(),
+        ));
     };
     let verify = &config.verify;
     let timeout = args
@@ -37,7 +40,10 @@ pub fn fetch(ctx: &mut Context, args: &CheckArgs) -> Result<Manifest, (Status, S
     let opts = primary.ssh_options(args.accept_new_host_key);
     let target = format!("{}@{}:{}", opts.user, opts.host, opts.port);
     let client = SshClient::connect(&opts).map_err(|e| (e.status(), format!("{target}: {e}")))?;
-    let remote_manifest = args.remote_manifest.clone().or(verify.remote_manifest.clone());
+    let remote_manifest = args
+        .remote_manifest
+        .clone()
+        .or(verify.remote_manifest.clone());
     if let Some(path) = remote_manifest {
         let bytes = client
             .read_file(&path, max_bytes, timeout)
@@ -83,10 +89,14 @@ pub fn fetch(ctx: &mut Context, args: &CheckArgs) -> Result<Manifest, (Status, S
         };
         return Err((
             Status::Unknown,
-            format!("remote capture on {target} failed ({why}): {}", stderr.trim()),
+            format!(
+                "remote capture on {target} failed ({why}): {}",
+                stderr.trim()
+            ),
         ));
     }
-    manifest::read(&format!("capture on {}", opts.host), &out.stdout[..]).map_err(|e| (Status::Unknown, e.to_string()))
+    manifest::read(&format!("capture on {}", opts.host), &out.stdout[..])
+        .map_err(|e| (Status::Unknown, e.to_string()))
 }
 
 #[cfg(test)]

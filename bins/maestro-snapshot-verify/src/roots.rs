@@ -39,7 +39,10 @@ impl Plan {
     }
 
     pub fn root_path(&self, name: &str) -> Option<&Path> {
-        self.roots.iter().find(|r| r.name == name).map(|r| r.path.as_path())
+        self.roots
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.path.as_path())
     }
 
     /// The component an absolute path belongs to.
@@ -82,7 +85,8 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
         threads,
     };
     if specs.is_empty() {
-        let layout = SiteLayout::resolve(&config.site).map_err(|e| ToolError::Usage(format!("[site]: {e}")))?;
+        let layout = SiteLayout::resolve(&config.site)
+            .map_err(|e| ToolError::Usage(format!("[site]: {e}")))?;
         for (component, path) in layout.data_roots() {
             plan.roots.push(Root {
                 name: component.as_str().to_string(),
@@ -92,7 +96,8 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
         for c in Component::APPLICATIONS {
             plan.component_dirs.push((layout.home(c).to_path_buf(), c));
         }
-        plan.component_dirs.push((layout.db_data_dir().to_path_buf(), Component::Db));
+        plan.component_dirs
+            .push((layout.db_data_dir().to_path_buf(), Component::Db));
         plan.excluded_paths = layout
             .excluded_dirs()
             .iter()

@@ -208,7 +208,8 @@ pub fn store_manifest(
         )?;
         let id = tx.last_insert_rowid();
         {
-            let mut blob = tx.blob_open(DatabaseName::Main, "snapshot_manifests", "body", id, false)?;
+            let mut blob =
+                tx.blob_open(DatabaseName::Main, "snapshot_manifests", "body", id, false)?;
             std::io::copy(body, &mut blob).map_err(|e| {
                 rusqlite::Error::ToSqlConversionFailure(
                     format!("copying the manifest into {}: {e}", path.display()).into(),
@@ -255,7 +256,13 @@ pub fn load_manifest(
     let Some(meta) = row else { return Ok(None) };
     let mut blob = catalog
         .conn()
-        .blob_open(DatabaseName::Main, "snapshot_manifests", "body", meta.id, true)
+        .blob_open(
+            DatabaseName::Main,
+            "snapshot_manifests",
+            "body",
+            meta.id,
+            true,
+        )
         .map_err(|e| sql_err(catalog, e))?;
     let mut body = Vec::new();
     blob.read_to_end(&mut body)

@@ -63,8 +63,7 @@ impl ExcludeGlob {
             require_literal_leading_dot: false,
         };
         if self.whole_path {
-            self.pattern
-                .matches_with(&rel.to_string_lossy(), opts)
+            self.pattern.matches_with(&rel.to_string_lossy(), opts)
         } else {
             rel.file_name()
                 .is_some_and(|n| self.pattern.matches_with(&n.to_string_lossy(), opts))
@@ -293,7 +292,10 @@ fn walker(
                     }
                 }
                 Err(err) => {
-                    let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.path.clone());
+                    let path = err
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.path.clone());
                     let text = io_text(err.io_error(), &err.to_string());
                     match held.take() {
                         Some((mut e, abs)) if abs == path => {
@@ -493,7 +495,10 @@ fn hash_file(
     };
     let mut torn = Vec::new();
     if after.size != key_before.size {
-        torn.push(format!("size changed while read ({} -> {})", key_before.size, after.size));
+        torn.push(format!(
+            "size changed while read ({} -> {})",
+            key_before.size, after.size
+        ));
     }
     if after.mtime_ns != key_before.mtime_ns {
         torn.push("mtime changed while read".to_string());

@@ -16,7 +16,9 @@ const FINDINGS_PER_FILE: usize = 5;
 
 /// Whether `dir` holds an InnoDB data folder.
 pub fn is_data_dir(dir: &Path) -> bool {
-    dir.join("ibdata1").is_file() || dir.join("ib_logfile0").is_file() || dir.join("#innodb_redo").is_dir()
+    dir.join("ibdata1").is_file()
+        || dir.join("ib_logfile0").is_file()
+        || dir.join("#innodb_redo").is_dir()
 }
 
 /// The tablespace files of a data folder: the system tablespace first.
@@ -65,16 +67,30 @@ struct PageScan {
     corrupt_count: u64,
 }
 
-fn scan(path: &Path, end_lsn: u64, fallback: Option<page::Layout>) -> Result<(PageScan, page::Layout), String> {
+fn scan(
+    path: &Path,
+    end_lsn: u64,
+    fallback: Option<page::Layout>,
+) -> Result<(PageScan, page::Layout), String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut head = vec![0u8; 1024];
     let n = read_full(&mut reader, &mut head).map_err(|e| format!("{}: {e}", path.display()))?;
     if n == 0 {
-        return Ok((PageScan::default(), fallback.unwrap_or(page::Layout { page_size: 16384, full_crc32: false, compressed: false })));
+        return Ok((
+            PageScan::default(),
+            fallback.unwrap_or(page::Layout {
+                page_size: 16384,
+                full_crc32: false,
+                compressed: false,
+            }),
+        ));
     }
     if n < page::FSP_FLAGS_AT + 4 {
-        return Err(format!("{}: {n} bytes, shorter than one page header", path.display()));
+        return Err(format!(
+            "{}: {n} bytes, shorter than one page header",
+            path.display()
+        ));
     }
     let flags = page::be32(&head, page::FSP_FLAGS_AT);
     // Page 0 of ibdata2.. has no FSP header: it takes ibdata1's layout.
@@ -84,11 +100,13 @@ fn scan(path: &Path, end_lsn: u64, fallback: Option<page::Layout>) -> Result<(Pa
     };
     let mut pagebuf = vec![0u8; layout.page_size];
     pagebuf[..n.min(1024)].copy_from_slice(&head[..n.min(1024)]);
-    let first_len = n.min(1024) + if n == 1024 {
-        read_full(&mut reader, &mut pagebuf[1024..]).map_err(|e| format!("{}: {e}", path.display()))?
-    } else {
-        0
-    };
+    let first_len = n.min(1024)
+        + if n == 1024 {
+            read_full(&mut reader, &mut pagebuf[1024..])
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        } else {
+            0
+        };
     let mut scan = PageScan::default();
     let mut len = first_len;
     let mut page_no = 0u64;
@@ -126,7 +144,8 @@ fn scan(path: &Path, end_lsn: u64, fallback: Option<page::Layout>) -> Result<(Pa
             }
         }
         page_no += 1;
-        len = read_full(&mut reader, &mut pagebuf).map_err(|e| format!("{}: {e}", path.display()))?;
+        len =
+            read_full(&mut reader, &mut pagebuf).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok((scan, layout))
 }
@@ -150,12 +169,8 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
     let redo = match redo::read(datadir) {
         Ok(r) => r,
         Err(why) => {
-            return Check::new(
-                name,
-                Status::Warning,
-                format!("cannot judge: {why}"),
-            )
-            .detail("datadir", datadir.display().to_string());
+            return Check::new(name, Status::Warning, format!("cannot judge: {why}"))
+                .detail("datadir", datadir.display().to_string());
         }
     };
     let mut check = Check::ok(name, String::new())
@@ -172,13 +187,20 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
     let mut unreadable = 0u64;
     let mut system_layout: Option<page::Layout> = None;
     for path in &files {
-        let rel = path.strip_prefix(datadir).unwrap_or(path).display().to_string();
+        let rel = path
+            .strip_prefix(datadir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let is_system = rel.starts_with("ibdata");
         let fallback = if is_system { system_layout } else { None };
         match scan(path, redo.end_lsn, fallback) {
             Err(why) => {
                 unreadable += 1;
-                check.add_finding(Finding::new(Status::Critical, "innodb-unreadable", why).at(path.display().to_string()));
+                check.add_finding(
+                    Finding::new(Status::Critical, "innodb-unreadable", why)
+                        .at(path.display().to_string()),
+                );
             }
             Ok((s, layout)) => {
                 if is_system && system_layout.is_none() {
@@ -206,25 +228,41 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
                     );
                 }
                 if s.beyond_count > s.beyond.len() as u64 {
-                    check.add_finding(Finding::new(
-                        Status::Critical,
-                        "innodb-page-newer-than-log",
-                        format!("{rel}: {} more pages beyond the end of the redo log", s.beyond_count - s.beyond.len() as u64),
-                    ).at(path.display().to_string()));
+                    check.add_finding(
+                        Finding::new(
+                            Status::Critical,
+                            "innodb-page-newer-than-log",
+                            format!(
+                                "{rel}: {} more pages beyond the end of the redo log",
+                                s.beyond_count - s.beyond.len() as u64
+                            ),
+                        )
+                        .at(path.display().to_string()),
+                    );
                 }
                 for (page_no, why) in &s.corrupt {
                     check.add_finding(
-                        Finding::new(Status::Critical, "innodb-page-checksum", format!("{rel} page {page_no}: {why}"))
-                            .at(format!("{}:page {page_no}", path.display()))
-                            .detail("page", *page_no),
+                        Finding::new(
+                            Status::Critical,
+                            "innodb-page-checksum",
+                            format!("{rel} page {page_no}: {why}"),
+                        )
+                        .at(format!("{}:page {page_no}", path.display()))
+                        .detail("page", *page_no),
                     );
                 }
                 if s.corrupt_count > s.corrupt.len() as u64 {
-                    check.add_finding(Finding::new(
-                        Status::Critical,
-                        "innodb-page-checksum",
-                        format!("{rel}: {} more pages fail their checksum", s.corrupt_count - s.corrupt.len() as u64),
-                    ).at(path.display().to_string()));
+                    check.add_finding(
+                        Finding::new(
+                            Status::Critical,
+                            "innodb-page-checksum",
+                            format!(
+                                "{rel}: {} more pages fail their checksum",
+                                s.corrupt_count - s.corrupt.len() as u64
+                            ),
+                        )
+                        .at(path.display().to_string()),
+                    );
                 }
             }
         }
@@ -243,7 +281,9 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
             redo.end_lsn
         );
     } else if corrupt_total > 0 || unreadable > 0 {
-        check.message = format!("{corrupt_total} pages fail their checksum, {unreadable} tablespaces unreadable");
+        check.message = format!(
+            "{corrupt_total} pages fail their checksum, {unreadable} tablespaces unreadable"
+        );
     } else {
         check.message = format!(
             "{} tablespaces, {pages} pages, none beyond the redo log's end (LSN {}, checkpoint {}, {})",
@@ -254,7 +294,9 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
         );
         if not_judged > 0 {
             check.status = check.status.worst(Status::Warning);
-            check.message.push_str(&format!("; {not_judged} compressed or encrypted pages' checksums not judged"));
+            check.message.push_str(&format!(
+                "; {not_judged} compressed or encrypted pages' checksums not judged"
+            ));
         }
     }
     check

@@ -39,7 +39,9 @@ pub fn layout(flags: u32) -> Result<Layout, String> {
     if flags & (1 << 4) != 0 {
         let ssize = flags & 15;
         if !(3..=7).contains(&ssize) {
-            return Err(format!("full_crc32 flags {flags:#x}: page size code {ssize} is invalid"));
+            return Err(format!(
+                "full_crc32 flags {flags:#x}: page size code {ssize} is invalid"
+            ));
         }
         return Ok(Layout {
             page_size: 512 << ssize,
@@ -52,11 +54,17 @@ pub fn layout(flags: u32) -> Result<Layout, String> {
     let logical = match page_ssize {
         0 => 16384,
         3..=7 => 512 << page_ssize,
-        other => return Err(format!("FSP flags {flags:#x}: page size code {other} is invalid")),
+        other => {
+            return Err(format!(
+                "FSP flags {flags:#x}: page size code {other} is invalid"
+            ))
+        }
     };
     if zip_ssize != 0 {
         if zip_ssize > 5 {
-            return Err(format!("FSP flags {flags:#x}: compressed page size code {zip_ssize} is invalid"));
+            return Err(format!(
+                "FSP flags {flags:#x}: compressed page size code {zip_ssize} is invalid"
+            ));
         }
         return Ok(Layout {
             page_size: 512 << zip_ssize,
@@ -125,7 +133,9 @@ pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
             return PageVerdict::Corrupt("CRC-32C (full_crc32) mismatch".into());
         }
         if be32(page, 20) != be32(page, n - 8) {
-            return PageVerdict::Corrupt("the LSN in the header and trailer disagree (torn page)".into());
+            return PageVerdict::Corrupt(
+                "the LSN in the header and trailer disagree (torn page)".into(),
+            );
         }
         return PageVerdict::Ok;
     }
@@ -133,15 +143,17 @@ pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
         return PageVerdict::NotJudged;
     }
     let page_type = u16::from_be_bytes([page[24], page[25]]);
-    if matches!(page_type, FIL_PAGE_PAGE_COMPRESSED | FIL_PAGE_PAGE_COMPRESSED_ENCRYPTED) {
+    if matches!(
+        page_type,
+        FIL_PAGE_PAGE_COMPRESSED | FIL_PAGE_PAGE_COMPRESSED_ENCRYPTED
+    ) {
         return PageVerdict::NotJudged;
     }
     let field1 = be32(page, 0);
     let field2 = be32(page, n - 8);
     let crc = crc32_checksum(page);
-    let ok = (field1 == crc && field2 == crc)
-        || (field1 == 0xDEAD_BEEF && field2 == 0xDEAD_BEEF)
-        || {
+    let ok =
+        (field1 == crc && field2 == crc) || (field1 == 0xDEAD_BEEF && field2 == 0xDEAD_BEEF) || {
             let (new, old) = innodb_checksums(page);
             field1 == new && field2 == old
         };
@@ -155,7 +167,9 @@ pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
         ));
     }
     if be32(page, 20) != be32(page, n - 4) {
-        return PageVerdict::Corrupt("the LSN in the header and trailer disagree (torn page)".into());
+        return PageVerdict::Corrupt(
+            "the LSN in the header and trailer disagree (torn page)".into(),
+        );
     }
     PageVerdict::Ok
 }
@@ -167,7 +181,14 @@ mod tests {
     #[test]
     fn page_sizes_from_flags() {
         assert_eq!(layout(0).unwrap().page_size, 16384);
-        assert_eq!(layout(0x15).unwrap(), Layout { page_size: 16384, full_crc32: true, compressed: false });
+        assert_eq!(
+            layout(0x15).unwrap(),
+            Layout {
+                page_size: 16384,
+                full_crc32: true,
+                compressed: false
+            }
+        );
         assert_eq!(layout(0x10 | 4).unwrap().page_size, 8192);
         assert_eq!(layout(4 << 6).unwrap().page_size, 8192);
         assert_eq!(layout(7 << 6).unwrap().page_size, 65536);

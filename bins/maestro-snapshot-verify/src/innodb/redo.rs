@@ -57,8 +57,12 @@ fn be64(b: &[u8], at: usize) -> u64 {
 
 fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, CannotJudge> {
     let mut buf = vec![0u8; len];
-    file.read_exact_at(&mut buf, offset)
-        .map_err(|e| format!("{}: cannot read {len} bytes at {offset}: {e}", path.display()))?;
+    file.read_exact_at(&mut buf, offset).map_err(|e| {
+        format!(
+            "{}: cannot read {len} bytes at {offset}: {e}",
+            path.display()
+        )
+    })?;
     Ok(buf)
 }
 
@@ -79,16 +83,24 @@ pub fn read(datadir: &Path) -> Result<RedoState, CannotJudge> {
     }
     let first = datadir.join("ib_logfile0");
     if !first.exists() {
-        return Err("no redo log (ib_logfile0 or #innodb_redo) found next to the tablespaces".into());
+        return Err(
+            "no redo log (ib_logfile0 or #innodb_redo) found next to the tablespaces".into(),
+        );
     }
     let (file, len) = open(&first)?;
     if len < FILE_HDR + BLOCK {
-        return Err(format!("{}: {len} bytes, too short for a redo log", first.display()));
+        return Err(format!(
+            "{}: {len} bytes, too short for a redo log",
+            first.display()
+        ));
     }
     let header = read_at(&file, &first, 0, BLOCK as usize)?;
     let format = be32(&header, 0);
     if format & ENCRYPTED != 0 {
-        return Err(format!("{}: the redo log is encrypted (format {format:#x})", first.display()));
+        return Err(format!(
+            "{}: the redo log is encrypted (format {format:#x})",
+            first.display()
+        ));
     }
     match format {
         FORMAT_10_8 => read_mariadb_108(&first, &file, len, &header),
@@ -199,7 +211,10 @@ fn read_block_group(
     let Some((checkpoint_lsn, checkpoint_offset)) = newest_checkpoint(first_file, first)? else {
         return Err(format!("{}: no valid checkpoint block", first.display()));
     };
-    let mut files = vec![(first_file.try_clone().map_err(|e| e.to_string())?, first.to_path_buf())];
+    let mut files = vec![(
+        first_file.try_clone().map_err(|e| e.to_string())?,
+        first.to_path_buf(),
+    )];
     for n in 1..100 {
         let p = datadir.join(format!("ib_logfile{n}"));
         if !p.exists() {
@@ -228,7 +243,10 @@ fn read_block_group(
     }
     let checkpoint_data = cfile * per_file + (cpos - FILE_HDR);
     let locate = |lsn: u64| -> Option<(usize, u64)> {
-        let delta = lsn.checked_sub(checkpoint_lsn).map(|d| d as i128).unwrap_or_else(|| -((checkpoint_lsn - lsn) as i128));
+        let delta = lsn
+            .checked_sub(checkpoint_lsn)
+            .map(|d| d as i128)
+            .unwrap_or_else(|| -((checkpoint_lsn - lsn) as i128));
         let data = (checkpoint_data as i128 + delta).rem_euclid(capacity as i128) as u64;
         Some(((data / per_file) as usize, FILE_HDR + data % per_file))
     };
@@ -249,7 +267,10 @@ fn read_mysql_8030(dir: &Path) -> Result<RedoState, CannotJudge> {
         let d = d.map_err(|e| format!("{}: {e}", dir.display()))?;
         let name = d.file_name().to_string_lossy().into_owned();
         // `_tmp` files are spares, not yet part of the log.
-        if let Some(n) = name.strip_prefix("#ib_redo").and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(n) = name
+            .strip_prefix("#ib_redo")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
             found.push((n, d.path()));
         }
     }
@@ -266,7 +287,10 @@ fn read_mysql_8030(dir: &Path) -> Result<RedoState, CannotJudge> {
         let header = read_at(&file, &path, 0, BLOCK as usize)?;
         format = be32(&header, 0);
         if !matches!(format, 5 | 6) {
-            return Err(format!("{}: unknown redo log format {format:#x}", path.display()));
+            return Err(format!(
+                "{}: unknown redo log format {format:#x}",
+                path.display()
+            ));
         }
         if be32(&header, 508) != crc32c::crc32c(&header[..508]) {
             return Err(format!("{}: header checksum mismatch", path.display()));
@@ -281,7 +305,10 @@ fn read_mysql_8030(dir: &Path) -> Result<RedoState, CannotJudge> {
         files.push((file, path));
     }
     let Some(checkpoint_lsn) = best else {
-        return Err(format!("{}: no valid checkpoint block in any redo file", dir.display()));
+        return Err(format!(
+            "{}: no valid checkpoint block in any redo file",
+            dir.display()
+        ));
     };
     let capacity: u64 = ranges.iter().map(|(s, e)| e - s).sum();
     let locate = |lsn: u64| -> Option<(usize, u64)> {
@@ -387,7 +414,12 @@ impl Ring<'_> {
     }
 }
 
-fn read_mariadb_108(path: &Path, file: &File, len: u64, header: &[u8]) -> Result<RedoState, CannotJudge> {
+fn read_mariadb_108(
+    path: &Path,
+    file: &File,
+    len: u64,
+    header: &[u8],
+) -> Result<RedoState, CannotJudge> {
     if be32(header, 508) != crc32c::crc32c(&header[..508]) {
         return Err(format!("{}: header checksum mismatch", path.display()));
     }
@@ -396,7 +428,10 @@ fn read_mariadb_108(path: &Path, file: &File, len: u64, header: &[u8]) -> Result
     }
     let first_lsn = be64(header, 8);
     if first_lsn < RING_START || len <= RING_START {
-        return Err(format!("{}: invalid header (first LSN {first_lsn})", path.display()));
+        return Err(format!(
+            "{}: invalid header (first LSN {first_lsn})",
+            path.display()
+        ));
     }
     let mut best: Option<(u64, u64)> = None;
     for at in [0x1000u64, 0x2000] {
@@ -504,7 +539,9 @@ mod tests {
         assert!(read(dir.path()).unwrap_err().contains("format 0"));
         put32(&mut f0, 0, 77);
         std::fs::write(dir.path().join("ib_logfile0"), &f0).unwrap();
-        assert!(read(dir.path()).unwrap_err().contains("unknown redo log format"));
+        assert!(read(dir.path())
+            .unwrap_err()
+            .contains("unknown redo log format"));
         put32(&mut f0, 0, FORMAT_10_8 | ENCRYPTED);
         std::fs::write(dir.path().join("ib_logfile0"), &f0).unwrap();
         assert!(read(dir.path()).unwrap_err().contains("encrypted"));
@@ -532,7 +569,10 @@ mod tests {
         }
         // FILE_CHECKPOINT-like record (0xfa: 10 bytes follow), then a WRITE.
         let mut at = (checkpoint - 0x3000 + 0x3000) as usize;
-        for rec in [vec![0xfau8, 0, 0, 0, 0, 0, 0, 0, 0, 0x30, 0x64], vec![0x34u8, 1, 2, 3, 4]] {
+        for rec in [
+            vec![0xfau8, 0, 0, 0, 0, 0, 0, 0, 0, 0x30, 0x64],
+            vec![0x34u8, 1, 2, 3, 4],
+        ] {
             let n = rec.len();
             f[at..at + n].copy_from_slice(&rec);
             f[at + n] = 1; // sequence bit of the first pass
