@@ -47,7 +47,8 @@ if [[ ! -d $TREE ]]; then
   echo "bench: making a 2 GiB tree of ~10k files in $TREE"
   mkdir -p "$TREE"
   # 2 GiB of pseudo-random bytes, cut into 10240 files of 200 KiB, 100 folders.
-  openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c $((2 << 30)) |
+  # (head closes the pipe on openssl: that SIGPIPE is expected.)
+  (openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null || true) | head -c $((2 << 30)) |
     (cd "$TREE" && split -b 209715 -a 5 -d - f)
   (cd "$TREE" && for i in $(seq -w 0 99); do mkdir -p "d$i"; done &&
     ls | grep '^f' | awk '{ printf "%s d%02d\n", $1, NR % 100 }' | xargs -n 200 -P 1 sh -c 'while [ $# -gt 1 ]; do mv "$1" "$2/"; shift 2; done' sh)
@@ -70,7 +71,7 @@ if [[ ! -d $SMALL ]]; then
   mkdir -p "$SMALL"
   for i in $(seq -w 0 99); do
     mkdir -p "$SMALL/d$i"
-    head -c $((1000 * 1024)) /dev/urandom | (cd "$SMALL/d$i" && split -b 1024 -a 3 -d - f)
+    head -c $((1000 * 1024)) /dev/urandom | (cd "$SMALL/d$i" && split -b 1024 -a 4 -d - f)
   done
 fi
 "$BIN" --state-dir "$STATE" capture --root "s=$SMALL" --out /dev/null >/dev/null # fills the cache

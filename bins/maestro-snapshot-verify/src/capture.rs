@@ -125,8 +125,8 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         }
     }
     let mut report = Report::new(NAME, Some("capture"));
-    let mut catalog = open_catalog(ctx);
     if let Ok(dir) = ctx.state_dir() {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         if let Some(r) = plan.roots.iter().find(|r| dir.starts_with(&r.path)) {
             return Err(ToolError::Usage(format!(
                 "the state folder {} lies inside the root {}: this tool never writes into the roots",
@@ -135,6 +135,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
             )));
         }
     }
+    let mut catalog = open_catalog(ctx);
     let caches = load_caches(catalog.as_ref().ok(), &plan, args.walk.rehash);
     let copy = match (&catalog, ctx.state_dir()) {
         (Ok(_), Ok(dir)) => tempfile::tempfile_in(dir).ok(),
@@ -172,7 +173,10 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         a: out,
         b: copy.map(|f| io::BufWriter::with_capacity(1 << 16, f)),
     };
-    let mut writer = ManifestWriter::new(tee, &header).map_err(write_error)?;
+    let mut writer = match ManifestWriter::new(tee, &header) {
+        Ok(w) => w,
+        Err(e) => return closed_or_error(e),
+    };
     let mut torn: Vec<Finding> = Vec::new();
     let torn_status = if args.from_snapshot {
         Status::Critical
@@ -180,25 +184,24 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         Status::Warning
     };
     let opts = plan.walk_options(true, start_ns);
-    let stats = walk::walk(&plan.roots, &opts, &caches, |e| {
+    let walked = walk::walk(&plan.roots, &opts, &caches, |e| {
         if let Some(why) = &e.torn {
             if torn.len() < crate::intrinsic::MAX_FINDINGS {
                 torn.push(Finding::new(torn_status, "torn", why.clone()).at(e.location()));
             }
         }
         writer.entry(&e)
-    })
-    .map_err(|e| {
-        if e.kind() == io::ErrorKind::Interrupted {
-            ToolError::Interrupted
-        } else {
-            write_error(e)
-        }
-    })?;
+    });
+    let stats = match walked {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(ToolError::Interrupted),
+        Err(e) => return closed_or_error(e),
+    };
     let end_ns = time::now_ns();
-    let (tee, trailer) = writer
-        .finish(time::format_ns(end_ns), end_ns)
-        .map_err(write_error)?;
+    let (tee, trailer) = match writer.finish(time::format_ns(end_ns), end_ns) {
+        Ok(x) => x,
+        Err(e) => return closed_or_error(e),
+    };
     let elapsed = started.elapsed();
     let totals = trailer.totals.clone();
 
@@ -321,6 +324,19 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     Ok(report)
 }
 
-fn write_error(e: io::Error) -> ToolError {
-    ToolError::Failed(anyhow::anyhow!("cannot write the manifest: {e}"))
+/// A reader that closed the pipe ends the run quietly (UNKNOWN: no
+/// complete manifest was written); any other write error is an error.
+fn closed_or_error(e: io::Error) -> Result<Report, ToolError> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        let mut report = Report::new(NAME, Some("capture"));
+        report.push(Check::new(
+            "capture",
+            Status::Unknown,
+            "the output was closed before the manifest was complete",
+        ));
+        return Ok(report);
+    }
+    Err(ToolError::Failed(anyhow::anyhow!(
+        "cannot write the manifest: {e}"
+    )))
 }

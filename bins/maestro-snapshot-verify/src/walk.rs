@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -89,7 +90,8 @@ pub struct WalkStats {
     pub cache_hits: u64,
     pub files_read: u64,
     pub bytes_read: u64,
-    /// Per root: new hashes for the cache, and the cache keys seen.
+    /// Per root: new hashes for the cache, and the cached keys that hit
+    /// (the others are stale).
     pub cache_added: HashMap<String, Vec<(CacheKey, [u8; 32])>>,
     pub cache_seen: HashMap<String, HashSet<CacheKey>>,
 }
@@ -142,6 +144,7 @@ pub fn walk(
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let mut stats = WalkStats::default();
+    let stop = AtomicBool::new(false);
 
     thread::scope(|scope| -> io::Result<()> {
         for _ in 0..threads {
@@ -152,7 +155,8 @@ pub fn walk(
         }
         {
             let done_tx = done_tx.clone();
-            scope.spawn(move || walker(roots, opts, caches, &permit_rx, &job_tx, &done_tx));
+            let stop = &stop;
+            scope.spawn(move || walker(roots, opts, caches, &permit_rx, &job_tx, &done_tx, stop));
         }
         drop(done_tx);
 
@@ -170,15 +174,14 @@ pub fn walk(
                     stats.cache_seen.entry(root.clone()).or_default().insert(k);
                 }
                 if let Some((k, h)) = d.hashed {
-                    stats.cache_seen.entry(root.clone()).or_default().insert(k);
                     stats.cache_added.entry(root).or_default().push((k, h));
                 }
-                if d.bytes_read > 0 || d.entry.kind == Kind::File && d.entry.sha256.is_some() {
-                    stats.bytes_read += d.bytes_read;
-                }
+                stats.bytes_read += d.bytes_read;
                 if failure.is_none() {
                     if let Err(e) = sink(d.entry) {
                         failure = Some(e);
+                        // Stop the walk; what is in flight is drained.
+                        stop.store(true, Ordering::Relaxed);
                     }
                 }
                 // The walker may be gone (finished, or stopped by SIGINT).
@@ -204,12 +207,16 @@ fn walker(
     permits: &Receiver<()>,
     jobs: &SyncSender<Job>,
     done: &mpsc::Sender<Done>,
+    stop: &AtomicBool,
 ) {
     let mut seq = 0u64;
     // Send one entry: regular files to be hashed go to the workers, the
     // rest (and cache hits) straight to the caller.
     let mut emit = |entry: Entry, abs: PathBuf, meta: Option<&std::fs::Metadata>| -> bool {
-        if permits.recv().is_err() || maestro_common::signal::interrupted() {
+        if permits.recv().is_err()
+            || stop.load(Ordering::Relaxed)
+            || maestro_common::signal::interrupted()
+        {
             return false;
         }
         let this = seq;
