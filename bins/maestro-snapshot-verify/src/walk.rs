@@ -1,11 +1,10 @@
 //! The walker: lists the roots, stats and hashes every regular file on all
 //! cores, and hands the entries on in a stable order.
 //!
-//! One thread walks (walkdir, names sorted, symlinks never followed, so no
-//! walk can leave a root or loop), worker threads hash, and the caller's
-//! thread receives the entries in walk order through a reorder buffer. A
-//! window of permits bounds the entries in flight, so memory stays flat
-//! however large the tree.
+//! The caller's thread walks (walkdir, names sorted, symlinks never
+//! followed, so no walk can leave a root or loop), worker threads hash, and
+//! the entries are handed on in walk order through a reorder queue whose
+//! length is bounded, so memory stays flat however large the tree.
 //!
 //! Torn files: each file is `fstat`ed right after it is opened and again
 //! after it was read; a change of size, mtime or ctime in between, a read
@@ -15,12 +14,11 @@
 use crate::manifest::{Entry, Kind, RawName};
 use crate::store::{CacheKey, RootCache};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -129,133 +127,243 @@ fn mtime_ns(m: &std::fs::Metadata) -> i64 {
 
 /// Walk `roots` and call `sink` with every entry, in walk order.
 /// `caches` holds the hash cache of each root that has one.
+///
+/// The caller's thread walks and hands entries on; only files to be read
+/// cross to the worker threads, so a walk answered by the cache costs no
+/// thread hand-off at all.
 pub fn walk(
     roots: &[Root],
     opts: &WalkOptions,
     caches: &HashMap<String, RootCache>,
-    mut sink: impl FnMut(Entry) -> io::Result<()>,
+    sink: impl FnMut(Entry) -> io::Result<()>,
 ) -> io::Result<WalkStats> {
     let threads = opts.threads.max(1);
-    let (permit_tx, permit_rx) = mpsc::sync_channel::<()>(WINDOW);
-    for _ in 0..WINDOW {
-        let _ = permit_tx.send(());
-    }
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads * 4);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Done>();
-    let mut stats = WalkStats::default();
-    let stop = AtomicBool::new(false);
-
-    thread::scope(|scope| -> io::Result<()> {
+    thread::scope(|scope| {
         for _ in 0..threads {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
             let window_start = opts.window_start_ns;
             scope.spawn(move || worker(&job_rx, &done_tx, window_start));
         }
-        {
-            let done_tx = done_tx.clone();
-            let stop = &stop;
-            scope.spawn(move || walker(roots, opts, caches, &permit_rx, &job_tx, &done_tx, stop));
-        }
         drop(done_tx);
-
-        // Hand the entries on in order; return a permit for each.
-        let mut pending: HashMap<u64, Done> = HashMap::new();
-        let mut next = 0u64;
-        let mut failure: Option<io::Error> = None;
-        for done in done_rx {
-            pending.insert(done.seq, done);
-            while let Some(d) = pending.remove(&next) {
-                next += 1;
-                let root = d.entry.root.clone();
-                if let Some(k) = d.cache_hit {
-                    stats.cache_hits += 1;
-                    stats.cache_seen.entry(root.clone()).or_default().insert(k);
-                }
-                if let Some((k, h)) = d.hashed {
-                    stats.cache_added.entry(root).or_default().push((k, h));
-                }
-                stats.bytes_read += d.bytes_read;
-                if failure.is_none() {
-                    if let Err(e) = sink(d.entry) {
-                        failure = Some(e);
-                        // Stop the walk; what is in flight is drained.
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-                // The walker may be gone (finished, or stopped by SIGINT).
-                let _ = permit_tx.send(());
+        let mut out = Ordered {
+            queue: VecDeque::new(),
+            finished: HashMap::new(),
+            next_seq: 0,
+            jobs: Some(job_tx),
+            done: done_rx,
+            sink,
+            stats: WalkStats::default(),
+            failure: None,
+        };
+        walk_roots(roots, opts, caches, &mut out);
+        out.jobs = None; // the workers end when the queue is empty
+        while !out.queue.is_empty() {
+            if !out.wait_one() {
+                break;
             }
+            out.flush();
         }
+        let Ordered {
+            mut stats, failure, ..
+        } = out;
+        stats.files_read = stats.cache_added.values().map(|v| v.len() as u64).sum();
         match failure {
             Some(e) => Err(e),
             None if maestro_common::signal::interrupted() => {
                 Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
             }
-            None => Ok(()),
+            None => Ok(stats),
         }
-    })?;
-    stats.files_read = stats.cache_added.values().map(|v| v.len() as u64).sum();
-    Ok(stats)
+    })
 }
 
-fn walker(
-    roots: &[Root],
-    opts: &WalkOptions,
-    caches: &HashMap<String, RootCache>,
-    permits: &Receiver<()>,
-    jobs: &SyncSender<Job>,
-    done: &mpsc::Sender<Done>,
-    stop: &AtomicBool,
-) {
-    let mut seq = 0u64;
-    // Send one entry: regular files to be hashed go to the workers, the
-    // rest (and cache hits) straight to the caller.
-    let mut emit = |entry: Entry, abs: PathBuf, meta: Option<&std::fs::Metadata>| -> bool {
-        if permits.recv().is_err()
-            || stop.load(Ordering::Relaxed)
-            || maestro_common::signal::interrupted()
-        {
-            return false;
+/// An entry in walk order: done, or waiting for a worker.
+// At most WINDOW slots exist, so their size does not matter; boxing would
+// cost an allocation an entry.
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    Ready(Done),
+    Pending(u64),
+}
+
+/// Keeps the walk order while workers finish in any order, and bounds the
+/// entries in flight.
+struct Ordered<F: FnMut(Entry) -> io::Result<()>> {
+    queue: VecDeque<Slot>,
+    finished: HashMap<u64, Done>,
+    next_seq: u64,
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<Done>,
+    sink: F,
+    stats: WalkStats,
+    failure: Option<io::Error>,
+}
+
+impl<F: FnMut(Entry) -> io::Result<()>> Ordered<F> {
+    fn stopped(&self) -> bool {
+        self.failure.is_some() || maestro_common::signal::interrupted()
+    }
+
+    /// Queue an entry that needs no read.
+    fn ready(&mut self, done: Done) {
+        self.queue.push_back(Slot::Ready(done));
+        self.flush();
+        self.bound();
+    }
+
+    /// Queue a file for a worker to read.
+    fn read(&mut self, entry: Entry, abs: PathBuf, lstat_key: CacheKey) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let job = Job {
+            seq,
+            entry,
+            abs,
+            lstat_key,
+        };
+        let refused = match &self.jobs {
+            Some(jobs) => jobs.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        match refused {
+            None => self.queue.push_back(Slot::Pending(seq)),
+            // Never drop an entry: one that could not be read is an error entry.
+            Some(job) => {
+                let mut entry = job.entry;
+                entry.error = Some("not read: no hashing thread left".into());
+                self.queue.push_back(Slot::Ready(Done {
+                    seq,
+                    entry,
+                    hashed: None,
+                    cache_hit: None,
+                    bytes_read: 0,
+                }));
+            }
         }
-        let this = seq;
-        seq += 1;
+        self.collect();
+        self.flush();
+        self.bound();
+    }
+
+    fn bound(&mut self) {
+        while self.queue.len() >= WINDOW {
+            if !self.wait_one() {
+                return;
+            }
+            self.flush();
+        }
+    }
+
+    /// Take whatever the workers have finished, without waiting.
+    fn collect(&mut self) {
+        while let Ok(d) = self.done.try_recv() {
+            self.finished.insert(d.seq, d);
+        }
+    }
+
+    /// Wait for one finished read; false when no worker is left.
+    fn wait_one(&mut self) -> bool {
+        match self.done.recv() {
+            Ok(d) => {
+                self.finished.insert(d.seq, d);
+                self.collect();
+                true
+            }
+            Err(_) => {
+                // Every worker is gone with reads still owed: fail the walk
+                // rather than hand on a manifest with entries missing.
+                if self.failure.is_none() {
+                    self.failure = Some(io::Error::other("the hashing threads ended early"));
+                }
+                false
+            }
+        }
+    }
+
+    /// Hand on every entry at the front that is done.
+    fn flush(&mut self) {
+        loop {
+            let d = match self.queue.front() {
+                Some(Slot::Ready(_)) => match self.queue.pop_front() {
+                    Some(Slot::Ready(d)) => d,
+                    _ => return,
+                },
+                Some(Slot::Pending(seq)) => match self.finished.remove(seq) {
+                    Some(d) => {
+                        self.queue.pop_front();
+                        d
+                    }
+                    None => return,
+                },
+                None => return,
+            };
+            let root = d.entry.root.clone();
+            if let Some(k) = d.cache_hit {
+                self.stats.cache_hits += 1;
+                self.stats
+                    .cache_seen
+                    .entry(root.clone())
+                    .or_default()
+                    .insert(k);
+            }
+            if let Some((k, h)) = d.hashed {
+                self.stats.cache_added.entry(root).or_default().push((k, h));
+            }
+            self.stats.bytes_read += d.bytes_read;
+            if self.failure.is_none() {
+                if let Err(e) = (self.sink)(d.entry) {
+                    self.failure = Some(e);
+                }
+            }
+        }
+    }
+
+    /// One walked entry: a cache hit or no content is ready at once; a
+    /// regular file to hash goes to a worker.
+    fn entry(
+        &mut self,
+        entry: Entry,
+        abs: PathBuf,
+        meta: Option<&std::fs::Metadata>,
+        opts: &WalkOptions,
+        caches: &HashMap<String, RootCache>,
+    ) {
         let wants_read = opts.hash && entry.kind == Kind::File && entry.error.is_none();
         if let (true, Some(meta)) = (wants_read, meta) {
             let key = key_of(meta);
             if let Some(hash) = caches.get(&entry.root).and_then(|c| c.hashes.get(&key)) {
                 let mut entry = entry;
                 entry.sha256 = Some(crate::manifest::hex(hash));
-                return done
-                    .send(Done {
-                        seq: this,
-                        entry,
-                        hashed: None,
-                        cache_hit: Some(key),
-                        bytes_read: 0,
-                    })
-                    .is_ok();
-            }
-            return jobs
-                .send(Job {
-                    seq: this,
+                return self.ready(Done {
+                    seq: 0,
                     entry,
-                    abs,
-                    lstat_key: key,
-                })
-                .is_ok();
+                    hashed: None,
+                    cache_hit: Some(key),
+                    bytes_read: 0,
+                });
+            }
+            return self.read(entry, abs, key);
         }
-        done.send(Done {
-            seq: this,
+        self.ready(Done {
+            seq: 0,
             entry,
             hashed: None,
             cache_hit: None,
             bytes_read: 0,
-        })
-        .is_ok()
-    };
+        });
+    }
+}
 
+fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(
+    roots: &[Root],
+    opts: &WalkOptions,
+    caches: &HashMap<String, RootCache>,
+    out: &mut Ordered<F>,
+) {
     for root in roots {
         let excluded = |p: &Path| opts.excluded_paths.iter().any(|x| x == p);
         let it = walkdir::WalkDir::new(&root.path)
@@ -277,26 +385,31 @@ fn walker(
         // two become one entry.
         let mut held: Option<(Entry, PathBuf)> = None;
         for item in it {
+            if out.stopped() {
+                return;
+            }
             match item {
                 Ok(d) => {
                     if let Some((e, abs)) = held.take() {
-                        if !emit(e, abs, None) {
-                            return;
-                        }
+                        out.entry(e, abs, None, opts, caches);
                     }
                     let rel = d.path().strip_prefix(&root.path).unwrap_or(Path::new(""));
-                    let entry = match d.metadata() {
-                        Ok(meta) => entry_from_meta(root, rel, d.path(), &meta, opts),
+                    let meta = d.metadata();
+                    let entry = match &meta {
+                        Ok(meta) => entry_from_meta(root, rel, d.path(), meta, opts),
                         Err(e) => error_entry(root, rel, io_text(e.io_error(), &e.to_string())),
                     };
                     if entry.kind == Kind::Dir {
                         held = Some((entry, d.path().to_path_buf()));
                         continue;
                     }
-                    let meta = d.metadata().ok();
-                    if !emit(entry, d.path().to_path_buf(), meta.as_ref()) {
-                        return;
-                    }
+                    out.entry(
+                        entry,
+                        d.path().to_path_buf(),
+                        meta.as_ref().ok(),
+                        opts,
+                        caches,
+                    );
                 }
                 Err(err) => {
                     let path = err
@@ -307,29 +420,27 @@ fn walker(
                     match held.take() {
                         Some((mut e, abs)) if abs == path => {
                             e.error = Some(format!("cannot list: {text}"));
-                            if !emit(e, abs, None) {
-                                return;
-                            }
+                            out.entry(e, abs, None, opts, caches);
                         }
                         other => {
                             if let Some((e, abs)) = other {
-                                if !emit(e, abs, None) {
-                                    return;
-                                }
+                                out.entry(e, abs, None, opts, caches);
                             }
                             let rel = path.strip_prefix(&root.path).unwrap_or(Path::new(""));
-                            if !emit(error_entry(root, rel, text), path.clone(), None) {
-                                return;
-                            }
+                            out.entry(
+                                error_entry(root, rel, text),
+                                path.clone(),
+                                None,
+                                opts,
+                                caches,
+                            );
                         }
                     }
                 }
             }
         }
         if let Some((e, abs)) = held.take() {
-            if !emit(e, abs, None) {
-                return;
-            }
+            out.entry(e, abs, None, opts, caches);
         }
     }
 }
