@@ -16,8 +16,17 @@ _maestro__snapshot__verify() {
             ",$1")
                 cmd="maestro__snapshot__verify"
                 ;;
+            maestro__snapshot__verify,capture)
+                cmd="maestro__snapshot__verify__subcmd__capture"
+                ;;
+            maestro__snapshot__verify,check)
+                cmd="maestro__snapshot__verify__subcmd__check"
+                ;;
             maestro__snapshot__verify,config)
                 cmd="maestro__snapshot__verify__subcmd__config"
+                ;;
+            maestro__snapshot__verify,diff)
+                cmd="maestro__snapshot__verify__subcmd__diff"
                 ;;
             maestro__snapshot__verify,help)
                 cmd="maestro__snapshot__verify__subcmd__help"
@@ -34,8 +43,17 @@ _maestro__snapshot__verify() {
             maestro__snapshot__verify__subcmd__config__subcmd__help,help)
                 cmd="maestro__snapshot__verify__subcmd__config__subcmd__help__subcmd__help"
                 ;;
+            maestro__snapshot__verify__subcmd__help,capture)
+                cmd="maestro__snapshot__verify__subcmd__help__subcmd__capture"
+                ;;
+            maestro__snapshot__verify__subcmd__help,check)
+                cmd="maestro__snapshot__verify__subcmd__help__subcmd__check"
+                ;;
             maestro__snapshot__verify__subcmd__help,config)
                 cmd="maestro__snapshot__verify__subcmd__help__subcmd__config"
+                ;;
+            maestro__snapshot__verify__subcmd__help,diff)
+                cmd="maestro__snapshot__verify__subcmd__help__subcmd__diff"
                 ;;
             maestro__snapshot__verify__subcmd__help,help)
                 cmd="maestro__snapshot__verify__subcmd__help__subcmd__help"
@@ -50,12 +68,132 @@ _maestro__snapshot__verify() {
 
     case "${cmd}" in
         maestro__snapshot__verify)
-            opts="-q -v -h -V --config --set --format --state-dir --quiet --verbose --help --version config help"
+            opts="-q -v -h -V --config --set --format --state-dir --quiet --verbose --help --version capture check diff config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__capture)
+            opts="-o -q -v -h --root --exclude --rehash --threads --out --label --from-snapshot --config --set --format --state-dir --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__check)
+            opts="-q -v -h --root --exclude --rehash --threads --manifest --manifest-label --remote --remote-manifest --remote-timeout --accept-new-host-key --quick --max-skew --partial-dir --config --set --format --state-dir --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest-label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-skew)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partial-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -181,9 +319,67 @@ _maestro__snapshot__verify() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        maestro__subcmd__snapshot__subcmd__verify__subcmd__help)
-            opts="config help"
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__diff)
+            opts="-q -v -h --quick --config --set --format --state-dir --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__help)
+            opts="capture check diff config help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__help__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -212,6 +408,20 @@ _maestro__snapshot__verify() {
         maestro__subcmd__snapshot__subcmd__verify__subcmd__help__subcmd__config__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__snapshot__subcmd__verify__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -58,7 +58,7 @@ run maestro-fence --config "$SANDBOX/typo.toml" config check
 
 echo
 echo "== 4. a tool whose work is not built yet says so plainly (exit 3)"
-for tool in maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch; do
+for tool in maestro-logscan maestro-smoketest; do
   run "$tool" --config "$SANDBOX/config.toml"
 done
 
@@ -121,3 +121,18 @@ printf 'action=list\nconfig_file=%s\n' "$FENCE/config.toml" | maestro-fence agen
 printf '(exit code %s)\n' "$?"
 printf '\n$ maestro-fence agent -o metadata | head -4\n'
 maestro-fence agent -o metadata | head -4
+
+echo
+echo "== 7. maestro-snapshot-verify: a manifest of the primary's data, a faithful copy (OK), a copy cut off (CRITICAL)"
+printf 'account=1\n' >"$ROOT/hub/hubreg/registry.dat"
+printf 'job=42\n' >"$ROOT/lui/jobs.dat"
+printf 'ibdata placeholder\n' >"$ROOT/lui/database/data/maestro.frm"
+printf 'log line\n' >"$ROOT/lui/logs/LUI-20261126.LOG"
+run maestro-snapshot-verify --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" capture --label demo --out "$SANDBOX/primary.jsonl"
+head -c 400 "$SANDBOX/primary.jsonl"; echo " ..."
+mkdir -p "$SANDBOX/replica" && cp -a "$SANDBOX/primary/maestro" "$SANDBOX/replica/"
+sed "s|$SANDBOX/primary/maestro|$SANDBOX/replica/maestro|" "$SANDBOX/config.toml" >"$SANDBOX/replica.toml"
+run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest-label demo -q
+# An interrupted rsync: a file not yet renamed from its temporary name.
+mv "$SANDBOX/replica/maestro/lui/jobs.dat" "$SANDBOX/replica/maestro/lui/.jobs.dat.Xa3k9Q"
+run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest "$SANDBOX/primary.jsonl" -q

@@ -12,6 +12,7 @@ PACKAGES=(
   pkg-config libssl-dev           # build: ssh2's libssh2 links OpenSSL
   iproute2 nftables iputils-ping python3   # maestro-watch: test hosts in network namespaces, firewall faults, ICMP, an HTTP server
   fence-agents nftables iptables libxml2-utils iproute2 procps  # maestro-fence: fence_dummy, isolate in netns, metadata schema check, pgrep
+  rsync mariadb-server            # maestro-snapshot-verify: rsync cut off by SIGKILL; real InnoDB files
 )
 
 missing=()

@@ -266,10 +266,43 @@ pub struct FenceConfig {
     /// epoch. Default `maestro-fence --format json epoch`.
     pub peer_epoch_command: Option<String>,
 }
-tool_section!(
-    /// `[verify]` (comes with maestro-snapshot-verify).
-    VerifyConfig
-);
+
+/// `[verify]`: maestro-snapshot-verify. Every key also has a flag, which wins.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Roots to walk instead of the site's data roots, as `DIR` or
+    /// `NAME=DIR` (`--root`). Names are how two manifests' roots are matched.
+    #[serde(default)]
+    pub roots: Vec<String>,
+    /// Globs of paths to leave out, relative to their root; a glob without
+    /// `/` matches a name at any depth (`--exclude`).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// The largest gap allowed between the newest modification times of two
+    /// components (HUB, LUI, Tracker, DB). Default 5m (`--max-skew`).
+    pub max_skew: Option<HumanDuration>,
+    /// Names of rsync `--partial-dir` folders whose presence means an
+    /// interrupted transfer. Default `[".rsync-partial"]` (`--partial-dir`).
+    pub partial_dirs: Option<Vec<String>>,
+    /// Hashing threads. Default: every core (`--threads`).
+    pub threads: Option<usize>,
+    /// The command that runs this tool on the primary for `check --remote`,
+    /// a shell command prefix (`env X=1 /opt/bin/maestro-snapshot-verify`).
+    /// Default `maestro-snapshot-verify` (found on the remote PATH).
+    pub remote_command: Option<String>,
+    /// The roots the primary's capture walks, as `--root` values; default:
+    /// the `--root` flags of the check, else the primary's own config.
+    #[serde(default)]
+    pub remote_roots: Vec<String>,
+    /// Read the primary's last manifest from this path over SFTP instead of
+    /// running a capture there (`--remote-manifest`).
+    pub remote_manifest: Option<String>,
+    /// How long the remote capture or SFTP read may take. Default 1h.
+    pub remote_timeout: Option<HumanDuration>,
+    /// The largest manifest read from the primary, in bytes. Default 4 GiB.
+    pub remote_max_bytes: Option<u64>,
+}
 tool_section!(
     /// `[logscan]` (comes with maestro-logscan).
     LogscanConfig

@@ -2,37 +2,32 @@
 //!
 //! Captures manifests of Maestro's data folders and checks a replica against them and against itself: leftovers of an interrupted transfer, skew between components, InnoDB pages newer than the redo log, MyISAM tables copied while open.
 
-use clap::{CommandFactory, Parser, Subcommand};
-use maestro_common::cli::{self, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
+pub mod capture;
+pub mod check;
+pub mod cli;
+pub mod compare;
+pub mod innodb;
+pub mod intrinsic;
+pub mod manifest;
+pub mod myisam;
+pub mod remote;
+pub mod roots;
+pub mod store;
+pub mod time;
+pub mod walk;
+
+use clap::CommandFactory;
+pub use cli::{Cli, Command};
+use maestro_common::cli::{
+    self as common_cli, ConfigCommand, Context, GlobalArgs, Tool, ToolError,
+};
 use maestro_common::Report;
 use std::process::ExitCode;
 
-/// Prove that the replica's application and database files come from one point in time.
-#[derive(Debug, Parser)]
-#[command(
-    name = "maestro-snapshot-verify",
-    version,
-    about = "Prove that the replica's application and database files come from one point in time",
-    long_about = "Captures manifests of Maestro's data folders and checks a replica against them and against itself: leftovers of an interrupted transfer, skew between components, InnoDB pages newer than the redo log, MyISAM tables copied while open.",
-    after_help = cli::EXIT_CODES_HELP
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub globals: GlobalArgs,
-
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Work with the shared configuration file
-    #[command(subcommand)]
-    Config(ConfigCommand),
-}
+pub const NAME: &str = "maestro-snapshot-verify";
 
 impl Tool for Cli {
-    const NAME: &'static str = "maestro-snapshot-verify";
+    const NAME: &'static str = NAME;
 
     fn globals(&self) -> &GlobalArgs {
         &self.globals
@@ -40,11 +35,13 @@ impl Tool for Cli {
 
     fn run(self, ctx: &mut Context) -> Result<Report, ToolError> {
         match self.command {
-            Some(Command::Config(ConfigCommand::Check)) => cli::config_check(ctx),
-            None => Err(ToolError::NotBuilt {
-                what: "snapshot capture and verification (capture, check, diff)",
-                issue: 4,
-            }),
+            Some(Command::Config(ConfigCommand::Check)) => common_cli::config_check(ctx),
+            Some(Command::Capture(args)) => capture::run(ctx, args),
+            Some(Command::Check(args)) => check::run(ctx, args),
+            Some(Command::Diff(args)) => check::diff(args),
+            None => Err(ToolError::Usage(
+                "a subcommand is needed: capture, check, diff or config check (see --help)".into(),
+            )),
         }
     }
 }
@@ -55,5 +52,5 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main() -> ExitCode {
-    cli::main::<Cli>()
+    common_cli::main::<Cli>()
 }

@@ -1,0 +1,342 @@
+//! `capture`: walk the roots and write the manifest.
+
+use crate::cli::CaptureArgs;
+use crate::manifest::{Header, ManifestWriter, RawName, RootInfo};
+use crate::roots::{self, Plan};
+use crate::store::{self, RootCache};
+use crate::{time, walk, NAME};
+use maestro_common::catalog::Catalog;
+use maestro_common::cli::{Context, ToolError};
+use maestro_common::perfdata::{Perfdata, Uom};
+use maestro_common::report::{Check, Finding, Report};
+use maestro_common::Status;
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Instant;
+
+/// Writes to the output and to the catalog's copy at once.
+struct Tee<A: Write, B: Write> {
+    a: A,
+    b: Option<B>,
+}
+
+impl<A: Write, B: Write> Write for Tee<A, B> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.a.write_all(buf)?;
+        if let Some(b) = &mut self.b {
+            b.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.a.flush()?;
+        if let Some(b) = &mut self.b {
+            b.flush()?;
+        }
+        Ok(())
+    }
+}
+
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // within it or returns an error.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Open the catalog, or say why not (a capture still works without it).
+pub fn open_catalog(ctx: &Context) -> Result<Catalog, String> {
+    let dir = ctx.state_dir().map_err(|e| e.to_string())?;
+    store::open(&dir).map_err(|e| e.to_string())
+}
+
+pub fn load_caches(
+    catalog: Option<&Catalog>,
+    plan: &Plan,
+    rehash: bool,
+) -> HashMap<String, RootCache> {
+    let mut caches = HashMap::new();
+    if rehash {
+        return caches;
+    }
+    if let Some(catalog) = catalog {
+        for r in &plan.roots {
+            if let Ok(c) = store::load_cache(catalog, &cache_root_key(&r.path)) {
+                caches.insert(r.name.clone(), c);
+            }
+        }
+    }
+    caches
+}
+
+pub fn cache_root_key(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Write what the walk learnt into the cache; the hits and the new hashes
+/// stay, keys of this root not seen again are dropped.
+pub fn save_caches(
+    catalog: &mut Catalog,
+    plan: &Plan,
+    caches: &HashMap<String, RootCache>,
+    stats: &walk::WalkStats,
+) -> Result<(), String> {
+    for r in &plan.roots {
+        let added = stats
+            .cache_added
+            .get(&r.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let seen = stats.cache_seen.get(&r.name);
+        let stale: Vec<store::CacheKey> = caches
+            .get(&r.name)
+            .map(|c| {
+                c.hashes
+                    .keys()
+                    .filter(|k| seen.is_none_or(|s| !s.contains(k)))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        store::update_cache(catalog, &cache_root_key(&r.path), added, &stale)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
+    let plan = roots::plan(ctx, &args.walk)?;
+    let to_stdout = args.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    if let Some(out) = args.out.as_ref().filter(|_| !to_stdout) {
+        let abs = std::path::absolute(out).unwrap_or_else(|_| out.clone());
+        if let Some(r) = plan.roots.iter().find(|r| abs.starts_with(&r.path)) {
+            return Err(ToolError::Usage(format!(
+                "--out {} lies inside the root {}: this tool never writes into the roots",
+                out.display(),
+                r.path.display()
+            )));
+        }
+    }
+    let mut report = Report::new(NAME, Some("capture"));
+    if let Ok(dir) = ctx.state_dir() {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        if let Some(r) = plan.roots.iter().find(|r| dir.starts_with(&r.path)) {
+            return Err(ToolError::Usage(format!(
+                "the state folder {} lies inside the root {}: this tool never writes into the roots",
+                dir.display(),
+                r.path.display()
+            )));
+        }
+    }
+    let mut catalog = open_catalog(ctx);
+    let caches = load_caches(catalog.as_ref().ok(), &plan, args.walk.rehash);
+    let copy = match (&catalog, ctx.state_dir()) {
+        (Ok(_), Ok(dir)) => tempfile::tempfile_in(dir).ok(),
+        _ => None,
+    };
+
+    let started = Instant::now();
+    let start_ns = time::now_ns();
+    let header = Header {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        host: host_name(),
+        label: args.label.clone(),
+        roots: plan
+            .roots
+            .iter()
+            .map(|r| RootInfo {
+                name: r.name.clone(),
+                path: RawName::from_os(r.path.as_os_str()),
+            })
+            .collect(),
+        excludes: plan.exclude_texts(),
+        from_snapshot: args.from_snapshot,
+        started_at: time::format_ns(start_ns),
+        started_at_ns: start_ns,
+    };
+    let out: Box<dyn Write> = if to_stdout {
+        Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()))
+    } else {
+        let path = args.out.clone().unwrap_or_default();
+        let f = std::fs::File::create(&path)
+            .map_err(|e| anyhow::anyhow!("cannot create --out {}: {e}", path.display()))?;
+        Box::new(io::BufWriter::with_capacity(1 << 16, f))
+    };
+    let tee = Tee {
+        a: out,
+        b: copy.map(|f| io::BufWriter::with_capacity(1 << 16, f)),
+    };
+    let mut writer = match ManifestWriter::new(tee, &header) {
+        Ok(w) => w,
+        Err(e) => return closed_or_error(e),
+    };
+    let mut torn: Vec<Finding> = Vec::new();
+    let torn_status = if args.from_snapshot {
+        Status::Critical
+    } else {
+        Status::Warning
+    };
+    let opts = plan.walk_options(true, start_ns);
+    let walked = walk::walk(&plan.roots, &opts, &caches, |e| {
+        if let Some(why) = &e.torn {
+            if torn.len() < crate::intrinsic::MAX_FINDINGS {
+                torn.push(Finding::new(torn_status, "torn", why.clone()).at(e.location()));
+            }
+        }
+        writer.entry(&e)
+    });
+    let stats = match walked {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(ToolError::Interrupted),
+        Err(e) => return closed_or_error(e),
+    };
+    let end_ns = time::now_ns();
+    let (tee, trailer) = match writer.finish(time::format_ns(end_ns), end_ns) {
+        Ok(x) => x,
+        Err(e) => return closed_or_error(e),
+    };
+    let elapsed = started.elapsed();
+    let totals = trailer.totals.clone();
+
+    let mut capture = Check::ok(
+        "capture",
+        format!(
+            "{} entries ({} files, {} bytes) in {} roots; manifest SHA-256 {}",
+            totals.entries,
+            totals.files,
+            totals.bytes,
+            plan.roots.len(),
+            &trailer.sha256[..16]
+        ),
+    )
+    .timed(elapsed)
+    .detail("host", header.host.clone())
+    .detail("started_at", header.started_at.clone())
+    .detail("finished_at", trailer.finished_at.clone())
+    .detail("sha256", trailer.sha256.clone())
+    .detail(
+        "roots",
+        plan.roots
+            .iter()
+            .map(|r| format!("{}={}", r.name, r.path.display()))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+    .detail("files_read", stats.files_read)
+    .detail("cache_hits", stats.cache_hits)
+    .detail("bytes_read", stats.bytes_read)
+    .detail("threads", plan.threads as u64)
+    .perf(Perfdata::count("entries", totals.entries))
+    .perf(Perfdata::new("bytes", totals.bytes as f64, Uom::Bytes))
+    .perf(Perfdata::count("cache_hits", stats.cache_hits))
+    .perf(Perfdata::seconds("time", elapsed));
+    if let Some(out) = args.out.as_ref().filter(|_| !to_stdout) {
+        capture = capture.detail("out", out.display().to_string());
+    }
+    report.push(capture);
+
+    let mut torn_check = if totals.torn == 0 {
+        Check::ok(
+            "torn",
+            "no file changed while read: the manifest is a point in time",
+        )
+    } else if args.from_snapshot {
+        Check::new(
+            "torn",
+            Status::Critical,
+            format!("{} entries changed while read from a frozen snapshot: the snapshot is not frozen, not a point in time", totals.torn),
+        )
+    } else {
+        Check::new(
+            "torn",
+            Status::Warning,
+            format!(
+                "{} entries changed while read: the manifest is marked not a point in time",
+                totals.torn
+            ),
+        )
+    };
+    for f in torn {
+        torn_check.add_finding(f);
+    }
+    report.push(torn_check.perf(Perfdata::count("torn", totals.torn)));
+    if totals.errors > 0 {
+        report.push(Check::new(
+            "unreadable",
+            Status::Warning,
+            format!(
+                "{} entries could not be read; the manifest lists them as errors",
+                totals.errors
+            ),
+        ));
+    }
+
+    // Store the manifest and the cache.
+    let Tee { b: copy, .. } = tee;
+    let catalog_check = match &mut catalog {
+        Err(why) => Check::new(
+            "catalog",
+            Status::Warning,
+            format!("manifest not stored, no hash cache: {why}"),
+        ),
+        Ok(catalog) => {
+            let stored = match copy.map(|w| w.into_inner()) {
+                Some(Ok(mut file)) => store::store_manifest(
+                    catalog,
+                    &store::ManifestMeta {
+                        label: args.label.as_deref(),
+                        host: &header.host,
+                        started_at: &header.started_at,
+                        finished_at: &trailer.finished_at,
+                        entries: totals.entries,
+                        torn: totals.torn,
+                        point_in_time: trailer.point_in_time,
+                        sha256: &trailer.sha256,
+                    },
+                    &mut file,
+                )
+                .map_err(|e| e.to_string()),
+                Some(Err(e)) => Err(format!("cannot write the catalog's copy: {e}")),
+                None => Err("cannot make a temporary file in the state folder".to_string()),
+            };
+            let cached = save_caches(catalog, &plan, &caches, &stats);
+            match (stored, cached) {
+                (Ok(id), Ok(())) => Check::ok(
+                    "catalog",
+                    match &args.label {
+                        Some(l) => format!("stored as manifest #{id} with label {l:?}"),
+                        None => format!("stored as manifest #{id} (no label)"),
+                    },
+                )
+                .detail("catalog", catalog.path().display().to_string()),
+                (Err(e), _) | (_, Err(e)) => Check::new("catalog", Status::Warning, e),
+            }
+        }
+    };
+    report.push(catalog_check);
+    Ok(report)
+}
+
+/// A reader that closed the pipe ends the run quietly (UNKNOWN: no
+/// complete manifest was written); any other write error is an error.
+fn closed_or_error(e: io::Error) -> Result<Report, ToolError> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        let mut report = Report::new(NAME, Some("capture"));
+        report.push(Check::new(
+            "capture",
+            Status::Unknown,
+            "the output was closed before the manifest was complete",
+        ));
+        return Ok(report);
+    }
+    Err(ToolError::Failed(anyhow::anyhow!(
+        "cannot write the manifest: {e}"
+    )))
+}

@@ -1,0 +1,242 @@
+//! InnoDB tablespace pages: the page size from the FSP header flags, each
+//! page's LSN and checksum.
+//!
+//! Every page starts with the 38-byte FIL header: checksum (0), page number
+//! (4), LSN (16, 8 bytes), page type (24). Page 0 holds the FSP header at 38,
+//! whose flags (38 + 16) give the page size:
+//! - MariaDB `full_crc32` tablespaces (flag bit 4): page size `512 << (flags & 15)`;
+//!   the page's last 4 bytes are the CRC-32C of everything before them, the
+//!   4 before that the low half of the LSN.
+//! - otherwise (MySQL 5.6+, MariaDB before 10.5): `PAGE_SSIZE` in bits 6-9
+//!   (0 = 16 KiB, else `512 << ssize`), `ZIP_SSIZE` in bits 1-4 (compressed
+//!   tables: checksums not judged here). The checksum is at 0 and again at
+//!   `size - 8`, as `crc32` (CRC-32C of bytes 4..26 xor 38..size-8), the
+//!   legacy `innodb` fold, or `none` (0xDEADBEEF); the last 4 bytes repeat
+//!   the low half of the LSN.
+
+/// How the pages of one tablespace are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub page_size: usize,
+    pub full_crc32: bool,
+    /// ROW_FORMAT=COMPRESSED or page_compressed: LSNs are read, checksums
+    /// are not judged.
+    pub compressed: bool,
+}
+
+pub fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+pub fn be64(b: &[u8], at: usize) -> u64 {
+    (u64::from(be32(b, at)) << 32) | u64::from(be32(b, at + 4))
+}
+
+pub const FSP_FLAGS_AT: usize = 38 + 16;
+
+/// The layout from the FSP flags of page 0.
+pub fn layout(flags: u32) -> Result<Layout, String> {
+    if flags & (1 << 4) != 0 {
+        let ssize = flags & 15;
+        if !(3..=7).contains(&ssize) {
+            return Err(format!(
+                "full_crc32 flags {flags:#x}: page size code {ssize} is invalid"
+            ));
+        }
+        return Ok(Layout {
+            page_size: 512 << ssize,
+            full_crc32: true,
+            compressed: (flags >> 5) & 7 != 0,
+        });
+    }
+    let page_ssize = (flags >> 6) & 15;
+    let zip_ssize = (flags >> 1) & 15;
+    let logical = match page_ssize {
+        0 => 16384,
+        3..=7 => 512 << page_ssize,
+        other => {
+            return Err(format!(
+                "FSP flags {flags:#x}: page size code {other} is invalid"
+            ))
+        }
+    };
+    if zip_ssize != 0 {
+        if zip_ssize > 5 {
+            return Err(format!(
+                "FSP flags {flags:#x}: compressed page size code {zip_ssize} is invalid"
+            ));
+        }
+        return Ok(Layout {
+            page_size: 512 << zip_ssize,
+            full_crc32: false,
+            compressed: true,
+        });
+    }
+    Ok(Layout {
+        page_size: logical,
+        full_crc32: false,
+        // MariaDB's PAGE_COMPRESSION flag (bit 16).
+        compressed: flags & (1 << 16) != 0,
+    })
+}
+
+const UT_HASH_RANDOM_MASK: u64 = 1_463_735_687;
+const UT_HASH_RANDOM_MASK2: u64 = 1_653_893_711;
+
+fn fold_pair(n1: u64, n2: u64) -> u64 {
+    ((((n1 ^ n2 ^ UT_HASH_RANDOM_MASK2) << 8).wrapping_add(n1)) ^ UT_HASH_RANDOM_MASK)
+        .wrapping_add(n2)
+}
+
+fn fold_binary(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |f, &b| fold_pair(f, u64::from(b)))
+}
+
+/// The legacy `innodb` checksums: (new at offset 0, old at size - 8).
+pub fn innodb_checksums(page: &[u8]) -> (u32, u32) {
+    let n = page.len();
+    let new = fold_binary(&page[4..26]).wrapping_add(fold_binary(&page[38..n - 8]));
+    let old = fold_binary(&page[..26]);
+    (new as u32, old as u32)
+}
+
+pub fn crc32_checksum(page: &[u8]) -> u32 {
+    let n = page.len();
+    crc32c::crc32c(&page[4..26]) ^ crc32c::crc32c(&page[38..n - 8])
+}
+
+/// What is wrong with a page, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageVerdict {
+    Ok,
+    /// All zero: never written.
+    Empty,
+    /// Not judged (compressed or encrypted pages).
+    NotJudged,
+    Corrupt(String),
+}
+
+const FIL_PAGE_PAGE_COMPRESSED: u16 = 34354;
+const FIL_PAGE_PAGE_COMPRESSED_ENCRYPTED: u16 = 37401;
+
+pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
+    if page.iter().all(|&b| b == 0) {
+        return PageVerdict::Empty;
+    }
+    let n = page.len();
+    if layout.full_crc32 {
+        if layout.compressed {
+            return PageVerdict::NotJudged;
+        }
+        let stored = be32(page, n - 4);
+        if stored != crc32c::crc32c(&page[..n - 4]) {
+            return PageVerdict::Corrupt("CRC-32C (full_crc32) mismatch".into());
+        }
+        if be32(page, 20) != be32(page, n - 8) {
+            return PageVerdict::Corrupt(
+                "the LSN in the header and trailer disagree (torn page)".into(),
+            );
+        }
+        return PageVerdict::Ok;
+    }
+    if layout.compressed {
+        return PageVerdict::NotJudged;
+    }
+    let page_type = u16::from_be_bytes([page[24], page[25]]);
+    if matches!(
+        page_type,
+        FIL_PAGE_PAGE_COMPRESSED | FIL_PAGE_PAGE_COMPRESSED_ENCRYPTED
+    ) {
+        return PageVerdict::NotJudged;
+    }
+    let field1 = be32(page, 0);
+    let field2 = be32(page, n - 8);
+    let crc = crc32_checksum(page);
+    let ok =
+        (field1 == crc && field2 == crc) || (field1 == 0xDEAD_BEEF && field2 == 0xDEAD_BEEF) || {
+            let (new, old) = innodb_checksums(page);
+            field1 == new && field2 == old
+        };
+    if !ok {
+        // MariaDB writes encrypted pages with a key version at 26.
+        if be32(page, 4) != 0 && be32(page, 26) != 0 {
+            return PageVerdict::NotJudged;
+        }
+        return PageVerdict::Corrupt(format!(
+            "checksum mismatch (stored {field1:#010x}/{field2:#010x}, crc32 {crc:#010x})"
+        ));
+    }
+    if be32(page, 20) != be32(page, n - 4) {
+        return PageVerdict::Corrupt(
+            "the LSN in the header and trailer disagree (torn page)".into(),
+        );
+    }
+    PageVerdict::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_from_flags() {
+        assert_eq!(layout(0).unwrap().page_size, 16384);
+        assert_eq!(
+            layout(0x15).unwrap(),
+            Layout {
+                page_size: 16384,
+                full_crc32: true,
+                compressed: false
+            }
+        );
+        assert_eq!(layout(0x10 | 4).unwrap().page_size, 8192);
+        assert_eq!(layout(4 << 6).unwrap().page_size, 8192);
+        assert_eq!(layout(7 << 6).unwrap().page_size, 65536);
+        let zip = layout((4 << 1) | 1).unwrap();
+        assert_eq!((zip.page_size, zip.compressed), (8192, true));
+        assert!(layout(1 << 6).is_err());
+        assert!(layout(0x10 | 9).is_err());
+    }
+
+    fn page(size: usize, lsn: u64) -> Vec<u8> {
+        let mut p = vec![0u8; size];
+        p[4..8].copy_from_slice(&3u32.to_be_bytes());
+        p[16..24].copy_from_slice(&lsn.to_be_bytes());
+        p[100] = 42;
+        p
+    }
+
+    #[test]
+    fn checksums_of_each_algorithm() {
+        let l = layout(0).unwrap();
+        let mut p = page(16384, 0x1_0000_0005);
+        let n = p.len();
+        p[n - 4..].copy_from_slice(&5u32.to_be_bytes());
+        let crc = crc32_checksum(&p);
+        p[..4].copy_from_slice(&crc.to_be_bytes());
+        p[n - 8..n - 4].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(verify(&p, &l), PageVerdict::Ok);
+        p[200] = 1;
+        assert!(matches!(verify(&p, &l), PageVerdict::Corrupt(_)));
+
+        let mut p = page(16384, 9);
+        p[n - 4..].copy_from_slice(&9u32.to_be_bytes());
+        let (new, _) = innodb_checksums(&p);
+        p[..4].copy_from_slice(&new.to_be_bytes());
+        // The old checksum covers the new one, so it is computed after it.
+        let (_, old) = innodb_checksums(&p);
+        p[n - 8..n - 4].copy_from_slice(&old.to_be_bytes());
+        assert_eq!(verify(&p, &l), PageVerdict::Ok);
+
+        let fl = layout(0x15).unwrap();
+        let mut p = page(16384, 77);
+        p[n - 8..n - 4].copy_from_slice(&77u32.to_be_bytes());
+        let c = crc32c::crc32c(&p[..n - 4]);
+        p[n - 4..].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(verify(&p, &fl), PageVerdict::Ok);
+        p[n - 8] ^= 1;
+        assert!(matches!(verify(&p, &fl), PageVerdict::Corrupt(_)));
+
+        assert_eq!(verify(&vec![0u8; 16384], &l), PageVerdict::Empty);
+    }
+}

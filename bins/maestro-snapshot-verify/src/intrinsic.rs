@@ -1,0 +1,307 @@
+//! Checks a replica needs no manifest for: leftovers of an interrupted
+//! transfer, skew between components, unreadable entries, symlink loops,
+//! and (through `innodb` and `myisam`) the database files themselves.
+
+use crate::manifest::{Entry, Kind};
+use crate::roots::Plan;
+use maestro_common::perfdata::{Perfdata, Range, Uom};
+use maestro_common::report::{Check, Finding};
+use maestro_common::site::Component;
+use maestro_common::Status;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Findings listed a check at most; the rest are counted.
+pub const MAX_FINDINGS: usize = 100;
+
+pub fn abs_path(plan: &Plan, e: &Entry) -> Option<PathBuf> {
+    plan.root_path(&e.root).map(|root| {
+        if e.path.0.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(e.path.to_os())
+        }
+    })
+}
+
+/// rsync writes into `.NAME.XXXXXX` (six random letters or digits) and
+/// renames when the file is complete.
+pub fn is_rsync_temp(name: &[u8]) -> bool {
+    if name.len() < 9 || name[0] != b'.' {
+        return false;
+    }
+    let (stem, suffix) = name.split_at(name.len() - 7);
+    suffix[0] == b'.' && suffix[1..].iter().all(u8::is_ascii_alphanumeric) && stem.len() > 1
+}
+
+fn file_name(e: &Entry) -> &[u8] {
+    e.path.0.rsplit(|&b| b == b'/').next().unwrap_or(&[])
+}
+
+pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
+    let mut check = Check::ok("leftovers", "");
+    let mut count = 0usize;
+    for e in entries {
+        let name = file_name(e);
+        let why = match e.kind {
+            Kind::File if is_rsync_temp(name) => {
+                "an rsync temporary file: a transfer was interrupted"
+            }
+            Kind::File if name.ends_with(b".tmp") => "a *.tmp file in a data root",
+            Kind::Dir if partial_dirs.iter().any(|p| p.as_bytes() == name) => {
+                "an rsync --partial-dir folder: a transfer was interrupted"
+            }
+            _ => continue,
+        };
+        count += 1;
+        if count <= MAX_FINDINGS {
+            check.add_finding(Finding::new(Status::Critical, "leftover", why).at(e.location()));
+        }
+    }
+    if count > MAX_FINDINGS {
+        check.add_finding(Finding::new(
+            Status::Critical,
+            "leftover",
+            format!("{} more leftovers not listed", count - MAX_FINDINGS),
+        ));
+    }
+    check.message = if count == 0 {
+        "no leftovers of an interrupted transfer".into()
+    } else {
+        format!("{count} leftovers of an interrupted transfer")
+    };
+    check.perf(Perfdata::count("leftovers", count as u64).with_crit(Range::above(0.0)))
+}
+
+/// The newest modification time of a regular file in each component.
+pub fn newest_by_component(
+    plan: &Plan,
+    entries: &[Entry],
+) -> BTreeMap<&'static str, (i64, String)> {
+    let mut newest: BTreeMap<&'static str, (i64, String)> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.kind == Kind::File) {
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
+        let Some(c) = component_for(plan, &abs) else {
+            continue;
+        };
+        let slot = newest
+            .entry(c.as_str())
+            .or_insert((i64::MIN, String::new()));
+        if e.mtime_ns > slot.0 {
+            *slot = (e.mtime_ns, e.location());
+        }
+    }
+    newest
+}
+
+fn component_for(plan: &Plan, abs: &Path) -> Option<Component> {
+    // A folder holding InnoDB files is the database's wherever it lies.
+    let mut dir = abs.parent();
+    while let Some(d) = dir {
+        if plan.roots.iter().all(|r| !d.starts_with(&r.path)) {
+            break;
+        }
+        if crate::innodb::is_data_dir(d) {
+            return Some(Component::Db);
+        }
+        dir = d.parent();
+    }
+    plan.component_of(abs)
+}
+
+pub fn skew(plan: &Plan, entries: &[Entry], max_skew: Duration) -> Check {
+    let newest = newest_by_component(plan, entries);
+    let max_ns = i64::try_from(max_skew.as_nanos()).unwrap_or(i64::MAX);
+    let mut check = Check::ok("skew", "");
+    for (c, (ns, loc)) in &newest {
+        check = check
+            .detail(format!("{c}_newest"), crate::time::format_ns(*ns))
+            .detail(format!("{c}_newest_file"), loc.clone());
+    }
+    if newest.len() < 2 {
+        check.message = format!(
+            "{} component(s) with files ({}); nothing to compare",
+            newest.len(),
+            newest.keys().copied().collect::<Vec<_>>().join(", ")
+        );
+        return check;
+    }
+    let items: Vec<(&&str, &(i64, String))> = newest.iter().collect();
+    let mut worst = 0i64;
+    for (i, (a, (ta, fa))) in items.iter().enumerate() {
+        for (b, (tb, fb)) in &items[i + 1..] {
+            let gap = (ta - tb).abs();
+            worst = worst.max(gap);
+            if gap > max_ns {
+                check.add_finding(
+                    Finding::new(
+                        Status::Critical,
+                        "skew",
+                        format!(
+                            "{a} and {b} are {} apart: {a} newest {} ({fa}), {b} newest {} ({fb})",
+                            human(gap),
+                            crate::time::format_short(*ta),
+                            crate::time::format_short(*tb)
+                        ),
+                    )
+                    .detail("gap_s", gap as f64 / 1e9),
+                );
+            }
+        }
+    }
+    check.message = if check.findings.is_empty() {
+        format!(
+            "newest changes of {} within {} of each other (largest gap {})",
+            newest.keys().copied().collect::<Vec<_>>().join(", "),
+            human(max_ns),
+            human(worst)
+        )
+    } else {
+        check
+            .findings
+            .iter()
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    check.perf(
+        Perfdata::new("skew", (worst as f64 / 1e9).round(), Uom::Seconds)
+            .with_crit(Range::above(max_skew.as_secs_f64())),
+    )
+}
+
+fn human(ns: i64) -> String {
+    let secs = (ns / 1_000_000_000).max(0) as u64;
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+pub fn unreadable(entries: &[Entry], what: &str) -> Check {
+    let mut check = Check::ok("unreadable", "");
+    let mut count = 0usize;
+    for e in entries.iter().filter(|e| e.error.is_some()) {
+        count += 1;
+        if count <= MAX_FINDINGS {
+            check.add_finding(
+                Finding::new(
+                    Status::Unknown,
+                    "unreadable",
+                    e.error.clone().unwrap_or_default(),
+                )
+                .at(e.location()),
+            );
+        }
+    }
+    check.message = if count == 0 {
+        format!("every entry {what} could be read")
+    } else {
+        format!("{count} entries {what} could not be read, so they could not be verified")
+    };
+    check
+}
+
+pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
+    let mut check = Check::ok("symlinks", "");
+    let mut links = 0u64;
+    for e in entries.iter().filter(|e| e.kind == Kind::Symlink) {
+        links += 1;
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
+        if let Err(err) = std::fs::metadata(&abs) {
+            if err.raw_os_error() == Some(libc::ELOOP) {
+                check.add_finding(
+                    Finding::new(Status::Warning, "symlink-loop", "a symlink loop")
+                        .at(e.location()),
+                );
+            }
+        }
+    }
+    check.message = if check.findings.is_empty() {
+        format!("{links} symlinks, none in a loop (never followed)")
+    } else {
+        format!(
+            "{} symlinks form loops (never followed)",
+            check.findings.len()
+        )
+    };
+    check
+}
+
+pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
+    let mut check = Check::ok("myisam", "");
+    let mut tables = 0u64;
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == Kind::File && file_name(e).ends_with(b".MYI"))
+    {
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
+        match crate::myisam::read_state(&abs) {
+            Ok(crate::myisam::IndexState::Closed) => tables += 1,
+            Ok(crate::myisam::IndexState::NotMyisam) => {}
+            Ok(crate::myisam::IndexState::Open {
+                open_count,
+                crashed,
+            }) => {
+                tables += 1;
+                check.add_finding(
+                    Finding::new(
+                        Status::Warning,
+                        "myisam-open",
+                        format!(
+                            "the index header says the table was open (open count {open_count}{}) when copied; run myisamchk before use",
+                            if crashed { ", marked crashed" } else { "" }
+                        ),
+                    )
+                    .at(e.location()),
+                );
+            }
+            Err(err) => check.add_finding(
+                Finding::new(Status::Unknown, "myisam-unreadable", err.to_string())
+                    .at(e.location()),
+            ),
+        }
+    }
+    check.message = if check.findings.is_empty() {
+        format!("{tables} MyISAM tables, all closed when copied")
+    } else {
+        format!(
+            "{} MyISAM tables were copied while open",
+            check.findings.len()
+        )
+    };
+    check
+}
+
+/// Every InnoDB data folder among the walked entries.
+pub fn innodb_dirs(plan: &Plan, entries: &[Entry]) -> Vec<(PathBuf, String)> {
+    let mut dirs: Vec<(PathBuf, String)> = Vec::new();
+    for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
+        let Some(abs) = abs_path(plan, e) else {
+            continue;
+        };
+        if crate::innodb::is_data_dir(&abs) && !dirs.iter().any(|(d, _)| d == &abs) {
+            dirs.push((abs, e.location()));
+        }
+    }
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsync_temp_names() {
+        assert!(is_rsync_temp(b".lui.ini.a8Xk2Q"));
+        assert!(is_rsync_temp(b".x.AbCdEf"));
+        assert!(!is_rsync_temp(b"lui.ini.a8Xk2Q"));
+        assert!(!is_rsync_temp(b".profile"));
+        assert!(!is_rsync_temp(b"..abcdef"));
+        assert!(!is_rsync_temp(b".x.ab-def"));
+    }
+}

@@ -1,0 +1,698 @@
+//! The walker: lists the roots, stats and hashes every regular file on all
+//! cores, and hands the entries on in a stable order.
+//!
+//! The caller's thread walks (walkdir, names sorted, symlinks never
+//! followed, so no walk can leave a root or loop), worker threads hash, and
+//! the entries are handed on in walk order through a reorder queue whose
+//! length is bounded, so memory stays flat however large the tree.
+//!
+//! Torn files: each file is `fstat`ed right after it is opened and again
+//! after it was read; a change of size, mtime or ctime in between, a read
+//! that saw another size, or an mtime at or after the capture's start marks
+//! the entry torn: it is not a copy of one instant.
+
+use crate::manifest::{Entry, Kind, RawName};
+use crate::store::{CacheKey, RootCache};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// Entries in flight between the walker and the caller.
+const WINDOW: usize = 4096;
+const READ_BUF: usize = 256 * 1024;
+
+/// A folder to walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// A glob of `--exclude`: with a `/` it matches the whole relative path,
+/// without one the name at any depth.
+#[derive(Debug, Clone)]
+pub struct ExcludeGlob {
+    pub text: String,
+    pattern: glob::Pattern,
+    whole_path: bool,
+}
+
+impl ExcludeGlob {
+    pub fn new(text: &str) -> Result<ExcludeGlob, String> {
+        let trimmed = text.trim_start_matches("./").trim_end_matches('/');
+        let pattern = glob::Pattern::new(trimmed)
+            .map_err(|e| format!("--exclude {text:?}: not a valid glob: {e}"))?;
+        Ok(ExcludeGlob {
+            text: text.to_string(),
+            pattern,
+            whole_path: trimmed.contains('/'),
+        })
+    }
+
+    fn matches(&self, rel: &Path) -> bool {
+        let opts = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        if self.whole_path {
+            self.pattern.matches_with(&rel.to_string_lossy(), opts)
+        } else {
+            rel.file_name()
+                .is_some_and(|n| self.pattern.matches_with(&n.to_string_lossy(), opts))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    /// Absolute paths left out (the site's log, temp and backup folders).
+    pub excluded_paths: Vec<PathBuf>,
+    pub globs: Vec<ExcludeGlob>,
+    /// Read and hash regular files (false: metadata only).
+    pub hash: bool,
+    pub threads: usize,
+    /// Entries modified at or after this instant are torn.
+    pub window_start_ns: i64,
+}
+
+/// What a walk did, beside the entries.
+#[derive(Debug, Default)]
+pub struct WalkStats {
+    pub cache_hits: u64,
+    pub files_read: u64,
+    pub bytes_read: u64,
+    /// Per root: new hashes for the cache, and the cached keys that hit
+    /// (the others are stale).
+    pub cache_added: HashMap<String, Vec<(CacheKey, [u8; 32])>>,
+    pub cache_seen: HashMap<String, HashSet<CacheKey>>,
+}
+
+struct Job {
+    seq: u64,
+    entry: Entry,
+    abs: PathBuf,
+    lstat_key: CacheKey,
+}
+
+struct Done {
+    seq: u64,
+    entry: Entry,
+    /// Set when the file was read: its key and hash, for the cache.
+    hashed: Option<(CacheKey, [u8; 32])>,
+    /// Set when the cache answered.
+    cache_hit: Option<CacheKey>,
+    bytes_read: u64,
+}
+
+fn key_of(m: &std::fs::Metadata) -> CacheKey {
+    CacheKey {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+        ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+    }
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+    m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec()
+}
+
+/// Walk `roots` and call `sink` with every entry, in walk order.
+/// `caches` holds the hash cache of each root that has one.
+///
+/// The caller's thread walks and hands entries on; only files to be read
+/// cross to the worker threads, so a walk answered by the cache costs no
+/// thread hand-off at all.
+pub fn walk(
+    roots: &[Root],
+    opts: &WalkOptions,
+    caches: &HashMap<String, RootCache>,
+    sink: impl FnMut(Entry) -> io::Result<()>,
+) -> io::Result<WalkStats> {
+    let threads = opts.threads.max(1);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads * 4);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            let window_start = opts.window_start_ns;
+            scope.spawn(move || worker(&job_rx, &done_tx, window_start));
+        }
+        drop(done_tx);
+        let mut out = Ordered {
+            queue: VecDeque::new(),
+            finished: HashMap::new(),
+            next_seq: 0,
+            jobs: Some(job_tx),
+            done: done_rx,
+            sink,
+            stats: WalkStats::default(),
+            failure: None,
+        };
+        walk_roots(roots, opts, caches, &mut out);
+        out.jobs = None; // the workers end when the queue is empty
+        while !out.queue.is_empty() {
+            if !out.wait_one() {
+                break;
+            }
+            out.flush();
+        }
+        let Ordered {
+            mut stats, failure, ..
+        } = out;
+        stats.files_read = stats.cache_added.values().map(|v| v.len() as u64).sum();
+        match failure {
+            Some(e) => Err(e),
+            None if maestro_common::signal::interrupted() => {
+                Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
+            }
+            None => Ok(stats),
+        }
+    })
+}
+
+/// An entry in walk order: done, or waiting for a worker.
+// At most WINDOW slots exist, so their size does not matter; boxing would
+// cost an allocation an entry.
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    Ready(Done),
+    Pending(u64),
+}
+
+/// Keeps the walk order while workers finish in any order, and bounds the
+/// entries in flight.
+struct Ordered<F: FnMut(Entry) -> io::Result<()>> {
+    queue: VecDeque<Slot>,
+    finished: HashMap<u64, Done>,
+    next_seq: u64,
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<Done>,
+    sink: F,
+    stats: WalkStats,
+    failure: Option<io::Error>,
+}
+
+impl<F: FnMut(Entry) -> io::Result<()>> Ordered<F> {
+    fn stopped(&self) -> bool {
+        self.failure.is_some() || maestro_common::signal::interrupted()
+    }
+
+    /// Queue an entry that needs no read.
+    fn ready(&mut self, done: Done) {
+        self.queue.push_back(Slot::Ready(done));
+        self.flush();
+        self.bound();
+    }
+
+    /// Queue a file for a worker to read.
+    fn read(&mut self, entry: Entry, abs: PathBuf, lstat_key: CacheKey) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let job = Job {
+            seq,
+            entry,
+            abs,
+            lstat_key,
+        };
+        let refused = match &self.jobs {
+            Some(jobs) => jobs.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        match refused {
+            None => self.queue.push_back(Slot::Pending(seq)),
+            // Never drop an entry: one that could not be read is an error entry.
+            Some(job) => {
+                let mut entry = job.entry;
+                entry.error = Some("not read: no hashing thread left".into());
+                self.queue.push_back(Slot::Ready(Done {
+                    seq,
+                    entry,
+                    hashed: None,
+                    cache_hit: None,
+                    bytes_read: 0,
+                }));
+            }
+        }
+        self.collect();
+        self.flush();
+        self.bound();
+    }
+
+    fn bound(&mut self) {
+        while self.queue.len() >= WINDOW {
+            if !self.wait_one() {
+                return;
+            }
+            self.flush();
+        }
+    }
+
+    /// Take whatever the workers have finished, without waiting.
+    fn collect(&mut self) {
+        while let Ok(d) = self.done.try_recv() {
+            self.finished.insert(d.seq, d);
+        }
+    }
+
+    /// Wait for one finished read; false when no worker is left.
+    fn wait_one(&mut self) -> bool {
+        match self.done.recv() {
+            Ok(d) => {
+                self.finished.insert(d.seq, d);
+                self.collect();
+                true
+            }
+            Err(_) => {
+                // Every worker is gone with reads still owed: fail the walk
+                // rather than hand on a manifest with entries missing.
+                if self.failure.is_none() {
+                    self.failure = Some(io::Error::other("the hashing threads ended early"));
+                }
+                false
+            }
+        }
+    }
+
+    /// Hand on every entry at the front that is done.
+    fn flush(&mut self) {
+        loop {
+            let d = match self.queue.front() {
+                Some(Slot::Ready(_)) => match self.queue.pop_front() {
+                    Some(Slot::Ready(d)) => d,
+                    _ => return,
+                },
+                Some(Slot::Pending(seq)) => match self.finished.remove(seq) {
+                    Some(d) => {
+                        self.queue.pop_front();
+                        d
+                    }
+                    None => return,
+                },
+                None => return,
+            };
+            let root = d.entry.root.clone();
+            if let Some(k) = d.cache_hit {
+                self.stats.cache_hits += 1;
+                self.stats
+                    .cache_seen
+                    .entry(root.clone())
+                    .or_default()
+                    .insert(k);
+            }
+            if let Some((k, h)) = d.hashed {
+                self.stats.cache_added.entry(root).or_default().push((k, h));
+            }
+            self.stats.bytes_read += d.bytes_read;
+            if self.failure.is_none() {
+                if let Err(e) = (self.sink)(d.entry) {
+                    self.failure = Some(e);
+                }
+            }
+        }
+    }
+
+    /// One walked entry: a cache hit or no content is ready at once; a
+    /// regular file to hash goes to a worker.
+    fn entry(
+        &mut self,
+        entry: Entry,
+        abs: PathBuf,
+        meta: Option<&std::fs::Metadata>,
+        opts: &WalkOptions,
+        caches: &HashMap<String, RootCache>,
+    ) {
+        let wants_read = opts.hash && entry.kind == Kind::File && entry.error.is_none();
+        if let (true, Some(meta)) = (wants_read, meta) {
+            let key = key_of(meta);
+            if let Some(hash) = caches.get(&entry.root).and_then(|c| c.hashes.get(&key)) {
+                let mut entry = entry;
+                entry.sha256 = Some(crate::manifest::hex(hash));
+                return self.ready(Done {
+                    seq: 0,
+                    entry,
+                    hashed: None,
+                    cache_hit: Some(key),
+                    bytes_read: 0,
+                });
+            }
+            return self.read(entry, abs, key);
+        }
+        self.ready(Done {
+            seq: 0,
+            entry,
+            hashed: None,
+            cache_hit: None,
+            bytes_read: 0,
+        });
+    }
+}
+
+fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(
+    roots: &[Root],
+    opts: &WalkOptions,
+    caches: &HashMap<String, RootCache>,
+    out: &mut Ordered<F>,
+) {
+    for root in roots {
+        let excluded = |p: &Path| opts.excluded_paths.iter().any(|x| x == p);
+        let it = walkdir::WalkDir::new(&root.path)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|d| {
+                if d.depth() == 0 {
+                    return true;
+                }
+                if excluded(d.path()) {
+                    return false;
+                }
+                let rel = d.path().strip_prefix(&root.path).unwrap_or(d.path());
+                !opts.globs.iter().any(|g| g.matches(rel))
+            });
+        // A folder that cannot be listed comes as the folder, then an
+        // error for the same path: hold each folder back one step so the
+        // two become one entry.
+        let mut held: Option<(Entry, PathBuf)> = None;
+        for item in it {
+            if out.stopped() {
+                return;
+            }
+            match item {
+                Ok(d) => {
+                    if let Some((e, abs)) = held.take() {
+                        out.entry(e, abs, None, opts, caches);
+                    }
+                    let rel = d.path().strip_prefix(&root.path).unwrap_or(Path::new(""));
+                    let meta = d.metadata();
+                    let entry = match &meta {
+                        Ok(meta) => entry_from_meta(root, rel, d.path(), meta, opts),
+                        Err(e) => error_entry(root, rel, io_text(e.io_error(), &e.to_string())),
+                    };
+                    if entry.kind == Kind::Dir {
+                        held = Some((entry, d.path().to_path_buf()));
+                        continue;
+                    }
+                    out.entry(
+                        entry,
+                        d.path().to_path_buf(),
+                        meta.as_ref().ok(),
+                        opts,
+                        caches,
+                    );
+                }
+                Err(err) => {
+                    let path = err
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.path.clone());
+                    let text = io_text(err.io_error(), &err.to_string());
+                    match held.take() {
+                        Some((mut e, abs)) if abs == path => {
+                            e.error = Some(format!("cannot list: {text}"));
+                            out.entry(e, abs, None, opts, caches);
+                        }
+                        other => {
+                            if let Some((e, abs)) = other {
+                                out.entry(e, abs, None, opts, caches);
+                            }
+                            let rel = path.strip_prefix(&root.path).unwrap_or(Path::new(""));
+                            out.entry(
+                                error_entry(root, rel, text),
+                                path.clone(),
+                                None,
+                                opts,
+                                caches,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((e, abs)) = held.take() {
+            out.entry(e, abs, None, opts, caches);
+        }
+    }
+}
+
+fn io_text(err: Option<&io::Error>, fallback: &str) -> String {
+    match err {
+        Some(e) => e.to_string(),
+        None => fallback.to_string(),
+    }
+}
+
+fn error_entry(root: &Root, rel: &Path, error: String) -> Entry {
+    Entry {
+        root: root.name.clone(),
+        path: RawName::from_os(rel.as_os_str()),
+        kind: Kind::Error,
+        size: 0,
+        mode: 0,
+        mtime_ns: 0,
+        sha256: None,
+        target: None,
+        torn: None,
+        error: Some(error),
+    }
+}
+
+fn entry_from_meta(
+    root: &Root,
+    rel: &Path,
+    abs: &Path,
+    meta: &std::fs::Metadata,
+    opts: &WalkOptions,
+) -> Entry {
+    let ft = meta.file_type();
+    let kind = if ft.is_file() {
+        Kind::File
+    } else if ft.is_dir() {
+        Kind::Dir
+    } else if ft.is_symlink() {
+        Kind::Symlink
+    } else {
+        Kind::Other
+    };
+    let mut entry = Entry {
+        root: root.name.clone(),
+        path: RawName::from_os(rel.as_os_str()),
+        kind: kind.clone(),
+        size: if kind == Kind::Dir { 0 } else { meta.size() },
+        mode: meta.mode() & 0o7777,
+        mtime_ns: mtime_ns(meta),
+        sha256: None,
+        target: None,
+        torn: None,
+        error: None,
+    };
+    if kind == Kind::Symlink {
+        match std::fs::read_link(abs) {
+            Ok(t) => entry.target = Some(RawName::from_os(t.as_os_str())),
+            Err(e) => {
+                entry.target = Some(RawName::default());
+                entry.error = Some(format!("cannot read the link: {e}"));
+            }
+        }
+    }
+    if matches!(kind, Kind::File | Kind::Dir) && entry.mtime_ns >= opts.window_start_ns {
+        entry.torn = Some("modified during the capture (mtime after its start)".into());
+    }
+    entry
+}
+
+fn worker(jobs: &Mutex<Receiver<Job>>, done: &mpsc::Sender<Done>, window_start_ns: i64) {
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        let job = {
+            let Ok(rx) = jobs.lock() else { return };
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        let seq = job.seq;
+        let (entry, hashed, bytes_read) = hash_file(job, &mut buf, window_start_ns);
+        if done
+            .send(Done {
+                seq,
+                entry,
+                hashed,
+                cache_hit: None,
+                bytes_read,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Read and hash one regular file, stat'ing it before and after.
+fn hash_file(
+    job: Job,
+    buf: &mut [u8],
+    window_start_ns: i64,
+) -> (Entry, Option<(CacheKey, [u8; 32])>, u64) {
+    let mut entry = job.entry;
+    // O_NOFOLLOW: a file swapped for a symlink since the listing is not
+    // followed out of the root; O_NONBLOCK: one swapped for a fifo does
+    // not hang the capture.
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOATIME)
+        .open(&job.abs)
+        .or_else(|e| {
+            // O_NOATIME is only for the file's owner (or root).
+            if e.raw_os_error() == Some(libc::EPERM) {
+                File::options()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(&job.abs)
+            } else {
+                Err(e)
+            }
+        });
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            entry.error = Some(format!("cannot open: {e}"));
+            return (entry, None, 0);
+        }
+    };
+    let before = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            entry.error = Some(format!("cannot stat: {e}"));
+            return (entry, None, 0);
+        }
+    };
+    if !before.file_type().is_file() {
+        entry.torn = Some("replaced by another kind of entry while walked".into());
+        return (entry, None, 0);
+    }
+    let key_before = key_of(&before);
+    // What is recorded is what was read, not what was listed.
+    entry.size = before.size();
+    entry.mode = before.mode() & 0o7777;
+    entry.mtime_ns = mtime_ns(&before);
+    let mut hasher = Sha256::new();
+    let mut read_total = 0u64;
+    loop {
+        match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                read_total += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                entry.error = Some(format!("cannot read: {e}"));
+                return (entry, None, read_total);
+            }
+        }
+    }
+    let hash: [u8; 32] = hasher.finalize().into();
+    entry.sha256 = Some(crate::manifest::hex(&hash));
+    let after = match file.metadata() {
+        Ok(m) => key_of(&m),
+        Err(e) => {
+            entry.error = Some(format!("cannot stat after reading: {e}"));
+            return (entry, None, read_total);
+        }
+    };
+    let mut torn = Vec::new();
+    if after.size != key_before.size {
+        torn.push(format!(
+            "size changed while read ({} -> {})",
+            key_before.size, after.size
+        ));
+    }
+    if after.mtime_ns != key_before.mtime_ns {
+        torn.push("mtime changed while read".to_string());
+    }
+    if after.ctime_ns != key_before.ctime_ns {
+        torn.push("ctime changed while read".to_string());
+    }
+    if read_total != key_before.size {
+        torn.push(format!("read {read_total} bytes of {}", key_before.size));
+    }
+    if job.lstat_key.ino != key_before.ino {
+        torn.push("replaced while walked".to_string());
+    }
+    if key_before.mtime_ns >= window_start_ns || after.mtime_ns >= window_start_ns {
+        torn.push("modified during the capture (mtime after its start)".to_string());
+    }
+    if !torn.is_empty() {
+        entry.torn = Some(torn.join("; "));
+        return (entry, None, read_total);
+    }
+    entry.torn = None;
+    (entry, Some((key_before, hash)), read_total)
+}
+
+/// Parse `--root [NAME=]DIR`. A bare DIR is named after its last component.
+pub fn parse_root(spec: &str) -> Result<Root, String> {
+    let (name, dir) = match spec.split_once('=') {
+        Some((n, d)) if !n.is_empty() && !n.contains('/') => (Some(n.to_string()), d),
+        _ => (None, spec),
+    };
+    if dir.is_empty() {
+        return Err(format!("--root {spec:?}: no folder given"));
+    }
+    let path = PathBuf::from(dir);
+    if !path.is_absolute() {
+        return Err(format!(
+            "--root {spec:?}: give an absolute path (two manifests are only comparable when their roots are named alike)"
+        ));
+    }
+    let name = match name {
+        Some(n) => n,
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "root".to_string()),
+    };
+    Ok(Root { name, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_named_after_their_folder_unless_named() {
+        assert_eq!(
+            parse_root("/srv/lui").unwrap(),
+            Root {
+                name: "lui".into(),
+                path: "/srv/lui".into()
+            }
+        );
+        assert_eq!(parse_root("db=/var/lib/mysql").unwrap().name, "db");
+        assert!(parse_root("relative/dir").is_err());
+        assert!(parse_root("x=").is_err());
+    }
+
+    #[test]
+    fn globs_match_names_anywhere_or_whole_paths() {
+        let g = ExcludeGlob::new("*.log").unwrap();
+        assert!(g.matches(Path::new("a/b/x.log")));
+        assert!(!g.matches(Path::new("a/x.log.1")));
+        let g = ExcludeGlob::new("cache/*").unwrap();
+        assert!(g.matches(Path::new("cache/x")));
+        assert!(!g.matches(Path::new("a/cache/x")));
+        assert!(!g.matches(Path::new("cache/x/y")));
+        assert!(ExcludeGlob::new("[").is_err());
+    }
+}

@@ -1,0 +1,569 @@
+//! maestro-snapshot-verify on real trees: rsync cut off with SIGKILL and
+//! completed, files appended to while captured, bad manifests, unreadable
+//! files, symlink loops, non-UTF-8 names, the hash cache, and `--remote`
+//! against a real sshd.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::maestro_snapshot_verify::{check_status, finding_ids, records, text, tool, BIN};
+
+/// A small Maestro-like tree: `files` files of `size` bytes.
+fn make_tree(root: &Path, files: usize, size: usize) {
+    for i in 0..files {
+        let dir = root.join(format!("d{}", i % 7));
+        fs::create_dir_all(&dir).unwrap();
+        let body: Vec<u8> = (0..size).map(|j| ((i * 31 + j * 7) % 251) as u8).collect();
+        fs::write(dir.join(format!("f{i}.dat")), body).unwrap();
+    }
+    fs::write(root.join("lui.ini"), "Port=80\n").unwrap();
+}
+
+/// Make every file's mtime a minute old, so nothing counts as modified
+/// during a capture that follows at once.
+fn age(root: &Path) {
+    let st = Command::new("find")
+        .arg(root)
+        .args(["-exec", "touch", "-h", "-d", "@1700000000", "{}", "+"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn capture(state: &Path, root: &str, out: &Path) -> std::process::Output {
+    tool(state)
+        .args(["capture", "--root", root, "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn check_with(state: &Path, root: &str, manifest: &Path, extra: &[&str]) -> std::process::Output {
+    tool(state)
+        .args(["--format", "json", "check", "--root", root, "--manifest"])
+        .arg(manifest)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rsync_killed_partway_is_critical_and_the_completed_copy_is_ok() {
+    let w = tempfile::tempdir().unwrap();
+    let (src, dst, state) = (
+        w.path().join("src"),
+        w.path().join("dst"),
+        w.path().join("state"),
+    );
+    make_tree(&src, 40, 200 * 1024);
+    age(&src);
+    let manifest = w.path().join("primary.jsonl");
+    let out = capture(&state, &format!("tree={}", src.display()), &manifest);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // rsync at 2 MB/s copies the 8 MB tree in about 4 s; kill it after 1 s.
+    fs::create_dir_all(&dst).unwrap();
+    let mut rsync = Command::new("rsync")
+        .args(["-a", "--bwlimit=2000"])
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}/", dst.display()))
+        .spawn()
+        .expect("rsync (Debian package rsync) is needed");
+    std::thread::sleep(Duration::from_millis(1000));
+    // Child::kill is SIGKILL on Unix: no chance to clean up.
+    rsync.kill().unwrap();
+    let _ = rsync.wait();
+    let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "compare").as_deref(),
+        Some("CRITICAL"),
+        "{}",
+        text(&out)
+    );
+    let summary = records(&out).pop().unwrap();
+    assert!(
+        summary["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the primary as of"),
+        "{summary}"
+    );
+
+    // Without a manifest the leftovers alone give it away (rsync's temp file).
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--root"])
+        .arg(format!("tree={}", dst.display()))
+        .output()
+        .unwrap();
+    if finding_ids(&out).iter().any(|i| i == "leftover") {
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    }
+
+    let st = Command::new("rsync")
+        .args(["-a", "--delete"])
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}/", dst.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = check_with(
+        &state,
+        &format!("tree={}", dst.display()),
+        &manifest,
+        &["--quick"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // One changed byte with size and mtime kept: only the full check sees it.
+    let victim = dst.join("d0/f0.dat");
+    let mut body = fs::read(&victim).unwrap();
+    body[10] ^= 1;
+    fs::write(&victim, body).unwrap();
+    let st = Command::new("touch")
+        .args(["-d", "@1700000000"])
+        .arg(&victim)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = check_with(
+        &state,
+        &format!("tree={}", dst.display()),
+        &manifest,
+        &["--quick"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = check_with(&state, &format!("tree={}", dst.display()), &manifest, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("content (SHA-256)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_file_appended_to_while_captured_is_torn() {
+    let w = tempfile::tempdir().unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 5, 1024);
+    age(&root);
+    let growing = root.join("growing.log.dat");
+    fs::write(&growing, vec![b'x'; 4 << 20]).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let appender = {
+        let stop = stop.clone();
+        let growing = growing.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new().append(true).open(&growing).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                f.write_all(&[b'y'; 512]).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let manifest = w.path().join("m.jsonl");
+    let out = tool(&state)
+        .args(["--format", "json", "capture", "--root"])
+        .arg(format!("r={}", root.display()))
+        .arg("--out")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let snap = tool(&state)
+        .args(["capture", "--from-snapshot", "--rehash", "--root"])
+        .arg(format!("r={}", root.display()))
+        .arg("--out")
+        .arg(w.path().join("m2.jsonl"))
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    appender.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "torn").as_deref(),
+        Some("WARNING"),
+        "{}",
+        text(&out)
+    );
+    let m = fs::read_to_string(&manifest).unwrap();
+    let line = m.lines().find(|l| l.contains("growing.log.dat")).unwrap();
+    assert!(line.contains("\"torn\""), "{line}");
+    assert!(m.contains("\"point_in_time\":false"));
+    assert_eq!(snap.status.code(), Some(2), "{}", text(&snap));
+
+    // A check against a manifest that is not a point in time is CRITICAL.
+    let out = check_with(
+        &state,
+        &format!("r={}", root.display()),
+        &manifest,
+        &["--quick"],
+    );
+    assert_eq!(
+        check_status(&out, "reference").as_deref(),
+        Some("CRITICAL"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_manifests_are_unknown_with_a_clear_message() {
+    let w = tempfile::tempdir().unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 4, 100);
+    age(&root);
+    let manifest = w.path().join("m.jsonl");
+    assert_eq!(
+        capture(&state, &format!("r={}", root.display()), &manifest)
+            .status
+            .code(),
+        Some(0)
+    );
+    let good = fs::read_to_string(&manifest).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "truncated",
+            lines[..lines.len() - 1].join("\n") + "\n",
+            "truncated",
+        ),
+        (
+            "cut mid-line",
+            good[..good.len() - 20].to_string(),
+            "truncated",
+        ),
+        (
+            "edited",
+            good.replacen("\"size\":100", "\"size\":101", 1),
+            "does not match its content",
+        ),
+        (
+            "newer",
+            good.replacen("\"version\":1", "\"version\":9", 1),
+            "newer than this tool",
+        ),
+        ("not json", "hello\n".to_string(), "not a JSON object"),
+        ("empty", String::new(), "empty"),
+    ];
+    for (what, body, expect) in cases {
+        let bad = w.path().join("bad.jsonl");
+        fs::write(&bad, &body).unwrap();
+        let out = tool(&state)
+            .args(["check", "--root"])
+            .arg(format!("r={}", root.display()))
+            .arg("--manifest")
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{what}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(expect),
+            "{what}: {}",
+            text(&out)
+        );
+        let out = tool(&state)
+            .arg("diff")
+            .arg(&manifest)
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "diff {what}: {}", text(&out));
+    }
+    let out = tool(&state)
+        .args(["check", "--manifest-label", "nope", "--root"])
+        .arg(format!("r={}", root.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = tool(&state)
+        .arg("diff")
+        .arg(&manifest)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn unreadable_entries_symlink_loops_and_non_utf8_names_are_reported() {
+    let w = tempfile::tempdir().unwrap();
+    fs::set_permissions(w.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 3, 100);
+    let odd = root.join(OsStr::from_bytes(b"caf\xe9.dat"));
+    fs::write(&odd, b"latin-1 name").unwrap();
+    symlink("loop-b", root.join("loop-a")).unwrap();
+    symlink("loop-a", root.join("loop-b")).unwrap();
+    symlink("/etc/passwd", root.join("outside")).unwrap();
+    let secret = root.join("secret.dat");
+    fs::write(&secret, b"s").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+    let closed = root.join("closed");
+    fs::create_dir(&closed).unwrap();
+    fs::write(closed.join("inside.dat"), b"i").unwrap();
+    fs::set_permissions(&closed, fs::Permissions::from_mode(0o000)).unwrap();
+    age(&root);
+    fs::create_dir_all(&state).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o777)).unwrap();
+
+    // As root everything is readable; run as nobody to meet EACCES.
+    let manifest = w.path().join("m.jsonl");
+    let nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(["--state-dir"])
+            .arg(&state)
+            .args(["--config", "/dev/null"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    fs::set_permissions(w.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let root_arg = format!("r={}", root.display());
+    let out = nobody(&[
+        "capture",
+        "--root",
+        &root_arg,
+        "--out",
+        manifest.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let m = fs::read_to_string(&manifest).unwrap();
+    assert!(m.contains("Permission denied"), "{m}");
+    assert!(m.contains("\"errors\":2"), "{m}");
+    // The non-UTF-8 name is kept reversibly, and the symlinks are recorded, never followed.
+    assert!(m.contains("\"path_b64\""), "{m}");
+    assert!(m.contains("\"target\":\"/etc/passwd\""), "{m}");
+    assert!(
+        !m.contains("root:x:0"),
+        "a symlink was followed out of the root"
+    );
+
+    let out = nobody(&[
+        "--format",
+        "json",
+        "check",
+        "--root",
+        &root_arg,
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "unreadable").as_deref(),
+        Some("UNKNOWN"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        check_status(&out, "symlinks").as_deref(),
+        Some("WARNING"),
+        "{}",
+        text(&out)
+    );
+
+    // As root, the non-UTF-8 file changed is named with its bytes escaped.
+    fs::set_permissions(&closed, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
+    let m2 = w.path().join("m2.jsonl");
+    assert_eq!(capture(&state, &root_arg, &m2).status.code(), Some(0));
+    fs::write(&odd, b"changed!!!!!").unwrap();
+    let out = check_with(&state, &root_arg, &m2, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("caf\\\\xE9.dat"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_hash_cache_skips_unchanged_files_and_rehash_reads_all() {
+    let w = tempfile::tempdir().unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 30, 1000);
+    age(&root);
+    let run = |extra: &[&str]| {
+        let out = tool(&state)
+            .args([
+                "--format", "json", "capture", "--label", "nightly", "--root",
+            ])
+            .arg(format!("r={}", root.display()))
+            .arg("--out")
+            .arg(w.path().join("m.jsonl"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let rec = records(&out);
+        let c = rec.iter().find(|r| r["name"] == "capture").unwrap().clone();
+        (
+            c["details"]["files_read"].as_u64().unwrap(),
+            c["details"]["cache_hits"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(run(&[]), (31, 0));
+    assert_eq!(run(&[]), (0, 31));
+    // A rewrite that keeps size and mtime still changes ctime: read again.
+    let f = root.join("d0/f0.dat");
+    let mut body = fs::read(&f).unwrap();
+    body[0] ^= 1;
+    fs::write(&f, body).unwrap();
+    Command::new("touch")
+        .args(["-d", "@1700000000"])
+        .arg(&f)
+        .status()
+        .unwrap();
+    assert_eq!(run(&[]), (1, 30));
+    assert_eq!(run(&["--rehash"]), (31, 0));
+    // The stored manifest is found by its label.
+    let out = tool(&state)
+        .args(["check", "--manifest-label", "nightly", "--root"])
+        .arg(format!("r={}", root.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn remote_check_runs_capture_on_the_primary_over_ssh() {
+    let sshd = support::sshd::Sshd::start();
+    let w = tempfile::tempdir().unwrap();
+    let (src, dst, state) = (
+        w.path().join("src"),
+        w.path().join("dst"),
+        w.path().join("state"),
+    );
+    make_tree(&src, 5, 500);
+    age(&src);
+    support::maestro_snapshot_verify::copy_tree(&src, &dst);
+    fs::create_dir_all(&state).unwrap();
+    let remote_state: PathBuf = w.path().join("remote-state");
+    let opts = sshd.options();
+    let config = format!(
+        "[primary]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n\n[verify]\nremote_command = \"env MAESTRO_HA_STATE_DIR={} {BIN} --config /dev/null\"\nremote_roots = [\"tree={}\"]\n",
+        opts.port,
+        opts.user,
+        opts.identity_file.unwrap().display(),
+        opts.known_hosts.display(),
+        remote_state.display(),
+        src.display()
+    );
+    fs::write(state.join("config.toml"), config).unwrap();
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--remote", "--root"])
+        .arg(format!("tree={}", dst.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\nsshd log:\n{}",
+        text(&out),
+        sshd.log()
+    );
+    assert_eq!(
+        check_status(&out, "compare").as_deref(),
+        Some("OK"),
+        "{}",
+        text(&out)
+    );
+
+    fs::write(dst.join("lui.ini"), "Port=81\n").unwrap();
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--remote", "--root"])
+        .arg(format!("tree={}", dst.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // The primary's last manifest, read over SFTP.
+    let manifest = w.path().join("primary.jsonl");
+    assert_eq!(
+        capture(&state, &format!("tree={}", src.display()), &manifest)
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--remote", "--remote-manifest"])
+        .arg(&manifest)
+        .arg("--root")
+        .arg(format!("tree={}", dst.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        finding_ids(&out).iter().any(|i| i == "changed"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn skew_between_components_is_critical() {
+    let w = tempfile::tempdir().unwrap();
+    let (lui, db, state) = (
+        w.path().join("lui"),
+        w.path().join("db"),
+        w.path().join("state"),
+    );
+    make_tree(&lui, 2, 10);
+    make_tree(&db, 2, 10);
+    age(&lui);
+    age(&db);
+    Command::new("touch")
+        .args(["-d", "@1700000900"])
+        .arg(db.join("d0/f0.dat"))
+        .status()
+        .unwrap();
+    let run = |skew: &str| {
+        tool(&state)
+            .args(["--format", "json", "check", "--max-skew", skew, "--root"])
+            .arg(format!("lui={}", lui.display()))
+            .arg("--root")
+            .arg(format!("db={}", db.display()))
+            .output()
+            .unwrap()
+    };
+    let out = run("5m");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("15m apart"),
+        "{}",
+        text(&out)
+    );
+    let out = run("20m");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn capture_never_writes_into_a_root() {
+    let w = tempfile::tempdir().unwrap();
+    let root = w.path().join("root");
+    make_tree(&root, 1, 10);
+    let out = tool(&w.path().join("state"))
+        .args(["capture", "--root"])
+        .arg(format!("r={}", root.display()))
+        .arg("--out")
+        .arg(root.join("m.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(!root.join("m.jsonl").exists());
+}

@@ -1,0 +1,260 @@
+//! Helpers for the maestro-snapshot-verify tests: running the tool with a
+//! clean environment, and a real MariaDB server on a scratch data folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_maestro-snapshot-verify");
+
+/// The tool with no config or state from the machine; state in `state`.
+pub fn tool(state: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("MAESTRO_HA_CONFIG")
+        .env_remove("MAESTRO_HA_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--config")
+        .arg(state.join("config.toml"));
+    if !state.join("config.toml").exists() {
+        std::fs::create_dir_all(state).unwrap();
+        std::fs::write(state.join("config.toml"), "").unwrap();
+    }
+    cmd
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The JSON records of a `--format json` run.
+pub fn records(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The finding ids of a `--format json` run.
+pub fn finding_ids(o: &Output) -> Vec<String> {
+    records(o)
+        .iter()
+        .filter(|r| r["type"] == "finding")
+        .map(|r| r["id"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The status of the check named `name` in a `--format json` run.
+pub fn check_status(o: &Output, name: &str) -> Option<String> {
+    records(o)
+        .iter()
+        .find(|r| {
+            r["type"] == "check"
+                && r["name"]
+                    .as_str()
+                    .is_some_and(|n| n == name || n.starts_with(&format!("{name} ")))
+        })
+        .map(|r| r["status"].as_str().unwrap_or("").to_string())
+}
+
+/// Copy a tree as `cp -a` does.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a {} {}", from.display(), to.display());
+}
+
+/// A MariaDB server on a scratch data folder, listening on 127.0.0.1 and a
+/// socket in its folder; stopped (and killed, if need be) on drop.
+pub struct Mariadb {
+    pub dir: tempfile::TempDir,
+    pub datadir: PathBuf,
+    child: Option<Child>,
+}
+
+fn find(names: &[&str]) -> PathBuf {
+    for n in names {
+        for d in ["/usr/sbin", "/usr/bin"] {
+            let p = Path::new(d).join(n);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "{names:?} not found: the MariaDB tests need Debian's mariadb-server (run the tests with scripts/test.sh)"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Mariadb {
+    /// Create a data folder and start the server on it.
+    pub fn start(extra: &[&str]) -> Mariadb {
+        let dir = tempfile::Builder::new()
+            .prefix("maestro-mariadb-")
+            .tempdir()
+            .unwrap();
+        let datadir = dir.path().join("data");
+        let out = Command::new(find(&["mariadb-install-db", "mysql_install_db"]))
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", datadir.display()))
+            .arg("--user=root")
+            .arg("--auth-root-authentication-method=normal")
+            .arg("--skip-test-db")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}",
+            text(&out)
+        );
+        let mut db = Mariadb {
+            dir,
+            datadir,
+            child: None,
+        };
+        db.launch(extra);
+        db
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    fn launch(&mut self, extra: &[&str]) {
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
+        let child = Command::new(find(&["mariadbd", "mysqld"]))
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", self.datadir.display()))
+            .arg("--user=root")
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--port={}", free_port()))
+            .arg(format!("--socket={}", self.socket().display()))
+            .arg(format!(
+                "--pid-file={}",
+                self.dir.path().join("pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                self.dir.path().join("error.log").display()
+            ))
+            .arg("--innodb-log-file-size=16M")
+            .arg("--innodb-buffer-pool-size=32M")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.try_sql("SELECT 1").is_ok() {
+                return;
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!(
+                        "mariadbd exited ({st}) while starting:\n{}",
+                        self.error_log()
+                    );
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mariadbd did not answer within 60s:\n{}",
+                self.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new(find(&["mariadb", "mysql"]))
+            .arg("--no-defaults")
+            .arg("-uroot")
+            .arg(format!("--socket={}", self.socket().display()))
+            .arg("--connect-timeout=5")
+            .arg("-N")
+            .arg("-B")
+            .arg("-e")
+            .arg(sql)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    pub fn sql(&self, sql: &str) -> String {
+        self.try_sql(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}\n{}", self.error_log()))
+    }
+
+    /// Wait (bounded) until the buffer pool has no dirty page: everything
+    /// written so far is in the tablespace files.
+    pub fn wait_flushed(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let dirty = self.sql("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='INNODB_BUFFER_POOL_PAGES_DIRTY'");
+            if dirty == "0" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{dirty} dirty pages left after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A clean shutdown, waited for (bounded).
+    pub fn shutdown(&mut self) {
+        let _ = self.try_sql("SHUTDOWN");
+        if let Some(mut c) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    panic!("mariadbd did not shut down within 60s");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
