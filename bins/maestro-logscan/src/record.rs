@@ -82,6 +82,9 @@ struct Open {
     line: u64,
     offset: u64,
     head: Vec<u8>,
+    /// Where the first line is in the current block while it is not
+    /// copied into `head` yet: most records never need it copied.
+    head_at: Option<(usize, usize)>,
     /// Parsed lazily: only records that matched, or when a window is set.
     time: Option<Option<(NaiveDateTime, usize)>>,
     stack: Vec<Vec<u8>>,
@@ -118,6 +121,10 @@ pub struct RecordParser<'r> {
     open: Option<Open>,
     stamp_cache: Option<(Vec<u8>, NaiveDateTime)>,
     cands: Vec<usize>,
+    /// The first-line buffer of the last record that was not kept, reused
+    /// so that ten million records do not cost ten million allocations.
+    spare: Vec<u8>,
+    start_cache: timestamp::StartCache,
 }
 
 impl<'r> RecordParser<'r> {
@@ -133,6 +140,8 @@ impl<'r> RecordParser<'r> {
             open: None,
             stamp_cache: None,
             cands: Vec::new(),
+            spare: Vec::new(),
+            start_cache: timestamp::StartCache::default(),
         }
     }
 
@@ -177,15 +186,16 @@ impl<'r> RecordParser<'r> {
             if candidate {
                 next += 1;
             }
-            self.line(&block[s..nl], (nl + 1 - s) as u64, candidate, out);
+            self.line(block, s, nl, (nl + 1 - s) as u64, candidate, out);
             s = nl + 1;
         }
         if s < block.len() {
             // Not a whole line: the caller broke the contract; treat it as one.
             let candidate = cands.get(next) == Some(&s);
-            self.line(&block[s..], (block.len() - s) as u64, candidate, out);
+            self.line(block, s, block.len(), (block.len() - s) as u64, candidate, out);
         }
         self.cands = cands;
+        self.detach(block);
     }
 
     /// Feed one line without its newline: the kept part of a line longer
@@ -196,7 +206,15 @@ impl<'r> RecordParser<'r> {
             self.format = timestamp::detect(std::iter::once(strip_cr(line)));
             self.detect_done = self.format.is_some();
         }
-        self.line(line, consumed, true, out);
+        self.line(line, 0, line.len(), consumed, true, out);
+        self.detach(line);
+    }
+
+    /// The block is about to go away: copy the open record's first line.
+    fn detach(&mut self, block: &[u8]) {
+        if let Some(open) = self.open.as_mut() {
+            own_head(open, block);
+        }
     }
 
     /// Bytes of a cut line that were skipped.
@@ -211,8 +229,8 @@ impl<'r> RecordParser<'r> {
         }
     }
 
-    fn line(&mut self, raw: &[u8], consumed: u64, candidate: bool, out: &mut Vec<Record>) {
-        let mut line = strip_cr(raw);
+    fn line(&mut self, block: &[u8], s: usize, e: usize, consumed: u64, candidate: bool, out: &mut Vec<Record>) {
+        let mut line = strip_cr(&block[s..e]);
         if line.len() > self.opts.max_line {
             // Whole in the buffer, but past the limit: judged like a line
             // the buffer had to cut, so the result never depends on where
@@ -224,7 +242,7 @@ impl<'r> RecordParser<'r> {
         self.counts.bytes += consumed;
         self.counts.lines += 1;
         let starts = match &self.format {
-            Some(f) => f.starts_record(line),
+            Some(f) => self.start_cache.starts_record(f, line),
             None => true,
         };
         if starts || self.open.is_none() {
@@ -233,10 +251,13 @@ impl<'r> RecordParser<'r> {
             }
             self.counts.records += 1;
             self.last_record_offset = offset;
+            let mut head = std::mem::take(&mut self.spare);
+            head.clear();
             let mut open = Open {
                 line: self.counts.lines,
                 offset,
-                head: line[..line.len().min(KEPT_LINE_BYTES)].to_vec(),
+                head,
+                head_at: Some((s, line.len().min(KEPT_LINE_BYTES))),
                 time: None,
                 stack: Vec::new(),
                 more: 0,
@@ -260,6 +281,7 @@ impl<'r> RecordParser<'r> {
         if candidate {
             if let Some(open) = self.open.as_mut() {
                 if open.in_window {
+                    own_head(open, block);
                     for i in self.rules.set.matches(line).into_iter() {
                         if !open.rules.contains(&i) {
                             open.rules.push(i);
@@ -287,6 +309,7 @@ impl<'r> RecordParser<'r> {
 
     fn close(&mut self, mut open: Open, out: &mut Vec<Record>) {
         if open.rules.is_empty() || !open.in_window {
+            self.spare = open.head;
             return;
         }
         let stamp = match open.time.take() {
@@ -328,6 +351,13 @@ impl<'r> RecordParser<'r> {
     /// Whether any rule of `kind` is among the record's rules.
     pub fn has_kind(&self, r: &Record, kind: RuleKind) -> bool {
         r.rules.iter().any(|&i| self.rules.rules[i].kind == kind)
+    }
+}
+
+fn own_head(open: &mut Open, block: &[u8]) {
+    if let Some((s, n)) = open.head_at.take() {
+        open.head.clear();
+        open.head.extend_from_slice(&block[s..s + n]);
     }
 }
 

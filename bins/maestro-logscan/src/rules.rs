@@ -158,7 +158,7 @@ pub fn built_in() -> Vec<Rule> {
             "the component is starting",
             "--since-start counts from the last of these"),
         rule(Maestro, Ready, "maestro-ready", Info,
-            r"Server startup in \[?\d+|(?i)\bmaestro\b.{0,40}\b(started|startup completed?|is ready|ready for requests)\b",
+            r"Server startup in \[?\d+|(?i)\bmaestro( \w+)? (started|startup completed?|is ready)\b",
             "the component finished starting",
             "--until-ready returns here"),
         rule(Maestro, Finding, "table-missing", Critical,
@@ -186,19 +186,19 @@ pub fn built_in() -> Vec<Rule> {
             "the component lost or could not open its database connection",
             "check that the database runs and listens; if it persists after startup, Maestro is not working"),
         rule(Maestro, Finding, "deadlock", Warning,
-            r"Deadlock found when trying to get lock|DeadlockLoserDataAccessException|(?i)\bdeadlock detected\b",
+            r"Deadlock found when trying to get lock|DeadlockLoserDataAccessException|[Dd]eadlock detected",
             "a database deadlock",
             "usually retried by the application; many of them point to two writers on one database"),
         rule(Maestro, Finding, "duplicate-key", Warning,
-            r"Duplicate entry '[^']*' for key|(?i)duplicate key",
+            r"Duplicate entry '[^']*' for key|[Dd]uplicate key",
             "a duplicate key: data the database already has was written again",
             "at startup after a failover this means application files and database are from different points in time; compare with maestro-snapshot-verify"),
         rule(Maestro, Finding, "hub-unreachable", Warning,
-            r"(?i)\b(cannot|could not|can't|unable to|failed to) (connect|reach|contact) (to )?(the )?(administration )?hub\b|(?i)\bhub\b.{0,40}\b(unreachable|not reachable|not available)\b",
+            r"(?i)(cannot|could not|can't|unable to|failed to) (connect|reach|contact) (to )?(the )?(administration )?hub\b|(?i)\bhub (is )?(unreachable|not reachable|not available)",
             "the component cannot reach the Administration Hub",
             "check that the HUB started and that its host name resolves to this server after the failover"),
         rule(Maestro, Finding, "sql-exception", Warning,
-            r"java\.sql\.\w*SQL\w*Exception|\bSQLException\b|SQLSyntaxErrorException|com\.mysql\.(cj\.)?jdbc\.exceptions|(?i)\bjdbc\w*exception\b",
+            r"SQL\w*Exception|com\.mysql\.(cj\.)?jdbc\.exceptions|(JDBC|Jdbc)\w*Exception",
             "an SQL/JDBC error",
             "read the stack trace; at startup it often names a table the replica lacks"),
         rule(Maestro, Finding, "error-level", Warning,
@@ -433,6 +433,7 @@ impl RuleSet {
             Some(
                 builder(&joined)
                     .size_limit(64 << 20)
+                    .dfa_size_limit(32 << 20)
                     .build()
                     .map_err(|e| RulesError::Regex {
                         id: "(all)".into(),

@@ -53,23 +53,77 @@ impl TimestampFormat {
     /// The timestamp at the start of `line` (a `[` before it is allowed),
     /// as local time, and the bytes it took.
     pub fn parse(&self, line: &[u8]) -> Option<(NaiveDateTime, usize)> {
+        if let TimestampFormat::Custom(fmt) = self {
+            return custom(fmt, line);
+        }
+        let (f, n) = self.fields(line)?;
+        Some((f.to_local()?, n))
+    }
+
+    fn fields(&self, line: &[u8]) -> Option<(Fields, usize)> {
         let skip = usize::from(line.first() == Some(&b'['));
         let rest = &line[skip..];
-        let (t, n) = match self {
+        let (f, n) = match self {
             TimestampFormat::Iso8601 => iso8601(rest),
             TimestampFormat::JavaUtilLogging => jul(rest),
             TimestampFormat::Tomcat => tomcat(rest),
             TimestampFormat::DayMonthYearDots => dotted(rest),
             TimestampFormat::MysqlShort => mysql_short(rest),
-            TimestampFormat::Custom(fmt) => custom(fmt, line).map(|(t, n)| (t, n - skip)),
+            TimestampFormat::Custom(_) => None,
         }?;
-        Some((t, n + skip))
+        Some((f, n + skip))
     }
 
-    /// Whether `line` starts a record: cheaper than [`parse`](Self::parse)
-    /// would be only marginally, so it is the same parser.
+    /// Whether `line` starts a record: the same parser as
+    /// [`parse`](Self::parse) without building the time, since this runs
+    /// on every line.
     pub fn starts_record(&self, line: &[u8]) -> bool {
-        self.parse(line).is_some()
+        match self {
+            TimestampFormat::Custom(fmt) => custom(fmt, line).is_some(),
+            _ => self.fields(line).is_some(),
+        }
+    }
+
+    /// How many leading bytes of a valid timestamp make any line that
+    /// starts with the same bytes a record start too (up to the seconds,
+    /// where a fraction and zone may follow), for [`StartCache`].
+    fn sure_prefix(&self, line: &[u8]) -> Option<usize> {
+        let (_, n) = self.fields(line)?;
+        let cut = match self {
+            TimestampFormat::Iso8601 | TimestampFormat::Tomcat | TimestampFormat::DayMonthYearDots => {
+                // Up to the end of `hh:mm:ss`: the last ':' plus three.
+                line[..n].iter().rposition(|&c| c == b':').map_or(n, |i| i + 3)
+            }
+            _ => n,
+        };
+        Some(cut.min(n))
+    }
+}
+
+/// Remembers the last record start's sure prefix: in a busy log most
+/// lines share their date and second with the line before, and comparing
+/// 19 bytes is much cheaper than parsing them.
+#[derive(Debug, Default)]
+pub struct StartCache {
+    prefix: Vec<u8>,
+}
+
+impl StartCache {
+    pub fn starts_record(&mut self, format: &TimestampFormat, line: &[u8]) -> bool {
+        if !self.prefix.is_empty() && line.starts_with(&self.prefix) {
+            return true;
+        }
+        if let TimestampFormat::Custom(_) = format {
+            return format.starts_record(line);
+        }
+        match format.sure_prefix(line) {
+            Some(n) => {
+                self.prefix.clear();
+                self.prefix.extend_from_slice(&line[..n]);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -116,8 +170,40 @@ fn at(b: &[u8], i: usize, c: u8) -> Option<()> {
     (b.get(i) == Some(&c)).then_some(())
 }
 
-fn make(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Option<NaiveDateTime> {
-    NaiveDate::from_ymd_opt(y, mo, d)?.and_hms_nano_opt(h, mi, s, nanos)
+/// The fields of a timestamp, checked for range only: building a chrono
+/// value costs more than the parse, and most lines only need "is this a
+/// record start".
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    y: i32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    nanos: u32,
+    /// Seconds east of UTC, when the timestamp names its zone.
+    offset: Option<i32>,
+}
+
+fn make(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Option<Fields> {
+    let ok = (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61;
+    ok.then_some(Fields { y, mo, d, h, mi, s, nanos, offset: None })
+}
+
+impl Fields {
+    fn to_local(self) -> Option<NaiveDateTime> {
+        let naive = NaiveDate::from_ymd_opt(self.y, self.mo, self.d)?
+            .and_hms_nano_opt(self.h, self.mi, self.s, self.nanos)?;
+        match self.offset {
+            None => Some(naive),
+            Some(secs) => {
+                let tz = FixedOffset::east_opt(secs)?;
+                let dt: DateTime<FixedOffset> = tz.from_local_datetime(&naive).single()?;
+                Some(dt.with_timezone(&Local).naive_local())
+            }
+        }
+    }
 }
 
 /// `.123` or `,123456`: nanoseconds and width.
@@ -153,7 +239,7 @@ fn hms(b: &[u8], i: usize) -> Option<(u32, u32, u32, usize)> {
     Some((h, m, s, w + 6))
 }
 
-fn iso8601(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
+fn iso8601(b: &[u8]) -> Option<(Fields, usize)> {
     let y = num(b, 0, 4)?;
     at(b, 4, b'-')?;
     let mo = num(b, 5, 2)?;
@@ -166,7 +252,7 @@ fn iso8601(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
     let mut i = 11 + w;
     let (nanos, fw) = fraction(b, i);
     i += fw;
-    let naive = make(y as i32, mo, d, h, mi, s, nanos)?;
+    let mut fields = make(y as i32, mo, d, h, mi, s, nanos)?;
     // A zone, when written, turns the time into local time.
     let offset = match b.get(i) {
         Some(b'Z') => {
@@ -191,15 +277,8 @@ fn iso8601(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
         }
         _ => None,
     };
-    let t = match offset {
-        None => naive,
-        Some(secs) => {
-            let tz = FixedOffset::east_opt(secs)?;
-            let dt: DateTime<FixedOffset> = tz.from_local_datetime(&naive).single()?;
-            dt.with_timezone(&Local).naive_local()
-        }
-    };
-    Some((t, i))
+    fields.offset = offset;
+    Some((fields, i))
 }
 
 const MONTHS: [&[u8; 3]; 12] = [
@@ -214,7 +293,7 @@ fn month(b: &[u8], i: usize) -> Option<u32> {
         .map(|p| p as u32 + 1)
 }
 
-fn jul(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
+fn jul(b: &[u8]) -> Option<(Fields, usize)> {
     let mo = month(b, 0)?;
     at(b, 3, b' ')?;
     let (d, w) = num_1_2(b, 4)?;
@@ -239,7 +318,7 @@ fn jul(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
     Some((make(y as i32, mo, d, h24, mi, s, 0)?, i + 3))
 }
 
-fn tomcat(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
+fn tomcat(b: &[u8]) -> Option<(Fields, usize)> {
     let d = num(b, 0, 2)?;
     at(b, 2, b'-')?;
     let mo = month(b, 3)?;
@@ -252,7 +331,7 @@ fn tomcat(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
     Some((make(y as i32, mo, d, h, mi, s, nanos)?, i + fw))
 }
 
-fn dotted(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
+fn dotted(b: &[u8]) -> Option<(Fields, usize)> {
     let d = num(b, 0, 2)?;
     at(b, 2, b'.')?;
     let mo = num(b, 3, 2)?;
@@ -265,7 +344,7 @@ fn dotted(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
     Some((make(y as i32, mo, d, h, mi, s, nanos)?, i + fw))
 }
 
-fn mysql_short(b: &[u8]) -> Option<(NaiveDateTime, usize)> {
+fn mysql_short(b: &[u8]) -> Option<(Fields, usize)> {
     let y = num(b, 0, 2)?;
     let mo = num(b, 2, 2)?;
     let d = num(b, 4, 2)?;
