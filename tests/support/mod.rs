@@ -4,3 +4,4 @@
 
 pub mod plugin_output;
 pub mod sshd;
+pub mod maestro_logscan;
