@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   openssh-server openssh-client   # the SSH harness: a real sshd on 127.0.0.1
   pkg-config libssl-dev           # build: ssh2's libssh2 links OpenSSL
+  mariadb-server mariadb-client   # maestro-logscan: a real MariaDB crashes and recovers on 127.0.0.1
 )
 
 missing=()

@@ -70,7 +70,7 @@ fn every_tool_answers_help_and_version() {
 
 #[test]
 fn unbuilt_work_says_so_and_exits_unknown() {
-    for t in TOOLS {
+    for t in TOOLS.into_iter().filter(|t| *t != "maestro-logscan") {
         let out = tool(t).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{t}");
         let err = String::from_utf8(out.stderr).unwrap();

@@ -32,7 +32,12 @@ fn finding_ids(records: &[Value]) -> Vec<(String, String)> {
     records
         .iter()
         .filter(|r| r["type"] == "finding")
-        .map(|r| (r["id"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -70,7 +75,11 @@ fn real_mariadb_crash_recovery_and_a_torn_copy() {
     let mut rows = 0;
     for _ in 0..100 {
         std::thread::sleep(Duration::from_millis(100));
-        rows = db.sql("SELECT COUNT(*) FROM maestro.job").unwrap().parse().unwrap_or(0);
+        rows = db
+            .sql("SELECT COUNT(*) FROM maestro.job")
+            .unwrap()
+            .parse()
+            .unwrap_or(0);
         if rows > 2000 {
             break;
         }
@@ -82,19 +91,31 @@ fn real_mariadb_crash_recovery_and_a_torn_copy() {
     // 2. Restart: crash recovery. The db pack must classify what MariaDB
     // really logged, as info/warning, not critical.
     let mut db = ready(Mariadb::start(&data, &log, &sock).unwrap(), &log);
-    let after: u64 = db.sql("SELECT COUNT(*) FROM maestro.job").unwrap().parse().unwrap();
+    let after: u64 = db
+        .sql("SELECT COUNT(*) FROM maestro.job")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(after > 0);
     let (code, records) = logscan(&["--since-start"], &log);
     let ids = finding_ids(&records);
-    assert!(code == 0 || code == 1, "recovery must not be critical: {code} {ids:?}\n{}", log_tail(&log));
     assert!(
-        ids.iter().any(|(id, status)| id == "innodb-crash-recovery" && status == "OK"),
+        code == 0 || code == 1,
+        "recovery must not be critical: {code} {ids:?}\n{}",
+        log_tail(&log)
+    );
+    assert!(
+        ids.iter()
+            .any(|(id, status)| id == "innodb-crash-recovery" && status == "OK"),
         "crash recovery not recognised: {ids:?}\n{}",
         log_tail(&log)
     );
     let start = records.iter().find(|r| r["name"] == "since-start").unwrap();
     assert_eq!(start["status"], "OK", "{start}");
-    assert!(start["message"].as_str().unwrap().contains("mariadb.err:"), "{start}");
+    assert!(
+        start["message"].as_str().unwrap().contains("mariadb.err:"),
+        "{start}"
+    );
 
     // 3. A torn copy: the redo log from one moment, the tablespace from a
     // later one. Keep the redo log of a clean shutdown, write a lot more,
@@ -120,12 +141,16 @@ fn real_mariadb_crash_recovery_and_a_torn_copy() {
     let ids = finding_ids(&records);
     assert_eq!(code, 2, "{ids:?}\n{}", log_tail(&log));
     assert!(
-        ids.iter().any(|(id, status)| id == "innodb-lsn-future" && status == "CRITICAL"),
+        ids.iter()
+            .any(|(id, status)| id == "innodb-lsn-future" && status == "CRITICAL"),
         "no 'in the future' finding: {ids:?}\n{}",
         log_tail(&log)
     );
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("is in the future"), "MariaDB itself wrote the line");
+    assert!(
+        text.contains("is in the future"),
+        "MariaDB itself wrote the line"
+    );
     // The same log scanned before the torn start (until the clean
     // shutdown) holds no critical finding: the verdict comes from the
     // last start.

@@ -67,7 +67,11 @@ pub struct Mariadb {
 
 fn count_ready(log: &Path) -> usize {
     std::fs::read(log)
-        .map(|b| String::from_utf8_lossy(&b).matches("ready for connections").count())
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .matches("ready for connections")
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -185,7 +189,10 @@ impl Mariadb {
             return Ok(());
         };
         // kill(1): the root package has no libc dependency for kill(2).
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(_)) = c.try_wait() {

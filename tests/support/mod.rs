@@ -2,6 +2,6 @@
 //! it with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod maestro_logscan;
 pub mod plugin_output;
 pub mod sshd;
-pub mod maestro_logscan;

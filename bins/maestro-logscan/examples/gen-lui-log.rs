@@ -61,7 +61,12 @@ fn main() {
     let mut line = String::with_capacity(512);
     while written < size {
         ms += rng.below(3);
-        let (h, m, s, milli) = ((ms / 3_600_000) % 24, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000);
+        let (h, m, s, milli) = (
+            (ms / 3_600_000) % 24,
+            (ms / 60_000) % 60,
+            (ms / 1000) % 60,
+            ms % 1000,
+        );
         let thread = rng.below(40);
         let class = CLASSES[rng.below(CLASSES.len() as u64) as usize];
         let n = rng.below(100_000);
@@ -74,7 +79,11 @@ fn main() {
                 "2026-11-26 {h:02}:{m:02}:{s:02},{milli:03} {level} [http-nio-8080-exec-{thread}] {class} - Processing job {n} failed\n{ex}\n"
             ));
             for f in 0..(8 + rng.below(20)) {
-                line.push_str(&format!("\tat {class}.step{f}({}.java:{})\n", class.rsplit('.').next().unwrap_or("X"), 40 + f * 7));
+                line.push_str(&format!(
+                    "\tat {class}.step{f}({}.java:{})\n",
+                    class.rsplit('.').next().unwrap_or("X"),
+                    40 + f * 7
+                ));
             }
             line.push_str("\tat org.apache.catalina.core.ApplicationFilterChain.internalDoFilter(ApplicationFilterChain.java:193)\n");
             line.push_str(&format!("\t... {} more\n", 20 + rng.below(30)));

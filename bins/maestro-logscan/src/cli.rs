@@ -14,7 +14,7 @@ use std::time::Duration;
     about = "Find recovery errors in LUI-yyyymmdd.LOG and the other Maestro logs",
     long_about = "Reads the LUI, HUB, Tracker and database logs of the day for recovery errors after Maestro starts (missing, crashed or corrupt tables, lost database connections, InnoDB crash recovery problems), for people and for scripts.\n\nWith no FILE, the log of --component for --date (today) is read from the site's log folder; when the window reaches back before midnight the earlier days' files are read too.",
     after_help = cli::EXIT_CODES_HELP,
-    args_conflicts_with_subcommands = true
+    subcommand_precedence_over_arg = true
 )]
 pub struct Cli {
     #[command(flatten)]

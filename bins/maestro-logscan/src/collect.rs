@@ -119,7 +119,8 @@ impl FileFindings {
     }
 
     fn clear(&mut self) -> u64 {
-        let n = self.groups.iter().map(|g| g.count).sum::<u64>() + self.overflow.values().sum::<u64>();
+        let n =
+            self.groups.iter().map(|g| g.count).sum::<u64>() + self.overflow.values().sum::<u64>();
         self.groups.clear();
         self.index.clear();
         self.overflow.clear();
@@ -216,7 +217,14 @@ impl Collector {
             return event;
         };
         // Repeats are the same rule and the same text after the timestamp.
-        let key = (rule.id.clone(), rec.text.get(rec.stamp_len..).unwrap_or("").trim().to_string());
+        let key = (
+            rule.id.clone(),
+            rec.text
+                .get(rec.stamp_len..)
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        );
         let severity = rule.severity;
         match ff.index.get(&key) {
             Some(&g) => {
@@ -283,11 +291,20 @@ mod tests {
         let f = &c.files[0];
         assert_eq!(f.groups.len(), 2);
         let g = &f.groups[1];
-        assert_eq!((g.rule.id.as_str(), g.count, g.last_line), ("table-missing", 3, 5));
+        assert_eq!(
+            (g.rule.id.as_str(), g.count, g.last_line),
+            ("table-missing", 3, 5)
+        );
         assert_eq!(g.also, vec!["error-level".to_string()]);
         let finding = g.to_finding();
         assert_eq!(finding.status, Status::Critical);
-        assert!(finding.message.contains("(x3, 2026-11-26 08:00:01 .. 2026-11-26 08:00:03"), "{}", finding.message);
+        assert!(
+            finding
+                .message
+                .contains("(x3, 2026-11-26 08:00:01 .. 2026-11-26 08:00:03"),
+            "{}",
+            finding.message
+        );
         assert_eq!(finding.location.as_deref(), Some("LUI.LOG:3"));
         assert_eq!(c.rule_counts["table-missing"], 3);
         assert_eq!(c.ready.as_ref().map(|p| p.line), Some(6));
@@ -303,7 +320,11 @@ mod tests {
 
     #[test]
     fn ok_rules_reset_like_okpatterns() {
-        let c = run(LOG, false, "[[rule]]\nid = \"started\"\nkind = \"ok\"\nregex = \"Server startup in\"\n");
+        let c = run(
+            LOG,
+            false,
+            "[[rule]]\nid = \"started\"\nkind = \"ok\"\nregex = \"Server startup in\"\n",
+        );
         assert!(c.files[0].groups.is_empty());
         assert_eq!(c.cleared, 4);
         assert_eq!(c.files[0].worst(), Status::Ok);

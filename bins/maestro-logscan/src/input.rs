@@ -122,7 +122,12 @@ mod tests {
 
     #[test]
     fn times_and_durations() {
-        let p = |s| parse_time(s, now()).unwrap().format("%Y-%m-%d %H:%M:%S").to_string();
+        let p = |s| {
+            parse_time(s, now())
+                .unwrap()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
         assert_eq!(p("15m"), "2026-11-25 23:55:00");
         assert_eq!(p("2026-11-26T08:00"), "2026-11-26 08:00:00");
         assert_eq!(p("2026-11-26 08:00:05"), "2026-11-26 08:00:05");

@@ -22,9 +22,11 @@ pub mod scan;
 pub mod state;
 pub mod timestamp;
 
-pub use cli::Cli;
 use clap::CommandFactory;
-use maestro_common::cli::{self as common_cli, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
+pub use cli::Cli;
+use maestro_common::cli::{
+    self as common_cli, ConfigCommand, Context, GlobalArgs, Tool, ToolError,
+};
 use maestro_common::Report;
 use std::process::ExitCode;
 

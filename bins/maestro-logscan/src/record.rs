@@ -167,17 +167,7 @@ impl<'r> RecordParser<'r> {
         let mut cands = std::mem::take(&mut self.cands);
         cands.clear();
         if let Some(pf) = &self.rules.prefilter {
-            let mut pos = 0;
-            while pos < block.len() {
-                let Some(m) = pf.find_at(block, pos) else {
-                    break;
-                };
-                let start = m.start().min(block.len().saturating_sub(1));
-                let ls = memrchr(b'\n', &block[..start]).map_or(0, |i| i + 1).max(pos);
-                let le = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
-                cands.push(ls);
-                pos = le.max(pos + 1);
-            }
+            find_candidates(pf, block, &mut cands);
         }
         let mut next = 0;
         let mut s = 0;
@@ -192,7 +182,14 @@ impl<'r> RecordParser<'r> {
         if s < block.len() {
             // Not a whole line: the caller broke the contract; treat it as one.
             let candidate = cands.get(next) == Some(&s);
-            self.line(block, s, block.len(), (block.len() - s) as u64, candidate, out);
+            self.line(
+                block,
+                s,
+                block.len(),
+                (block.len() - s) as u64,
+                candidate,
+                out,
+            );
         }
         self.cands = cands;
         self.detach(block);
@@ -229,7 +226,15 @@ impl<'r> RecordParser<'r> {
         }
     }
 
-    fn line(&mut self, block: &[u8], s: usize, e: usize, consumed: u64, candidate: bool, out: &mut Vec<Record>) {
+    fn line(
+        &mut self,
+        block: &[u8],
+        s: usize,
+        e: usize,
+        consumed: u64,
+        candidate: bool,
+        out: &mut Vec<Record>,
+    ) {
         let mut line = strip_cr(&block[s..e]);
         if line.len() > self.opts.max_line {
             // Whole in the buffer, but past the limit: judged like a line
@@ -273,7 +278,8 @@ impl<'r> RecordParser<'r> {
             self.open = Some(open);
         } else if let Some(open) = self.open.as_mut() {
             if open.stack.len() < self.opts.max_stack_lines {
-                open.stack.push(line[..line.len().min(KEPT_LINE_BYTES)].to_vec());
+                open.stack
+                    .push(line[..line.len().min(KEPT_LINE_BYTES)].to_vec());
             } else {
                 open.more += 1;
             }
@@ -354,6 +360,69 @@ impl<'r> RecordParser<'r> {
     }
 }
 
+/// Blocks at least this large are searched by several threads.
+const PARALLEL_MIN: usize = 256 * 1024;
+
+/// The starts of the lines in `block` (whole lines) where the prefilter
+/// matches. Large blocks are cut at line ends into one part a core and
+/// searched at once: the regex is most of a scan's time.
+fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if threads < 2 || block.len() < PARALLEL_MIN {
+        candidates_in(pf, block, 0, out);
+        return;
+    }
+    let mut parts = Vec::with_capacity(threads);
+    let mut start = 0;
+    for i in 1..threads {
+        let guess = (block.len() * i / threads).max(start);
+        let end = match memchr(b'\n', &block[guess..]) {
+            Some(j) => guess + j + 1,
+            None => block.len(),
+        };
+        parts.push((start, end));
+        start = end;
+    }
+    parts.push((start, block.len()));
+    let found: Vec<Vec<usize>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|&(s, e)| {
+                scope.spawn(move || {
+                    let mut v = Vec::new();
+                    candidates_in(pf, &block[s..e], s, &mut v);
+                    v
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for v in found {
+        out.extend(v);
+    }
+}
+
+fn candidates_in(pf: &regex::bytes::Regex, block: &[u8], base: usize, out: &mut Vec<usize>) {
+    let mut pos = 0;
+    while pos < block.len() {
+        let Some(m) = pf.find_at(block, pos) else {
+            break;
+        };
+        let start = m.start().min(block.len().saturating_sub(1));
+        let ls = memrchr(b'\n', &block[..start])
+            .map_or(0, |i| i + 1)
+            .max(pos);
+        let le = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
+        out.push(base + ls);
+        pos = le.max(pos + 1);
+    }
+}
+
 fn own_head(open: &mut Open, block: &[u8]) {
     if let Some((s, n)) = open.head_at.take() {
         open.head.clear();
@@ -379,7 +448,13 @@ pub fn decode(bytes: &[u8]) -> (String, bool) {
     };
     let clean = if text.chars().any(|c| c.is_control() && c != '\t') {
         text.chars()
-            .map(|c| if c.is_control() && c != '\t' { '\u{FFFD}' } else { c })
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{FFFD}'
+                } else {
+                    c
+                }
+            })
             .collect()
     } else {
         text.into_owned()
@@ -565,7 +640,10 @@ Caused by: java.lang.IllegalStateException: x\n\
         assert_eq!(r.stack.len(), 5);
         assert_eq!(r.stack[4], "\t... 12 more");
         let got = ids(&set, r);
-        assert!(got.contains(&"table-missing".into()) && got.contains(&"error-level".into()), "{got:?}");
+        assert!(
+            got.contains(&"table-missing".into()) && got.contains(&"error-level".into()),
+            "{got:?}"
+        );
         assert_eq!(&r.text[..r.stamp_len], "2026-11-26 08:00:01,002");
     }
 
@@ -603,8 +681,16 @@ Caused by: java.lang.IllegalStateException: x\n\
         let set = maestro();
         let mut data = b"2026-11-26 08:00:01 INFO ".to_vec();
         data.extend(std::iter::repeat_n(b'x', 3 << 20));
-        data.extend_from_slice(b" SEVERE hidden past the limit\n2026-11-26 08:00:02 ERROR second\n");
-        let mut parser = RecordParser::new(&set, ParserOptions { max_line: 4096, ..ParserOptions::default() });
+        data.extend_from_slice(
+            b" SEVERE hidden past the limit\n2026-11-26 08:00:02 ERROR second\n",
+        );
+        let mut parser = RecordParser::new(
+            &set,
+            ParserOptions {
+                max_line: 4096,
+                ..ParserOptions::default()
+            },
+        );
         let mut reader = BlockReader::new(4096);
         let mut out = Vec::new();
         let mut src = &data[..];
@@ -651,8 +737,75 @@ Caused by: java.lang.IllegalStateException: x\n\
     #[test]
     fn a_file_without_timestamps_is_one_record_a_line() {
         let set = maestro();
-        let (recs, counts) = parse_records(b"ERROR a\nERROR b\n", &set, ParserOptions::default(), 4096);
+        let (recs, counts) =
+            parse_records(b"ERROR a\nERROR b\n", &set, ParserOptions::default(), 4096);
         assert_eq!((counts.records, recs.len()), (2, 2));
         assert_eq!(recs[1].time, None);
+    }
+}
+
+/// The record parser's invariants, checked on any input: the function the
+/// cargo-fuzz target (fuzz/) and its corpus regression test call.
+pub mod fuzzing {
+    use super::*;
+    use crate::rules::{built_in, Pack, Severity};
+    use std::sync::OnceLock;
+
+    fn sets() -> &'static [RuleSet; 2] {
+        static SETS: OnceLock<[RuleSet; 2]> = OnceLock::new();
+        SETS.get_or_init(|| {
+            let all = built_in();
+            let compile =
+                |p| RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
+            [compile(Pack::Maestro), compile(Pack::Db)]
+        })
+    }
+
+    /// Parse `data` (its first byte picks the pack, the line limit and a
+    /// window) and panic if an invariant does not hold.
+    pub fn check(data: &[u8]) {
+        let (ctl, body) = match data.split_first() {
+            Some((c, rest)) => (*c, rest),
+            None => (0, data),
+        };
+        let set = &sets()[usize::from(ctl & 1)];
+        let max_line = 64 + usize::from(ctl >> 2) * 16;
+        let mut opts = ParserOptions {
+            max_stack_lines: 3,
+            ..ParserOptions::default()
+        };
+        if ctl & 2 != 0 {
+            opts.window.since =
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 26).and_then(|d| d.and_hms_opt(8, 0, 0));
+        }
+        let (records, counts) = parse_records(body, set, opts, max_line);
+        assert_eq!(
+            counts.bytes,
+            body.len() as u64,
+            "every byte is accounted for"
+        );
+        let newlines = body.iter().filter(|&&b| b == b'\n').count() as u64;
+        let partial = u64::from(!body.is_empty() && !body.ends_with(b"\n"));
+        assert_eq!(counts.lines, newlines + partial, "lines");
+        if partial == 0 {
+            assert!(!counts.truncated_last_line);
+        }
+        assert!(counts.records <= counts.lines);
+        let mut last = 0;
+        for r in &records {
+            assert!(r.line > last && r.line <= counts.lines, "records in order");
+            last = r.line;
+            assert!(r.offset < body.len().max(1) as u64);
+            assert!(!r.rules.is_empty());
+            assert!(r.stack.len() <= 3);
+            assert!(r.stamp_len <= r.text.len());
+            assert!(r.text.is_char_boundary(r.stamp_len));
+            for t in std::iter::once(&r.text).chain(&r.stack) {
+                assert!(
+                    !t.chars().any(|c| c.is_control() && c != '\t'),
+                    "no control characters: {t:?}"
+                );
+            }
+        }
     }
 }

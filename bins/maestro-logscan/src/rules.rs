@@ -15,7 +15,9 @@ use serde::Deserialize;
 use std::path::Path;
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -264,7 +266,11 @@ pub enum RulesError {
     #[error("rule file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("rule `{id}`{from}: invalid regex: {message}")]
-    Regex { id: String, from: String, message: String },
+    Regex {
+        id: String,
+        from: String,
+        message: String,
+    },
 }
 
 /// A rule as a TOML file writes it; fields left out keep the built-in
@@ -304,7 +310,12 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
     let file: RuleFile = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
-            .map(|s| format!("line {}: ", text[..s.start.min(text.len())].matches('\n').count() + 1))
+            .map(|s| {
+                format!(
+                    "line {}: ",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                )
+            })
             .unwrap_or_default();
         RulesError::Parse {
             path: shown.to_string(),
@@ -322,9 +333,10 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
         let r = match rules.iter_mut().find(|r| r.id == spec.id) {
             Some(r) => r,
             None => {
-                let regex = spec.regex.clone().ok_or_else(|| {
-                    parse_err(format!("new rule `{}` needs a regex", spec.id))
-                })?;
+                let regex = spec
+                    .regex
+                    .clone()
+                    .ok_or_else(|| parse_err(format!("new rule `{}` needs a regex", spec.id)))?;
                 rules.push(Rule {
                     id: spec.id.clone(),
                     pack: Pack::Any,
@@ -335,7 +347,9 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
                     advice: String::new(),
                     enabled: true,
                 });
-                rules.last_mut().ok_or_else(|| parse_err("internal".into()))?
+                rules
+                    .last_mut()
+                    .ok_or_else(|| parse_err("internal".into()))?
             }
         };
         if let Some(v) = spec.pack {
@@ -400,7 +414,11 @@ pub struct RuleSet {
 impl RuleSet {
     /// The enabled rules of `pack` (and `any`); finding rules below
     /// `min_severity` are left out (markers always stay).
-    pub fn compile(all: &[Rule], pack: Pack, min_severity: Severity) -> Result<RuleSet, RulesError> {
+    pub fn compile(
+        all: &[Rule],
+        pack: Pack,
+        min_severity: Severity,
+    ) -> Result<RuleSet, RulesError> {
         let rules: Vec<Rule> = all
             .iter()
             .filter(|r| r.enabled && r.pack.applies_to(pack))
@@ -474,7 +492,11 @@ mod tests {
         for r in &all {
             assert!(seen.insert(r.id.clone()), "duplicate {}", r.id);
             check_regex(r, "").unwrap();
-            assert!(!r.description.is_empty() && !r.advice.is_empty(), "{}", r.id);
+            assert!(
+                !r.description.is_empty() && !r.advice.is_empty(),
+                "{}",
+                r.id
+            );
         }
         RuleSet::compile(&all, Pack::Maestro, Severity::Info).unwrap();
         RuleSet::compile(&all, Pack::Db, Severity::Info).unwrap();
@@ -483,11 +505,15 @@ mod tests {
     #[test]
     fn maestro_pack_classifies_typical_lines() {
         let set = RuleSet::compile(&built_in(), Pack::Maestro, Severity::Info).unwrap();
-        assert!(ids(&set, "java.sql.SQLSyntaxErrorException: Table 'maestro.lui_job' doesn't exist")
-            .contains(&"table-missing".to_string()));
+        assert!(ids(
+            &set,
+            "java.sql.SQLSyntaxErrorException: Table 'maestro.lui_job' doesn't exist"
+        )
+        .contains(&"table-missing".to_string()));
         assert!(ids(&set, "Caused by: com.mysql.jdbc.exceptions.jdbc4.CommunicationsException: Communications link failure")
             .contains(&"db-connection-lost".to_string()));
-        assert!(ids(&set, "java.net.BindException: Address already in use").contains(&"port-in-use".to_string()));
+        assert!(ids(&set, "java.net.BindException: Address already in use")
+            .contains(&"port-in-use".to_string()));
         assert!(ids(&set, "SEVERE: something").contains(&"error-level".to_string()));
         assert!(ids(&set, "INFO: errors=0, all fine").is_empty());
         // Latin-1 bytes inside a quoted table name still match.
@@ -504,9 +530,16 @@ mod tests {
             .contains(&"innodb-crash-recovery".to_string()));
         assert!(ids(&set, "2026-11-26  1:08:45 0 [Note] Starting MariaDB 10.11.19-MariaDB-0+deb12u1 source revision 5843 server_uid zB2= as process 14707")
             .contains(&"db-startup".to_string()));
-        assert!(ids(&set, "2026-11-26  1:08:46 0 [Note] /usr/sbin/mariadbd: ready for connections.")
-            .contains(&"db-ready".to_string()));
-        assert!(ids(&set, "2026-11-26  1:08:46 0 [Note] InnoDB: log sequence number 44864; transaction id 14").is_empty());
+        assert!(ids(
+            &set,
+            "2026-11-26  1:08:46 0 [Note] /usr/sbin/mariadbd: ready for connections."
+        )
+        .contains(&"db-ready".to_string()));
+        assert!(ids(
+            &set,
+            "2026-11-26  1:08:46 0 [Note] InnoDB: log sequence number 44864; transaction id 14"
+        )
+        .is_empty());
     }
 
     #[test]
@@ -522,12 +555,21 @@ mod tests {
         assert_eq!(d.severity, Severity::Critical);
         assert!(d.regex.contains("Deadlock"), "fields left out are kept");
         let m = rules.iter().find(|r| r.id == "mine").unwrap();
-        assert_eq!((m.pack, m.kind, m.severity), (Pack::Any, RuleKind::Finding, Severity::Info));
+        assert_eq!(
+            (m.pack, m.kind, m.severity),
+            (Pack::Any, RuleKind::Finding, Severity::Info)
+        );
         let set = RuleSet::compile(&rules, Pack::Db, Severity::Info).unwrap();
         assert!(set.rules.iter().any(|r| r.id == "mine"));
         let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Warning).unwrap();
-        assert!(!set.rules.iter().any(|r| r.id == "mine" || r.id == "error-level"));
-        assert!(set.rules.iter().any(|r| r.id == "maestro-startup"), "markers stay");
+        assert!(!set
+            .rules
+            .iter()
+            .any(|r| r.id == "mine" || r.id == "error-level"));
+        assert!(
+            set.rules.iter().any(|r| r.id == "maestro-startup"),
+            "markers stay"
+        );
     }
 
     #[test]
@@ -535,9 +577,18 @@ mod tests {
         let mut rules = built_in();
         let e = merge_text(&mut rules, "[[rule]]\nid = \"new\"\n", "r.toml").unwrap_err();
         assert!(e.to_string().contains("needs a regex"), "{e}");
-        let e = merge_text(&mut rules, "[[rule]]\nid = \"x\"\nregx = \"a\"\n", "r.toml").unwrap_err();
-        assert!(e.to_string().contains("line 3") && e.to_string().contains("regx"), "{e}");
-        merge_text(&mut rules, "[[rule]]\nid = \"x\"\nregex = \"(\"\n", "r.toml").unwrap();
+        let e =
+            merge_text(&mut rules, "[[rule]]\nid = \"x\"\nregx = \"a\"\n", "r.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("line 3") && e.to_string().contains("regx"),
+            "{e}"
+        );
+        merge_text(
+            &mut rules,
+            "[[rule]]\nid = \"x\"\nregex = \"(\"\n",
+            "r.toml",
+        )
+        .unwrap();
         let e = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap_err();
         assert!(e.to_string().contains("rule `x`"), "{e}");
     }

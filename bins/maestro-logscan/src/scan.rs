@@ -96,9 +96,14 @@ impl Settings {
                 return Err(usage("--since is after --until: the window is empty"));
             }
         }
-        let format = match args.timestamp_format.as_ref().or(cfg.timestamp_format.as_ref()) {
+        let format = match args
+            .timestamp_format
+            .as_ref()
+            .or(cfg.timestamp_format.as_ref())
+        {
             Some(f) => {
-                timestamp::validate_custom(f).map_err(|e| usage(format!("--timestamp-format: {e}")))?;
+                timestamp::validate_custom(f)
+                    .map_err(|e| usage(format!("--timestamp-format: {e}")))?;
                 Some(TimestampFormat::Custom(f.clone()))
             }
             None => None,
@@ -148,19 +153,32 @@ impl Settings {
 
 /// `maestro-logscan [FILE...]`.
 pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
-    let settings = Settings::resolve(&args, ctx)?;
+    let mut settings = Settings::resolve(&args, ctx)?;
+    // The database's error log is not one file a day: without a window it
+    // is read from the start of --date, so last month's crash does not
+    // count today.
+    if args.files.is_empty()
+        && settings.component == Component::Db
+        && settings.window.since.is_none()
+        && !settings.since_start
+    {
+        settings.window.since = Some(settings.date.and_time(chrono::NaiveTime::MIN));
+    }
     if args.list_rules {
         return Ok(list_rules(&settings));
     }
     if let Some(path) = &args.write_patterns {
         let mut text = settings.rules.patterns().join("\n");
         text.push('\n');
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let mut r = Report::new(ctx.tool, Some("write-patterns"));
         r.push(Check::ok(
             "patterns",
-            format!("{} patterns written to {}", settings.rules.rules.len(), path.display()),
+            format!(
+                "{} patterns written to {}",
+                settings.rules.rules.len(),
+                path.display()
+            ),
         ));
         return Ok(r);
     }
@@ -169,7 +187,9 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
         return Err(usage("`-` (standard input) can be named only once"));
     }
     if (args.follow || args.incremental) && stdin_count > 0 {
-        return Err(usage("--follow and --incremental need files, not standard input"));
+        return Err(usage(
+            "--follow and --incremental need files, not standard input",
+        ));
     }
     let inputs: Vec<Input> = if args.files.is_empty() {
         let loaded = ctx.config()?;
@@ -204,7 +224,13 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
         } else {
             None
         };
-        let f = follow(&settings, &inputs, layout.as_ref(), args.until_ready, &mut collector)?;
+        let f = follow(
+            &settings,
+            &inputs,
+            layout.as_ref(),
+            args.until_ready,
+            &mut collector,
+        )?;
         outcomes = f.outcomes;
         extra.push(f.check);
     } else {
@@ -224,7 +250,14 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
     if maestro_common::signal::interrupted() {
         return Err(ToolError::Interrupted);
     }
-    build_report(&mut report, &settings, &outcomes, &collector, extra, started.elapsed());
+    build_report(
+        &mut report,
+        &settings,
+        &outcomes,
+        &collector,
+        extra,
+        started.elapsed(),
+    );
     Ok(report)
 }
 
@@ -255,7 +288,13 @@ impl Outcome {
     }
 }
 
-fn drain(out: &mut Vec<Record>, collector: &mut Collector, idx: usize, name: &str, rules: &RuleSet) -> Vec<Event> {
+fn drain(
+    out: &mut Vec<Record>,
+    collector: &mut Collector,
+    idx: usize,
+    name: &str,
+    rules: &RuleSet,
+) -> Vec<Event> {
     out.drain(..)
         .map(|r| collector.accept(idx, name, r, rules))
         .collect()
@@ -296,7 +335,11 @@ fn scan_stream(
         display: display.to_string(),
         problem: None,
         counts: parser.counts,
-        format: Some(parser.format().map_or("none (every line a record)".to_string(), |f| f.name())),
+        format: Some(
+            parser
+                .format()
+                .map_or("none (every line a record)".to_string(), |f| f.name()),
+        ),
         collector_index: Some(idx),
         notes: Vec::new(),
         start_offset: resume.map_or(0, |r| r.0),
@@ -323,34 +366,69 @@ fn short_name(display: &str) -> String {
 
 fn missing(inp: &Input, settings: &Settings) -> Outcome {
     let (status, msg) = if !inp.required {
-        (Status::Ok, format!("not found: {} (an earlier day; nothing logged then?)", inp.display))
+        (
+            Status::Ok,
+            format!(
+                "not found: {} (an earlier day; nothing logged then?)",
+                inp.display
+            ),
+        )
     } else if settings.missing_ok {
-        (Status::Ok, format!("not found: {} (--missing-ok)", inp.display))
+        (
+            Status::Ok,
+            format!("not found: {} (--missing-ok)", inp.display),
+        )
     } else {
         (Status::Unknown, format!("not found: {}", inp.display))
     };
     Outcome::problem(&inp.display, status, msg)
 }
 
-fn scan_input(inp: &Input, settings: &Settings, collector: &mut Collector, catalog: Option<&mut Catalog>) -> Vec<Outcome> {
+fn scan_input(
+    inp: &Input,
+    settings: &Settings,
+    collector: &mut Collector,
+    catalog: Option<&mut Catalog>,
+) -> Vec<Outcome> {
     let Some(path) = &inp.path else {
         let stdin = std::io::stdin();
         let mut lock = stdin.lock();
-        return vec![scan_stream(&mut lock, "-", settings, collector, None, false)
-            .unwrap_or_else(|e| Outcome::problem("-", Status::Unknown, format!("cannot read standard input: {e}")))];
+        return vec![
+            scan_stream(&mut lock, "-", settings, collector, None, false).unwrap_or_else(|e| {
+                Outcome::problem(
+                    "-",
+                    Status::Unknown,
+                    format!("cannot read standard input: {e}"),
+                )
+            }),
+        ];
     };
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![missing(inp, settings)],
         Err(e) => {
-            return vec![Outcome::problem(&inp.display, Status::Unknown, format!("cannot open {}: {e}", inp.display))]
+            return vec![Outcome::problem(
+                &inp.display,
+                Status::Unknown,
+                format!("cannot open {}: {e}", inp.display),
+            )]
         }
     };
     match file.metadata() {
         Ok(m) if m.is_dir() => {
-            return vec![Outcome::problem(&inp.display, Status::Unknown, format!("{} is a folder, not a log file", inp.display))]
+            return vec![Outcome::problem(
+                &inp.display,
+                Status::Unknown,
+                format!("{} is a folder, not a log file", inp.display),
+            )]
         }
-        Err(e) => return vec![Outcome::problem(&inp.display, Status::Unknown, format!("cannot stat {}: {e}", inp.display))],
+        Err(e) => {
+            return vec![Outcome::problem(
+                &inp.display,
+                Status::Unknown,
+                format!("cannot stat {}: {e}", inp.display),
+            )]
+        }
         Ok(_) => {}
     }
     let result = match catalog {
@@ -359,7 +437,13 @@ fn scan_input(inp: &Input, settings: &Settings, collector: &mut Collector, catal
             .map_err(anyhow::Error::from),
         Some(c) => scan_incremental(path, &inp.display, file, settings, collector, c),
     };
-    result.unwrap_or_else(|e| vec![Outcome::problem(&inp.display, Status::Unknown, format!("cannot read {}: {e:#}", inp.display))])
+    result.unwrap_or_else(|e| {
+        vec![Outcome::problem(
+            &inp.display,
+            Status::Unknown,
+            format!("cannot read {}: {e:#}", inp.display),
+        )]
+    })
 }
 
 fn state_key(path: &Path) -> String {
@@ -387,7 +471,8 @@ fn scan_incremental(
         Resume::New => None,
         Resume::From { offset, line } => Some((*offset, *line)),
         Resume::Truncated => {
-            note = Some("truncated or rewritten since the last run: read from the start".to_string());
+            note =
+                Some("truncated or rewritten since the last run: read from the start".to_string());
             None
         }
         Resume::Rotated { old } => {
@@ -408,7 +493,8 @@ fn scan_incremental(
                 }
             }
             if note.is_none() {
-                note = Some("rotated since the last run: the new file is read from the start".into());
+                note =
+                    Some("rotated since the last run: the new file is read from the start".into());
             }
             None
         }
@@ -433,7 +519,10 @@ fn scan_incremental(
         tail_hash,
     };
     state::save(catalog, &key, &new_state).context("cannot save the offset")?;
-    o.notes.push(format!("state saved: offset {end}, line {}", o.counts.lines));
+    o.notes.push(format!(
+        "state saved: offset {end}, line {}",
+        o.counts.lines
+    ));
     outcomes.push(o);
     Ok(outcomes)
 }
@@ -468,7 +557,11 @@ impl Followed<'_> {
             display: self.display.clone(),
             problem: None,
             counts: self.parser.counts,
-            format: Some(self.parser.format().map_or("none (every line a record)".to_string(), |f| f.name())),
+            format: Some(
+                self.parser
+                    .format()
+                    .map_or("none (every line a record)".to_string(), |f| f.name()),
+            ),
             collector_index: Some(self.idx),
             notes: Vec::new(),
             start_offset: 0,
@@ -486,7 +579,11 @@ fn follow(
     let fixed_path = match (layout, inputs) {
         (Some(_), _) => None,
         (None, [one]) => one.path.clone(),
-        _ => return Err(usage("--follow reads one file (or, with no FILE, the component's log of the day)")),
+        _ => {
+            return Err(usage(
+                "--follow reads one file (or, with no FILE, the component's log of the day)",
+            ))
+        }
     };
     // Without a window only new lines count: an old readiness marker of an
     // earlier start today must not pass for this one.
@@ -529,7 +626,11 @@ fn follow(
         if maestro_common::signal::interrupted() {
             return Err(ToolError::Interrupted);
         }
-        let today = if layout.is_some() { Local::now().date_naive() } else { settings.date };
+        let today = if layout.is_some() {
+            Local::now().date_naive()
+        } else {
+            settings.date
+        };
         let want = path_now(today);
         if current.is_none() {
             // A file that appears after we started is read from its start.
@@ -544,7 +645,9 @@ fn follow(
                 let n = cur
                     .reader
                     .read_once(&mut cur.file, &mut cur.parser, &mut out)
-                    .map_err(|e| ToolError::Failed(anyhow::anyhow!("cannot read {}: {e}", cur.display)))?;
+                    .map_err(|e| {
+                        ToolError::Failed(anyhow::anyhow!("cannot read {}: {e}", cur.display))
+                    })?;
                 for ev in drain(&mut out, collector, cur.idx, &cur.name, &settings.rules) {
                     match ev {
                         Event::Finding(Severity::Critical) => worst_event = Some(ev),
@@ -578,7 +681,11 @@ fn follow(
         // same file truncated. The old one was read to its end above.
         if let Some(cur) = current.as_ref() {
             let replaced = match std::fs::metadata(&want) {
-                Ok(m) => state::identity(&m) != cur.identity || want != cur.path || m.len() < cur.parser.counts.bytes,
+                Ok(m) => {
+                    state::identity(&m) != cur.identity
+                        || want != cur.path
+                        || m.len() < cur.parser.counts.bytes
+                }
                 Err(_) => want != cur.path,
             };
             if replaced && !grew && want.exists() {
@@ -611,14 +718,27 @@ fn follow(
     let waited = humantime_short(settings.timeout);
     let check = match stop {
         "ready" => {
-            let at = collector.ready.as_ref().map(|p| p.describe()).unwrap_or_default();
+            let at = collector
+                .ready
+                .as_ref()
+                .map(|p| p.describe())
+                .unwrap_or_default();
             Check::ok("ready", format!("readiness marker at {at}"))
         }
-        "critical" => Check::new("ready", Status::Critical, "stopped at a critical finding while following"),
+        "critical" => Check::new(
+            "ready",
+            Status::Critical,
+            "stopped at a critical finding while following",
+        ),
         _ if until_ready => {
-            let shown = followed_path.unwrap_or_else(|| path_now(settings.date).display().to_string());
-            Check::new("ready", Status::Critical, format!("not ready after {waited}"))
-                .detail("file", shown)
+            let shown =
+                followed_path.unwrap_or_else(|| path_now(settings.date).display().to_string());
+            Check::new(
+                "ready",
+                Status::Critical,
+                format!("not ready after {waited}"),
+            )
+            .detail("file", shown)
         }
         _ => Check::ok("follow", format!("followed for {waited}")),
     };
@@ -683,7 +803,10 @@ fn build_report(
     let mut worst_finding: Option<Finding> = None;
     for o in outcomes {
         if let Some((status, msg)) = &o.problem {
-            report.push(Check::new(o.display.clone(), *status, msg.clone()).detail("path", o.display.clone()));
+            report.push(
+                Check::new(o.display.clone(), *status, msg.clone())
+                    .detail("path", o.display.clone()),
+            );
             continue;
         }
         let c = &o.counts;
@@ -710,7 +833,9 @@ fn build_report(
             for g in &ff.groups {
                 counts[g.rule.severity as usize] += g.count;
                 let f = g.to_finding();
-                let better = worst_finding.as_ref().is_none_or(|w| f.status.worst(w.status) != w.status);
+                let better = worst_finding
+                    .as_ref()
+                    .is_none_or(|w| f.status.worst(w.status) != w.status);
                 if better {
                     worst_finding = Some(f.clone());
                 }
@@ -721,7 +846,11 @@ fn build_report(
                 check.add_finding(Finding::new(
                     sev.status(),
                     "more-findings",
-                    format!("{n} more {} findings not kept (only {} distinct findings are kept a file)", sev.as_str(), crate::collect::MAX_GROUPS),
+                    format!(
+                        "{n} more {} findings not kept (only {} distinct findings are kept a file)",
+                        sev.as_str(),
+                        crate::collect::MAX_GROUPS
+                    ),
                 ));
             }
         }
@@ -731,26 +860,41 @@ fn build_report(
         let found = if counts.iter().sum::<u64>() == 0 {
             "no findings".to_string()
         } else {
-            format!("{} critical, {} warning, {} info", counts[2], counts[1], counts[0])
+            format!(
+                "{} critical, {} warning, {} info",
+                counts[2], counts[1], counts[0]
+            )
         };
-        let window = if o.start_offset > 0 { format!(" from offset {}", o.start_offset) } else { String::new() };
+        let window = if o.start_offset > 0 {
+            format!(" from offset {}", o.start_offset)
+        } else {
+            String::new()
+        };
         check.message = format!(
             "{found} in {} records ({}{window}; timestamps: {})",
             c.records,
             mib(c.bytes - o.start_offset),
             o.format.clone().unwrap_or_default()
         );
-        if o.format.as_deref().is_some_and(|f| f.starts_with("none")) && !settings.window.is_open() && c.records > 0 {
+        if o.format.as_deref().is_some_and(|f| f.starts_with("none"))
+            && !settings.window.is_open()
+            && c.records > 0
+        {
             check.status = check.status.worst(Status::Unknown);
-            check.message.push_str("; no timestamps recognised, so the time window could not be applied");
+            check
+                .message
+                .push_str("; no timestamps recognised, so the time window could not be applied");
         }
         report.push(check);
     }
     if settings.since_start {
         match &collector.last_startup {
             Some(p) => report.push(
-                Check::ok("since-start", format!("counted from the last startup at {}", p.describe()))
-                    .detail("cleared_before", collector.cleared),
+                Check::ok(
+                    "since-start",
+                    format!("counted from the last startup at {}", p.describe()),
+                )
+                .detail("cleared_before", collector.cleared),
             ),
             None => report.push(Check::new(
                 "since-start",
@@ -761,8 +905,11 @@ fn build_report(
     }
     if let Some(p) = &collector.ok_point {
         report.push(
-            Check::ok("ok-rule", format!("findings before {} no longer count", p.describe()))
-                .detail("cleared_before", collector.cleared),
+            Check::ok(
+                "ok-rule",
+                format!("findings before {} no longer count", p.describe()),
+            )
+            .detail("cleared_before", collector.cleared),
         );
     }
     for c in extra {

@@ -80,7 +80,11 @@ pub fn load(c: &Catalog, path: &str) -> rusqlite::Result<Option<FileState>> {
     }
 }
 
-pub fn save(c: &mut Catalog, path: &str, s: &FileState) -> Result<(), maestro_common::catalog::CatalogError> {
+pub fn save(
+    c: &mut Catalog,
+    path: &str,
+    s: &FileState,
+) -> Result<(), maestro_common::catalog::CatalogError> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     c.write(|tx| {
         tx.execute(
@@ -143,7 +147,11 @@ pub fn tail_hash(file: &mut std::fs::File, start: u64, end: u64) -> std::io::Res
 }
 
 /// Decide where to start reading `file` (open, with its metadata).
-pub fn decide(saved: Option<&FileState>, file: &mut std::fs::File, meta: &std::fs::Metadata) -> std::io::Result<Resume> {
+pub fn decide(
+    saved: Option<&FileState>,
+    file: &mut std::fs::File,
+    meta: &std::fs::Metadata,
+) -> std::io::Result<Resume> {
     let Some(s) = saved else {
         return Ok(Resume::New);
     };
@@ -194,17 +202,41 @@ mod tests {
         assert_eq!(decide(None, &mut f, &meta).unwrap(), Resume::New);
         let (dev, ino) = identity(&meta);
         let (start, hash) = tail_hash(&mut f, 9, 18).unwrap();
-        let s = FileState { device: dev, inode: ino, size: 18, offset: 18, line: 2, tail_start: start, tail_hash: hash };
+        let s = FileState {
+            device: dev,
+            inode: ino,
+            size: 18,
+            offset: 18,
+            line: 2,
+            tail_start: start,
+            tail_hash: hash,
+        };
         save(&mut c, "a.log", &s).unwrap();
         let back = load(&c, "a.log").unwrap().unwrap();
         assert_eq!(back, s);
         // Grown: resume.
-        std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(b"three\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"three\n")
+            .unwrap();
         let mut f = std::fs::File::open(&log).unwrap();
         let meta = f.metadata().unwrap();
-        assert_eq!(decide(Some(&s), &mut f, &meta).unwrap(), Resume::From { offset: 18, line: 2 });
+        assert_eq!(
+            decide(Some(&s), &mut f, &meta).unwrap(),
+            Resume::From {
+                offset: 18,
+                line: 2
+            }
+        );
         // Rewritten in place with other bytes: start over.
-        std::fs::OpenOptions::new().write(true).open(&log).unwrap().write_all(b"LINE ONE\nLINE TWO\n").unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"LINE ONE\nLINE TWO\n")
+            .unwrap();
         let mut f = std::fs::File::open(&log).unwrap();
         let meta = f.metadata().unwrap();
         assert_eq!(decide(Some(&s), &mut f, &meta).unwrap(), Resume::Truncated);
@@ -219,8 +251,18 @@ mod tests {
         let mut f = std::fs::File::open(&log).unwrap();
         let meta = f.metadata().unwrap();
         let old_meta = std::fs::metadata(dir.path().join("a.log.1")).unwrap();
-        let s2 = FileState { inode: identity(&old_meta).1, device: identity(&old_meta).0, ..s };
-        assert!(matches!(decide(Some(&s2), &mut f, &meta).unwrap(), Resume::Rotated { .. }));
-        assert_eq!(find_rotated(dir.path(), s2.device, s2.inode), Some(dir.path().join("a.log.1")));
+        let s2 = FileState {
+            inode: identity(&old_meta).1,
+            device: identity(&old_meta).0,
+            ..s
+        };
+        assert!(matches!(
+            decide(Some(&s2), &mut f, &meta).unwrap(),
+            Resume::Rotated { .. }
+        ));
+        assert_eq!(
+            find_rotated(dir.path(), s2.device, s2.inode),
+            Some(dir.path().join("a.log.1"))
+        );
     }
 }

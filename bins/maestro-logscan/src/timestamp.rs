@@ -90,9 +90,14 @@ impl TimestampFormat {
     fn sure_prefix(&self, line: &[u8]) -> Option<usize> {
         let (_, n) = self.fields(line)?;
         let cut = match self {
-            TimestampFormat::Iso8601 | TimestampFormat::Tomcat | TimestampFormat::DayMonthYearDots => {
+            TimestampFormat::Iso8601
+            | TimestampFormat::Tomcat
+            | TimestampFormat::DayMonthYearDots => {
                 // Up to the end of `hh:mm:ss`: the last ':' plus three.
-                line[..n].iter().rposition(|&c| c == b':').map_or(n, |i| i + 3)
+                line[..n]
+                    .iter()
+                    .rposition(|&c| c == b':')
+                    .map_or(n, |i| i + 3)
             }
             _ => n,
         };
@@ -137,7 +142,10 @@ pub fn detect<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Option<TimestampForm
             }
         }
     }
-    let (best, &n) = hits.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - i))?;
+    let (best, &n) = hits
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, usize::MAX - i))?;
     (n > 0).then(|| TimestampFormat::BUILT_IN[best].clone())
 }
 
@@ -188,7 +196,16 @@ struct Fields {
 
 fn make(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Option<Fields> {
     let ok = (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61;
-    ok.then_some(Fields { y, mo, d, h, mi, s, nanos, offset: None })
+    ok.then_some(Fields {
+        y,
+        mo,
+        d,
+        h,
+        mi,
+        s,
+        nanos,
+        offset: None,
+    })
 }
 
 impl Fields {
@@ -392,15 +409,60 @@ mod tests {
     #[test]
     fn each_built_in_format_parses_its_own_lines() {
         let cases: [(TimestampFormat, &str, &str, usize); 9] = [
-            (TimestampFormat::Iso8601, "2026-11-26T08:00:01.123 INFO x", "2026-11-26 08:00:01.123", 23),
-            (TimestampFormat::Iso8601, "2026-11-26 08:00:01,5 SEVERE", "2026-11-26 08:00:01.5", 21),
-            (TimestampFormat::Iso8601, "2026-11-26  1:13:54 0 [Note] x", "2026-11-26 01:13:54", 19),
-            (TimestampFormat::Iso8601, "[2026-11-26 08:00:01] x", "2026-11-26 08:00:01", 20),
-            (TimestampFormat::JavaUtilLogging, "Nov 26, 2026 8:00:01 PM org.x.Y m", "2026-11-26 20:00:01", 23),
-            (TimestampFormat::JavaUtilLogging, "Nov 6, 2026 12:00:01 AM x", "2026-11-06 00:00:01", 23),
-            (TimestampFormat::Tomcat, "26-Nov-2026 08:00:01.123 SEVERE", "2026-11-26 08:00:01.123", 24),
-            (TimestampFormat::DayMonthYearDots, "26.11.2026 08:00:01 ERROR", "2026-11-26 08:00:01", 19),
-            (TimestampFormat::MysqlShort, "261126  8:00:01 [ERROR] x", "2026-11-26 08:00:01", 15),
+            (
+                TimestampFormat::Iso8601,
+                "2026-11-26T08:00:01.123 INFO x",
+                "2026-11-26 08:00:01.123",
+                23,
+            ),
+            (
+                TimestampFormat::Iso8601,
+                "2026-11-26 08:00:01,5 SEVERE",
+                "2026-11-26 08:00:01.5",
+                21,
+            ),
+            (
+                TimestampFormat::Iso8601,
+                "2026-11-26  1:13:54 0 [Note] x",
+                "2026-11-26 01:13:54",
+                19,
+            ),
+            (
+                TimestampFormat::Iso8601,
+                "[2026-11-26 08:00:01] x",
+                "2026-11-26 08:00:01",
+                20,
+            ),
+            (
+                TimestampFormat::JavaUtilLogging,
+                "Nov 26, 2026 8:00:01 PM org.x.Y m",
+                "2026-11-26 20:00:01",
+                23,
+            ),
+            (
+                TimestampFormat::JavaUtilLogging,
+                "Nov 6, 2026 12:00:01 AM x",
+                "2026-11-06 00:00:01",
+                23,
+            ),
+            (
+                TimestampFormat::Tomcat,
+                "26-Nov-2026 08:00:01.123 SEVERE",
+                "2026-11-26 08:00:01.123",
+                24,
+            ),
+            (
+                TimestampFormat::DayMonthYearDots,
+                "26.11.2026 08:00:01 ERROR",
+                "2026-11-26 08:00:01",
+                19,
+            ),
+            (
+                TimestampFormat::MysqlShort,
+                "261126  8:00:01 [ERROR] x",
+                "2026-11-26 08:00:01",
+                15,
+            ),
         ];
         for (f, line, want, len) in cases {
             assert_eq!(f.parse(line.as_bytes()), Some((t(want), len)), "{line}");
