@@ -485,7 +485,10 @@ fn follow_stops_at_once_on_critical_and_times_out_as_critical() {
         "the old ready line did not count, the critical line ended it"
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("[table-missing]"), "{text}");
+    assert!(
+        text.contains("[table-missing] LUI.LOG:2:"),
+        "lines before the follow began are counted: {text}"
+    );
     let out = cmd(dir.path())
         .args([
             "--follow",

@@ -157,7 +157,10 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
     // The database's error log is not one file a day: without a window it
     // is read from the start of --date, so last month's crash does not
     // count today.
+    // Not when following: there only new lines (or an explicit window)
+    // count, so an earlier start's "ready for connections" cannot pass.
     if args.files.is_empty()
+        && !args.follow
         && settings.component == Component::Db
         && settings.window.since.is_none()
         && !settings.since_start
@@ -606,9 +609,11 @@ fn follow(
         let meta = file.metadata().ok()?;
         let mut parser = RecordParser::new(&settings.rules, settings.parser_options());
         if at_end {
+            // Count the lines already there, so locations stay true.
             let len = meta.len();
+            let lines = count_lines(&mut file, len).ok()?;
             file.seek(SeekFrom::Start(len)).ok()?;
-            parser.resume_at(len, 0);
+            parser.resume_at(len, lines);
         }
         let display = path.display().to_string();
         Some(Followed {
@@ -715,6 +720,11 @@ fn follow(
         drain(&mut out, collector, cur.idx, &cur.name, &settings.rules);
         outcomes.push(cur.outcome());
     }
+    if outcomes.is_empty() {
+        // The file never appeared: that is not "no findings".
+        let shown = path_now(settings.date).display().to_string();
+        outcomes.push(missing(&Input::file(PathBuf::from(&shown), true), settings));
+    }
     let waited = humantime_short(settings.timeout);
     let check = match stop {
         "ready" => {
@@ -743,6 +753,25 @@ fn follow(
         _ => Check::ok("follow", format!("followed for {waited}")),
     };
     Ok(FollowResult { outcomes, check })
+}
+
+/// Newlines in the first `len` bytes of `file`.
+fn count_lines(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+    use std::io::Read;
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    let mut n = 0u64;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let got = file.read(&mut buf[..want])?;
+        if got == 0 {
+            break;
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
+        left -= got as u64;
+    }
+    Ok(n)
 }
 
 fn humantime_short(d: Duration) -> String {
