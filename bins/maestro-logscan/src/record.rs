@@ -9,7 +9,7 @@
 //! that matched a rule leave the parser, with their first line and a
 //! bounded number of continuation lines.
 
-use crate::rules::{RuleKind, RuleSet};
+use crate::rules::RuleSet;
 use crate::timestamp::{self, TimestampFormat};
 use chrono::NaiveDateTime;
 use memchr::{memchr, memchr_iter, memrchr};
@@ -116,8 +116,6 @@ pub struct RecordParser<'r> {
     format: Option<TimestampFormat>,
     detect_done: bool,
     pub counts: Counts,
-    /// Offset of the first line of the last record that started.
-    pub last_record_offset: u64,
     open: Option<Open>,
     stamp_cache: Option<(Vec<u8>, NaiveDateTime)>,
     cands: Vec<usize>,
@@ -136,7 +134,6 @@ impl<'r> RecordParser<'r> {
             format,
             opts,
             counts: Counts::default(),
-            last_record_offset: 0,
             open: None,
             stamp_cache: None,
             cands: Vec::new(),
@@ -149,7 +146,6 @@ impl<'r> RecordParser<'r> {
     pub fn resume_at(&mut self, offset: u64, lines: u64) {
         self.counts.bytes = offset;
         self.counts.lines = lines;
-        self.last_record_offset = offset;
     }
 
     pub fn format(&self) -> Option<&TimestampFormat> {
@@ -255,7 +251,6 @@ impl<'r> RecordParser<'r> {
                 self.close(prev, out);
             }
             self.counts.records += 1;
-            self.last_record_offset = offset;
             let mut head = std::mem::take(&mut self.spare);
             head.clear();
             let mut open = Open {
@@ -352,11 +347,6 @@ impl<'r> RecordParser<'r> {
             more_lines: open.more,
             rules: open.rules,
         });
-    }
-
-    /// Whether any rule of `kind` is among the record's rules.
-    pub fn has_kind(&self, r: &Record, kind: RuleKind) -> bool {
-        r.rules.iter().any(|&i| self.rules.rules[i].kind == kind)
     }
 }
 

@@ -334,6 +334,8 @@ fn scan_stream(
         reader.finish(&mut parser, &mut out);
     }
     drain(&mut out, collector, idx, &name, &settings.rules);
+    let mut notes = Vec::new();
+    notes.extend(last_record_note(&parser));
     Ok(Outcome {
         display: display.to_string(),
         problem: None,
@@ -344,13 +346,8 @@ fn scan_stream(
                 .map_or("none (every line a record)".to_string(), |f| f.name()),
         ),
         collector_index: Some(idx),
-        notes: Vec::new(),
+        notes,
         start_offset: resume.map_or(0, |r| r.0),
-    })
-    .map(|mut o| {
-        o.start_offset = resume.map_or(0, |r| r.0);
-        o.notes.extend(last_record_note(&parser));
-        o
     })
 }
 
@@ -510,8 +507,8 @@ fn scan_incremental(
     // Save where whole lines end; a partial last line is read next time.
     let end = o.counts.bytes;
     let (dev, ino) = state::identity(&meta);
-    let tail_from = last_record_start(&o, resume);
-    let (tail_start, tail_hash) = state::tail_hash(&mut file, tail_from, end)?;
+    // The hash covers the last records: up to MAX_TAIL bytes before the end.
+    let (tail_start, tail_hash) = state::tail_hash(&mut file, 0, end)?;
     let new_state = FileState {
         device: dev,
         inode: ino,
@@ -528,13 +525,6 @@ fn scan_incremental(
     ));
     outcomes.push(o);
     Ok(outcomes)
-}
-
-fn last_record_start(o: &Outcome, resume: Option<(u64, u64)>) -> u64 {
-    // The hash covers up to MAX_TAIL bytes before the end; that window is
-    // moved to the end inside tail_hash, so the start only bounds it.
-    let _ = o;
-    resume.map_or(0, |r| r.0)
 }
 
 struct FollowResult {

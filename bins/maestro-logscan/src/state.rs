@@ -1,7 +1,7 @@
 //! `--incremental`: what was read of each file, kept in the catalog, so a
 //! cron job or a Nagios check reads only what is new. Per file: device,
 //! inode, size, offset (always at a line end), line number, and a hash of
-//! the bytes from the last record's start to the offset. A file whose
+//! the last bytes before the offset (up to 64 KiB: the last records). A file whose
 //! inode changed was rotated (its old self is looked for in the same
 //! folder and finished first); one that shrank, or whose hashed bytes
 //! changed, was truncated or rewritten: it is read again from the start.
