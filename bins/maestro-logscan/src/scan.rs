@@ -959,7 +959,21 @@ fn build_report(
     rules_check = rules_check.detail("per_rule", serde_json::Value::Object(per_rule));
     report.push(rules_check);
     let status = report.status();
+    let quiet_line = || {
+        let info = if by_sev[0] > 0 {
+            format!(" ({} info)", by_sev[0])
+        } else {
+            String::new()
+        };
+        format!(
+            "no warning or critical findings in {} records ({}) of {} file(s){info}",
+            totals.0,
+            mib(totals.1),
+            outcomes.len()
+        )
+    };
     report.summary = Some(match (&worst_finding, status) {
+        (_, Status::Ok) => quiet_line(),
         (_, Status::Unknown) | (None, _) => report.summary_line(),
         (Some(w), _) if w.status == Status::Ok => report.summary_line(),
         (Some(w), _) => {
