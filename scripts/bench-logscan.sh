@@ -43,7 +43,7 @@ cat "$LOG" >/dev/null   # both read from the page cache
 best() { sort -n | head -1; }
 measure() { # prints "seconds maxrss_kb" for one run of "$@"
   /usr/bin/time -f "%e %M" -o "$DIR/time.out" "$@" >/dev/null 2>&1 || true
-  cat "$DIR/time.out"
+  tail -n 1 "$DIR/time.out"   # GNU time puts "Command exited with non-zero status N" first
 }
 rg_times=(); ls_times=(); ls_rss=()
 for _ in $(seq "$RUNS"); do
