@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod maestro_fence;
+pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;
 pub mod netns;
 pub mod plugin_output;
