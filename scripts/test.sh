@@ -11,6 +11,7 @@ PACKAGES=(
   openssh-server openssh-client   # the SSH harness: a real sshd on 127.0.0.1
   pkg-config libssl-dev           # build: ssh2's libssh2 links OpenSSL
   iproute2 nftables iputils-ping python3   # maestro-watch: test hosts in network namespaces, firewall faults, ICMP, an HTTP server
+  dovecot-imapd dovecot-lmtpd postfix   # maestro-smoketest: a real IMAP seed mailbox fed by a real SMTP server over LMTP
 )
 
 missing=()

@@ -73,7 +73,6 @@ const UNBUILT: &[&str] = &[
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
-    "maestro-smoketest",
 ];
 
 #[test]

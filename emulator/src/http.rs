@@ -36,7 +36,9 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = s
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b[i], hex) {
             (b'%', Some(byte)) => {
                 out.push(byte);
@@ -71,15 +73,16 @@ fn page(status: u16, title: &str) -> Response<std::io::Cursor<Vec<u8>>> {
 fn handle(req: Request, shared: &Shared) {
     let url = req.url().to_string();
     let path = url.split('?').next().unwrap_or("");
-    let response = if req.method() != &tiny_http::Method::Get && req.method() != &tiny_http::Method::Head {
-        page(405, "Method Not Allowed")
-    } else {
-        match path {
-            "/lui/externalAction.do" => external_action(&url, shared),
-            "/trk/click" => click(&url, shared),
-            _ => page(404, "Not Found"),
-        }
-    };
+    let response =
+        if req.method() != &tiny_http::Method::Get && req.method() != &tiny_http::Method::Head {
+            page(405, "Method Not Allowed")
+        } else {
+            match path {
+                "/lui/externalAction.do" => external_action(&url, shared),
+                "/trk/click" => click(&url, shared),
+                _ => page(404, "Not Found"),
+            }
+        };
     let _ = req.respond(response);
 }
 
@@ -103,11 +106,15 @@ fn external_action(url: &str, shared: &Shared) -> Response<std::io::Cursor<Vec<u
     if shared.config.report_token.as_deref() == Some(token.as_str()) {
         let c = shared.state().counts;
         return if query_param(url, "format").as_deref() == Some("csv") {
-            Response::from_string(format!("jobs,sent,clicks,bounces\r\n{},{},{},{}\r\n", c.jobs, c.sent, c.clicks, c.bounces))
-                .with_header(header("Content-Type", "text/csv; charset=utf-8"))
+            Response::from_string(format!(
+                "jobs,sent,clicks,bounces\r\n{},{},{},{}\r\n",
+                c.jobs, c.sent, c.clicks, c.bounces
+            ))
+            .with_header(header("Content-Type", "text/csv; charset=utf-8"))
         } else {
             let body = serde_json::json!({"jobs": c.jobs, "sent": c.sent, "clicks": c.clicks, "bounces": c.bounces});
-            Response::from_string(format!("{body}\n")).with_header(header("Content-Type", "application/json"))
+            Response::from_string(format!("{body}\n"))
+                .with_header(header("Content-Type", "application/json"))
         };
     }
     page(403, "Forbidden")
@@ -139,8 +146,14 @@ mod tests {
 
     #[test]
     fn query_parameters() {
-        assert_eq!(query_param("/trk/click?ref=1-1-1&", "ref").as_deref(), Some("1-1-1"));
-        assert_eq!(query_param("/x?a=1&token=a%2Bb", "token").as_deref(), Some("a+b"));
+        assert_eq!(
+            query_param("/trk/click?ref=1-1-1&", "ref").as_deref(),
+            Some("1-1-1")
+        );
+        assert_eq!(
+            query_param("/x?a=1&token=a%2Bb", "token").as_deref(),
+            Some("a+b")
+        );
         assert_eq!(query_param("/x", "token"), None);
     }
 }

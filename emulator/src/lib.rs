@@ -131,14 +131,16 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
-        let web = tiny_http::Server::http(config.http_listen)
-            .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {}: {e}", config.http_listen))?;
+        let web = tiny_http::Server::http(config.http_listen).map_err(|e| {
+            anyhow::anyhow!("cannot listen for HTTP on {}: {e}", config.http_listen)
+        })?;
         let http_addr = web
             .server_addr()
             .to_ip()
             .ok_or_else(|| anyhow::anyhow!("the HTTP listener has no IP address"))?;
-        let smtp = std::net::TcpListener::bind(config.smtp_listen)
-            .map_err(|e| anyhow::anyhow!("cannot listen for SMTP on {}: {e}", config.smtp_listen))?;
+        let smtp = std::net::TcpListener::bind(config.smtp_listen).map_err(|e| {
+            anyhow::anyhow!("cannot listen for SMTP on {}: {e}", config.smtp_listen)
+        })?;
         let smtp_addr = smtp.local_addr()?;
         let tracker_base = config
             .tracker_base
@@ -152,7 +154,10 @@ impl Emulator {
             state: Mutex::new(State::default()),
             stop: AtomicBool::new(false),
         });
-        let threads = vec![http::spawn(web, shared.clone()), smtp::spawn(smtp, shared.clone())?];
+        let threads = vec![
+            http::spawn(web, shared.clone()),
+            smtp::spawn(smtp, shared.clone())?,
+        ];
         Ok(Emulator {
             shared,
             http_addr,

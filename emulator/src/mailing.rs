@@ -28,18 +28,30 @@ fn links(shared: &Shared, job: u64, n: usize) -> Vec<(String, String)> {
         .map(|(k, target)| {
             let r = format!("{job}-{n}-{}", k + 1);
             st.refs.insert(r.clone(), target.clone());
-            (format!("{}/trk/click?ref={r}&", shared.tracker_base), target.clone())
+            (
+                format!("{}/trk/click?ref={r}&", shared.tracker_base),
+                target.clone(),
+            )
         })
         .collect()
 }
 
-fn good_message(shared: &Shared, job: u64, to: &str, links: &[(String, String)]) -> anyhow::Result<Vec<u8>> {
+fn good_message(
+    shared: &Shared,
+    job: u64,
+    to: &str,
+    links: &[(String, String)],
+) -> anyhow::Result<Vec<u8>> {
     let c = &shared.config;
     let mut text = format!("Hello,\r\n\r\nthis is the test mailing of job {job}, sent by the Maestro emulator.\r\n\r\n");
     let mut html = format!("<html><body><p>Hello,</p><p>this is the test mailing of job {job}, sent by the Maestro emulator.</p>\r\n");
     for (i, (link, _)) in links.iter().enumerate() {
         text.push_str(&format!("Link {}: {link}\r\n", i + 1));
-        html.push_str(&format!("<p><a href=\"{}\">Link {}</a></p>\r\n", link.replace('&', "&amp;"), i + 1));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Link {}</a></p>\r\n",
+            link.replace('&', "&amp;"),
+            i + 1
+        ));
     }
     html.push_str("</body></html>\r\n");
     let msg = Message::builder()
@@ -93,7 +105,10 @@ pub(crate) fn send_job(shared: &Shared) -> anyhow::Result<u64> {
     for (i, seed) in shared.config.seeds.iter().enumerate() {
         let n = i + 1;
         let envelope_from = format!("bounce-{job}-{n}@{}", shared.config.bounce_domain);
-        shared.state().bounce_addresses.insert(envelope_from.to_ascii_lowercase());
+        shared
+            .state()
+            .bounce_addresses
+            .insert(envelope_from.to_ascii_lowercase());
         let links = links(shared, job, n);
         let raw = if shared.config.faults.malformed_mime {
             malformed_message(shared, job, seed, &links)
@@ -143,8 +158,13 @@ fn deliver(shared: &Shared, p: &Prepared) -> anyhow::Result<()> {
                 std::process::id()
             );
             let tmp = dir.join("tmp").join(&unique);
-            let mut f = std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
-            write!(f, "Return-Path: <{}>\r\nDelivered-To: {}\r\n", p.envelope_from, p.to)?;
+            let mut f = std::fs::File::create(&tmp)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+            write!(
+                f,
+                "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
+                p.envelope_from, p.to
+            )?;
             f.write_all(&p.raw)?;
             f.sync_all()?;
             let new = dir.join("new").join(&unique);

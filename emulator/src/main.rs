@@ -27,7 +27,12 @@ struct Args {
     #[arg(long = "seed", value_name = "ADDRESS", required = true)]
     seeds: Vec<String>,
     /// SMTP server the mailing is sent through (the seed mailbox's MTA)
-    #[arg(long, value_name = "HOST:PORT", required_unless_present = "maildir", conflicts_with = "maildir")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        required_unless_present = "maildir",
+        conflicts_with = "maildir"
+    )]
     relay: Option<String>,
     /// Deliver the mailing into this Maildir instead, as an MDA would (demo without a mail server)
     #[arg(long, value_name = "DIR")]
@@ -36,7 +41,11 @@ struct Args {
     #[arg(long, value_name = "URL")]
     tracker_base: Option<String>,
     /// Where the tracker redirects; one link per target (repeatable)
-    #[arg(long = "link-target", value_name = "URL", default_value = "https://www.example.org/")]
+    #[arg(
+        long = "link-target",
+        value_name = "URL",
+        default_value = "https://www.example.org/"
+    )]
     link_targets: Vec<String>,
     /// Subject of the test mailing (the job number is appended)
     #[arg(long, default_value = "maestro-ha smoke test")]
@@ -53,7 +62,8 @@ struct Args {
 }
 
 fn read_token(path: &PathBuf) -> anyhow::Result<String> {
-    let t = std::fs::read_to_string(path).with_context(|| format!("token file {}", path.display()))?;
+    let t =
+        std::fs::read_to_string(path).with_context(|| format!("token file {}", path.display()))?;
     let t = t.trim_end_matches(['\r', '\n']).to_string();
     anyhow::ensure!(!t.is_empty(), "token file {} is empty", path.display());
     Ok(t)
@@ -66,13 +76,17 @@ fn main() -> anyhow::Result<()> {
         (Some(r), None) => {
             let (host, port) = r.rsplit_once(':').context("--relay HOST:PORT")?;
             Delivery::Smtp {
-                host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
                 port: port.parse().context("--relay: the port is not a number")?,
             }
         }
         (None, None) => anyhow::bail!("give --relay HOST:PORT or --maildir DIR"),
     };
-    let mut config = EmulatorConfig::new(&read_token(&a.trigger_token_file)?, &a.seeds[0], delivery);
+    let mut config =
+        EmulatorConfig::new(&read_token(&a.trigger_token_file)?, &a.seeds[0], delivery);
     config.http_listen = a.http_listen;
     config.smtp_listen = a.smtp_listen;
     config.report_token = a.report_token_file.as_ref().map(read_token).transpose()?;

@@ -45,7 +45,12 @@ fn is_permanent_dsn(data: &str) -> bool {
     let lower = data.to_ascii_lowercase();
     lower.contains("multipart/report")
         && lower.contains("delivery-status")
-        && lower.lines().any(|l| l.trim_start().starts_with("status:") && l.split(':').nth(1).is_some_and(|v| v.trim().starts_with('5')))
+        && lower.lines().any(|l| {
+            l.trim_start().starts_with("status:")
+                && l.split(':')
+                    .nth(1)
+                    .is_some_and(|v| v.trim().starts_with('5'))
+        })
 }
 
 fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
@@ -87,7 +92,12 @@ fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             "RCPT" if upper.starts_with("RCPT TO:") => match address(cmd) {
                 _ if !mail_from => "503 5.5.1 MAIL first".into(),
-                Some(a) if shared.state().bounce_addresses.contains(&a.to_ascii_lowercase()) => {
+                Some(a)
+                    if shared
+                        .state()
+                        .bounce_addresses
+                        .contains(&a.to_ascii_lowercase()) =>
+                {
                     rcpts.push(a);
                     "250 2.1.5 OK".into()
                 }
@@ -135,6 +145,9 @@ mod tests {
         assert!(is_permanent_dsn(dsn));
         assert!(!is_permanent_dsn(&dsn.replace("5.1.1", "4.2.2")));
         assert!(!is_permanent_dsn("Subject: hello\r\n\r\nStatus: 5.1.1\r\n"));
-        assert_eq!(address("TO:<Bounce-1-1@x>").as_deref(), Some("Bounce-1-1@x"));
+        assert_eq!(
+            address("TO:<Bounce-1-1@x>").as_deref(),
+            Some("Bounce-1-1@x")
+        );
     }
 }

@@ -4,4 +4,5 @@
 
 pub mod netns;
 pub mod plugin_output;
+pub mod smoketest_mail;
 pub mod sshd;

@@ -101,7 +101,11 @@ pub fn hostname() -> String {
     } else {
         String::new()
     };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
         "localhost".to_string()
     } else {
         name
@@ -119,7 +123,13 @@ pub struct SmtpOutcome {
 /// Send `data` with the null sender `<>` to `to` through `host:port`
 /// (plain SMTP, as one MTA bounces to another). Err: what the server or
 /// the network said.
-pub fn send(host: &str, port: u16, to: &str, data: &[u8], timeout: Duration) -> Result<SmtpOutcome, String> {
+pub fn send(
+    host: &str,
+    port: u16,
+    to: &str,
+    data: &[u8],
+    timeout: Duration,
+) -> Result<SmtpOutcome, String> {
     let started = Instant::now();
     let rcpt: Address = to
         .parse()
@@ -179,7 +189,14 @@ mod tests {
                 format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))
             })
             .collect();
-        assert_eq!(parts, vec!["text/plain", "message/delivery-status", "text/rfc822-headers"]);
+        assert_eq!(
+            parts,
+            vec![
+                "text/plain",
+                "message/delivery-status",
+                "text/rfc822-headers"
+            ]
+        );
         assert!(text.contains("Status: 5.1.1\r\n"));
         assert!(text.contains("Final-Recipient: rfc822; seed@seed.test\r\n"));
         assert!(text.contains("Action: failed\r\n"));

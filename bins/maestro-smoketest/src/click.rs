@@ -21,13 +21,19 @@ pub struct LinkOutcome {
 /// Whether a link points at the configured tracker (`HOST` or `HOST:PORT`).
 pub fn on_tracker(link: &str, tracker: Option<&str>) -> bool {
     let Some(t) = tracker else { return true };
-    let Some(a) = url_authority(link) else { return false };
+    let Some(a) = url_authority(link) else {
+        return false;
+    };
     let t = t.to_ascii_lowercase();
     let a = a.to_ascii_lowercase();
-    if t.contains(':') && !t.starts_with('[') || t.ends_with(']') && t.starts_with('[') && t.contains("]:") {
+    if t.contains(':') && !t.starts_with('[')
+        || t.ends_with(']') && t.starts_with('[') && t.contains("]:")
+    {
         a == t
     } else {
-        a == t || a.rsplit_once(':').is_some_and(|(h, p)| h == t && p.chars().all(|c| c.is_ascii_digit()))
+        a == t
+            || a.rsplit_once(':')
+                .is_some_and(|(h, p)| h == t && p.chars().all(|c| c.is_ascii_digit()))
     }
 }
 
@@ -37,7 +43,10 @@ fn same_target(location: &str, expected: &str) -> bool {
 }
 
 pub fn click(link: &str, expect: &[String], timeout: Duration) -> LinkOutcome {
-    let ref_ = link.split_once("ref=").map(|(_, r)| r.trim_end_matches('&')).unwrap_or(link);
+    let ref_ = link
+        .split_once("ref=")
+        .map(|(_, r)| r.trim_end_matches('&'))
+        .unwrap_or(link);
     let out = |status, seen: String, message: String, location, elapsed| LinkOutcome {
         link: link.to_string(),
         status,
@@ -66,7 +75,10 @@ pub fn click(link: &str, expect: &[String], timeout: Duration) -> LinkOutcome {
         return out(
             Status::Critical,
             seen.clone(),
-            format!("tracker link ref={ref_}: {seen} ({}), expected a redirect", http::snippet(&a.body)),
+            format!(
+                "tracker link ref={ref_}: {seen} ({}), expected a redirect",
+                http::snippet(&a.body)
+            ),
             a.location,
             Some(a.elapsed),
         );
@@ -75,7 +87,10 @@ pub fn click(link: &str, expect: &[String], timeout: Duration) -> LinkOutcome {
         return out(
             Status::Critical,
             seen,
-            format!("tracker link ref={ref_}: HTTP {} without a Location", a.status),
+            format!(
+                "tracker link ref={ref_}: HTTP {} without a Location",
+                a.status
+            ),
             None,
             Some(a.elapsed),
         );
@@ -132,8 +147,16 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let o = click(&format!("http://127.0.0.1:{port}/trk/click?ref=1&"), &[], Duration::from_secs(2));
+        let o = click(
+            &format!("http://127.0.0.1:{port}/trk/click?ref=1&"),
+            &[],
+            Duration::from_secs(2),
+        );
         assert_eq!(o.status, Status::Critical);
-        assert!(o.message.contains("ref=1") && o.message.contains("no HTTP answer"), "{}", o.message);
+        assert!(
+            o.message.contains("ref=1") && o.message.contains("no HTTP answer"),
+            "{}",
+            o.message
+        );
     }
 }

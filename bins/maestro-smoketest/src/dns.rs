@@ -23,7 +23,9 @@ pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
                 match i32::from((*addr).sa_family) {
                     libc::AF_INET => {
                         let sin = &*(addr as *const libc::sockaddr_in);
-                        out.insert(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                        out.insert(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(addr as *const libc::sockaddr_in6);
@@ -64,8 +66,15 @@ pub struct DnsVerdict {
 }
 
 pub fn compare(resolved: BTreeSet<IpAddr>, ours: &BTreeSet<IpAddr>) -> DnsVerdict {
-    let elsewhere = resolved.iter().filter(|a| !ours.contains(a)).copied().collect();
-    DnsVerdict { resolved, elsewhere }
+    let elsewhere = resolved
+        .iter()
+        .filter(|a| !ours.contains(a))
+        .copied()
+        .collect();
+    DnsVerdict {
+        resolved,
+        elsewhere,
+    }
 }
 
 /// Parse the configured server addresses (`--server-address`); a name is resolved.
@@ -81,7 +90,11 @@ pub fn server_addresses(configured: &[String]) -> Result<BTreeSet<IpAddr>, Strin
 }
 
 pub fn join(addrs: &BTreeSet<IpAddr>) -> String {
-    addrs.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+    addrs
+        .iter()
+        .map(IpAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -91,7 +104,10 @@ mod tests {
     #[test]
     fn loopback_is_a_local_address() {
         let ours = local_addresses().unwrap();
-        assert!(ours.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()), "{ours:?}");
+        assert!(
+            ours.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()),
+            "{ours:?}"
+        );
     }
 
     #[test]

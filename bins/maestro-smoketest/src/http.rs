@@ -70,7 +70,11 @@ pub fn get(url: &str, token: Option<&Secret>, timeout: Duration) -> Result<HttpA
 
 /// The first line of a body, shortened, for a message.
 pub fn snippet(body: &str) -> String {
-    let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut s: String = line.chars().take(120).collect();
     if line.chars().count() > 120 {
         s.push('…');

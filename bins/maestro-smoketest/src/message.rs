@@ -113,7 +113,9 @@ fn raw_header(headers: &[u8], name: &str) -> Option<String> {
 impl TestMessage {
     /// Parse the message; malformed MIME is an error naming what is wrong.
     pub fn parse(raw: &[u8]) -> Result<TestMessage, MessageError> {
-        let msg = MessageParser::default().parse(raw).ok_or(MessageError::Unparsable)?;
+        let msg = MessageParser::default()
+            .parse(raw)
+            .ok_or(MessageError::Unparsable)?;
         let mut problems = Vec::new();
         let mut bodies = Vec::new();
         let mut parts = Vec::new();
@@ -126,7 +128,10 @@ impl TestMessage {
                 })
                 .unwrap_or_else(|| "text/plain".into())
                 .to_ascii_lowercase();
-            let encoding = p.content_transfer_encoding().unwrap_or("7bit").to_ascii_lowercase();
+            let encoding = p
+                .content_transfer_encoding()
+                .unwrap_or("7bit")
+                .to_ascii_lowercase();
             if p.is_encoding_problem {
                 problems.push(format!("part {i} ({ctype}): bad {encoding} encoding"));
             }
@@ -139,14 +144,22 @@ impl TestMessage {
                 // A multipart none of whose boundaries was found: mail
                 // clients show nothing or the raw source.
                 PartType::Multipart(children) if children.is_empty() => {
-                    problems.push(format!("part {i} ({ctype}): no part found (its boundary never occurs)"));
+                    problems.push(format!(
+                        "part {i} ({ctype}): no part found (its boundary never occurs)"
+                    ));
                 }
                 PartType::Text(_) | PartType::Html(_) if ctype.starts_with("multipart/") => {
-                    problems.push(format!("part {i} ({ctype}): no part found (its boundary never occurs)"));
+                    problems.push(format!(
+                        "part {i} ({ctype}): no part found (its boundary never occurs)"
+                    ));
                 }
                 _ => {}
             }
-            if ctype.starts_with("multipart/") && p.content_type().and_then(|c| c.attribute("boundary")).is_none() {
+            if ctype.starts_with("multipart/")
+                && p.content_type()
+                    .and_then(|c| c.attribute("boundary"))
+                    .is_none()
+            {
                 problems.push(format!("part {i} ({ctype}): no boundary parameter"));
             }
         }
@@ -201,7 +214,9 @@ pub fn tracker_links(body: &str, html: bool) -> Vec<String> {
             (None, None) => continue,
         };
         // The scheme must belong to this link: no space or quote between.
-        if before[start..].contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '<' || c == '>') {
+        if before[start..]
+            .contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '<' || c == '>')
+        {
             continue;
         }
         let end = body[at..]
@@ -268,16 +283,32 @@ bGljaz9yZWY9Ny0xLTImYW1wOyI+TW9yZTwvYT4=\r\n\
                 "http://trk.example.org:8080/trk/click?ref=7-1-2&"
             ]
         );
-        assert_eq!(m.return_path.as_deref(), Some("bounce-7-1@maestro.example.org"));
+        assert_eq!(
+            m.return_path.as_deref(),
+            Some("bounce-7-1@maestro.example.org")
+        );
         assert_eq!(m.recipient.as_deref(), Some("seed@seed.test"));
-        assert_eq!(m.parts, vec!["text/plain (quoted-printable)", "text/html (base64)"]);
-        assert!(m.headers.starts_with(b"Return-Path:") && m.headers.ends_with(b"1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n"));
+        assert_eq!(
+            m.parts,
+            vec!["text/plain (quoted-printable)", "text/html (base64)"]
+        );
+        assert!(
+            m.headers.starts_with(b"Return-Path:")
+                && m.headers
+                    .ends_with(b"1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n")
+        );
     }
 
     #[test]
     fn matching_by_subject_or_marker() {
-        assert!(matches(GOOD.as_bytes(), &Matcher::Subject("SMOKE test".into())));
-        assert!(!matches(GOOD.as_bytes(), &Matcher::Subject("newsletter".into())));
+        assert!(matches(
+            GOOD.as_bytes(),
+            &Matcher::Subject("SMOKE test".into())
+        ));
+        assert!(!matches(
+            GOOD.as_bytes(),
+            &Matcher::Subject("newsletter".into())
+        ));
         // The marker is in the decoded HTML only.
         assert!(matches(GOOD.as_bytes(), &Matcher::Marker(">More<".into())));
         assert!(!matches(GOOD.as_bytes(), &Matcher::Marker("absent".into())));
@@ -291,7 +322,10 @@ bGljaz9yZWY9Ny0xLTImYW1wOyI+TW9yZTwvYT4=\r\n\
         let s = e.to_string();
         assert!(s.contains("malformed"), "{s}");
         let empty = "Subject: x\r\nContent-Type: text/plain\r\n\r\n\r\n";
-        assert_eq!(TestMessage::parse(empty.as_bytes()).unwrap_err(), MessageError::NoBody);
+        assert_eq!(
+            TestMessage::parse(empty.as_bytes()).unwrap_err(),
+            MessageError::NoBody
+        );
     }
 
     #[test]
@@ -301,7 +335,10 @@ bGljaz9yZWY9Ny0xLTImYW1wOyI+TW9yZTwvYT4=\r\n\
             Vec::<String>::new()
         );
         assert_eq!(
-            tracker_links("<a href=\"https://t.example/trk/click?ref=9&amp;x=1\">", true),
+            tracker_links(
+                "<a href=\"https://t.example/trk/click?ref=9&amp;x=1\">",
+                true
+            ),
             vec!["https://t.example/trk/click?ref=9&x=1"]
         );
         assert_eq!(url_authority("http://u@h:81/trk"), Some("h:81"));

@@ -41,7 +41,8 @@ impl Counter {
 pub fn parse(body: &str) -> Result<Counts, String> {
     let t = body.trim_start_matches('\u{feff}').trim();
     if t.starts_with('{') {
-        let v: Value = serde_json::from_str(t).map_err(|e| format!("the report is not valid JSON: {e}"))?;
+        let v: Value =
+            serde_json::from_str(t).map_err(|e| format!("the report is not valid JSON: {e}"))?;
         let n = |k: &str| v.get(k).and_then(Value::as_u64);
         let c = Counts {
             sent: n("sent"),
@@ -55,10 +56,18 @@ pub fn parse(body: &str) -> Result<Counts, String> {
     }
     let mut lines = t.lines().filter(|l| !l.trim().is_empty());
     let header = lines.next().ok_or("the report is empty")?;
-    let values = lines.next().ok_or("the CSV report has a header row but no values")?;
+    let values = lines
+        .next()
+        .ok_or("the CSV report has a header row but no values")?;
     let split = |l: &str| -> Vec<String> {
-        let sep = if l.contains(';') && !l.contains(',') { ';' } else { ',' };
-        l.split(sep).map(|s| s.trim().trim_matches('"').to_ascii_lowercase()).collect()
+        let sep = if l.contains(';') && !l.contains(',') {
+            ';'
+        } else {
+            ','
+        };
+        l.split(sep)
+            .map(|s| s.trim().trim_matches('"').to_ascii_lowercase())
+            .collect()
     };
     let (h, v) = (split(header), split(values));
     let n = |k: &str| -> Option<u64> {
@@ -71,7 +80,10 @@ pub fn parse(body: &str) -> Result<Counts, String> {
         bounces: n("bounces"),
     };
     if c.clicks.is_none() && c.bounces.is_none() {
-        return Err(format!("the report is neither JSON nor CSV with clicks/bounces columns (starts {:?})", http::snippet(t)));
+        return Err(format!(
+            "the report is neither JSON nor CSV with clicks/bounces columns (starts {:?})",
+            http::snippet(t)
+        ));
     }
     Ok(c)
 }
@@ -79,7 +91,12 @@ pub fn parse(body: &str) -> Result<Counts, String> {
 pub fn fetch(src: &ReportSource, token: &Secret, io_timeout: Duration) -> Result<Counts, String> {
     let a = http::get(&src.url, Some(token), io_timeout)?;
     if a.status != 200 {
-        return Err(format!("HTTP {} from the report URL {}: {}", a.status, src.url, http::snippet(&a.body)));
+        return Err(format!(
+            "HTTP {} from the report URL {}: {}",
+            a.status,
+            src.url,
+            http::snippet(&a.body)
+        ));
     }
     parse(&a.body)
 }
@@ -127,13 +144,29 @@ mod tests {
     #[test]
     fn json_and_csv_reports() {
         let c = parse("{\"job\": 3, \"sent\": 1, \"clicks\": 2, \"bounces\": 0}").unwrap();
-        assert_eq!(c, Counts { sent: Some(1), clicks: Some(2), bounces: Some(0) });
+        assert_eq!(
+            c,
+            Counts {
+                sent: Some(1),
+                clicks: Some(2),
+                bounces: Some(0)
+            }
+        );
         let c = parse("Job,Sent,Clicks,Bounces\r\n3,1,2,1\r\n").unwrap();
-        assert_eq!(c, Counts { sent: Some(1), clicks: Some(2), bounces: Some(1) });
+        assert_eq!(
+            c,
+            Counts {
+                sent: Some(1),
+                clicks: Some(2),
+                bounces: Some(1)
+            }
+        );
         let c = parse("\"sent\";\"clicks\"\n4;5\n").unwrap();
         assert_eq!(c.clicks, Some(5));
         assert!(parse("<html>login</html>").is_err());
-        assert!(parse("<html>\n<body>login</body>\n").unwrap_err().contains("neither JSON nor CSV"));
+        assert!(parse("<html>\n<body>login</body>\n")
+            .unwrap_err()
+            .contains("neither JSON nor CSV"));
         assert!(parse("{\"x\":1}").is_err());
         assert!(parse("{").is_err());
         assert!(parse("").is_err());

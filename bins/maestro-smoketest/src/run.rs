@@ -7,7 +7,9 @@ use crate::bounce::{self, Dsn};
 use crate::click;
 use crate::dns;
 use crate::http;
-use crate::mailbox::{self, Found, ImapMailbox, ImapOptions, Mailbox, MailboxError, MailboxSpec, MaildirMailbox};
+use crate::mailbox::{
+    self, Found, ImapMailbox, ImapOptions, Mailbox, MailboxError, MailboxSpec, MaildirMailbox,
+};
 use crate::message::{self, TestMessage};
 use crate::report_export::{self, Counter};
 use crate::settings::{self, MessageSource, Settings, SmokeArgs};
@@ -54,13 +56,21 @@ pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, 
         None => None,
     };
     let password = match &s.source {
-        MessageSource::Mailbox { password: Some(p), .. } => Some(load_secret(ctx, "IMAP password", p)?),
+        MessageSource::Mailbox {
+            password: Some(p), ..
+        } => Some(load_secret(ctx, "IMAP password", p)?),
         _ => None,
     };
     let mut report = Report::new(ctx.tool, Some(steps.name()));
     let started = Instant::now();
 
-    let obtained = obtain(ctx, &s, trigger_token.as_ref(), password.as_ref(), &mut report)?;
+    let obtained = obtain(
+        ctx,
+        &s,
+        trigger_token.as_ref(),
+        password.as_ref(),
+        &mut report,
+    )?;
     let Some(mut obtained) = obtained else {
         if steps.click() {
             report.push(not_run("click", "no test message (see deliver)"));
@@ -75,22 +85,40 @@ pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, 
     if steps.click() {
         match &parsed {
             Ok(m) => click_checks(ctx, &s, m, report_token.as_ref(), &mut report),
-            Err(e) => report.push(Check::new("click", Status::Critical, format!("cannot read the test message: {e}"))),
+            Err(e) => report.push(Check::new(
+                "click",
+                Status::Critical,
+                format!("cannot read the test message: {e}"),
+            )),
         }
     }
     if steps.bounce() {
         match &parsed {
             Ok(m) => bounce_checks(&s, m, report_token.as_ref(), &mut report),
-            Err(e) => report.push(Check::new("bounce", Status::Critical, format!("cannot read the test message: {e}"))),
+            Err(e) => report.push(Check::new(
+                "bounce",
+                Status::Critical,
+                format!("cannot read the test message: {e}"),
+            )),
         }
     }
     if let (Some(found), Some(mb)) = (&obtained.found, obtained.mailbox.as_mut()) {
         if s.keep {
-            report.push(Check::ok("cleanup", format!("kept the test message in {} (--keep)", found.folder)));
+            report.push(Check::ok(
+                "cleanup",
+                format!("kept the test message in {} (--keep)", found.folder),
+            ));
         } else {
             match mb.remove(found) {
-                Ok(()) => report.push(Check::ok("cleanup", format!("removed the test message from {}", found.folder))),
-                Err(e) => report.push(Check::new("cleanup", Status::Warning, format!("the test message stays in {}: {e}", found.folder))),
+                Ok(()) => report.push(Check::ok(
+                    "cleanup",
+                    format!("removed the test message from {}", found.folder),
+                )),
+                Err(e) => report.push(Check::new(
+                    "cleanup",
+                    Status::Warning,
+                    format!("the test message stays in {}: {e}", found.folder),
+                )),
             }
         }
         mb.close();
@@ -100,15 +128,26 @@ pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, 
 
 fn finish(mut report: Report, started: Instant) -> Report {
     if let Some(last) = report.checks.last_mut() {
-        last.perfdata.push(Perfdata::seconds("total_time", started.elapsed()));
+        last.perfdata
+            .push(Perfdata::seconds("total_time", started.elapsed()));
     }
     report
 }
 
-fn open_mailbox(s: &Settings, spec: &MailboxSpec, password: Option<&Secret>) -> Result<Box<dyn Mailbox>, MailboxError> {
+fn open_mailbox(
+    s: &Settings,
+    spec: &MailboxSpec,
+    password: Option<&Secret>,
+) -> Result<Box<dyn Mailbox>, MailboxError> {
     match spec {
         MailboxSpec::Maildir(p) => Ok(Box::new(MaildirMailbox::open(p, s.junk_folder.as_deref())?)),
-        MailboxSpec::Imap { security, user, host, port, folder } => {
+        MailboxSpec::Imap {
+            security,
+            user,
+            host,
+            port,
+            folder,
+        } => {
             let opts = ImapOptions {
                 security: *security,
                 user: user.clone(),
@@ -145,10 +184,20 @@ fn obtain(
             }
             .map_err(|e| ToolError::Usage(format!("--message {}: {e}", path.display())))?;
             report.push(
-                Check::ok("deliver", format!("test message read from {} (no mailbox, no trigger)", path.display()))
-                    .detail("source", path.display().to_string()),
+                Check::ok(
+                    "deliver",
+                    format!(
+                        "test message read from {} (no mailbox, no trigger)",
+                        path.display()
+                    ),
+                )
+                .detail("source", path.display().to_string()),
             );
-            return Ok(Some(Obtained { raw, found: None, mailbox: None }));
+            return Ok(Some(Obtained {
+                raw,
+                found: None,
+                mailbox: None,
+            }));
         }
         MessageSource::Mailbox { spec, .. } => spec,
     };
@@ -158,19 +207,37 @@ fn obtain(
         Ok(m) => m,
         Err(e) => {
             if s.trigger.is_some() {
-                report.push(not_run("trigger", "the seed mailbox cannot be watched, so no test mailing is sent"));
+                report.push(not_run(
+                    "trigger",
+                    "the seed mailbox cannot be watched, so no test mailing is sent",
+                ));
             }
-            report.push(Check::new("deliver", Status::Unknown, format!("seed mailbox {where_}: {e}")).detail("mailbox", where_));
+            report.push(
+                Check::new(
+                    "deliver",
+                    Status::Unknown,
+                    format!("seed mailbox {where_}: {e}"),
+                )
+                .detail("mailbox", where_),
+            );
             return Ok(None);
         }
     };
-    ctx.info(format!("opened {where_} in {:.3}s; folders {}", t_open.elapsed().as_secs_f64(), mb.folders().join(", ")));
+    ctx.info(format!(
+        "opened {where_} in {:.3}s; folders {}",
+        t_open.elapsed().as_secs_f64(),
+        mb.folders().join(", ")
+    ));
 
     let since = match (&s.trigger, trigger_token) {
         (Some(t), Some(token)) => {
             if let Err(e) = mb.snapshot() {
                 report.push(not_run("trigger", "the seed mailbox cannot be read"));
-                report.push(Check::new("deliver", Status::Unknown, format!("seed mailbox {where_}: {e}")));
+                report.push(Check::new(
+                    "deliver",
+                    Status::Unknown,
+                    format!("seed mailbox {where_}: {e}"),
+                ));
                 return Ok(None);
             }
             let answer = http::get(&t.url, Some(token), s.io_timeout);
@@ -179,7 +246,10 @@ fn obtain(
                     report.push(
                         Check::ok("trigger", format!("HTTP {} from {}", a.status, t.url))
                             .timed(a.elapsed)
-                            .perf(Perfdata::seconds("trigger_time", a.elapsed).with_max(s.io_timeout.as_secs_f64())),
+                            .perf(
+                                Perfdata::seconds("trigger_time", a.elapsed)
+                                    .with_max(s.io_timeout.as_secs_f64()),
+                            ),
                     );
                     true
                 }
@@ -188,7 +258,12 @@ fn obtain(
                         Check::new(
                             "trigger",
                             Status::Critical,
-                            format!("HTTP {} from {}: {}", a.status, t.url, http::snippet(&a.body)),
+                            format!(
+                                "HTTP {} from {}: {}",
+                                a.status,
+                                t.url,
+                                http::snippet(&a.body)
+                            ),
                         )
                         .timed(a.elapsed)
                         .perf(Perfdata::seconds("trigger_time", a.elapsed)),
@@ -197,8 +272,15 @@ fn obtain(
                 }
                 Err(e) => {
                     report.push(
-                        Check::new("trigger", Status::Critical, format!("no HTTP answer from {}: {e}", t.url))
-                            .perf(Perfdata::unknown("trigger_time", maestro_common::perfdata::Uom::Seconds)),
+                        Check::new(
+                            "trigger",
+                            Status::Critical,
+                            format!("no HTTP answer from {}: {e}", t.url),
+                        )
+                        .perf(Perfdata::unknown(
+                            "trigger_time",
+                            maestro_common::perfdata::Uom::Seconds,
+                        )),
                     );
                     false
                 }
@@ -223,8 +305,15 @@ fn obtain(
             Ok(None) => {}
             Err(e) => {
                 report.push(
-                    Check::new("deliver", Status::Unknown, format!("seed mailbox {where_}: {e}"))
-                        .perf(Perfdata::unknown("delivery_latency", maestro_common::perfdata::Uom::Seconds)),
+                    Check::new(
+                        "deliver",
+                        Status::Unknown,
+                        format!("seed mailbox {where_}: {e}"),
+                    )
+                    .perf(Perfdata::unknown(
+                        "delivery_latency",
+                        maestro_common::perfdata::Uom::Seconds,
+                    )),
                 );
                 mb.close();
                 return Ok(None);
@@ -259,15 +348,24 @@ fn obtain(
         mb.close();
         return Ok(None);
     };
-    let subject = TestMessage::parse(&found.raw).ok().and_then(|m| m.subject).unwrap_or_default();
+    let subject = TestMessage::parse(&found.raw)
+        .ok()
+        .and_then(|m| m.subject)
+        .unwrap_or_default();
     let mut check = if found.junk {
         Check::new(
             "deliver",
             Status::Warning,
-            format!("the test message arrived in the junk folder {} of {where_}, not in the inbox", found.folder),
+            format!(
+                "the test message arrived in the junk folder {} of {where_}, not in the inbox",
+                found.folder
+            ),
         )
     } else {
-        Check::ok("deliver", format!("the test message arrived in {} of {where_}", found.folder))
+        Check::ok(
+            "deliver",
+            format!("the test message arrived in {} of {where_}", found.folder),
+        )
     };
     check = check
         .detail("mailbox", where_.clone())
@@ -287,7 +385,8 @@ fn obtain(
     if let Some(arrived) = found.arrived {
         check = check.detail(
             "arrived",
-            chrono::DateTime::<chrono::Utc>::from(arrived).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            chrono::DateTime::<chrono::Utc>::from(arrived)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         );
     }
     report.push(check);
@@ -298,7 +397,13 @@ fn obtain(
     }))
 }
 
-fn click_checks(ctx: &Context, s: &Settings, m: &TestMessage, report_token: Option<&Secret>, report: &mut Report) {
+fn click_checks(
+    ctx: &Context,
+    s: &Settings,
+    m: &TestMessage,
+    report_token: Option<&Secret>,
+    report: &mut Report,
+) {
     let links: Vec<&String> = m
         .tracker_links
         .iter()
@@ -308,13 +413,21 @@ fn click_checks(ctx: &Context, s: &Settings, m: &TestMessage, report_token: Opti
         let other = if m.tracker_links.is_empty() {
             String::new()
         } else {
-            format!(" ({} tracker links point to other hosts than {})", m.tracker_links.len(), s.tracker_host.as_deref().unwrap_or(""))
+            format!(
+                " ({} tracker links point to other hosts than {})",
+                m.tracker_links.len(),
+                s.tracker_host.as_deref().unwrap_or("")
+            )
         };
         report.push(
             Check::new(
                 "click",
                 Status::Critical,
-                format!("no tracker link ({}) in the test message's parts: {}{other}", message::TRACKER_PATH, m.parts.join(", ")),
+                format!(
+                    "no tracker link ({}) in the test message's parts: {}{other}",
+                    message::TRACKER_PATH,
+                    m.parts.join(", ")
+                ),
             )
             .detail("parts", m.parts.join(", ")),
         );
@@ -327,17 +440,32 @@ fn click_checks(ctx: &Context, s: &Settings, m: &TestMessage, report_token: Opti
     hosts.dedup();
     let t_dns = Instant::now();
     match dns::server_addresses(&s.server_addresses) {
-        Err(e) => report.push(Check::new("tracker-dns", Status::Unknown, format!("cannot tell this server's addresses: {e}"))),
+        Err(e) => report.push(Check::new(
+            "tracker-dns",
+            Status::Unknown,
+            format!("cannot tell this server's addresses: {e}"),
+        )),
         Ok(ours) => {
-            let mut check = Check::ok("tracker-dns", "").detail("server_addresses", dns::join(&ours));
+            let mut check =
+                Check::ok("tracker-dns", "").detail("server_addresses", dns::join(&ours));
             let mut msgs = Vec::new();
             for h in &hosts {
                 match dns::resolve(h) {
-                    Err(e) => check.add_finding(Finding::new(Status::Critical, "tracker-unresolvable", format!("tracker host {e}")).at(h.clone())),
+                    Err(e) => check.add_finding(
+                        Finding::new(
+                            Status::Critical,
+                            "tracker-unresolvable",
+                            format!("tracker host {e}"),
+                        )
+                        .at(h.clone()),
+                    ),
                     Ok(addrs) => {
                         let v = dns::compare(addrs, &ours);
                         if v.elsewhere.is_empty() {
-                            msgs.push(format!("{h} resolves to this server ({})", dns::join(&v.resolved)));
+                            msgs.push(format!(
+                                "{h} resolves to this server ({})",
+                                dns::join(&v.resolved)
+                            ));
                         } else {
                             check.add_finding(
                                 Finding::new(
@@ -359,7 +487,11 @@ fn click_checks(ctx: &Context, s: &Settings, m: &TestMessage, report_token: Opti
                 Some(f) => f.message.clone(),
                 None => msgs.join("; "),
             };
-            report.push(check.timed(t_dns.elapsed()).perf(Perfdata::seconds("dns_time", t_dns.elapsed())));
+            report.push(
+                check
+                    .timed(t_dns.elapsed())
+                    .perf(Perfdata::seconds("dns_time", t_dns.elapsed())),
+            );
         }
     }
 
@@ -374,28 +506,50 @@ fn click_checks(ctx: &Context, s: &Settings, m: &TestMessage, report_token: Opti
         ctx.info(format!("{link}: {}", o.seen));
         if let Some(e) = o.elapsed {
             slowest = slowest.max(e);
-            check.perfdata.push(Perfdata::seconds(format!("click_{}_time", i + 1), e));
+            check
+                .perfdata
+                .push(Perfdata::seconds(format!("click_{}_time", i + 1), e));
         } else {
-            check.perfdata.push(Perfdata::unknown(format!("click_{}_time", i + 1), maestro_common::perfdata::Uom::Seconds));
+            check.perfdata.push(Perfdata::unknown(
+                format!("click_{}_time", i + 1),
+                maestro_common::perfdata::Uom::Seconds,
+            ));
         }
         if o.status != Status::Critical {
             clicked_ok += 1;
         }
-        let mut f = Finding::new(o.status, "tracker-link", o.message.clone()).at(o.link.clone()).detail("seen", o.seen.clone());
+        let mut f = Finding::new(o.status, "tracker-link", o.message.clone())
+            .at(o.link.clone())
+            .detail("seen", o.seen.clone());
         if let Some(l) = &o.location {
             f = f.detail("location", l.clone());
         }
         check.add_finding(f);
     }
-    check.message = match check.findings.iter().find(|f| f.status == check.status && f.status != Status::Ok) {
+    check.message = match check
+        .findings
+        .iter()
+        .find(|f| f.status == check.status && f.status != Status::Ok)
+    {
         Some(f) => f.message.clone(),
-        None => format!("{} tracker link(s) redirect to the expected target", links.len()),
+        None => format!(
+            "{} tracker link(s) redirect to the expected target",
+            links.len()
+        ),
     };
     check = check.timed(slowest).detail("links", links.len());
     report.push(check);
 
     if let (Some((r, token)), Some(before)) = (src, before) {
-        report.push(confirm("click-count", Counter::Clicks, r, token, s.io_timeout, before, clicked_ok));
+        report.push(confirm(
+            "click-count",
+            Counter::Clicks,
+            r,
+            token,
+            s.io_timeout,
+            before,
+            clicked_ok,
+        ));
     }
 }
 
@@ -409,38 +563,86 @@ fn confirm(
     by: u64,
 ) -> Check {
     if by == 0 {
-        return not_run(name, &format!("nothing to count ({} failed)", counter.name()));
+        return not_run(
+            name,
+            &format!("nothing to count ({} failed)", counter.name()),
+        );
     }
-    let before = match before.and_then(|c| counter.of(&c).ok_or_else(|| format!("the report has no {} count", counter.name()))) {
+    let before = match before.and_then(|c| {
+        counter
+            .of(&c)
+            .ok_or_else(|| format!("the report has no {} count", counter.name()))
+    }) {
         Ok(b) => b,
-        Err(e) => return Check::new(name, Status::Unknown, format!("report export {}: {e}", r.url)),
+        Err(e) => {
+            return Check::new(
+                name,
+                Status::Unknown,
+                format!("report export {}: {e}", r.url),
+            )
+        }
     };
     match report_export::wait_for_increase(r, token, io_timeout, counter, before, by) {
-        Ok((now, took)) => Check::ok(name, format!("the report counts {} {} (was {before})", now, counter.name()))
-            .timed(took)
-            .perf(Perfdata::seconds(format!("{}_counted_time", counter.name()), took)),
-        Err(e) => Check::new(name, Status::Critical, format!("report export {}: {e}", r.url)),
+        Ok((now, took)) => Check::ok(
+            name,
+            format!(
+                "the report counts {} {} (was {before})",
+                now,
+                counter.name()
+            ),
+        )
+        .timed(took)
+        .perf(Perfdata::seconds(
+            format!("{}_counted_time", counter.name()),
+            took,
+        )),
+        Err(e) => Check::new(
+            name,
+            Status::Critical,
+            format!("report export {}: {e}", r.url),
+        ),
     }
 }
 
-fn bounce_checks(s: &Settings, m: &TestMessage, report_token: Option<&Secret>, report: &mut Report) {
+fn bounce_checks(
+    s: &Settings,
+    m: &TestMessage,
+    report_token: Option<&Secret>,
+    report: &mut Report,
+) {
     let Some((host, port)) = s.smtp.clone() else {
-        report.push(Check::new("bounce", Status::Unknown, "no SMTP listener to send the bounce to (--smtp)"));
+        report.push(Check::new(
+            "bounce",
+            Status::Unknown,
+            "no SMTP listener to send the bounce to (--smtp)",
+        ));
         return;
     };
     let to = match m.return_path.as_deref() {
         None => {
-            report.push(Check::new("bounce", Status::Unknown, "the test message has no Return-Path, so its bounce address is unknown"));
+            report.push(Check::new(
+                "bounce",
+                Status::Unknown,
+                "the test message has no Return-Path, so its bounce address is unknown",
+            ));
             return;
         }
         Some("") => {
-            report.push(Check::new("bounce", Status::Critical, "the test message was sent with the null sender <>: bounces cannot reach Maestro"));
+            report.push(Check::new(
+                "bounce",
+                Status::Critical,
+                "the test message was sent with the null sender <>: bounces cannot reach Maestro",
+            ));
             return;
         }
         Some(a) => a.to_string(),
     };
     let Some(failed) = s.bounce_recipient.clone().or_else(|| m.recipient.clone()) else {
-        report.push(Check::new("bounce", Status::Unknown, "no seed address to report as failed: give --bounce-recipient"));
+        report.push(Check::new(
+            "bounce",
+            Status::Unknown,
+            "no seed address to report as failed: give --bounce-recipient",
+        ));
         return;
     };
     let hostname = bounce::hostname();
@@ -457,30 +659,58 @@ fn bounce_checks(s: &Settings, m: &TestMessage, report_token: Option<&Secret>, r
     let accepted = match bounce::send(&host, port, &to, &dsn, s.io_timeout) {
         Ok(o) if o.code == 250 => {
             report.push(
-                Check::ok("bounce", format!("DSN 5.1.1 for {failed} accepted for {to} by {host}:{port}: {} {}", o.code, o.reply))
-                    .timed(o.elapsed)
-                    .detail("bounce_address", to.clone())
-                    .perf(Perfdata::seconds("smtp_time", o.elapsed)),
+                Check::ok(
+                    "bounce",
+                    format!(
+                        "DSN 5.1.1 for {failed} accepted for {to} by {host}:{port}: {} {}",
+                        o.code, o.reply
+                    ),
+                )
+                .timed(o.elapsed)
+                .detail("bounce_address", to.clone())
+                .perf(Perfdata::seconds("smtp_time", o.elapsed)),
             );
             true
         }
         Ok(o) => {
             report.push(
-                Check::new("bounce", Status::Critical, format!("SMTP {host}:{port} answered {} {} to the DSN for {to}, expected 250", o.code, o.reply))
-                    .timed(o.elapsed)
-                    .perf(Perfdata::seconds("smtp_time", o.elapsed)),
+                Check::new(
+                    "bounce",
+                    Status::Critical,
+                    format!(
+                        "SMTP {host}:{port} answered {} {} to the DSN for {to}, expected 250",
+                        o.code, o.reply
+                    ),
+                )
+                .timed(o.elapsed)
+                .perf(Perfdata::seconds("smtp_time", o.elapsed)),
             );
             false
         }
         Err(e) => {
             report.push(
-                Check::new("bounce", Status::Critical, format!("SMTP {host}:{port} did not accept the DSN for {to}: {e}"))
-                    .perf(Perfdata::unknown("smtp_time", maestro_common::perfdata::Uom::Seconds)),
+                Check::new(
+                    "bounce",
+                    Status::Critical,
+                    format!("SMTP {host}:{port} did not accept the DSN for {to}: {e}"),
+                )
+                .perf(Perfdata::unknown(
+                    "smtp_time",
+                    maestro_common::perfdata::Uom::Seconds,
+                )),
             );
             false
         }
     };
     if let (Some((r, token)), Some(before)) = (src, before) {
-        report.push(confirm("bounce-count", Counter::Bounces, r, token, s.io_timeout, before, u64::from(accepted)));
+        report.push(confirm(
+            "bounce-count",
+            Counter::Bounces,
+            r,
+            token,
+            s.io_timeout,
+            before,
+            u64::from(accepted),
+        ));
     }
 }

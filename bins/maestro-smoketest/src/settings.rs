@@ -26,7 +26,12 @@ pub struct SmokeArgs {
     #[arg(long, value_name = "PATH", help_heading = "Trigger")]
     pub trigger_token_file: Option<PathBuf>,
     /// Environment variable holding the trigger token
-    #[arg(long, value_name = "VAR", help_heading = "Trigger", conflicts_with = "trigger_token_file")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "Trigger",
+        conflicts_with = "trigger_token_file"
+    )]
     pub trigger_token_env: Option<String>,
     /// Do not trigger: a person sent the test mailing (it must have arrived within --since)
     #[arg(long, help_heading = "Trigger", conflicts_with = "trigger_url")]
@@ -42,7 +47,12 @@ pub struct SmokeArgs {
     #[arg(long, value_name = "PATH", help_heading = "Deliver")]
     pub password_file: Option<PathBuf>,
     /// Environment variable holding the IMAP password
-    #[arg(long, value_name = "VAR", help_heading = "Deliver", conflicts_with = "password_file")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "Deliver",
+        conflicts_with = "password_file"
+    )]
     pub password_env: Option<String>,
     /// Allow imap:// without STARTTLS: the password crosses the network in clear. Only for loopback test servers
     #[arg(long, help_heading = "Deliver")]
@@ -73,7 +83,11 @@ pub struct SmokeArgs {
     #[arg(long, value_name = "HOST[:PORT]", help_heading = "Click")]
     pub tracker_host: Option<String>,
     /// An address of this server the tracker host name may resolve to (repeatable) [default: this machine's interface addresses]
-    #[arg(long = "server-address", value_name = "ADDRESS", help_heading = "Click")]
+    #[arg(
+        long = "server-address",
+        value_name = "ADDRESS",
+        help_heading = "Click"
+    )]
     pub server_addresses: Vec<String>,
     /// Where the tracker must redirect to (repeatable: any one of them)
     #[arg(long = "expect-target", value_name = "URL", help_heading = "Click")]
@@ -86,7 +100,12 @@ pub struct SmokeArgs {
     #[arg(long, value_name = "PATH", help_heading = "Report")]
     pub report_token_file: Option<PathBuf>,
     /// Environment variable holding the report export token
-    #[arg(long, value_name = "VAR", help_heading = "Report", conflicts_with = "report_token_file")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "Report",
+        conflicts_with = "report_token_file"
+    )]
     pub report_token_env: Option<String>,
     /// How long to wait for the report to count a click or a bounce [default: 60s]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Report")]
@@ -162,7 +181,11 @@ pub struct Settings {
     pub io_timeout: Duration,
 }
 
-fn secret(file: &Option<PathBuf>, env: &Option<String>, config: &Option<SecretRef>) -> Option<SecretRef> {
+fn secret(
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+    config: &Option<SecretRef>,
+) -> Option<SecretRef> {
     match (file, env) {
         (Some(f), _) => Some(SecretRef::File(f.clone())),
         (None, Some(e)) => Some(SecretRef::Env(e.clone())),
@@ -178,7 +201,9 @@ pub fn parse_host_port(word: &str, default_port: u16) -> Result<(String, u16), S
             .split_once(']')
             .ok_or_else(|| format!("{word:?}: unclosed ["))?;
         let port = match tail.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("{word:?}: {p:?} is not a port"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("{word:?}: {p:?} is not a port"))?,
             None if tail.is_empty() => default_port,
             None => return Err(format!("{word:?}: expected [ADDRESS]:PORT")),
         };
@@ -187,7 +212,9 @@ pub fn parse_host_port(word: &str, default_port: u16) -> Result<(String, u16), S
     match word.rsplit_once(':') {
         Some((h, _)) if h.contains(':') => Ok((word.to_string(), default_port)),
         Some((h, p)) if !h.is_empty() => {
-            let port: u16 = p.parse().map_err(|_| format!("{word:?}: {p:?} is not a port"))?;
+            let port: u16 = p
+                .parse()
+                .map_err(|_| format!("{word:?}: {p:?} is not a port"))?;
             if port == 0 {
                 return Err(format!("{word:?}: port 0"));
             }
@@ -208,7 +235,11 @@ fn url_host(url: &str) -> Option<String> {
     Some(host)
 }
 
-pub fn resolve(args: &SmokeArgs, c: &SmoketestConfig, wants_bounce: bool) -> Result<Settings, String> {
+pub fn resolve(
+    args: &SmokeArgs,
+    c: &SmoketestConfig,
+    wants_bounce: bool,
+) -> Result<Settings, String> {
     let trigger_url = if args.no_trigger || args.message.is_some() {
         None
     } else {
@@ -223,7 +254,9 @@ pub fn resolve(args: &SmokeArgs, c: &SmoketestConfig, wants_bounce: bool) -> Res
         }
         Some(url) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("trigger URL {url:?}: must start with http:// or https://"));
+                return Err(format!(
+                    "trigger URL {url:?}: must start with http:// or https://"
+                ));
             }
             if url.contains("token=") {
                 return Err("the trigger URL must not carry the token (it would show in ps and logs); give it with --trigger-token-file or --trigger-token-env".into());
@@ -297,7 +330,10 @@ pub fn resolve(args: &SmokeArgs, c: &SmoketestConfig, wants_bounce: bool) -> Res
         ca_file: args.ca_file.clone().or_else(|| c.ca_file.clone()),
         junk_folder: args.junk_folder.clone().or_else(|| c.junk_folder.clone()),
         matcher,
-        timeout: args.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(DEFAULT_TIMEOUT),
+        timeout: args
+            .timeout
+            .or(c.timeout.map(|d| d.0))
+            .unwrap_or(DEFAULT_TIMEOUT),
         keep: args.keep || c.keep.unwrap_or(false),
         tracker_host,
         server_addresses: if args.server_addresses.is_empty() {
@@ -312,8 +348,14 @@ pub fn resolve(args: &SmokeArgs, c: &SmoketestConfig, wants_bounce: bool) -> Res
         },
         report,
         smtp,
-        bounce_recipient: args.bounce_recipient.clone().or_else(|| c.bounce_recipient.clone()),
-        io_timeout: args.io_timeout.or(c.io_timeout.map(|d| d.0)).unwrap_or(DEFAULT_IO_TIMEOUT),
+        bounce_recipient: args
+            .bounce_recipient
+            .clone()
+            .or_else(|| c.bounce_recipient.clone()),
+        io_timeout: args
+            .io_timeout
+            .or(c.io_timeout.map(|d| d.0))
+            .unwrap_or(DEFAULT_IO_TIMEOUT),
     })
 }
 
@@ -334,7 +376,10 @@ mod tests {
 
     #[test]
     fn smtp_defaults_to_the_trigger_host() {
-        assert_eq!(url_host("https://maestro.example.org:8443/lui/x").as_deref(), Some("maestro.example.org"));
+        assert_eq!(
+            url_host("https://maestro.example.org:8443/lui/x").as_deref(),
+            Some("maestro.example.org")
+        );
         let args = SmokeArgs {
             trigger_url: Some("http://m.example/lui/externalAction.do".into()),
             trigger_token_env: Some("T".into()),
@@ -355,7 +400,10 @@ mod tests {
             ..SmokeArgs::default()
         };
         let e = resolve(&args, &SmoketestConfig::default(), false).unwrap_err();
-        assert!(e.contains("must not carry the token") && !e.contains("abc"), "{e}");
+        assert!(
+            e.contains("must not carry the token") && !e.contains("abc"),
+            "{e}"
+        );
         args.trigger_url = Some("http://m/lui/externalAction.do".into());
         args.trigger_token_env = None;
         let e = resolve(&args, &SmoketestConfig::default(), false).unwrap_err();
@@ -367,7 +415,10 @@ mod tests {
         };
         let e = resolve(&args, &SmoketestConfig::default(), false).unwrap_err();
         assert!(e.contains("needs a password"), "{e}");
-        let args = SmokeArgs { mailbox: Some("maildir:/x".into()), ..SmokeArgs::default() };
+        let args = SmokeArgs {
+            mailbox: Some("maildir:/x".into()),
+            ..SmokeArgs::default()
+        };
         let e = resolve(&args, &SmoketestConfig::default(), false).unwrap_err();
         assert!(e.contains("--no-trigger"), "{e}");
     }

@@ -111,7 +111,11 @@ fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, Ma
     Ok(Arc::new(config))
 }
 
-fn wrap_tls(tcp: TcpStream, host: &str, ca_file: Option<&PathBuf>) -> Result<ImapStream, MailboxError> {
+fn wrap_tls(
+    tcp: TcpStream,
+    host: &str,
+    ca_file: Option<&PathBuf>,
+) -> Result<ImapStream, MailboxError> {
     let name = rustls_pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| imap_err("TLS set-up", format!("{host}: {e}")))?;
     let conn = rustls::ClientConnection::new(tls_config(ca_file)?, name)
@@ -187,7 +191,9 @@ fn starttls(tcp: TcpStream, opts: &ImapOptions) -> Result<TcpStream, MailboxErro
         return Err(imap_err("greeting", line.trim_end()));
     }
     let mut caps = line.to_ascii_uppercase();
-    writer.write_all(b"s1 CAPABILITY\r\n").map_err(|e| imap_err("CAPABILITY", e))?;
+    writer
+        .write_all(b"s1 CAPABILITY\r\n")
+        .map_err(|e| imap_err("CAPABILITY", e))?;
     loop {
         read_line(&mut line, "CAPABILITY")?;
         if line.starts_with("s1 ") {
@@ -195,13 +201,18 @@ fn starttls(tcp: TcpStream, opts: &ImapOptions) -> Result<TcpStream, MailboxErro
         }
         caps.push_str(&line.to_ascii_uppercase());
     }
-    if !caps.split_whitespace().any(|w| w.trim_end_matches(']') == "STARTTLS") {
+    if !caps
+        .split_whitespace()
+        .any(|w| w.trim_end_matches(']') == "STARTTLS")
+    {
         return Err(MailboxError::Insecure(format!(
             "the IMAP server {}:{} does not offer STARTTLS; the password would cross the network in clear (use imaps://)",
             opts.host, opts.port
         )));
     }
-    writer.write_all(b"s2 STARTTLS\r\n").map_err(|e| imap_err("STARTTLS", e))?;
+    writer
+        .write_all(b"s2 STARTTLS\r\n")
+        .map_err(|e| imap_err("STARTTLS", e))?;
     loop {
         read_line(&mut line, "STARTTLS")?;
         if let Some(rest) = line.strip_prefix("s2 ") {
@@ -281,10 +292,17 @@ impl ImapMailbox {
             if Some(&name) == opts.junk_folder.as_ref() {
                 wanted_exists = true;
             }
-            if n.attributes().iter().any(|a| matches!(a, imap_proto::NameAttribute::Junk)) {
+            if n.attributes()
+                .iter()
+                .any(|a| matches!(a, imap_proto::NameAttribute::Junk))
+            {
                 by_attribute.get_or_insert(name.clone());
             }
-            let leaf = name.rsplit(['.', '/']).next().unwrap_or(&name).to_ascii_lowercase();
+            let leaf = name
+                .rsplit(['.', '/'])
+                .next()
+                .unwrap_or(&name)
+                .to_ascii_lowercase();
             if leaf == "junk" || leaf == "spam" {
                 by_name.get_or_insert(name);
             }
@@ -292,7 +310,10 @@ impl ImapMailbox {
         let junk = match &opts.junk_folder {
             Some(j) if wanted_exists => Some(j.clone()),
             Some(j) => {
-                return Err(imap_err("LIST", format!("the junk folder {j:?} does not exist")));
+                return Err(imap_err(
+                    "LIST",
+                    format!("the junk folder {j:?} does not exist"),
+                ));
             }
             None => by_attribute.or(by_name),
         };
@@ -316,13 +337,19 @@ impl ImapMailbox {
                     .session
                     .status(folder, "(UIDNEXT)")
                     .map_err(|e| imap_err(&format!("STATUS {folder}"), e))?;
-                st.uid_next
-                    .ok_or_else(|| imap_err(&format!("STATUS {folder}"), "the server gave no UIDNEXT"))
+                st.uid_next.ok_or_else(|| {
+                    imap_err(&format!("STATUS {folder}"), "the server gave no UIDNEXT")
+                })
             }
         }
     }
 
-    fn fetch_new(&mut self, folder: &str, junk: bool, since: Option<SystemTime>) -> Result<Vec<Found>, MailboxError> {
+    fn fetch_new(
+        &mut self,
+        folder: &str,
+        junk: bool,
+        since: Option<SystemTime>,
+    ) -> Result<Vec<Found>, MailboxError> {
         self.session
             .examine(folder)
             .map_err(|e| imap_err(&format!("EXAMINE {folder}"), e))?;
@@ -340,11 +367,17 @@ impl ImapMailbox {
                 }
                 let mut uids: Vec<u32> = uids.into_iter().collect();
                 uids.sort_unstable();
-                uids.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(",")
+                uids.iter()
+                    .map(|u| u.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
             }
             (None, None) => "1:*".to_string(),
         };
-        let fetches = match self.session.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])") {
+        let fetches = match self
+            .session
+            .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+        {
             Ok(f) => f,
             // An empty folder answers `1:*` with an error on some servers.
             Err(imap::Error::No(_)) | Err(imap::Error::Bad(_)) => return Ok(Vec::new()),
@@ -357,7 +390,9 @@ impl ImapMailbox {
             if from_uid.is_some_and(|n| uid < n) {
                 continue;
             }
-            let arrived = f.internal_date().map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)));
+            let arrived = f
+                .internal_date()
+                .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)));
             if from_uid.is_none() {
                 if let (Some(s), Some(a)) = (since, arrived) {
                     if a < s {
@@ -391,7 +426,11 @@ impl Mailbox for ImapMailbox {
         Ok(())
     }
 
-    fn find(&mut self, matcher: &Matcher, since: Option<SystemTime>) -> Result<Option<Found>, MailboxError> {
+    fn find(
+        &mut self,
+        matcher: &Matcher,
+        since: Option<SystemTime>,
+    ) -> Result<Option<Found>, MailboxError> {
         let mut all = Vec::new();
         for (folder, junk) in self.folders.clone() {
             all.extend(self.fetch_new(&folder, junk, since)?);
@@ -430,6 +469,10 @@ impl Mailbox for ImapMailbox {
 
 impl fmt::Debug for ImapMailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ImapMailbox({}@{}:{})", self.opts.user, self.opts.host, self.opts.port)
+        write!(
+            f,
+            "ImapMailbox({}@{}:{})",
+            self.opts.user, self.opts.host, self.opts.port
+        )
     }
 }

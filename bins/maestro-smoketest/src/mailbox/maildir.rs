@@ -54,7 +54,10 @@ impl MaildirMailbox {
             if !d.is_dir() {
                 return Err(io_err(
                     &d,
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "not a Maildir (no new/, cur/ and tmp/)"),
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "not a Maildir (no new/, cur/ and tmp/)",
+                    ),
                 ));
             }
         }
@@ -63,7 +66,13 @@ impl MaildirMailbox {
             Some(j) => {
                 let d = root.join(format!(".{}", j.trim_start_matches('.')));
                 if !d.join("new").is_dir() {
-                    return Err(io_err(&d, std::io::Error::new(std::io::ErrorKind::NotFound, "the junk folder is not a Maildir")));
+                    return Err(io_err(
+                        &d,
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "the junk folder is not a Maildir",
+                        ),
+                    ));
                 }
                 Some((j.to_string(), d))
             }
@@ -94,7 +103,11 @@ impl Mailbox for MaildirMailbox {
         Ok(())
     }
 
-    fn find(&mut self, matcher: &Matcher, since: Option<SystemTime>) -> Result<Option<Found>, MailboxError> {
+    fn find(
+        &mut self,
+        matcher: &Matcher,
+        since: Option<SystemTime>,
+    ) -> Result<Option<Found>, MailboxError> {
         let mut candidates = Vec::new();
         for (name, dir, junk) in &self.folders {
             for (unique, path) in list(dir)? {
@@ -136,13 +149,19 @@ impl Mailbox for MaildirMailbox {
 
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError> {
         let MessageLocation::File(path) = &found.location else {
-            return Err(io_err(&self.root, std::io::Error::other("not a Maildir message")));
+            return Err(io_err(
+                &self.root,
+                std::io::Error::other("not a Maildir message"),
+            ));
         };
         match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // A mail client moved it from new/ to cur/: find it by its unique name.
-                let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                let file = path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let unique = unique_name(&file).to_string();
                 let dir = path.parent().and_then(Path::parent).unwrap_or(&self.root);
                 match list(dir)?.into_iter().find(|(n, _)| *n == unique) {
@@ -181,7 +200,10 @@ mod tests {
         assert_eq!(mb.folders(), vec!["INBOX", "Junk"]);
         mb.snapshot().unwrap();
         let matcher = Matcher::Subject("smoke test".into());
-        assert!(mb.find(&matcher, None).unwrap().is_none(), "the old one is not new");
+        assert!(
+            mb.find(&matcher, None).unwrap().is_none(),
+            "the old one is not new"
+        );
         std::fs::write(root.join(".Junk/new/2.j"), m("maestro-ha smoke test")).unwrap();
         let f = mb.find(&matcher, None).unwrap().unwrap();
         assert!(f.junk);
@@ -197,7 +219,9 @@ mod tests {
     #[test]
     fn not_a_maildir_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let e = MaildirMailbox::open(dir.path(), None).unwrap_err().to_string();
+        let e = MaildirMailbox::open(dir.path(), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a Maildir"), "{e}");
     }
 }

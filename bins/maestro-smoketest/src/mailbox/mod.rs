@@ -78,7 +78,11 @@ impl MailboxSpec {
             user,
             host,
             port,
-            folder: if folder.is_empty() { "INBOX".into() } else { folder },
+            folder: if folder.is_empty() {
+                "INBOX".into()
+            } else {
+                folder
+            },
         })
     }
 
@@ -89,7 +93,13 @@ impl MailboxSpec {
     /// For messages: never a password (the URL cannot hold one).
     pub fn describe(&self) -> String {
         match self {
-            MailboxSpec::Imap { security, user, host, port, folder } => {
+            MailboxSpec::Imap {
+                security,
+                user,
+                host,
+                port,
+                folder,
+            } => {
                 let scheme = match security {
                     ImapSecurity::Implicit => "imaps",
                     ImapSecurity::StartTls => "imap",
@@ -162,7 +172,11 @@ pub trait Mailbox {
     fn snapshot(&mut self) -> Result<(), MailboxError>;
     /// The newest matching message that is new since the snapshot (or, with
     /// no snapshot, arrived after `since`); the inbox before the junk folder.
-    fn find(&mut self, matcher: &Matcher, since: Option<SystemTime>) -> Result<Option<Found>, MailboxError>;
+    fn find(
+        &mut self,
+        matcher: &Matcher,
+        since: Option<SystemTime>,
+    ) -> Result<Option<Found>, MailboxError>;
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError>;
     /// The folders looked in, for messages.
     fn folders(&self) -> Vec<String>;
@@ -201,13 +215,15 @@ mod tests {
             }
         );
         let s = MailboxSpec::parse("imap://seed@seed.test@127.0.0.1:1143").unwrap();
-        assert!(matches!(s, MailboxSpec::Imap { security: ImapSecurity::StartTls, port: 1143, ref folder, ref user, .. } if folder == "INBOX" && user == "seed@seed.test"));
+        assert!(
+            matches!(s, MailboxSpec::Imap { security: ImapSecurity::StartTls, port: 1143, ref folder, ref user, .. } if folder == "INBOX" && user == "seed@seed.test")
+        );
         assert_eq!(
             MailboxSpec::parse("maildir:/var/mail/seed").unwrap(),
             MailboxSpec::Maildir("/var/mail/seed".into())
         );
         let e = MailboxSpec::parse("imaps://seed:hunter2@mx/INBOX").unwrap_err();
-        assert!(e.contains("may not be written") , "{e}");
+        assert!(e.contains("may not be written"), "{e}");
         assert!(MailboxSpec::parse("pop3://x@y").is_err());
         assert!(MailboxSpec::parse("imaps://mx/INBOX").is_err());
         assert!(MailboxSpec::parse("maildir:").is_err());
