@@ -58,7 +58,7 @@ run maestro-fence --config "$SANDBOX/typo.toml" config check
 
 echo
 echo "== 4. a tool whose work is not built yet says so plainly (exit 3)"
-for tool in maestro-fence maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch; do
+for tool in maestro-fence maestro-snapshot-verify maestro-logscan; do
   run "$tool" --config "$SANDBOX/config.toml"
 done
 
@@ -83,3 +83,45 @@ kill $PRIMARY_PID; wait $PRIMARY_PID 2>/dev/null
 run "${WATCH[@]}" -q
 sleep 2.2
 run "${WATCH[@]}" -q --format nagios
+
+echo
+echo "== 6. maestro-smoketest: send a test mailing, follow its links, bounce it (the Maestro emulator plays Maestro)"
+echo "(the emulator is a test stand-in, never installed; here it delivers into a Maildir itself, as an MDA would,"
+echo " so no mail server is needed: with a real one the seed mailbox is imaps://seed@mx.example.org/INBOX)"
+cargo build --release --locked --quiet -p maestro-emulator || exit 1
+mkdir -p "$SANDBOX/seed/Maildir"/{new,cur,tmp}
+printf 'demo-trigger-token\n' >"$SANDBOX/trigger.token"
+printf 'demo-report-token\n' >"$SANDBOX/report.token"
+chmod 600 "$SANDBOX/trigger.token" "$SANDBOX/report.token"
+E_HTTP=$(free_port)
+E_SMTP=$(free_port)
+maestro-emulator --http-listen "127.0.0.1:$E_HTTP" --smtp-listen "127.0.0.1:$E_SMTP" \
+  --trigger-token-file "$SANDBOX/trigger.token" --report-token-file "$SANDBOX/report.token" \
+  --seed seed@seed.example --maildir "$SANDBOX/seed/Maildir" --tracker-base "http://localhost:$E_HTTP" \
+  --link-target https://www.example.org/welcome >"$SANDBOX/emulator.out" 2>&1 &
+EMU_PID=$!
+trap 'kill $PRIMARY_PID $GATEWAY_PID $EMU_PID 2>/dev/null; rm -rf "$SANDBOX"' EXIT
+for _ in $(seq 50); do grep -q http= "$SANDBOX/emulator.out" 2>/dev/null && break; sleep 0.1; done
+cat >>"$SANDBOX/config.toml" <<TOML
+
+[smoketest]
+trigger_url = "http://127.0.0.1:$E_HTTP/lui/externalAction.do"
+trigger_token = { file = "$SANDBOX/trigger.token" }
+mailbox = "maildir:$SANDBOX/seed/Maildir"
+expect_targets = ["https://www.example.org/welcome"]
+report_url = "http://127.0.0.1:$E_HTTP/lui/externalAction.do"
+report_token = { file = "$SANDBOX/report.token" }
+smtp = "127.0.0.1:$E_SMTP"
+timeout = "10s"
+TOML
+SMOKE=(maestro-smoketest --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state")
+run "${SMOKE[@]}" all
+echo "(the same as a Nagios check, with the timings as perfdata)"
+run "${SMOKE[@]}" all --format nagios
+echo "(a wrong place: the tracker redirects somewhere else than expected)"
+run "${SMOKE[@]}" all -q --expect-target https://www.example.org/other
+echo "(the tracker's name must resolve to this server: here it is said to be 192.0.2.10)"
+run "${SMOKE[@]}" all -q --server-address 192.0.2.10
+kill $EMU_PID 2>/dev/null; wait $EMU_PID 2>/dev/null
+echo "(the emulator is gone: the trigger gets no answer)"
+run "${SMOKE[@]}" all -q
