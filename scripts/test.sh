@@ -14,6 +14,7 @@ PACKAGES=(
   fence-agents nftables iptables libxml2-utils iproute2 procps  # maestro-fence: fence_dummy, isolate in netns, metadata schema check, pgrep
   rsync mariadb-server            # maestro-snapshot-verify: rsync cut off by SIGKILL; real InnoDB files
   mariadb-server mariadb-client   # maestro-logscan: a real MariaDB crashes and recovers on 127.0.0.1
+  dovecot-imapd dovecot-lmtpd postfix   # maestro-smoketest: a real IMAP seed mailbox fed by a real SMTP server over LMTP
 )
 
 missing=()
