@@ -54,10 +54,68 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
+/// How Dovecot's IMAP is secured.
+#[derive(Debug, Clone, Default)]
+pub enum ImapTls {
+    /// `ssl = no`: plain IMAP only, no STARTTLS offered.
+    #[default]
+    Off,
+    /// `ssl = required` with a throwaway self-signed certificate made at
+    /// start: STARTTLS on the `imap` port, implicit TLS on `imaps_port`.
+    SelfSigned {
+        /// The certificate's subjectAltName, e.g. `IP:127.0.0.1,DNS:localhost`.
+        subject_alt_name: String,
+        /// `-addext` values for `openssl req` beyond the subjectAltName,
+        /// e.g. `basicConstraints=critical,CA:FALSE`.
+        extra_extensions: Vec<String>,
+    },
+}
+
+impl ImapTls {
+    /// A certificate a client connecting to 127.0.0.1 can verify (given
+    /// the certificate as its CA): a leaf for IP 127.0.0.1 and localhost.
+    pub fn for_loopback() -> ImapTls {
+        ImapTls::SelfSigned {
+            subject_alt_name: "IP:127.0.0.1,DNS:localhost".into(),
+            extra_extensions: vec!["basicConstraints=critical,CA:FALSE".into()],
+        }
+    }
+}
+
+/// A self-signed certificate and its key, written by `openssl req -x509`.
+pub fn self_signed_certificate(
+    dir: &Path,
+    name: &str,
+    subject_alt_name: &str,
+    extra_extensions: &[String],
+) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}-cert.pem"));
+    let key = dir.join(format!("{name}-key.pem"));
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    ])
+    .args(["-subj", "/CN=127.0.0.1"])
+    .arg("-addext")
+    .arg(format!("subjectAltName={subject_alt_name}"));
+    for e in extra_extensions {
+        cmd.arg("-addext").arg(e);
+    }
+    run(
+        cmd.arg("-keyout").arg(&key).arg("-out").arg(&cert),
+        "make a self-signed certificate with openssl",
+    );
+    (cert, key)
+}
+
 pub struct MailLab {
     pub dir: tempfile::TempDir,
     pub imap_port: u16,
+    /// Dovecot's implicit-TLS port; 0 when the lab runs without TLS.
+    pub imaps_port: u16,
     pub smtp_port: u16,
+    /// The certificate Dovecot presents, when it runs with TLS.
+    pub certificate: Option<PathBuf>,
     dovecot_conf: PathBuf,
     postfix_conf: PathBuf,
     started_postfix: bool,
@@ -67,6 +125,11 @@ pub struct MailLab {
 impl MailLab {
     /// Dovecot and Postfix with the users `seed` and `other` of seed.test.
     pub fn start() -> MailLab {
+        MailLab::start_with(ImapTls::Off)
+    }
+
+    /// The same, with Dovecot's IMAP secured as `tls` says.
+    pub fn start_with(tls: ImapTls) -> MailLab {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         // Both servers' unprivileged users must reach their files.
@@ -74,21 +137,34 @@ impl MailLab {
         let imap_port = free_port();
         let lmtp_port = free_port();
         let smtp_port = free_port();
+        let (imaps_port, certificate) = match &tls {
+            ImapTls::Off => (0, None),
+            ImapTls::SelfSigned {
+                subject_alt_name,
+                extra_extensions,
+            } => {
+                let (cert, key) =
+                    self_signed_certificate(&root, "dovecot", subject_alt_name, extra_extensions);
+                (free_port(), Some((cert, key)))
+            }
+        };
         let mut lab = MailLab {
             dir,
             imap_port,
+            imaps_port,
             smtp_port,
+            certificate: certificate.as_ref().map(|(c, _)| c.clone()),
             dovecot_conf: root.join("dovecot/dovecot.conf"),
             postfix_conf: root.join("postfix"),
             started_postfix: false,
             started_dovecot: false,
         };
-        lab.start_dovecot(&root, lmtp_port);
+        lab.start_dovecot(&root, lmtp_port, certificate.as_ref());
         lab.start_postfix(&root, lmtp_port);
         lab
     }
 
-    fn start_dovecot(&mut self, root: &Path, lmtp_port: u16) {
+    fn start_dovecot(&mut self, root: &Path, lmtp_port: u16, tls: Option<&(PathBuf, PathBuf)>) {
         let d = root.join("dovecot");
         for sub in ["", "run", "state", "mail"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
@@ -103,13 +179,27 @@ impl MailLab {
             .collect();
         std::fs::write(d.join("passwd"), users).unwrap();
         let (uid, gid) = (id("-u"), id("-g"));
+        // With TLS, `required` also refuses a login before STARTTLS: a
+        // client that skipped TLS would fail here, not pass unnoticed.
+        let ssl = match tls {
+            None => "ssl = no".to_string(),
+            Some((cert, key)) => format!(
+                "ssl = required\nssl_cert = <{}\nssl_key = <{}",
+                cert.display(),
+                key.display()
+            ),
+        };
+        let imaps_listener = match tls {
+            None => "port = 0".to_string(),
+            Some(_) => format!("address = 127.0.0.1\n    port = {}", self.imaps_port),
+        };
         let conf = format!(
             r#"base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{d}/mail/%u/Maildir
@@ -132,7 +222,7 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps_listener}
   }}
 }}
 service lmtp {{
@@ -161,6 +251,9 @@ namespace inbox {{
         );
         self.started_dovecot = true;
         wait_for_port(self.imap_port, "Dovecot IMAP", &d.join("dovecot.log"));
+        if tls.is_some() {
+            wait_for_port(self.imaps_port, "Dovecot IMAPS", &d.join("dovecot.log"));
+        }
         wait_for_port(lmtp_port, "Dovecot LMTP", &d.join("dovecot.log"));
     }
 
@@ -250,6 +343,15 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         format!(
             "imap://{user}%40{DOMAIN}@127.0.0.1:{}/INBOX",
             self.imap_port
+        )
+    }
+
+    /// `imaps://seed%40seed.test@127.0.0.1:PORT/INBOX` (a lab with TLS).
+    pub fn imaps_url(&self, user: &str) -> String {
+        assert!(self.imaps_port != 0, "this lab runs without TLS");
+        format!(
+            "imaps://{user}%40{DOMAIN}@127.0.0.1:{}/INBOX",
+            self.imaps_port
         )
     }
 

@@ -111,9 +111,37 @@ fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, Ma
     Ok(Arc::new(config))
 }
 
+/// The handshake error, with what to do about the usual certificate
+/// problems (rustls' own words are terse: `UnknownIssuer`).
+fn handshake_error_detail(e: &io::Error, host: &str) -> String {
+    use rustls::CertificateError as C;
+    let hint = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => match c {
+            C::UnknownIssuer => Some(
+                "the server's certificate is not signed by a trusted CA; a private or self-signed CA goes in --ca-file".to_string(),
+            ),
+            C::NotValidForName | C::NotValidForNameContext { .. } => Some(format!(
+                "the server's certificate is not for {host}; connect by a name it is issued for"
+            )),
+            // webpki's error, passed on by rustls as `Other`.
+            C::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => Some(
+                "the server presents a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default) as its own; \
+                 give it a leaf certificate (CA:FALSE) signed by that CA, or remake it with -addext basicConstraints=critical,CA:FALSE".to_string(),
+            ),
+            _ => None,
+        },
+        _ => None,
+    };
+    match hint {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    }
+}
+
 fn wrap_tls(
     tcp: TcpStream,
     host: &str,
+    port: u16,
     ca_file: Option<&PathBuf>,
 ) -> Result<ImapStream, MailboxError> {
     let name = rustls_pki_types::ServerName::try_from(host.to_string())
@@ -126,8 +154,8 @@ fn wrap_tls(
         tls.conn
             .complete_io(&mut tls.sock)
             .map_err(|e| MailboxError::Connect {
-                what: format!("{host} (TLS handshake)"),
-                detail: e.to_string(),
+                what: format!("IMAP server {host}:{port} (TLS handshake)"),
+                detail: handshake_error_detail(&e, host),
             })?;
     }
     Ok(ImapStream::Tls(Box::new(tls)))
@@ -236,7 +264,8 @@ impl ImapMailbox {
         let tcp = connect_tcp(&opts.host, opts.port, opts.io_timeout)?;
         let client = match (opts.security, opts.insecure_plain) {
             (ImapSecurity::Implicit, _) => {
-                let mut c = imap::Client::new(wrap_tls(tcp, &opts.host, opts.ca_file.as_ref())?);
+                let mut c =
+                    imap::Client::new(wrap_tls(tcp, &opts.host, opts.port, opts.ca_file.as_ref())?);
                 c.read_greeting().map_err(|e| imap_err("greeting", e))?;
                 c
             }
@@ -247,7 +276,7 @@ impl ImapMailbox {
             }
             (ImapSecurity::StartTls, false) => {
                 let tcp = starttls(tcp, &opts)?;
-                imap::Client::new(wrap_tls(tcp, &opts.host, opts.ca_file.as_ref())?)
+                imap::Client::new(wrap_tls(tcp, &opts.host, opts.port, opts.ca_file.as_ref())?)
             }
         };
         let mut session = client.login(&opts.user, password).map_err(|(e, _)| {
