@@ -60,7 +60,7 @@ fn rsync_cut_off_halfway_stops_at_snapshot_verify() {
         &drill,
         "replica is one point in time",
         "maestro-snapshot-verify",
-        &["leftover"],
+        &["replica is not the primary"],
     );
 }
 

@@ -154,9 +154,10 @@ impl ToolRun {
             let status = r["status"].as_str().or(r["severity"].as_str()).unwrap_or("");
             if (kind == "check" || kind == "finding") && !status.is_empty() && status != "OK" {
                 let name = r["name"].as_str().or(r["id"].as_str()).unwrap_or("");
+                let at = r["location"].as_str().map(|l| format!(" {l}")).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{status} {name}: {}",
+                    "{status} [{name}]{at}: {}",
                     r["message"].as_str().unwrap_or("")
                 );
             }
