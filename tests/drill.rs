@@ -81,16 +81,33 @@ fn primary_coming_back_during_the_failover_is_kept_out() {
     let table = drill.table();
     // The returning primary's push fails and its Maestro may not start;
     // the failover goes on, and no step raises a false alarm.
-    let blocked = drill.steps.iter().position(|s| s.step == "primary's sync is blocked");
-    let fenced = drill.steps.iter().position(|s| s.step == "fence the primary");
+    let blocked = drill
+        .steps
+        .iter()
+        .position(|s| s.step == "primary's sync is blocked");
+    let fenced = drill
+        .steps
+        .iter()
+        .position(|s| s.step == "fence the primary");
     assert!(blocked.is_some() && blocked > fenced, "{table}");
-    assert!(drill.steps.iter().any(|s| s.step == "primary may not start Maestro" && s.passed && s.exit == Some(2)), "{table}");
+    assert!(
+        drill
+            .steps
+            .iter()
+            .any(|s| s.step == "primary may not start Maestro" && s.passed && s.exit == Some(2)),
+        "{table}"
+    );
     assert!(drill.stopped_at().is_none(), "{table}");
 }
 
 #[test]
 fn blocked_icmp_while_the_primary_is_up_stops_at_watch() {
     let drill = run(Fault::IcmpBlocked);
-    assert_stopped_at(&drill, "outage confirmed", "maestro-watch", &["UP", "ping is blocked"]);
+    assert_stopped_at(
+        &drill,
+        "outage confirmed",
+        "maestro-watch",
+        &["UP", "ping is blocked"],
+    );
     assert_eq!(drill.steps.len(), 1, "{}", drill.table());
 }

@@ -148,9 +148,20 @@ fn a_failing_step_stops_the_runbook_and_says_where() {
     // Fake tools on PATH: maestro-watch says DOWN (2), maestro-fence fails.
     let bin = tempfile::tempdir().unwrap();
     let log = bin.path().join("ran");
-    for (tool, rc) in [("maestro-watch", 2), ("maestro-fence", 2), ("maestro-snapshot-verify", 0)] {
+    for (tool, rc) in [
+        ("maestro-watch", 2),
+        ("maestro-fence", 2),
+        ("maestro-snapshot-verify", 0),
+    ] {
         let p = bin.path().join(tool);
-        std::fs::write(&p, format!("#!/bin/sh\necho {tool} \"$@\" >> {}\nexit {rc}\n", log.display())).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho {tool} \"$@\" >> {}\nexit {rc}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
         let mut perm = std::fs::metadata(&p).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(&p, perm).unwrap();
@@ -164,20 +175,30 @@ fn a_failing_step_stops_the_runbook_and_says_where() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("STOP at \"fence\""), "{stderr}");
     let ran = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(ran.lines().count(), 2, "nothing after the failed fence may run: {ran}");
+    assert_eq!(
+        ran.lines().count(),
+        2,
+        "nothing after the failed fence may run: {ran}"
+    );
 }
 
 #[test]
 fn the_readme_lists_every_example() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let section = readme
         .split("\n## Integrations")
         .nth(1)
         .expect("a \"## Integrations\" section in README.md");
     let section = section.split("\n## ").next().unwrap();
     for f in all_files() {
-        let rel = f.strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let rel = f
+            .strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
         let rel = rel.to_string_lossy();
-        assert!(section.contains(rel.as_ref()), "README's Integrations section does not list {rel}");
+        assert!(
+            section.contains(rel.as_ref()),
+            "README's Integrations section does not list {rel}"
+        );
     }
 }

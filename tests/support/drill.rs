@@ -151,10 +151,16 @@ impl ToolRun {
         let mut out = String::new();
         for r in &self.records {
             let kind = r["type"].as_str().unwrap_or("");
-            let status = r["status"].as_str().or(r["severity"].as_str()).unwrap_or("");
+            let status = r["status"]
+                .as_str()
+                .or(r["severity"].as_str())
+                .unwrap_or("");
             if (kind == "check" || kind == "finding") && !status.is_empty() && status != "OK" {
                 let name = r["name"].as_str().or(r["id"].as_str()).unwrap_or("");
-                let at = r["location"].as_str().map(|l| format!(" {l}")).unwrap_or_default();
+                let at = r["location"]
+                    .as_str()
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{status} [{name}]{at}: {}",
@@ -263,7 +269,9 @@ impl PrimarySide {
     /// dirty page is written: one point in time.
     fn stage_consistent(&self) -> Result<u64, String> {
         let guard = self.db.lock().unwrap();
-        let db = guard.as_ref().ok_or("the primary's database is not running")?;
+        let db = guard
+            .as_ref()
+            .ok_or("the primary's database is not running")?;
         wait_flushed(db)?;
         let rows: u64 = db
             .try_sql("SELECT COUNT(*) FROM maestro.jobs")?
@@ -279,13 +287,17 @@ impl PrimarySide {
         let log = "lui/database/data/ib_logfile0";
         {
             let guard = self.db.lock().unwrap();
-            let db = guard.as_ref().ok_or("the primary's database is not running")?;
+            let db = guard
+                .as_ref()
+                .ok_or("the primary's database is not running")?;
             wait_flushed(db)?;
             local_rsync(&self.live(), &self.stage(), &[])?;
         }
         std::thread::sleep(Duration::from_millis(500));
         let guard = self.db.lock().unwrap();
-        let db = guard.as_ref().ok_or("the primary's database is not running")?;
+        let db = guard
+            .as_ref()
+            .ok_or("the primary's database is not running")?;
         for round in 0..3 {
             db.try_sql(&format!(
                 "UPDATE maestro.jobs SET body = REPEAT('{round}', 300)"
@@ -297,11 +309,7 @@ impl PrimarySide {
             .try_sql("SELECT COUNT(*) FROM maestro.jobs")?
             .parse()
             .map_err(|e| format!("row count: {e}"))?;
-        local_rsync(
-            &self.live(),
-            &self.stage(),
-            &[format!("--exclude=/{log}")],
-        )?;
+        local_rsync(&self.live(), &self.stage(), &[format!("--exclude=/{log}")])?;
         Ok(rows)
     }
 
@@ -601,7 +609,11 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             fkh = sf.known_hosts().display(),
         );
         fs::write(self.path("config-primary.toml"), primary).unwrap();
-        fs::write(self.path("config-stage.toml"), site("primary/stage/maestro")).unwrap();
+        fs::write(
+            self.path("config-stage.toml"),
+            site("primary/stage/maestro"),
+        )
+        .unwrap();
     }
 
     fn start_primary_database(&self) {
@@ -627,7 +639,10 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
         let handle = std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 if let Err(e) = side.write_once() {
-                    side.sync_errors.lock().unwrap().push(format!("writer: {e}"));
+                    side.sync_errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("writer: {e}"));
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -817,7 +832,11 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             );
             let code = out.status.code();
             Outcome {
-                status: if out.status.success() { "ran".into() } else { "failed".into() },
+                status: if out.status.success() {
+                    "ran".into()
+                } else {
+                    "failed".into()
+                },
                 exit: code,
                 passed: !out.status.success(),
                 message: if out.status.success() {
@@ -825,22 +844,33 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                 } else {
                     format!(
                         "refused as it must be: {}",
-                        String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("")
+                        String::from_utf8_lossy(&out.stderr)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
                     )
                 },
             }
-        }) && self.step("primary may not start Maestro", "maestro-fence guard", |d| {
-            let run = d.on_primary(FENCE, &["guard"]);
-            run.outcome(run.exit == Some(2))
-        })
+        }) && self.step(
+            "primary may not start Maestro",
+            "maestro-fence guard",
+            |d| {
+                let run = d.on_primary(FENCE, &["guard"]);
+                run.outcome(run.exit == Some(2))
+            },
+        )
     }
 
     pub fn verify_replica(&mut self) -> bool {
-        self.step("replica is one point in time", "maestro-snapshot-verify check", |d| {
-            let manifest = d.path("failover/manifest.jsonl").display().to_string();
-            let run = d.on_failover(VERIFY, &["check", "--manifest", &manifest]);
-            run.outcome(run.exit == Some(0))
-        })
+        self.step(
+            "replica is one point in time",
+            "maestro-snapshot-verify check",
+            |d| {
+                let manifest = d.path("failover/manifest.jsonl").display().to_string();
+                let run = d.on_failover(VERIFY, &["check", "--manifest", &manifest]);
+                run.outcome(run.exit == Some(0))
+            },
+        )
     }
 
     pub fn prestart_gate(&mut self) -> bool {
@@ -905,7 +935,12 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     }
 
     pub fn startup_logs(&mut self) -> bool {
-        self.pending_tool("startup logs", "maestro-logscan --follow --until-ready", LOGSCAN, 3)
+        self.pending_tool(
+            "startup logs",
+            "maestro-logscan --follow --until-ready",
+            LOGSCAN,
+            3,
+        )
     }
 
     pub fn smoketest(&mut self) -> bool {
@@ -915,16 +950,18 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     // ---- failback -------------------------------------------------------
 
     pub fn stop_failover(&mut self) -> bool {
-        self.step("stop Maestro on the failover", "mariadb SHUTDOWN", |d| {
-            match d.failover_db.as_mut() {
+        self.step(
+            "stop Maestro on the failover",
+            "mariadb SHUTDOWN",
+            |d| match d.failover_db.as_mut() {
                 None => Outcome::failed("not running"),
                 Some(db) => {
                     db.shutdown();
                     d.failover_db = None;
                     Outcome::ok("clean shutdown")
                 }
-            }
-        })
+            },
+        )
     }
 
     pub fn unfence(&mut self) -> bool {
@@ -935,21 +972,50 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     }
 
     pub fn sync_back(&mut self) -> bool {
-        self.step("capture the failover", "maestro-snapshot-verify capture", |d| {
-            let out = d.path("failover/failback-manifest.jsonl").display().to_string();
-            let run = d.on_failover(VERIFY, &["capture", "--out", &out]);
-            run.outcome(run.exit == Some(0))
-        }) && self.step("sync back", "rsync", |d| {
+        self.step(
+            "capture the failover",
+            "maestro-snapshot-verify capture",
+            |d| {
+                let out = d
+                    .path("failover/failback-manifest.jsonl")
+                    .display()
+                    .to_string();
+                let run = d.on_failover(VERIFY, &["capture", "--out", &out]);
+                run.outcome(run.exit == Some(0))
+            },
+        ) && self.step("sync back", "rsync", |d| {
             let ssh = ssh_command(&d.sshd_p);
-            let remote = |p: &str| format!("{}@{}:{}", d.sshd_p.user(), d.lab.addr(1), d.path(p).display());
+            let remote = |p: &str| {
+                format!(
+                    "{}@{}:{}",
+                    d.sshd_p.user(),
+                    d.lab.addr(1),
+                    d.path(p).display()
+                )
+            };
             for (from, to) in [
-                (format!("{}/", d.path("failover/maestro").display()), remote("primary/maestro/")),
-                (d.path("failover/failback-manifest.jsonl").display().to_string(), remote("primary/failback-manifest.jsonl")),
+                (
+                    format!("{}/", d.path("failover/maestro").display()),
+                    remote("primary/maestro/"),
+                ),
+                (
+                    d.path("failover/failback-manifest.jsonl")
+                        .display()
+                        .to_string(),
+                    remote("primary/failback-manifest.jsonl"),
+                ),
             ] {
                 let out = ns_run(
                     &d.lab.ns(F),
                     "rsync",
-                    &["-a".into(), "--delete".into(), "-e".into(), ssh.clone(), from, to],
+                    &[
+                        "-a".into(),
+                        "--delete".into(),
+                        "-e".into(),
+                        ssh.clone(),
+                        from,
+                        to,
+                    ],
                     Duration::from_secs(60),
                 );
                 if !out.status.success() {
@@ -966,11 +1032,18 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     }
 
     pub fn verify_primary(&mut self) -> bool {
-        self.step("primary is one point in time", "maestro-snapshot-verify check", |d| {
-            let manifest = d.path("primary/failback-manifest.jsonl").display().to_string();
-            let run = d.on_primary(VERIFY, &["check", "--manifest", &manifest]);
-            run.outcome(run.exit == Some(0))
-        })
+        self.step(
+            "primary is one point in time",
+            "maestro-snapshot-verify check",
+            |d| {
+                let manifest = d
+                    .path("primary/failback-manifest.jsonl")
+                    .display()
+                    .to_string();
+                let run = d.on_primary(VERIFY, &["check", "--manifest", &manifest]);
+                run.outcome(run.exit == Some(0))
+            },
+        )
     }
 
     pub fn guard_allows(&mut self) -> bool {
@@ -1126,7 +1199,10 @@ pub fn make_install_tree(root: &Path) {
         ("hub/hub.ini", "HubPort=1099\n"),
         ("hub/hubreg/hub.reg", "registry=1\n"),
         ("hub/accountreg/accounts.reg", "admin=1\n"),
-        ("lui/lui.ini", "DBHost=localhost\nDBPort=3306\nTrackerURL=http://maestro.example.org/trk/\n"),
+        (
+            "lui/lui.ini",
+            "DBHost=localhost\nDBPort=3306\nTrackerURL=http://maestro.example.org/trk/\n",
+        ),
         ("trk/tracker.ini", "Port=8080\n"),
         ("trk/tracker.dat", "clicks=0\n"),
     ];

@@ -199,7 +199,8 @@ impl Mariadb {
         let mut command = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(find(&["mariadbd", "mysqld"]));
+                c.args(["netns", "exec", ns])
+                    .arg(find(&["mariadbd", "mysqld"]));
                 c
             }
             None => Command::new(find(&["mariadbd", "mysqld"])),
