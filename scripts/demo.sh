@@ -4,9 +4,10 @@
 # printing every command before it runs, so a newcomer learns the commands
 # by watching. Needs no root and no services.
 #
-# What it shows grows with the tools: today the shared conventions
-# (config check in the three output formats, an error that names the line
-# and key, the exit codes); each tool's issue adds its own scenes.
+# The story of issue #8: first the shared conventions, then a healthy
+# failover where every tool says OK (the primary goes down and maestro-watch
+# confirms it, the fence is planned, the replica is one point in time), then
+# a broken replica where the tools say exactly what is wrong.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,8 @@ run() {
 }
 
 echo
+echo "######## Part 1: one config file, three output formats, honest exit codes"
+echo
 echo "== 1. every tool reads one config file; config check says what it resolves to"
 run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" config check -v
 
@@ -62,6 +65,8 @@ for tool in maestro-logscan maestro-smoketest; do
   run "$tool" --config "$SANDBOX/config.toml"
 done
 
+echo
+echo "######## Part 2: a healthy failover: each step of the runbook says OK"
 echo
 echo "== 5. maestro-watch: is the primary really down? (a local HTTP server plays the primary)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -133,6 +138,13 @@ head -c 400 "$SANDBOX/primary.jsonl"; echo " ..."
 mkdir -p "$SANDBOX/replica" && cp -a "$SANDBOX/primary/maestro" "$SANDBOX/replica/"
 sed "s|$SANDBOX/primary/maestro|$SANDBOX/replica/maestro|" "$SANDBOX/config.toml" >"$SANDBOX/replica.toml"
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest-label demo -q
+echo "(next in the runbook: maestro-logscan --follow --until-ready and maestro-smoketest all;"
+echo " both are not built yet in this tree (issues #3 and #6), and say so with exit 3, as in scene 4)"
+
+echo
+echo "######## Part 3: a broken replica: the tools say exactly what is wrong"
+echo
+echo "== 8. the last rsync was cut off: snapshot-verify names the leftover and the missing file (CRITICAL, exit 2)"
 # An interrupted rsync: a file not yet renamed from its temporary name.
 mv "$SANDBOX/replica/maestro/lui/jobs.dat" "$SANDBOX/replica/maestro/lui/.jobs.dat.Xa3k9Q"
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest "$SANDBOX/primary.jsonl" -q
