@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_maestro_logscan_global_optspecs
-    string join \n config= set= format= state-dir= q/quiet v/verbose h/help V/version
+    string join \n config= set= format= state-dir= q/quiet v/verbose component= date= since= until= since-start missing-ok timestamp-format= rules= list-rules write-patterns= min-severity= follow until-ready timeout= poll-interval= incremental max-line-bytes= h/help V/version
 end
 
 function __fish_maestro_logscan_needs_command
@@ -30,12 +30,34 @@ complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l format 
 json\t'JSON Lines: one object a record, each with a "type", a "summary" last'
 nagios\t'A monitoring plugin\'s output: status line with perfdata, then long output'"
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l state-dir -d 'State folder holding the catalog [default: $MAESTRO_HA_STATE_DIR, else /var/lib/maestro-ha for root, else $XDG_STATE_HOME/maestro-ha]' -r -F
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l component -d 'Which log: picks the file of the day and the rule pack (lui, hub, tracker: Maestro; db: InnoDB/MariaDB) [default: lui, or [logscan] component]' -r -f -a "lui\t''
+hub\t''
+tracker\t''
+db\t''"
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l date -d 'The day whose log to read (YYYY-MM-DD, local) [default: today]' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l since -d 'Only records at or after TIME (2026-11-26T08:00, "2026-11-26 08:00:00", 08:00 today) or DURATION ago (15m)' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l until -d 'Only records at or before TIME or DURATION ago' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l timestamp-format -d 'strftime format of the timestamps records start with, instead of auto-detection' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l rules -d 'A TOML rule file that adds or overrides rules (repeatable; after [logscan] rules)' -r -F
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l write-patterns -d 'Write the regexes of the rules that apply to FILE, one a line (for `rg -f`, `grep -E -f`), and exit' -r -F
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l min-severity -d 'Report only findings of this severity or worse [default: info]' -r -f -a "info\t''
+warning\t''
+critical\t''"
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l timeout -d 'With --follow: give up after this long [default: 10m]' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l poll-interval -d 'With --follow: how often to look for new lines [default: 250ms]' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l max-line-bytes -d 'The longest line kept whole, in bytes; the rest of a longer line is skipped [default: 1048576]' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s q -l quiet -d 'Say less: only what is not OK, and the summary'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s v -l verbose -d 'Say more: details, timings and perfdata (-vv: debug diagnostics)'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l since-start -d 'Only records from the last startup marker of the component\'s pack on'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l missing-ok -d 'A missing log file is OK, not UNKNOWN'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l list-rules -d 'List the rules that apply (with --component) and exit'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l follow -d 'Keep reading the log as it grows (it may not exist yet, and may rotate at midnight)'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l until-ready -d 'With --follow: return when the readiness marker appears (0/1), at once on a critical finding (2), or at --timeout (2)'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l incremental -d 'Scan only what is new since the last --incremental run (offsets kept in the state catalog)'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s V -l version -d 'Print version'
-complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -f -a "config" -d 'Work with the shared configuration file'
-complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -a "config" -d 'Work with the shared configuration file'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c maestro-logscan -n "__fish_maestro_logscan_using_subcommand config; and not __fish_seen_subcommand_from check help" -l config -d 'Configuration file [default: $MAESTRO_HA_CONFIG, else /etc/maestro-ha/config.toml]' -r -F
 complete -c maestro-logscan -n "__fish_maestro_logscan_using_subcommand config; and not __fish_seen_subcommand_from check help" -l set -d 'Override one configuration key, like site.install_root=/srv/maestro (repeatable)' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_using_subcommand config; and not __fish_seen_subcommand_from check help" -l format -d 'Output format' -r -f -a "text\t'One line a finding, for a person at a terminal'

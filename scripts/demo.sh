@@ -61,7 +61,7 @@ run maestro-fence --config "$SANDBOX/typo.toml" config check
 
 echo
 echo "== 4. a tool whose work is not built yet says so plainly (exit 3)"
-for tool in maestro-logscan maestro-smoketest; do
+for tool in maestro-smoketest; do
   run "$tool" --config "$SANDBOX/config.toml"
 done
 
@@ -148,3 +148,24 @@ echo "== 8. the last rsync was cut off: snapshot-verify names the leftover and t
 # An interrupted rsync: a file not yet renamed from its temporary name.
 mv "$SANDBOX/replica/maestro/lui/jobs.dat" "$SANDBOX/replica/maestro/lui/.jobs.dat.Xa3k9Q"
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest "$SANDBOX/primary.jsonl" -q
+
+echo
+echo "== 8. maestro-logscan: the LUI log of the day after a start on the failover server"
+TODAY=$(date +%Y%m%d)
+NOW=$(date '+%Y-%m-%d %H:%M:%S')
+cat >"$ROOT/lui/logs/LUI-$TODAY.LOG" <<LOG
+$NOW,001 INFO  [main] com.lsoft.maestro.lui.Startup - Starting LISTSERV Maestro (LUI)
+$NOW,120 ERROR [main] com.lsoft.maestro.lui.job.JobManager - Loading jobs failed
+java.sql.SQLSyntaxErrorException: Table 'maestro.lui_job' doesn't exist
+	at com.mysql.cj.jdbc.exceptions.SQLError.createSQLException(SQLError.java:120)
+	at com.lsoft.maestro.lui.job.JobManager.load(JobManager.java:88)
+$NOW,500 WARN  [pool-2-thread-1] com.lsoft.maestro.lui.hub.HubClient - Could not connect to the HUB at maestro.example.org:1099
+$NOW,501 WARN  [pool-2-thread-1] com.lsoft.maestro.lui.hub.HubClient - Could not connect to the HUB at maestro.example.org:1099
+$NOW,900 INFO  [main] org.apache.catalina.startup.Catalina - Server startup in 9012 ms
+LOG
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start --format nagios --min-severity critical
+echo "(the same for cron or Nagios: --incremental reads only what is new since the last run)"
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --component db --missing-ok

@@ -4,6 +4,7 @@
 
 pub mod drill;
 pub mod maestro_fence;
+pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;
 pub mod netns;
 pub mod plugin_output;

@@ -1,35 +1,34 @@
 //! `maestro-logscan`: find recovery errors in LUI-yyyymmdd.LOG and the other Maestro logs.
 //!
-//! Reads the LUI, HUB, Tracker and database logs of the day for recovery errors after Maestro starts (missing, crashed or corrupt tables, lost database connections, InnoDB crash recovery problems), for people and for scripts.
+//! Reads the LUI, HUB, Tracker and database logs of the day for recovery
+//! errors after Maestro starts (missing, crashed or corrupt tables, lost
+//! database connections, InnoDB crash recovery problems), for people and
+//! for scripts.
+//!
+//! - [`timestamp`]: the timestamp formats, detected per file;
+//! - [`record`]: bytes into lines into records, with a bounded buffer;
+//! - [`rules`]: the built-in rule packs and rule files;
+//! - [`collect`]: records into folded findings, markers;
+//! - [`input`]: which files, which window;
+//! - [`state`]: per-file offsets for `--incremental`;
+//! - [`scan`]: the driver (one pass, follow, incremental) and the report.
 
-use clap::{CommandFactory, Parser, Subcommand};
-use maestro_common::cli::{self, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
+pub mod cli;
+pub mod collect;
+pub mod input;
+pub mod record;
+pub mod rules;
+pub mod scan;
+pub mod state;
+pub mod timestamp;
+
+use clap::CommandFactory;
+pub use cli::Cli;
+use maestro_common::cli::{
+    self as common_cli, ConfigCommand, Context, GlobalArgs, Tool, ToolError,
+};
 use maestro_common::Report;
 use std::process::ExitCode;
-
-/// Find recovery errors in LUI-yyyymmdd.LOG and the other Maestro logs.
-#[derive(Debug, Parser)]
-#[command(
-    name = "maestro-logscan",
-    version,
-    about = "Find recovery errors in LUI-yyyymmdd.LOG and the other Maestro logs",
-    long_about = "Reads the LUI, HUB, Tracker and database logs of the day for recovery errors after Maestro starts (missing, crashed or corrupt tables, lost database connections, InnoDB crash recovery problems), for people and for scripts.",
-    after_help = cli::EXIT_CODES_HELP
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub globals: GlobalArgs,
-
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Work with the shared configuration file
-    #[command(subcommand)]
-    Config(ConfigCommand),
-}
 
 impl Tool for Cli {
     const NAME: &'static str = "maestro-logscan";
@@ -40,11 +39,8 @@ impl Tool for Cli {
 
     fn run(self, ctx: &mut Context) -> Result<Report, ToolError> {
         match self.command {
-            Some(Command::Config(ConfigCommand::Check)) => cli::config_check(ctx),
-            None => Err(ToolError::NotBuilt {
-                what: "log scanning",
-                issue: 3,
-            }),
+            Some(cli::Command::Config(ConfigCommand::Check)) => common_cli::config_check(ctx),
+            None => scan::run(self.scan, ctx),
         }
     }
 }
@@ -55,5 +51,5 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main() -> ExitCode {
-    cli::main::<Cli>()
+    common_cli::main::<Cli>()
 }

@@ -1,0 +1,163 @@
+//! Which logs to read and which time window: files named on the command
+//! line, standard input, or the site's log of the day for a component (and
+//! the days before it that the window reaches into).
+
+use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime, NaiveTime};
+use maestro_common::site::{Component, SiteLayout};
+use std::path::PathBuf;
+
+/// The most days back a window may pull in.
+pub const MAX_DAYS_BACK: i64 = 31;
+
+/// One log to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    /// None: standard input.
+    pub path: Option<PathBuf>,
+    /// How the report names it.
+    pub display: String,
+    /// A missing required file is UNKNOWN (OK with --missing-ok); an
+    /// earlier day's file that is missing is only noted.
+    pub required: bool,
+}
+
+impl Input {
+    pub fn file(path: PathBuf, required: bool) -> Input {
+        Input {
+            display: path.display().to_string(),
+            path: Some(path),
+            required,
+        }
+    }
+
+    pub fn stdin() -> Input {
+        Input {
+            path: None,
+            display: "-".into(),
+            required: true,
+        }
+    }
+}
+
+/// Parse `--since`/`--until`: a duration ago (`15m`), a date and time
+/// (`2026-11-26T08:00`, `2026-11-26 08:00:00`), a date (midnight) or a
+/// time of day (today).
+pub fn parse_time(text: &str, now: NaiveDateTime) -> Result<NaiveDateTime, String> {
+    let t = text.trim();
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(v) = NaiveDateTime::parse_from_str(t, f) {
+            return Ok(v);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN));
+    }
+    for f in ["%H:%M:%S", "%H:%M"] {
+        if let Ok(tm) = NaiveTime::parse_from_str(t, f) {
+            return Ok(now.date().and_time(tm));
+        }
+    }
+    match maestro_common::duration::parse_duration(t) {
+        Ok(d) => ChronoDuration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .ok_or_else(|| format!("{text:?} reaches too far back")),
+        Err(_) => Err(format!(
+            "{text:?} is neither a time (2026-11-26T08:00, \"2026-11-26 08:00:00\", 08:00) nor a duration (15m, 2h)"
+        )),
+    }
+}
+
+/// The logs of `component` for `date`: for the database its error log;
+/// for the Java components the file of the day, preceded by the files of
+/// the earlier days the window reaches into (`since` before midnight, or
+/// the day before for `--since-start`, whose last startup may be there).
+pub fn component_inputs(
+    layout: &SiteLayout,
+    component: Component,
+    date: NaiveDate,
+    since: Option<NaiveDateTime>,
+    since_start: bool,
+) -> Vec<Input> {
+    if component == Component::Db {
+        return vec![Input::file(
+            layout.log_file_for(component, date).to_path_buf(),
+            true,
+        )];
+    }
+    let mut first = date;
+    if let Some(s) = since {
+        if s.date() < date {
+            first = s.date().max(date - ChronoDuration::days(MAX_DAYS_BACK));
+        }
+    }
+    if since_start {
+        first = first.min(date - ChronoDuration::days(1));
+    }
+    let mut out = Vec::new();
+    let mut d = first;
+    while d <= date {
+        out.push(Input::file(
+            layout.log_file_for(component, d).to_path_buf(),
+            d == date,
+        ));
+        d += ChronoDuration::days(1);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maestro_common::site::SiteConfig;
+
+    fn now() -> NaiveDateTime {
+        NaiveDateTime::parse_from_str("2026-11-26 00:10:00", "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn times_and_durations() {
+        let p = |s| {
+            parse_time(s, now())
+                .unwrap()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        assert_eq!(p("15m"), "2026-11-25 23:55:00");
+        assert_eq!(p("2026-11-26T08:00"), "2026-11-26 08:00:00");
+        assert_eq!(p("2026-11-26 08:00:05"), "2026-11-26 08:00:05");
+        assert_eq!(p("2026-11-25"), "2026-11-25 00:00:00");
+        assert_eq!(p("07:30"), "2026-11-26 07:30:00");
+        let e = parse_time("yesterday-ish", now()).unwrap_err();
+        assert!(e.contains("neither a time"), "{e}");
+    }
+
+    #[test]
+    fn a_window_across_midnight_reads_the_day_before_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = SiteConfig {
+            install_root: Some(dir.path().display().to_string()),
+            ..SiteConfig::default()
+        };
+        let layout = SiteLayout::resolve(&site).unwrap();
+        let date = now().date();
+        let only = component_inputs(&layout, Component::Lui, date, None, false);
+        assert_eq!(only.len(), 1);
+        assert!(only[0].display.ends_with("LUI-20261126.LOG"));
+        let since = parse_time("15m", now()).ok();
+        let two = component_inputs(&layout, Component::Lui, date, since, false);
+        assert_eq!(two.len(), 2);
+        assert!(two[0].display.ends_with("LUI-20261125.LOG") && !two[0].required);
+        assert!(two[1].required);
+        let hub = component_inputs(&layout, Component::Hub, date, None, true);
+        assert_eq!(hub.len(), 2);
+        assert!(hub[1].display.ends_with("HUB-20261126.LOG"));
+        let db = component_inputs(&layout, Component::Db, date, since, true);
+        assert_eq!(db.len(), 1);
+    }
+}

@@ -1,0 +1,801 @@
+//! Lines into records: a record is a line that starts with a timestamp plus
+//! the continuation lines after it (Java stack frames, `Caused by:`,
+//! `... N more`, indented lines, JUL's second line).
+//!
+//! The parser is fed blocks of whole lines. For speed it runs the rules'
+//! combined prefilter over the whole block at once (as grep does) and asks
+//! the per-rule set only about the lines the prefilter hit; every line is
+//! still looked at once, cheaply, to find where records start. Only records
+//! that matched a rule leave the parser, with their first line and a
+//! bounded number of continuation lines.
+
+use crate::rules::RuleSet;
+use crate::timestamp::{self, TimestampFormat};
+use chrono::NaiveDateTime;
+use memchr::{memchr, memchr_iter, memrchr};
+
+/// The longest first line or continuation line kept for the report.
+pub const KEPT_LINE_BYTES: usize = 1024;
+/// Detection gives up after this many bytes without a known timestamp.
+const DETECT_BYTES: u64 = 1 << 20;
+
+/// The time window records must fall in; a bound left out is open.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Window {
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+impl Window {
+    pub fn is_open(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    pub fn contains(&self, t: NaiveDateTime) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ParserOptions {
+    pub window: Window,
+    /// `--timestamp-format`; None: detect.
+    pub format: Option<TimestampFormat>,
+    pub max_stack_lines: usize,
+    /// Lines longer than this are matched on their first `max_line` bytes.
+    pub max_line: usize,
+}
+
+impl Default for ParserOptions {
+    fn default() -> Self {
+        ParserOptions {
+            window: Window::default(),
+            format: None,
+            max_stack_lines: 50,
+            max_line: 1 << 20,
+        }
+    }
+}
+
+/// A record that matched at least one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// 1-based line number of its first line.
+    pub line: u64,
+    /// Byte offset of its first line.
+    pub offset: u64,
+    pub time: Option<NaiveDateTime>,
+    /// The first line, decoded (UTF-8, else Windows-1252), controls replaced.
+    pub text: String,
+    /// How many bytes of `text`'s source were the timestamp.
+    pub stamp_len: usize,
+    /// Continuation lines kept (at most `max_stack_lines`), decoded.
+    pub stack: Vec<String>,
+    /// Continuation lines beyond those kept.
+    pub more_lines: u64,
+    /// Indexes into the rule set of every rule a line of it matched.
+    pub rules: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct Open {
+    line: u64,
+    offset: u64,
+    head: Vec<u8>,
+    /// Where the first line is in the current block while it is not
+    /// copied into `head` yet: most records never need it copied.
+    head_at: Option<(usize, usize)>,
+    /// Parsed lazily: only records that matched, or when a window is set.
+    time: Option<Option<(NaiveDateTime, usize)>>,
+    stack: Vec<Vec<u8>>,
+    more: u64,
+    rules: Vec<usize>,
+    in_window: bool,
+    headless: bool,
+}
+
+/// Counts of what was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub lines: u64,
+    pub records: u64,
+    /// Bytes consumed (whole lines, plus a last line without newline once finished).
+    pub bytes: u64,
+    /// Lines longer than the line limit (their rest was skipped).
+    pub cut_lines: u64,
+    /// The last line had no newline (a truncated file or one being written).
+    pub truncated_last_line: bool,
+    /// Bytes that were not valid UTF-8 were read as Windows-1252 on this many kept lines.
+    pub non_utf8_lines: u64,
+}
+
+/// The record parser of one file.
+pub struct RecordParser<'r> {
+    rules: &'r RuleSet,
+    opts: ParserOptions,
+    format: Option<TimestampFormat>,
+    detect_done: bool,
+    pub counts: Counts,
+    open: Option<Open>,
+    stamp_cache: Option<(Vec<u8>, NaiveDateTime)>,
+    cands: Vec<usize>,
+    /// The first-line buffer of the last record that was not kept, reused
+    /// so that ten million records do not cost ten million allocations.
+    spare: Vec<u8>,
+    start_cache: timestamp::StartCache,
+}
+
+impl<'r> RecordParser<'r> {
+    pub fn new(rules: &'r RuleSet, opts: ParserOptions) -> RecordParser<'r> {
+        let format = opts.format.clone();
+        RecordParser {
+            rules,
+            detect_done: format.is_some(),
+            format,
+            opts,
+            counts: Counts::default(),
+            open: None,
+            stamp_cache: None,
+            cands: Vec::new(),
+            spare: Vec::new(),
+            start_cache: timestamp::StartCache::default(),
+        }
+    }
+
+    /// Start counting at a saved position (incremental mode).
+    pub fn resume_at(&mut self, offset: u64, lines: u64) {
+        self.counts.bytes = offset;
+        self.counts.lines = lines;
+    }
+
+    pub fn format(&self) -> Option<&TimestampFormat> {
+        self.format.as_ref()
+    }
+
+    /// Feed a block of whole lines (each ends with `\n`).
+    pub fn feed_lines(&mut self, block: &[u8], out: &mut Vec<Record>) {
+        if !self.detect_done {
+            self.format = timestamp::detect(block.split(|&b| b == b'\n').map(strip_cr));
+            if self.format.is_some() || self.counts.bytes + block.len() as u64 >= DETECT_BYTES {
+                self.detect_done = true;
+            }
+        }
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        if let Some(pf) = &self.rules.prefilter {
+            find_candidates(pf, block, &mut cands);
+        }
+        let mut next = 0;
+        let mut s = 0;
+        for nl in memchr_iter(b'\n', block) {
+            let candidate = cands.get(next) == Some(&s);
+            if candidate {
+                next += 1;
+            }
+            self.line(block, s, nl, (nl + 1 - s) as u64, candidate, out);
+            s = nl + 1;
+        }
+        if s < block.len() {
+            // Not a whole line: the caller broke the contract; treat it as one.
+            let candidate = cands.get(next) == Some(&s);
+            self.line(
+                block,
+                s,
+                block.len(),
+                (block.len() - s) as u64,
+                candidate,
+                out,
+            );
+        }
+        self.cands = cands;
+        self.detach(block);
+    }
+
+    /// Feed one line without its newline: the kept part of a line longer
+    /// than the limit, or the last line of a file that has no newline.
+    /// `consumed` is how many bytes of the file it stands for so far.
+    pub fn feed_partial(&mut self, line: &[u8], consumed: u64, out: &mut Vec<Record>) {
+        if !self.detect_done {
+            self.format = timestamp::detect(std::iter::once(strip_cr(line)));
+            self.detect_done = self.format.is_some();
+        }
+        self.line(line, 0, line.len(), consumed, true, out);
+        self.detach(line);
+    }
+
+    /// The block is about to go away: copy the open record's first line.
+    fn detach(&mut self, block: &[u8]) {
+        if let Some(open) = self.open.as_mut() {
+            own_head(open, block);
+        }
+    }
+
+    /// Bytes of a cut line that were skipped.
+    pub fn skip(&mut self, n: u64) {
+        self.counts.bytes += n;
+    }
+
+    /// Close the open record (end of input, or a pause in follow mode).
+    pub fn flush(&mut self, out: &mut Vec<Record>) {
+        if let Some(open) = self.open.take() {
+            self.close(open, out);
+        }
+    }
+
+    fn line(
+        &mut self,
+        block: &[u8],
+        s: usize,
+        e: usize,
+        consumed: u64,
+        candidate: bool,
+        out: &mut Vec<Record>,
+    ) {
+        let mut line = strip_cr(&block[s..e]);
+        if line.len() > self.opts.max_line {
+            // Whole in the buffer, but past the limit: judged like a line
+            // the buffer had to cut, so the result never depends on where
+            // a read happened to end.
+            self.counts.cut_lines += 1;
+            line = &line[..self.opts.max_line];
+        }
+        let offset = self.counts.bytes;
+        self.counts.bytes += consumed;
+        self.counts.lines += 1;
+        let starts = match &self.format {
+            Some(f) => self.start_cache.starts_record(f, line),
+            None => true,
+        };
+        if starts || self.open.is_none() {
+            if let Some(prev) = self.open.take() {
+                self.close(prev, out);
+            }
+            self.counts.records += 1;
+            let mut head = std::mem::take(&mut self.spare);
+            head.clear();
+            let mut open = Open {
+                line: self.counts.lines,
+                offset,
+                head,
+                head_at: Some((s, line.len().min(KEPT_LINE_BYTES))),
+                time: None,
+                stack: Vec::new(),
+                more: 0,
+                rules: Vec::new(),
+                in_window: true,
+                headless: !starts,
+            };
+            if !self.opts.window.is_open() && starts {
+                let t = self.stamp(line);
+                open.in_window = t.is_none_or(|(t, _)| self.opts.window.contains(t));
+                open.time = Some(t);
+            }
+            self.open = Some(open);
+        } else if let Some(open) = self.open.as_mut() {
+            if open.stack.len() < self.opts.max_stack_lines {
+                open.stack
+                    .push(line[..line.len().min(KEPT_LINE_BYTES)].to_vec());
+            } else {
+                open.more += 1;
+            }
+        }
+        if candidate {
+            if let Some(open) = self.open.as_mut() {
+                if open.in_window {
+                    own_head(open, block);
+                    for i in self.rules.set.matches(line).into_iter() {
+                        if !open.rules.contains(&i) {
+                            open.rules.push(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The timestamp of a record's first line, reusing the last one when
+    /// the line starts with the same bytes (most lines of a busy second do).
+    fn stamp(&mut self, line: &[u8]) -> Option<(NaiveDateTime, usize)> {
+        if let Some((prefix, t)) = &self.stamp_cache {
+            if line.starts_with(prefix) {
+                return Some((*t, prefix.len()));
+            }
+        }
+        let parsed = self.format.as_ref()?.parse(line);
+        if let Some((t, n)) = parsed {
+            self.stamp_cache = Some((line[..n].to_vec(), t));
+        }
+        parsed
+    }
+
+    fn close(&mut self, mut open: Open, out: &mut Vec<Record>) {
+        if open.rules.is_empty() || !open.in_window {
+            self.spare = open.head;
+            return;
+        }
+        let stamp = match open.time.take() {
+            Some(t) => t,
+            None if open.headless => None,
+            None => {
+                let head = std::mem::take(&mut open.head);
+                let t = self.stamp(&head);
+                open.head = head;
+                t
+            }
+        };
+        open.rules.sort_unstable();
+        let stamp_len = stamp.map_or(0, |(_, n)| n).min(open.head.len());
+        let (text, bad) = decode(&open.head);
+        let mut non_utf8 = u64::from(bad);
+        let stack = open
+            .stack
+            .iter()
+            .map(|l| {
+                let (s, bad) = decode(l);
+                non_utf8 += u64::from(bad);
+                s
+            })
+            .collect();
+        self.counts.non_utf8_lines += non_utf8;
+        out.push(Record {
+            line: open.line,
+            offset: open.offset,
+            time: stamp.map(|(t, _)| t),
+            text,
+            stamp_len: decode(&open.head[..stamp_len]).0.len(),
+            stack,
+            more_lines: open.more,
+            rules: open.rules,
+        });
+    }
+}
+
+/// Blocks at least this large are searched by several threads.
+const PARALLEL_MIN: usize = 256 * 1024;
+
+/// The starts of the lines in `block` (whole lines) where the prefilter
+/// matches. Large blocks are cut at line ends into one part a core and
+/// searched at once: the regex is most of a scan's time.
+fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if threads < 2 || block.len() < PARALLEL_MIN {
+        candidates_in(pf, block, 0, out);
+        return;
+    }
+    let mut parts = Vec::with_capacity(threads);
+    let mut start = 0;
+    for i in 1..threads {
+        let guess = (block.len() * i / threads).max(start);
+        let end = match memchr(b'\n', &block[guess..]) {
+            Some(j) => guess + j + 1,
+            None => block.len(),
+        };
+        parts.push((start, end));
+        start = end;
+    }
+    parts.push((start, block.len()));
+    let found: Vec<Vec<usize>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|&(s, e)| {
+                scope.spawn(move || {
+                    let mut v = Vec::new();
+                    candidates_in(pf, &block[s..e], s, &mut v);
+                    v
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for v in found {
+        out.extend(v);
+    }
+}
+
+fn candidates_in(pf: &regex::bytes::Regex, block: &[u8], base: usize, out: &mut Vec<usize>) {
+    let mut pos = 0;
+    while pos < block.len() {
+        let Some(m) = pf.find_at(block, pos) else {
+            break;
+        };
+        let start = m.start().min(block.len().saturating_sub(1));
+        let ls = memrchr(b'\n', &block[..start])
+            .map_or(0, |i| i + 1)
+            .max(pos);
+        let le = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
+        out.push(base + ls);
+        pos = le.max(pos + 1);
+    }
+}
+
+fn own_head(open: &mut Open, block: &[u8]) {
+    if let Some((s, n)) = open.head_at.take() {
+        open.head.clear();
+        open.head.extend_from_slice(&block[s..s + n]);
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Bytes to text: UTF-8 when valid, else Windows-1252 (a superset of the
+/// printable Latin-1 that Windows servers write). Control characters other
+/// than tab become U+FFFD, so a log cannot drive the reader's terminal.
+/// Returns whether the bytes were not UTF-8.
+pub fn decode(bytes: &[u8]) -> (String, bool) {
+    let (text, bad) = match std::str::from_utf8(bytes) {
+        Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+        Err(_) => {
+            let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            (s, true)
+        }
+    };
+    let clean = if text.chars().any(|c| c.is_control() && c != '\t') {
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{FFFD}'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    } else {
+        text.into_owned()
+    };
+    (clean, bad)
+}
+
+/// Reads a byte stream in blocks of whole lines into a [`RecordParser`],
+/// with a bounded buffer: a line longer than `max_line` keeps its first
+/// `max_line` bytes and the rest is skipped, so a 100 MB line costs no more
+/// memory than the limit.
+pub struct BlockReader {
+    buf: Vec<u8>,
+    len: usize,
+    max_line: usize,
+    skipping: bool,
+}
+
+/// How much is read at a time beyond the line limit.
+const CHUNK: usize = 1 << 20;
+
+impl BlockReader {
+    pub fn new(max_line: usize) -> BlockReader {
+        let max_line = max_line.max(64);
+        BlockReader {
+            buf: vec![0; max_line + CHUNK],
+            len: 0,
+            max_line,
+            skipping: false,
+        }
+    }
+
+    /// Read once from the source and feed the whole lines read; a partial
+    /// last line stays buffered (more may come). Returns the bytes read,
+    /// 0 at end of file.
+    pub fn read_once(
+        &mut self,
+        src: &mut dyn std::io::Read,
+        p: &mut RecordParser,
+        out: &mut Vec<Record>,
+    ) -> std::io::Result<usize> {
+        loop {
+            match src.read(&mut self.buf[self.len..]) {
+                Ok(n) => {
+                    self.len += n;
+                    self.process(p, out);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Drop what is buffered without feeding it (incremental mode leaves a
+    /// partial last line for the next run).
+    pub fn discard(&mut self) {
+        self.len = 0;
+        self.skipping = false;
+    }
+
+    /// Feed what is buffered, as it stands.
+    pub fn process(&mut self, p: &mut RecordParser, out: &mut Vec<Record>) {
+        loop {
+            if self.len == 0 {
+                return;
+            }
+            if self.skipping {
+                match memchr(b'\n', &self.buf[..self.len]) {
+                    Some(i) => {
+                        p.skip(i as u64 + 1);
+                        self.consume(i + 1);
+                        self.skipping = false;
+                        continue;
+                    }
+                    None => {
+                        p.skip(self.len as u64);
+                        self.len = 0;
+                        return;
+                    }
+                }
+            }
+            if let Some(i) = memrchr(b'\n', &self.buf[..self.len]) {
+                p.feed_lines(&self.buf[..=i], out);
+                self.consume(i + 1);
+                // What is left has no newline; fall through to the limit check.
+            }
+            if self.len >= self.max_line {
+                p.counts.cut_lines += 1;
+                p.feed_partial(&self.buf[..self.max_line], self.max_line as u64, out);
+                // The rest of the line, read or not, is skipped.
+                self.consume(self.max_line);
+                self.skipping = true;
+                continue;
+            }
+            return;
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    /// Bytes buffered that are not a whole line yet.
+    pub fn pending(&self) -> usize {
+        self.len
+    }
+
+    /// End of input: a last line without a newline is a line too, and the
+    /// open record is closed.
+    pub fn finish(&mut self, p: &mut RecordParser, out: &mut Vec<Record>) {
+        if self.len > 0 && !self.skipping {
+            p.counts.truncated_last_line = true;
+            let n = self.len;
+            p.feed_partial(&self.buf[..n], n as u64, out);
+        } else if self.len > 0 {
+            p.skip(self.len as u64);
+        }
+        self.len = 0;
+        self.skipping = false;
+        p.flush(out);
+    }
+}
+
+/// Parse a whole byte string into the records that matched: the function
+/// the fuzz target and its corpus tests drive. `max_line` is small there so
+/// that cutting long lines is exercised too.
+pub fn parse_records(
+    data: &[u8],
+    rules: &RuleSet,
+    mut opts: ParserOptions,
+    max_line: usize,
+) -> (Vec<Record>, Counts) {
+    opts.max_line = max_line.max(64);
+    let mut parser = RecordParser::new(rules, opts);
+    let mut reader = BlockReader::new(max_line);
+    let mut out = Vec::new();
+    let mut src = data;
+    // Reading from a slice cannot fail.
+    while let Ok(n) = reader.read_once(&mut src, &mut parser, &mut out) {
+        if n == 0 {
+            break;
+        }
+    }
+    reader.finish(&mut parser, &mut out);
+    (out, parser.counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{built_in, Pack, RuleSet, Severity};
+
+    fn maestro() -> RuleSet {
+        RuleSet::compile(&built_in(), Pack::Maestro, Severity::Info).unwrap()
+    }
+
+    fn ids(set: &RuleSet, r: &Record) -> Vec<String> {
+        r.rules.iter().map(|&i| set.rules[i].id.clone()).collect()
+    }
+
+    const TRACE: &str = "2026-11-26 08:00:00,001 INFO  [main] starting\n\
+2026-11-26 08:00:01,002 ERROR [main] Job load failed\n\
+java.sql.SQLSyntaxErrorException: Table 'maestro.job' doesn't exist\n\
+\tat com.mysql.jdbc.SQLError.createSQLException(SQLError.java:1078)\n\
+\tat com.lsoft.Loader.load(Loader.java:42)\n\
+Caused by: java.lang.IllegalStateException: x\n\
+\t... 12 more\n\
+2026-11-26 08:00:02,003 INFO  [main] done\n";
+
+    #[test]
+    fn stack_traces_belong_to_their_record() {
+        let set = maestro();
+        let (recs, counts) = parse_records(TRACE.as_bytes(), &set, ParserOptions::default(), 4096);
+        assert_eq!(counts.lines, 8);
+        assert_eq!(counts.records, 3);
+        assert_eq!(counts.bytes, TRACE.len() as u64);
+        assert_eq!(recs.len(), 1);
+        let r = &recs[0];
+        assert_eq!(r.line, 2);
+        assert!(r.text.ends_with("Job load failed"));
+        assert_eq!(r.stack.len(), 5);
+        assert_eq!(r.stack[4], "\t... 12 more");
+        let got = ids(&set, r);
+        assert!(
+            got.contains(&"table-missing".into()) && got.contains(&"error-level".into()),
+            "{got:?}"
+        );
+        assert_eq!(&r.text[..r.stamp_len], "2026-11-26 08:00:01,002");
+    }
+
+    #[test]
+    fn crlf_latin1_and_garbage_are_read() {
+        let set = maestro();
+        let mut data = b"2026-11-26 08:00:01 ERROR caf\xe9 \x00\x1b[31m\r\n".to_vec();
+        data.extend_from_slice(b"\xff\xfe\x00binary\x00\r\n2026-11-26 08:00:02 INFO ok\r\n");
+        let (recs, counts) = parse_records(&data, &set, ParserOptions::default(), 4096);
+        assert_eq!((counts.lines, counts.records), (3, 2));
+        assert_eq!(recs.len(), 1);
+        assert!(recs[0].text.contains("café"), "{}", recs[0].text);
+        assert!(!recs[0].text.contains('\x1b') && !recs[0].text.contains('\r'));
+        assert_eq!(recs[0].stack.len(), 1);
+        assert!(counts.non_utf8_lines >= 2);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_the_rest_skipped() {
+        let set = maestro();
+        let mut data = b"2026-11-26 08:00:01 SEVERE ".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 100_000));
+        data.extend_from_slice(b" ERROR-at-the-end\n2026-11-26 08:00:02 ERROR second\n");
+        let (recs, counts) = parse_records(&data, &set, ParserOptions::default(), 1000);
+        assert_eq!(counts.cut_lines, 1);
+        assert_eq!(counts.lines, 2);
+        assert_eq!(counts.bytes, data.len() as u64);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].line, 2);
+        assert!(recs[0].text.len() <= KEPT_LINE_BYTES + 3);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_costs_only_the_buffer() {
+        let set = maestro();
+        let mut data = b"2026-11-26 08:00:01 INFO ".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 3 << 20));
+        data.extend_from_slice(
+            b" SEVERE hidden past the limit\n2026-11-26 08:00:02 ERROR second\n",
+        );
+        let mut parser = RecordParser::new(
+            &set,
+            ParserOptions {
+                max_line: 4096,
+                ..ParserOptions::default()
+            },
+        );
+        let mut reader = BlockReader::new(4096);
+        let mut out = Vec::new();
+        let mut src = &data[..];
+        while reader.read_once(&mut src, &mut parser, &mut out).unwrap() > 0 {
+            assert_eq!(reader.buf.len(), 4096 + CHUNK, "the buffer never grows");
+        }
+        reader.finish(&mut parser, &mut out);
+        let c = parser.counts;
+        assert_eq!((c.lines, c.records, c.cut_lines), (2, 2, 1));
+        assert_eq!(c.bytes, data.len() as u64);
+        assert_eq!(out.len(), 1, "only the second line matches: {out:?}");
+        assert_eq!(out[0].line, 2);
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_a_record() {
+        let set = maestro();
+        let data = b"2026-11-26 08:00:01 INFO a\n2026-11-26 08:00:02 SEVERE cut off he";
+        let (recs, counts) = parse_records(data, &set, ParserOptions::default(), 4096);
+        assert!(counts.truncated_last_line);
+        assert_eq!(counts.bytes, data.len() as u64);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].line, 2);
+    }
+
+    #[test]
+    fn the_window_drops_records_outside_it() {
+        let set = maestro();
+        let t = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let opts = ParserOptions {
+            window: Window {
+                since: Some(t("2026-11-26 08:00:01")),
+                until: Some(t("2026-11-26 08:00:01")),
+            },
+            ..ParserOptions::default()
+        };
+        let data = b"2026-11-26 08:00:00 ERROR a\n2026-11-26 08:00:01 ERROR b\n\tat x\n2026-11-26 08:00:02 ERROR c\n";
+        let (recs, _) = parse_records(data, &set, opts, 4096);
+        assert_eq!(recs.len(), 1);
+        assert!(recs[0].text.ends_with('b'));
+        assert_eq!(recs[0].time, Some(t("2026-11-26 08:00:01")));
+    }
+
+    #[test]
+    fn a_file_without_timestamps_is_one_record_a_line() {
+        let set = maestro();
+        let (recs, counts) =
+            parse_records(b"ERROR a\nERROR b\n", &set, ParserOptions::default(), 4096);
+        assert_eq!((counts.records, recs.len()), (2, 2));
+        assert_eq!(recs[1].time, None);
+    }
+}
+
+/// The record parser's invariants, checked on any input: the function the
+/// cargo-fuzz target (fuzz/) and its corpus regression test call.
+pub mod fuzzing {
+    use super::*;
+    use crate::rules::{built_in, Pack, Severity};
+    use std::sync::OnceLock;
+
+    fn sets() -> &'static [RuleSet; 2] {
+        static SETS: OnceLock<[RuleSet; 2]> = OnceLock::new();
+        SETS.get_or_init(|| {
+            let all = built_in();
+            let compile =
+                |p| RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
+            [compile(Pack::Maestro), compile(Pack::Db)]
+        })
+    }
+
+    /// Parse `data` (its first byte picks the pack, the line limit and a
+    /// window) and panic if an invariant does not hold.
+    pub fn check(data: &[u8]) {
+        let (ctl, body) = match data.split_first() {
+            Some((c, rest)) => (*c, rest),
+            None => (0, data),
+        };
+        let set = &sets()[usize::from(ctl & 1)];
+        let max_line = 64 + usize::from(ctl >> 2) * 16;
+        let mut opts = ParserOptions {
+            max_stack_lines: 3,
+            ..ParserOptions::default()
+        };
+        if ctl & 2 != 0 {
+            opts.window.since =
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 26).and_then(|d| d.and_hms_opt(8, 0, 0));
+        }
+        let (records, counts) = parse_records(body, set, opts, max_line);
+        assert_eq!(
+            counts.bytes,
+            body.len() as u64,
+            "every byte is accounted for"
+        );
+        let newlines = body.iter().filter(|&&b| b == b'\n').count() as u64;
+        let partial = u64::from(!body.is_empty() && !body.ends_with(b"\n"));
+        assert_eq!(counts.lines, newlines + partial, "lines");
+        if partial == 0 {
+            assert!(!counts.truncated_last_line);
+        }
+        assert!(counts.records <= counts.lines);
+        let mut last = 0;
+        for r in &records {
+            assert!(r.line > last && r.line <= counts.lines, "records in order");
+            last = r.line;
+            assert!(r.offset < body.len().max(1) as u64);
+            assert!(!r.rules.is_empty());
+            assert!(r.stack.len() <= 3);
+            assert!(r.stamp_len <= r.text.len());
+            assert!(r.text.is_char_boundary(r.stamp_len));
+            for t in std::iter::once(&r.text).chain(&r.stack) {
+                assert!(
+                    !t.chars().any(|c| c.is_control() && c != '\t'),
+                    "no control characters: {t:?}"
+                );
+            }
+        }
+    }
+}

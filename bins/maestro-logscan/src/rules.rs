@@ -1,0 +1,595 @@
+//! Rules: what a log line means. Two built-in packs (the Maestro/Tomcat/JDBC
+//! pack for the LUI, HUB and Tracker logs; the InnoDB/MariaDB pack for the
+//! database's error log), extended or overridden by TOML rule files.
+//!
+//! Rules match bytes, as grep does in the C locale: `\w`, `\d`, `\s`, `\b`
+//! and `(?i)` are ASCII, `.` and `[^x]` match any byte, so a Latin-1 or
+//! broken line is matched the same as a clean one and the fast whole-block
+//! prefilter sees exactly what the per-line rules see.
+
+use maestro_common::config::LogscanSeverity;
+use maestro_common::site::Component;
+use maestro_common::Status;
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::Deserialize;
+use std::path::Path;
+
+/// How serious a finding is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Info findings are reported but never make a run fail.
+    pub fn status(self) -> Status {
+        match self {
+            Severity::Info => Status::Ok,
+            Severity::Warning => Status::Warning,
+            Severity::Critical => Status::Critical,
+        }
+    }
+}
+
+impl From<LogscanSeverity> for Severity {
+    fn from(s: LogscanSeverity) -> Severity {
+        match s {
+            LogscanSeverity::Info => Severity::Info,
+            LogscanSeverity::Warning => Severity::Warning,
+            LogscanSeverity::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// What a match of a rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// Report the record.
+    Finding,
+    /// The component started: `--since-start` counts from the last one.
+    Startup,
+    /// The component is ready: `--until-ready` returns here.
+    Ready,
+    /// Like check_logfiles' okpatterns: findings before it no longer count.
+    Ok,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Finding => "finding",
+            RuleKind::Startup => "startup",
+            RuleKind::Ready => "ready",
+            RuleKind::Ok => "ok",
+        }
+    }
+}
+
+/// Which logs a rule is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pack {
+    /// LUI, HUB and Tracker logs (Java, Tomcat, JDBC).
+    Maestro,
+    /// The MySQL/MariaDB error log.
+    Db,
+    /// Every log (the default for rules from files).
+    Any,
+}
+
+impl Pack {
+    pub fn for_component(c: Component) -> Pack {
+        match c {
+            Component::Db => Pack::Db,
+            _ => Pack::Maestro,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pack::Maestro => "maestro",
+            Pack::Db => "db",
+            Pack::Any => "any",
+        }
+    }
+
+    fn applies_to(self, active: Pack) -> bool {
+        self == Pack::Any || self == active
+    }
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub id: String,
+    pub pack: Pack,
+    pub kind: RuleKind,
+    pub severity: Severity,
+    pub regex: String,
+    pub description: String,
+    pub advice: String,
+    pub enabled: bool,
+}
+
+fn rule(
+    pack: Pack,
+    kind: RuleKind,
+    id: &str,
+    severity: Severity,
+    regex: &str,
+    description: &str,
+    advice: &str,
+) -> Rule {
+    Rule {
+        id: id.into(),
+        pack,
+        kind,
+        severity,
+        regex: regex.into(),
+        description: description.into(),
+        advice: advice.into(),
+        enabled: true,
+    }
+}
+
+/// The built-in rules, most specific first: when one record matches
+/// several rules of one severity, the first names the finding.
+pub fn built_in() -> Vec<Rule> {
+    use Pack::{Db, Maestro};
+    use RuleKind::{Finding, Ready, Startup};
+    use Severity::{Critical, Info, Warning};
+    vec![
+        // ---- Maestro / Tomcat / JDBC (the LUI, HUB and Tracker logs). The
+        // markers are guesses: Maestro's own wording is not documented.
+        rule(Maestro, Startup, "maestro-startup", Info,
+            r"(?i)\b(starting|initiali[sz]ing) (listserv )?maestro\b|Starting Servlet [Ee]ngine|Starting service \[?Catalina|Initializing ProtocolHandler",
+            "the component is starting",
+            "--since-start counts from the last of these"),
+        rule(Maestro, Ready, "maestro-ready", Info,
+            r"Server startup in \[?\d+|(?i)\bmaestro( \w+)? (started|startup completed?|is ready)\b",
+            "the component finished starting",
+            "--until-ready returns here"),
+        rule(Maestro, Finding, "table-missing", Critical,
+            r"Table '[^']*' doesn't exist",
+            "a database table Maestro needs is missing",
+            "the database does not match the application files: do not go on; restore Maestro's last on-disk backup (application files and database together) or copy both again from one point in time"),
+        rule(Maestro, Finding, "table-crashed", Critical,
+            r"is marked as crashed",
+            "a MyISAM table is marked as crashed",
+            "stop Maestro, repair the table (mariadb-check --repair / REPAIR TABLE) and look for lost data; if it fails, restore the last on-disk backup"),
+        rule(Maestro, Finding, "table-key-file", Critical,
+            r"Incorrect key file",
+            "a table's index file is corrupt",
+            "stop Maestro and repair the table (REPAIR TABLE); a copy taken while the database ran can cause this"),
+        rule(Maestro, Finding, "out-of-memory", Critical,
+            r"java\.lang\.OutOfMemoryError",
+            "the Java VM ran out of memory",
+            "raise the heap size of the component (-Xmx) and restart it; the component may be in an undefined state"),
+        rule(Maestro, Finding, "port-in-use", Critical,
+            r"java\.net\.BindException|Address already in use",
+            "a port is already taken: another instance may be running",
+            "make sure the old primary is fenced and no second Maestro runs (two instances on one database corrupt it); find the process with `ss -ltnp`"),
+        rule(Maestro, Finding, "db-connection-lost", Warning,
+            r"Communications link failure|CommunicationsException|Connection refused.{0,80}3306|Could not create connection to database server",
+            "the component lost or could not open its database connection",
+            "check that the database runs and listens; if it persists after startup, Maestro is not working"),
+        rule(Maestro, Finding, "deadlock", Warning,
+            r"Deadlock found when trying to get lock|DeadlockLoserDataAccessException|[Dd]eadlock detected",
+            "a database deadlock",
+            "usually retried by the application; many of them point to two writers on one database"),
+        rule(Maestro, Finding, "duplicate-key", Warning,
+            r"Duplicate entry '[^']*' for key|[Dd]uplicate key",
+            "a duplicate key: data the database already has was written again",
+            "at startup after a failover this means application files and database are from different points in time; compare with maestro-snapshot-verify"),
+        rule(Maestro, Finding, "hub-unreachable", Warning,
+            r"(?i)(cannot|could not|can't|unable to|failed to) (connect|reach|contact) (to )?(the )?(administration )?hub\b|(?i)\bhub (is )?(unreachable|not reachable|not available)",
+            "the component cannot reach the Administration Hub",
+            "check that the HUB started and that its host name resolves to this server after the failover"),
+        rule(Maestro, Finding, "sql-exception", Warning,
+            r"SQL\w*Exception|com\.mysql\.(cj\.)?jdbc\.exceptions|(JDBC|Jdbc)\w*Exception",
+            "an SQL/JDBC error",
+            "read the stack trace; at startup it often names a table the replica lacks"),
+        rule(Maestro, Finding, "error-level", Warning,
+            r"\b(SEVERE|ERROR|FATAL)\b",
+            "a line logged at SEVERE/ERROR level",
+            "read it; the tool does not know this message"),
+        // ---- InnoDB / MySQL / MariaDB crash recovery (the error log).
+        rule(Db, Startup, "db-startup", Info,
+            r"\bstarting as process \d+|\bas process \d+\s*(\.\.\.)?\s*$|\bmysqld(\.exe)?: ?Started\b",
+            "the database server is starting",
+            "--since-start counts from the last of these"),
+        rule(Db, Ready, "db-ready", Info,
+            r"ready for connections",
+            "the database server accepts connections",
+            "--until-ready returns here"),
+        rule(Db, Finding, "innodb-lsn-future", Critical,
+            r"(?i)log sequence number \d+ is in the future|copied the InnoDB tablespace but not the|is higher than the log sequence number in the ib_logfiles|Are you sure you are using the right ib_logfiles?\d? to start up|Log sequence number in the ib_logfiles? is \d+, less than",
+            "data files are newer than the redo log: files from different points in time",
+            "the database folder was copied at two moments: do not let it run; copy it again from one point in time (stop the database or use a snapshot) or restore the last on-disk backup"),
+        rule(Db, Finding, "innodb-page-corruption", Critical,
+            r"(?i)database page corruption|page corruption|\bcorrupted page\b|Failed to read page \d+ from file|Data structure corruption|checksum mismatch|is corrupted|Cannot apply log to",
+            "InnoDB found a corrupt page",
+            "do not let the database run on: restore from one point in time; innodb_force_recovery only helps to dump data"),
+        rule(Db, Finding, "innodb-missing-tablespace", Critical,
+            r"Tablespace \d+ was not found at|(?i)could not find a valid tablespace file for|Cannot open datafile for|Failed to find tablespace for table|(?i)missing tablespace|doesn't exist in engine|table \S+ does not exist in the InnoDB internal",
+            "a tablespace (.ibd file) is missing",
+            "the copy of the data folder is incomplete; copy it again or restore the backup"),
+        rule(Db, Finding, "innodb-init-failed", Critical,
+            r"Plugin 'InnoDB' init function returned error|Plugin 'InnoDB' registration as a STORAGE ENGINE failed|Unknown/unsupported storage engine: InnoDB|InnoDB: Database creation was aborted|InnoDB: Cannot continue operation",
+            "InnoDB failed to start",
+            "the database is not usable; read the lines before this one"),
+        rule(Db, Finding, "db-aborting", Critical,
+            r"\[ERROR\] (mysqld|mariadbd)?:? ?Aborting|\bAborting\s*$",
+            "the database server gave up starting",
+            "the database is down; read the errors before this line"),
+        rule(Db, Finding, "db-table-crashed", Critical,
+            r"is marked as crashed|Incorrect key file",
+            "a MyISAM table is crashed",
+            "run mariadb-check --repair on it before Maestro uses it"),
+        rule(Db, Finding, "os-error", Warning,
+            r"Operating system error number \d+|\bOS error:? \d+|\berrno:? \d+",
+            "the operating system refused a file operation",
+            "the error number tells which (2: file missing, 13: permission denied, 28: disk full)"),
+        rule(Db, Finding, "db-crashed", Warning,
+            r"(mysqld|mariadbd) got signal \d+|Got signal \d+ from thread",
+            "the database server crashed",
+            "the next start runs crash recovery; read whether it completed"),
+        rule(Db, Finding, "db-error", Warning,
+            r"\[ERROR\]",
+            "an error the database logged",
+            "read it; the tool does not know this message"),
+        rule(Db, Finding, "innodb-crash-recovery", Info,
+            r"Starting crash recovery|(?i)database was not shut ?down normally|Doing recovery: scanned up to|To recover: \d+ pages|Starting final batch to recover|Apply batch completed|Rolling back trx|Starting (a batch|an apply batch) to recover|Crash recovery finished|Starting recovery for XA transactions",
+            "InnoDB crash recovery (expected after a failover from a running server)",
+            "normal after a crash or a block-level copy; check that it ends with \"ready for connections\" and no errors"),
+    ]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read rule file {path}: {err}")]
+    Read { path: String, err: std::io::Error },
+    #[error("rule file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("rule `{id}`{from}: invalid regex: {message}")]
+    Regex {
+        id: String,
+        from: String,
+        message: String,
+    },
+}
+
+/// A rule as a TOML file writes it; fields left out keep the built-in
+/// rule's values when the id exists, so a file can change one field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    pack: Option<Pack>,
+    kind: Option<RuleKind>,
+    severity: Option<Severity>,
+    regex: Option<String>,
+    description: Option<String>,
+    advice: Option<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+/// Merge a rule file into `rules`: a known id is overridden field by field,
+/// a new id is added (it needs a regex).
+pub fn merge_file(rules: &mut Vec<Rule>, path: &Path) -> Result<(), RulesError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| RulesError::Read {
+        path: shown.clone(),
+        err,
+    })?;
+    merge_text(rules, &text, &shown)
+}
+
+pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), RulesError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| {
+                format!(
+                    "line {}: ",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                )
+            })
+            .unwrap_or_default();
+        RulesError::Parse {
+            path: shown.to_string(),
+            message: format!("{line}{}", e.message().trim()),
+        }
+    })?;
+    for spec in file.rule {
+        let parse_err = |message: String| RulesError::Parse {
+            path: shown.to_string(),
+            message,
+        };
+        if spec.id.trim().is_empty() {
+            return Err(parse_err("a rule has an empty id".into()));
+        }
+        let r = match rules.iter_mut().find(|r| r.id == spec.id) {
+            Some(r) => r,
+            None => {
+                let regex = spec
+                    .regex
+                    .clone()
+                    .ok_or_else(|| parse_err(format!("new rule `{}` needs a regex", spec.id)))?;
+                rules.push(Rule {
+                    id: spec.id.clone(),
+                    pack: Pack::Any,
+                    kind: RuleKind::Finding,
+                    severity: Severity::Warning,
+                    regex,
+                    description: String::new(),
+                    advice: String::new(),
+                    enabled: true,
+                });
+                rules
+                    .last_mut()
+                    .ok_or_else(|| parse_err("internal".into()))?
+            }
+        };
+        if let Some(v) = spec.pack {
+            r.pack = v;
+        }
+        if let Some(v) = spec.kind {
+            r.kind = v;
+        }
+        if let Some(v) = spec.severity {
+            r.severity = v;
+        }
+        if let Some(v) = spec.regex {
+            r.regex = v;
+        }
+        if let Some(v) = spec.description {
+            r.description = v;
+        }
+        if let Some(v) = spec.advice {
+            r.advice = v;
+        }
+        if let Some(v) = spec.enabled {
+            r.enabled = v;
+        }
+    }
+    Ok(())
+}
+
+/// Replace a pack's marker regex (from `[logscan] *_marker` keys).
+pub fn set_marker(rules: &mut [Rule], id: &str, regex: &str) {
+    if let Some(r) = rules.iter_mut().find(|r| r.id == id) {
+        r.regex = regex.to_string();
+    }
+}
+
+fn builder(pattern: &str) -> RegexBuilder {
+    let mut b = RegexBuilder::new(pattern);
+    b.unicode(false).multi_line(true).crlf(true);
+    b
+}
+
+/// Check one regex the way the scanner compiles it.
+pub fn check_regex(r: &Rule, from: &str) -> Result<(), RulesError> {
+    builder(&r.regex)
+        .build()
+        .map(|_| ())
+        .map_err(|e| RulesError::Regex {
+            id: r.id.clone(),
+            from: from.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// The rules that apply to one pack, compiled: a prefilter that runs over
+/// whole blocks of lines, and a set that says which rules a line matches.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub prefilter: Option<Regex>,
+    pub set: RegexSet,
+}
+
+impl RuleSet {
+    /// The enabled rules of `pack` (and `any`); finding rules below
+    /// `min_severity` are left out (markers always stay).
+    pub fn compile(
+        all: &[Rule],
+        pack: Pack,
+        min_severity: Severity,
+    ) -> Result<RuleSet, RulesError> {
+        let rules: Vec<Rule> = all
+            .iter()
+            .filter(|r| r.enabled && r.pack.applies_to(pack))
+            .filter(|r| r.kind != RuleKind::Finding || r.severity >= min_severity)
+            .cloned()
+            .collect();
+        for r in &rules {
+            check_regex(r, "")?;
+        }
+        let patterns: Vec<&str> = rules.iter().map(|r| r.regex.as_str()).collect();
+        let set = RegexSetBuilder::new(&patterns)
+            .unicode(false)
+            .multi_line(true)
+            .crlf(true)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RulesError::Regex {
+                id: "(all)".into(),
+                from: String::new(),
+                message: e.to_string(),
+            })?;
+        let prefilter = if patterns.is_empty() {
+            None
+        } else {
+            let joined = patterns
+                .iter()
+                .map(|p| format!("(?:{p})"))
+                .collect::<Vec<_>>()
+                .join("|");
+            Some(
+                builder(&joined)
+                    .size_limit(64 << 20)
+                    .dfa_size_limit(32 << 20)
+                    .build()
+                    .map_err(|e| RulesError::Regex {
+                        id: "(all)".into(),
+                        from: String::new(),
+                        message: e.to_string(),
+                    })?,
+            )
+        };
+        Ok(RuleSet {
+            rules,
+            prefilter,
+            set,
+        })
+    }
+
+    /// The patterns, one a line, for `rg -f` / `grep -E -f` comparisons.
+    pub fn patterns(&self) -> Vec<&str> {
+        self.rules.iter().map(|r| r.regex.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(set: &RuleSet, line: &str) -> Vec<String> {
+        set.set
+            .matches(line.as_bytes())
+            .into_iter()
+            .map(|i| set.rules[i].id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn built_in_rules_compile_and_have_unique_ids() {
+        let all = built_in();
+        let mut seen = std::collections::HashSet::new();
+        for r in &all {
+            assert!(seen.insert(r.id.clone()), "duplicate {}", r.id);
+            check_regex(r, "").unwrap();
+            assert!(
+                !r.description.is_empty() && !r.advice.is_empty(),
+                "{}",
+                r.id
+            );
+        }
+        RuleSet::compile(&all, Pack::Maestro, Severity::Info).unwrap();
+        RuleSet::compile(&all, Pack::Db, Severity::Info).unwrap();
+    }
+
+    #[test]
+    fn maestro_pack_classifies_typical_lines() {
+        let set = RuleSet::compile(&built_in(), Pack::Maestro, Severity::Info).unwrap();
+        assert!(ids(
+            &set,
+            "java.sql.SQLSyntaxErrorException: Table 'maestro.lui_job' doesn't exist"
+        )
+        .contains(&"table-missing".to_string()));
+        assert!(ids(&set, "Caused by: com.mysql.jdbc.exceptions.jdbc4.CommunicationsException: Communications link failure")
+            .contains(&"db-connection-lost".to_string()));
+        assert!(ids(&set, "java.net.BindException: Address already in use")
+            .contains(&"port-in-use".to_string()));
+        assert!(ids(&set, "SEVERE: something").contains(&"error-level".to_string()));
+        assert!(ids(&set, "INFO: errors=0, all fine").is_empty());
+        // Latin-1 bytes inside a quoted table name still match.
+        let line = b"Table 'maestro.t\xe4b' doesn't exist";
+        assert!(set.set.is_match(line));
+    }
+
+    #[test]
+    fn db_pack_classifies_real_mariadb_lines() {
+        let set = RuleSet::compile(&built_in(), Pack::Db, Severity::Info).unwrap();
+        let future = "2026-11-26  1:13:54 0 [ERROR] InnoDB: Page [page id: space=0, page number=7] log sequence number 204824 is in the future! Current system log sequence number 46606.";
+        assert!(ids(&set, future).contains(&"innodb-lsn-future".to_string()));
+        assert!(ids(&set, "2026-11-26  1:08:48 0 [Note] InnoDB: Starting crash recovery from checkpoint LSN=44880")
+            .contains(&"innodb-crash-recovery".to_string()));
+        assert!(ids(&set, "2026-11-26  1:08:45 0 [Note] Starting MariaDB 10.11.19-MariaDB-0+deb12u1 source revision 5843 server_uid zB2= as process 14707")
+            .contains(&"db-startup".to_string()));
+        assert!(ids(
+            &set,
+            "2026-11-26  1:08:46 0 [Note] /usr/sbin/mariadbd: ready for connections."
+        )
+        .contains(&"db-ready".to_string()));
+        assert!(ids(
+            &set,
+            "2026-11-26  1:08:46 0 [Note] InnoDB: log sequence number 44864; transaction id 14"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn rule_files_override_and_add() {
+        let mut rules = built_in();
+        merge_text(
+            &mut rules,
+            "[[rule]]\nid = \"deadlock\"\nseverity = \"critical\"\n[[rule]]\nid = \"mine\"\nregex = \"FOO\\\\d+\"\nseverity = \"info\"\ndescription = \"foo\"\n[[rule]]\nid = \"error-level\"\nenabled = false\n",
+            "x.toml",
+        )
+        .unwrap();
+        let d = rules.iter().find(|r| r.id == "deadlock").unwrap();
+        assert_eq!(d.severity, Severity::Critical);
+        assert!(d.regex.contains("Deadlock"), "fields left out are kept");
+        let m = rules.iter().find(|r| r.id == "mine").unwrap();
+        assert_eq!(
+            (m.pack, m.kind, m.severity),
+            (Pack::Any, RuleKind::Finding, Severity::Info)
+        );
+        let set = RuleSet::compile(&rules, Pack::Db, Severity::Info).unwrap();
+        assert!(set.rules.iter().any(|r| r.id == "mine"));
+        let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Warning).unwrap();
+        assert!(!set
+            .rules
+            .iter()
+            .any(|r| r.id == "mine" || r.id == "error-level"));
+        assert!(
+            set.rules.iter().any(|r| r.id == "maestro-startup"),
+            "markers stay"
+        );
+    }
+
+    #[test]
+    fn bad_rule_files_say_what_is_wrong() {
+        let mut rules = built_in();
+        let e = merge_text(&mut rules, "[[rule]]\nid = \"new\"\n", "r.toml").unwrap_err();
+        assert!(e.to_string().contains("needs a regex"), "{e}");
+        let e =
+            merge_text(&mut rules, "[[rule]]\nid = \"x\"\nregx = \"a\"\n", "r.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("line 3") && e.to_string().contains("regx"),
+            "{e}"
+        );
+        merge_text(
+            &mut rules,
+            "[[rule]]\nid = \"x\"\nregex = \"(\"\n",
+            "r.toml",
+        )
+        .unwrap();
+        let e = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap_err();
+        assert!(e.to_string().contains("rule `x`"), "{e}");
+    }
+}

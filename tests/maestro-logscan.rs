@@ -1,0 +1,522 @@
+//! maestro-logscan on fixture logs (tests/maestro-logscan/): stack traces,
+//! CRLF and Latin-1, a window across midnight, a truncated last line,
+//! binary garbage; rules, formats, exit codes, --incremental and --follow.
+
+mod support;
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::plugin_output::parse_nagios;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/maestro-logscan")
+        .join(name)
+}
+
+fn cmd(state: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_maestro-logscan"));
+    c.env_remove("MAESTRO_HA_CONFIG")
+        .env("MAESTRO_HA_STATE_DIR", state)
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    cmd(dir.path()).args(args).output().unwrap()
+}
+
+fn json(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn findings(records: &[Value]) -> Vec<&Value> {
+    records.iter().filter(|r| r["type"] == "finding").collect()
+}
+
+fn ids(records: &[Value]) -> Vec<String> {
+    findings(records)
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_java_stack_trace_is_one_finding_with_its_frames() {
+    let f = fixture("LUI-stacktrace.LOG");
+    let out = run(&["--format", "json", path(&f)]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = json(&out);
+    let fs = findings(&recs);
+    let table = fs
+        .iter()
+        .find(|f| f["id"] == "table-missing")
+        .expect("table-missing");
+    assert_eq!(table["status"], "CRITICAL");
+    assert_eq!(table["location"], "LUI-stacktrace.LOG:2");
+    let d = &table["details"];
+    assert_eq!(d["line"], 2);
+    assert_eq!(d["timestamp"], "2026-11-26T08:00:03.120");
+    let stack: Vec<&str> = d["stack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(stack.len(), 6);
+    assert!(stack[3].starts_with("Caused by: java.sql.SQLSyntaxErrorException"));
+    assert!(d["also_matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v == "sql-exception"));
+    assert!(table["message"]
+        .as_str()
+        .unwrap()
+        .contains("Caused by: java.sql.SQLSyntaxErrorException"));
+    assert!(ids(&recs).contains(&"hub-unreachable".to_string()));
+    let file = recs
+        .iter()
+        .find(|r| r["type"] == "check" && r["details"]["path"] == path(&f))
+        .unwrap();
+    assert_eq!(file["details"]["records"], 5);
+    assert_eq!(file["details"]["lines"], 11);
+    assert_eq!(file["details"]["timestamp_format"], "iso-8601");
+    let totals = recs.iter().find(|r| r["name"] == "totals").unwrap();
+    assert_eq!(totals["details"]["per_rule"]["table-missing"], 1);
+    let summary = recs.last().unwrap();
+    assert_eq!(
+        (summary["type"].as_str(), summary["exit_code"].as_i64()),
+        (Some("summary"), Some(2))
+    );
+    assert!(summary["message"]
+        .as_str()
+        .unwrap()
+        .contains("[table-missing]"));
+}
+
+#[test]
+fn min_severity_and_since_start_and_nagios() {
+    let f = fixture("LUI-stacktrace.LOG");
+    let out = run(&["--format", "nagios", "--min-severity", "critical", path(&f)]);
+    assert_eq!(out.status.code(), Some(2));
+    let n = parse_nagios(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(
+        (n.service.as_str(), n.status.as_str()),
+        ("MAESTRO-LOGSCAN", "CRITICAL")
+    );
+    assert!(n
+        .perfdata
+        .iter()
+        .any(|p| p.label == "critical" && p.value == "1"));
+    assert!(
+        n.perfdata
+            .iter()
+            .any(|p| p.label == "warning" && p.value == "0"),
+        "warnings filtered out"
+    );
+    let out = run(&["--format", "json", "--since-start", path(&f)]);
+    let recs = json(&out);
+    let s = recs.iter().find(|r| r["name"] == "since-start").unwrap();
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("LUI-stacktrace.LOG:1"),
+        "{s}"
+    );
+}
+
+#[test]
+fn crlf_and_latin1_in_the_jul_format() {
+    let f = fixture("LUI-crlf-latin1.LOG");
+    let out = run(&["--format", "json", path(&f)]);
+    let recs = json(&out);
+    assert_eq!(out.status.code(), Some(2), "{recs:?}");
+    let crashed = findings(&recs)
+        .into_iter()
+        .find(|f| f["id"] == "table-crashed")
+        .unwrap();
+    let d = &crashed["details"];
+    assert_eq!(d["timestamp"], "2026-11-26T08:00:02.000");
+    assert_eq!(d["line"], 3);
+    let frame = d["stack"][0].as_str().unwrap();
+    assert!(
+        frame.contains("empfänger") && frame.contains("\u{201c}quoted\u{201d}"),
+        "{frame}"
+    );
+    assert!(!frame.contains('\r'));
+    let file = recs
+        .iter()
+        .find(|r| r["type"] == "check" && r["details"]["path"] == path(&f))
+        .unwrap();
+    assert_eq!(file["details"]["timestamp_format"], "java.util.logging");
+    assert_eq!(file["details"]["records"], 3);
+}
+
+#[test]
+fn a_truncated_last_line_is_scanned() {
+    let f = fixture("LUI-truncated.LOG");
+    let out = run(&["--format", "json", path(&f)]);
+    assert_eq!(out.status.code(), Some(2));
+    let recs = json(&out);
+    assert_eq!(ids(&recs), vec!["out-of-memory"]);
+    let file = recs
+        .iter()
+        .find(|r| r["details"]["path"] == path(&f))
+        .unwrap();
+    assert_eq!(file["details"]["truncated_last_line"], true);
+}
+
+#[test]
+fn binary_garbage_is_read_without_failing() {
+    let f = fixture("LUI-garbage.LOG");
+    let out = run(&["--format", "json", path(&f)]);
+    let recs = json(&out);
+    assert!(matches!(out.status.code(), Some(0..=2)), "{:?}", out.status);
+    let fs = findings(&recs);
+    assert!(fs
+        .iter()
+        .any(|f| f["message"].as_str().unwrap().contains("after the garbage")));
+    for f in fs {
+        assert!(!f["message"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| c.is_control() && c != '\t'));
+    }
+    assert_eq!(recs.last().unwrap()["type"], "summary");
+}
+
+fn site_config(dir: &Path) -> PathBuf {
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!("[site]\ninstall_root = \"{}\"\n", fixture("site").display()),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn a_window_across_midnight_reads_the_day_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = site_config(dir.path());
+    let out = cmd(dir.path())
+        .args([
+            "--config",
+            path(&cfg),
+            "--date",
+            "2026-11-26",
+            "--since",
+            "2026-11-25 23:50",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let recs = json(&out);
+    let got = ids(&recs);
+    assert_eq!(got, vec!["duplicate-key", "db-connection-lost"], "{recs:?}");
+    assert_eq!(out.status.code(), Some(1));
+    // Without the window only the day's file is read.
+    let out = cmd(dir.path())
+        .args([
+            "--config",
+            path(&cfg),
+            "--date",
+            "2026-11-26",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ids(&json(&out)), vec!["db-connection-lost"]);
+}
+
+#[test]
+fn a_missing_log_is_unknown_with_its_path_unless_missing_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = site_config(dir.path());
+    let out = cmd(dir.path())
+        .args([
+            "--config",
+            path(&cfg),
+            "--date",
+            "2026-11-20",
+            "--component",
+            "hub",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("not found:") && text.contains("hub/logs/HUB-20261120.LOG"),
+        "{text}"
+    );
+    let out = cmd(dir.path())
+        .args([
+            "--config",
+            path(&cfg),
+            "--date",
+            "2026-11-20",
+            "--component",
+            "hub",
+            "--missing-ok",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn stdin_rules_files_and_list_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"license\"\nseverity = \"critical\"\nregex = \"license (has )?expired\"\ndescription = \"the license expired\"\n[[rule]]\nid = \"error-level\"\nenabled = false\n",
+    )
+    .unwrap();
+    let mut child = cmd(dir.path())
+        .args(["--rules", path(&rules), "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"2026-11-26 08:00:00 ERROR your license has expired\n2026-11-26 08:00:01 ERROR plain\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(ids(&json(&out)), vec!["license"]);
+    let out = cmd(dir.path())
+        .args(["--list-rules", "--component", "db", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let recs = json(&out);
+    let lsn = recs
+        .iter()
+        .find(|r| r["name"] == "innodb-lsn-future")
+        .unwrap();
+    assert_eq!(lsn["details"]["severity"], "critical");
+    assert!(!lsn["details"]["advice"].as_str().unwrap().is_empty());
+    assert!(
+        !recs.iter().any(|r| r["name"] == "table-missing"),
+        "the db list has no Maestro rules"
+    );
+    std::fs::write(&rules, "[[rule]]\nid = \"x\"\nregex = \"(\"\n").unwrap();
+    let out = cmd(dir.path())
+        .args(["--rules", path(&rules), "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rule `x`"));
+}
+
+#[test]
+fn incremental_reads_only_what_is_new_through_truncation_and_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    let scan = || {
+        let out = cmd(dir.path())
+            .args(["--incremental", "--format", "json", path(&log)])
+            .output()
+            .unwrap();
+        let recs = json(&out);
+        (out.status.code(), ids(&recs), recs)
+    };
+    std::fs::write(&log, "2026-11-26 08:00:00 ERROR first\n").unwrap();
+    assert_eq!(scan().1, vec!["error-level"]);
+    let (code, got, _) = scan();
+    assert_eq!((code, got.len()), (Some(0), 0), "nothing new");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"2026-11-26 08:00:01 INFO fine\n2026-11-26 08:00:02 java.net.BindException: Address already in use\n2026-11-26 08:00:03 SEVERE half a li").unwrap();
+    drop(f);
+    let (code, got, recs) = scan();
+    assert_eq!(
+        (code, got),
+        (Some(2), vec!["port-in-use".to_string()]),
+        "{recs:?}"
+    );
+    let file = recs
+        .iter()
+        .find(|r| r["details"]["path"] == path(&log))
+        .unwrap();
+    assert_eq!(
+        file["details"]["records"], 2,
+        "the partial last line waits for the next run"
+    );
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"ne\n").unwrap();
+    drop(f);
+    let (_, got, recs) = scan();
+    assert_eq!(got, vec!["error-level"]);
+    let f = findings(&recs)[0];
+    assert_eq!(f["details"]["line"], 4);
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("SEVERE half a line"));
+    // Truncated (copytruncate): from the start again.
+    std::fs::write(&log, "2026-11-26 09:00:00 FATAL again\n").unwrap();
+    let (_, got, recs) = scan();
+    assert_eq!(got, vec!["error-level"]);
+    let file = recs
+        .iter()
+        .find(|r| r["details"]["path"] == path(&log))
+        .unwrap();
+    assert!(file["details"]["notes"]
+        .as_str()
+        .unwrap()
+        .contains("truncated"));
+    // Rotated: lines written to the old file after the last run are read
+    // from its new name, then the new file from its start.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"2026-11-26 09:00:01 OutOfMemoryError: java.lang.OutOfMemoryError\n")
+        .unwrap();
+    drop(f);
+    std::fs::rename(&log, dir.path().join("LUI.LOG.1")).unwrap();
+    std::fs::write(
+        &log,
+        "2026-11-26 09:00:02 Incorrect key file for table 'x'\n",
+    )
+    .unwrap();
+    let (_, got, _) = scan();
+    assert_eq!(got, vec!["out-of-memory", "table-key-file"]);
+}
+
+#[test]
+fn follow_waits_for_the_file_and_returns_on_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            let mut f = std::fs::File::create(&log).unwrap();
+            f.write_all(b"2026-11-26 08:00:00 INFO Starting LISTSERV Maestro\n2026-11-26 08:00:01 WARN Deadlock found when trying to get lock\n").unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+            f.write_all(b"2026-11-26 08:00:05 INFO Server startup in 4000 ms\n")
+                .unwrap();
+        })
+    };
+    let t0 = Instant::now();
+    let out = cmd(dir.path())
+        .args([
+            "--follow",
+            "--until-ready",
+            "--timeout",
+            "20s",
+            "--poll-interval",
+            "50ms",
+            "--format",
+            "json",
+            path(&log),
+        ])
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let recs = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{recs:?}");
+    let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+    assert!(
+        ready["message"].as_str().unwrap().contains("LUI.LOG:3"),
+        "{ready}"
+    );
+    assert_eq!(ids(&recs), vec!["deadlock"]);
+}
+
+#[test]
+fn follow_stops_at_once_on_critical_and_times_out_as_critical() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    std::fs::write(&log, "2026-11-26 07:00:00 INFO Server startup in 10 ms\n").unwrap();
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            f.write_all(b"2026-11-26 08:00:00 ERROR Table 'maestro.x' doesn't exist\n")
+                .unwrap();
+        })
+    };
+    let t0 = Instant::now();
+    let out = cmd(dir.path())
+        .args([
+            "--follow",
+            "--until-ready",
+            "--timeout",
+            "30s",
+            "--poll-interval",
+            "50ms",
+            path(&log),
+        ])
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the old ready line did not count, the critical line ended it"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[table-missing] LUI.LOG:2:"),
+        "lines before the follow began are counted: {text}"
+    );
+    let out = cmd(dir.path())
+        .args([
+            "--follow",
+            "--until-ready",
+            "--timeout",
+            "1s",
+            "--poll-interval",
+            "50ms",
+            "--format",
+            "nagios",
+            path(&log),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("not ready after 1s"), "{text}");
+}
+
+#[test]
+fn global_flags_before_the_config_subcommand_still_reach_it() {
+    let out = run(&["--format", "json", "config", "check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = json(&out);
+    assert_eq!(recs.last().unwrap()["command"], "config check");
+}
