@@ -934,12 +934,37 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
         true
     }
 
-    pub fn startup_logs(&mut self) -> bool {
-        self.pending_tool(
-            "startup logs",
+    /// The database's error log since this start, followed until it says
+    /// ready (bounded). Maestro's own LUI log needs the emulator (issue #6).
+    pub fn startup_logs(&mut self, host: &'static str) -> bool {
+        if not_built(LOGSCAN) {
+            return self.pending_tool(
+                "startup logs",
+                "maestro-logscan --follow --until-ready",
+                LOGSCAN,
+                3,
+            );
+        }
+        self.step(
+            "startup logs (db)",
             "maestro-logscan --follow --until-ready",
-            LOGSCAN,
-            3,
+            |d| {
+                let args = [
+                    "--component",
+                    "db",
+                    "--follow",
+                    "--until-ready",
+                    "--timeout",
+                    "30s",
+                    "--since-start",
+                ];
+                let run = if host == F {
+                    d.on_failover(LOGSCAN, &args)
+                } else {
+                    d.on_primary(LOGSCAN, &args)
+                };
+                run.outcome(run.exit == Some(0))
+            },
         )
     }
 
@@ -1092,7 +1117,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             && self.verify_replica()
             && self.prestart_gate()
             && self.start_failover_database()
-            && self.startup_logs()
+            && self.startup_logs(F)
             && self.smoketest();
         if !failover {
             return;
@@ -1104,7 +1129,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             && self.verify_primary()
             && self.guard_allows()
             && self.start_primary_again()
-            && self.startup_logs()
+            && self.startup_logs(P)
             && self.smoketest();
     }
 
