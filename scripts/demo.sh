@@ -59,16 +59,11 @@ echo "== 3. a typo in the config: the error names the file, the line and the key
 printf '[primary]\nhost = "maestro1.example.org"\nprot = 22\n' >"$SANDBOX/typo.toml"
 run maestro-fence --config "$SANDBOX/typo.toml" config check
 
-echo
-echo "== 4. a tool whose work is not built yet says so plainly (exit 3)"
-for tool in maestro-smoketest; do
-  run "$tool" --config "$SANDBOX/config.toml"
-done
 
 echo
 echo "######## Part 2: a healthy failover: each step of the runbook says OK"
 echo
-echo "== 5. maestro-watch: is the primary really down? (a local HTTP server plays the primary)"
+echo "== 4. maestro-watch: is the primary really down? (a local HTTP server plays the primary)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 P_PORT=$(free_port)
 G_PORT=$(free_port)
@@ -90,7 +85,7 @@ sleep 2.2
 run "${WATCH[@]}" -q --format nagios
 
 echo
-echo "== 6. maestro-fence: what a fence would run where (dry run), the guard, the Pacemaker agent"
+echo "== 5. maestro-fence: what a fence would run where (dry run), the guard, the Pacemaker agent"
 FENCE=$SANDBOX/fence
 mkdir -p "$FENCE"
 cat >"$FENCE/config.toml" <<TOML
@@ -128,7 +123,7 @@ printf '\n$ maestro-fence agent -o metadata | head -4\n'
 maestro-fence agent -o metadata | head -4
 
 echo
-echo "== 7. maestro-snapshot-verify: a manifest of the primary's data, a faithful copy (OK), a copy cut off (CRITICAL)"
+echo "== 6. maestro-snapshot-verify: a manifest of the primary's data, a faithful copy (OK)"
 printf 'account=1\n' >"$ROOT/hub/hubreg/registry.dat"
 printf 'job=42\n' >"$ROOT/lui/jobs.dat"
 printf 'ibdata placeholder\n' >"$ROOT/lui/database/data/maestro.frm"
@@ -138,19 +133,61 @@ head -c 400 "$SANDBOX/primary.jsonl"; echo " ..."
 mkdir -p "$SANDBOX/replica" && cp -a "$SANDBOX/primary/maestro" "$SANDBOX/replica/"
 sed "s|$SANDBOX/primary/maestro|$SANDBOX/replica/maestro|" "$SANDBOX/config.toml" >"$SANDBOX/replica.toml"
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest-label demo -q
-echo "(next in the runbook: maestro-logscan --follow --until-ready and maestro-smoketest all;"
-echo " both are not built yet in this tree (issues #3 and #6), and say so with exit 3, as in scene 4)"
+
+echo
+echo "== 7. maestro-logscan: the LUI log of the day since this start: ready, no recovery error (OK)"
+TODAY=$(date +%Y%m%d)
+NOW=$(date '+%Y-%m-%d %H:%M:%S')
+cat >"$ROOT/lui/logs/LUI-$TODAY.LOG" <<LOG
+$NOW,001 INFO  [main] com.lsoft.maestro.lui.Startup - Starting LISTSERV Maestro (LUI)
+$NOW,900 INFO  [main] org.apache.catalina.startup.Catalina - Server startup in 8412 ms
+LOG
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start
+echo
+echo "== 8. maestro-smoketest: send a test mailing, follow its links, bounce it (the Maestro emulator plays Maestro)"
+echo "(the emulator is a test stand-in, never installed; here it delivers into a Maildir itself, as an MDA would,"
+echo " so no mail server is needed: with a real one the seed mailbox is imaps://seed@mx.example.org/INBOX)"
+cargo build --release --locked --quiet -p maestro-emulator || exit 1
+mkdir -p "$SANDBOX/seed/Maildir"/{new,cur,tmp}
+printf 'demo-trigger-token\n' >"$SANDBOX/trigger.token"
+printf 'demo-report-token\n' >"$SANDBOX/report.token"
+chmod 600 "$SANDBOX/trigger.token" "$SANDBOX/report.token"
+E_HTTP=$(free_port)
+E_SMTP=$(free_port)
+maestro-emulator --http-listen "127.0.0.1:$E_HTTP" --smtp-listen "127.0.0.1:$E_SMTP" \
+  --trigger-token-file "$SANDBOX/trigger.token" --report-token-file "$SANDBOX/report.token" \
+  --seed seed@seed.example --maildir "$SANDBOX/seed/Maildir" --tracker-base "http://localhost:$E_HTTP" \
+  --link-target https://www.example.org/welcome >"$SANDBOX/emulator.out" 2>&1 &
+EMU_PID=$!
+trap 'kill $PRIMARY_PID $GATEWAY_PID $EMU_PID 2>/dev/null; rm -rf "$SANDBOX"' EXIT
+for _ in $(seq 50); do grep -q http= "$SANDBOX/emulator.out" 2>/dev/null && break; sleep 0.1; done
+cat >>"$SANDBOX/config.toml" <<TOML
+
+[smoketest]
+trigger_url = "http://127.0.0.1:$E_HTTP/lui/externalAction.do"
+trigger_token = { file = "$SANDBOX/trigger.token" }
+mailbox = "maildir:$SANDBOX/seed/Maildir"
+expect_targets = ["https://www.example.org/welcome"]
+report_url = "http://127.0.0.1:$E_HTTP/lui/externalAction.do"
+report_token = { file = "$SANDBOX/report.token" }
+smtp = "127.0.0.1:$E_SMTP"
+timeout = "10s"
+TOML
+SMOKE=(maestro-smoketest --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state")
+run "${SMOKE[@]}" all
+echo "(the same as a Nagios check, with the timings as perfdata)"
+run "${SMOKE[@]}" all --format nagios
 
 echo
 echo "######## Part 3: a broken replica: the tools say exactly what is wrong"
 echo
-echo "== 8. the last rsync was cut off: snapshot-verify names the leftover and the missing file (CRITICAL, exit 2)"
+echo "== 9. the last rsync was cut off: snapshot-verify names the leftover and the missing file (CRITICAL, exit 2)"
 # An interrupted rsync: a file not yet renamed from its temporary name.
 mv "$SANDBOX/replica/maestro/lui/jobs.dat" "$SANDBOX/replica/maestro/lui/.jobs.dat.Xa3k9Q"
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest "$SANDBOX/primary.jsonl" -q
 
 echo
-echo "== 8. maestro-logscan: the LUI log of the day after a start on the failover server"
+echo "== 10. maestro-logscan: the LUI log says the start went wrong (a missing table, the HUB unreachable)"
 TODAY=$(date +%Y%m%d)
 NOW=$(date '+%Y-%m-%d %H:%M:%S')
 cat >"$ROOT/lui/logs/LUI-$TODAY.LOG" <<LOG
@@ -169,3 +206,14 @@ echo "(the same for cron or Nagios: --incremental reads only what is new since t
 run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
 run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
 run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --component db --missing-ok
+
+
+echo
+echo "== 11. maestro-smoketest: what a broken service looks like"
+echo "(a wrong place: the tracker redirects somewhere else than expected)"
+run "${SMOKE[@]}" all -q --expect-target https://www.example.org/other
+echo "(the tracker's name must resolve to this server: here it is said to be 192.0.2.10)"
+run "${SMOKE[@]}" all -q --server-address 192.0.2.10
+kill $EMU_PID 2>/dev/null; wait $EMU_PID 2>/dev/null
+echo "(the emulator is gone: the trigger gets no answer)"
+run "${SMOKE[@]}" all -q

@@ -19,4 +19,6 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 3
 fi
 filter=${1:-}
+# The emulator is another crate's binary: build it next to the tools.
+cargo build --locked -p maestro-emulator
 exec cargo test --locked --test drill -- --nocapture --test-threads=1 ${filter:+"$filter"}

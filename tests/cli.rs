@@ -68,21 +68,6 @@ fn every_tool_answers_help_and_version() {
     }
 }
 
-/// The tools whose own work is not built yet; each leaves this list with its issue.
-const UNBUILT: &[&str] = &["maestro-smoketest"];
-
-#[test]
-fn unbuilt_work_says_so_and_exits_unknown() {
-    for &t in UNBUILT {
-        let out = tool(t).output().unwrap();
-        assert_eq!(out.status.code(), Some(3), "{t}");
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert!(err.starts_with(&format!("{t}: error: ")), "{t}: {err}");
-        assert!(err.contains("not built yet"), "{t}: {err}");
-        assert!(out.stdout.is_empty(), "text format keeps errors on stderr");
-    }
-}
-
 #[test]
 fn usage_errors_exit_3_not_2() {
     for t in TOOLS {

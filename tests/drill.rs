@@ -130,3 +130,25 @@ fn blocked_icmp_while_the_primary_is_up_stops_at_watch() {
     );
     assert_eq!(drill.steps.len(), 1, "{}", drill.table());
 }
+
+#[test]
+fn tracker_name_still_resolving_to_the_old_primary_stops_at_smoketest() {
+    let drill = run(Fault::TrackerDnsStale);
+    assert_stopped_at(
+        &drill,
+        "test mailing",
+        "maestro-smoketest",
+        &["tracker-dns", "198.18.0.1"],
+    );
+}
+
+#[test]
+fn unreachable_seed_mailbox_stops_at_smoketest() {
+    let drill = run(Fault::MailboxUnreachable);
+    assert_stopped_at(
+        &drill,
+        "test mailing",
+        "maestro-smoketest",
+        &["198.18.0.99"],
+    );
+}

@@ -72,10 +72,6 @@ pub enum ToolError {
     Usage(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A part of the tool that its issue has not built yet. Saying so
-    /// plainly beats pretending: exit 3, UNKNOWN.
-    #[error("{what} is not built yet (it comes with issue #{issue}); this version has only `config check`")]
-    NotBuilt { what: &'static str, issue: u32 },
     #[error("interrupted")]
     Interrupted,
     #[error("{0:#}")]
@@ -390,13 +386,9 @@ mod tests {
     }
 
     #[test]
-    fn not_built_errors_are_unknown() {
-        let e = ToolError::NotBuilt {
-            what: "fencing",
-            issue: 5,
-        };
-        assert_eq!(e.exit_code(), 3);
-        assert!(e.to_string().contains("not built yet"));
+    fn errors_are_unknown_and_interruption_is_130() {
+        assert_eq!(ToolError::Usage("x".into()).exit_code(), 3);
+        assert_eq!(ToolError::Failed(anyhow::anyhow!("x")).exit_code(), 3);
         assert_eq!(ToolError::Interrupted.exit_code(), 130);
     }
 }

@@ -59,6 +59,10 @@ pub enum Fault {
     PrimaryReturns,
     /// ICMP is blocked on the primary, which is up: no outage.
     IcmpBlocked,
+    /// The tracker's name still resolves to the old primary on the failover.
+    TrackerDnsStale,
+    /// The seed mailbox cannot be reached from the failover.
+    MailboxUnreachable,
 }
 
 /// One row of the drill's table.
@@ -487,6 +491,7 @@ pub struct Drill {
     sync: Option<Background>,
     primary: Arc<PrimarySide>,
     failover_db: Option<Mariadb>,
+    emulator: Option<Emulator>,
     sshd_p: Sshd,
     sshd_f: Sshd,
     _sshd_w: Sshd,
@@ -536,6 +541,7 @@ impl Drill {
             sync: None,
             primary,
             failover_db: None,
+            emulator: None,
             sshd_p,
             sshd_f,
             _sshd_w: sshd_w,
@@ -968,8 +974,125 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
         )
     }
 
-    pub fn smoketest(&mut self) -> bool {
-        self.pending_tool("test mailing", "maestro-smoketest all", SMOKETEST, 6)
+    /// The Maestro emulator (emulator/, built by `cargo build -p
+    /// maestro-emulator`, next to the tools) on a host: the trigger URL, the
+    /// tracker on port 8080 and the bounce listener, delivering the mailing
+    /// into the seed Maildir. The tracker's name is `maestro.example.org`,
+    /// resolved by the host's own /etc/hosts (`/etc/netns/NS/hosts`).
+    pub fn start_emulator(&mut self, host: &'static str) -> bool {
+        self.step("the emulator starts", "maestro-emulator", |d| {
+            d.emulator = None;
+            let bin = Path::new(FENCE).with_file_name("maestro-emulator");
+            if !bin.exists() {
+                return Outcome::failed(format!(
+                    "{} is missing: build it with `cargo build -p maestro-emulator` (scripts/drill.sh does)",
+                    bin.display()
+                ));
+            }
+            let addr = if host == F { d.lab.addr(2) } else { d.lab.addr(1) };
+            // Where the tracker's name resolves on this host: here, or (the
+            // fault) still the old primary.
+            let points_to = if d.fault == Fault::TrackerDnsStale && host == F {
+                d.lab.addr(1)
+            } else {
+                addr.clone()
+            };
+            let etc = PathBuf::from("/etc/netns").join(d.lab.ns(host));
+            fs::create_dir_all(&etc).unwrap();
+            fs::write(
+                etc.join("hosts"),
+                format!("127.0.0.1 localhost\n{points_to} maestro.example.org\n"),
+            )
+            .unwrap();
+            let maildir = d.path("seed/Maildir");
+            for sub in ["new", "cur", "tmp"] {
+                fs::create_dir_all(maildir.join(sub)).unwrap();
+            }
+            fs::write(d.path("trigger.token"), "drill-trigger-token\n").unwrap();
+            fs::write(d.path("report.token"), "drill-report-token\n").unwrap();
+            let out = d.path(&format!("emulator-{host}.out"));
+            let child = Command::new("ip")
+                .args(["netns", "exec", &d.lab.ns(host)])
+                .arg(&bin)
+                .args(["--http-listen", &format!("{addr}:8080")])
+                .args(["--smtp-listen", &format!("{addr}:2525")])
+                .arg("--trigger-token-file")
+                .arg(d.path("trigger.token"))
+                .arg("--report-token-file")
+                .arg(d.path("report.token"))
+                .args(["--seed", "seed@seed.example", "--maildir"])
+                .arg(&maildir)
+                .args(["--tracker-base", "http://maestro.example.org:8080"])
+                .args(["--link-target", "https://www.example.org/welcome"])
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(&out).unwrap())
+                .stderr(Stdio::null())
+                .spawn();
+            let child = match child {
+                Ok(c) => c,
+                Err(e) => return Outcome::failed(format!("cannot start the emulator: {e}")),
+            };
+            d.emulator = Some(Emulator { child, etc });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if fs::read_to_string(&out).is_ok_and(|t| t.contains("http=")) {
+                    return Outcome::ok(format!("on {addr}:8080 and :2525"));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Outcome::failed("the emulator did not say it listens within 10 s")
+        })
+    }
+
+    /// A test mailing through the emulator: trigger, delivery into the
+    /// seed mailbox, the tracker's DNS and redirect, a bounce, the counts.
+    pub fn smoketest(&mut self, host: &'static str) -> bool {
+        if not_built(SMOKETEST) {
+            return self.pending_tool("test mailing", "maestro-smoketest all", SMOKETEST, 6);
+        }
+        if !self.start_emulator(host) {
+            return false;
+        }
+        self.step("test mailing", "maestro-smoketest all", |d| {
+            let addr = if host == F { d.lab.addr(2) } else { d.lab.addr(1) };
+            // The fault: a mailbox on an address nobody answers on.
+            let (mailbox, password) = if d.fault == Fault::MailboxUnreachable {
+                let pw = d.path("seed.pw");
+                fs::write(&pw, "drill-seed-password\n").unwrap();
+                let mut perm = fs::metadata(&pw).unwrap().permissions();
+                std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
+                fs::set_permissions(&pw, perm).unwrap();
+                (
+                    "imaps://seed@198.18.0.99/INBOX".to_string(),
+                    format!("mailbox_password = {{ file = \"{}\" }}\n", pw.display()),
+                )
+            } else {
+                (
+                    format!("maildir:{}", d.path("seed/Maildir").display()),
+                    String::new(),
+                )
+            };
+            let config = d.path(&format!("config-smoketest-{host}.toml"));
+            let base = fs::read_to_string(d.path(if host == F {
+                "config-failover.toml"
+            } else {
+                "config-primary.toml"
+            }))
+            .unwrap();
+            fs::write(
+                &config,
+                format!(
+                    "{base}\n[smoketest]\ntrigger_url = \"http://{addr}:8080/lui/externalAction.do\"\ntrigger_token = {{ file = \"{t}\" }}\nmailbox = \"{mailbox}\"\nexpect_targets = [\"https://www.example.org/welcome\"]\nreport_url = \"http://{addr}:8080/lui/externalAction.do\"\nreport_token = {{ file = \"{r}\" }}\nsmtp = \"{addr}:2525\"\ntimeout = \"15s\"\n{password}",
+                    t = d.path("trigger.token").display(),
+                    r = d.path("report.token").display(),
+                ),
+            )
+            .unwrap();
+            let name = config.file_name().unwrap().to_string_lossy().into_owned();
+            let state = if host == F { "state-f" } else { "state-p" };
+            let run = d.tool(host, SMOKETEST, &name, state, &["all", "--io-timeout", "3s"]);
+            run.outcome(run.exit == Some(0))
+        })
     }
 
     // ---- failback -------------------------------------------------------
@@ -983,6 +1106,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                 Some(db) => {
                     db.shutdown();
                     d.failover_db = None;
+                    d.emulator = None;
                     Outcome::ok("clean shutdown")
                 }
             },
@@ -1118,7 +1242,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             && self.prestart_gate()
             && self.start_failover_database()
             && self.startup_logs(F)
-            && self.smoketest();
+            && self.smoketest(F);
         if !failover {
             return;
         }
@@ -1130,7 +1254,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             && self.guard_allows()
             && self.start_primary_again()
             && self.startup_logs(P)
-            && self.smoketest();
+            && self.smoketest(P);
     }
 
     /// The first step that did not pass.
@@ -1202,7 +1326,23 @@ impl Drop for Drill {
         if let Some(db) = self.failover_db.as_mut() {
             db.crash();
         }
+        self.emulator = None;
         let _ = find(&["mariadbd", "mysqld"]);
+    }
+}
+
+/// The emulator process and its host's /etc/netns hosts file, both
+/// removed on drop.
+struct Emulator {
+    child: std::process::Child,
+    etc: PathBuf,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.etc);
     }
 }
 

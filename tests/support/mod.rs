@@ -8,4 +8,5 @@ pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;
 pub mod netns;
 pub mod plugin_output;
+pub mod smoketest_mail;
 pub mod sshd;
