@@ -114,6 +114,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 m_ours=$(median "${ours[@]}"); m_ref=$(median "${ref[@]}")
 printf 'fence+verify over loopback SSH: maestro-fence %.3f s (median of %d; target <= 2 s), ssh by hand %.3f s, ratio %.2f\n' \
   "$m_ours" "$ROUNDS" "$m_ref" "$(ratio "$m_ours" "$m_ref")"
+# One machine-readable row for scripts/bench.sh: BENCH|tool|measure|figure|reference|ratio|target
+printf 'BENCH|maestro-fence|fence + verify over SSH (median of %d)|%.3f s|ssh by hand %.3f s|%.2f|<= 2 s\n' \
+  "$ROUNDS" "$m_ours" "$m_ref" "$(ratio "$m_ours" "$m_ref")"
 
 # --- an unreachable primary: SYNs to it are dropped in its namespace
 ip netns add "$NSP"; ip netns add "$NSF"
@@ -138,3 +141,5 @@ t1r=$(now)
 d=$(secs "$t0" "$t1"); dr=$(secs "$t0r" "$t1r")
 printf 'unreachable primary decided in %.3f s (exit %d; target <= connect timeout %d s + 1 s), ssh -o ConnectTimeout=%d gives up in %.3f s, ratio %.2f\n' \
   "$d" "$code" "$CONNECT_TIMEOUT" "$CONNECT_TIMEOUT" "$dr" "$(ratio "$d" "$dr")"
+printf 'BENCH|maestro-fence|unreachable primary decided (exit %d)|%.3f s|ssh -o ConnectTimeout=%d %.3f s|%.2f|<= %d s\n' \
+  "$code" "$d" "$CONNECT_TIMEOUT" "$dr" "$(ratio "$d" "$dr")" "$((CONNECT_TIMEOUT + 1))"

@@ -104,3 +104,10 @@ maestro-snapshot-verify capture benchmark ($(nproc) cores, $(grep -m1 'model nam
 | peak memory: cached capture of 100k files | ${m_cached} MiB | | |
 | peak memory: capture of 1M files (BENCH_MILLION=1) | ${m_million} MiB | | < 200 MiB |
 EOF
+# Machine-readable rows for scripts/bench.sh: BENCH|tool|measure|figure|reference|ratio|target
+cat <<EOF
+BENCH|maestro-snapshot-verify|capture --rehash, 2 GiB / ~10k files|${t_capture} s|openssl dgst -P2 ${t_openssl} s|$(ratio "$t_capture" "$t_openssl")|<= 1.15
+BENCH|maestro-snapshot-verify|hashdeep / capture|${t_capture} s|hashdeep -j2 ${t_hashdeep} s|$(ratio "$t_hashdeep" "$t_capture")|>= 3
+BENCH|maestro-snapshot-verify|cached re-capture, 100k files|${t_cached} s|||< 1 s
+BENCH|maestro-snapshot-verify|peak memory, 1M files|${m_million} MiB|||< 200 MiB
+EOF

@@ -4,9 +4,10 @@
 # printing every command before it runs, so a newcomer learns the commands
 # by watching. Needs no root and no services.
 #
-# What it shows grows with the tools: today the shared conventions
-# (config check in the three output formats, an error that names the line
-# and key, the exit codes); each tool's issue adds its own scenes.
+# The story of issue #8: first the shared conventions, then a healthy
+# failover where every tool says OK (the primary goes down and maestro-watch
+# confirms it, the fence is planned, the replica is one point in time), then
+# a broken replica where the tools say exactly what is wrong.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,8 @@ run() {
 }
 
 echo
+echo "######## Part 1: one config file, three output formats, honest exit codes"
+echo
 echo "== 1. every tool reads one config file; config check says what it resolves to"
 run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" config check -v
 
@@ -57,6 +60,8 @@ printf '[primary]\nhost = "maestro1.example.org"\nprot = 22\n' >"$SANDBOX/typo.t
 run maestro-fence --config "$SANDBOX/typo.toml" config check
 
 
+echo
+echo "######## Part 2: a healthy failover: each step of the runbook says OK"
 echo
 echo "== 4. maestro-watch: is the primary really down? (a local HTTP server plays the primary)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -118,7 +123,7 @@ printf '\n$ maestro-fence agent -o metadata | head -4\n'
 maestro-fence agent -o metadata | head -4
 
 echo
-echo "== 6. maestro-snapshot-verify: a manifest of the primary's data, a faithful copy (OK), a copy cut off (CRITICAL)"
+echo "== 6. maestro-snapshot-verify: a manifest of the primary's data, a faithful copy (OK)"
 printf 'account=1\n' >"$ROOT/hub/hubreg/registry.dat"
 printf 'job=42\n' >"$ROOT/lui/jobs.dat"
 printf 'ibdata placeholder\n' >"$ROOT/lui/database/data/maestro.frm"
@@ -128,31 +133,16 @@ head -c 400 "$SANDBOX/primary.jsonl"; echo " ..."
 mkdir -p "$SANDBOX/replica" && cp -a "$SANDBOX/primary/maestro" "$SANDBOX/replica/"
 sed "s|$SANDBOX/primary/maestro|$SANDBOX/replica/maestro|" "$SANDBOX/config.toml" >"$SANDBOX/replica.toml"
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest-label demo -q
-# An interrupted rsync: a file not yet renamed from its temporary name.
-mv "$SANDBOX/replica/maestro/lui/jobs.dat" "$SANDBOX/replica/maestro/lui/.jobs.dat.Xa3k9Q"
-run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest "$SANDBOX/primary.jsonl" -q
 
 echo
-echo "== 7. maestro-logscan: the LUI log of the day after a start on the failover server"
+echo "== 7. maestro-logscan: the LUI log of the day since this start: ready, no recovery error (OK)"
 TODAY=$(date +%Y%m%d)
 NOW=$(date '+%Y-%m-%d %H:%M:%S')
 cat >"$ROOT/lui/logs/LUI-$TODAY.LOG" <<LOG
 $NOW,001 INFO  [main] com.lsoft.maestro.lui.Startup - Starting LISTSERV Maestro (LUI)
-$NOW,120 ERROR [main] com.lsoft.maestro.lui.job.JobManager - Loading jobs failed
-java.sql.SQLSyntaxErrorException: Table 'maestro.lui_job' doesn't exist
-	at com.mysql.cj.jdbc.exceptions.SQLError.createSQLException(SQLError.java:120)
-	at com.lsoft.maestro.lui.job.JobManager.load(JobManager.java:88)
-$NOW,500 WARN  [pool-2-thread-1] com.lsoft.maestro.lui.hub.HubClient - Could not connect to the HUB at maestro.example.org:1099
-$NOW,501 WARN  [pool-2-thread-1] com.lsoft.maestro.lui.hub.HubClient - Could not connect to the HUB at maestro.example.org:1099
-$NOW,900 INFO  [main] org.apache.catalina.startup.Catalina - Server startup in 9012 ms
+$NOW,900 INFO  [main] org.apache.catalina.startup.Catalina - Server startup in 8412 ms
 LOG
 run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start
-run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start --format nagios --min-severity critical
-echo "(the same for cron or Nagios: --incremental reads only what is new since the last run)"
-run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
-run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
-run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --component db --missing-ok
-
 echo
 echo "== 8. maestro-smoketest: send a test mailing, follow its links, bounce it (the Maestro emulator plays Maestro)"
 echo "(the emulator is a test stand-in, never installed; here it delivers into a Maildir itself, as an MDA would,"
@@ -187,6 +177,39 @@ SMOKE=(maestro-smoketest --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/s
 run "${SMOKE[@]}" all
 echo "(the same as a Nagios check, with the timings as perfdata)"
 run "${SMOKE[@]}" all --format nagios
+
+echo
+echo "######## Part 3: a broken replica: the tools say exactly what is wrong"
+echo
+echo "== 9. the last rsync was cut off: snapshot-verify names the leftover and the missing file (CRITICAL, exit 2)"
+# An interrupted rsync: a file not yet renamed from its temporary name.
+mv "$SANDBOX/replica/maestro/lui/jobs.dat" "$SANDBOX/replica/maestro/lui/.jobs.dat.Xa3k9Q"
+run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest "$SANDBOX/primary.jsonl" -q
+
+echo
+echo "== 10. maestro-logscan: the LUI log says the start went wrong (a missing table, the HUB unreachable)"
+TODAY=$(date +%Y%m%d)
+NOW=$(date '+%Y-%m-%d %H:%M:%S')
+cat >"$ROOT/lui/logs/LUI-$TODAY.LOG" <<LOG
+$NOW,001 INFO  [main] com.lsoft.maestro.lui.Startup - Starting LISTSERV Maestro (LUI)
+$NOW,120 ERROR [main] com.lsoft.maestro.lui.job.JobManager - Loading jobs failed
+java.sql.SQLSyntaxErrorException: Table 'maestro.lui_job' doesn't exist
+	at com.mysql.cj.jdbc.exceptions.SQLError.createSQLException(SQLError.java:120)
+	at com.lsoft.maestro.lui.job.JobManager.load(JobManager.java:88)
+$NOW,500 WARN  [pool-2-thread-1] com.lsoft.maestro.lui.hub.HubClient - Could not connect to the HUB at maestro.example.org:1099
+$NOW,501 WARN  [pool-2-thread-1] com.lsoft.maestro.lui.hub.HubClient - Could not connect to the HUB at maestro.example.org:1099
+$NOW,900 INFO  [main] org.apache.catalina.startup.Catalina - Server startup in 9012 ms
+LOG
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start --format nagios --min-severity critical
+echo "(the same for cron or Nagios: --incremental reads only what is new since the last run)"
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --incremental -q
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --component db --missing-ok
+
+
+echo
+echo "== 11. maestro-smoketest: what a broken service looks like"
 echo "(a wrong place: the tracker redirects somewhere else than expected)"
 run "${SMOKE[@]}" all -q --expect-target https://www.example.org/other
 echo "(the tracker's name must resolve to this server: here it is said to be 192.0.2.10)"

@@ -80,9 +80,15 @@ pub struct Mariadb {
     pub dir: tempfile::TempDir,
     pub datadir: PathBuf,
     child: Option<Child>,
+    /// The network namespace it runs in (the drill's hosts), if any.
+    netns: Option<String>,
+    /// Where it listens: 127.0.0.1 on a free port unless started with [`Mariadb::start_on`].
+    bind: String,
+    port: u16,
+    error_log: PathBuf,
 }
 
-fn find(names: &[&str]) -> PathBuf {
+pub fn find(names: &[&str]) -> PathBuf {
     for n in names {
         for d in ["/usr/sbin", "/usr/bin"] {
             let p = Path::new(d).join(n);
@@ -112,12 +118,30 @@ impl Mariadb {
             .tempdir()
             .unwrap();
         let datadir = dir.path().join("data");
+        Mariadb::install(&datadir, &[]);
+        let error_log = dir.path().join("error.log");
+        let mut db = Mariadb {
+            dir,
+            datadir,
+            child: None,
+            netns: None,
+            bind: "127.0.0.1".into(),
+            port: free_port(),
+            error_log,
+        };
+        db.launch(extra).unwrap_or_else(|e| panic!("{e}"));
+        db
+    }
+
+    /// Make a fresh data folder (mariadb-install-db).
+    pub fn install(datadir: &Path, extra: &[&str]) {
         let out = Command::new(find(&["mariadb-install-db", "mysql_install_db"]))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", datadir.display()))
             .arg("--user=root")
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
+            .args(extra)
             .output()
             .unwrap();
         assert!(
@@ -125,36 +149,74 @@ impl Mariadb {
             "mariadb-install-db failed: {}",
             text(&out)
         );
+    }
+
+    /// Start a server on an existing data folder inside a network
+    /// namespace (`ip netns exec`), listening on `bind:port` there and on a
+    /// socket in a private temporary folder; its error log goes to
+    /// `error_log`. An error (with the log) when it does not answer within
+    /// `within`, rather than a panic: a server that cannot start on a
+    /// replica is a finding of the drill.
+    pub fn start_on(
+        datadir: &Path,
+        netns: Option<&str>,
+        bind: &str,
+        port: u16,
+        error_log: &Path,
+        extra: &[&str],
+    ) -> Result<Mariadb, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("maestro-mariadb-")
+            .tempdir()
+            .unwrap();
         let mut db = Mariadb {
             dir,
-            datadir,
+            datadir: datadir.to_path_buf(),
             child: None,
+            netns: netns.map(str::to_string),
+            bind: bind.to_string(),
+            port,
+            error_log: error_log.to_path_buf(),
         };
-        db.launch(extra);
-        db
+        db.launch(extra)?;
+        Ok(db)
+    }
+
+    /// Kill the server with SIGKILL, as a power loss would.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     fn socket(&self) -> PathBuf {
         self.dir.path().join("sock")
     }
 
-    fn launch(&mut self, extra: &[&str]) {
+    fn launch(&mut self, extra: &[&str]) -> Result<(), String> {
         let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
-        let child = Command::new(find(&["mariadbd", "mysqld"]))
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns])
+                    .arg(find(&["mariadbd", "mysqld"]));
+                c
+            }
+            None => Command::new(find(&["mariadbd", "mysqld"])),
+        };
+        let child = command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", self.datadir.display()))
             .arg("--user=root")
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--port={}", free_port()))
+            .arg(format!("--bind-address={}", self.bind))
+            .arg(format!("--port={}", self.port))
             .arg(format!("--socket={}", self.socket().display()))
             .arg(format!(
                 "--pid-file={}",
                 self.dir.path().join("pid").display()
             ))
-            .arg(format!(
-                "--log-error={}",
-                self.dir.path().join("error.log").display()
-            ))
+            .arg(format!("--log-error={}", self.error_log.display()))
             .arg("--innodb-log-file-size=16M")
             .arg("--innodb-buffer-pool-size=32M")
             .args(extra)
@@ -166,27 +228,30 @@ impl Mariadb {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.try_sql("SELECT 1").is_ok() {
-                return;
+                return Ok(());
             }
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    panic!(
+                    self.child = None;
+                    return Err(format!(
                         "mariadbd exited ({st}) while starting:\n{}",
                         self.error_log()
-                    );
+                    ));
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "mariadbd did not answer within 60s:\n{}",
-                self.error_log()
-            );
+            if Instant::now() >= deadline {
+                self.crash();
+                return Err(format!(
+                    "mariadbd did not answer within 60s:\n{}",
+                    self.error_log()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.error_log).unwrap_or_default()
     }
 
     pub fn try_sql(&self, sql: &str) -> Result<String, String> {

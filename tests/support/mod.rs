@@ -2,6 +2,7 @@
 //! it with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod drill;
 pub mod maestro_fence;
 pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;

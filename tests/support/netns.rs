@@ -118,6 +118,29 @@ impl Lab {
             .unwrap_or_else(|e| panic!("cannot start {program} in {host}: {e}"))
     }
 
+    /// Run a program inside a host and wait for it, bounded: `timeout -k 2`
+    /// kills it (and tells it by exit 124/137) when it runs longer than
+    /// `within`, so a hung step cannot hang the test.
+    pub fn run_bounded(
+        &self,
+        host: &str,
+        program: &str,
+        args: &[String],
+        within: std::time::Duration,
+    ) -> Output {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(host), "timeout", "-k", "2"])
+            .arg(format!("{}", within.as_secs().max(1)))
+            .arg(program)
+            .args(args)
+            .env_remove("MAESTRO_HA_CONFIG")
+            .env_remove("MAESTRO_HA_STATE_DIR")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        c.output()
+            .unwrap_or_else(|e| panic!("cannot run {program} in {host}: {e}"))
+    }
+
     /// Take a host's link down (the cable pulled) or up again.
     pub fn link(&self, host: &str, up: bool) {
         ip(&[

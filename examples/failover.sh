@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The failover runbook of the L-Soft tech tip as a pipeline of the maestro-ha
+# tools, run on the FAILOVER server. It stops at the first step that does
+# not hold and says which. `--dry-run` prints every command and runs none.
+#
+#   examples/failover.sh [--dry-run] [--config FILE]
+#
+# Environment (defaults in brackets):
+#   MAESTRO_UNITS     the Maestro units to start here ["maestro-hub maestro-lui maestro-tracker"]
+#   MAESTRO_MANIFEST  the primary's manifest, shipped by the sync after the
+#                     data [/var/lib/maestro-ha/primary-manifest.jsonl]
+#   READY_TIMEOUT     how long the startup may take before logscan gives up [10m]
+set -euo pipefail
+
+CONFIG=/etc/maestro-ha/config.toml
+DRY_RUN=0
+while (($#)); do
+  case $1 in
+    --dry-run) DRY_RUN=1 ;;
+    --config) CONFIG=${2:?--config needs a file}; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "failover.sh: unknown argument: $1" >&2; exit 3 ;;
+  esac
+  shift
+done
+read -r -a UNITS <<<"${MAESTRO_UNITS:-maestro-hub maestro-lui maestro-tracker}"
+MANIFEST=${MAESTRO_MANIFEST:-/var/lib/maestro-ha/primary-manifest.jsonl}
+READY_TIMEOUT=${READY_TIMEOUT:-10m}
+C=(--config "$CONFIG")
+
+# Runs one step; `want` is the exit code that lets the runbook go on.
+step() {
+  local want=$1 what=$2; shift 2
+  printf '+ %s\n' "$*"
+  ((DRY_RUN)) && return 0
+  local rc=0
+  "$@" || rc=$?
+  if ((rc != want)); then
+    echo "failover.sh: STOP at \"$what\": \`$*\` exited $rc (wanted $want)" >&2
+    exit 1
+  fi
+}
+
+# 1. Is the primary really down, from here and from the witnesses, for
+#    longer than the threshold? Only DOWN (exit 2) goes on.
+step 2 "outage confirmed" maestro-watch "${C[@]}" once
+# 2. The primary cannot be reached, so fence it from here: drop its traffic,
+#    disable the sync key and daemon (planned switchover: --level ssh).
+step 0 "fence" maestro-fence "${C[@]}" fence --level isolate
+# 3. The replica's files come from one point in time.
+step 0 "snapshot check" maestro-snapshot-verify "${C[@]}" check --manifest "$MANIFEST"
+# 4. Start Maestro here; the units' ExecStartPre= gates (fence check,
+#    snapshot check: examples/systemd/maestro-failover-prestart.conf) run again.
+step 0 "pre-start gate" maestro-fence "${C[@]}" check
+step 0 "start Maestro" systemctl start "${UNITS[@]}"
+# 5. The startup logs: recovery errors since this start, until ready.
+step 0 "startup logs" maestro-logscan "${C[@]}" --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
+# 6. A test mailing: delivered, bounce received, click tracked.
+step 0 "test mailing" maestro-smoketest "${C[@]}" all
+if ((DRY_RUN)); then echo "failover.sh: dry run: nothing ran"; else echo "failover.sh: every step held: Maestro serves from this server"; fi

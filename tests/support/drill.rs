@@ -1,0 +1,1377 @@
+//! The failover drill (issue #8): the whole runbook of the tech tip, end to
+//! end, with real parts, in a lab of network namespaces made by the test:
+//!
+//! - `p`, the primary (198.18.0.1): a real sshd, a Maestro-like installation
+//!   tree as the site profile expects it, a real MariaDB on
+//!   `lui/database/data` and a writer committing rows and job files;
+//! - `f`, the failover (198.18.0.2): a real sshd, the replica, where the
+//!   runbook runs;
+//! - `w`, a witness (198.18.0.3) with a real sshd, asked by maestro-watch.
+//!
+//! Replication is real rsync over ssh on a schedule (a thread): each cycle
+//! pauses the writer, waits until MariaDB has flushed, freezes a copy of
+//! the tree (a "snapshot", as LVM would), captures its manifest with
+//! `maestro-snapshot-verify capture --from-snapshot`, and pushes the copy and
+//! then the manifest to the failover.
+//!
+//! Every step is recorded (step, tool, status, exit, time, message) and the
+//! table is printed when the drill ends, also when a step fails or the test
+//! panics. Every process and namespace is stopped in Drop guards.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::maestro_snapshot_verify::{find, Mariadb};
+use super::netns::Lab;
+use super::sshd::Sshd;
+
+pub const WATCH: &str = env!("CARGO_BIN_EXE_maestro-watch");
+pub const FENCE: &str = env!("CARGO_BIN_EXE_maestro-fence");
+pub const VERIFY: &str = env!("CARGO_BIN_EXE_maestro-snapshot-verify");
+pub const LOGSCAN: &str = env!("CARGO_BIN_EXE_maestro-logscan");
+pub const SMOKETEST: &str = env!("CARGO_BIN_EXE_maestro-smoketest");
+
+const P: &str = "p";
+const F: &str = "f";
+const W: &str = "w";
+const DB_PORT: u16 = 3306;
+/// maestro-watch's threshold in the drill (production: minutes).
+const THRESHOLD_SECS: u64 = 3;
+/// Every tool run is bounded by this (the tools bound themselves tighter).
+const TOOL_BOUND: Duration = Duration::from_secs(60);
+
+/// The faults the drill can inject, one a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// The last sync before the outage is cut off halfway (rsync killed).
+    RsyncCut,
+    /// The last sync copies the InnoDB redo log before the tablespaces, with
+    /// commits in between: database files from different moments.
+    DbTorn,
+    /// The primary's link comes back right after the fence.
+    PrimaryReturns,
+    /// ICMP is blocked on the primary, which is up: no outage.
+    IcmpBlocked,
+    /// The tracker's name still resolves to the old primary on the failover.
+    TrackerDnsStale,
+    /// The seed mailbox cannot be reached from the failover.
+    MailboxUnreachable,
+}
+
+/// One row of the drill's table.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    pub step: String,
+    pub tool: String,
+    /// The tool's own status (OK, WARNING, CRITICAL, UNKNOWN), or what
+    /// happened (`ran`, `failed`, `NOT BUILT`).
+    pub status: String,
+    pub exit: Option<i32>,
+    pub took: Duration,
+    /// Whether the runbook may go on after this step.
+    pub passed: bool,
+    pub message: String,
+}
+
+/// What a step's body reports.
+pub struct Outcome {
+    pub status: String,
+    pub exit: Option<i32>,
+    pub passed: bool,
+    pub message: String,
+}
+
+impl Outcome {
+    fn ok(message: impl Into<String>) -> Outcome {
+        Outcome {
+            status: "OK".into(),
+            exit: None,
+            passed: true,
+            message: message.into(),
+        }
+    }
+    fn failed(message: impl Into<String>) -> Outcome {
+        Outcome {
+            status: "FAILED".into(),
+            exit: None,
+            passed: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// A tool's answer in `--format json`: the exit code, the summary status
+/// and message, and every record.
+pub struct ToolRun {
+    pub exit: Option<i32>,
+    pub status: String,
+    pub message: String,
+    pub records: Vec<serde_json::Value>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ToolRun {
+    fn from_output(out: Output) -> ToolRun {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let records: Vec<serde_json::Value> = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let summary = records.iter().rev().find(|r| r["type"] == "summary");
+        let exit = out.status.code();
+        let status = summary
+            .and_then(|s| s["status"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| match exit {
+                Some(124) | Some(137) => "TIMEOUT".into(),
+                _ => "no summary".into(),
+            });
+        let message = summary
+            .and_then(|s| s["message"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| stderr.trim().to_string());
+        ToolRun {
+            exit,
+            status,
+            message,
+            records,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The messages of every check and finding that is not OK, one a line:
+    /// what the tool says is wrong.
+    pub fn problems(&self) -> String {
+        let mut out = String::new();
+        for r in &self.records {
+            let kind = r["type"].as_str().unwrap_or("");
+            let status = r["status"]
+                .as_str()
+                .or(r["severity"].as_str())
+                .unwrap_or("");
+            if (kind == "check" || kind == "finding") && !status.is_empty() && status != "OK" {
+                let name = r["name"].as_str().or(r["id"].as_str()).unwrap_or("");
+                let at = r["location"]
+                    .as_str()
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{status} [{name}]{at}: {}",
+                    r["message"].as_str().unwrap_or("")
+                );
+            }
+        }
+        out
+    }
+
+    fn outcome(&self, passed: bool) -> Outcome {
+        let problems = self.problems();
+        Outcome {
+            status: self.status.clone(),
+            exit: self.exit,
+            passed,
+            message: if problems.is_empty() || passed {
+                self.message.clone()
+            } else {
+                format!("{}\n{}", self.message, problems.trim_end())
+            },
+        }
+    }
+}
+
+/// Whether a tool is still the skeleton that says its work is not built.
+pub fn not_built(bin: &str) -> bool {
+    let out = Command::new(bin)
+        .env_remove("MAESTRO_HA_CONFIG")
+        .env("MAESTRO_HA_STATE_DIR", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("the tool runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.status.code() == Some(3) && all.contains("not built yet")
+}
+
+/// A background thread, stopped and joined on drop.
+struct Background {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What the writer and the sync share with the test.
+struct PrimarySide {
+    lab_ns_p: String,
+    root: PathBuf,
+    db: Mutex<Option<Mariadb>>,
+    /// Rows committed at the last completed sync cycle.
+    synced_rows: Mutex<Option<u64>>,
+    cycles: Mutex<u32>,
+    sync_errors: Mutex<Vec<String>>,
+    failover_ssh: String,
+    failover_addr: String,
+    failover_user: String,
+}
+
+impl PrimarySide {
+    fn live(&self) -> PathBuf {
+        self.root.join("primary/maestro")
+    }
+    fn stage(&self) -> PathBuf {
+        self.root.join("primary/stage/maestro")
+    }
+    fn datadir(&self) -> PathBuf {
+        self.live().join("lui/database/data")
+    }
+
+    /// One write: a row in the DB and its job file, under the DB lock so
+    /// that a sync cycle sees both or neither.
+    fn write_once(&self) -> Result<(), String> {
+        let guard = self.db.lock().unwrap();
+        let Some(db) = guard.as_ref() else {
+            return Ok(());
+        };
+        let id = db.try_sql(
+            "INSERT INTO maestro.jobs (body) VALUES (REPEAT('m', 300)); SELECT LAST_INSERT_ID()",
+        )?;
+        fs::write(
+            self.live().join(format!("lui/jobs/{}.xml", id.trim())),
+            format!("<job id=\"{}\"/>\n", id.trim()),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Freeze a copy of the live tree while the writer is paused and every
+    /// dirty page is written: one point in time.
+    fn stage_consistent(&self) -> Result<u64, String> {
+        let guard = self.db.lock().unwrap();
+        let db = guard
+            .as_ref()
+            .ok_or("the primary's database is not running")?;
+        wait_flushed(db)?;
+        let rows: u64 = db
+            .try_sql("SELECT COUNT(*) FROM maestro.jobs")?
+            .parse()
+            .map_err(|e| format!("row count: {e}"))?;
+        local_rsync(&self.live(), &self.stage(), &[])?;
+        Ok(rows)
+    }
+
+    /// The fault: the redo log copied first, then commits and flushes,
+    /// then the tablespaces: the copy mixes two moments.
+    fn stage_torn(&self) -> Result<u64, String> {
+        let log = "lui/database/data/ib_logfile0";
+        {
+            let guard = self.db.lock().unwrap();
+            let db = guard
+                .as_ref()
+                .ok_or("the primary's database is not running")?;
+            wait_flushed(db)?;
+            local_rsync(&self.live(), &self.stage(), &[])?;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let guard = self.db.lock().unwrap();
+        let db = guard
+            .as_ref()
+            .ok_or("the primary's database is not running")?;
+        for round in 0..3 {
+            db.try_sql(&format!(
+                "UPDATE maestro.jobs SET body = REPEAT('{round}', 300)"
+            ))?;
+        }
+        db.try_sql("FLUSH TABLES")?;
+        wait_flushed(db)?;
+        let rows: u64 = db
+            .try_sql("SELECT COUNT(*) FROM maestro.jobs")?
+            .parse()
+            .map_err(|e| format!("row count: {e}"))?;
+        local_rsync(&self.live(), &self.stage(), &[format!("--exclude=/{log}")])?;
+        Ok(rows)
+    }
+
+    fn ssh_command(&self) -> String {
+        self.failover_ssh.clone()
+    }
+
+    fn remote(&self, path: &Path) -> String {
+        format!(
+            "{}@{}:{}",
+            self.failover_user,
+            self.failover_addr,
+            path.display()
+        )
+    }
+
+    /// Capture the frozen copy and push it, then its manifest.
+    fn push(&self, cut_after: Option<Duration>) -> Result<(), String> {
+        let manifest = self.root.join("primary/stage/manifest.jsonl");
+        let out = ns_run(
+            &self.lab_ns_p,
+            VERIFY,
+            &[
+                "--config".into(),
+                self.root.join("config-stage.toml").display().to_string(),
+                "--state-dir".into(),
+                self.root.join("state-p").display().to_string(),
+                "capture".into(),
+                "--from-snapshot".into(),
+                "--out".into(),
+                manifest.display().to_string(),
+            ],
+            TOOL_BOUND,
+        );
+        if out.status.code() != Some(0) {
+            return Err(format!(
+                "capture of the frozen copy failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        let mut args: Vec<String> = vec![
+            "-a".into(),
+            "--delete".into(),
+            "--partial-dir=.rsync-partial".into(),
+            "-e".into(),
+            self.ssh_command(),
+        ];
+        if cut_after.is_some() {
+            args.push("--bwlimit=1500".into());
+        }
+        args.push(format!("{}/", self.stage().display()));
+        args.push(self.remote(&self.root.join("failover/maestro/")));
+        match cut_after {
+            None => {
+                let out = ns_run(&self.lab_ns_p, "rsync", &args, Duration::from_secs(60));
+                if !out.status.success() {
+                    return Err(format!(
+                        "rsync of the data failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                }
+            }
+            Some(after) => {
+                // Cut off halfway: the sender and its ssh killed mid-transfer.
+                use std::os::unix::process::CommandExt;
+                let mut child = Command::new("ip")
+                    .args(["netns", "exec", &self.lab_ns_p, "rsync"])
+                    .args(&args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .process_group(0)
+                    .spawn()
+                    .map_err(|e| e.to_string())?;
+                std::thread::sleep(after);
+                let _ = Command::new("kill")
+                    .args(["-KILL", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.wait();
+                // The receiver keeps its partial file when it sees the end.
+                std::thread::sleep(Duration::from_millis(500));
+                return Err("rsync cut off halfway (killed)".into());
+            }
+        }
+        let out = ns_run(
+            &self.lab_ns_p,
+            "rsync",
+            &[
+                "-a".into(),
+                "-e".into(),
+                self.ssh_command(),
+                manifest.display().to_string(),
+                self.remote(&self.root.join("failover/manifest.jsonl")),
+            ],
+            Duration::from_secs(30),
+        );
+        if !out.status.success() {
+            return Err(format!(
+                "rsync of the manifest failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    fn cycle(&self) -> Result<(), String> {
+        let rows = self.stage_consistent()?;
+        self.push(None)?;
+        *self.synced_rows.lock().unwrap() = Some(rows);
+        *self.cycles.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+fn wait_flushed(db: &Mariadb) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dirty = db.try_sql("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='INNODB_BUFFER_POOL_PAGES_DIRTY'")?;
+        if dirty == "0" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{dirty} dirty pages left after 30s"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn local_rsync(from: &Path, to: &Path, extra: &[String]) -> Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| e.to_string())?;
+    let out = Command::new("timeout")
+        .args(["-k", "2", "60", "rsync", "-a", "--delete"])
+        .args(extra)
+        .arg(format!("{}/", from.display()))
+        .arg(format!("{}/", to.display()))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "local rsync failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn ns_run(ns: &str, program: &str, args: &[String], within: Duration) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "timeout", "-k", "2"])
+        .arg(within.as_secs().max(1).to_string())
+        .arg(program)
+        .args(args)
+        .env_remove("MAESTRO_HA_CONFIG")
+        .env_remove("MAESTRO_HA_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} in {ns}: {e}"))
+}
+
+fn ssh_command(sshd: &Sshd) -> String {
+    format!(
+        "ssh -p {} -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o ConnectTimeout=3 -o ServerAliveInterval=2 -o ServerAliveCountMax=2",
+        sshd.port(),
+        sshd.user_key_path().display(),
+        sshd.known_hosts().display()
+    )
+}
+
+/// The whole drill. Field order is drop order: threads first, then the
+/// databases, the sshds, the lab (namespaces) and the folder.
+pub struct Drill {
+    writer: Option<Background>,
+    sync: Option<Background>,
+    primary: Arc<PrimarySide>,
+    failover_db: Option<Mariadb>,
+    emulator: Option<Emulator>,
+    sshd_p: Sshd,
+    sshd_f: Sshd,
+    _sshd_w: Sshd,
+    lab: Lab,
+    dir: tempfile::TempDir,
+    pub fault: Fault,
+    pub steps: Vec<StepRecord>,
+    started: Instant,
+    /// Rows written on the failover while it serves (carried back by the failback).
+    failover_rows: Option<u64>,
+}
+
+impl Drill {
+    /// Builds the lab, the primary with its database and writer, the
+    /// replica, and starts the scheduled sync. Returns once two sync cycles
+    /// have completed (bounded).
+    pub fn new(fault: Fault) -> Drill {
+        let started = Instant::now();
+        let mut lab = Lab::new();
+        lab.add_host(P, 1);
+        lab.add_host(F, 2);
+        lab.add_host(W, 3);
+        let sshd_p = Sshd::start_in_netns(&lab.ns(P), &lab.addr(1));
+        let sshd_f = Sshd::start_in_netns(&lab.ns(F), &lab.addr(2));
+        let sshd_w = Sshd::start_in_netns(&lab.ns(W), &lab.addr(3));
+        let dir = tempfile::Builder::new()
+            .prefix("maestro-drill-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().to_path_buf();
+        make_install_tree(&root.join("primary/maestro"));
+        fs::create_dir_all(root.join("failover/maestro")).unwrap();
+        fs::create_dir_all(root.join("primary/stage")).unwrap();
+        let primary = Arc::new(PrimarySide {
+            lab_ns_p: lab.ns(P),
+            root: root.clone(),
+            db: Mutex::new(None),
+            synced_rows: Mutex::new(None),
+            cycles: Mutex::new(0),
+            sync_errors: Mutex::new(Vec::new()),
+            failover_ssh: ssh_command(&sshd_f),
+            failover_addr: lab.addr(2),
+            failover_user: sshd_f.user().to_string(),
+        });
+        let mut drill = Drill {
+            writer: None,
+            sync: None,
+            primary,
+            failover_db: None,
+            emulator: None,
+            sshd_p,
+            sshd_f,
+            _sshd_w: sshd_w,
+            lab,
+            dir,
+            fault,
+            steps: Vec::new(),
+            started,
+            failover_rows: None,
+        };
+        drill.write_configs();
+        drill.start_primary_database();
+        drill.start_writer();
+        drill.start_sync();
+        drill.wait_for_cycles(2, Duration::from_secs(60));
+        drill
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root().join(p)
+    }
+
+    fn write_configs(&self) {
+        let r = self.root().display().to_string();
+        let p_addr = self.lab.addr(1);
+        let f_addr = self.lab.addr(2);
+        let (sp, sf, sw) = (&self.sshd_p, &self.sshd_f, &self._sshd_w);
+        let site = |install: &str| {
+            format!(
+                "[site]\ninstall_root = \"{r}/{install}\"\ndb_log_file = \"lui/database/data/mariadb.err\"\n\n"
+            )
+        };
+        let fence = format!(
+            "[fence]\nmarker_file = \"{r}/primary/fenced\"\nepoch_file = \"{r}/primary/epoch\"\ndeadline = \"20s\"\ncommand_timeout = \"5s\"\nfirewall = \"nft\"\npeer_epoch_command = \"{FENCE} --config {r}/config-failover.toml --state-dir {r}/state-f --format json epoch\"\n\n"
+        );
+        let failover = format!(
+            "{site}[primary]\nhost = \"{p_addr}\"\nport = {pp}\nuser = \"{pu}\"\nidentity_file = \"{pk}\"\nknown_hosts = \"{pkh}\"\nconnect_timeout = \"2s\"\naddresses = [\"{p_addr}\"]\n\n\
+[services]\nmanager = \"commands\"\nnames = [\"maestro\"]\n\
+stop_command = \"true\"\n\
+disable_command = \"touch {r}/primary/{{name}}.disabled\"\n\
+enable_command = \"rm -f {r}/primary/{{name}}.disabled\"\n\
+active_command = \"pgrep -f -- '--datadir={r}/primary/maestro/lui/database/data' >/dev/null\"\n\
+enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
+[sync]\nauthorized_keys = \"{fak}\"\nkey_match = \"maestro-ha-test\"\nprocess_name = \"\"\n\n\
+{fence}\
+[watch]\ntarget = \"{p_addr}\"\ntcp_ports = [{pp}, {DB_PORT}]\nicmp = true\nprobe_timeout = \"1s\"\nthreshold = \"{THRESHOLD_SECS}s\"\ninterval = \"1s\"\n\n\
+[[watch.witnesses]]\nhost = \"{w_addr}\"\nport = {wp}\nuser = \"{wu}\"\nidentity_file = \"{wk}\"\nknown_hosts = \"{wkh}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n",
+            site = site("failover/maestro"),
+            pp = sp.port(),
+            pu = sp.user(),
+            pk = sp.user_key_path().display(),
+            pkh = sp.known_hosts().display(),
+            fak = sf.dir().join("authorized_keys").display(),
+            w_addr = self.lab.addr(3),
+            wp = sw.port(),
+            wu = sw.user(),
+            wk = sw.user_key_path().display(),
+            wkh = sw.known_hosts().display(),
+        );
+        fs::write(self.path("config-failover.toml"), failover).unwrap();
+        let primary = format!(
+            "{site}[primary]\nhost = \"{p_addr}\"\n\n[failover]\nhost = \"{f_addr}\"\nport = {fp}\nuser = \"{fu}\"\nidentity_file = \"{fk}\"\nknown_hosts = \"{fkh}\"\nconnect_timeout = \"2s\"\n\n{fence}",
+            site = site("primary/maestro"),
+            fp = sf.port(),
+            fu = sf.user(),
+            fk = sf.user_key_path().display(),
+            fkh = sf.known_hosts().display(),
+        );
+        fs::write(self.path("config-primary.toml"), primary).unwrap();
+        fs::write(
+            self.path("config-stage.toml"),
+            site("primary/stage/maestro"),
+        )
+        .unwrap();
+    }
+
+    fn start_primary_database(&self) {
+        let datadir = self.primary.datadir();
+        Mariadb::install(&datadir, &["--innodb-log-file-size=16M"]);
+        let db = Mariadb::start_on(
+            &datadir,
+            Some(&self.lab.ns(P)),
+            &self.lab.addr(1),
+            DB_PORT,
+            &datadir.join("mariadb.err"),
+            &db_options(),
+        )
+        .unwrap_or_else(|e| panic!("the primary's MariaDB: {e}"));
+        db.sql("CREATE DATABASE maestro");
+        db.sql("CREATE TABLE maestro.jobs (id INT PRIMARY KEY AUTO_INCREMENT, body TEXT) ENGINE=InnoDB");
+        *self.primary.db.lock().unwrap() = Some(db);
+    }
+
+    fn start_writer(&mut self) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (side, flag) = (self.primary.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                if let Err(e) = side.write_once() {
+                    side.sync_errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("writer: {e}"));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        self.writer = Some(Background {
+            stop,
+            handle: Some(handle),
+        });
+    }
+
+    /// The scheduled sync: a cycle every second while the primary is up.
+    fn start_sync(&mut self) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (side, flag) = (self.primary.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                if let Err(e) = side.cycle() {
+                    side.sync_errors.lock().unwrap().push(format!("sync: {e}"));
+                }
+                let next = Instant::now() + Duration::from_secs(1);
+                while Instant::now() < next && !flag.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        });
+        self.sync = Some(Background {
+            stop,
+            handle: Some(handle),
+        });
+    }
+
+    fn wait_for_cycles(&self, n: u32, within: Duration) {
+        let deadline = Instant::now() + within;
+        while *self.primary.cycles.lock().unwrap() < n {
+            let errors = self.primary.sync_errors.lock().unwrap().clone();
+            assert!(
+                Instant::now() < deadline,
+                "{n} sync cycles did not complete within {within:?}: {errors:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let errors = self.primary.sync_errors.lock().unwrap().clone();
+        assert!(errors.is_empty(), "the sync schedule failed: {errors:#?}");
+    }
+
+    /// Record a step. Returns whether the runbook may go on.
+    pub fn step(
+        &mut self,
+        step: &str,
+        tool: &str,
+        body: impl FnOnce(&mut Drill) -> Outcome,
+    ) -> bool {
+        let started = Instant::now();
+        let o = body(self);
+        let passed = o.passed;
+        self.steps.push(StepRecord {
+            step: step.into(),
+            tool: tool.into(),
+            status: o.status,
+            exit: o.exit,
+            took: started.elapsed(),
+            passed,
+            message: o.message,
+        });
+        passed
+    }
+
+    fn tool(&self, host: &str, bin: &str, config: &str, state: &str, args: &[&str]) -> ToolRun {
+        let mut all: Vec<String> = vec![
+            "--config".into(),
+            self.path(config).display().to_string(),
+            "--state-dir".into(),
+            self.path(state).display().to_string(),
+            "--format".into(),
+            "json".into(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        ToolRun::from_output(self.lab.run_bounded(host, bin, &all, TOOL_BOUND))
+    }
+
+    fn on_failover(&self, bin: &str, args: &[&str]) -> ToolRun {
+        self.tool(F, bin, "config-failover.toml", "state-f", args)
+    }
+
+    fn on_primary(&self, bin: &str, args: &[&str]) -> ToolRun {
+        self.tool(P, bin, "config-primary.toml", "state-p", args)
+    }
+
+    // ---- the steps ------------------------------------------------------
+
+    /// The outage: the primary's link goes down and it loses power (the
+    /// database killed, the writer and the sync stopped). The faults that
+    /// spoil the last sync run it here, before the outage.
+    pub fn outage(&mut self) {
+        if let Some(mut s) = self.sync.take() {
+            s.stop();
+        }
+        match self.fault {
+            Fault::RsyncCut => {
+                let big = self.primary.live().join("lui/attachments/campaign-42.bin");
+                let data: Vec<u8> = (0..6 * 1024 * 1024u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                    .collect();
+                fs::write(big, data).unwrap();
+                self.primary.stage_consistent().unwrap();
+                let cut = self.primary.push(Some(Duration::from_millis(1500)));
+                assert!(cut.is_err());
+            }
+            Fault::DbTorn => {
+                let rows = self.primary.stage_torn().unwrap();
+                self.primary.push(None).unwrap();
+                *self.primary.synced_rows.lock().unwrap() = Some(rows);
+            }
+            _ => {}
+        }
+        if self.fault == Fault::IcmpBlocked {
+            // Not an outage: a firewall rule drops ping to the primary.
+            self.lab.nft(P, "table inet noping {\n chain input {\n type filter hook input priority 0;\n icmp type echo-request drop\n }\n}\n");
+            return;
+        }
+        self.lab.link(P, false);
+        if let Some(mut w) = self.writer.take() {
+            w.stop();
+        }
+        if let Some(db) = self.primary.db.lock().unwrap().as_mut() {
+            db.crash();
+        }
+    }
+
+    /// maestro-watch once, every second, until DOWN or the threshold plus
+    /// 10 s have passed.
+    pub fn confirm_outage(&mut self) -> bool {
+        self.step("outage confirmed", "maestro-watch once", |d| {
+            let deadline = Instant::now() + Duration::from_secs(THRESHOLD_SECS + 10);
+            loop {
+                let run = d.on_failover(WATCH, &["once"]);
+                let decision = run
+                    .records
+                    .iter()
+                    .find(|r| r["type"] == "check" && r["name"] == "decision")
+                    .map(|r| {
+                        format!(
+                            "{}: {}",
+                            r["details"]["state"].as_str().unwrap_or("?"),
+                            r["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_else(|| run.message.clone());
+                if run.exit == Some(2) && decision.starts_with("DOWN") {
+                    let mut o = run.outcome(true);
+                    o.message = decision;
+                    return o;
+                }
+                if Instant::now() > deadline || ![Some(0), Some(1)].contains(&run.exit) {
+                    let mut o = run.outcome(false);
+                    o.message = format!("no outage confirmed: {decision}");
+                    return o;
+                }
+                std::thread::sleep(Duration::from_millis(700));
+            }
+        })
+    }
+
+    pub fn fence(&mut self) -> bool {
+        self.step("fence the primary", "maestro-fence fence", |d| {
+            let run = d.on_failover(FENCE, &["fence", "--level", "isolate"]);
+            run.outcome(run.exit == Some(0))
+        })
+    }
+
+    /// The primary's link comes back (fault, or the failback): its sync
+    /// push must not get through the fence.
+    pub fn primary_returns(&mut self) -> bool {
+        self.lab.link(P, true);
+        self.step("primary's sync is blocked", "rsync", |d| {
+            let out = ns_run(
+                &d.lab.ns(P),
+                "rsync",
+                &[
+                    "-a".into(),
+                    "-e".into(),
+                    d.primary.ssh_command(),
+                    format!("{}/", d.primary.stage().display()),
+                    d.primary.remote(&d.path("failover/maestro/")),
+                ],
+                Duration::from_secs(20),
+            );
+            let code = out.status.code();
+            Outcome {
+                status: if out.status.success() {
+                    "ran".into()
+                } else {
+                    "failed".into()
+                },
+                exit: code,
+                passed: !out.status.success(),
+                message: if out.status.success() {
+                    "the returning primary pushed its files over the replica".into()
+                } else {
+                    format!(
+                        "refused as it must be: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                    )
+                },
+            }
+        }) && self.step(
+            "primary may not start Maestro",
+            "maestro-fence guard",
+            |d| {
+                let run = d.on_primary(FENCE, &["guard"]);
+                run.outcome(run.exit == Some(2))
+            },
+        )
+    }
+
+    pub fn verify_replica(&mut self) -> bool {
+        self.step(
+            "replica is one point in time",
+            "maestro-snapshot-verify check",
+            |d| {
+                let manifest = d.path("failover/manifest.jsonl").display().to_string();
+                let run = d.on_failover(VERIFY, &["check", "--manifest", &manifest]);
+                run.outcome(run.exit == Some(0))
+            },
+        )
+    }
+
+    pub fn prestart_gate(&mut self) -> bool {
+        self.step("pre-start gate", "maestro-fence check", |d| {
+            let run = d.on_failover(FENCE, &["check"]);
+            run.outcome(run.exit == Some(0))
+        })
+    }
+
+    pub fn start_failover_database(&mut self) -> bool {
+        self.step("MariaDB starts on the failover", "mariadbd", |d| {
+            let datadir = d.path("failover/maestro/lui/database/data");
+            match Mariadb::start_on(
+                &datadir,
+                Some(&d.lab.ns(F)),
+                &d.lab.addr(2),
+                DB_PORT,
+                &datadir.join("mariadb.err"),
+                &db_options(),
+            ) {
+                Err(e) => Outcome::failed(e),
+                Ok(db) => {
+                    let rows = db.try_sql("SELECT COUNT(*) FROM maestro.jobs");
+                    let synced = *d.primary.synced_rows.lock().unwrap();
+                    let o = match (rows, synced) {
+                        (Ok(r), Some(s)) if r == s.to_string() => {
+                            // Production on the failover: new rows to carry back.
+                            let more = db.try_sql("INSERT INTO maestro.jobs (body) VALUES ('on the failover'), ('on the failover'); SELECT COUNT(*) FROM maestro.jobs");
+                            d.failover_rows = more.ok().and_then(|m| m.trim().parse().ok());
+                            Outcome::ok(format!("{r} rows, as synced; serving"))
+                        }
+                        (Ok(r), s) => Outcome::failed(format!(
+                            "{r} rows, the last sync had {s:?}"
+                        )),
+                        (Err(e), _) => Outcome::failed(format!("cannot read the jobs: {e}")),
+                    };
+                    d.failover_db = Some(db);
+                    o
+                }
+            }
+        })
+    }
+
+    /// A tool another issue builds: NOT BUILT (and failing) while it is
+    /// still the skeleton.
+    fn pending_tool(&mut self, step: &str, tool: &str, bin: &str, issue: u32) -> bool {
+        self.step(step, tool, |_| {
+            if not_built(bin) {
+                Outcome {
+                    status: "NOT BUILT".into(),
+                    exit: Some(3),
+                    passed: false,
+                    message: format!("{tool} is not built yet (issue #{issue}): this step of the runbook is NOT checked"),
+                }
+            } else {
+                Outcome::failed(format!("{tool} is built but the drill does not drive it yet"))
+            }
+        });
+        // Not a stop: the rest of the runbook still runs, the table says
+        // NOT BUILT and the clean-run test fails on it.
+        true
+    }
+
+    /// The database's error log since this start, followed until it says
+    /// ready (bounded). Maestro's own LUI log needs the emulator (issue #6).
+    pub fn startup_logs(&mut self, host: &'static str) -> bool {
+        if not_built(LOGSCAN) {
+            return self.pending_tool(
+                "startup logs",
+                "maestro-logscan --follow --until-ready",
+                LOGSCAN,
+                3,
+            );
+        }
+        self.step(
+            "startup logs (db)",
+            "maestro-logscan --follow --until-ready",
+            |d| {
+                let args = [
+                    "--component",
+                    "db",
+                    "--follow",
+                    "--until-ready",
+                    "--timeout",
+                    "30s",
+                    "--since-start",
+                ];
+                let run = if host == F {
+                    d.on_failover(LOGSCAN, &args)
+                } else {
+                    d.on_primary(LOGSCAN, &args)
+                };
+                run.outcome(run.exit == Some(0))
+            },
+        )
+    }
+
+    /// The Maestro emulator (emulator/, built by `cargo build -p
+    /// maestro-emulator`, next to the tools) on a host: the trigger URL, the
+    /// tracker on port 8080 and the bounce listener, delivering the mailing
+    /// into the seed Maildir. The tracker's name is `maestro.example.org`,
+    /// resolved by the host's own /etc/hosts (`/etc/netns/NS/hosts`).
+    pub fn start_emulator(&mut self, host: &'static str) -> bool {
+        self.step("the emulator starts", "maestro-emulator", |d| {
+            d.emulator = None;
+            let bin = Path::new(FENCE).with_file_name("maestro-emulator");
+            if !bin.exists() {
+                return Outcome::failed(format!(
+                    "{} is missing: build it with `cargo build -p maestro-emulator` (scripts/drill.sh does)",
+                    bin.display()
+                ));
+            }
+            let addr = if host == F { d.lab.addr(2) } else { d.lab.addr(1) };
+            // Where the tracker's name resolves on this host: here, or (the
+            // fault) still the old primary.
+            let points_to = if d.fault == Fault::TrackerDnsStale && host == F {
+                d.lab.addr(1)
+            } else {
+                addr.clone()
+            };
+            let etc = PathBuf::from("/etc/netns").join(d.lab.ns(host));
+            fs::create_dir_all(&etc).unwrap();
+            fs::write(
+                etc.join("hosts"),
+                format!("127.0.0.1 localhost\n{points_to} maestro.example.org\n"),
+            )
+            .unwrap();
+            let maildir = d.path("seed/Maildir");
+            for sub in ["new", "cur", "tmp"] {
+                fs::create_dir_all(maildir.join(sub)).unwrap();
+            }
+            fs::write(d.path("trigger.token"), "drill-trigger-token\n").unwrap();
+            fs::write(d.path("report.token"), "drill-report-token\n").unwrap();
+            let out = d.path(&format!("emulator-{host}.out"));
+            let child = Command::new("ip")
+                .args(["netns", "exec", &d.lab.ns(host)])
+                .arg(&bin)
+                .args(["--http-listen", &format!("{addr}:8080")])
+                .args(["--smtp-listen", &format!("{addr}:2525")])
+                .arg("--trigger-token-file")
+                .arg(d.path("trigger.token"))
+                .arg("--report-token-file")
+                .arg(d.path("report.token"))
+                .args(["--seed", "seed@seed.example", "--maildir"])
+                .arg(&maildir)
+                .args(["--tracker-base", "http://maestro.example.org:8080"])
+                .args(["--link-target", "https://www.example.org/welcome"])
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(&out).unwrap())
+                .stderr(Stdio::null())
+                .spawn();
+            let child = match child {
+                Ok(c) => c,
+                Err(e) => return Outcome::failed(format!("cannot start the emulator: {e}")),
+            };
+            d.emulator = Some(Emulator { child, etc });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if fs::read_to_string(&out).is_ok_and(|t| t.contains("http=")) {
+                    return Outcome::ok(format!("on {addr}:8080 and :2525"));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Outcome::failed("the emulator did not say it listens within 10 s")
+        })
+    }
+
+    /// A test mailing through the emulator: trigger, delivery into the
+    /// seed mailbox, the tracker's DNS and redirect, a bounce, the counts.
+    pub fn smoketest(&mut self, host: &'static str) -> bool {
+        if not_built(SMOKETEST) {
+            return self.pending_tool("test mailing", "maestro-smoketest all", SMOKETEST, 6);
+        }
+        if !self.start_emulator(host) {
+            return false;
+        }
+        self.step("test mailing", "maestro-smoketest all", |d| {
+            let addr = if host == F { d.lab.addr(2) } else { d.lab.addr(1) };
+            // The fault: a mailbox on an address nobody answers on.
+            let (mailbox, password) = if d.fault == Fault::MailboxUnreachable {
+                let pw = d.path("seed.pw");
+                fs::write(&pw, "drill-seed-password\n").unwrap();
+                let mut perm = fs::metadata(&pw).unwrap().permissions();
+                std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
+                fs::set_permissions(&pw, perm).unwrap();
+                (
+                    "imaps://seed@198.18.0.99/INBOX".to_string(),
+                    format!("mailbox_password = {{ file = \"{}\" }}\n", pw.display()),
+                )
+            } else {
+                (
+                    format!("maildir:{}", d.path("seed/Maildir").display()),
+                    String::new(),
+                )
+            };
+            let config = d.path(&format!("config-smoketest-{host}.toml"));
+            let base = fs::read_to_string(d.path(if host == F {
+                "config-failover.toml"
+            } else {
+                "config-primary.toml"
+            }))
+            .unwrap();
+            fs::write(
+                &config,
+                format!(
+                    "{base}\n[smoketest]\ntrigger_url = \"http://{addr}:8080/lui/externalAction.do\"\ntrigger_token = {{ file = \"{t}\" }}\nmailbox = \"{mailbox}\"\nexpect_targets = [\"https://www.example.org/welcome\"]\nreport_url = \"http://{addr}:8080/lui/externalAction.do\"\nreport_token = {{ file = \"{r}\" }}\nsmtp = \"{addr}:2525\"\ntimeout = \"15s\"\n{password}",
+                    t = d.path("trigger.token").display(),
+                    r = d.path("report.token").display(),
+                ),
+            )
+            .unwrap();
+            let name = config.file_name().unwrap().to_string_lossy().into_owned();
+            let state = if host == F { "state-f" } else { "state-p" };
+            let run = d.tool(host, SMOKETEST, &name, state, &["all", "--io-timeout", "3s"]);
+            run.outcome(run.exit == Some(0))
+        })
+    }
+
+    // ---- failback -------------------------------------------------------
+
+    pub fn stop_failover(&mut self) -> bool {
+        self.step(
+            "stop Maestro on the failover",
+            "mariadb SHUTDOWN",
+            |d| match d.failover_db.as_mut() {
+                None => Outcome::failed("not running"),
+                Some(db) => {
+                    db.shutdown();
+                    d.failover_db = None;
+                    d.emulator = None;
+                    Outcome::ok("clean shutdown")
+                }
+            },
+        )
+    }
+
+    pub fn unfence(&mut self) -> bool {
+        self.step("unfence", "maestro-fence unfence --resume-sync", |d| {
+            let run = d.on_failover(FENCE, &["unfence", "--resume-sync"]);
+            run.outcome(run.exit == Some(0))
+        })
+    }
+
+    pub fn sync_back(&mut self) -> bool {
+        self.step(
+            "capture the failover",
+            "maestro-snapshot-verify capture",
+            |d| {
+                let out = d
+                    .path("failover/failback-manifest.jsonl")
+                    .display()
+                    .to_string();
+                let run = d.on_failover(VERIFY, &["capture", "--out", &out]);
+                run.outcome(run.exit == Some(0))
+            },
+        ) && self.step("sync back", "rsync", |d| {
+            let ssh = ssh_command(&d.sshd_p);
+            let remote = |p: &str| {
+                format!(
+                    "{}@{}:{}",
+                    d.sshd_p.user(),
+                    d.lab.addr(1),
+                    d.path(p).display()
+                )
+            };
+            for (from, to) in [
+                (
+                    format!("{}/", d.path("failover/maestro").display()),
+                    remote("primary/maestro/"),
+                ),
+                (
+                    d.path("failover/failback-manifest.jsonl")
+                        .display()
+                        .to_string(),
+                    remote("primary/failback-manifest.jsonl"),
+                ),
+            ] {
+                let out = ns_run(
+                    &d.lab.ns(F),
+                    "rsync",
+                    &[
+                        "-a".into(),
+                        "--delete".into(),
+                        "-e".into(),
+                        ssh.clone(),
+                        from,
+                        to,
+                    ],
+                    Duration::from_secs(60),
+                );
+                if !out.status.success() {
+                    return Outcome {
+                        status: "failed".into(),
+                        exit: out.status.code(),
+                        passed: false,
+                        message: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    };
+                }
+            }
+            Outcome::ok("the failover's files copied back")
+        })
+    }
+
+    pub fn verify_primary(&mut self) -> bool {
+        self.step(
+            "primary is one point in time",
+            "maestro-snapshot-verify check",
+            |d| {
+                let manifest = d
+                    .path("primary/failback-manifest.jsonl")
+                    .display()
+                    .to_string();
+                let run = d.on_primary(VERIFY, &["check", "--manifest", &manifest]);
+                run.outcome(run.exit == Some(0))
+            },
+        )
+    }
+
+    pub fn guard_allows(&mut self) -> bool {
+        self.step("primary may start Maestro", "maestro-fence guard", |d| {
+            let run = d.on_primary(FENCE, &["guard"]);
+            run.outcome(run.exit == Some(0))
+        })
+    }
+
+    pub fn start_primary_again(&mut self) -> bool {
+        self.step("MariaDB starts on the primary", "mariadbd", |d| {
+            let datadir = d.primary.datadir();
+            match Mariadb::start_on(
+                &datadir,
+                Some(&d.lab.ns(P)),
+                &d.lab.addr(1),
+                DB_PORT,
+                &datadir.join("mariadb.err"),
+                &db_options(),
+            ) {
+                Err(e) => Outcome::failed(e),
+                Ok(db) => {
+                    let rows = db.try_sql("SELECT COUNT(*) FROM maestro.jobs");
+                    let want = d.failover_rows;
+                    let o = match rows {
+                        Ok(r) if want.is_some_and(|w| r == w.to_string()) => {
+                            Outcome::ok(format!("{r} rows: the failover's writes came back"))
+                        }
+                        Ok(r) => Outcome::failed(format!("{r} rows, the failover had {want:?}")),
+                        Err(e) => Outcome::failed(e),
+                    };
+                    *d.primary.db.lock().unwrap() = Some(db);
+                    o
+                }
+            }
+        })
+    }
+
+    /// The whole runbook: failover, then failback. Stops at the first step
+    /// that does not pass.
+    pub fn run(&mut self) {
+        self.outage();
+        let failover = self.confirm_outage()
+            && self.fence()
+            && (self.fault != Fault::PrimaryReturns || self.primary_returns())
+            && self.verify_replica()
+            && self.prestart_gate()
+            && self.start_failover_database()
+            && self.startup_logs(F)
+            && self.smoketest(F);
+        if !failover {
+            return;
+        }
+        let _ = (self.fault == Fault::PrimaryReturns || self.primary_returns())
+            && self.stop_failover()
+            && self.unfence()
+            && self.sync_back()
+            && self.verify_primary()
+            && self.guard_allows()
+            && self.start_primary_again()
+            && self.startup_logs(P)
+            && self.smoketest(P);
+    }
+
+    /// The first step that did not pass.
+    pub fn stopped_at(&self) -> Option<&StepRecord> {
+        self.steps
+            .iter()
+            .find(|s| !s.passed && s.status != "NOT BUILT")
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "drill: fault {:?}, {:.1}s in all (set-up included)",
+            self.fault,
+            self.started.elapsed().as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "{:<3} {:<32} {:<40} {:<10} {:>4} {:>7}",
+            "#", "step", "tool", "status", "exit", "time"
+        );
+        for (i, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{:<3} {:<32} {:<40} {:<10} {:>4} {:>6.1}s{}",
+                i + 1,
+                s.step,
+                s.tool,
+                s.status,
+                s.exit.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                s.took.as_secs_f64(),
+                match (s.passed, s.status.as_str()) {
+                    (true, _) => "",
+                    (false, "NOT BUILT") => "  <- NOT CHECKED",
+                    (false, _) => "  <- STOP",
+                }
+            );
+            if !s.passed || s.status != "OK" {
+                for line in s.message.lines().take(8) {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn db_options() -> Vec<&'static str> {
+    vec![
+        "--innodb-max-dirty-pages-pct=0",
+        "--innodb-max-dirty-pages-pct-lwm=0",
+        "--innodb-log-file-size=16M",
+    ]
+}
+
+impl Drop for Drill {
+    fn drop(&mut self) {
+        eprintln!("{}", self.table());
+        if let Some(w) = self.writer.as_mut() {
+            w.stop();
+        }
+        if let Some(s) = self.sync.as_mut() {
+            s.stop();
+        }
+        if let Some(db) = self.primary.db.lock().unwrap().as_mut() {
+            db.crash();
+        }
+        if let Some(db) = self.failover_db.as_mut() {
+            db.crash();
+        }
+        self.emulator = None;
+        let _ = find(&["mariadbd", "mysqld"]);
+    }
+}
+
+/// The emulator process and its host's /etc/netns hosts file, both
+/// removed on drop.
+struct Emulator {
+    child: std::process::Child,
+    etc: PathBuf,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.etc);
+    }
+}
+
+/// A Maestro-like installation tree as the site profile expects it.
+pub fn make_install_tree(root: &Path) {
+    for d in [
+        "hub/hubreg",
+        "hub/accountreg",
+        "hub/logs",
+        "lui/logs",
+        "lui/jobs",
+        "lui/attachments",
+        "lui/database/data",
+        "trk/logs",
+    ] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let files = [
+        ("hub/hub.ini", "HubPort=1099\n"),
+        ("hub/hubreg/hub.reg", "registry=1\n"),
+        ("hub/accountreg/accounts.reg", "admin=1\n"),
+        (
+            "lui/lui.ini",
+            "DBHost=localhost\nDBPort=3306\nTrackerURL=http://maestro.example.org/trk/\n",
+        ),
+        ("trk/tracker.ini", "Port=8080\n"),
+        ("trk/tracker.dat", "clicks=0\n"),
+    ];
+    for (p, text) in files {
+        fs::write(root.join(p), text).unwrap();
+    }
+}
