@@ -32,4 +32,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The failover drill runs the Maestro emulator as a separate host process: its
+# binary is not a root-package target, so cargo test alone does not build it.
+cargo build --locked -p maestro-emulator
 exec cargo test --workspace --locked "$@"
