@@ -350,6 +350,9 @@ mod tests {
         let e = RunLock::acquire(dir.path(), Duration::from_millis(100)).unwrap_err();
         assert!(matches!(e, LockError::Busy { .. }), "{e}");
         drop(held);
-        RunLock::acquire(dir.path(), Duration::ZERO).unwrap();
+        // Not ZERO: another test of this process may be forking right now,
+        // and its child holds a copy of the lock's descriptor until it execs
+        // (close-on-exec); the lock must come free, not at this very instant.
+        RunLock::acquire(dir.path(), Duration::from_secs(2)).unwrap();
     }
 }
