@@ -350,8 +350,10 @@ impl PrimarySide {
         );
         if out.status.code() != Some(0) {
             return Err(format!(
-                "capture of the frozen copy failed: {}",
-                String::from_utf8_lossy(&out.stdout)
+                "capture of the frozen copy failed (exit {:?}): {}{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
             ));
         }
         let mut args: Vec<String> = vec![
@@ -982,14 +984,15 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     pub fn start_emulator(&mut self, host: &'static str) -> bool {
         self.step("the emulator starts", "maestro-emulator", |d| {
             d.emulator = None;
-            let bin = Path::new(FENCE).with_file_name("maestro-emulator");
-            if !bin.exists() {
-                return Outcome::failed(format!(
-                    "{} is missing: build it with `cargo build -p maestro-emulator` (scripts/drill.sh does)",
-                    bin.display()
-                ));
-            }
-            let addr = if host == F { d.lab.addr(2) } else { d.lab.addr(1) };
+            let bin = match emulator_binary() {
+                Ok(b) => b,
+                Err(e) => return Outcome::failed(e),
+            };
+            let addr = if host == F {
+                d.lab.addr(2)
+            } else {
+                d.lab.addr(1)
+            };
             // Where the tracker's name resolves on this host: here, or (the
             // fault) still the old primary.
             let points_to = if d.fault == Fault::TrackerDnsStale && host == F {
@@ -1329,6 +1332,43 @@ impl Drop for Drill {
         self.emulator = None;
         let _ = find(&["mariadbd", "mysqld"]);
     }
+}
+
+/// The emulator's binary, next to the tools. It belongs to another crate
+/// of the workspace, which `cargo test` of this package does not build, so
+/// it is built here once (bounded) when it is missing.
+fn emulator_binary() -> Result<PathBuf, String> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let bin = Path::new(FENCE).with_file_name("maestro-emulator");
+            if bin.exists() {
+                return Ok(bin);
+            }
+            let target_dir = bin
+                .parent()
+                .and_then(Path::parent)
+                .ok_or("no target folder")?
+                .to_path_buf();
+            let out = Command::new("timeout")
+                .args(["-k", "5", "600"])
+                .arg(env!("CARGO"))
+                .args(["build", "--locked", "-p", "maestro-emulator"])
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if out.status.success() && bin.exists() {
+                Ok(bin)
+            } else {
+                Err(format!(
+                    "{} is missing and `cargo build -p maestro-emulator` failed: {}",
+                    bin.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        })
+        .clone()
 }
 
 /// The emulator process and its host's /etc/netns hosts file, both
