@@ -132,6 +132,12 @@ fn click(url: &str, shared: &Shared) -> Response<std::io::Cursor<Vec<u8>>> {
         }
         t
     };
+    if let Some(t) = &target {
+        shared.log_info(
+            "com.lsoft.maestro.tracker.ClickServlet",
+            &format!("Click on {r} redirected to {t}"),
+        );
+    }
     match target {
         Some(t) => Response::from_string(String::new())
             .with_status_code(302)

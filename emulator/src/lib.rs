@@ -13,12 +13,19 @@
 //!   it is a permanent DSN (`Status: 5.x.x`), counted; any other recipient
 //!   is rejected with 550 5.1.1.
 //!
+//! - with a log folder, the LUI's daily log `LUI-yyyymmdd.LOG`: the start-up
+//!   (start marker, the database check, "startup completed"), and a line
+//!   for each job, click and bounce (`lui_log.rs`).
+//!
 //! All state is in memory. [`Emulator::start`] runs it in-process (tests);
 //! the `maestro-emulator` binary runs it from the command line (demo, drills).
 
 mod http;
+mod lui_log;
 mod mailing;
 mod smtp;
+
+pub use lui_log::LuiLog;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -67,6 +74,11 @@ pub struct EmulatorConfig {
     /// The domain of the VERP bounce addresses.
     pub bounce_domain: String,
     pub faults: Faults,
+    /// The LUI's log folder: `LUI-yyyymmdd.LOG` is written there. None: no log.
+    pub log_dir: Option<PathBuf>,
+    /// A shell command the LUI's start-up runs to check its database (the
+    /// tables it needs); its failure is logged as a JDBC exception.
+    pub db_check: Option<String>,
 }
 
 impl EmulatorConfig {
@@ -85,6 +97,8 @@ impl EmulatorConfig {
             from: "news@maestro.test".to_string(),
             bounce_domain: "maestro.test".to_string(),
             faults: Faults::default(),
+            log_dir: None,
+            db_check: None,
         }
     }
 }
@@ -112,9 +126,17 @@ pub(crate) struct Shared {
     pub tracker_base: String,
     pub state: Mutex<State>,
     pub stop: AtomicBool,
+    pub log: Option<LuiLog>,
 }
 
 impl Shared {
+    /// An INFO line in the LUI log, when there is one.
+    pub fn log_info(&self, class: &str, message: &str) {
+        if let Some(log) = &self.log {
+            log.info(class, message);
+        }
+    }
+
     pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panicked handler thread must not take the whole emulator down.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -148,11 +170,21 @@ impl Emulator {
             .unwrap_or_else(|| format!("http://{http_addr}"))
             .trim_end_matches('/')
             .to_string();
+        let log = match &config.log_dir {
+            Some(dir) => Some(LuiLog::new(dir).map_err(|e| {
+                anyhow::anyhow!("cannot create the log folder {}: {e}", dir.display())
+            })?),
+            None => None,
+        };
+        if let Some(log) = &log {
+            log.startup(config.db_check.as_deref(), &http_addr.to_string());
+        }
         let shared = Arc::new(Shared {
             config,
             tracker_base,
             state: Mutex::new(State::default()),
             stop: AtomicBool::new(false),
+            log,
         });
         let threads = vec![
             http::spawn(web, shared.clone()),

@@ -122,9 +122,24 @@ pub(crate) fn send_job(shared: &Shared) -> anyhow::Result<u64> {
         });
     }
     for p in &prepared {
-        deliver(shared, p)?;
+        if let Err(e) = deliver(shared, p) {
+            if let Some(log) = &shared.log {
+                log.write(
+                    "ERROR",
+                    "http-nio-8080-exec-1",
+                    "com.lsoft.maestro.job.Delivery",
+                    &format!("Job {job}: delivery to {} failed: {e}", p.to),
+                    &[],
+                );
+            }
+            return Err(e);
+        }
         shared.state().counts.sent += 1;
     }
+    shared.log_info(
+        "com.lsoft.maestro.job.Delivery",
+        &format!("Job {job} delivered to {} recipient(s)", prepared.len()),
+    );
     Ok(job)
 }
 

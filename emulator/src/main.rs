@@ -59,6 +59,12 @@ struct Args {
     /// Fault: send the mailing with malformed MIME
     #[arg(long)]
     malformed_mime: bool,
+    /// The LUI's log folder: write LUI-yyyymmdd.LOG there (start-up, database check, jobs, clicks, bounces)
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// Shell command the start-up runs to check the database; a failure is logged as a JDBC exception (needs --log-dir)
+    #[arg(long, value_name = "COMMAND", requires = "log_dir")]
+    db_check_command: Option<String>,
 }
 
 fn read_token(path: &PathBuf) -> anyhow::Result<String> {
@@ -99,6 +105,8 @@ fn main() -> anyhow::Result<()> {
     config.faults = Faults {
         malformed_mime: a.malformed_mime,
     };
+    config.log_dir = a.log_dir;
+    config.db_check = a.db_check_command;
     let emulator = Emulator::start(config)?;
     println!(
         "maestro-emulator: http={} smtp={} trigger={}",

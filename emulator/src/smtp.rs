@@ -122,6 +122,10 @@ fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 }
                 if is_permanent_dsn(&data) {
                     shared.state().counts.bounces += rcpts.len() as u64;
+                    shared.log_info(
+                        "com.lsoft.maestro.bounce.BounceProcessor",
+                        &format!("Permanent bounce received for {}", rcpts.join(", ")),
+                    );
                 }
                 rcpts.clear();
                 mail_from = false;
