@@ -448,21 +448,22 @@ pub struct WitnessConfig {
 }
 
 impl WitnessConfig {
-    pub fn ssh_options(&self) -> crate::ssh::SshOptions {
-        crate::ssh::SshOptions {
+    /// The witness as an SSH host: the same keys and defaults as `[primary]`.
+    pub fn as_host(&self) -> HostConfig {
+        HostConfig {
             host: self.host.clone(),
             port: self.port,
             user: self.user.clone(),
             identity_file: self.identity_file.clone(),
-            known_hosts: self
-                .known_hosts
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_KNOWN_HOSTS)),
-            accept_new_host_key: false,
-            connect_timeout: self
-                .connect_timeout
-                .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+            known_hosts: self.known_hosts.clone(),
+            connect_timeout: self.connect_timeout,
+            addresses: Vec::new(),
         }
+    }
+
+    /// A witness's host key must be known: never accepted on first use.
+    pub fn ssh_options(&self) -> crate::ssh::SshOptions {
+        self.as_host().ssh_options(false)
     }
 }
 
