@@ -3,7 +3,14 @@
 # tools, run on the FAILOVER server. It stops at the first step that does
 # not hold and says which. `--dry-run` prints every command and runs none.
 #
-#   examples/failover.sh [--dry-run] [--config FILE]
+#   examples/failover.sh [--dry-run] [--planned] [--config FILE]
+#
+# After an outage (the default) the watch must confirm it and the fence
+# isolates the primary from here. `--planned` is a planned switchover with
+# the primary up: first stop Maestro on the primary and let the sync copy
+# the stopped tree once more (with its manifest); then this script fences
+# the primary over SSH (`--level ssh`: its services stopped and disabled,
+# its sync schedule off, the marker written, all read back).
 #
 # Environment (defaults in brackets):
 #   MAESTRO_UNITS     the Maestro units to start here ["maestro-hub maestro-lui maestro-tracker"]
@@ -14,11 +21,13 @@ set -euo pipefail
 
 CONFIG=/etc/maestro-ha/config.toml
 DRY_RUN=0
+PLANNED=0
 while (($#)); do
   case $1 in
     --dry-run) DRY_RUN=1 ;;
+    --planned) PLANNED=1 ;;
     --config) CONFIG=${2:?--config needs a file}; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "failover.sh: unknown argument: $1" >&2; exit 3 ;;
   esac
   shift
@@ -41,20 +50,27 @@ step() {
   fi
 }
 
-# 1. Is the primary really down, from here and from the witnesses, for
-#    longer than the threshold? Only DOWN (exit 2) goes on.
-step 2 "outage confirmed" maestro-watch "${C[@]}" once
-# 2. The primary cannot be reached, so fence it from here: drop its traffic,
-#    disable the sync key and daemon (planned switchover: --level ssh).
-step 0 "fence" maestro-fence "${C[@]}" fence --level isolate
+if ((PLANNED)); then
+  # 1-2. A planned switchover: the primary is up and answers over SSH.
+  step 0 "fence" maestro-fence "${C[@]}" fence --level ssh
+else
+  # 1. Is the primary really down, from here and from the witnesses, for
+  #    longer than the threshold? Only DOWN (exit 2) goes on.
+  step 2 "outage confirmed" maestro-watch "${C[@]}" once
+  # 2. The primary cannot be reached, so fence it from here: drop its
+  #    traffic, disable the sync key and daemon.
+  step 0 "fence" maestro-fence "${C[@]}" fence --level isolate
+fi
 # 3. The replica's files come from one point in time.
 step 0 "snapshot check" maestro-snapshot-verify "${C[@]}" check --manifest "$MANIFEST"
 # 4. Start Maestro here; the units' ExecStartPre= gates (fence check,
 #    snapshot check: examples/systemd/maestro-failover-prestart.conf) run again.
 step 0 "pre-start gate" maestro-fence "${C[@]}" check
 step 0 "start Maestro" systemctl start "${UNITS[@]}"
-# 5. The startup logs: recovery errors since this start, until ready.
-step 0 "startup logs" maestro-logscan "${C[@]}" --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
+# 5. The startup logs: the database's crash recovery, then the LUI's
+#    LUI-yyyymmdd.LOG, each from its last start until it says ready.
+step 0 "database log" maestro-logscan "${C[@]}" --component db --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
+step 0 "LUI log" maestro-logscan "${C[@]}" --component lui --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
 # 6. A test mailing: delivered, bounce received, click tracked.
 step 0 "test mailing" maestro-smoketest "${C[@]}" all
 if ((DRY_RUN)); then echo "failover.sh: dry run: nothing ran"; else echo "failover.sh: every step held: Maestro serves from this server"; fi

@@ -5,8 +5,10 @@
 #
 #   scripts/drill.sh                 # every scenario
 #   scripts/drill.sh clean           # the clean failover and failback only
+#   scripts/drill.sh planned         # the planned switchover (fence --level ssh)
 #   scripts/drill.sh rsync_cut       # a test name filter: rsync_cut, database_files,
-#                                    # primary_coming_back, blocked_icmp, clean
+#                                    # primary_coming_back, blocked_icmp, table_missing,
+#                                    # tracker_name, unreachable_seed, clean
 #
 # Needs root (network namespaces, nftables), and what scripts/test.sh
 # installs (openssh-server, rsync, mariadb-server, nftables, iproute2).

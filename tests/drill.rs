@@ -8,6 +8,47 @@ mod support;
 
 use support::drill::{Drill, Fault};
 
+/// The steps of the runbook from the fence's check to the test mailing,
+/// the same after an outage and a planned switchover.
+const FAILOVER_STEPS: [&str; 8] = [
+    "replica is one point in time",
+    "pre-start gate",
+    "MariaDB starts on the failover",
+    "the emulator starts",
+    "startup logs (db)",
+    "startup logs (LUI)",
+    "test mailing",
+    "primary may not start Maestro",
+];
+
+/// The failback's steps, the same in both modes.
+const FAILBACK_STEPS: [&str; 8] = [
+    "unfence",
+    "sync back",
+    "primary is one point in time",
+    "primary may start Maestro",
+    "MariaDB starts on the primary",
+    "startup logs (db)",
+    "startup logs (LUI)",
+    "test mailing",
+];
+
+/// Every step passed, each named step is there (a failback step after
+/// the failover's), and the runbook went to its end.
+fn assert_clean(drill: &Drill, first: &[&str]) {
+    let table = drill.table();
+    assert!(drill.stopped_at().is_none(), "{table}");
+    let mut at = 0;
+    for step in first.iter().chain(&FAILOVER_STEPS).chain(&FAILBACK_STEPS) {
+        let found = drill.steps[at..]
+            .iter()
+            .position(|s| s.step == *step)
+            .unwrap_or_else(|| panic!("{step:?} missing or out of order:\n{table}"));
+        assert!(drill.steps[at + found].passed, "{table}");
+        at += found + 1;
+    }
+}
+
 fn run(fault: Fault) -> Drill {
     let mut drill = Drill::new(fault);
     drill.run();
@@ -32,44 +73,49 @@ fn assert_stopped_at(drill: &Drill, step: &str, tool: &str, message_has: &[&str]
 #[test]
 fn clean_failover_and_failback_raise_no_false_alarm() {
     let drill = run(Fault::None);
+    assert_clean(&drill, &["outage confirmed", "fence the primary"]);
+    let fence = drill.steps.iter().find(|s| s.step == "fence the primary");
+    assert!(
+        fence.is_some_and(|s| s.tool.ends_with("isolate")),
+        "{}",
+        drill.table()
+    );
+}
+
+#[test]
+fn planned_switchover_fences_over_ssh_and_loses_nothing() {
+    let mut drill = Drill::planned();
+    drill.run();
+    assert_clean(
+        &drill,
+        &[
+            "stop Maestro on the primary",
+            "last sync",
+            "fence the primary",
+        ],
+    );
     let table = drill.table();
-    assert!(drill.stopped_at().is_none(), "{table}");
-    // A step may only be skipped as NOT BUILT while its tool is still the
-    // skeleton that says so (checked by running it); once the tool is
-    // built, the drill must drive it or this fails.
-    let unbuilt: Vec<&str> = drill
+    assert!(
+        drill
+            .steps
+            .iter()
+            .any(|s| s.step == "fence the primary" && s.tool.ends_with("--level ssh")),
+        "{table}"
+    );
+    assert!(
+        drill
+            .steps
+            .iter()
+            .any(|s| s.step == "primary's scheduled sync is off" && s.passed),
+        "{table}"
+    );
+    // No row lost: the failover starts with every row the stopped primary had.
+    let started = drill
         .steps
         .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.tool.as_str())
-        .collect();
-    for tool in &unbuilt {
-        assert!(
-            tool.starts_with("maestro-smoketest") || tool.starts_with("maestro-logscan"),
-            "{table}"
-        );
-    }
-    if !unbuilt.is_empty() {
-        eprintln!(
-            "WARNING: the drill did NOT check these steps, their tools are not built: {unbuilt:?}"
-        );
-    }
-    for step in [
-        "outage confirmed",
-        "fence the primary",
-        "replica is one point in time",
-        "MariaDB starts on the failover",
-        "primary may not start Maestro",
-        "unfence",
-        "primary is one point in time",
-        "primary may start Maestro",
-        "MariaDB starts on the primary",
-    ] {
-        assert!(
-            drill.steps.iter().any(|s| s.step == step && s.passed),
-            "{step} missing:\n{table}"
-        );
-    }
+        .find(|s| s.step == "MariaDB starts on the failover")
+        .unwrap();
+    assert!(started.message.contains("as synced"), "{table}");
 }
 
 #[test]
@@ -139,6 +185,17 @@ fn tracker_name_still_resolving_to_the_old_primary_stops_at_smoketest() {
         "test mailing",
         "maestro-smoketest",
         &["tracker-dns", "198.18.0.1"],
+    );
+}
+
+#[test]
+fn a_table_missing_from_the_database_stops_at_the_lui_log() {
+    let drill = run(Fault::TableMissing);
+    assert_stopped_at(
+        &drill,
+        "startup logs (LUI)",
+        "maestro-logscan",
+        &["table-missing", "maestro.mailings"],
     );
 }
 

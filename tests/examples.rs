@@ -105,13 +105,38 @@ fn failover_dry_run_prints_the_runbook_in_order() {
             "maestro-fence check",
             "systemctl start",
             "maestro-logscan",
+            "maestro-logscan",
             "maestro-smoketest all",
         ],
         "{stdout}"
     );
     assert!(commands[1].contains("--level isolate"), "{stdout}");
-    assert!(commands[5].contains("--follow --until-ready"), "{stdout}");
+    assert!(
+        commands[5].contains("--component db --follow --until-ready"),
+        "{stdout}"
+    );
+    assert!(
+        commands[6].contains("--component lui --follow --until-ready"),
+        "{stdout}"
+    );
     assert!(stdout.contains("dry run: nothing ran"), "{stdout}");
+}
+
+#[test]
+fn planned_switchover_dry_run_fences_over_ssh_without_the_watch() {
+    let (code, commands, stdout) = dry_run("failover.sh", &["--planned"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        shape(&commands)[..3],
+        [
+            "maestro-fence fence",
+            "maestro-snapshot-verify check",
+            "maestro-fence check",
+        ],
+        "{stdout}"
+    );
+    assert!(commands[0].contains("--level ssh"), "{stdout}");
+    assert!(!stdout.contains("maestro-watch"), "{stdout}");
 }
 
 #[test]

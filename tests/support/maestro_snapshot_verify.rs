@@ -190,7 +190,7 @@ impl Mariadb {
         }
     }
 
-    fn socket(&self) -> PathBuf {
+    pub fn socket(&self) -> PathBuf {
         self.dir.path().join("sock")
     }
 
