@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 echo "== building the tools (cargo build --release --locked)"
 cargo build --release --locked --quiet || exit 1
-BIN=$PWD/target/release
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
 export PATH="$BIN:$PATH" NO_COLOR=1
 unset MAESTRO_HA_CONFIG MAESTRO_HA_STATE_DIR
 
@@ -135,18 +135,10 @@ sed "s|$SANDBOX/primary/maestro|$SANDBOX/replica/maestro|" "$SANDBOX/config.toml
 run maestro-snapshot-verify --config "$SANDBOX/replica.toml" --state-dir "$SANDBOX/state" check --manifest-label demo -q
 
 echo
-echo "== 7. maestro-logscan: the LUI log of the day since this start: ready, no recovery error (OK)"
-TODAY=$(date +%Y%m%d)
-NOW=$(date '+%Y-%m-%d %H:%M:%S')
-cat >"$ROOT/lui/logs/LUI-$TODAY.LOG" <<LOG
-$NOW,001 INFO  [main] com.lsoft.maestro.lui.Startup - Starting LISTSERV Maestro (LUI)
-$NOW,900 INFO  [main] org.apache.catalina.startup.Catalina - Server startup in 8412 ms
-LOG
-run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --since-start
-echo
-echo "== 8. maestro-smoketest: send a test mailing, follow its links, bounce it (the Maestro emulator plays Maestro)"
-echo "(the emulator is a test stand-in, never installed; here it delivers into a Maildir itself, as an MDA would,"
-echo " so no mail server is needed: with a real one the seed mailbox is imaps://seed@mx.example.org/INBOX)"
+echo "== 7. Maestro starts (the Maestro emulator plays it) and maestro-logscan follows its LUI log until ready (OK)"
+echo "(the emulator is a test stand-in, never installed; it writes LUI-yyyymmdd.LOG as the LUI would, and delivers"
+echo " the test mailing into a Maildir itself, as an MDA would, so no mail server is needed: with a real one the"
+echo " seed mailbox is imaps://seed@mx.example.org/INBOX)"
 cargo build --release --locked --quiet -p maestro-emulator || exit 1
 mkdir -p "$SANDBOX/seed/Maildir"/{new,cur,tmp}
 printf 'demo-trigger-token\n' >"$SANDBOX/trigger.token"
@@ -154,13 +146,18 @@ printf 'demo-report-token\n' >"$SANDBOX/report.token"
 chmod 600 "$SANDBOX/trigger.token" "$SANDBOX/report.token"
 E_HTTP=$(free_port)
 E_SMTP=$(free_port)
+printf '\n$ maestro-emulator --log-dir %s ... &\n' "$ROOT/lui/logs"
 maestro-emulator --http-listen "127.0.0.1:$E_HTTP" --smtp-listen "127.0.0.1:$E_SMTP" \
   --trigger-token-file "$SANDBOX/trigger.token" --report-token-file "$SANDBOX/report.token" \
   --seed seed@seed.example --maildir "$SANDBOX/seed/Maildir" --tracker-base "http://localhost:$E_HTTP" \
-  --link-target https://www.example.org/welcome >"$SANDBOX/emulator.out" 2>&1 &
+  --link-target https://www.example.org/welcome --log-dir "$ROOT/lui/logs" >"$SANDBOX/emulator.out" 2>&1 &
 EMU_PID=$!
 trap 'kill $PRIMARY_PID $GATEWAY_PID $EMU_PID 2>/dev/null; rm -rf "$SANDBOX"' EXIT
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --follow --until-ready --timeout 10s --since-start
 for _ in $(seq 50); do grep -q http= "$SANDBOX/emulator.out" 2>/dev/null && break; sleep 0.1; done
+
+echo
+echo "== 8. maestro-smoketest: send a test mailing, follow its links, bounce it"
 cat >>"$SANDBOX/config.toml" <<TOML
 
 [smoketest]
