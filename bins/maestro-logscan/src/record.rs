@@ -9,7 +9,7 @@
 //! that matched a rule leave the parser, with their first line and a
 //! bounded number of continuation lines.
 
-use crate::rules::RuleSet;
+use crate::rules::{Prefilter, RuleSet};
 use crate::timestamp::{self, TimestampFormat};
 use chrono::NaiveDateTime;
 use memchr::{memchr, memchr_iter, memrchr};
@@ -123,6 +123,8 @@ pub struct RecordParser<'r> {
     /// so that ten million records do not cost ten million allocations.
     spare: Vec<u8>,
     start_cache: timestamp::StartCache,
+    /// Lower-cased copies of blocks for the literal prefilter.
+    scratch: Vec<Vec<u8>>,
 }
 
 impl<'r> RecordParser<'r> {
@@ -139,6 +141,7 @@ impl<'r> RecordParser<'r> {
             cands: Vec::new(),
             spare: Vec::new(),
             start_cache: timestamp::StartCache::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -163,7 +166,7 @@ impl<'r> RecordParser<'r> {
         let mut cands = std::mem::take(&mut self.cands);
         cands.clear();
         if let Some(pf) = &self.rules.prefilter {
-            find_candidates(pf, block, &mut cands);
+            find_candidates(pf, block, &mut cands, &mut self.scratch);
         }
         let mut next = 0;
         let mut s = 0;
@@ -355,13 +358,20 @@ const PARALLEL_MIN: usize = 256 * 1024;
 
 /// The starts of the lines in `block` (whole lines) where the prefilter
 /// matches. Large blocks are cut at line ends into one part a core and
-/// searched at once: the regex is most of a scan's time.
-fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>) {
+/// searched at once. `scratch` holds the lower-cased copies the literal
+/// prefilter searches, one a part, kept from block to block.
+fn find_candidates(pf: &Prefilter, block: &[u8], out: &mut Vec<usize>, scratch: &mut Vec<Vec<u8>>) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
-    if threads < 2 || block.len() < PARALLEL_MIN {
-        candidates_in(pf, block, 0, out);
+    let threads = if block.len() < PARALLEL_MIN {
+        1
+    } else {
+        threads
+    };
+    scratch.resize_with(threads.max(scratch.len()), Vec::new);
+    if threads < 2 {
+        candidates_in(pf, block, 0, out, &mut scratch[0]);
         return;
     }
     let mut parts = Vec::with_capacity(threads);
@@ -379,10 +389,11 @@ fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>)
     let found: Vec<Vec<usize>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
-            .map(|&(s, e)| {
+            .zip(scratch.iter_mut())
+            .map(|(&(s, e), buf)| {
                 scope.spawn(move || {
                     let mut v = Vec::new();
-                    candidates_in(pf, &block[s..e], s, &mut v);
+                    candidates_in(pf, &block[s..e], s, &mut v, buf);
                     v
                 })
             })
@@ -397,17 +408,27 @@ fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>)
     }
 }
 
-fn candidates_in(pf: &regex::bytes::Regex, block: &[u8], base: usize, out: &mut Vec<usize>) {
+fn candidates_in(
+    pf: &Prefilter,
+    block: &[u8],
+    base: usize,
+    out: &mut Vec<usize>,
+    scratch: &mut Vec<u8>,
+) {
+    let hay: &[u8] = if pf.wants_folded() {
+        crate::literals::fold_into(block, scratch);
+        scratch
+    } else {
+        block
+    };
     let mut pos = 0;
-    while pos < block.len() {
-        let Some(m) = pf.find_at(block, pos) else {
+    while pos < hay.len() {
+        let Some(start) = pf.find_at(hay, pos) else {
             break;
         };
-        let start = m.start().min(block.len().saturating_sub(1));
-        let ls = memrchr(b'\n', &block[..start])
-            .map_or(0, |i| i + 1)
-            .max(pos);
-        let le = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
+        let start = start.min(hay.len().saturating_sub(1));
+        let ls = memrchr(b'\n', &hay[..start]).map_or(0, |i| i + 1).max(pos);
+        let le = memchr(b'\n', &hay[start..]).map_or(hay.len(), |i| start + i + 1);
         out.push(base + ls);
         pos = le.max(pos + 1);
     }
@@ -741,12 +762,18 @@ pub mod fuzzing {
     use crate::rules::{built_in, Pack, Severity};
     use std::sync::OnceLock;
 
-    fn sets() -> &'static [RuleSet; 2] {
-        static SETS: OnceLock<[RuleSet; 2]> = OnceLock::new();
+    /// Each pack twice: with its literal prefilter, and with the combined
+    /// regex as prefilter (the reference).
+    fn sets() -> &'static [(RuleSet, RuleSet); 2] {
+        static SETS: OnceLock<[(RuleSet, RuleSet); 2]> = OnceLock::new();
         SETS.get_or_init(|| {
             let all = built_in();
-            let compile =
-                |p| RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
+            let compile = |p| {
+                let set =
+                    RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
+                let reference = set.clone().with_regex_prefilter().expect("compiles");
+                (set, reference)
+            };
             [compile(Pack::Maestro), compile(Pack::Db)]
         })
     }
@@ -758,7 +785,7 @@ pub mod fuzzing {
             Some((c, rest)) => (*c, rest),
             None => (0, data),
         };
-        let set = &sets()[usize::from(ctl & 1)];
+        let (set, reference) = &sets()[usize::from(ctl & 1)];
         let max_line = 64 + usize::from(ctl >> 2) * 16;
         let mut opts = ParserOptions {
             max_stack_lines: 3,
@@ -768,7 +795,13 @@ pub mod fuzzing {
             opts.window.since =
                 chrono::NaiveDate::from_ymd_opt(2026, 11, 26).and_then(|d| d.and_hms_opt(8, 0, 0));
         }
-        let (records, counts) = parse_records(body, set, opts, max_line);
+        let (records, counts) = parse_records(body, set, opts.clone(), max_line);
+        let (ref_records, ref_counts) = parse_records(body, reference, opts, max_line);
+        assert_eq!(
+            (&records, &counts),
+            (&ref_records, &ref_counts),
+            "the literal prefilter finds what the regex prefilter finds"
+        );
         assert_eq!(
             counts.bytes,
             body.len() as u64,
