@@ -63,3 +63,6 @@ echo "logscan:      ${LS}s   (runs: ${ls_times[*]})"
 echo "ratio:        $(awk -v a="$LS" -v b="$RG" 'BEGIN { printf "%.2f", a / b }') of the best times (target: <= 1.3)"
 echo "run by run:   $(printf '%s\n' "${ratios[@]}" | sort -n | head -1) to $(printf '%s\n' "${ratios[@]}" | sort -n | tail -1) (${ratios[*]}; load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "peak memory:  $((RSS / 1024)) MiB max RSS (target: < 64 MiB)"
+# Machine-readable rows for scripts/bench.sh: BENCH|tool|measure|figure|reference|ratio|target
+echo "BENCH|maestro-logscan|scan of a 1 GiB LUI log, built-in pack (best of $RUNS; run by run $(printf '%s\n' "${ratios[@]}" | sort -n | head -1)-$(printf '%s\n' "${ratios[@]}" | sort -n | tail -1))|${LS} s|rg -c -f ${RG} s|$(awk -v a="$LS" -v b="$RG" 'BEGIN { printf "%.2f", a / b }')|<= 1.3"
+echo "BENCH|maestro-logscan|peak memory (max RSS)|$((RSS / 1024)) MiB|||< 64 MiB"
