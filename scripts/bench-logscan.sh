@@ -58,7 +58,7 @@ LS=$(printf '%s\n' "${ls_times[@]}" | best)
 RSS=$(printf '%s\n' "${ls_rss[@]}" | sort -n | tail -1)
 echo "file:         $LOG ($(stat -c %s "$LOG") bytes, $(wc -l <"$LOG") lines)"
 echo "patterns:     $(wc -l <"$PATTERNS") ($PATTERNS)"
-echo "rg -c -f:     ${RG}s   (runs: ${rg_times[*]}; $(rg --version | head -1))"
+echo "rg -c -f:     ${RG}s   (runs: ${rg_times[*]}; $(rg --version 2>/dev/null | head -1))"
 echo "logscan:      ${LS}s   (runs: ${ls_times[*]})"
 echo "ratio:        $(awk -v a="$LS" -v b="$RG" 'BEGIN { printf "%.2f", a / b }') of the best times (target: <= 1.3)"
 echo "run by run:   $(printf '%s\n' "${ratios[@]}" | sort -n | head -1) to $(printf '%s\n' "${ratios[@]}" | sort -n | tail -1) (${ratios[*]}; load $(cut -d' ' -f1-3 /proc/loadavg))"
