@@ -128,6 +128,9 @@ pub struct RecordParser<'r> {
     start_cache: timestamp::StartCache,
     /// Lower-cased copies of blocks for the literal prefilter.
     scratch: Vec<Vec<u8>>,
+    /// Blocks left to search with the rules' regex instead of the
+    /// literals, which hit too many lines lately.
+    fallback_blocks: u32,
 }
 
 impl<'r> RecordParser<'r> {
@@ -145,6 +148,7 @@ impl<'r> RecordParser<'r> {
             spare: None,
             start_cache: timestamp::StartCache::default(),
             scratch: Vec::new(),
+            fallback_blocks: 0,
         }
     }
 
@@ -168,8 +172,26 @@ impl<'r> RecordParser<'r> {
         }
         let mut cands = std::mem::take(&mut self.cands);
         cands.clear();
-        if let Some(pf) = &self.rules.prefilter {
+        let fallback = self.rules.fallback.as_ref();
+        let pf = match fallback {
+            Some(f) if self.fallback_blocks > 0 => {
+                self.fallback_blocks -= 1;
+                Some(f)
+            }
+            _ => self.rules.prefilter.as_ref(),
+        };
+        if let Some(pf) = pf {
             find_candidates(pf, block, &mut cands, &mut self.scratch);
+            // Literals that hit a line every few KiB (`error` in every
+            // line of some log) make matching the rules line by line cost
+            // more than the regex over the block: use the regex for a
+            // while, then try the literals again.
+            if fallback.is_some()
+                && pf.wants_folded()
+                && cands.len() > block.len() / FALLBACK_BYTES_PER_HIT + 16
+            {
+                self.fallback_blocks = FALLBACK_BLOCKS;
+            }
         }
         let mut next = 0;
         let mut s = 0;
@@ -353,6 +375,12 @@ impl<'r> RecordParser<'r> {
         self.spare = Some(open);
     }
 }
+
+/// More literal hits than one per this many bytes of a block: the regex is
+/// cheaper (a hit costs a pass of the rules over its line).
+const FALLBACK_BYTES_PER_HIT: usize = 4096;
+/// How many blocks the regex then searches before the literals are tried again.
+const FALLBACK_BLOCKS: u32 = 32;
 
 /// Blocks at least this large are searched by several threads.
 const PARALLEL_MIN: usize = 256 * 1024;
@@ -744,6 +772,35 @@ Caused by: java.lang.IllegalStateException: x\n\
         assert_eq!(recs.len(), 1);
         assert!(recs[0].text.ends_with('b'));
         assert_eq!(recs[0].time, Some(t("2026-11-26 08:00:01")));
+    }
+
+    #[test]
+    fn literals_hitting_every_line_give_the_same_records_as_the_regex() {
+        let set = maestro();
+        let reference = set.clone().with_regex_prefilter().unwrap();
+        let mut data = Vec::new();
+        for i in 0..80_000 {
+            data.extend_from_slice(
+                format!(
+                    "2026-11-26 08:00:{:02},000 INFO errorCount=0 job {i}\n",
+                    i % 60
+                )
+                .as_bytes(),
+            );
+            if i % 5000 == 0 {
+                data.extend_from_slice(
+                    b"2026-11-26 08:00:00,000 ERROR Table 'maestro.x' doesn't exist\n\tat x\n",
+                );
+            }
+        }
+        assert!(
+            data.len() > 2 * CHUNK,
+            "several blocks, so the fallback comes and goes"
+        );
+        let opts = ParserOptions::default();
+        let got = parse_records(&data, &set, opts.clone(), 1 << 20);
+        assert_eq!(got, parse_records(&data, &reference, opts, 1 << 20));
+        assert_eq!(got.0.len(), 16);
     }
 
     #[test]

@@ -447,6 +447,10 @@ impl Prefilter {
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub prefilter: Option<Prefilter>,
+    /// The rules' regex, when `prefilter` is the literals: for blocks
+    /// where the literals hit so many lines that asking the rules about
+    /// each costs more than the regex over the whole block.
+    pub fallback: Option<Prefilter>,
     pub set: RegexSet,
 }
 
@@ -479,16 +483,19 @@ impl RuleSet {
                 from: String::new(),
                 message: e.to_string(),
             })?;
-        let prefilter = if patterns.is_empty() {
-            None
-        } else if let Some(ac) = literal_prefilter(&patterns) {
-            Some(Prefilter::Literals(ac))
+        let (prefilter, fallback) = if patterns.is_empty() {
+            (None, None)
         } else {
-            Some(Prefilter::Regex(regex_prefilter(&patterns)?))
+            let regex = Prefilter::Regex(regex_prefilter(&patterns)?);
+            match literal_prefilter(&patterns) {
+                Some(ac) => (Some(Prefilter::Literals(ac)), Some(regex)),
+                None => (Some(regex), None),
+            }
         };
         Ok(RuleSet {
             rules,
             prefilter,
+            fallback,
             set,
         })
     }
@@ -500,6 +507,7 @@ impl RuleSet {
         if !patterns.is_empty() {
             self.prefilter = Some(Prefilter::Regex(regex_prefilter(&patterns)?));
         }
+        self.fallback = None;
         Ok(self)
     }
 
