@@ -452,6 +452,71 @@ fn follow_waits_for_the_file_and_returns_on_ready() {
 }
 
 #[test]
+fn follow_streams_each_finding_as_it_is_found() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    std::fs::write(&log, "2026-11-26 08:00:00 INFO Starting LISTSERV Maestro\n").unwrap();
+    for (format, first) in [("json", "{"), ("text", "WARNING [deadlock] LUI.LOG:2: ")] {
+        std::fs::write(&log, "2026-11-26 08:00:00 INFO Starting LISTSERV Maestro\n").unwrap();
+        let mut child = cmd(dir.path())
+            .args([
+                "--follow",
+                "--until-ready",
+                "--since",
+                "2026-11-26 00:00",
+                "--timeout",
+                "20s",
+                "--poll-interval",
+                "50ms",
+                "--format",
+                format,
+                path(&log),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(b"2026-11-26 08:00:01 WARN Deadlock found when trying to get lock\n")
+            .unwrap();
+        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{format}: the finding came while following"
+        );
+        assert!(line.starts_with(first), "{format}: {line}");
+        if format == "json" {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(
+                (v["type"].as_str(), v["id"].as_str(), v["location"].as_str()),
+                (Some("live-finding"), Some("deadlock"), Some("LUI.LOG:2"))
+            );
+        }
+        f.write_all(b"2026-11-26 08:00:05 INFO Server startup in 4000 ms\n")
+            .unwrap();
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let rest: Vec<String> = rx.try_iter().collect();
+        assert_eq!(status.code(), Some(1), "{format}: {rest:?}");
+        // The report at the end still has the (folded) finding.
+        assert!(
+            rest.iter().any(|l| l.contains("deadlock")),
+            "{format}: {rest:?}"
+        );
+    }
+}
+
+#[test]
 fn follow_stops_at_once_on_critical_and_times_out_as_critical() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("LUI.LOG");

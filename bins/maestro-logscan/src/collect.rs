@@ -147,6 +147,9 @@ pub struct Collector {
     pub ok_point: Option<Point>,
     /// Findings dropped because a startup (with --since-start) or an ok-rule came after them.
     pub cleared: u64,
+    /// When set (`--follow`), every finding record as it is accepted, one
+    /// finding each (not folded), for the caller to write out at once.
+    pub live: Option<Vec<Finding>>,
 }
 
 impl Collector {
@@ -226,6 +229,19 @@ impl Collector {
                 .to_string(),
         );
         let severity = rule.severity;
+        if let Some(live) = self.live.as_mut() {
+            let one = Group {
+                rule: rule.clone(),
+                also: also.clone(),
+                first: rec.clone(),
+                file: name.to_string(),
+                count: 1,
+                first_time: rec.time,
+                last_time: rec.time,
+                last_line: rec.line,
+            };
+            live.push(one.to_finding());
+        }
         match ff.index.get(&key) {
             Some(&g) => {
                 let g = &mut ff.groups[g];
@@ -308,6 +324,25 @@ mod tests {
         assert_eq!(finding.location.as_deref(), Some("LUI.LOG:3"));
         assert_eq!(c.rule_counts["table-missing"], 3);
         assert_eq!(c.ready.as_ref().map(|p| p.line), Some(6));
+    }
+
+    #[test]
+    fn live_findings_are_each_record_unfolded() {
+        let mut rules = built_in();
+        merge_text(&mut rules, "", "t").unwrap();
+        let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap();
+        let (recs, _) = parse_records(LOG.as_bytes(), &set, ParserOptions::default(), 4096);
+        let mut c = Collector::new(false);
+        c.live = Some(Vec::new());
+        let f = c.add_file();
+        for r in recs {
+            c.accept(f, "LUI.LOG", r, &set);
+        }
+        let live = c.live.take().unwrap();
+        let at: Vec<_> = live.iter().map(|f| f.location.clone().unwrap()).collect();
+        assert_eq!(at, ["LUI.LOG:1", "LUI.LOG:3", "LUI.LOG:4", "LUI.LOG:5"]);
+        assert!(live.iter().all(|f| !f.message.contains("(x")));
+        assert_eq!(c.files[0].groups.len(), 2, "the report still folds them");
     }
 
     #[test]

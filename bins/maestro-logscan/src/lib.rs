@@ -8,6 +8,7 @@
 //! - [`timestamp`]: the timestamp formats, detected per file;
 //! - [`record`]: bytes into lines into records, with a bounded buffer;
 //! - [`rules`]: the built-in rule packs and rule files;
+//! - [`literals`]: the literals every match of a rule contains (the fast prefilter);
 //! - [`collect`]: records into folded findings, markers;
 //! - [`input`]: which files, which window;
 //! - [`state`]: per-file offsets for `--incremental`;
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod collect;
 pub mod input;
+pub mod literals;
 pub mod record;
 pub mod rules;
 pub mod scan;

@@ -9,7 +9,7 @@
 //! that matched a rule leave the parser, with their first line and a
 //! bounded number of continuation lines.
 
-use crate::rules::RuleSet;
+use crate::rules::{Prefilter, RuleSet};
 use crate::timestamp::{self, TimestampFormat};
 use chrono::NaiveDateTime;
 use memchr::{memchr, memchr_iter, memrchr};
@@ -77,7 +77,7 @@ pub struct Record {
     pub rules: Vec<usize>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Open {
     line: u64,
     offset: u64,
@@ -116,13 +116,21 @@ pub struct RecordParser<'r> {
     format: Option<TimestampFormat>,
     detect_done: bool,
     pub counts: Counts,
-    open: Option<Open>,
+    /// Boxed, and the box reused from record to record (`spare`): a record
+    /// starts on nearly every line, and moving the whole struct each time
+    /// was a tenth of a scan's time.
+    open: Option<Box<Open>>,
     stamp_cache: Option<(Vec<u8>, NaiveDateTime)>,
     cands: Vec<usize>,
-    /// The first-line buffer of the last record that was not kept, reused
-    /// so that ten million records do not cost ten million allocations.
-    spare: Vec<u8>,
+    /// The last record that was closed, with its buffers, reused so that
+    /// ten million records do not cost ten million allocations.
+    spare: Option<Box<Open>>,
     start_cache: timestamp::StartCache,
+    /// Lower-cased copies of blocks for the literal prefilter.
+    scratch: Vec<Vec<u8>>,
+    /// Blocks left to search with the rules' regex instead of the
+    /// literals, which hit too many lines lately.
+    fallback_blocks: u32,
 }
 
 impl<'r> RecordParser<'r> {
@@ -137,8 +145,10 @@ impl<'r> RecordParser<'r> {
             open: None,
             stamp_cache: None,
             cands: Vec::new(),
-            spare: Vec::new(),
+            spare: None,
             start_cache: timestamp::StartCache::default(),
+            scratch: Vec::new(),
+            fallback_blocks: 0,
         }
     }
 
@@ -162,8 +172,26 @@ impl<'r> RecordParser<'r> {
         }
         let mut cands = std::mem::take(&mut self.cands);
         cands.clear();
-        if let Some(pf) = &self.rules.prefilter {
-            find_candidates(pf, block, &mut cands);
+        let fallback = self.rules.fallback.as_ref();
+        let pf = match fallback {
+            Some(f) if self.fallback_blocks > 0 => {
+                self.fallback_blocks -= 1;
+                Some(f)
+            }
+            _ => self.rules.prefilter.as_ref(),
+        };
+        if let Some(pf) = pf {
+            find_candidates(pf, block, &mut cands, &mut self.scratch);
+            // Literals that hit a line every few KiB (`error` in every
+            // line of some log) make matching the rules line by line cost
+            // more than the regex over the block: use the regex for a
+            // while, then try the literals again.
+            if fallback.is_some()
+                && pf.wants_folded()
+                && cands.len() > block.len() / FALLBACK_BYTES_PER_HIT + 16
+            {
+                self.fallback_blocks = FALLBACK_BLOCKS;
+            }
         }
         let mut next = 0;
         let mut s = 0;
@@ -251,20 +279,17 @@ impl<'r> RecordParser<'r> {
                 self.close(prev, out);
             }
             self.counts.records += 1;
-            let mut head = std::mem::take(&mut self.spare);
-            head.clear();
-            let mut open = Open {
-                line: self.counts.lines,
-                offset,
-                head,
-                head_at: Some((s, line.len().min(KEPT_LINE_BYTES))),
-                time: None,
-                stack: Vec::new(),
-                more: 0,
-                rules: Vec::new(),
-                in_window: true,
-                headless: !starts,
-            };
+            let mut open = self.spare.take().unwrap_or_default();
+            open.line = self.counts.lines;
+            open.offset = offset;
+            open.head.clear();
+            open.head_at = Some((s, line.len().min(KEPT_LINE_BYTES)));
+            open.time = None;
+            open.stack.clear();
+            open.more = 0;
+            open.rules.clear();
+            open.in_window = true;
+            open.headless = !starts;
             if !self.opts.window.is_open() && starts {
                 let t = self.stamp(line);
                 open.in_window = t.is_none_or(|(t, _)| self.opts.window.contains(t));
@@ -308,9 +333,9 @@ impl<'r> RecordParser<'r> {
         parsed
     }
 
-    fn close(&mut self, mut open: Open, out: &mut Vec<Record>) {
+    fn close(&mut self, mut open: Box<Open>, out: &mut Vec<Record>) {
         if open.rules.is_empty() || !open.in_window {
-            self.spare = open.head;
+            self.spare = Some(open);
             return;
         }
         let stamp = match open.time.take() {
@@ -345,23 +370,37 @@ impl<'r> RecordParser<'r> {
             stamp_len: decode(&open.head[..stamp_len]).0.len(),
             stack,
             more_lines: open.more,
-            rules: open.rules,
+            rules: std::mem::take(&mut open.rules),
         });
+        self.spare = Some(open);
     }
 }
+
+/// More literal hits than one per this many bytes of a block: the regex is
+/// cheaper (a hit costs a pass of the rules over its line).
+const FALLBACK_BYTES_PER_HIT: usize = 4096;
+/// How many blocks the regex then searches before the literals are tried again.
+const FALLBACK_BLOCKS: u32 = 32;
 
 /// Blocks at least this large are searched by several threads.
 const PARALLEL_MIN: usize = 256 * 1024;
 
 /// The starts of the lines in `block` (whole lines) where the prefilter
 /// matches. Large blocks are cut at line ends into one part a core and
-/// searched at once: the regex is most of a scan's time.
-fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>) {
+/// searched at once. `scratch` holds the lower-cased copies the literal
+/// prefilter searches, one a part, kept from block to block.
+fn find_candidates(pf: &Prefilter, block: &[u8], out: &mut Vec<usize>, scratch: &mut Vec<Vec<u8>>) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
-    if threads < 2 || block.len() < PARALLEL_MIN {
-        candidates_in(pf, block, 0, out);
+    let threads = if block.len() < PARALLEL_MIN {
+        1
+    } else {
+        threads
+    };
+    scratch.resize_with(threads.max(scratch.len()), Vec::new);
+    if threads < 2 {
+        candidates_in(pf, block, 0, out, &mut scratch[0]);
         return;
     }
     let mut parts = Vec::with_capacity(threads);
@@ -379,10 +418,11 @@ fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>)
     let found: Vec<Vec<usize>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
-            .map(|&(s, e)| {
+            .zip(scratch.iter_mut())
+            .map(|(&(s, e), buf)| {
                 scope.spawn(move || {
                     let mut v = Vec::new();
-                    candidates_in(pf, &block[s..e], s, &mut v);
+                    candidates_in(pf, &block[s..e], s, &mut v, buf);
                     v
                 })
             })
@@ -397,17 +437,27 @@ fn find_candidates(pf: &regex::bytes::Regex, block: &[u8], out: &mut Vec<usize>)
     }
 }
 
-fn candidates_in(pf: &regex::bytes::Regex, block: &[u8], base: usize, out: &mut Vec<usize>) {
+fn candidates_in(
+    pf: &Prefilter,
+    block: &[u8],
+    base: usize,
+    out: &mut Vec<usize>,
+    scratch: &mut Vec<u8>,
+) {
+    let hay: &[u8] = if pf.wants_folded() {
+        crate::literals::fold_into(block, scratch);
+        scratch
+    } else {
+        block
+    };
     let mut pos = 0;
-    while pos < block.len() {
-        let Some(m) = pf.find_at(block, pos) else {
+    while pos < hay.len() {
+        let Some(start) = pf.find_at(hay, pos) else {
             break;
         };
-        let start = m.start().min(block.len().saturating_sub(1));
-        let ls = memrchr(b'\n', &block[..start])
-            .map_or(0, |i| i + 1)
-            .max(pos);
-        let le = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
+        let start = start.min(hay.len().saturating_sub(1));
+        let ls = memrchr(b'\n', &hay[..start]).map_or(0, |i| i + 1).max(pos);
+        let le = memchr(b'\n', &hay[start..]).map_or(hay.len(), |i| start + i + 1);
         out.push(base + ls);
         pos = le.max(pos + 1);
     }
@@ -725,6 +775,35 @@ Caused by: java.lang.IllegalStateException: x\n\
     }
 
     #[test]
+    fn literals_hitting_every_line_give_the_same_records_as_the_regex() {
+        let set = maestro();
+        let reference = set.clone().with_regex_prefilter().unwrap();
+        let mut data = Vec::new();
+        for i in 0..80_000 {
+            data.extend_from_slice(
+                format!(
+                    "2026-11-26 08:00:{:02},000 INFO errorCount=0 job {i}\n",
+                    i % 60
+                )
+                .as_bytes(),
+            );
+            if i % 5000 == 0 {
+                data.extend_from_slice(
+                    b"2026-11-26 08:00:00,000 ERROR Table 'maestro.x' doesn't exist\n\tat x\n",
+                );
+            }
+        }
+        assert!(
+            data.len() > 2 * CHUNK,
+            "several blocks, so the fallback comes and goes"
+        );
+        let opts = ParserOptions::default();
+        let got = parse_records(&data, &set, opts.clone(), 1 << 20);
+        assert_eq!(got, parse_records(&data, &reference, opts, 1 << 20));
+        assert_eq!(got.0.len(), 16);
+    }
+
+    #[test]
     fn a_file_without_timestamps_is_one_record_a_line() {
         let set = maestro();
         let (recs, counts) =
@@ -741,12 +820,18 @@ pub mod fuzzing {
     use crate::rules::{built_in, Pack, Severity};
     use std::sync::OnceLock;
 
-    fn sets() -> &'static [RuleSet; 2] {
-        static SETS: OnceLock<[RuleSet; 2]> = OnceLock::new();
+    /// Each pack twice: with its literal prefilter, and with the combined
+    /// regex as prefilter (the reference).
+    fn sets() -> &'static [(RuleSet, RuleSet); 2] {
+        static SETS: OnceLock<[(RuleSet, RuleSet); 2]> = OnceLock::new();
         SETS.get_or_init(|| {
             let all = built_in();
-            let compile =
-                |p| RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
+            let compile = |p| {
+                let set =
+                    RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
+                let reference = set.clone().with_regex_prefilter().expect("compiles");
+                (set, reference)
+            };
             [compile(Pack::Maestro), compile(Pack::Db)]
         })
     }
@@ -758,7 +843,7 @@ pub mod fuzzing {
             Some((c, rest)) => (*c, rest),
             None => (0, data),
         };
-        let set = &sets()[usize::from(ctl & 1)];
+        let (set, reference) = &sets()[usize::from(ctl & 1)];
         let max_line = 64 + usize::from(ctl >> 2) * 16;
         let mut opts = ParserOptions {
             max_stack_lines: 3,
@@ -768,7 +853,13 @@ pub mod fuzzing {
             opts.window.since =
                 chrono::NaiveDate::from_ymd_opt(2026, 11, 26).and_then(|d| d.and_hms_opt(8, 0, 0));
         }
-        let (records, counts) = parse_records(body, set, opts, max_line);
+        let (records, counts) = parse_records(body, set, opts.clone(), max_line);
+        let (ref_records, ref_counts) = parse_records(body, reference, opts, max_line);
+        assert_eq!(
+            (&records, &counts),
+            (&ref_records, &ref_counts),
+            "the literal prefilter finds what the regex prefilter finds"
+        );
         assert_eq!(
             counts.bytes,
             body.len() as u64,

@@ -402,12 +402,55 @@ pub fn check_regex(r: &Rule, from: &str) -> Result<(), RulesError> {
         })
 }
 
+/// How the lines worth asking the rules about are found in a block.
+#[derive(Debug, Clone)]
+pub enum Prefilter {
+    /// The lower-cased literals every match of some rule contains (see
+    /// [`crate::literals`]), searched in a lower-cased copy of the block:
+    /// a SIMD literal search, several times faster than the rules' regex,
+    /// used whenever every rule has such literals. Its hits may include
+    /// lines no rule matches.
+    Literals(aho_corasick::AhoCorasick),
+    /// All rules as one alternation: exact, and the fallback.
+    Regex(Regex),
+}
+
+impl Prefilter {
+    /// Whether [`find_at`](Self::find_at) searches a lower-cased copy
+    /// ([`crate::literals::fold_into`]) rather than the bytes themselves.
+    pub fn wants_folded(&self) -> bool {
+        matches!(self, Prefilter::Literals(_))
+    }
+
+    /// The start of the first hit at or after `at`. A line a rule matches
+    /// always has a hit.
+    pub fn find_at(&self, hay: &[u8], at: usize) -> Option<usize> {
+        match self {
+            Prefilter::Literals(ac) => ac
+                .find(aho_corasick::Input::new(hay).range(at..))
+                .map(|m| m.start()),
+            Prefilter::Regex(re) => re.find_at(hay, at).map(|m| m.start()),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Prefilter::Literals(_) => "literals",
+            Prefilter::Regex(_) => "regex",
+        }
+    }
+}
+
 /// The rules that apply to one pack, compiled: a prefilter that runs over
 /// whole blocks of lines, and a set that says which rules a line matches.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
-    pub prefilter: Option<Regex>,
+    pub prefilter: Option<Prefilter>,
+    /// The rules' regex, when `prefilter` is the literals: for blocks
+    /// where the literals hit so many lines that asking the rules about
+    /// each costs more than the regex over the whole block.
+    pub fallback: Option<Prefilter>,
     pub set: RegexSet,
 }
 
@@ -440,37 +483,85 @@ impl RuleSet {
                 from: String::new(),
                 message: e.to_string(),
             })?;
-        let prefilter = if patterns.is_empty() {
-            None
+        let (prefilter, fallback) = if patterns.is_empty() {
+            (None, None)
         } else {
-            let joined = patterns
-                .iter()
-                .map(|p| format!("(?:{p})"))
-                .collect::<Vec<_>>()
-                .join("|");
-            Some(
-                builder(&joined)
-                    .size_limit(64 << 20)
-                    .dfa_size_limit(32 << 20)
-                    .build()
-                    .map_err(|e| RulesError::Regex {
-                        id: "(all)".into(),
-                        from: String::new(),
-                        message: e.to_string(),
-                    })?,
-            )
+            let regex = Prefilter::Regex(regex_prefilter(&patterns)?);
+            match literal_prefilter(&patterns) {
+                Some(ac) => (Some(Prefilter::Literals(ac)), Some(regex)),
+                None => (Some(regex), None),
+            }
         };
         Ok(RuleSet {
             rules,
             prefilter,
+            fallback,
             set,
         })
+    }
+
+    /// The same rules with the combined regex as prefilter: the reference
+    /// the literal prefilter is tested against.
+    pub fn with_regex_prefilter(mut self) -> Result<RuleSet, RulesError> {
+        let patterns: Vec<&str> = self.rules.iter().map(|r| r.regex.as_str()).collect();
+        if !patterns.is_empty() {
+            self.prefilter = Some(Prefilter::Regex(regex_prefilter(&patterns)?));
+        }
+        self.fallback = None;
+        Ok(self)
     }
 
     /// The patterns, one a line, for `rg -f` / `grep -E -f` comparisons.
     pub fn patterns(&self) -> Vec<&str> {
         self.rules.iter().map(|r| r.regex.as_str()).collect()
     }
+}
+
+/// A multi-literal searcher over the required literals of every pattern,
+/// or None when one pattern has none (then the rules' regex is the
+/// prefilter).
+fn literal_prefilter(patterns: &[&str]) -> Option<aho_corasick::AhoCorasick> {
+    let mut all = Vec::new();
+    for p in patterns {
+        all.extend(crate::literals::required(p)?);
+    }
+    all.sort();
+    all.dedup();
+    // A literal that contains another is found through that one: fewer
+    // literals keep the SIMD search's false hits down.
+    let all: Vec<Vec<u8>> = all
+        .iter()
+        .filter(|l| {
+            !all.iter()
+                .any(|o| o.len() < l.len() && memchr::memmem::find(l, o).is_some())
+        })
+        .cloned()
+        .collect();
+    if all.is_empty() || all.len() > crate::literals::MAX_LITERALS {
+        return None;
+    }
+    // Leftmost-first lets aho-corasick use its SIMD (Teddy) searcher.
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(&all)
+        .ok()
+}
+
+fn regex_prefilter(patterns: &[&str]) -> Result<Regex, RulesError> {
+    let joined = patterns
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|");
+    builder(&joined)
+        .size_limit(64 << 20)
+        .dfa_size_limit(32 << 20)
+        .build()
+        .map_err(|e| RulesError::Regex {
+            id: "(all)".into(),
+            from: String::new(),
+            message: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -500,6 +591,40 @@ mod tests {
         }
         RuleSet::compile(&all, Pack::Maestro, Severity::Info).unwrap();
         RuleSet::compile(&all, Pack::Db, Severity::Info).unwrap();
+    }
+
+    #[test]
+    fn built_in_packs_use_the_literal_prefilter_and_others_fall_back() {
+        let all = built_in();
+        for pack in [Pack::Maestro, Pack::Db] {
+            let set = RuleSet::compile(&all, pack, Severity::Info).unwrap();
+            assert_eq!(
+                set.prefilter.as_ref().unwrap().kind(),
+                "literals",
+                "{pack:?}"
+            );
+        }
+        let mut rules = all.clone();
+        merge_text(
+            &mut rules,
+            "[[rule]]\nid = \"digits\"\nregex = \"\\\\d+ errors\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap();
+        assert_eq!(set.prefilter.as_ref().unwrap().kind(), "literals");
+        merge_text(
+            &mut rules,
+            "[[rule]]\nid = \"short\"\nregex = \"E\\\\d\"\n",
+            "y.toml",
+        )
+        .unwrap();
+        let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap();
+        assert_eq!(set.prefilter.as_ref().unwrap().kind(), "regex");
+        // Whatever the prefilter, every line a rule matches is a hit.
+        let hay = b"x\n12 errors\nE5\nsevere\n";
+        let pf = set.prefilter.as_ref().unwrap();
+        assert_eq!(pf.find_at(hay, 0), Some(2));
     }
 
     #[test]

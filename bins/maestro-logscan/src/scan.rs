@@ -13,9 +13,11 @@ use chrono::{Local, NaiveDate, NaiveDateTime};
 use maestro_common::catalog::Catalog;
 use maestro_common::cli::{Context, ToolError};
 use maestro_common::perfdata::{Perfdata, Uom};
+use maestro_common::render::json::{finding_record, write_record};
+use maestro_common::render::{Format, Verbosity};
 use maestro_common::site::{Component, SiteLayout};
 use maestro_common::{Check, Finding, Report, Status};
-use std::io::{Seek, SeekFrom};
+use std::io::{Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -218,6 +220,10 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
     };
     let mut report = Report::new(ctx.tool, None);
     let mut collector = Collector::new(settings.since_start);
+    let live = if args.follow { live_output(ctx) } else { None };
+    if live.is_some() {
+        collector.live = Some(Vec::new());
+    }
     let started = Instant::now();
     let mut outcomes = Vec::new();
     let mut extra = Vec::new();
@@ -233,6 +239,7 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
             layout.as_ref(),
             args.until_ready,
             &mut collector,
+            live,
         )?;
         outcomes = f.outcomes;
         extra.push(f.check);
@@ -568,6 +575,7 @@ fn follow(
     layout: Option<&SiteLayout>,
     until_ready: bool,
     collector: &mut Collector,
+    live: Option<Live>,
 ) -> Result<FollowResult, ToolError> {
     let fixed_path = match (layout, inputs) {
         (Some(_), _) => None,
@@ -650,6 +658,7 @@ fn follow(
                         _ => {}
                     }
                 }
+                emit_live(collector, live, &cur.display);
                 if n == 0 {
                     break;
                 }
@@ -665,6 +674,7 @@ fn follow(
                         _ => {}
                     }
                 }
+                emit_live(collector, live, &cur.display);
             }
         }
         match worst_event {
@@ -687,6 +697,7 @@ fn follow(
                 if let Some(mut old) = current.take() {
                     old.reader.finish(&mut old.parser, &mut out);
                     drain(&mut out, collector, old.idx, &old.name, &settings.rules);
+                    emit_live(collector, live, &old.display);
                     let mut o = old.outcome();
                     o.notes.push("followed until it was rotated".into());
                     outcomes.push(o);
@@ -708,6 +719,7 @@ fn follow(
     if let Some(mut cur) = current.take() {
         cur.reader.finish(&mut cur.parser, &mut out);
         drain(&mut out, collector, cur.idx, &cur.name, &settings.rules);
+        emit_live(collector, live, &cur.display);
         outcomes.push(cur.outcome());
     }
     if outcomes.is_empty() {
@@ -743,6 +755,65 @@ fn follow(
         _ => Check::ok("follow", format!("followed for {waited}")),
     };
     Ok(FollowResult { outcomes, check })
+}
+
+/// How findings are written the moment they are found while following.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Live {
+    /// A line each: `CRITICAL [rule] FILE:LINE: message`.
+    Text,
+    /// A JSON Lines record each, `"type": "live-finding"`, with the fields
+    /// of a `finding` record (it is not folded: count 1).
+    Json,
+}
+
+/// Text (unless `-q`) and JSON Lines stream findings; nagios output is one
+/// report at the end, so it does not.
+fn live_output(ctx: &Context) -> Option<Live> {
+    match ctx.globals.format {
+        Format::Json => Some(Live::Json),
+        Format::Text if ctx.render.verbosity != Verbosity::Quiet => Some(Live::Text),
+        _ => None,
+    }
+}
+
+/// Write out the findings found since the last call. When standard output
+/// fails (a reader that went away), streaming stops: following goes on and
+/// every finding is still in the final report and the exit code.
+fn emit_live(collector: &mut Collector, live: Option<Live>, check: &str) {
+    let (Some(mode), Some(found)) = (live, collector.live.as_mut()) else {
+        return;
+    };
+    if found.is_empty() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let mut written = || -> std::io::Result<()> {
+        for f in found.drain(..) {
+            match mode {
+                Live::Json => {
+                    let mut record = finding_record("maestro-logscan", check, &f);
+                    record["type"] = "live-finding".into();
+                    write_record(&mut out, &record)?;
+                }
+                Live::Text => writeln!(
+                    out,
+                    "{} [{}] {}: {}",
+                    f.status,
+                    f.id,
+                    f.location.as_deref().unwrap_or(check),
+                    f.message
+                )?,
+            }
+        }
+        out.flush()
+    };
+    if let Err(e) = written() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("maestro-logscan: cannot write a finding as it is found: {e} (they are in the report at the end)");
+        }
+        collector.live = None;
+    }
 }
 
 /// Newlines in the first `len` bytes of `file`.
