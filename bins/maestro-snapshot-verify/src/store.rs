@@ -59,7 +59,25 @@ pub struct CacheKey {
 /// more than the walk itself), and what the capture learnt.
 #[derive(Debug, Default)]
 pub struct RootCache {
-    pub hashes: HashMap<CacheKey, [u8; 32]>,
+    pub hashes: HashMap<CacheKey, CachedHash>,
+}
+
+/// One cached hash, and whether this capture met its key again (the keys
+/// not met are stale and dropped): a flag in place, where a set of the keys
+/// met would cost a second hash table as large as the cache.
+#[derive(Debug, Default)]
+pub struct CachedHash {
+    pub sha256: [u8; 32],
+    pub seen: std::cell::Cell<bool>,
+}
+
+impl CachedHash {
+    pub fn new(sha256: [u8; 32]) -> CachedHash {
+        CachedHash {
+            sha256,
+            seen: std::cell::Cell::new(false),
+        }
+    }
 }
 
 pub fn open(state_dir: &std::path::Path) -> Result<Catalog, CatalogError> {
@@ -85,7 +103,13 @@ pub fn load_cache(catalog: &Catalog, root: &str) -> Result<RootCache, CatalogErr
         .map_err(|e| sql_err(catalog, e))?;
     let rows = stmt
         .query_map([root], |r| {
-            let hash: Vec<u8> = r.get(5)?;
+            // A hash of another length (or type) was not written by us:
+            // ignore it, the file is simply read again.
+            let hash = r
+                .get_ref(5)?
+                .as_blob()
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok());
             Ok((
                 CacheKey {
                     dev: r.get::<_, i64>(0)? as u64,
@@ -100,11 +124,8 @@ pub fn load_cache(catalog: &Catalog, root: &str) -> Result<RootCache, CatalogErr
         .map_err(|e| sql_err(catalog, e))?;
     let mut cache = RootCache::default();
     for row in rows {
-        let (key, hash) = row.map_err(|e| sql_err(catalog, e))?;
-        // A row of another length was not written by us: ignore it, the
-        // file is simply read again.
-        if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
-            cache.hashes.insert(key, hash);
+        if let (key, Some(hash)) = row.map_err(|e| sql_err(catalog, e))? {
+            cache.hashes.insert(key, CachedHash::new(hash));
         }
     }
     Ok(cache)
@@ -189,6 +210,15 @@ pub fn store_manifest(
         .and_then(|len| body.rewind().map(|_| len))
         .map_err(|e| io_err(catalog, e))?;
     let path = catalog.path().to_path_buf();
+    // The blob is written twice in one transaction (zeroblob, then the
+    // bytes): with SQLite's default 2 MiB page cache the zeroed pages spill
+    // to the WAL and are read back and written again, which took a third of
+    // a cached re-capture's time. 32 MiB holds a 100k-entry manifest and
+    // bounds the memory for larger ones.
+    catalog
+        .conn()
+        .execute_batch("PRAGMA cache_size = -32768")
+        .map_err(|e| sql_err(catalog, e))?;
     catalog.write(|tx| {
         tx.execute(
             "INSERT INTO snapshot_manifests

@@ -14,9 +14,11 @@
 use crate::manifest::{Entry, Kind, RawName};
 use crate::store::{CacheKey, RootCache};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -91,10 +93,9 @@ pub struct WalkStats {
     pub cache_hits: u64,
     pub files_read: u64,
     pub bytes_read: u64,
-    /// Per root: new hashes for the cache, and the cached keys that hit
-    /// (the others are stale).
+    /// Per root: new hashes for the cache. (The cached keys that hit are
+    /// marked in the cache itself, see [`crate::store::CachedHash`].)
     pub cache_added: HashMap<String, Vec<(CacheKey, [u8; 32])>>,
-    pub cache_seen: HashMap<String, HashSet<CacheKey>>,
 }
 
 struct Job {
@@ -110,7 +111,7 @@ struct Done {
     /// Set when the file was read: its key and hash, for the cache.
     hashed: Option<(CacheKey, [u8; 32])>,
     /// Set when the cache answered.
-    cache_hit: Option<CacheKey>,
+    cache_hit: bool,
     bytes_read: u64,
 }
 
@@ -242,7 +243,7 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<F> {
                     seq,
                     entry,
                     hashed: None,
-                    cache_hit: None,
+                    cache_hit: false,
                     bytes_read: 0,
                 }));
             }
@@ -304,17 +305,17 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<F> {
                 },
                 None => return,
             };
-            let root = d.entry.root.clone();
-            if let Some(k) = d.cache_hit {
+            if d.cache_hit {
                 self.stats.cache_hits += 1;
-                self.stats
-                    .cache_seen
-                    .entry(root.clone())
-                    .or_default()
-                    .insert(k);
             }
             if let Some((k, h)) = d.hashed {
-                self.stats.cache_added.entry(root).or_default().push((k, h));
+                match self.stats.cache_added.get_mut(&d.entry.root) {
+                    Some(added) => added.push((k, h)),
+                    None => {
+                        let root = d.entry.root.clone();
+                        self.stats.cache_added.insert(root, vec![(k, h)]);
+                    }
+                }
             }
             self.stats.bytes_read += d.bytes_read;
             if self.failure.is_none() {
@@ -338,14 +339,15 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<F> {
         let wants_read = opts.hash && entry.kind == Kind::File && entry.error.is_none();
         if let (true, Some(meta)) = (wants_read, meta) {
             let key = key_of(meta);
-            if let Some(hash) = caches.get(&entry.root).and_then(|c| c.hashes.get(&key)) {
+            if let Some(cached) = caches.get(&entry.root).and_then(|c| c.hashes.get(&key)) {
+                cached.seen.set(true);
                 let mut entry = entry;
-                entry.sha256 = Some(crate::manifest::hex(hash));
+                entry.sha256 = Some(crate::manifest::hex(&cached.sha256));
                 return self.ready(Done {
                     seq: 0,
                     entry,
                     hashed: None,
-                    cache_hit: Some(key),
+                    cache_hit: true,
                     bytes_read: 0,
                 });
             }
@@ -355,7 +357,7 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<F> {
             seq: 0,
             entry,
             hashed: None,
-            cache_hit: None,
+            cache_hit: false,
             bytes_read: 0,
         });
     }
@@ -371,16 +373,23 @@ fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(
         let excluded = |p: &Path| opts.excluded_paths.iter().any(|x| x == p);
         let it = walkdir::WalkDir::new(&root.path)
             .follow_links(false)
-            .sort_by_file_name()
+            // Siblings share their folder's path, so ordering them by the
+            // whole path's bytes is ordering them by name (what
+            // `sort_by_file_name` does), without splitting every path into
+            // components at each comparison.
+            .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()))
             .into_iter()
             .filter_entry(|d| {
                 if d.depth() == 0 {
                     return true;
                 }
-                if excluded(d.path()) {
+                if !opts.excluded_paths.is_empty() && excluded(d.path()) {
                     return false;
                 }
-                let rel = d.path().strip_prefix(&root.path).unwrap_or(d.path());
+                if opts.globs.is_empty() {
+                    return true;
+                }
+                let rel = relative(&root.path, d.path());
                 !opts.globs.iter().any(|g| g.matches(rel))
             });
         // A folder that cannot be listed comes as the folder, then an
@@ -396,7 +405,7 @@ fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(
                     if let Some((e, abs)) = held.take() {
                         out.entry(e, abs, None, opts, caches);
                     }
-                    let rel = d.path().strip_prefix(&root.path).unwrap_or(Path::new(""));
+                    let rel = relative(&root.path, d.path());
                     let meta = d.metadata();
                     let entry = match &meta {
                         Ok(meta) => entry_from_meta(root, rel, d.path(), meta, opts),
@@ -445,6 +454,18 @@ fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(
         if let Some((e, abs)) = held.take() {
             out.entry(e, abs, None, opts, caches);
         }
+    }
+}
+
+/// `path` relative to `root`, which it lies under (walkdir joins the names
+/// it lists onto the root): a slice of the bytes, where `strip_prefix` would
+/// compare component by component. The root itself is the empty path.
+fn relative<'a>(root: &Path, path: &'a Path) -> &'a Path {
+    let (root, path) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    match path.strip_prefix(root) {
+        Some([]) => Path::new(""),
+        Some(rest) => Path::new(OsStr::from_bytes(rest.strip_prefix(b"/").unwrap_or(rest))),
+        None => Path::new(OsStr::from_bytes(path)),
     }
 }
 
@@ -531,7 +552,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: &mpsc::Sender<Done>, window_start_n
                 seq,
                 entry,
                 hashed,
-                cache_hit: None,
+                cache_hit: false,
                 bytes_read,
             })
             .is_err()
@@ -685,6 +706,22 @@ mod tests {
         assert_eq!(parse_root("db=/var/lib/mysql").unwrap().name, "db");
         assert!(parse_root("relative/dir").is_err());
         assert!(parse_root("x=").is_err());
+    }
+
+    #[test]
+    fn relative_paths_are_what_follows_the_root() {
+        let rel = |root: &str, path: &str| relative(Path::new(root), Path::new(path)).to_owned();
+        assert_eq!(rel("/srv/lui", "/srv/lui"), Path::new(""));
+        assert_eq!(rel("/srv/lui", "/srv/lui/a/b.ini"), Path::new("a/b.ini"));
+        assert_eq!(rel("/srv/lui/", "/srv/lui/a"), Path::new("a"));
+        assert_eq!(rel("/", "/etc/x"), Path::new("etc/x"));
+        let odd = OsStr::from_bytes(b"/srv/lui/\xff\xfe");
+        assert_eq!(
+            relative(Path::new("/srv/lui"), Path::new(odd))
+                .as_os_str()
+                .as_bytes(),
+            b"\xff\xfe"
+        );
     }
 
     #[test]
