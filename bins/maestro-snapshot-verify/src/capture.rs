@@ -103,7 +103,7 @@ pub fn save_caches(
             .map(|c| {
                 c.hashes
                     .iter()
-                    .filter(|(_, h)| !h.seen.get())
+                    .filter(|(_, h)| !h.was_seen())
                     .map(|(k, _)| *k)
                     .collect()
             })

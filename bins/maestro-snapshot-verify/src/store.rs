@@ -63,20 +63,27 @@ pub struct RootCache {
 }
 
 /// One cached hash, and whether this capture met its key again (the keys
-/// not met are stale and dropped): a flag in place, where a set of the keys
-/// met would cost a second hash table as large as the cache.
+/// not met are stale and dropped): a flag in place, set by whichever walk
+/// thread met it, where a set of the keys met would cost a second hash
+/// table as large as the cache.
 #[derive(Debug, Default)]
 pub struct CachedHash {
     pub sha256: [u8; 32],
-    pub seen: std::cell::Cell<bool>,
+    pub seen: std::sync::atomic::AtomicBool,
 }
 
 impl CachedHash {
     pub fn new(sha256: [u8; 32]) -> CachedHash {
         CachedHash {
             sha256,
-            seen: std::cell::Cell::new(false),
+            seen: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether the capture met this key (read after the walk's threads
+    /// ended, so no ordering beyond the join is needed).
+    pub fn was_seen(&self) -> bool {
+        self.seen.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
