@@ -98,15 +98,9 @@ pub fn save_caches(
             .get(&r.name)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let stale: Vec<store::CacheKey> = caches
+        let stale = caches
             .get(&r.name)
-            .map(|c| {
-                c.hashes
-                    .iter()
-                    .filter(|(_, h)| !h.was_seen())
-                    .map(|(k, _)| *k)
-                    .collect()
-            })
+            .map(RootCache::stale)
             .unwrap_or_default();
         store::update_cache(catalog, &cache_root_key(&r.path), added, &stale)
             .map_err(|e| e.to_string())?;

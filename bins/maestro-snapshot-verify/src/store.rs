@@ -9,8 +9,8 @@
 
 use maestro_common::catalog::{Catalog, CatalogError, Migration};
 use rusqlite::{params, DatabaseName, OptionalExtension};
-use std::collections::HashMap;
 use std::io::{Read, Seek};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const COMPONENT: &str = "snapshot-verify";
 
@@ -46,7 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// What identifies one version of a file's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey {
     pub dev: u64,
     pub ino: u64,
@@ -56,34 +56,45 @@ pub struct CacheKey {
 }
 
 /// The cached hashes of one root, loaded whole (a lookup a file would cost
-/// more than the walk itself), and what the capture learnt.
+/// more than the walk itself), and which keys this capture met again (the
+/// keys not met are stale and dropped).
+///
+/// A vector sorted by key, searched by bisection: 72 bytes an entry, where a
+/// hash table's power-of-two growth (and a second table of the keys met)
+/// took a cached capture of 1M files past 250 MiB. The flags are set by
+/// whichever walk thread met the key.
 #[derive(Debug, Default)]
 pub struct RootCache {
-    pub hashes: HashMap<CacheKey, CachedHash>,
+    entries: Vec<(CacheKey, [u8; 32])>,
+    seen: Vec<AtomicBool>,
 }
 
-/// One cached hash, and whether this capture met its key again (the keys
-/// not met are stale and dropped): a flag in place, set by whichever walk
-/// thread met it, where a set of the keys met would cost a second hash
-/// table as large as the cache.
-#[derive(Debug, Default)]
-pub struct CachedHash {
-    pub sha256: [u8; 32],
-    pub seen: std::sync::atomic::AtomicBool,
-}
-
-impl CachedHash {
-    pub fn new(sha256: [u8; 32]) -> CachedHash {
-        CachedHash {
-            sha256,
-            seen: std::sync::atomic::AtomicBool::new(false),
-        }
+impl RootCache {
+    pub fn new(mut entries: Vec<(CacheKey, [u8; 32])>) -> RootCache {
+        // The rows come in key order already, but signed, as SQLite keeps
+        // them; sorting sorted input costs one pass.
+        entries.sort_unstable_by_key(|(k, _)| *k);
+        entries.dedup_by_key(|(k, _)| *k);
+        let seen = entries.iter().map(|_| AtomicBool::new(false)).collect();
+        RootCache { entries, seen }
     }
 
-    /// Whether the capture met this key (read after the walk's threads
-    /// ended, so no ordering beyond the join is needed).
-    pub fn was_seen(&self) -> bool {
-        self.seen.load(std::sync::atomic::Ordering::Relaxed)
+    /// The cached hash of `key`, marking the key as met.
+    pub fn hit(&self, key: &CacheKey) -> Option<&[u8; 32]> {
+        let i = self.entries.binary_search_by_key(key, |(k, _)| *k).ok()?;
+        self.seen[i].store(true, Ordering::Relaxed);
+        Some(&self.entries[i].1)
+    }
+
+    /// The keys no one met (read after the walk's threads ended, so no
+    /// ordering beyond the join is needed).
+    pub fn stale(&self) -> Vec<CacheKey> {
+        self.entries
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, seen)| !seen.load(Ordering::Relaxed))
+            .map(|((k, _), _)| *k)
+            .collect()
     }
 }
 
@@ -129,13 +140,13 @@ pub fn load_cache(catalog: &Catalog, root: &str) -> Result<RootCache, CatalogErr
             ))
         })
         .map_err(|e| sql_err(catalog, e))?;
-    let mut cache = RootCache::default();
+    let mut entries = Vec::new();
     for row in rows {
         if let (key, Some(hash)) = row.map_err(|e| sql_err(catalog, e))? {
-            cache.hashes.insert(key, CachedHash::new(hash));
+            entries.push((key, hash));
         }
     }
-    Ok(cache)
+    Ok(RootCache::new(entries))
 }
 
 /// Record new hashes and forget the keys of one root that this capture no

@@ -22,7 +22,6 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -96,7 +95,7 @@ pub struct WalkStats {
     pub files_read: u64,
     pub bytes_read: u64,
     /// Per root: new hashes for the cache. (The cached keys that hit are
-    /// marked in the cache itself, see [`crate::store::CachedHash`].)
+    /// marked in the cache itself, see [`RootCache::hit`].)
     pub cache_added: HashMap<String, Vec<(CacheKey, [u8; 32])>>,
 }
 
@@ -427,14 +426,10 @@ fn settle(
     let wants_read = shared.opts.hash && entry.kind == Kind::File && entry.error.is_none();
     if let (true, Some(meta)) = (wants_read, meta) {
         let key = key_of(meta);
-        let cached = shared
-            .caches
-            .get(&entry.root)
-            .and_then(|c| c.hashes.get(&key));
-        if let Some(cached) = cached {
-            cached.seen.store(true, Ordering::Relaxed);
+        let cached = shared.caches.get(&entry.root).and_then(|c| c.hit(&key));
+        if let Some(sha256) = cached {
             let mut entry = entry;
-            entry.sha256 = Some(crate::manifest::hex(&cached.sha256));
+            entry.sha256 = Some(crate::manifest::hex(sha256));
             return Done {
                 entry,
                 hashed: None,
