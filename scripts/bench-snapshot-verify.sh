@@ -3,7 +3,8 @@
 # reference tools measured in the same run, with the page cache warm:
 #  1. a 2 GiB tree of ~10k files: capture (every file read, --rehash) vs
 #     `find -type f -print0 | xargs -0 -P2 -n 500 openssl dgst -sha256` and
-#     vs `hashdeep -c sha256 -r -j2` (Debian hashdeep);
+#     vs `hashdeep -c sha256 -r -j2` (Debian hashdeep), run in turn
+#     (BENCH_ROUNDS rounds, default 3; the best of each is compared);
 #  2. a cached re-capture of an unchanged 100k-file tree;
 #  3. peak memory (/usr/bin/time -v) of each capture; with BENCH_MILLION=1
 #     also of a capture of a 1M-file tree (slow to create).
@@ -27,15 +28,16 @@ export MAESTRO_HA_CONFIG=/dev/null
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
+wall() { # wall CMD...: the wall time of one run, in seconds
+  local t0 t1
+  t0=$(now); "$@" >/dev/null 2>&1; t1=$(now)
+  elapsed "$t0" "$t1"
+}
+min() { if [[ -z $1 ]] || (($(echo "$2 < $1" | bc -l))); then echo "$2"; else echo "$1"; fi; }
 best_of() { # best_of N CMD...: the best wall time of N runs, in seconds
   local n=$1 best=
   shift
-  for _ in $(seq "$n"); do
-    local t0 t1 d
-    t0=$(now); "$@" >/dev/null 2>&1; t1=$(now)
-    d=$(elapsed "$t0" "$t1")
-    if [[ -z $best ]] || (($(echo "$d < $best" | bc -l))); then best=$d; fi
-  done
+  for _ in $(seq "$n"); do best=$(min "$best" "$(wall "$@")"); done
   printf '%.3f' "$best"
 }
 peak_mib() { # peak RSS of a command, MiB
@@ -60,9 +62,17 @@ capture_full() { "$BIN" --state-dir "$STATE" capture --rehash --root "t=$TREE" -
 openssl_ref() { find "$TREE" -type f -print0 | xargs -0 -P2 -n 500 openssl dgst -sha256 >/dev/null; }
 hashdeep_ref() { hashdeep -c sha256 -r -j2 "$TREE" >/dev/null; }
 
-t_capture=$(best_of 3 capture_full)
-t_openssl=$(best_of 3 openssl_ref)
-t_hashdeep=$(best_of 3 hashdeep_ref)
+# Rounds of capture, openssl, hashdeep, so that the load of a shared machine
+# falls on all three alike; the best of ROUNDS of each, and each round's
+# capture/openssl ratio (their range shows how noisy the machine was).
+ROUNDS=${BENCH_ROUNDS:-3}
+t_capture= t_openssl= t_hashdeep= round_ratios=
+for _ in $(seq "$ROUNDS"); do
+  c=$(wall capture_full) o=$(wall openssl_ref) h=$(wall hashdeep_ref)
+  t_capture=$(min "$t_capture" "$c") t_openssl=$(min "$t_openssl" "$o") t_hashdeep=$(min "$t_hashdeep" "$h")
+  round_ratios+="$(printf '%.2f' "$(echo "$c / $o" | bc -l)") "
+done
+t_capture=$(printf '%.3f' "$t_capture") t_openssl=$(printf '%.3f' "$t_openssl") t_hashdeep=$(printf '%.3f' "$t_hashdeep")
 m_capture=$(peak_mib "$BIN" --state-dir "$STATE" capture --rehash --root "t=$TREE" --out /dev/null)
 
 SMALL=$WORK/tree100k
@@ -76,7 +86,7 @@ if [[ ! -d $SMALL ]]; then
 fi
 "$BIN" --state-dir "$STATE" capture --root "s=$SMALL" --out /dev/null >/dev/null # fills the cache
 cached() { "$BIN" --state-dir "$STATE" capture --root "s=$SMALL" --out /dev/null; }
-t_cached=$(best_of 3 cached)
+t_cached=$(best_of "$ROUNDS" cached)
 m_cached=$(peak_mib "$BIN" --state-dir "$STATE" capture --root "s=$SMALL" --out /dev/null)
 
 m_million=skipped
@@ -97,7 +107,7 @@ maestro-snapshot-verify capture benchmark ($(nproc) cores, $(grep -m1 'model nam
 | measurement | wall time | ratio | target |
 |---|---|---|---|
 | capture --rehash, 2 GiB / ~10k files | ${t_capture}s | | |
-| find + xargs -P2 openssl dgst -sha256 | ${t_openssl}s | capture/openssl = $(ratio "$t_capture" "$t_openssl") | <= 1.15 |
+| find + xargs -P2 openssl dgst -sha256 | ${t_openssl}s | capture/openssl = $(ratio "$t_capture" "$t_openssl") (rounds: ${round_ratios% }) | <= 1.15 |
 | hashdeep -c sha256 -r -j2 | ${t_hashdeep}s | hashdeep/capture = $(ratio "$t_hashdeep" "$t_capture") | >= 3 |
 | cached re-capture, 100k files | ${t_cached}s | | < 1 s |
 | peak memory: capture of 2 GiB / 10k files | ${m_capture} MiB | | |

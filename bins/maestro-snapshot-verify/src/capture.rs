@@ -1,7 +1,7 @@
 //! `capture`: walk the roots and write the manifest.
 
 use crate::cli::CaptureArgs;
-use crate::manifest::{Header, ManifestWriter, RawName, RootInfo};
+use crate::manifest::{Entry, Header, ManifestWriter, RawName, RootInfo};
 use crate::roots::{self, Plan};
 use crate::store::{self, RootCache};
 use crate::{time, walk, NAME};
@@ -13,7 +13,11 @@ use maestro_common::Status;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::Instant;
+
+/// Entries handed to the manifest writer's thread at a time.
+const WRITE_BATCH: usize = 512;
 
 /// Writes to the output and to the catalog's copy at once.
 struct Tee<A: Write, B: Write> {
@@ -94,16 +98,9 @@ pub fn save_caches(
             .get(&r.name)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let seen = stats.cache_seen.get(&r.name);
-        let stale: Vec<store::CacheKey> = caches
+        let stale = caches
             .get(&r.name)
-            .map(|c| {
-                c.hashes
-                    .keys()
-                    .filter(|k| seen.is_none_or(|s| !s.contains(k)))
-                    .copied()
-                    .collect()
-            })
+            .map(RootCache::stale)
             .unwrap_or_default();
         store::update_cache(catalog, &cache_root_key(&r.path), added, &stale)
             .map_err(|e| e.to_string())?;
@@ -161,7 +158,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         started_at: time::format_ns(start_ns),
         started_at_ns: start_ns,
     };
-    let out: Box<dyn Write> = if to_stdout {
+    let out: Box<dyn Write + Send> = if to_stdout {
         Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()))
     } else {
         let path = args.out.clone().unwrap_or_default();
@@ -184,14 +181,52 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         Status::Warning
     };
     let opts = plan.walk_options(true, start_ns);
-    let walked = walk::walk(&plan.roots, &opts, &caches, |e| {
-        if let Some(why) = &e.torn {
-            if torn.len() < crate::intrinsic::MAX_FINDINGS {
-                torn.push(Finding::new(torn_status, "torn", why.clone()).at(e.location()));
+    // The manifest is written (serialised, hashed, written twice) on its own
+    // thread, in batches, while the walk goes on: on a cached capture the
+    // writing costs about as much as the walk itself.
+    let (walked, written) = std::thread::scope(|scope| {
+        let (batches, received) = mpsc::sync_channel::<Vec<Entry>>(4);
+        let writing = scope.spawn(move || -> io::Result<_> {
+            for batch in received {
+                for e in &batch {
+                    writer.entry(e)?;
+                }
             }
-        }
-        writer.entry(&e)
+            Ok(writer)
+        });
+        let writer_gone = || io::Error::other("the manifest writer stopped");
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
+        let walked = walk::walk(&plan.roots, &opts, &caches, |e| {
+            if let Some(why) = &e.torn {
+                if torn.len() < crate::intrinsic::MAX_FINDINGS {
+                    torn.push(Finding::new(torn_status, "torn", why.clone()).at(e.location()));
+                }
+            }
+            batch.push(e);
+            if batch.len() == WRITE_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
+                batches.send(full).map_err(|_| writer_gone())?;
+            }
+            Ok(())
+        });
+        let walked = walked.and_then(|stats| match batch.is_empty() {
+            true => Ok(stats),
+            false => batches
+                .send(batch)
+                .map(|_| stats)
+                .map_err(|_| writer_gone()),
+        });
+        drop(batches); // the writer ends when it has written what was sent
+        let written = writing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the manifest writer panicked")));
+        (walked, written)
     });
+    // A writer that failed stopped the walk too: its error is the cause.
+    let writer = match written {
+        Ok(w) => w,
+        Err(e) => return closed_or_error(e),
+    };
     let stats = match walked {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(ToolError::Interrupted),
