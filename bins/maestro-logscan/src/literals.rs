@@ -12,7 +12,7 @@
 //! a line a rule matches, so whatever the analysis does not follow gives
 //! up (the caller then keeps the combined regex).
 
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// The most strings one cross product (`(a|b)(c|d)...`) may grow to.
 const MAX_PRODUCT: usize = 16;
@@ -88,6 +88,29 @@ pub fn required(pattern: &str) -> Option<Set> {
     let set = info(&hir).best()?.clone();
     let set = dedup(set);
     (set.iter().all(|l| l.len() >= MIN_LEN)).then_some(set)
+}
+
+/// Whether `pattern` (parsed as the rules compile it) has an anchor to the
+/// ends of the whole text (`\A`, `\z`, `(?-m:^)`, `(?-m:$)`) rather than of
+/// a line. False when it does not parse (the regex check says why).
+pub fn anchors_to_text_ends(pattern: &str) -> bool {
+    fn has(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Look(l) => matches!(l, Look::Start | Look::End),
+            HirKind::Repetition(r) => has(&r.sub),
+            HirKind::Capture(c) => has(&c.sub),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(has),
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => false,
+        }
+    }
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+        .crlf(true)
+        .build()
+        .parse(pattern)
+        .is_ok_and(|hir| has(&hir))
 }
 
 fn info(hir: &Hir) -> Info {

@@ -260,12 +260,16 @@ impl<'r> RecordParser<'r> {
         out: &mut Vec<Record>,
     ) {
         let mut line = strip_cr(&block[s..e]);
+        let mut candidate = candidate;
         if line.len() > self.opts.max_line {
             // Whole in the buffer, but past the limit: judged like a line
             // the buffer had to cut, so the result never depends on where
-            // a read happened to end.
+            // a read happened to end. The prefilter saw the whole line, the
+            // rules see the cut one (a `\b` or `$` may hold only at the
+            // cut): always asked, as a cut line read in parts is.
             self.counts.cut_lines += 1;
             line = &line[..self.opts.max_line];
+            candidate = true;
         }
         let offset = self.counts.bytes;
         self.counts.bytes += consumed;

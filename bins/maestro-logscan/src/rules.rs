@@ -392,14 +392,23 @@ fn builder(pattern: &str) -> RegexBuilder {
 
 /// Check one regex the way the scanner compiles it.
 pub fn check_regex(r: &Rule, from: &str) -> Result<(), RulesError> {
+    let invalid = |message: String| RulesError::Regex {
+        id: r.id.clone(),
+        from: from.to_string(),
+        message,
+    };
     builder(&r.regex)
         .build()
-        .map(|_| ())
-        .map_err(|e| RulesError::Regex {
-            id: r.id.clone(),
-            from: from.to_string(),
-            message: e.to_string(),
-        })
+        .map_err(|e| invalid(e.to_string()))?;
+    if crate::literals::anchors_to_text_ends(&r.regex) {
+        // The prefilters search whole blocks of lines, where \A and \z
+        // hold only at a block's ends: such a rule would match a line or
+        // not depending on where a read happened to end.
+        return Err(invalid(
+            "\\A, \\z and (?-m:^ $) match only at the ends of the scanned text, and rules match line by line: use ^ and $".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// How the lines worth asking the rules about are found in a block.
@@ -574,6 +583,19 @@ mod tests {
             .into_iter()
             .map(|i| set.rules[i].id.clone())
             .collect()
+    }
+
+    #[test]
+    fn text_anchors_are_refused_with_advice() {
+        for regex in [r"\AFATAL", r"FATAL\z", r"(?-m:^)FATAL", r"(?:x|\A)FATAL"] {
+            let mut r = built_in().remove(0);
+            r.regex = regex.into();
+            let e = check_regex(&r, "").unwrap_err().to_string();
+            assert!(e.contains("use ^ and $"), "{regex}: {e}");
+        }
+        let mut r = built_in().remove(0);
+        r.regex = r"^FATAL\b.*$".into();
+        check_regex(&r, "").unwrap();
     }
 
     #[test]
