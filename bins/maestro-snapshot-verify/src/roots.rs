@@ -21,6 +21,8 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// `window_start_ns`: when the capture started; an entry modified or
+    /// replaced since then is torn.
     pub fn walk_options(&self, hash: bool, window_start_ns: i64) -> WalkOptions {
         WalkOptions {
             excluded_paths: self.excluded_paths.clone(),

@@ -131,7 +131,8 @@ struct Job {
 /// What a worker made of a job, in the job's order.
 struct Finished {
     seq: u64,
-    done: Vec<Done>,
+    /// None: the worker panicked on this job; its entries are lost.
+    done: Option<Vec<Done>>,
 }
 
 struct Done {
@@ -163,6 +164,24 @@ fn key_of(m: &std::fs::Metadata) -> CacheKey {
 
 fn mtime_ns(m: &std::fs::Metadata) -> i64 {
     m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec()
+}
+
+fn ctime_ns(m: &std::fs::Metadata) -> i64 {
+    m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec()
+}
+
+/// Why an entry whose mtime or ctime falls inside the capture window is not
+/// of one point in time: its content changed, or it was replaced, renamed
+/// or had its metadata changed (a file rsync renames into place keeps the
+/// source's mtime, but gets a new ctime).
+fn changed_in_window(mtime_ns: i64, ctime_ns: i64, window_start_ns: i64) -> Option<&'static str> {
+    if mtime_ns >= window_start_ns {
+        Some("modified during the capture (mtime after its start)")
+    } else if ctime_ns >= window_start_ns {
+        Some("replaced or changed during the capture (ctime after its start)")
+    } else {
+        None
+    }
 }
 
 /// Walk `roots` and call `sink` with every entry, in walk order.
@@ -334,12 +353,32 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<'_, F> {
     /// Take whatever the workers have finished, without waiting.
     fn collect(&mut self) {
         while let Ok(f) = self.done.try_recv() {
-            self.finished.insert(f.seq, f.done);
+            self.take(f);
+        }
+    }
+
+    /// Keep a finished batch for its turn. A batch a worker panicked on is
+    /// lost: the walk fails rather than hand on a manifest without it.
+    fn take(&mut self, f: Finished) {
+        match f.done {
+            Some(done) => {
+                self.finished.insert(f.seq, done);
+            }
+            None => {
+                if self.failure.is_none() {
+                    self.failure = Some(io::Error::other(
+                        "a hashing thread failed (panicked) on a batch of entries",
+                    ));
+                }
+            }
         }
     }
 
     /// Wait for one finished batch; false when no worker is left.
     fn wait_one(&mut self) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
         // A batch still being filled may be what the queue waits for.
         self.send_open();
         if let Some(Slot::Pending(seq)) = self.queue.front() {
@@ -349,9 +388,9 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<'_, F> {
         }
         match self.done.recv() {
             Ok(f) => {
-                self.finished.insert(f.seq, f.done);
+                self.take(f);
                 self.collect();
-                true
+                self.failure.is_none()
             }
             Err(_) => {
                 // Every worker is gone with batches still owed: fail the
@@ -644,8 +683,10 @@ fn entry_from_meta(
             }
         }
     }
-    if matches!(kind, Kind::File | Kind::Dir) && entry.mtime_ns >= opts.window_start_ns {
-        entry.torn = Some("modified during the capture (mtime after its start)".into());
+    if matches!(kind, Kind::File | Kind::Dir) {
+        if let Some(why) = changed_in_window(entry.mtime_ns, ctime_ns(meta), opts.window_start_ns) {
+            entry.torn = Some(why.into());
+        }
     }
     entry
 }
@@ -661,11 +702,17 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: &mpsc::Sender<Finished>, shared: Sh
             }
         };
         let seq = job.seq;
+        // A panic must not leave the walking thread waiting for this job
+        // forever: it is told, and fails the walk.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_job(job.items, shared, &mut buf)
+        }));
+        let panicked = result.is_err();
         let finished = Finished {
             seq,
-            done: run_job(job.items, shared, &mut buf),
+            done: result.ok(),
         };
-        if done.send(finished).is_err() {
+        if done.send(finished).is_err() || panicked {
             return;
         }
     }
@@ -765,8 +812,12 @@ fn hash_file(
     if lstat_key.ino != key_before.ino {
         torn.push("replaced while walked".to_string());
     }
-    if key_before.mtime_ns >= window_start_ns || after.mtime_ns >= window_start_ns {
-        torn.push("modified during the capture (mtime after its start)".to_string());
+    if let Some(why) = changed_in_window(
+        key_before.mtime_ns.max(after.mtime_ns),
+        key_before.ctime_ns.max(after.ctime_ns),
+        window_start_ns,
+    ) {
+        torn.push(why.to_string());
     }
     if !torn.is_empty() {
         entry.torn = Some(torn.join("; "));
@@ -871,6 +922,57 @@ mod tests {
         .unwrap();
         assert_eq!(seen, expected);
         assert_eq!(stats.files_read, 150 + 3 + 1 + 70 + 40);
+    }
+
+    #[test]
+    fn a_file_renamed_into_place_during_the_capture_is_torn_though_its_mtime_is_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        // File times come from the kernel's coarse clock, which may lag
+        // the start read just before by up to a tick.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // What rsync does: write a temporary file, give it the source's
+        // (old) mtime, rename it over the target.
+        let tmp = dir.path().join(".jobs.dat.Xa3k9Q");
+        std::fs::write(&tmp, b"job=43\n").unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::fs::rename(&tmp, dir.path().join("jobs.dat")).unwrap();
+        let root = Root {
+            name: "r".into(),
+            path: dir.path().to_path_buf(),
+        };
+        for hash in [true, false] {
+            let opts = WalkOptions {
+                hash,
+                threads: 1,
+                window_start_ns: start,
+                ..WalkOptions::default()
+            };
+            let mut torn = Vec::new();
+            walk(std::slice::from_ref(&root), &opts, &HashMap::new(), |e| {
+                if e.kind == Kind::File {
+                    torn.push(e.torn.clone());
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(
+                torn,
+                [Some(
+                    "replaced or changed during the capture (ctime after its start)".to_string()
+                )],
+                "hash: {hash}"
+            );
+        }
     }
 
     #[test]
