@@ -8,7 +8,7 @@
 
 use chrono::Local;
 use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -147,34 +147,39 @@ fn jdbc_exception(why: &str) -> Vec<String> {
     lines
 }
 
-/// `sh -c COMMAND`, killed after `within`. Err: its stderr (or why it failed).
+/// `sh -c COMMAND` in a process group of its own, killed (the group) after
+/// `within`. Err: its stderr (or why it failed). Stderr is read on its own
+/// thread while the command runs, so a chatty command cannot block on a
+/// full pipe, and a grandchild holding the pipe cannot hold the start-up.
 fn run_bounded(command: &str, within: Duration) -> Result<(), String> {
+    use std::os::unix::process::CommandExt as _;
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run the database check: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(mut e) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let mut err = Vec::new();
+            // A stuck child costs a thread that ends with it, not the start-up.
+            let _ = std::io::Read::take(&mut e, 64 * 1024).read_to_end(&mut err);
+            let _ = tx.send(String::from_utf8_lossy(&err).into_owned());
+        });
+    }
     let deadline = Instant::now() + within;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                return if status.success() {
-                    Ok(())
-                } else if err.trim().is_empty() {
-                    Err(format!("the database check exited with {status}"))
-                } else {
-                    Err(err)
-                };
-            }
+            Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Ok(None) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
@@ -184,6 +189,19 @@ fn run_bounded(command: &str, within: Duration) -> Result<(), String> {
             }
             Err(e) => return Err(format!("cannot wait for the database check: {e}")),
         }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let err = rx
+        .recv_timeout(
+            deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(200),
+        )
+        .unwrap_or_default();
+    if err.trim().is_empty() {
+        Err(format!("the database check exited with {status}"))
+    } else {
+        Err(err)
     }
 }
 
@@ -251,6 +269,21 @@ mod tests {
         let started = Instant::now();
         let why = run_bounded("sleep 5", Duration::from_millis(200)).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(3));
+        // More than a pipe holds on stderr, then the error: not mistaken for a hang.
+        let chatty = run_bounded(
+            "head -c 200000 /dev/zero | tr '\\0' x >&2; exit 1",
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(
+            chatty.starts_with("xxx"),
+            "{}",
+            &chatty[..40.min(chatty.len())]
+        );
+        // A grandchild that keeps stderr open does not hold the check.
+        let started = Instant::now();
+        run_bounded("(sleep 5 &) ; exit 0", Duration::from_secs(2)).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
         assert!(why.contains("did not answer"), "{why}");
         assert_eq!(
             jdbc_exception(&why)[0],
