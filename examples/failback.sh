@@ -16,6 +16,9 @@
 # since it drops every packet between the two servers; unfence re-enables
 # Maestro there but starts nothing, and the primary's units start only
 # after the copy is checked (guard and snapshot check as ExecStartPre=).
+# The sync resumes last (`unfence --resume-sync`), so the primary's guard
+# must reach this server with a key line of its own: the sync user's key,
+# commented out by the isolate level, would make it refuse (README, guard).
 set -euo pipefail
 
 CONFIG=/etc/maestro-ha/config.toml
