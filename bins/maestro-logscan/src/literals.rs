@@ -77,14 +77,7 @@ fn dedup(mut set: Set) -> Set {
 /// no usable set (a literal shorter than [`MIN_LEN`], or a construct the
 /// analysis does not follow).
 pub fn required(pattern: &str) -> Option<Set> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .multi_line(true)
-        .crlf(true)
-        .build()
-        .parse(pattern)
-        .ok()?;
+    let hir = parse(pattern)?;
     let set = info(&hir).best()?.clone();
     let set = dedup(set);
     (set.iter().all(|l| l.len() >= MIN_LEN)).then_some(set)
@@ -103,6 +96,12 @@ pub fn anchors_to_text_ends(pattern: &str) -> bool {
             HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => false,
         }
     }
+    parse(pattern).is_some_and(|hir| has(&hir))
+}
+
+/// `pattern` parsed as the rules compile it (bytes, no Unicode,
+/// multi-line, CRLF); None when it does not parse.
+fn parse(pattern: &str) -> Option<Hir> {
     regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -110,7 +109,7 @@ pub fn anchors_to_text_ends(pattern: &str) -> bool {
         .crlf(true)
         .build()
         .parse(pattern)
-        .is_ok_and(|hir| has(&hir))
+        .ok()
 }
 
 fn info(hir: &Hir) -> Info {
