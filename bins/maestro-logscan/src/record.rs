@@ -394,13 +394,16 @@ const PARALLEL_MIN: usize = 256 * 1024;
 /// searched at once. `scratch` holds the lower-cased copies the literal
 /// prefilter searches, one a part, kept from block to block.
 fn find_candidates(pf: &Prefilter, block: &[u8], out: &mut Vec<usize>, scratch: &mut Vec<Vec<u8>>) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
+    // Asked once: the answer reads cgroup files, and this runs a block.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let threads = if block.len() < PARALLEL_MIN {
         1
     } else {
-        threads
+        *CORES.get_or_init(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4)
+        })
     };
     scratch.resize_with(threads.max(scratch.len()), Vec::new);
     if threads < 2 {
@@ -781,7 +784,7 @@ Caused by: java.lang.IllegalStateException: x\n\
     #[test]
     fn literals_hitting_every_line_give_the_same_records_as_the_regex() {
         let set = maestro();
-        let reference = set.clone().with_regex_prefilter().unwrap();
+        let reference = set.clone().with_regex_prefilter();
         let mut data = Vec::new();
         for i in 0..80_000 {
             data.extend_from_slice(
@@ -833,7 +836,7 @@ pub mod fuzzing {
             let compile = |p| {
                 let set =
                     RuleSet::compile(&all, p, Severity::Info).expect("built-in rules compile");
-                let reference = set.clone().with_regex_prefilter().expect("compiles");
+                let reference = set.clone().with_regex_prefilter();
                 (set, reference)
             };
             [compile(Pack::Maestro), compile(Pack::Db)]

@@ -510,14 +510,13 @@ impl RuleSet {
     }
 
     /// The same rules with the combined regex as prefilter: the reference
-    /// the literal prefilter is tested against.
-    pub fn with_regex_prefilter(mut self) -> Result<RuleSet, RulesError> {
-        let patterns: Vec<&str> = self.rules.iter().map(|r| r.regex.as_str()).collect();
-        if !patterns.is_empty() {
-            self.prefilter = Some(Prefilter::Regex(regex_prefilter(&patterns)?));
+    /// the literal prefilter is tested against. With the literals in use,
+    /// the regex is their fallback already; without, it is the prefilter.
+    pub fn with_regex_prefilter(mut self) -> RuleSet {
+        if let Some(regex) = self.fallback.take() {
+            self.prefilter = Some(regex);
         }
-        self.fallback = None;
-        Ok(self)
+        self
     }
 
     /// The patterns, one a line, for `rg -f` / `grep -E -f` comparisons.
