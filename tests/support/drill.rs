@@ -782,11 +782,22 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     }
 
     fn on_failover(&self, bin: &str, args: &[&str]) -> ToolRun {
-        self.tool(F, bin, "config-failover.toml", "state-f", args)
+        self.on_host(F, bin, args)
     }
 
     fn on_primary(&self, bin: &str, args: &[&str]) -> ToolRun {
-        self.tool(P, bin, "config-primary.toml", "state-p", args)
+        self.on_host(P, bin, args)
+    }
+
+    /// A tool on `host` with that host's config file and state folder.
+    fn on_host(&self, host: &str, bin: &str, args: &[&str]) -> ToolRun {
+        let (config, state) = host_files(host);
+        self.tool(host, bin, config, state, args)
+    }
+
+    /// The host's address in the lab.
+    fn host_addr(&self, host: &str) -> String {
+        self.lab.addr(if host == F { 2 } else { 1 })
     }
 
     // ---- the steps ------------------------------------------------------
@@ -1080,11 +1091,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                         "30s",
                         "--since-start",
                     ];
-                    let run = if host == F {
-                        d.on_failover(LOGSCAN, &args)
-                    } else {
-                        d.on_primary(LOGSCAN, &args)
-                    };
+                    let run = d.on_host(host, LOGSCAN, &args);
                     run.outcome(run.exit == Some(0))
                 })
             })
@@ -1104,11 +1111,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                 Ok(b) => b,
                 Err(e) => return Outcome::failed(e),
             };
-            let addr = if host == F {
-                d.lab.addr(2)
-            } else {
-                d.lab.addr(1)
-            };
+            let addr = d.host_addr(host);
             // Where the tracker's name resolves on this host: here, or (the
             // fault) still the old primary.
             let points_to = if d.fault == Fault::TrackerDnsStale && host == F {
@@ -1189,7 +1192,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     /// seed mailbox, the tracker's DNS and redirect, a bounce, the counts.
     pub fn smoketest(&mut self, host: &'static str) -> bool {
         self.step("test mailing", "maestro-smoketest all", |d| {
-            let addr = if host == F { d.lab.addr(2) } else { d.lab.addr(1) };
+            let addr = d.host_addr(host);
             // The fault: a mailbox on an address nobody answers on.
             let (mailbox, password) = if d.fault == Fault::MailboxUnreachable {
                 let pw = d.path("seed.pw");
@@ -1208,12 +1211,8 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                 )
             };
             let config = d.path(&format!("config-smoketest-{host}.toml"));
-            let base = fs::read_to_string(d.path(if host == F {
-                "config-failover.toml"
-            } else {
-                "config-primary.toml"
-            }))
-            .unwrap();
+            let (host_config, state) = host_files(host);
+            let base = fs::read_to_string(d.path(host_config)).unwrap();
             fs::write(
                 &config,
                 format!(
@@ -1224,7 +1223,6 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             )
             .unwrap();
             let name = config.file_name().unwrap().to_string_lossy().into_owned();
-            let state = if host == F { "state-f" } else { "state-p" };
             let run = d.tool(host, SMOKETEST, &name, state, &["all", "--io-timeout", "3s"]);
             run.outcome(run.exit == Some(0))
         })
@@ -1461,6 +1459,15 @@ fn active_command(datadir: &str) -> String {
 fn stop_command(datadir: &str) -> String {
     let p = datadir_pattern(datadir);
     format!("pkill -TERM -f -- {p}; i=0; while pgrep -f -- {p} >/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; ! pgrep -f -- {p} >/dev/null")
+}
+
+/// The config file and the state folder of a host's tools.
+fn host_files(host: &str) -> (&'static str, &'static str) {
+    if host == F {
+        ("config-failover.toml", "state-f")
+    } else {
+        ("config-primary.toml", "state-p")
+    }
 }
 
 fn db_options() -> Vec<&'static str> {
