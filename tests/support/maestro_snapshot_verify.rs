@@ -135,9 +135,17 @@ impl Mariadb {
 
     /// Make a fresh data folder (mariadb-install-db).
     pub fn install(datadir: &Path, extra: &[&str]) {
+        // Its own temporary folder: with the shared /tmp, an install beside
+        // the other tests' servers once lost a temporary table ("Could not
+        // remove temporary table '/tmp/#sql-temptable-...'", then Aborting).
+        let tmp = tempfile::Builder::new()
+            .prefix("maestro-mariadb-install-")
+            .tempdir()
+            .unwrap();
         let out = Command::new(find(&["mariadb-install-db", "mysql_install_db"]))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--tmpdir={}", tmp.path().display()))
             .arg("--user=root")
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
@@ -217,6 +225,7 @@ impl Mariadb {
                 self.dir.path().join("pid").display()
             ))
             .arg(format!("--log-error={}", self.error_log.display()))
+            .arg(format!("--tmpdir={}", self.dir.path().display()))
             .arg("--innodb-log-file-size=16M")
             .arg("--innodb-buffer-pool-size=32M")
             .args(extra)
