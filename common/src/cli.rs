@@ -316,6 +316,16 @@ fn site_check(site: &crate::site::SiteConfig) -> Check {
 /// `config check`: read and validate the configuration, and say what it
 /// resolves to. Shared by every tool.
 pub fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
+    config_check_with(ctx, |_| Vec::new())
+}
+
+/// [`config_check`] with the checks of the tool's own resolution: the tool
+/// passes the same function a real run resolves its settings with, so that
+/// `config check` passes only for a configuration the tool can run with.
+pub fn config_check_with(
+    ctx: &mut Context,
+    tool_checks: impl FnOnce(&LoadedConfig) -> Vec<Check>,
+) -> Result<Report, ToolError> {
     let state_dir = ctx.state_dir();
     let loaded = ctx.config()?.clone();
     let mut report = Report::new(ctx.tool, Some("config check"));
@@ -365,6 +375,9 @@ pub fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
             format!("state folder {}", dir.display()),
         )),
         Err(e) => report.push(Check::new("state", Status::Unknown, e.to_string())),
+    }
+    for check in tool_checks(&loaded) {
+        report.push(check);
     }
     Ok(report)
 }

@@ -20,6 +20,10 @@ use std::time::Duration;
 pub const ENV_CONFIG: &str = "MAESTRO_HA_CONFIG";
 pub const DEFAULT_CONFIG: &str = "/etc/maestro-ha/config.toml";
 
+/// A commented configuration is a few KiB; a file beyond this is not one
+/// (and `/dev/zero` or a FIFO is refused before any read).
+pub const CONFIG_LIMIT: u64 = crate::fsio::MIB;
+
 /// How long an SSH connection may take to be set up when the config says nothing.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -498,11 +502,11 @@ pub struct LoadedConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path} (from {source_name}): {err}")]
+    #[error("cannot read config file (from {source_name}): {err}")]
     Read {
         path: PathBuf,
         source_name: ConfigSource,
-        err: std::io::Error,
+        err: crate::fsio::FsioError,
     },
     #[error("{}", invalid_message(.path, *.line, .key.as_deref(), .message))]
     Invalid {
@@ -542,7 +546,7 @@ pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
 /// Find, read, parse and validate the configuration, then apply `--set`.
 pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, ConfigError> {
     let (path, source) = locate(flag);
-    let (text, file_found) = match std::fs::read(&path) {
+    let (text, file_found) = match crate::fsio::read_regular(&path, CONFIG_LIMIT) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => (t, true),
             Err(e) => {
@@ -559,9 +563,7 @@ pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, C
                 });
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && source == ConfigSource::Default => {
-            (String::new(), false)
-        }
+        Err(e) if e.is_not_found() && source == ConfigSource::Default => (String::new(), false),
         Err(err) => {
             return Err(ConfigError::Read {
                 path,

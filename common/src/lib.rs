@@ -12,6 +12,7 @@
 //! - [`config`], [`secret`], [`state`]: the TOML configuration, secrets from
 //!   files or the environment, and where state lives;
 //! - [`site`] and [`ini`]: the layout of a Maestro installation and its INI files;
+//! - [`fsio`]: bounded reads of regular files and atomic rewrites;
 //! - [`catalog`]: the SQLite state catalog;
 //! - [`ssh`]: the SSH client every remote step uses.
 
@@ -19,6 +20,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
+pub mod fsio;
 pub mod ini;
 pub mod perfdata;
 pub mod render;

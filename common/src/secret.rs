@@ -15,6 +15,9 @@ pub enum SecretRef {
     Env(String),
 }
 
+/// A secret file is a token or a password: anything larger is not one.
+pub const SECRET_FILE_LIMIT: u64 = 64 * crate::fsio::KIB;
+
 /// A loaded secret. Debug output is redacted; read it with [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -33,11 +36,8 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read secret file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read secret file: {0}")]
+    Read(#[from] crate::fsio::FsioError),
     #[error("secret file {path} is empty")]
     EmptyFile { path: PathBuf },
     #[error("secret file {path} is not valid UTF-8")]
@@ -65,10 +65,7 @@ impl SecretRef {
                 if let Some(w) = world_readable_warning(path) {
                     warn(w);
                 }
-                let bytes = std::fs::read(path).map_err(|source| SecretError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bytes = crate::fsio::read_regular(path, SECRET_FILE_LIMIT)?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| SecretError::NotText { path: path.clone() })?;
                 // Files written by `echo secret > file` end in a newline that is not part of the secret.
@@ -213,6 +210,6 @@ mod tests {
         let e = SecretRef::Env("MAESTRO_HA_SURELY_UNSET_VARIABLE".into()).load(&mut |_| {});
         assert!(matches!(e, Err(SecretError::EnvMissing { .. })));
         let e = SecretRef::File("/nonexistent/maestro-ha/secret".into()).load(&mut |_| {});
-        assert!(matches!(e, Err(SecretError::Read { .. })));
+        assert!(matches!(e, Err(SecretError::Read(_))));
     }
 }
