@@ -160,7 +160,10 @@ pub fn color_wanted(stdout_is_tty: bool) -> bool {
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
-fn diagnostic(tool: &str, level: &str, message: &str) {
+/// A line on stderr: secrets masked, control characters escaped, like
+/// everything else a tool prints.
+pub fn diagnostic(tool: &str, level: &str, message: &str) {
+    let message = crate::safe_output::printable(message);
     // stderr going away is no reason to fail; there is nobody left to tell.
     let _ = writeln!(io::stderr().lock(), "{tool}: {level}: {message}");
 }
@@ -213,7 +216,7 @@ where
 fn emit(report: &Report, format: Format, opts: RenderOptions) -> u8 {
     let status = report.status();
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = crate::safe_output::MaskingWriter::new(io::BufWriter::new(stdout.lock()));
     match render::render(report, format, opts, &mut out) {
         Ok(()) => status.exit_code(),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status.exit_code(),

@@ -664,9 +664,15 @@ fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigErr
         arg: String::new(),
         message: e.message().to_string(),
     })?;
-    for arg in overrides {
+    // Errors name the key, never the value: `--set` may be (wrongly) used
+    // to give a secret, and the message must not show it.
+    let keys = overrides
+        .iter()
+        .map(|arg| arg.split_once('=').map_or("KEY", |(k, _)| k.trim()))
+        .collect::<Vec<_>>();
+    for (arg, key_shown) in overrides.iter().zip(&keys) {
         let err = |message: &str| ConfigError::Override {
-            arg: arg.clone(),
+            arg: key_shown.to_string(),
             message: message.to_string(),
         };
         let (key, raw) = arg
@@ -695,7 +701,7 @@ fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigErr
         cursor.insert(last.to_string(), value);
     }
     Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Override {
-        arg: overrides.join(" "),
+        arg: keys.join(" "),
         message: e.to_string().trim().to_string(),
     })
 }
@@ -815,7 +821,21 @@ mod tests {
         let e = apply_overrides(text, &["primary.port=x".into()])
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("--set primary.port=x:"), "{e}");
+        assert!(e.starts_with("--set primary.port:"), "{e}");
+        for secret in [
+            "smoketest.mailbox_password=hunter2",
+            "smoketest.mailbox_password=12345678",
+        ] {
+            let e = apply_overrides(text, &[secret.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("--set smoketest.mailbox_password:"), "{e}");
+            assert!(!e.contains("hunter2") && !e.contains("1234"), "{e}");
+        }
+        let e = apply_overrides(text, &["hunter2".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
         let e = apply_overrides(text, &["primary.port".into()])
             .unwrap_err()
             .to_string();

@@ -9,6 +9,8 @@
 //! - [`render`]: the text, JSON Lines and nagios output formats;
 //! - [`cli`]: the shared flags and the `main` harness (exit codes, usage
 //!   errors, broken pipes, SIGINT);
+//! - [`safe_output`]: secrets masked and control characters escaped in
+//!   everything a tool prints;
 //! - [`config`], [`secret`], [`state`]: the TOML configuration, secrets from
 //!   files or the environment, and where state lives;
 //! - [`site`] and [`ini`]: the layout of a Maestro installation and its INI files;
@@ -25,6 +27,7 @@ pub mod ini;
 pub mod perfdata;
 pub mod render;
 pub mod report;
+pub mod safe_output;
 pub mod secret;
 pub mod signal;
 pub mod site;
