@@ -518,3 +518,90 @@ pub mod format_0 {
         }
     }
 }
+
+/// What a bounded run of the tool gave.
+#[derive(Debug)]
+pub struct Bounded {
+    /// None when it was killed (by a signal, or at the time limit).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The child's own peak resident memory.
+    pub max_rss_kib: i64,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+impl Bounded {
+    pub fn text(&self) -> String {
+        format!(
+            "exit {:?} after {:?}{} (peak {} KiB)\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.elapsed,
+            if self.timed_out {
+                ", KILLED at the time limit"
+            } else {
+                ""
+            },
+            self.max_rss_kib,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Run `cmd` with at most `address_space` bytes of memory and `within` of
+/// time (killed with SIGKILL then), and measure its peak memory: a hostile
+/// input must not make a test eat the machine or hang it.
+pub fn run_bounded(mut cmd: Command, within: Duration, address_space: u64) -> Bounded {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    // SAFETY: setrlimit is async-signal-safe; it only touches the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: address_space,
+                rlim_max: address_space,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value to be filled in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut timed_out = false;
+    loop {
+        // SAFETY: waits for this test's own child, filling locals.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        assert!(r == 0, "wait4: {}", std::io::Error::last_os_error());
+        if started.elapsed() > within && !timed_out {
+            timed_out = true;
+            // SAFETY: kills this test's own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = started.elapsed();
+    std::mem::forget(child); // reaped above
+    Bounded {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        max_rss_kib: usage.ru_maxrss,
+        timed_out,
+        elapsed,
+    }
+}

@@ -257,7 +257,7 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
             plan.roots.len(),
             plan.roots
                 .iter()
-                .map(|r| format!("{}={}", r.name, r.path.display()))
+                .map(walk::Root::shown)
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
