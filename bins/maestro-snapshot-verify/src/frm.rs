@@ -78,8 +78,10 @@ pub struct Tables {
 
 impl Tables {
     /// No table keeps its data in InnoDB, as far as the definitions tell.
+    /// A folder without a single definition tells nothing (MySQL 8.0 keeps
+    /// none, and a copy may have lost them): that is not "none".
     pub fn none_in_innodb(&self) -> bool {
-        self.innodb.is_empty() && self.unknown.is_empty()
+        self.innodb.is_empty() && self.unknown.is_empty() && self.other_engine + self.views > 0
     }
 }
 
@@ -127,6 +129,10 @@ mod tests {
             h.resize(64, 0);
             h
         };
+        assert!(
+            !tables(dir.path()).none_in_innodb(),
+            "no definition at all tells nothing"
+        );
         std::fs::write(db.join("a.frm"), frm(9)).unwrap();
         std::fs::write(db.join("v.frm"), b"TYPE=VIEW\nquery=select 1\n").unwrap();
         assert_eq!(
