@@ -18,6 +18,7 @@ pub mod deadline;
 pub mod isolate;
 pub mod journal;
 pub mod level;
+pub mod local_addrs;
 pub mod marker;
 pub mod metadata;
 pub mod ops;

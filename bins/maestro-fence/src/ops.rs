@@ -34,13 +34,17 @@ fn fence_level(
     env: &mut Env,
     level: FenceLevel,
     marker: &Marker,
+    isolate_targets: Option<&isolate::Targets>,
     deadline: &Deadline,
 ) -> LevelOutcome {
     let s = &env.settings;
     match level {
         FenceLevel::Ssh => ssh_level::run(s, &plan::fence_plan(s, marker), deadline),
         FenceLevel::Agent => agent_level::fence(s, deadline, env.warn),
-        FenceLevel::Isolate => isolate::fence(s, deadline),
+        FenceLevel::Isolate => match isolate_targets {
+            Some(t) => isolate::fence(s, t, deadline),
+            None => isolate::fence(s, &isolate::targets(s, s.command_timeout), deadline),
+        },
     }
 }
 
@@ -56,6 +60,33 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         return Ok((report, false));
     }
     let deadline = Deadline::after(env.settings.deadline);
+    // Before anything changes, not even an epoch: isolate must never cut
+    // this server off from itself, and it is a fallback of every other
+    // level, so a refusal stops the whole fence.
+    let isolate_targets = if env.settings.levels.contains(&FenceLevel::Isolate) {
+        let timeout = deadline
+            .cap(env.settings.command_timeout)
+            .unwrap_or_default();
+        let t = isolate::targets(&env.settings, timeout);
+        if let isolate::Targets::Refused(why) = &t {
+            report.push(
+                Check::new(
+                    "fence",
+                    Status::Critical,
+                    format!(
+                        "{} is NOT fenced: {why}; nothing was changed",
+                        env.settings.primary.host
+                    ),
+                )
+                .detail("primary", env.settings.primary.host.clone()),
+            );
+            report.finish();
+            return Ok((report, false));
+        }
+        Some(t)
+    } else {
+        None
+    };
     // The journal first: it creates the state folder mode 0700.
     let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
     let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
@@ -80,7 +111,7 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
     };
     let mut outcomes: Vec<LevelOutcome> = Vec::new();
     for &level in &s.levels {
-        let outcome = fence_level(env, level, &marker, &deadline);
+        let outcome = fence_level(env, level, &marker, isolate_targets.as_ref(), &deadline);
         journal.add_steps(epoch, &outcome.steps).map_err(failed)?;
         let confirmed = outcome.verdict.is_confirmed();
         outcomes.push(outcome);
@@ -233,15 +264,19 @@ fn dry_run_fence(env: &mut Env, report: &mut Report) -> Result<(), ToolError> {
                     c.message = e;
                 }
             },
-            FenceLevel::Isolate => match isolate::addresses(s, s.command_timeout) {
-                Ok(addrs) => {
+            FenceLevel::Isolate => match isolate::targets(s, s.command_timeout) {
+                isolate::Targets::Ready(addrs) => {
                     for (name, what) in isolate::describe(s, &addrs) {
                         add(&mut c, &name, "local", what);
                     }
                 }
-                Err(e) => {
+                isolate::Targets::Unresolved(e) => {
                     c.status = Status::Unknown;
                     c.message = e;
+                }
+                isolate::Targets::Refused(e) => {
+                    c.status = Status::Critical;
+                    c.message = format!("a real run would refuse: {e}");
                 }
             },
         }
