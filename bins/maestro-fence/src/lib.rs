@@ -15,6 +15,7 @@ pub mod agent_level;
 pub mod agent_mode;
 pub mod cli;
 pub mod deadline;
+pub mod device;
 pub mod isolate;
 pub mod journal;
 pub mod level;
