@@ -780,7 +780,16 @@ pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutco
     }
     let fw = Firewall::choose(s);
     for c in firewall_commands(fw, &s.table, &addrs) {
-        if let Err(e) = run_local(&c, s, deadline, &mut out) {
+        let result = run_local(&c, s, deadline, &mut out);
+        if !c.may_fail {
+            let state = match &result {
+                Ok(o) if o.success() => "done",
+                Ok(_) => "failed",
+                Err(_) => "unknown",
+            };
+            out.changed(&c.name, "local", state, "unfence removes it");
+        }
+        if let Err(e) = result {
             out.verdict = Verdict::NotConfirmed(e);
             return out;
         }
@@ -788,14 +797,24 @@ pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutco
     if let (Some(p), Some(m)) = (&s.sync.authorized_keys, &s.sync.key_match) {
         let started = Instant::now();
         match disable_key(p, m) {
-            Ok(n) => out.record(
-                "disable the sync key",
-                "local",
-                format!("comment out the lines of {} holding {m:?}", p.display()),
-                "ran",
-                format!("{n} line(s) commented out"),
-                started.elapsed(),
-            ),
+            Ok(n) => {
+                out.record(
+                    "disable the sync key",
+                    "local",
+                    format!("comment out the lines of {} holding {m:?}", p.display()),
+                    "ran",
+                    format!("{n} line(s) commented out"),
+                    started.elapsed(),
+                );
+                if n > 0 {
+                    out.changed(
+                        "disable the sync key",
+                        "local",
+                        "done",
+                        "unfence --resume-sync",
+                    );
+                }
+            }
             Err(e) => {
                 out.record(
                     "disable the sync key",
@@ -815,7 +834,14 @@ pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutco
             LocalCommand::new(&format!("stop {u}"), "systemctl", &["disable", "--now", u]),
             LocalCommand::new(&format!("mask {u}"), "systemctl", &["mask", u]),
         ] {
-            if let Err(e) = run_local(&c, s, deadline, &mut out) {
+            let result = run_local(&c, s, deadline, &mut out);
+            let state = match &result {
+                Ok(o) if o.success() => "done",
+                Ok(_) => "failed",
+                Err(_) => "unknown",
+            };
+            out.changed(&c.name, "local", state, "unfence --resume-sync");
+            if let Err(e) = result {
                 out.verdict = Verdict::NotConfirmed(e);
                 return out;
             }

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 pub const COMPONENT: &str = "fence";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "fence journal: epochs and steps",
-    sql: "CREATE TABLE fence_epochs (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "fence journal: epochs and steps",
+        sql: "CREATE TABLE fence_epochs (
               epoch           INTEGER PRIMARY KEY,
               command         TEXT NOT NULL CHECK (command IN ('fence','unfence')),
               primary_host    TEXT NOT NULL,
@@ -38,12 +39,20 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               elapsed_ms  INTEGER NOT NULL
           );
           CREATE INDEX fence_steps_by_epoch ON fence_steps (epoch, id);",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "fence journal: what a run changed",
+        sql: "ALTER TABLE fence_epochs ADD COLUMN changes TEXT NOT NULL DEFAULT '[]';",
+    },
+];
 
 /// Results a journal row can hold.
 pub const RUNNING: &str = "running";
 pub const FENCED: &str = "fenced";
 pub const NOT_FENCED: &str = "not-fenced";
+/// Not fenced, but changed things on the way: see the run's changes.
+pub const PARTIAL: &str = "partial";
 pub const UNFENCED: &str = "unfenced";
 pub const UNFENCE_FAILED: &str = "unfence-failed";
 
@@ -75,6 +84,8 @@ pub struct EpochRow {
     pub result: String,
     pub confirmed_level: Option<String>,
     pub levels: serde_json::Value,
+    /// What the run changed (see [`crate::level::Change`]).
+    pub changes: serde_json::Value,
 }
 
 pub struct Journal {
@@ -97,10 +108,11 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<EpochRow> {
         result: r.get(6)?,
         confirmed_level: r.get(7)?,
         levels: serde_json::from_str(&levels).unwrap_or(serde_json::Value::Null),
+        changes: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or(serde_json::Value::Null),
     })
 }
 
-const COLUMNS: &str = "epoch, command, primary_host, failover_host, started_at, finished_at, result, confirmed_level, levels";
+const COLUMNS: &str = "epoch, command, primary_host, failover_host, started_at, finished_at, result, confirmed_level, levels, changes";
 
 impl Journal {
     pub fn open(state_dir: &Path) -> Result<Journal, CatalogError> {
@@ -152,16 +164,31 @@ impl Journal {
         result: &str,
         confirmed_level: Option<&str>,
         levels: &serde_json::Value,
+        changes: &serde_json::Value,
     ) -> Result<(), CatalogError> {
         let finished = now();
         let levels = levels.to_string();
+        let changes = changes.to_string();
         self.catalog.write(|tx| {
             tx.execute(
-                "UPDATE fence_epochs SET finished_at = ?2, result = ?3, confirmed_level = ?4, levels = ?5 WHERE epoch = ?1",
-                rusqlite::params![epoch as i64, finished, result, confirmed_level, levels],
+                "UPDATE fence_epochs SET finished_at = ?2, result = ?3, confirmed_level = ?4, levels = ?5, changes = ?6 WHERE epoch = ?1",
+                rusqlite::params![epoch as i64, finished, result, confirmed_level, levels, changes],
             )?;
             Ok(())
         })
+    }
+
+    /// The newest epoch of `primary`, whatever its command.
+    pub fn latest_for(&self, primary: &str) -> Result<Option<EpochRow>, CatalogError> {
+        self.catalog
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM fence_epochs WHERE primary_host = ?1 ORDER BY epoch DESC LIMIT 1"),
+                rusqlite::params![primary],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> CatalogError {
@@ -328,8 +355,14 @@ mod tests {
             }],
         )
         .unwrap();
-        j.finish(e2, FENCED, Some("ssh"), &serde_json::json!(["ssh"]))
-            .unwrap();
+        j.finish(
+            e2,
+            FENCED,
+            Some("ssh"),
+            &serde_json::json!(["ssh"]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
         assert_eq!(j.last_confirmed_fence("p").unwrap().unwrap().epoch, 2);
         assert!(j.last_confirmed_fence("other").unwrap().is_none());
         let e3 = j.begin("unfence", "p", "f").unwrap();

@@ -4,7 +4,7 @@ use crate::agent_level;
 use crate::deadline::Deadline;
 use crate::isolate;
 use crate::journal::{self, Journal, RunLock};
-use crate::level::{LevelOutcome, Verdict};
+use crate::level::{Change, LevelOutcome, Verdict};
 use crate::marker::Marker;
 use crate::plan;
 use crate::report_build::{level_check, verdict_message};
@@ -127,10 +127,13 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         .iter()
         .map(LevelOutcome::summary_json)
         .collect::<Vec<_>>());
+    let changes: Vec<Change> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
     let result = if confirmed.is_some() {
         journal::FENCED
-    } else {
+    } else if changes.is_empty() {
         journal::NOT_FENCED
+    } else {
+        journal::PARTIAL
     };
     journal
         .finish(
@@ -138,6 +141,7 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
             result,
             confirmed.map(FenceLevel::as_str),
             &levels_json,
+            &json!(changes),
         )
         .map_err(failed)?;
     for o in &outcomes {
@@ -158,16 +162,30 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
                 level.as_str()
             ),
         ),
-        None => Check::new(
+        None if changes.is_empty() => Check::new(
             "fence",
             Status::Critical,
             format!(
-                "{} is NOT fenced: no level confirmed (tried {}; epoch {epoch})",
+                "{} is NOT fenced: no level confirmed (tried {}; epoch {epoch}); nothing was changed",
                 s.primary.host,
                 tried.join(", ")
             ),
         ),
+        None => {
+            report.push(changes_check(&changes, Status::Critical));
+            Check::new(
+                "fence",
+                Status::Critical,
+                format!(
+                    "{} is NOT fenced, only partly: no level confirmed (tried {}; epoch {epoch}), after {} change(s) (see `changes`; `maestro-fence unfence` undoes what it can)",
+                    s.primary.host,
+                    tried.join(", "),
+                    changes.len()
+                ),
+            )
+        }
     }
+    .detail("result", result)
     .detail("epoch", epoch)
     .detail("primary", s.primary.host.clone())
     .detail("levels_tried", json!(tried))
@@ -178,6 +196,33 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         .catalog_mut()
         .record_run(&report, &json!({"epoch": epoch, "levels": levels_json}));
     Ok((report, confirmed.is_some()))
+}
+
+/// What a fence changed before it failed, one finding a change, with
+/// what undoes it: the admin's list for `unfence`.
+fn changes_check(changes: &[Change], status: Status) -> Check {
+    let lines: Vec<String> = changes.iter().map(Change::line).collect();
+    let mut c = Check::new(
+        "changes",
+        status,
+        format!(
+            "partial: changed before the fence failed: {}",
+            lines.join("; ")
+        ),
+    )
+    .detail("changes", json!(changes));
+    for ch in changes {
+        c.add_finding(
+            Finding::new(
+                status,
+                ch.step.clone(),
+                format!("{}; {}", ch.state, ch.undo),
+            )
+            .at(ch.target.clone())
+            .detail("level", ch.level.clone()),
+        );
+    }
+    c
 }
 
 /// The epoch the next run would take, for a dry run: a missing catalog is
@@ -314,6 +359,46 @@ fn level_status(
     out
 }
 
+/// When the newest run for the primary is a fence that stopped half-way,
+/// what it changed, so that `status` shows the primary as partly fenced.
+/// A missing catalog is not created (`status` changes nothing).
+fn partial_from_journal(env: &Env, answer: Option<bool>) -> Option<Check> {
+    if !env
+        .state_dir
+        .join(maestro_common::catalog::FILE_NAME)
+        .exists()
+    {
+        return None;
+    }
+    let journal = Journal::open(&env.state_dir).ok()?;
+    let last = journal
+        .latest_for(&env.settings.primary.host)
+        .ok()
+        .flatten()?;
+    if last.command != "fence" || last.result != journal::PARTIAL {
+        return None;
+    }
+    let changes: Vec<Change> = serde_json::from_value(last.changes.clone()).unwrap_or_default();
+    let status = match answer {
+        Some(true) => Status::Ok,
+        Some(false) => Status::Critical,
+        None => Status::Unknown,
+    };
+    let mut c = changes_check(&changes, status);
+    c.name = "journal".into();
+    c.message = format!(
+        "partial: the last fence (epoch {}, {}) failed after changing: {}",
+        last.epoch,
+        last.started_at,
+        changes
+            .iter()
+            .map(Change::line)
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    Some(c.detail("epoch", last.epoch))
+}
+
 /// `status`: is the primary fenced now, per level. `Some(true)` fenced,
 /// `Some(false)` not, `None` cannot tell.
 pub fn status(env: &mut Env) -> (Report, Option<bool>) {
@@ -354,6 +439,9 @@ pub fn status(env: &mut Env) -> (Report, Option<bool>) {
         (None, true) => Some(false),
         (None, false) => None,
     };
+    if let Some(c) = partial_from_journal(env, answer) {
+        report.push(c);
+    }
     (report, answer)
 }
 
@@ -516,6 +604,7 @@ pub fn unfence(
             },
             None,
             &levels_json,
+            &json!([]),
         )
         .map_err(failed)?;
     for o in &outcomes {
@@ -601,7 +690,8 @@ pub fn history(state_dir: &Path, limit: usize) -> Result<Report, ToolError> {
         )
         .detail("levels", r.levels.clone())
         .detail("failover", r.failover_host.clone())
-        .detail("finished_at", r.finished_at.clone().unwrap_or_default());
+        .detail("finished_at", r.finished_at.clone().unwrap_or_default())
+        .detail("changes", r.changes.clone());
         c = c.detail("steps", serde_json::to_value(&steps).unwrap_or_default());
         report.push(c);
     }

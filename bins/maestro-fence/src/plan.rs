@@ -24,8 +24,24 @@ fn step(name: impl Into<String>, command: impl Into<String>) -> RemoteStep {
         name: name.into(),
         command: command.into(),
         input: None,
+        undo: String::new(),
     }
 }
+
+/// A change of `fence`, with what undoes it.
+fn change(name: impl Into<String>, command: impl Into<String>, undo: &str) -> RemoteStep {
+    RemoteStep {
+        undo: undo.to_string(),
+        ..step(name, command)
+    }
+}
+
+const UNDO_START: &str =
+    "not undone: unfence leaves services stopped (start them after the checks)";
+const UNDO_ENABLE: &str = "unfence enables it again";
+const UNDO_SYNC: &str = "unfence --resume-sync";
+const UNDO_NOTHING: &str = "nothing to undo";
+const UNDO_MARKER: &str = "unfence removes it";
 
 fn probe(name: impl Into<String>, command: impl Into<String>, judge: Judge) -> Probe {
     Probe {
@@ -142,9 +158,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
         RemoteOs::Unix => {
             if let Some(t) = &sy.timer {
                 let q = sh_quote(t);
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("stop sync timer {t}"),
                     format!("systemctl stop {q}; systemctl disable {q}; systemctl mask {q}"),
+                    UNDO_SYNC,
                 ));
                 plan.verify.push(probe(
                     format!("sync timer {t} stopped and masked"),
@@ -154,9 +171,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
             }
             if let Some(f) = &sy.cron_file {
                 let q = sh_quote(f);
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("comment out the sync entries of {f}"),
                     format!("test -f {q} && sed -i -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' {q}"),
+                    UNDO_SYNC,
                 ));
                 plan.verify.push(probe(
                     format!("no active entry in {f}"),
@@ -166,9 +184,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
             }
             if let Some(p) = s.sync_process() {
                 let q = sh_quote(&p);
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("end running {p}"),
                     format!("pkill -TERM -x {q}; i=0; while pgrep -x {q} >/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; pkill -KILL -x {q}; true"),
+                    UNDO_NOTHING,
                 ));
                 plan.verify.push(probe(
                     format!("no {p} running"),
@@ -179,13 +198,15 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
         }
         RemoteOs::Windows => {
             if let Some(t) = &sy.scheduled_task {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("disable sync task {t}"),
                     format!("schtasks /Change /TN {} /DISABLE", win(t)),
+                    UNDO_SYNC,
                 ));
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("end sync task {t}"),
                     format!("schtasks /End /TN {}", win(t)),
+                    UNDO_NOTHING,
                 ));
                 plan.verify.push(probe(
                     format!("sync task {t} disabled"),
@@ -194,9 +215,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
                 ));
             }
             if let Some(p) = s.sync_process() {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("end running {p}"),
                     format!("taskkill /F /IM {}", win(&p)),
+                    UNDO_NOTHING,
                 ));
                 plan.verify.push(probe(
                     format!("no {p} running"),
@@ -224,6 +246,7 @@ fn write_file_step(s: &Settings, name: &str, path: &str, text: String) -> Remote
         name: name.to_string(),
         command,
         input: Some(text),
+        undo: UNDO_MARKER.to_string(),
     }
 }
 
@@ -257,40 +280,51 @@ pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
         let q = sh_quote(name);
         match sv.manager {
             ServiceManager::Systemd => {
-                plan.actions
-                    .push(step(format!("stop {name}"), format!("systemctl stop {q}")));
-                plan.actions.push(step(
+                plan.actions.push(change(
+                    format!("stop {name}"),
+                    format!("systemctl stop {q}"),
+                    UNDO_START,
+                ));
+                plan.actions.push(change(
                     format!("disable and mask {name}"),
                     format!("systemctl disable {q}; systemctl mask {q}"),
+                    UNDO_ENABLE,
                 ));
             }
             ServiceManager::Sysv => {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("stop {name}"),
                     format!("/etc/init.d/{q} stop"),
+                    UNDO_START,
                 ));
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("disable {name}"),
                     format!("if command -v update-rc.d >/dev/null; then update-rc.d {q} disable; elif command -v chkconfig >/dev/null; then chkconfig {q} off; else echo 'neither update-rc.d nor chkconfig' >&2; exit 1; fi"),
+                    UNDO_ENABLE,
                 ));
             }
             ServiceManager::Windows => {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("stop {name}"),
                     format!("sc stop {}", win(name)),
+                    UNDO_START,
                 ));
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("disable {name}"),
                     format!("sc config {} start= disabled", win(name)),
+                    UNDO_ENABLE,
                 ));
             }
             ServiceManager::Commands => {
                 let stop = sv.stop_command.as_deref().unwrap_or("false");
                 let disable = sv.disable_command.as_deref().unwrap_or("false");
                 plan.actions
-                    .push(step(format!("stop {name}"), fill(stop, name)));
-                plan.actions
-                    .push(step(format!("disable {name}"), fill(disable, name)));
+                    .push(change(format!("stop {name}"), fill(stop, name), UNDO_START));
+                plan.actions.push(change(
+                    format!("disable {name}"),
+                    fill(disable, name),
+                    UNDO_ENABLE,
+                ));
             }
         }
     }
