@@ -13,7 +13,6 @@ use crate::isolate::Firewall;
 use crate::process;
 use crate::settings::Settings;
 use maestro_common::config::FenceLevel;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// One thing the device needs, and whether it is there.
@@ -25,22 +24,12 @@ pub struct Need {
     pub result: Result<String, String>,
 }
 
-/// A file the fence reads must be a readable regular file. Opened without
-/// blocking, so a FIFO put in its place cannot hang the monitor.
+/// A file the fence reads must be a readable regular file (a FIFO put in
+/// its place is refused at once, not waited on).
 fn readable_file(path: &Path) -> Result<String, String> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.is_file() {
-        Ok(format!("{} is readable", path.display()))
-    } else {
-        Err(format!("{} is not a regular file", path.display()))
-    }
+    maestro_common::fsio::open_regular(path)
+        .map(|_| format!("{} is readable", path.display()))
+        .map_err(|e| e.to_string())
 }
 
 fn program(name: &str) -> Result<String, String> {

@@ -339,11 +339,20 @@ pub fn missing_from_iptables_listing(listing: &str, chain: &str, addrs: &[IpAddr
         .collect()
 }
 
+/// The largest authorized_keys file read: a few hundred keys at most.
+const KEYS_LIMIT: u64 = maestro_common::fsio::MIB;
+
+fn read_keys(path: &Path) -> std::io::Result<String> {
+    maestro_common::fsio::read_regular_to_string(path, KEYS_LIMIT).map_err(std::io::Error::other)
+}
+
 /// Comments out the key lines holding `key_match`; returns how many were
-/// active before. Written through a temporary file and a rename, keeping
-/// the file's mode, so a crash never leaves half a file.
+/// active before. Rewritten atomically (a temporary file beside it, fsync,
+/// rename, fsync of the folder), keeping the file's mode and owner; a
+/// chown that fails is an error, so a crash never leaves half a file and
+/// the file never changes hands.
 pub fn disable_key(path: &Path, key_match: &str) -> std::io::Result<usize> {
-    let text = std::fs::read_to_string(path)?;
+    let text = read_keys(path)?;
     let mut n = 0;
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.split_inclusive('\n') {
@@ -361,7 +370,7 @@ pub fn disable_key(path: &Path, key_match: &str) -> std::io::Result<usize> {
 
 /// Undoes [`disable_key`].
 pub fn restore_key(path: &Path) -> std::io::Result<usize> {
-    let text = std::fs::read_to_string(path)?;
+    let text = read_keys(path)?;
     let mut n = 0;
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -386,37 +395,14 @@ fn is_active_key_line(line: &str, key_match: &str) -> bool {
 
 /// How many active key lines hold `key_match`.
 pub fn active_keys(path: &Path, key_match: &str) -> std::io::Result<usize> {
-    Ok(std::fs::read_to_string(path)?
+    Ok(read_keys(path)?
         .lines()
         .filter(|l| is_active_key_line(l, key_match))
         .count())
 }
 
 fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)?;
-    let tmp = path.with_extension("maestro-fence.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::set_permissions(
-        &tmp,
-        std::fs::Permissions::from_mode(meta.permissions().mode()),
-    )?;
-    // SAFETY: chown with valid C string and ids read from the old file.
-    {
-        use std::os::unix::ffi::OsStrExt;
-        use std::os::unix::fs::MetadataExt;
-        let c =
-            std::ffi::CString::new(tmp.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-        unsafe {
-            libc::chown(c.as_ptr(), meta.uid(), meta.gid());
-        }
-    }
-    std::fs::rename(&tmp, path)
+    maestro_common::fsio::write_atomic(path, text.as_bytes(), 0o600).map_err(std::io::Error::other)
 }
 
 fn run_local(

@@ -7,6 +7,7 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -119,6 +120,19 @@ impl Journal {
         let mut catalog = Catalog::open(state_dir)?;
         catalog.ensure_schema(COMPONENT, MIGRATIONS)?;
         Ok(Journal { catalog })
+    }
+
+    /// [`Journal::open`] within a run's deadline: it waits at most `wait`
+    /// for another process's write transaction on the catalog.
+    pub fn open_within(state_dir: &Path, wait: Duration) -> Result<Journal, CatalogError> {
+        let mut catalog = Catalog::open_within(state_dir, wait)?;
+        catalog.ensure_schema(COMPONENT, MIGRATIONS)?;
+        Ok(Journal { catalog })
+    }
+
+    /// How long the next writes may wait for another process's transaction.
+    pub fn wait_at_most(&self, wait: Duration) -> Result<(), CatalogError> {
+        self.catalog.set_busy_timeout(wait)
     }
 
     pub fn catalog_mut(&mut self) -> &mut Catalog {
@@ -297,6 +311,8 @@ pub enum LockError {
     },
     #[error("another maestro-fence run holds {path}; gave up waiting after {}ms", .waited.as_millis())]
     Busy { path: String, waited: Duration },
+    #[error("the lock file {path} is {kind}, not a regular file; refusing (remove it: a run creates it again)")]
+    NotRegular { path: String, kind: &'static str },
 }
 
 impl RunLock {
@@ -304,15 +320,42 @@ impl RunLock {
         let path = state_dir.join("fence.lock");
         let shown = path.display().to_string();
         let _ = std::fs::create_dir_all(state_dir);
-        let file = OpenOptions::new()
+        // Without blocking and without following a link: a FIFO put in its
+        // place would otherwise hold the open forever (no deadline bounds
+        // an open), and the fence would never start nor end.
+        let opened = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
-            .open(&path)
-            .map_err(|source| LockError::Open {
-                path: shown.clone(),
-                source,
-            })?;
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&path);
+        let not_regular = |meta: std::fs::Metadata| LockError::NotRegular {
+            path: shown.clone(),
+            kind: maestro_common::fsio::kind_name(meta.file_type()),
+        };
+        let file = match opened {
+            Ok(f) => f,
+            Err(source) => {
+                return Err(match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if !meta.is_file() => not_regular(meta),
+                    _ => LockError::Open {
+                        path: shown.clone(),
+                        source,
+                    },
+                })
+            }
+        };
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => {}
+            Ok(meta) => return Err(not_regular(meta)),
+            Err(source) => {
+                return Err(LockError::Open {
+                    path: shown.clone(),
+                    source,
+                })
+            }
+        }
         let started = std::time::Instant::now();
         loop {
             // SAFETY: flock on a descriptor we own; no memory is involved.
@@ -374,6 +417,24 @@ mod tests {
         drop(j);
         let mut j = Journal::open(dir.path()).unwrap();
         assert_eq!(j.begin("fence", "p", "f").unwrap(), 4);
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_a_regular_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("fence.lock");
+        let c = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let started = std::time::Instant::now();
+        let e = RunLock::acquire(dir.path(), Duration::from_secs(5)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(matches!(e, LockError::NotRegular { .. }), "{e}");
+        assert!(e.to_string().contains("fence.lock is a FIFO"), "{e}");
+        std::fs::remove_file(&lock).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &lock).unwrap();
+        let e = RunLock::acquire(dir.path(), Duration::from_secs(5)).unwrap_err();
+        assert!(e.to_string().contains("a symbolic link"), "{e}");
     }
 
     #[test]

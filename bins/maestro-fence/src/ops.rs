@@ -87,63 +87,95 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
     } else {
         None
     };
+    // A fence that cannot record its epoch within its deadline is not a
+    // fence: nothing may change before the epoch is journaled, and no wait
+    // on the catalog (another process's write transaction) outlives the
+    // deadline.
+    let refuse = |mut report: Report, why: String| {
+        report.push(Check::new(
+            "fence",
+            Status::Critical,
+            format!("NOT fenced: {why}; nothing was changed"),
+        ));
+        report.finish();
+        Ok((report, false))
+    };
     // The journal first: it creates the state folder mode 0700.
-    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
+    let mut journal = match Journal::open_within(&env.state_dir, deadline.remaining()) {
+        Ok(j) => j,
+        Err(e) => return refuse(report, format!("cannot record the fence's epoch: {e}")),
+    };
     let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
         Ok(l) => l,
-        Err(e) => {
-            report.push(Check::new(
-                "fence",
-                Status::Critical,
-                format!("NOT fenced: {e}"),
-            ));
-            return Ok((report, false));
-        }
+        Err(e) => return refuse(report, e.to_string()),
     };
     let s = env.settings.clone();
-    let epoch = journal
-        .begin("fence", &s.primary.host, &s.failover_name())
-        .map_err(failed)?;
+    let began = journal
+        .wait_at_most(deadline.remaining())
+        .and_then(|()| journal.begin("fence", &s.primary.host, &s.failover_name()));
+    let epoch = match began {
+        Ok(e) => e,
+        Err(e) => return refuse(report, format!("cannot record the fence's epoch: {e}")),
+    };
     let marker = Marker {
         epoch,
         failover: s.failover_name(),
         fenced_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     let mut outcomes: Vec<LevelOutcome> = Vec::new();
+    // After the first change a journal error no longer stops the fence (the
+    // primary is half-changed); it makes the verdict "not fenced" instead,
+    // since `check` trusts only what the journal holds.
+    let mut journal_error: Option<String> = None;
     for &level in &s.levels {
         let outcome = fence_level(env, level, &marker, isolate_targets.as_ref(), &deadline);
-        journal.add_steps(epoch, &outcome.steps).map_err(failed)?;
+        if let Err(e) = journal
+            .wait_at_most(deadline.remaining())
+            .and_then(|()| journal.add_steps(epoch, &outcome.steps))
+        {
+            journal_error.get_or_insert(e.to_string());
+        }
         let confirmed = outcome.verdict.is_confirmed();
         outcomes.push(outcome);
         if confirmed {
             break;
         }
     }
-    let confirmed = outcomes
-        .iter()
-        .find(|o| o.verdict.is_confirmed())
-        .map(|o| o.level);
     let levels_json = json!(outcomes
         .iter()
         .map(LevelOutcome::summary_json)
         .collect::<Vec<_>>());
     let changes: Vec<Change> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
-    let result = if confirmed.is_some() {
+    let mut confirmed = outcomes
+        .iter()
+        .find(|o| o.verdict.is_confirmed())
+        .map(|o| o.level);
+    let result = if confirmed.is_some() && journal_error.is_none() {
         journal::FENCED
     } else if changes.is_empty() {
         journal::NOT_FENCED
     } else {
         journal::PARTIAL
     };
-    journal
-        .finish(
+    if let Err(e) = journal.wait_at_most(deadline.remaining()).and_then(|()| {
+        journal.finish(
             epoch,
             result,
             confirmed.map(FenceLevel::as_str),
             &levels_json,
             &json!(changes),
         )
-        .map_err(failed)?;
+    }) {
+        journal_error.get_or_insert(e.to_string());
+    }
+    if let Some(e) = &journal_error {
+        report.push(Check::new(
+            "journal",
+            Status::Critical,
+            format!("the fence could not be journaled within its deadline ({e}): it does not count as a fence; `check` refuses until one is journaled"),
+        ));
+        confirmed = None;
+    }
     for o in &outcomes {
         let status = match (&o.verdict, confirmed) {
             (Verdict::Confirmed(_), _) => Status::Ok,
@@ -370,7 +402,7 @@ fn partial_from_journal(env: &Env, answer: Option<bool>) -> Option<Check> {
     {
         return None;
     }
-    let journal = Journal::open(&env.state_dir).ok()?;
+    let journal = Journal::open_within(&env.state_dir, env.settings.command_timeout).ok()?;
     let last = journal
         .latest_for(&env.settings.primary.host)
         .ok()
@@ -448,7 +480,7 @@ pub fn status(env: &mut Env) -> (Report, Option<bool>) {
 /// `check`: the pre-start gate on the failover server.
 pub fn check(env: &mut Env) -> Result<Report, ToolError> {
     let mut report = Report::new(TOOL, Some("check"));
-    let journal = Journal::open(&env.state_dir).map_err(failed)?;
+    let journal = Journal::open_within(&env.state_dir, env.settings.deadline).map_err(failed)?;
     let primary = env.settings.primary.host.clone();
     let fence = journal.last_confirmed_fence(&primary).map_err(failed)?;
     let unfence = journal.last_unfence(&primary).map_err(failed)?;
@@ -562,21 +594,30 @@ pub fn unfence(
         return Ok((report, false));
     }
     let deadline = Deadline::after(s.deadline);
-    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
+    let refuse = |mut report: Report, why: String| {
+        report.push(Check::new(
+            "unfence",
+            Status::Critical,
+            format!("not unfenced: {why}; nothing was changed"),
+        ));
+        report.finish();
+        Ok((report, false))
+    };
+    let mut journal = match Journal::open_within(&env.state_dir, deadline.remaining()) {
+        Ok(j) => j,
+        Err(e) => return refuse(report, format!("cannot record the epoch: {e}")),
+    };
     let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
         Ok(l) => l,
-        Err(e) => {
-            report.push(Check::new(
-                "unfence",
-                Status::Critical,
-                format!("not unfenced: {e}"),
-            ));
-            return Ok((report, false));
-        }
+        Err(e) => return refuse(report, e.to_string()),
     };
-    let epoch = journal
-        .begin("unfence", &s.primary.host, &s.failover_name())
-        .map_err(failed)?;
+    let began = journal
+        .wait_at_most(deadline.remaining())
+        .and_then(|()| journal.begin("unfence", &s.primary.host, &s.failover_name()));
+    let epoch = match began {
+        Ok(e) => e,
+        Err(e) => return refuse(report, format!("cannot record the epoch: {e}")),
+    };
     let mut outcomes = Vec::new();
     if uses_isolate {
         outcomes.push(isolate::undo(&s, resume_sync, &deadline));
@@ -751,11 +792,16 @@ fn ask_peer(s: &Settings) -> Peer {
     }
 }
 
+/// The largest marker or epoch file read: a few lines.
+const MARKER_LIMIT: u64 = 64 * maestro_common::fsio::KIB;
+
 /// `guard`: on the primary, before Maestro starts.
 pub fn guard(s: &Settings) -> Report {
     let mut report = Report::new(TOOL, Some("guard"));
     let marker_path = Path::new(&s.marker_file);
-    match std::fs::read_to_string(marker_path) {
+    // Bounded and never blocking: a FIFO or a device at the marker's path
+    // must not hang the gate (it refuses, as for any unreadable marker).
+    match maestro_common::fsio::read_regular_to_string(marker_path, MARKER_LIMIT) {
         Ok(text) => {
             let message = match Marker::parse(&text) {
                 Ok(m) => format!("this server was fenced at epoch {} by {} at {}: Maestro must not start here (failback: `maestro-fence unfence` on the failover server)", m.epoch, m.failover, m.fenced_at),
@@ -766,7 +812,7 @@ pub fn guard(s: &Settings) -> Report {
                     .detail("path", s.marker_file.clone()),
             );
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             report.push(Check::ok(
                 "marker",
                 format!("no fence marker at {}", s.marker_file),
@@ -778,7 +824,10 @@ pub fn guard(s: &Settings) -> Report {
             format!("cannot read {}: {e}; refusing", s.marker_file),
         )),
     }
-    let local = match std::fs::read_to_string(&s.epoch_file) {
+    let local = match maestro_common::fsio::read_regular_to_string(
+        Path::new(&s.epoch_file),
+        MARKER_LIMIT,
+    ) {
         Ok(t) => match t.trim().parse::<u64>() {
             Ok(e) => e,
             Err(_) => {
@@ -790,7 +839,7 @@ pub fn guard(s: &Settings) -> Report {
                 return report;
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) if e.is_not_found() => 0,
         Err(e) => {
             report.push(Check::new(
                 "epoch",

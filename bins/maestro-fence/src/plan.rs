@@ -173,7 +173,14 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
                 let q = sh_quote(f);
                 plan.actions.push(change(
                     format!("comment out the sync entries of {f}"),
-                    format!("test -f {q} && sed -i -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' {q}"),
+                    format!(
+                        "test -f {q} || exit 1; {}",
+                        rewrite_sh(
+                            f,
+                            &format!("sed -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' \"$f\""),
+                            "0644"
+                        )
+                    ),
                     UNDO_SYNC,
                 ));
                 plan.verify.push(probe(
@@ -230,13 +237,28 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
     }
 }
 
+/// A shell command that replaces the file `path` with what `producer`
+/// prints (it reads the old file as `"$f"`), the way every file the fence
+/// rewrites is written: into a temporary file beside it, an existing
+/// file's mode and owner copied over (a chown that fails fails the step:
+/// the file would change hands), flushed, renamed over the old one, and the
+/// folder flushed. On any failure the temporary file is removed and the
+/// old file is left as it was.
+pub fn rewrite_sh(path: &str, producer: &str, mode_if_new: &str) -> String {
+    format!(
+        "f={q}; d={dir}; t=$(mktemp \"$d/.maestro-fence.XXXXXX\") || exit 1; if {{ {producer} >\"$t\" && if [ -e \"$f\" ]; then chmod --reference=\"$f\" \"$t\" && chown --reference=\"$f\" \"$t\"; else chmod {mode_if_new} \"$t\"; fi && sync \"$t\" && mv -f \"$t\" \"$f\" && sync \"$d\"; }}; then exit 0; else rm -f \"$t\"; exit 1; fi",
+        q = sh_quote(path),
+        dir = sh_quote(&unix_dir(path)),
+    )
+}
+
 fn write_file_step(s: &Settings, name: &str, path: &str, text: String) -> RemoteStep {
     let command = match s.os {
-        RemoteOs::Unix => {
-            let q = sh_quote(path);
-            let tmp = sh_quote(&format!("{path}.tmp"));
-            format!("mkdir -p {} && cat > {tmp} && mv -f {tmp} {q}", sh_quote(&unix_dir(path)))
-        }
+        RemoteOs::Unix => format!(
+            "mkdir -p {} || exit 1; {}",
+            sh_quote(&unix_dir(path)),
+            rewrite_sh(path, "cat", "0644")
+        ),
         RemoteOs::Windows => format!(
             "powershell -NoProfile -NonInteractive -Command \"New-Item -ItemType Directory -Force -Path '{}' | Out-Null; [IO.File]::WriteAllText('{path}', [Console]::In.ReadToEnd())\"",
             win_dir(path)
@@ -414,7 +436,10 @@ pub fn unfence_plan(s: &Settings, epoch: u64, resume_sync: bool) -> SshPlan {
                     let tag = CRON_TAG.replace('#', "\\#");
                     plan.actions.push(step(
                         format!("restore the sync entries of {f}"),
-                        format!("sed -i -e 's/^{tag}//' {q}"),
+                        format!(
+                            "test -f {q} || exit 1; {}",
+                            rewrite_sh(f, &format!("sed -e 's/^{tag}//' \"$f\""), "0644")
+                        ),
                     ));
                 }
             }
@@ -490,7 +515,7 @@ mod tests {
         assert!(cmds.iter().any(|c| c.contains("systemctl mask sync.timer")));
         assert!(cmds
             .iter()
-            .any(|c| c.contains("sed -i") && c.contains("'/etc/cron.d/maestro sync'")));
+            .any(|c| c.contains("mktemp") && c.contains("'/etc/cron.d/maestro sync'")));
         assert!(cmds.iter().any(|c| c.starts_with("pkill -TERM -x rsync")));
         assert_eq!(p.prechecks.len(), 2);
         // two services, timer, cron, process, marker
@@ -498,6 +523,43 @@ mod tests {
         assert_eq!(p.verify.last().unwrap().judge, Judge::Marker(Some(4)));
         let marker_step = p.actions.last().unwrap();
         assert!(marker_step.input.as_deref().unwrap().contains("epoch=4"));
+    }
+
+    #[test]
+    fn a_rewrite_keeps_mode_and_owner_and_leaves_no_temporary_file() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("cron file");
+        std::fs::write(&f, "a\n# b\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let run = |cmd: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .unwrap()
+        };
+        let out = run(&rewrite_sh(
+            f.to_str().unwrap(),
+            "sed -e 's/^a/x/' \"$f\"",
+            "0644",
+        ));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n# b\n");
+        let meta = std::fs::metadata(&f).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A producer that fails leaves the old file and no temporary one.
+        let out = run(&rewrite_sh(f.to_str().unwrap(), "false", "0644"));
+        assert!(!out.status.success());
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n# b\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A new file gets the mode asked for.
+        let g = dir.path().join("new");
+        assert!(run(&rewrite_sh(g.to_str().unwrap(), "echo hi", "0644"))
+            .status
+            .success());
+        assert_eq!(std::fs::metadata(&g).unwrap().mode() & 0o7777, 0o644);
     }
 
     #[test]
