@@ -378,3 +378,34 @@ fn delay_waits_before_fencing_and_list_status_reports_the_state() {
         r.took
     );
 }
+
+/// The Pacemaker example leaves a retry room: Pacemaker kills the agent at
+/// pcmk_off_timeout (default 60 s) and retries within what is left.
+#[test]
+fn the_pacemaker_example_keeps_power_timeout_below_pacemakers_timeouts() {
+    let script = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/maestro-fence/pacemaker-stonith.sh"
+    ))
+    .unwrap();
+    let create: String = script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let seconds = |key: &str| -> Option<f64> {
+        let v = create
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))?;
+        Some(v.trim_end_matches('s').parse().unwrap())
+    };
+    let power = seconds("power_timeout").expect("the example sets power_timeout");
+    for key in ["pcmk_off_timeout", "pcmk_reboot_timeout"] {
+        // Unset is Pacemaker's default stonith-timeout.
+        let pacemaker = seconds(key).unwrap_or(60.0);
+        assert!(
+            power * 2.0 <= pacemaker,
+            "power_timeout={power} leaves no time for a retry within {key}={pacemaker}"
+        );
+    }
+}
