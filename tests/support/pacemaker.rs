@@ -95,7 +95,7 @@ impl Cluster {
         }
         setup.push_str(&format!(
             "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={d}/sbin-upper,workdir={d}/sbin-work /usr/sbin
-ln -s {agent} /usr/sbin/fence_maestro
+ln -sfn {agent} /usr/sbin/fence_maestro
 mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores /var/log/pacemaker/bundles
 chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker
 chmod 750 /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores
