@@ -370,7 +370,11 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
                 }
             }
         }
-        _ => unreachable!("every other action returned above"),
+        other => {
+            // Every other action was answered above; never a panic here.
+            let _ = writeln!(err, "Failed: unknown action {other:?}");
+            (EXIT_FAILED, None)
+        }
     };
     if verbose {
         if let Some(mut r) = report {

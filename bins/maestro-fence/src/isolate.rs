@@ -513,14 +513,31 @@ pub enum Reach {
     Refused,
     /// No answer (dropped here, timed out, no route): isolated.
     Silent(String),
+    /// The connect failed for a reason that says nothing about the path to
+    /// the primary (no free port, no descriptor): cannot tell.
+    Unknown(String),
 }
 
 /// One bounded TCP connect to `addr`.
 pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
+    use std::io::ErrorKind;
     match TcpStream::connect_timeout(&addr, timeout) {
         Ok(_) => Reach::Connected,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Reach::Refused,
-        Err(e) => Reach::Silent(e.to_string()),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Reach::Refused,
+        // Dropped by a rule here (EPERM), no answer, no way there: the
+        // only failures that show the primary cut off.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::TimedOut
+                    | ErrorKind::PermissionDenied
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            ) =>
+        {
+            Reach::Silent(e.to_string())
+        }
+        Err(e) => Reach::Unknown(e.to_string()),
     }
 }
 
@@ -528,13 +545,16 @@ pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
 /// isolated address on the primary's SSH port and the `[watch]` ports must
 /// fail. Rules that list back prove only that they were loaded; a probe
 /// proves that they hold. The connects run at once, so the whole probe
-/// takes at most one `timeout`. Returns the problems found.
+/// takes at most one `timeout`. Adds what it found to `problems` (the
+/// primary answers) and `unsure` (a probe could not be made).
 pub fn probe(
     s: &Settings,
     addrs: &[IpAddr],
     timeout: Duration,
     out: &mut LevelOutcome,
-) -> Vec<String> {
+    problems: &mut Vec<String>,
+    unsure: &mut Vec<String>,
+) {
     let targets: Vec<SocketAddr> = addrs
         .iter()
         .flat_map(|&ip| {
@@ -548,7 +568,6 @@ pub fn probe(
         .iter()
         .map(|&a| std::thread::spawn(move || probe_once(a, timeout)))
         .collect();
-    let mut problems = Vec::new();
     for (addr, h) in targets.iter().zip(handles) {
         let reach = h
             .join()
@@ -564,6 +583,7 @@ pub fn probe(
                 "connection refused: the primary's packets still get here".to_string(),
             ),
             Reach::Silent(why) => ("holds", format!("no connection: {why}")),
+            Reach::Unknown(why) => ("cannot-tell", format!("the probe could not be made: {why}")),
         };
         out.record(
             format!("probe {addr}"),
@@ -573,11 +593,12 @@ pub fn probe(
             seen.clone(),
             started.elapsed(),
         );
-        if outcome != "holds" {
-            problems.push(format!("{addr} still answers ({seen})"));
+        match outcome {
+            "holds" => {}
+            "cannot-tell" => unsure.push(format!("{addr}: {seen}")),
+            _ => problems.push(format!("{addr} still answers ({seen})")),
         }
     }
-    problems
 }
 
 /// Checks the block and the closed sync path; the verdict.
@@ -727,7 +748,7 @@ pub fn verify(
         }
     }
     match deadline.cap(s.primary.connect_timeout().min(PROBE_TIMEOUT)) {
-        Some(t) => problems.extend(probe(s, addrs, t, out)),
+        Some(t) => probe(s, addrs, t, out, &mut problems, &mut unsure),
         None => unsure.push("the run's deadline passed before the connect probe".into()),
     }
     if !problems.is_empty() {
