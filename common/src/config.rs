@@ -261,6 +261,9 @@ pub struct FenceConfig {
     /// The command `guard` runs on the failover server over SSH to read its
     /// epoch. Default `maestro-fence --format json epoch`.
     pub peer_epoch_command: Option<String>,
+    /// The primary's node name in a Pacemaker cluster: what `fence_maestro`
+    /// lists, and the only node it agrees to fence when asked for one.
+    pub node_name: Option<String>,
 }
 
 /// `[verify]`: maestro-snapshot-verify. Every key also has a flag, which wins.
