@@ -256,6 +256,9 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
             }
             outcomes.extend(scan_input(inp, &settings, &mut collector, catalog.as_mut()));
         }
+        if settings.since_start {
+            extra.extend(readiness(&collector));
+        }
     }
     if maestro_common::signal::interrupted() {
         return Err(ToolError::Interrupted);
@@ -269,6 +272,25 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
         started.elapsed(),
     );
     Ok(report)
+}
+
+/// Whether the last start got ready, for `--since-start`: a readiness line
+/// (Tomcat's "Server startup in", which it writes even when the web
+/// application failed to deploy) after a critical finding of the same
+/// start does not count. None when no readiness line came.
+fn readiness(collector: &Collector) -> Option<Check> {
+    let ready = collector.ready.as_ref()?;
+    Some(match collector.first_critical() {
+        Some(what) => Check::new(
+            "ready",
+            Status::Critical,
+            format!(
+                "not ready: {what} was logged in this start; the readiness marker at {} does not count",
+                ready.describe()
+            ),
+        ),
+        None => Check::ok("ready", format!("readiness marker at {}", ready.describe())),
+    })
 }
 
 /// What became of one input.
@@ -601,7 +623,7 @@ fn follow(
     let mut current: Option<Followed> = None;
     let mut first_open = true;
     let mut out = Vec::new();
-    let mut worst_event: Option<Event> = None;
+    let mut ready_seen = false;
     let open = |path: &Path, collector: &mut Collector, at_end: bool| -> Option<Followed> {
         let mut file = std::fs::File::open(path).ok()?;
         let meta = file.metadata().ok()?;
@@ -644,7 +666,9 @@ fn follow(
         }
         let mut grew = false;
         if let Some(cur) = current.as_mut() {
-            loop {
+            // Read what is there, but never past the deadline: a file
+            // written faster than it is read still ends on time.
+            while Instant::now() < deadline {
                 let n = cur
                     .reader
                     .read_once(&mut cur.file, &mut cur.parser, &mut out)
@@ -652,11 +676,7 @@ fn follow(
                         ToolError::Failed(anyhow::anyhow!("cannot read {}: {e}", cur.display))
                     })?;
                 for ev in drain(&mut out, collector, cur.idx, &cur.name, &settings.rules) {
-                    match ev {
-                        Event::Finding(Severity::Critical) => worst_event = Some(ev),
-                        Event::Ready if worst_event.is_none() => worst_event = Some(ev),
-                        _ => {}
-                    }
+                    ready_seen |= ev == Event::Ready;
                 }
                 emit_live(collector, live, &cur.display);
                 if n == 0 {
@@ -668,19 +688,23 @@ fn follow(
                 // Quiet: the record being written is complete enough to judge.
                 cur.parser.flush(&mut out);
                 for ev in drain(&mut out, collector, cur.idx, &cur.name, &settings.rules) {
-                    match ev {
-                        Event::Finding(Severity::Critical) => worst_event = Some(ev),
-                        Event::Ready if worst_event.is_none() => worst_event = Some(ev),
-                        _ => {}
-                    }
+                    ready_seen |= ev == Event::Ready;
                 }
                 emit_live(collector, live, &cur.display);
             }
         }
-        match worst_event {
-            Some(Event::Finding(Severity::Critical)) => break "critical",
-            Some(Event::Ready) if until_ready => break "ready",
-            _ => {}
+        // A critical finding ends it at once, also when the readiness
+        // line came in the same read: a start with a failed deployment
+        // or a critical error is never ready. A later startup marker
+        // (--since-start) clears the findings of an earlier start.
+        if collector.first_critical().is_some() {
+            break "critical";
+        }
+        if collector.ready.is_none() {
+            ready_seen = false;
+        }
+        if ready_seen && until_ready {
+            break "ready";
         }
         // Rotation: a new file under the name (midnight, logrotate) or the
         // same file truncated. The old one was read to its end above.
@@ -737,11 +761,19 @@ fn follow(
                 .unwrap_or_default();
             Check::ok("ready", format!("readiness marker at {at}"))
         }
-        "critical" => Check::new(
-            "ready",
-            Status::Critical,
-            "stopped at a critical finding while following",
-        ),
+        "critical" => {
+            let what = collector.first_critical().unwrap_or_default();
+            let ready_line = collector
+                .ready
+                .as_ref()
+                .map(|p| format!("; the readiness marker at {} does not count", p.describe()))
+                .unwrap_or_default();
+            Check::new(
+                "ready",
+                Status::Critical,
+                format!("not ready: stopped at once at the critical finding {what}{ready_line}"),
+            )
+        }
         _ if until_ready => {
             let shown =
                 followed_path.unwrap_or_else(|| path_now(settings.date).display().to_string());
@@ -921,7 +953,7 @@ fn build_report(
         let mut counts = [0u64; 3];
         if let Some(ff) = ff {
             for g in &ff.groups {
-                counts[g.rule.severity as usize] += g.count;
+                counts[g.severity as usize] += g.count;
                 let f = g.to_finding();
                 let better = worst_finding
                     .as_ref()
