@@ -297,3 +297,51 @@ fn trycmd_cases() {
     }
     cases.env("NO_COLOR", "1").case("tests/cmd/*.toml");
 }
+
+#[test]
+fn a_config_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("config.toml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for t in TOOLS {
+        for (path, kind) in [
+            (fifo.to_str().unwrap(), "a FIFO"),
+            ("/dev/zero", "a character device"),
+        ] {
+            let started = std::time::Instant::now();
+            let out = tool(t)
+                .args(["--config", path, "config", "check"])
+                .timeout(std::time::Duration::from_secs(20))
+                .output()
+                .unwrap();
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{t} --config {path} took {:?}",
+                started.elapsed()
+            );
+            assert_eq!(out.status.code(), Some(3), "{t} --config {path}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("{path}: is {kind}, not a regular file")),
+                "{t} --config {path}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_config_larger_than_any_real_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = "# padding\n".repeat(200_000);
+    let path = write_config(&dir, &big);
+    let out = tool("maestro-watch")
+        .args(["--config", path.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1 MiB"));
+}

@@ -36,7 +36,10 @@ CRITICAL: it does not hold; unsafe to proceed.
 UNKNOWN: the tool could not decide (bad arguments, unreadable configuration, unreachable target). Usage errors exit 3.
 .TP
 .B 130
-Interrupted by SIGINT.
+Interrupted by SIGINT (Ctrl\-C); what was found so far is reported.
+.TP
+.B 143
+Stopped by SIGTERM (systemctl stop, kill); what was found so far is reported.
 .SH OUTPUT
 .B \-\-format text
 writes one line a check or finding (colour only on a terminal);

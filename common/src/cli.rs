@@ -7,7 +7,7 @@
 //! - errors become an UNKNOWN report, so a Nagios or JSON consumer reads
 //!   an answer on stdout, and a diagnostic on stderr prefixed with the tool;
 //! - a broken pipe on stdout ends the run quietly;
-//! - SIGINT exits 130.
+//! - SIGINT exits 130, SIGTERM 143, after the report is written.
 
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::render::{self, Format, RenderOptions, Verbosity};
@@ -55,7 +55,7 @@ Exit codes (monitoring-plugin convention):
   1  WARNING   it holds, with findings a person should read
   2  CRITICAL  it does not hold: unsafe to proceed
   3  UNKNOWN   could not decide (bad arguments, unreadable config, unreachable target)
-  130          interrupted (SIGINT)";
+  130, 143     stopped by SIGINT, SIGTERM (the report so far is written)";
 
 /// `config` subcommands, the same in every tool.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -81,7 +81,7 @@ pub enum ToolError {
 impl ToolError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            ToolError::Interrupted => signal::EXIT_INTERRUPTED,
+            ToolError::Interrupted => signal::exit_code(),
             _ => Status::Unknown.exit_code(),
         }
     }
@@ -160,7 +160,10 @@ pub fn color_wanted(stdout_is_tty: bool) -> bool {
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
-fn diagnostic(tool: &str, level: &str, message: &str) {
+/// A line on stderr: secrets masked, control characters escaped, like
+/// everything else a tool prints.
+pub fn diagnostic(tool: &str, level: &str, message: &str) {
+    let message = crate::safe_output::printable(message);
     // stderr going away is no reason to fail; there is nobody left to tell.
     let _ = writeln!(io::stderr().lock(), "{tool}: {level}: {message}");
 }
@@ -190,7 +193,7 @@ where
             report.finish();
             emit(&report, format, ctx.render)
         }
-        Err(ToolError::Interrupted) => signal::EXIT_INTERRUPTED,
+        Err(ToolError::Interrupted) => signal::exit_code(),
         Err(e) => {
             diagnostic(T::NAME, "error", &e.to_string());
             let code = e.exit_code();
@@ -204,7 +207,7 @@ where
         }
     };
     if signal::interrupted() {
-        return signal::EXIT_INTERRUPTED;
+        return signal::exit_code();
     }
     code
 }
@@ -213,7 +216,7 @@ where
 fn emit(report: &Report, format: Format, opts: RenderOptions) -> u8 {
     let status = report.status();
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = crate::safe_output::MaskingWriter::new(io::BufWriter::new(stdout.lock()));
     match render::render(report, format, opts, &mut out) {
         Ok(()) => status.exit_code(),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status.exit_code(),
@@ -316,6 +319,16 @@ fn site_check(site: &crate::site::SiteConfig) -> Check {
 /// `config check`: read and validate the configuration, and say what it
 /// resolves to. Shared by every tool.
 pub fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
+    config_check_with(ctx, |_| Vec::new())
+}
+
+/// [`config_check`] with the checks of the tool's own resolution: the tool
+/// passes the same function a real run resolves its settings with, so that
+/// `config check` passes only for a configuration the tool can run with.
+pub fn config_check_with(
+    ctx: &mut Context,
+    tool_checks: impl FnOnce(&LoadedConfig) -> Vec<Check>,
+) -> Result<Report, ToolError> {
     let state_dir = ctx.state_dir();
     let loaded = ctx.config()?.clone();
     let mut report = Report::new(ctx.tool, Some("config check"));
@@ -365,6 +378,9 @@ pub fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
             format!("state folder {}", dir.display()),
         )),
         Err(e) => report.push(Check::new("state", Status::Unknown, e.to_string())),
+    }
+    for check in tool_checks(&loaded) {
+        report.push(check);
     }
     Ok(report)
 }

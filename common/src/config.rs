@@ -20,6 +20,10 @@ use std::time::Duration;
 pub const ENV_CONFIG: &str = "MAESTRO_HA_CONFIG";
 pub const DEFAULT_CONFIG: &str = "/etc/maestro-ha/config.toml";
 
+/// A commented configuration is a few KiB; a file beyond this is not one
+/// (and `/dev/zero` or a FIFO is refused before any read).
+pub const CONFIG_LIMIT: u64 = crate::fsio::MIB;
+
 /// How long an SSH connection may take to be set up when the config says nothing.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -498,11 +502,11 @@ pub struct LoadedConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path} (from {source_name}): {err}")]
+    #[error("cannot read config file (from {source_name}): {err}")]
     Read {
         path: PathBuf,
         source_name: ConfigSource,
-        err: std::io::Error,
+        err: crate::fsio::FsioError,
     },
     #[error("{}", invalid_message(.path, *.line, .key.as_deref(), .message))]
     Invalid {
@@ -542,7 +546,7 @@ pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
 /// Find, read, parse and validate the configuration, then apply `--set`.
 pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, ConfigError> {
     let (path, source) = locate(flag);
-    let (text, file_found) = match std::fs::read(&path) {
+    let (text, file_found) = match crate::fsio::read_regular(&path, CONFIG_LIMIT) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => (t, true),
             Err(e) => {
@@ -559,9 +563,7 @@ pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, C
                 });
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && source == ConfigSource::Default => {
-            (String::new(), false)
-        }
+        Err(e) if e.is_not_found() && source == ConfigSource::Default => (String::new(), false),
         Err(err) => {
             return Err(ConfigError::Read {
                 path,
@@ -662,9 +664,15 @@ fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigErr
         arg: String::new(),
         message: e.message().to_string(),
     })?;
-    for arg in overrides {
+    // Errors name the key, never the value: `--set` may be (wrongly) used
+    // to give a secret, and the message must not show it.
+    let keys = overrides
+        .iter()
+        .map(|arg| arg.split_once('=').map_or("KEY", |(k, _)| k.trim()))
+        .collect::<Vec<_>>();
+    for (arg, key_shown) in overrides.iter().zip(&keys) {
         let err = |message: &str| ConfigError::Override {
-            arg: arg.clone(),
+            arg: key_shown.to_string(),
             message: message.to_string(),
         };
         let (key, raw) = arg
@@ -693,7 +701,7 @@ fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigErr
         cursor.insert(last.to_string(), value);
     }
     Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Override {
-        arg: overrides.join(" "),
+        arg: keys.join(" "),
         message: e.to_string().trim().to_string(),
     })
 }
@@ -813,7 +821,21 @@ mod tests {
         let e = apply_overrides(text, &["primary.port=x".into()])
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("--set primary.port=x:"), "{e}");
+        assert!(e.starts_with("--set primary.port:"), "{e}");
+        for secret in [
+            "smoketest.mailbox_password=hunter2",
+            "smoketest.mailbox_password=12345678",
+        ] {
+            let e = apply_overrides(text, &[secret.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("--set smoketest.mailbox_password:"), "{e}");
+            assert!(!e.contains("hunter2") && !e.contains("1234"), "{e}");
+        }
+        let e = apply_overrides(text, &["hunter2".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
         let e = apply_overrides(text, &["primary.port".into()])
             .unwrap_err()
             .to_string();

@@ -63,6 +63,9 @@ impl fmt::Display for Location {
     }
 }
 
+/// Maestro's INI files hold a few dozen keys; nothing real comes near this.
+pub const INI_LIMIT: u64 = 16 * crate::fsio::MIB;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IniError {
     #[error("{0}: malformed \\uXXXX escape")]
@@ -71,11 +74,8 @@ pub enum IniError {
     UnpairedSurrogate { at: Location, code: u16 },
     #[error("{0}: invalid UTF-8")]
     InvalidUtf8(Location),
-    #[error("{}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::fsio::FsioError),
 }
 
 impl IniError {
@@ -85,7 +85,7 @@ impl IniError {
             IniError::MalformedUnicodeEscape(at)
             | IniError::UnpairedSurrogate { at, .. }
             | IniError::InvalidUtf8(at) => Some(at),
-            IniError::Read { .. } => None,
+            IniError::Read(_) => None,
         }
     }
 
@@ -94,7 +94,7 @@ impl IniError {
             IniError::MalformedUnicodeEscape(at)
             | IniError::UnpairedSurrogate { at, .. }
             | IniError::InvalidUtf8(at) => at.file = Some(path.to_path_buf()),
-            IniError::Read { .. } => {}
+            IniError::Read(_) => {}
         }
         self
     }
@@ -142,12 +142,10 @@ impl Properties {
         Ok(Properties { entries })
     }
 
-    /// Reads and parses a file; errors name the file.
+    /// Reads and parses a file (a regular file of at most [`INI_LIMIT`]);
+    /// errors name the file.
     pub fn read_file(path: &Path, encoding: Encoding) -> Result<Properties, IniError> {
-        let bytes = std::fs::read(path).map_err(|source| IniError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::fsio::read_regular(path, INI_LIMIT)?;
         Properties::parse(&bytes, encoding).map_err(|e| e.in_file(path))
     }
 
@@ -696,7 +694,7 @@ Description=Caf\xE9 \\\r\n    server\r\n";
 
         let missing = dir.path().join("tracker.ini");
         let err = Properties::read_file(&missing, Encoding::Latin1).unwrap_err();
-        assert!(matches!(err, IniError::Read { .. }));
+        assert!(matches!(err, IniError::Read(_)));
         assert!(
             err.to_string().starts_with(&missing.display().to_string()),
             "{err}"

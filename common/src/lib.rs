@@ -9,9 +9,12 @@
 //! - [`render`]: the text, JSON Lines and nagios output formats;
 //! - [`cli`]: the shared flags and the `main` harness (exit codes, usage
 //!   errors, broken pipes, SIGINT);
+//! - [`safe_output`]: secrets masked and control characters escaped in
+//!   everything a tool prints;
 //! - [`config`], [`secret`], [`state`]: the TOML configuration, secrets from
 //!   files or the environment, and where state lives;
 //! - [`site`] and [`ini`]: the layout of a Maestro installation and its INI files;
+//! - [`fsio`]: bounded reads of regular files and atomic rewrites;
 //! - [`catalog`]: the SQLite state catalog;
 //! - [`ssh`]: the SSH client every remote step uses.
 
@@ -19,10 +22,12 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
+pub mod fsio;
 pub mod ini;
 pub mod perfdata;
 pub mod render;
 pub mod report;
+pub mod safe_output;
 pub mod secret;
 pub mod signal;
 pub mod site;

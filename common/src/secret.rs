@@ -15,11 +15,22 @@ pub enum SecretRef {
     Env(String),
 }
 
+/// A secret file is a token or a password: anything larger is not one.
+pub const SECRET_FILE_LIMIT: u64 = 64 * crate::fsio::KIB;
+
 /// A loaded secret. Debug output is redacted; read it with [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret from wherever it was found (a file, the environment, the
+    /// password of a URL). It is registered with [`crate::safe_output`], so
+    /// that it is masked in everything the tool prints from now on.
+    pub fn new(value: &str) -> Secret {
+        crate::safe_output::register_secret(value);
+        Secret(value.to_string())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -33,11 +44,8 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read secret file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read secret file: {0}")]
+    Read(#[from] crate::fsio::FsioError),
     #[error("secret file {path} is empty")]
     EmptyFile { path: PathBuf },
     #[error("secret file {path} is not valid UTF-8")]
@@ -65,10 +73,7 @@ impl SecretRef {
                 if let Some(w) = world_readable_warning(path) {
                     warn(w);
                 }
-                let bytes = std::fs::read(path).map_err(|source| SecretError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bytes = crate::fsio::read_regular(path, SECRET_FILE_LIMIT)?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| SecretError::NotText { path: path.clone() })?;
                 // Files written by `echo secret > file` end in a newline that is not part of the secret.
@@ -77,12 +82,12 @@ impl SecretRef {
                 if value.is_empty() {
                     return Err(SecretError::EmptyFile { path: path.clone() });
                 }
-                Ok(Secret(value.to_string()))
+                Ok(Secret::new(value))
             }
             SecretRef::Env(name) => match std::env::var_os(name) {
                 None => Err(SecretError::EnvMissing { name: name.clone() }),
                 Some(v) if v.is_empty() => Err(SecretError::EnvEmpty { name: name.clone() }),
-                Some(v) => Ok(Secret(v.to_string_lossy().into_owned())),
+                Some(v) => Ok(Secret::new(&v.to_string_lossy())),
             },
         }
     }
@@ -120,6 +125,28 @@ impl<'de> Deserialize<'de> for SecretRef {
                 Err(E::custom(format!(
                     "secrets may not be written in the config file; {HOW}"
                 )))
+            }
+
+            // A PIN or a numeric password written in the file: serde's own
+            // message would quote the number.
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                self.visit_str("")
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                self.visit_str("")
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretRef, E> {
+                self.visit_str("")
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretRef, E> {
+                Err(E::custom(HOW))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<SecretRef, A::Error> {
+                Err(de::Error::custom(HOW))
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
@@ -175,6 +202,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("only one"), "{e}");
+        for numeric in [
+            "token = 12345678",
+            "token = 1234.5678",
+            "token = [\"hunter2\"]",
+        ] {
+            let e = toml::from_str::<T>(numeric)
+                .unwrap_err()
+                .message()
+                .to_string();
+            assert!(!e.contains("1234") && !e.contains("hunter2"), "{e}");
+            assert!(e.contains("{ file = "), "{e}");
+        }
         let e = toml::from_str::<T>("token = { path = \"/a\" }")
             .unwrap_err()
             .to_string();
@@ -213,6 +252,6 @@ mod tests {
         let e = SecretRef::Env("MAESTRO_HA_SURELY_UNSET_VARIABLE".into()).load(&mut |_| {});
         assert!(matches!(e, Err(SecretError::EnvMissing { .. })));
         let e = SecretRef::File("/nonexistent/maestro-ha/secret".into()).load(&mut |_| {});
-        assert!(matches!(e, Err(SecretError::Read { .. })));
+        assert!(matches!(e, Err(SecretError::Read(_))));
     }
 }

@@ -58,6 +58,9 @@ const TEARDOWN_GRACE: Duration = Duration::from_millis(500);
 /// The longest single wait on the socket inside the exec loop. libssh2 may
 /// have queued data for one stream while we were reading the other, which
 /// `poll` on the socket cannot see; the cap bounds the latency that adds.
+/// A known_hosts file of many thousand hosts stays far below this.
+const KNOWN_HOSTS_LIMIT: u64 = 16 * crate::fsio::MIB;
+
 const POLL_SLICE: Duration = Duration::from_millis(50);
 
 /// Where and how to connect.
@@ -799,10 +802,15 @@ fn append_known_host(path: &Path, line: &str) -> Result<(), SshError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|e| err("cannot create its directory", e))?;
     }
-    let needs_newline = match fs::read(path) {
+    let needs_newline = match crate::fsio::read_regular(path, KNOWN_HOSTS_LIMIT) {
         Ok(bytes) => bytes.last().is_some_and(|b| *b != b'\n'),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => return Err(err("cannot read it", e)),
+        Err(e) if e.is_not_found() => false,
+        Err(e) => {
+            return Err(SshError::KnownHosts {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        }
     };
     let mut file = fs::OpenOptions::new()
         .create(true)
@@ -988,12 +996,12 @@ struct KnownHostsFile {
 impl KnownHostsFile {
     /// A missing file is an empty one: every key is then unknown.
     fn load(path: &Path) -> Result<KnownHostsFile, SshError> {
-        match fs::read(path) {
+        match crate::fsio::read_regular(path, KNOWN_HOSTS_LIMIT) {
             Ok(bytes) => Ok(KnownHostsFile::parse(&String::from_utf8_lossy(&bytes))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(KnownHostsFile::default()),
+            Err(e) if e.is_not_found() => Ok(KnownHostsFile::default()),
             Err(e) => Err(SshError::KnownHosts {
                 path: path.to_path_buf(),
-                reason: format!("cannot read it: {e}"),
+                reason: e.to_string(),
             }),
         }
     }

@@ -16,16 +16,19 @@ pub fn service_name(tool: &str) -> String {
     tool.to_ascii_uppercase()
 }
 
-/// Make free text safe for one line of plugin output.
+/// Make free text safe for one line of plugin output: `|` would start
+/// perfdata, line breaks and tabs become spaces (a message of two lines
+/// reads as one), other control characters are escaped as in text output.
 pub fn sanitize(text: &str) -> String {
-    text.chars()
+    let flat: String = text
+        .chars()
         .map(|c| match c {
             '|' => '/',
             '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() => ' ',
             c => c,
         })
-        .collect()
+        .collect();
+    crate::safe_output::escape_controls(&flat).into_owned()
 }
 
 pub fn render(r: &Report, opts: RenderOptions, out: &mut dyn Write) -> io::Result<()> {

@@ -4,6 +4,7 @@
 use super::nagios::value_text;
 use super::{RenderOptions, Verbosity};
 use crate::report::Report;
+use crate::safe_output::escape_controls as esc;
 use crate::status::Status;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -50,16 +51,16 @@ pub fn render(r: &Report, opts: RenderOptions, out: &mut dyn Write) -> io::Resul
             out,
             "{} {}: {}{}",
             paint(c.status, opts.color),
-            c.name,
-            c.message,
+            esc(&c.name),
+            esc(&c.message),
             time
         )?;
         if verbose {
             for (k, v) in &c.details {
-                writeln!(out, "{:9}   {k}: {}", "", value_text(v))?;
+                writeln!(out, "{:9}   {}: {}", "", esc(k), esc(&value_text(v)))?;
             }
             for p in &c.perfdata {
-                writeln!(out, "{:9}   perf {p}", "")?;
+                writeln!(out, "{:9}   perf {}", "", esc(&p.to_string()))?;
             }
         }
         for f in &c.findings {
@@ -69,18 +70,18 @@ pub fn render(r: &Report, opts: RenderOptions, out: &mut dyn Write) -> io::Resul
             let at = f
                 .location
                 .as_deref()
-                .map(|l| format!("{l}: "))
+                .map(|l| format!("{}: ", esc(l)))
                 .unwrap_or_default();
             writeln!(
                 out,
                 "  {} [{}] {at}{}",
                 paint(f.status, opts.color),
-                f.id,
-                f.message
+                esc(&f.id),
+                esc(&f.message)
             )?;
             if verbose {
                 for (k, v) in &f.details {
-                    writeln!(out, "{:11}   {k}: {}", "", value_text(v))?;
+                    writeln!(out, "{:11}   {}: {}", "", esc(k), esc(&value_text(v)))?;
                 }
             }
         }
@@ -142,6 +143,21 @@ mod tests {
         assert!(text.contains("OK       open: LUI-20261126.LOG\n"));
         assert!(text.contains("  CRITICAL [innodb-lsn-future] LUI.LOG:7: LSN in the future\n"));
         assert!(text.ends_with("maestro-logscan: CRITICAL (1 critical, 1 ok; 0ms)\n"));
+    }
+
+    #[test]
+    fn a_name_with_a_newline_cannot_forge_a_line() {
+        let mut r = Report::new("maestro-snapshot-verify", None);
+        r.push(
+            Check::new("compare", Status::Critical, "1 file differs").with_finding(
+                Finding::new(Status::Critical, "missing", "missing on the replica")
+                    .at("lui/new\nOK       forged: line\x1b[2J"),
+            ),
+        );
+        let text = render_to_string(&r, RenderOptions::default());
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(!text.contains('\x1b'));
+        assert!(text.contains("lui/new\\nOK       forged: line\\x1b[2J: missing"));
     }
 
     #[test]

@@ -1,0 +1,515 @@
+//! Reading a file whole and rewriting a file, the two ways a tool touches a
+//! file it does not stream.
+//!
+//! Reads are bounded: a path that should hold a config, a manifest, a rule
+//! set or a secret and is a FIFO, a device or a socket is refused at once
+//! (a FIFO would block the tool past every timeout, `/dev/zero` would grow
+//! it without bound), and a regular file larger than the caller's limit is
+//! an error, not an allocation.
+//!
+//! Writes are atomic: the new content goes to a temporary file beside the
+//! target, is flushed to disk, renamed over the target, and the folder is
+//! flushed too. A crash, a SIGKILL or a full disk at any point leaves either
+//! the old file or the new one, never a cut one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One KiB, one MiB: limits read as sizes.
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * KIB;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsioError {
+    #[error("{}: is {kind}, not a regular file", .path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: larger than {} (refused: a file of this kind is never that big)", .path.display(), size_text(*.limit))]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{}: is not valid UTF-8 text", .path.display())]
+    NotText { path: PathBuf },
+    #[error("{}: cannot {action}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+}
+
+impl FsioError {
+    /// The file (or a folder on its path) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FsioError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
+    fn io(path: &Path, action: &'static str, source: io::Error) -> FsioError {
+        FsioError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    }
+}
+
+/// `16 MiB`, `512 KiB`, `100 bytes`.
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// What a file type is, for messages: "a FIFO", "a folder".
+pub fn kind_name(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO";
+        }
+        if ft.is_char_device() {
+            return "a character device";
+        }
+        if ft.is_block_device() {
+            return "a block device";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    if ft.is_dir() {
+        "a folder"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+/// Opens `path` for reading, refusing anything that is not a regular file
+/// (symbolic links are followed to what they name). A FIFO is opened
+/// without blocking, so it is refused at once rather than waited on.
+pub fn open_regular(path: &Path) -> Result<File, FsioError> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = match opts.open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            // A socket cannot be opened at all (ENXIO): say what it is.
+            if let Ok(meta) = std::fs::metadata(path) {
+                if !meta.is_file() {
+                    return Err(FsioError::NotRegular {
+                        path: path.to_path_buf(),
+                        kind: kind_name(meta.file_type()),
+                    });
+                }
+            }
+            return Err(FsioError::io(path, "open it", e));
+        }
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| FsioError::io(path, "read its metadata", e))?;
+    if !meta.is_file() {
+        return Err(FsioError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(meta.file_type()),
+        });
+    }
+    #[cfg(unix)]
+    clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it", e))?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn clear_nonblocking(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function's caller owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Reads a whole regular file of at most `limit` bytes.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, FsioError> {
+    let file = open_regular(path)?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > limit {
+        return Err(FsioError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // One byte past the limit tells a file that grew while being read.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| FsioError::io(path, "read it", e))?;
+    if bytes.len() as u64 > limit {
+        return Err(FsioError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read_regular`] for text.
+pub fn read_regular_to_string(path: &Path, limit: u64) -> Result<String, FsioError> {
+    String::from_utf8(read_regular(path, limit)?).map_err(|_| FsioError::NotText {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Replaces `path` with `bytes` atomically (see [`AtomicFile`]). A new file
+/// gets `mode_if_new`; an existing one keeps its mode and owner.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode_if_new: u32) -> Result<(), FsioError> {
+    let mut file = AtomicFile::create(path, mode_if_new)?;
+    file.write_all(bytes)
+        .map_err(|e| FsioError::io(file.temp_path(), "write it", e))?;
+    file.commit()
+}
+
+/// A file being written in place of another: written to a temporary file
+/// beside the target, and put in its place by [`AtomicFile::commit`]
+/// (fsync, rename, fsync of the folder). Dropped without a commit, the
+/// temporary file is removed and the target is untouched.
+///
+/// An existing target keeps its permissions and its owner and group: a
+/// chown that fails is an error (the new file would belong to someone
+/// else). A target that is a symbolic link has the file it names replaced,
+/// and the link is kept.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
+                .map_err(|e| FsioError::io(path, "follow the symbolic link", e))?,
+            _ => path.to_path_buf(),
+        };
+        let existing = match std::fs::metadata(&target) {
+            Ok(m) if m.is_file() => Some(m),
+            Ok(m) => {
+                return Err(FsioError::NotRegular {
+                    path: target,
+                    kind: kind_name(m.file_type()),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(FsioError::io(&target, "read its metadata", e)),
+        };
+        let temp = temp_path_beside(&target);
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            use std::os::unix::fs::PermissionsExt;
+            let mode = existing
+                .as_ref()
+                .map_or(mode_if_new, |m| m.permissions().mode() & 0o7777);
+            // The umask must not widen or narrow what the file had: start
+            // private and set the exact mode once the owner is right.
+            opts.mode(0o600);
+            let file = opts
+                .open(&temp)
+                .map_err(|e| FsioError::io(&temp, "create it", e))?;
+            let atomic = AtomicFile {
+                target,
+                temp,
+                file: Some(file),
+            };
+            if let Some(m) = &existing {
+                atomic.keep_owner(m)?;
+            }
+            atomic
+                .file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(|e| FsioError::io(&atomic.temp, "set its mode", e))?;
+            Ok(atomic)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (mode_if_new, existing);
+            let file = opts
+                .open(&temp)
+                .map_err(|e| FsioError::io(&temp, "create it", e))?;
+            Ok(AtomicFile {
+                target,
+                temp,
+                file: Some(file),
+            })
+        }
+    }
+
+    #[cfg(unix)]
+    fn keep_owner(&self, old: &std::fs::Metadata) -> Result<(), FsioError> {
+        use std::os::unix::fs::MetadataExt;
+        let now = self
+            .file()
+            .metadata()
+            .map_err(|e| FsioError::io(&self.temp, "read its metadata", e))?;
+        if now.uid() == old.uid() && now.gid() == old.gid() {
+            return Ok(());
+        }
+        std::os::unix::fs::fchown(self.file(), Some(old.uid()), Some(old.gid())).map_err(|e| {
+            FsioError::io(
+                &self.temp,
+                "give it the owner and group of the file it replaces",
+                e,
+            )
+        })
+    }
+
+    fn file(&self) -> &File {
+        self.file.as_ref().expect("the file is open until commit")
+    }
+
+    /// Where the content is written until the commit.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// The file that is replaced at the commit.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flush the content to disk, rename it over the target, flush the folder.
+    pub fn commit(mut self) -> Result<(), FsioError> {
+        let file = self.file.take().expect("commit is called once");
+        file.sync_all()
+            .map_err(|e| FsioError::io(&self.temp, "flush it to disk", e))?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.target)
+            .map_err(|e| FsioError::io(&self.target, "rename the new content over it", e))?;
+        sync_parent(&self.target)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file
+            .as_mut()
+            .expect("the file is open until commit")
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file
+            .as_mut()
+            .expect("the file is open until commit")
+            .flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// `.NAME.PID.N.tmp` beside `target`: hidden, unique within the process and
+/// among processes, on the same file system so that the rename is atomic.
+fn temp_path_beside(target: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    target.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Flushes the folder holding `path`, so that a rename into it survives a crash.
+pub fn sync_parent(path: &Path) -> Result<(), FsioError> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| FsioError::io(parent, "flush the folder to disk", e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::time::{Duration, Instant};
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_once_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("config.toml");
+        mkfifo(&fifo);
+        let started = Instant::now();
+        let err = read_regular(&fifo, MIB).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(
+            err.to_string(),
+            format!("{}: is a FIFO, not a regular file", fifo.display())
+        );
+    }
+
+    #[test]
+    fn devices_folders_and_sockets_are_refused() {
+        let err = read_regular(Path::new("/dev/zero"), MIB).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("is a character device, not a regular file"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_regular(dir.path(), MIB).unwrap_err();
+        assert!(err.to_string().ends_with("is a folder, not a regular file"));
+        let sock = dir.path().join("s");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let err = read_regular(&sock, MIB).unwrap_err();
+        assert!(err.to_string().ends_with("is a socket, not a regular file"));
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_and_one_at_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m");
+        std::fs::write(&p, vec![b'x'; 1024]).unwrap();
+        assert_eq!(read_regular(&p, 1024).unwrap().len(), 1024);
+        let err = read_regular(&p, 1023).unwrap_err();
+        assert!(matches!(err, FsioError::TooLarge { limit: 1023, .. }));
+        assert!(err.to_string().contains("larger than 1023 bytes"), "{err}");
+        assert_eq!(size_text(16 * MIB), "16 MiB");
+        assert_eq!(size_text(64 * KIB), "64 KiB");
+    }
+
+    #[test]
+    fn missing_files_are_told_apart() {
+        let err = read_regular(Path::new("/nonexistent/x"), MIB).unwrap_err();
+        assert!(err.is_not_found());
+        assert!(!FsioError::NotText { path: "x".into() }.is_not_found());
+    }
+
+    #[test]
+    fn not_utf8_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        std::fs::write(&p, b"ok\xff").unwrap();
+        assert!(matches!(
+            read_regular_to_string(&p, MIB),
+            Err(FsioError::NotText { .. })
+        ));
+    }
+
+    #[test]
+    fn an_atomic_write_keeps_the_mode_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("authorized_keys");
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"new\n", 0o600).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "a temporary file was left behind");
+        // A new file takes the mode asked for, whatever the umask.
+        let q = dir.path().join("marker");
+        write_atomic(&q, b"x", 0o644).unwrap();
+        assert_eq!(
+            std::fs::metadata(&q).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn an_atomic_write_keeps_the_owner() {
+        if unsafe { libc::geteuid() } != 0 {
+            return; // only root can give a file away
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cron");
+        std::fs::write(&p, "old\n").unwrap();
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        write_atomic(&p, b"new\n", 0o600).unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    }
+
+    #[test]
+    fn an_uncommitted_write_leaves_the_old_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest");
+        std::fs::write(&p, "the good manifest\n").unwrap();
+        {
+            let mut f = AtomicFile::create(&p, 0o644).unwrap();
+            f.write_all(b"half a new ").unwrap();
+            // dropped: an error or an interruption before the commit
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "the good manifest\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_symbolic_link_keeps_pointing_at_the_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        let link = dir.path().join("link");
+        std::fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new", 0o600).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_folder_as_the_target_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_atomic(dir.path(), b"x", 0o600).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+    }
+}
