@@ -346,8 +346,8 @@ pub fn built_in() -> Vec<Rule> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("cannot read rule file {path}: {err}")]
-    Read { path: String, err: std::io::Error },
+    #[error("rule file {0}")]
+    Read(#[from] maestro_common::fsio::FsioError),
     #[error("rule file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("rule `{id}`{from}: invalid regex: {message}")]
@@ -381,14 +381,15 @@ struct RuleFile {
     rule: Vec<RuleSpec>,
 }
 
+/// The largest rule file read.
+pub const MAX_RULE_FILE: u64 = maestro_common::fsio::MIB;
+
 /// Merge a rule file into `rules`: a known id is overridden field by field,
 /// a new id is added (it needs a regex).
 pub fn merge_file(rules: &mut Vec<Rule>, path: &Path) -> Result<(), RulesError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| RulesError::Read {
-        path: shown.clone(),
-        err,
-    })?;
+    // A rule file is a few KiB: a FIFO, a device or a huge file is refused.
+    let text = maestro_common::fsio::read_regular_to_string(path, MAX_RULE_FILE)?;
     merge_text(rules, &text, &shown)
 }
 
