@@ -695,7 +695,7 @@ fn follow(
         if at_end {
             // Count the lines already there, so locations stay true.
             let len = meta.len();
-            let Ok(lines) = count_lines(&mut file, len) else {
+            let Ok(lines) = count_lines(&mut file, len, deadline) else {
                 return Ok(None);
             };
             if file.seek(SeekFrom::Start(len)).is_err() {
@@ -954,14 +954,18 @@ fn emit_live(collector: &mut Collector, live: Option<Live>, check: &str) {
     }
 }
 
-/// Newlines in the first `len` bytes of `file`.
-fn count_lines(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+/// Newlines in the first `len` bytes of `file`; `TimedOut` at `deadline`
+/// (a huge log must not hold --follow past its timeout).
+fn count_lines(file: &mut std::fs::File, len: u64, deadline: Instant) -> std::io::Result<u64> {
     use std::io::Read;
     file.seek(SeekFrom::Start(0))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut left = len;
     let mut n = 0u64;
     while left > 0 {
+        if Instant::now() >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let got = file.read(&mut buf[..want])?;
         if got == 0 {
