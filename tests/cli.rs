@@ -345,3 +345,27 @@ fn a_config_larger_than_any_real_one_is_refused() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1 MiB"));
 }
+
+#[test]
+fn every_tool_names_a_typo_in_any_tools_section() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, key) in [
+        ("fence", "lvels"),
+        ("verify", "max_skwe"),
+        ("logscan", "componnet"),
+    ] {
+        let path = write_config(&dir, &format!("# a comment\n[{section}]\n{key} = 1\n"));
+        for t in TOOLS {
+            let out = tool(t)
+                .args(["--config", path.to_str().unwrap(), "config", "check"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(3), "{t} with [{section}] {key}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!(":3: key `{section}.{key}`: unknown field `{key}`")),
+                "{t} with [{section}] {key}: {err}"
+            );
+        }
+    }
+}

@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod config;
 pub mod input;
 pub mod level;
 pub mod literals;
