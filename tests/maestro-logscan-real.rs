@@ -453,8 +453,14 @@ fn since_start_with_a_failed_deploy_is_critical_not_ready() {
         msg.contains("catalina.log:38") && msg.contains("catalina.log:44"),
         "names the failure and the readiness line that does not count: {msg}"
     );
-    // A clean start is ready.
-    let (code, recs) = scan("tomcat-clean/catalina.log", &["--since-start"]);
+    // A clean start is ready (Tomcat's two logs read together).
+    let (code, recs) = scan(
+        "tomcat-clean/catalina.log",
+        &[
+            "--since-start",
+            real("tomcat-clean/localhost.log").to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 0, "{recs:?}");
     let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
     assert_eq!(ready["status"], "OK", "{ready}");
@@ -595,6 +601,158 @@ fn follow_until_ready_on_a_clean_tomcat_start_is_ready() {
             .as_str()
             .unwrap()
             .contains("catalina.log:41"),
+        "{ready}"
+    );
+}
+
+/// Tomcat writes a servlet that fails at load only to localhost.*.log:
+/// read with its catalina.*.log, the start is not ready, in either order
+/// the files are named.
+#[test]
+fn a_tomcat_pair_is_read_together_in_either_order() {
+    let c = real("tomcat-servlet/catalina.log");
+    let l = real("tomcat-servlet/localhost.log");
+    for files in [[&c, &l], [&l, &c]] {
+        let out = run(&[
+            "--since-start",
+            "--format",
+            "json",
+            files[0].to_str().unwrap(),
+            files[1].to_str().unwrap(),
+        ]);
+        let recs = records(&out);
+        assert_eq!(out.status.code(), Some(2), "{files:?}: {recs:?}");
+        let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+        assert_eq!(ready["status"], "CRITICAL", "{ready}");
+        assert!(
+            ready["message"]
+                .as_str()
+                .unwrap()
+                .contains("[tomcat-deploy-exception] localhost.log:1"),
+            "{ready}"
+        );
+    }
+}
+
+/// With --since-start, what localhost.*.log says about an earlier start
+/// (older than catalina's last startup line) does not count; a startup
+/// line in one file clears nothing in an unrelated file.
+#[test]
+fn localhost_lines_of_an_earlier_start_do_not_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // catalina: a failed start, then a later clean one; localhost: only
+    // the failed start's exception.
+    let catalina = dir.path().join("catalina.log");
+    let mut text = std::fs::read_to_string(real("tomcat-listener-refused/catalina.log")).unwrap();
+    text.push_str(&std::fs::read_to_string(real("tomcat-servlet/catalina.log")).unwrap());
+    std::fs::write(&catalina, text).unwrap();
+    let localhost = dir.path().join("localhost.log");
+    std::fs::copy(real("tomcat-listener-refused/localhost.log"), &localhost).unwrap();
+    let out = run(&[
+        "--since-start",
+        "--format",
+        "json",
+        catalina.to_str().unwrap(),
+        localhost.to_str().unwrap(),
+    ]);
+    let recs = records(&out);
+    assert_eq!(out.status.code(), Some(0), "{recs:?}");
+    // An unrelated file's startup line clears nothing here.
+    let lui = dir.path().join("LUI.LOG");
+    std::fs::write(
+        &lui,
+        "2026-11-28 09:00:00,000 INFO  [main] lui - Starting LISTSERV Maestro\n",
+    )
+    .unwrap();
+    for order in [
+        [real("tomcat-listener-refused/catalina.log"), lui.clone()],
+        [lui.clone(), real("tomcat-listener-refused/catalina.log")],
+    ] {
+        let out = run(&[
+            "--since-start",
+            "--format",
+            "json",
+            order[0].to_str().unwrap(),
+            order[1].to_str().unwrap(),
+        ]);
+        let recs = records(&out);
+        assert_eq!(out.status.code(), Some(2), "{order:?}: {recs:?}");
+        assert_eq!(summary(&recs).len(), 2, "{order:?}: {recs:?}");
+    }
+}
+
+/// Judging readiness on catalina.*.log alone while its localhost.*.log
+/// lies beside it: a warning says the other half was not read.
+#[test]
+fn readiness_on_catalina_alone_warns_about_its_localhost_log() {
+    let (code, recs) = scan("tomcat-servlet/catalina.log", &["--since-start"]);
+    assert_eq!(code, 1, "{recs:?}");
+    let w = recs
+        .iter()
+        .find(|r| r["type"] == "check" && r["status"] == "WARNING")
+        .unwrap();
+    assert!(
+        w["message"].as_str().unwrap().contains("localhost.log"),
+        "{w}"
+    );
+}
+
+/// Followed as a pair while Tomcat writes them: the servlet's failure in
+/// localhost.log makes the start not ready.
+#[test]
+fn follow_until_ready_reads_catalina_and_localhost_as_a_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalina = dir.path().join("catalina.log");
+    let localhost = dir.path().join("localhost.log");
+    std::fs::write(&catalina, "").unwrap();
+    let c_text = std::fs::read_to_string(real("tomcat-servlet/catalina.log")).unwrap();
+    let l_text = std::fs::read_to_string(real("tomcat-servlet/localhost.log")).unwrap();
+    let child = logscan(dir.path())
+        .args([
+            "--follow",
+            "--until-ready",
+            "--since-start",
+            "--timeout",
+            "30s",
+            "--poll-interval",
+            "50ms",
+            "--format",
+            "json",
+            catalina.to_str().unwrap(),
+            localhost.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let ready_at = c_text
+        .lines()
+        .position(|l| l.contains("Server startup in"))
+        .unwrap();
+    let lines: Vec<&str> = c_text.lines().collect();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&catalina)
+        .unwrap();
+    for l in &lines[..ready_at] {
+        writeln!(f, "{l}").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&localhost, &l_text).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    for l in &lines[ready_at..] {
+        writeln!(f, "{l}").unwrap();
+    }
+    drop(f);
+    let out = child.wait_with_output().unwrap();
+    let recs = records(&out);
+    assert_eq!(out.status.code(), Some(2), "{recs:?}");
+    let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("localhost.log:1"),
         "{ready}"
     );
 }
