@@ -136,6 +136,52 @@ const EXPECTED: &[(&str, &[&str], i32, &[(u64, &str, &str)])] = &[
         2,
         &[(3, "db-pool-gave-up", C), (40, "db-unreachable", C)],
     ),
+    // c3p0 gives up after its attempts and says so at WARNING, once a
+    // connection asked for: critical, not a retry.
+    (
+        "pool-c3p0-jul.log",
+        &[],
+        2,
+        &[
+            (9, "db-pool-gave-up", C),
+            (43, "db-pool-gave-up", C),
+            (77, "db-pool-gave-up", C),
+            (111, "db-pool-gave-up", C),
+        ],
+    ),
+    // A JVM in German on New York time: JUL's header "Nov. 27, 2026
+    // 10:41:36 PM" and "SCHWERWIEGEND:" read as in English.
+    ("jdbc-clean-jul-de.log", &[], 0, &[]),
+    (
+        "jdbc-refused-jul-de.log",
+        &[],
+        2,
+        &[(3, "db-unreachable", C)],
+    ),
+    ("tomcat-de-clean/catalina.log", &[], 0, &[]),
+    ("tomcat-de-clean/localhost.log", &[], 0, &[]),
+    (
+        "tomcat-de-listener-refused/catalina.log",
+        &[],
+        2,
+        &[
+            (38, "tomcat-context-failed", C),
+            (39, "tomcat-context-failed", C),
+        ],
+    ),
+    (
+        "tomcat-de-listener-refused/localhost.log",
+        &[],
+        2,
+        &[(1, "db-unreachable", C)],
+    ),
+    // The shutdown port taken: logged right after "Server startup in".
+    (
+        "tomcat-shutdown-port/catalina.log",
+        &[],
+        2,
+        &[(41, "port-in-use", C)],
+    ),
     ("tomcat-clean/catalina.log", &[], 0, &[]),
     ("tomcat-clean/localhost.log", &[], 0, &[]),
     (
@@ -481,6 +527,25 @@ fn since_start_keeps_errors_logged_before_the_service_starts() {
     );
 }
 
+/// Wait (at most 20 s) until process `pid` has `path` open: from then on
+/// it follows the file, and what is appended is "after following began".
+fn wait_until_open(pid: u32, path: &Path) {
+    let want = std::fs::canonicalize(path).unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            let open = fds
+                .flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == want));
+            if open {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{pid} did not open {}", path.display());
+}
+
 /// Write `lines` of a real log into `log` one by one, `pause_after` a
 /// pause of `pause` after the line with that number (1-based).
 fn replay(log: PathBuf, lines: Vec<String>, pause_after: usize, pause: Duration) {
@@ -498,6 +563,14 @@ fn replay(log: PathBuf, lines: Vec<String>, pause_after: usize, pause: Duration)
 }
 
 fn follow_replay(name: &str, pause_after: usize) -> (i32, Duration, Vec<Value>) {
+    follow_replay_pausing(name, pause_after, Duration::from_secs(8))
+}
+
+fn follow_replay_pausing(
+    name: &str,
+    pause_after: usize,
+    pause: Duration,
+) -> (i32, Duration, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("catalina.log");
     std::fs::write(&log, "").unwrap();
@@ -519,11 +592,11 @@ fn follow_replay(name: &str, pause_after: usize) -> (i32, Duration, Vec<Value>) 
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_open(child.id(), &log);
     let t0 = Instant::now();
     let writer = {
         let log = log.clone();
-        std::thread::spawn(move || replay(log, lines, pause_after, Duration::from_secs(8)))
+        std::thread::spawn(move || replay(log, lines, pause_after, pause))
     };
     let out = child.wait_with_output().unwrap();
     let took = t0.elapsed();
@@ -724,7 +797,7 @@ fn follow_until_ready_reads_catalina_and_localhost_as_a_pair() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_open(child.id(), &catalina);
     let ready_at = c_text
         .lines()
         .position(|l| l.contains("Server startup in"))
@@ -755,4 +828,56 @@ fn follow_until_ready_reads_catalina_and_localhost_as_a_pair() {
             .contains("localhost.log:1"),
         "{ready}"
     );
+}
+
+/// Tomcat wrote "Server startup in" and, a moment later, that another
+/// program holds its shutdown port (another instance): followed as it is
+/// written, with a pause between the two lines, the start is not ready.
+#[test]
+fn follow_until_ready_reads_on_after_the_readiness_line() {
+    let text = std::fs::read_to_string(real("tomcat-shutdown-port/catalina.log")).unwrap();
+    let ready_line = text
+        .lines()
+        .position(|l| l.contains("Server startup in"))
+        .unwrap()
+        + 1;
+    let (code, _, recs) = follow_replay_pausing(
+        "tomcat-shutdown-port/catalina.log",
+        ready_line,
+        Duration::from_millis(300),
+    );
+    assert_eq!(code, 2, "{recs:?}");
+    let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("[port-in-use] catalina.log:41"),
+        "{ready}"
+    );
+}
+
+/// Tomcat in German on New York time: its level names are German
+/// (INFORMATION, SCHWERWIEGEND), its months English; a clean start is
+/// ready, a failed one is not.
+#[test]
+fn a_tomcat_in_another_language_is_judged_the_same() {
+    for (dir, want) in [("tomcat-de-clean", 0), ("tomcat-de-listener-refused", 2)] {
+        let (code, recs) = scan(
+            &format!("{dir}/catalina.log"),
+            &[
+                "--since-start",
+                real(&format!("{dir}/localhost.log")).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, want, "{dir}: {recs:?}");
+        let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+        assert_eq!(
+            ready["status"],
+            if want == 0 { "OK" } else { "CRITICAL" },
+            "{dir}: {ready}"
+        );
+    }
+    let (code, _, recs) = follow_replay("tomcat-de-clean/catalina.log", 0);
+    assert_eq!(code, 0, "{recs:?}");
 }

@@ -529,17 +529,8 @@ fn follow_stops_at_once_on_critical_and_times_out_as_critical() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("LUI.LOG");
     std::fs::write(&log, "2026-11-26 07:00:00 INFO Server startup in 10 ms\n").unwrap();
-    let writer = {
-        let log = log.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-            f.write_all(b"2026-11-26 08:00:00 ERROR Table 'maestro.x' doesn't exist\n")
-                .unwrap();
-        })
-    };
     let t0 = Instant::now();
-    let out = cmd(dir.path())
+    let child = cmd(dir.path())
         .args([
             "--follow",
             "--until-ready",
@@ -549,9 +540,15 @@ fn follow_stops_at_once_on_critical_and_times_out_as_critical() {
             "50ms",
             path(&log),
         ])
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
-    writer.join().unwrap();
+    wait_until_open(child.id(), &log);
+    append(
+        &log,
+        "2026-11-26 08:00:00 ERROR Table 'maestro.x' doesn't exist\n",
+    );
+    let out = finish_within(child, Duration::from_secs(40)).expect("ends");
     assert_eq!(out.status.code(), Some(2));
     assert!(
         t0.elapsed() < Duration::from_secs(10),
@@ -944,8 +941,62 @@ fn follow_args<'a>(extra: &[&'a str], log: &'a Path) -> Vec<&'a str> {
     a
 }
 
-/// Follow `log` with `extra` flags while `later` is appended after
-/// `delay`; returns exit code, time taken and the JSON records.
+/// Wait (at most 20 s) until process `pid` has `path` open: from then on
+/// it follows the file, and what is appended is "after following began".
+fn wait_until_open(pid: u32, path: &Path) {
+    let want = std::fs::canonicalize(path).unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            let open = fds
+                .flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == want));
+            if open {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{pid} did not open {}", path.display());
+}
+
+/// A started child's output, or None (killed) when it runs past `limit`.
+fn finish_within(mut child: std::process::Child, limit: Duration) -> Option<Output> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Follow `log` with `extra` flags; once it is followed, call `write`
+/// (which appends to it). Returns exit code, time taken and the records.
+fn follow_while(
+    dir: &Path,
+    log: &Path,
+    extra: &[&str],
+    write: impl FnOnce(),
+) -> (Option<i32>, Duration, Vec<Value>) {
+    let t0 = Instant::now();
+    let child = cmd(dir)
+        .args(follow_args(extra, log))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_open(child.id(), log);
+    write();
+    let out = finish_within(child, Duration::from_secs(30)).expect("ends");
+    (out.status.code(), t0.elapsed(), json(&out))
+}
+
+/// Follow `log` while `later` is appended `delay` after following began.
 fn follow_with_append(
     dir: &Path,
     log: &Path,
@@ -953,18 +1004,10 @@ fn follow_with_append(
     delay: Duration,
     later: String,
 ) -> (Option<i32>, Duration, Vec<Value>) {
-    let writer = {
-        let log = log.to_path_buf();
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            append(&log, &later);
-        })
-    };
-    let mut c = cmd(dir);
-    c.args(follow_args(extra, log));
-    let (out, took) = output_within(c, Stdio::null(), Duration::from_secs(30)).expect("ends");
-    writer.join().unwrap();
-    (out.status.code(), took, json(&out))
+    follow_while(dir, log, extra, || {
+        std::thread::sleep(delay);
+        append(log, &later);
+    })
 }
 
 fn check<'a>(recs: &'a [Value], name: &str) -> &'a Value {
@@ -1193,21 +1236,15 @@ fn follow_a_component_of_maestro_started_is_not_ready() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("LUI.LOG");
     std::fs::write(&log, "").unwrap();
-    let writer = {
-        let log = log.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            append(&log, "2026-11-26 08:00:00,000 INFO  [main] lui - Starting LISTSERV Maestro\n2026-11-26 08:00:01,000 INFO  [main] lui - Maestro scheduler started\n");
-            std::thread::sleep(Duration::from_millis(1500));
-            append(&log, "2026-11-26 08:00:02,000 ERROR [main] lui - Table 'maestro.lui_job' doesn't exist\n");
-        })
-    };
-    let mut c = cmd(dir.path());
-    c.args(follow_args(&["--since-start"], &log));
-    let (out, _) = output_within(c, Stdio::null(), Duration::from_secs(30)).expect("ends");
-    writer.join().unwrap();
-    let recs = json(&out);
-    assert_eq!(out.status.code(), Some(2), "{recs:?}");
+    let (code, _, recs) = follow_while(dir.path(), &log, &["--since-start"], || {
+        append(&log, "2026-11-26 08:00:00,000 INFO  [main] lui - Starting LISTSERV Maestro\n2026-11-26 08:00:01,000 INFO  [main] lui - Maestro scheduler started\n");
+        std::thread::sleep(Duration::from_millis(1500));
+        append(
+            &log,
+            "2026-11-26 08:00:02,000 ERROR [main] lui - Table 'maestro.lui_job' doesn't exist\n",
+        );
+    });
+    assert_eq!(code, Some(2), "{recs:?}");
 }
 
 /// Tomcat logs a taken shutdown port (another instance) right after
@@ -1218,31 +1255,19 @@ fn follow_reads_on_a_little_after_the_readiness_line() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("catalina.log");
     std::fs::write(&log, "").unwrap();
-    let writer = {
-        let log = log.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            append(&log, "28-Nov-2026 02:05:26.593 INFO [main] org.apache.catalina.startup.VersionLoggerListener.log Server version name:   Apache Tomcat/10.1.60 (Debian)\n28-Nov-2026 02:05:29.740 INFO [main] org.apache.catalina.startup.Catalina.start Server startup in [2477] milliseconds\n");
-            std::thread::sleep(Duration::from_millis(120));
-            append(&log, "28-Nov-2026 02:05:29.790 SEVERE [main] org.apache.catalina.core.StandardServer.await Failed to create server shutdown socket on address [localhost] and port [8005] (base port [8005] and offset [0])\n\tjava.net.BindException: Address already in use\n");
-        })
-    };
-    let mut c = cmd(dir.path());
-    c.args(follow_args(&["--since-start"], &log));
-    let (out, _) = output_within(c, Stdio::null(), Duration::from_secs(30)).expect("ends");
-    writer.join().unwrap();
-    let recs = json(&out);
-    assert_eq!(out.status.code(), Some(2), "{recs:?}");
+    let start = "28-Nov-2026 02:05:26.593 INFO [main] org.apache.catalina.startup.VersionLoggerListener.log Server version name:   Apache Tomcat/10.1.60 (Debian)\n28-Nov-2026 02:05:29.740 INFO [main] org.apache.catalina.startup.Catalina.start Server startup in [2477] milliseconds\n";
+    let taken = "28-Nov-2026 02:05:29.790 SEVERE [main] org.apache.catalina.core.StandardServer.await Failed to create server shutdown socket on address [localhost] and port [8005] (base port [8005] and offset [0])\n\tjava.net.BindException: Address already in use\n";
+    let (code, _, recs) = follow_while(dir.path(), &log, &["--since-start"], || {
+        append(&log, start);
+        std::thread::sleep(Duration::from_millis(150));
+        append(&log, taken);
+    });
+    assert_eq!(code, Some(2), "{recs:?}");
     // All in one read: CRITICAL, and no OK "readiness marker" beside it.
-    let text = std::fs::read_to_string(&log).unwrap();
     std::fs::write(&log, "").unwrap();
-    let (code, _, recs) = follow_with_append(
-        dir.path(),
-        &log,
-        &["--since-start"],
-        Duration::from_millis(300),
-        text,
-    );
+    let (code, _, recs) = follow_while(dir.path(), &log, &["--since-start"], || {
+        append(&log, &format!("{start}{taken}"));
+    });
     assert_eq!(code, Some(2), "{recs:?}");
     let ready = check(&recs, "ready");
     assert_eq!(ready["status"], "CRITICAL", "{ready}");
