@@ -73,7 +73,8 @@ printf -v STARTED_AT '%(%F %T)T' -1
 step 0 "start Maestro" systemctl start "${UNITS[@]}"
 # 5. The startup logs: the database's crash recovery, then the LUI's
 #    LUI-yyyymmdd.LOG, each from this start's startup line until it says
-#    ready (the logs must be stamped in this server's time zone).
+#    ready (the logs must be stamped in this server's time zone, and the
+#    database must start with the units above, not before them).
 step 0 "database log" maestro-logscan "${C[@]}" --component db --follow --until-ready --timeout "$READY_TIMEOUT" --since-start-after "$STARTED_AT"
 step 0 "LUI log" maestro-logscan "${C[@]}" --component lui --follow --until-ready --timeout "$READY_TIMEOUT" --since-start-after "$STARTED_AT"
 # 6. A test mailing: delivered, bounce received, click tracked.

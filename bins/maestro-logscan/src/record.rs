@@ -381,7 +381,10 @@ impl<'r> RecordParser<'r> {
                 role = LineRole::Head;
             } else {
                 open.body_lines += 1;
-                role = if (open.body_lines == 1 && !open.headless) || is_caused_by(line) {
+                // Only asked of lines the rules will be asked about.
+                let chain =
+                    candidate && ((open.body_lines == 1 && !open.headless) || is_caused_by(line));
+                role = if chain {
                     LineRole::Chain
                 } else {
                     LineRole::Loose
