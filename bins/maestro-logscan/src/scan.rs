@@ -943,6 +943,14 @@ fn follow(
             (None, None) => PathBuf::new(),
         }
     };
+    if layout.is_some() {
+        // The checks name the log followed, today's.
+        if let Some(st) = collector.streams.first_mut() {
+            st.display = path_of(&slots[0], Local::now().date_naive())
+                .display()
+                .to_string();
+        }
+    }
     let mut out = Vec::new();
     // After the readiness line, read on a little: Tomcat logs a shutdown
     // port already taken (another instance) right after "Server startup
@@ -1069,7 +1077,14 @@ fn poll_slot<'r>(
         };
         match open_followed(want, how, slot, settings, collector, deadline) {
             Ok(c) => slot.current = c,
-            Err(OpenFailure::Deadline) => return Err(Stop::Timeout),
+            Err(OpenFailure::Deadline) => {
+                slot.outcomes.push(Outcome::problem(
+                    &shown,
+                    Status::Unknown,
+                    format!("{shown}: --timeout passed while counting the lines already in it"),
+                ));
+                return Err(Stop::Timeout);
+            }
             Err(OpenFailure::Refused(why)) => {
                 slot.outcomes
                     .push(Outcome::problem(&shown, Status::Unknown, why));
