@@ -1361,6 +1361,9 @@ fn warn_level_demotion_cannot_be_borrowed() {
         (format!("2026-11-26 08:00:00,000 INFO  [main] x.Listener - contextInitialized\n{refused}\n\tat x(X.java:1)\n"), 2),
         // A WARN line, and another exception printed after its frames.
         (format!("2026-11-26 08:00:00,000 WARN  [main] x.Db - retrying\njava.lang.IllegalStateException: later\n\tat x(X.java:1)\n{refused}\n\tat y(Y.java:1)\n"), 2),
+        // A WARN line with its own exception, then another exception
+        // printed into the record whose cause is the refusal.
+        (format!("2026-11-26 08:00:00,000 WARN  [main] x.Db - retrying\njava.lang.IllegalStateException: mine\n\tat x(X.java:1)\njava.lang.RuntimeException: another thread's\nCaused by: {refused}\n\tat y(Y.java:1)\n"), 2),
         // Two WARN retries in one start: the second is critical.
         (format!("2026-11-26 08:00:00,000 WARN  [main] x.Db - attempt 1: {refused}\n2026-11-26 08:00:01,000 WARN  [main] x.Db - attempt 2: {refused}\n"), 2),
         // One WARN retry with the exception under it: a warning.

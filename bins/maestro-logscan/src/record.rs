@@ -131,6 +131,10 @@ struct Open {
     loose_rules: Vec<usize>,
     /// Continuation lines after the head (the message line not counted).
     body_lines: u64,
+    /// A line came after the first one that is no part of a stack trace
+    /// (not a frame, `... N more` or `Caused by:`): another exception or
+    /// text printed into the record; what follows is not its own chain.
+    foreign: bool,
     in_window: bool,
     headless: bool,
 }
@@ -353,6 +357,7 @@ impl<'r> RecordParser<'r> {
             open.head_rules.clear();
             open.loose_rules.clear();
             open.body_lines = 0;
+            open.foreign = false;
             open.in_window = true;
             open.headless = !starts;
             // A record that starts without a head (the first lines of an
@@ -381,9 +386,12 @@ impl<'r> RecordParser<'r> {
                 role = LineRole::Head;
             } else {
                 open.body_lines += 1;
-                // Only asked of lines the rules will be asked about.
-                let chain =
-                    candidate && ((open.body_lines == 1 && !open.headless) || is_caused_by(line));
+                if open.body_lines > 1 && !open.foreign && !is_trace_line(line) {
+                    open.foreign = true;
+                }
+                let chain = candidate
+                    && !open.foreign
+                    && ((open.body_lines == 1 && !open.headless) || is_caused_by(line));
                 role = if chain {
                     LineRole::Chain
                 } else {
@@ -607,6 +615,21 @@ fn is_caused_by(line: &[u8]) -> bool {
         .position(|&b| b != b'\t' && b != b' ')
         .unwrap_or(line.len());
     line[start..].starts_with(b"Caused by:")
+}
+
+/// A line of a Java stack trace after its first: a frame (`at ...`), `...
+/// N more` (`... N common frames omitted`), or a cause (`Caused by:`,
+/// `Suppressed:`), indented or not.
+fn is_trace_line(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .position(|&b| b != b'\t' && b != b' ')
+        .unwrap_or(line.len());
+    let rest = &line[start..];
+    rest.starts_with(b"at ")
+        || rest.starts_with(b"...")
+        || rest.starts_with(b"Caused by:")
+        || rest.starts_with(b"Suppressed:")
 }
 
 /// java.util.logging SimpleFormatter's second line: a level name (in any
