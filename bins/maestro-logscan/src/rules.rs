@@ -218,7 +218,7 @@ pub fn built_in() -> Vec<Rule> {
             "the component is starting",
             "--since-start counts from the last of these"),
         rule(Maestro, Ready, "maestro-ready", Info,
-            r"Server startup in \[?\d[\d,.]*\]? ?(ms|milliseconds)\s*$|\bLISTSERV Maestro (started|startup complete|startup completed|is ready)\s*$",
+            r"Server startup in \[?\d[\d,.]*\]? ?(ms|milliseconds)\s*$|\bLISTSERV Maestro (started|is ready|startup completed?( in \d+ ?(ms|milliseconds))?)\s*$",
             "the component finished starting",
             "--until-ready returns here"),
         rule(Maestro, Finding, "table-missing", Critical,
@@ -853,6 +853,8 @@ mod tests {
             ("INFO org.apache.catalina.startup.Catalina.start Server startup in [2477] milliseconds", Some("maestro-ready")),
             ("INFO Server startup in 4000 ms", Some("maestro-ready")),
             ("INFO LISTSERV Maestro started", Some("maestro-ready")),
+            ("INFO LISTSERV Maestro startup completed in 812 ms", Some("maestro-ready")),
+            ("INFO LISTSERV Maestro startup completed for 3 of 4 parts", None),
             ("INFO Maestro scheduler started", None),
             ("INFO Maestro started the cleanup job", None),
         ] {
