@@ -168,6 +168,14 @@ fn failback_dry_run_prints_the_runbook_in_order() {
     );
     assert!(commands[0].starts_with("ssh root@maestro1 "), "{stdout}");
     assert!(commands[11].ends_with("unfence --resume-sync"), "{stdout}");
+    // The primary's start-up log is judged from the start after its clock
+    // was read (an earlier start in the log copied back never passes).
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("maestro-logscan") && c.contains("--since-start-after")),
+        "{stdout}"
+    );
     // Without the primary it refuses, before printing anything.
     let (code, commands, _) = dry_run("failback.sh", &[]);
     assert_eq!((code, commands.len()), (Some(3), 0));
