@@ -206,6 +206,10 @@ fn load_reference(ctx: &mut Context, args: &CheckArgs) -> Reference {
 
 pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
+    // The hash cache is written to the catalog: never inside a root.
+    if let Ok(dir) = ctx.state_dir() {
+        roots::refuse_writing_inside(&plan, &dir, "the state folder")?;
+    }
     let verify = crate::config::verify_section(ctx.config()?)?;
     let max_skew = args
         .max_skew
