@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod datadir;
 pub mod frm;
 pub mod innodb;
 pub mod intrinsic;

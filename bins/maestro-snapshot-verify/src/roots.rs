@@ -197,6 +197,27 @@ pub fn refuse_descriptor_inside(plan: &Plan, fd: i32, what: &str) -> Result<(), 
     }
 }
 
+/// The root `db` for the database folder `db` when it lies inside one of
+/// `roots` by its name but elsewhere once links are followed.
+fn linked_inside(roots: &[Root], db: &Path) -> Option<Root> {
+    if roots.iter().any(|r| r.name == Component::Db.as_str()) {
+        return None;
+    }
+    let inside = roots
+        .iter()
+        .find(|r| db.starts_with(r.link.as_ref().unwrap_or(&r.path)) || db.starts_with(&r.path))?;
+    let real = std::fs::canonicalize(db).ok()?;
+    let root_real = std::fs::canonicalize(&inside.path).unwrap_or_else(|_| inside.path.clone());
+    if real.starts_with(&root_real) || !real.is_dir() {
+        return None;
+    }
+    Some(Root {
+        name: Component::Db.as_str().to_string(),
+        path: real,
+        link: Some(db.to_path_buf()),
+    })
+}
+
 /// `path` with the link of a linked root it lies under replaced by the
 /// root's target.
 fn rebase(path: &Path, roots: &[Root]) -> PathBuf {
@@ -247,6 +268,13 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
                 path: path.to_path_buf(),
                 link: None,
             })?);
+        }
+        // The database folder inside a root, reached through a link (moved
+        // to another disk and linked back): the walk never follows links,
+        // so it becomes a root of its own, `db`, walked and compared.
+        let db = layout.db_data_dir().to_path_buf();
+        if let Some(root) = linked_inside(&plan.roots, &db) {
+            plan.roots.push(root);
         }
         for c in Component::APPLICATIONS {
             plan.component_dirs.push((layout.home(c).to_path_buf(), c));
