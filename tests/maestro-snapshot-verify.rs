@@ -1201,3 +1201,32 @@ fn out_refuses_a_block_device_or_a_socket_by_name() {
         );
     }
 }
+
+#[test]
+fn config_check_names_a_linked_root_with_its_target() {
+    let w = tempfile::tempdir().unwrap();
+    let real = w.path().join("real-lui");
+    make_tree(&real, 1, 10);
+    let link = w.path().join("lui");
+    symlink(&real, &link).unwrap();
+    let config = w.path().join("config.toml");
+    fs::write(
+        &config,
+        format!("[verify]\nroots = [\"lui={}\"]\n", link.display()),
+    )
+    .unwrap();
+    let run = bare_tool(&config, &w.path().join("state"))
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains(&format!(
+            "lui={} -> {}",
+            link.display(),
+            real.display()
+        )),
+        "{}",
+        text(&run)
+    );
+}
