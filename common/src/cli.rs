@@ -7,7 +7,7 @@
 //! - errors become an UNKNOWN report, so a Nagios or JSON consumer reads
 //!   an answer on stdout, and a diagnostic on stderr prefixed with the tool;
 //! - a broken pipe on stdout ends the run quietly;
-//! - SIGINT exits 130.
+//! - SIGINT exits 130, SIGTERM 143, after the report is written.
 
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::render::{self, Format, RenderOptions, Verbosity};
@@ -55,7 +55,7 @@ Exit codes (monitoring-plugin convention):
   1  WARNING   it holds, with findings a person should read
   2  CRITICAL  it does not hold: unsafe to proceed
   3  UNKNOWN   could not decide (bad arguments, unreadable config, unreachable target)
-  130          interrupted (SIGINT)";
+  130, 143     stopped by SIGINT, SIGTERM (the report so far is written)";
 
 /// `config` subcommands, the same in every tool.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -81,7 +81,7 @@ pub enum ToolError {
 impl ToolError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            ToolError::Interrupted => signal::EXIT_INTERRUPTED,
+            ToolError::Interrupted => signal::exit_code(),
             _ => Status::Unknown.exit_code(),
         }
     }
@@ -193,7 +193,7 @@ where
             report.finish();
             emit(&report, format, ctx.render)
         }
-        Err(ToolError::Interrupted) => signal::EXIT_INTERRUPTED,
+        Err(ToolError::Interrupted) => signal::exit_code(),
         Err(e) => {
             diagnostic(T::NAME, "error", &e.to_string());
             let code = e.exit_code();
@@ -207,7 +207,7 @@ where
         }
     };
     if signal::interrupted() {
-        return signal::EXIT_INTERRUPTED;
+        return signal::exit_code();
     }
     code
 }
