@@ -1005,7 +1005,11 @@ fn an_smtp_server_silent_after_354_ends_the_bounce_at_the_io_timeout() {
     assert!(m.contains("timed out after 3 s"), "{m}");
     assert!(!m.contains("os error"), "{m}");
     // The whole session is one step of --io-timeout (process start aside).
-    assert!(run.took < Duration::from_millis(4500), "took {:?}", run.took);
+    assert!(
+        run.took < Duration::from_millis(4500),
+        "took {:?}",
+        run.took
+    );
     eprintln!("SMTP silent after 354: {:?}", run.took);
 }
 
@@ -1042,7 +1046,14 @@ fn deliver_from_maildir(md: &Path) -> Watched {
     run_watched(
         &mut smoketest_cmd(
             "json",
-            &["deliver", "--no-trigger", "--mailbox", &mailbox, "--timeout", "3s"],
+            &[
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &mailbox,
+                "--timeout",
+                "3s",
+            ],
         ),
         Duration::from_secs(30),
     )
@@ -1157,7 +1168,7 @@ fn a_trigger_answering_500_with_the_request_line_never_shows_the_token() {
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut w = s;
         let request_line = line(&mut r);
-        while line(&mut r).trim_end().len() > 0 {}
+        while !line(&mut r).trim_end().is_empty() {}
         let body = format!("Internal error in {request_line}");
         let _ = w.write_all(
             format!(
@@ -1211,9 +1222,8 @@ fn an_imap_no_echoing_the_login_command_never_shows_the_password() {
         w.write_all(b"* OK hostile IMAP ready\r\n").unwrap();
         let login = line(&mut r);
         let (tag, command) = login.trim_end().split_once(' ').unwrap_or(("a1", ""));
-        let _ = w.write_all(
-            format!("{tag} NO [AUTHENTICATIONFAILED] {command} refused\r\n").as_bytes(),
-        );
+        let _ = w
+            .write_all(format!("{tag} NO [AUTHENTICATIONFAILED] {command} refused\r\n").as_bytes());
         let _ = r.read(&mut [0u8; 1]);
     });
     let mailbox = format!("imap://seed@127.0.0.1:{port}/INBOX");
@@ -1339,7 +1349,7 @@ fn config_check_runs_the_settings_a_run_would_use() {
             "trigger token (file /nonexistent/token)",
         ),
         (
-            format!("mailbox = \"imaps://seed@mx.example/INBOX\"\n"),
+            "mailbox = \"imaps://seed@mx.example/INBOX\"\n".to_string(),
             "needs a password",
         ),
     ] {

@@ -392,10 +392,12 @@ fn exec_is_killed_with_its_whole_process_group_at_the_timeout() {
     let gw = format!("127.0.0.1:{}", gateway.local_addr().unwrap().port());
     let down = format!("127.0.0.1:{}", closed_port());
     let pgfile = dir.path().join("pgid");
+    let children = dir.path().join("children");
     // A runbook whose children outlive its shell unless the group is killed.
     let exec = format!(
-        "echo $$ > {}; sleep 300 & sleep 301 & wait",
-        pgfile.display()
+        "echo $$ > {pg}; sleep 300 & echo $! >> {c}; sleep 301 & echo $! >> {c}; wait",
+        pg = pgfile.display(),
+        c = children.display()
     );
     let started = Instant::now();
     let out = watch_cmd(
@@ -422,6 +424,9 @@ fn exec_is_killed_with_its_whole_process_group_at_the_timeout() {
             "1s",
         ],
     )
+    // The command's output goes to the watcher's stderr: not a pipe here,
+    // which a surviving child would hold open.
+    .stderr(Stdio::null())
     .output()
     .unwrap();
     let took = started.elapsed();
@@ -430,13 +435,23 @@ fn exec_is_killed_with_its_whole_process_group_at_the_timeout() {
         .trim()
         .parse()
         .unwrap();
-    let left = group_members(pgid);
+    let mut left = group_members(pgid);
+    for pid in std::fs::read_to_string(&children).unwrap().lines() {
+        let pid: u32 = pid.trim().parse().unwrap();
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        });
+        if alive && !left.contains(&pid) {
+            left.push(pid);
+        }
+    }
     for pid in &left {
         let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
     }
     assert!(
         left.is_empty(),
-        "processes of the exec command's group live on: {left:?}"
+        "processes of the exec command live on: {left:?}"
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let records = parse_json_lines(&stdout).unwrap();
@@ -536,7 +551,10 @@ fn sigterm_ends_run_at_once_with_the_summary_between_and_during_evaluations() {
     // During an evaluation: an HTTP probe of a server that never answers
     // holds it for the probe timeout (20 s).
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}/lui/", silent.local_addr().unwrap().port());
+    let url = format!(
+        "http://127.0.0.1:{}/lui/",
+        silent.local_addr().unwrap().port()
+    );
     let (mut child, reader) = start_run(
         dir.path(),
         &[
@@ -663,8 +681,11 @@ fn a_witness_that_writes_without_end_is_cut_off_and_unreachable() {
     // A witness whose maestro-watch writes one line, forever.
     let endless = dir.path().join("endless-witness");
     std::fs::write(&endless, "#!/bin/sh\nexec yes '{\"type\":\"check\"}'\n").unwrap();
-    std::fs::set_permissions(&endless, <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        &endless,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::write(
         &config,
         format!(
@@ -684,14 +705,26 @@ fn a_witness_that_writes_without_end_is_cut_off_and_unreachable() {
         .arg(&config)
         .arg("--state-dir")
         .arg(dir.path())
-        .args(["--format", "json", "once", "--tcp", &up, "--probe-timeout", "1s"])
+        .args([
+            "--format",
+            "json",
+            "once",
+            "--tcp",
+            &up,
+            "--probe-timeout",
+            "1s",
+        ])
         .output()
         .unwrap();
     let took = started.elapsed();
     let records = parse_json_lines(&String::from_utf8(out.stdout).unwrap()).unwrap();
     let witness = records
         .iter()
-        .find(|r| r["name"].as_str().is_some_and(|n| n.starts_with("witness ")))
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("witness "))
+        })
         .unwrap();
     let m = witness["message"].as_str().unwrap();
     assert!(m.contains("more than 1 MiB of output"), "{m}");

@@ -159,7 +159,9 @@ impl Read for BoundedTcp {
         let left = self.limits.time_left()?;
         let allowed = self.limits.bytes_left()?;
         self.tcp.set_read_timeout(Some(left))?;
-        let want = buf.len().min(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(allowed).unwrap_or(usize::MAX));
         let n = self
             .tcp
             .read(&mut buf[..want])

@@ -32,10 +32,9 @@ fn agent(timeout: Duration) -> ureq::Agent {
 /// with the secret blanked out should the library quote the URL.
 fn failure(e: ureq::Error, secret: Option<&Secret>, timeout: Duration) -> String {
     let text = match &e {
-        ureq::Error::Timeout(_) => format!(
-            "timed out after {}",
-            crate::bounded::seconds_text(timeout)
-        ),
+        ureq::Error::Timeout(_) => {
+            format!("timed out after {}", crate::bounded::seconds_text(timeout))
+        }
         ureq::Error::ConnectionFailed => "connection failed".to_string(),
         ureq::Error::Io(io) => io.to_string(),
         other => other.to_string(),

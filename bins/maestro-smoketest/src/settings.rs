@@ -249,7 +249,11 @@ pub fn shown_url(url: &str) -> String {
     match a.rsplit_once('@') {
         Some((info, host)) if info.contains(':') => {
             let user = info.split_once(':').map_or(info, |(u, _)| u);
-            url.replacen(a, &format!("{user}:{}@{host}", maestro_common::safe_output::MASK), 1)
+            url.replacen(
+                a,
+                &format!("{user}:{}@{host}", maestro_common::safe_output::MASK),
+                1,
+            )
         }
         _ => url.to_string(),
     }

@@ -41,9 +41,8 @@ pub fn config_check(config: &maestro_common::config::Config) -> Check {
             "[watch] not configured and no [primary] host: a run takes its target and probes from its flags",
         );
     }
-    let resolved = settings::decision_probe_settings(&ProbeArgs::default(), config).and_then(
-        |p| settings::decide_settings(&DecideArgs::default(), config).map(|d| (p, d)),
-    );
+    let resolved = settings::decision_probe_settings(&ProbeArgs::default(), config)
+        .and_then(|p| settings::decide_settings(&DecideArgs::default(), config).map(|d| (p, d)));
     match resolved {
         Err(e) => Check::new("watch", Status::Critical, e),
         Ok((p, d)) => {

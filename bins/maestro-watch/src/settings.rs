@@ -117,7 +117,11 @@ fn check_probe_url(url: &str) -> Result<(), String> {
         .and_then(|(_, rest)| rest.split(['/', '?', '#']).next());
     if let Some((info, host)) = authority.and_then(|a| a.rsplit_once('@')) {
         if let Some((user, _)) = info.split_once(':') {
-            let shown = url.replacen(info, &format!("{user}:{}", maestro_common::safe_output::MASK), 1);
+            let shown = url.replacen(
+                info,
+                &format!("{user}:{}", maestro_common::safe_output::MASK),
+                1,
+            );
             return Err(format!(
                 "HTTP probe {shown:?}: a password may not be written in a probe URL (it would show in ps here and on every witness); probe a URL of {host} that needs no login, or count its 401 as up with --http-expect 401 ([watch] http_expect)"
             ));
@@ -213,7 +217,8 @@ pub fn probe_settings(args: &ProbeArgs, config: &Config) -> Result<ProbeSettings
 pub fn decision_probe_settings(args: &ProbeArgs, config: &Config) -> Result<ProbeSettings, String> {
     let s = probe_settings(args, config)?;
     if s.probes.iter().all(|p| p.is_icmp()) {
-        let from_flags = !(args.tcp.is_empty() && args.http.is_empty() && args.icmp_host.is_empty());
+        let from_flags =
+            !(args.tcp.is_empty() && args.http.is_empty() && args.icmp_host.is_empty());
         let given = if from_flags {
             "--icmp-host (or --icmp) with no --tcp or --http".to_string()
         } else {
@@ -222,7 +227,11 @@ pub fn decision_probe_settings(args: &ProbeArgs, config: &Config) -> Result<Prob
                 Some(p) if p.is_empty() => "[watch] tcp_ports = []".to_string(),
                 _ => "[watch] tcp_ports".to_string(),
             };
-            let icmp = if args.icmp { "--icmp" } else { "[watch] icmp = true" };
+            let icmp = if args.icmp {
+                "--icmp"
+            } else {
+                "[watch] icmp = true"
+            };
             format!("{ports}, [watch] http = [] and {icmp}")
         };
         return Err(format!(
@@ -372,7 +381,10 @@ mod tests {
             ..Default::default()
         };
         let e = probe_settings(&args, &config("")).unwrap_err();
-        assert!(e.contains("http://u:***@m1/lui/") && !e.contains("pw-probe-7"), "{e}");
+        assert!(
+            e.contains("http://u:***@m1/lui/") && !e.contains("pw-probe-7"),
+            "{e}"
+        );
         let args = ProbeArgs {
             http: vec!["http://m1/lui/?mail=a@b".into()],
             ..Default::default()

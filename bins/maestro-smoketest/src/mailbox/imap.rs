@@ -298,17 +298,19 @@ impl ImapMailbox {
         limits.start(opts.io_timeout, REPLY_LIMIT);
         // Only the server's NO or BAD is a refusal; silence or a cut
         // connection is what it is (a timeout, a lost connection).
-        let mut session = client.login(&opts.user, password).map_err(|(e, _)| match &e {
-            imap::Error::No(no) => MailboxError::LoginRefused {
-                user: opts.user.clone(),
-                detail: format!("the server said NO: {}", no.information),
-            },
-            imap::Error::Bad(bad) => MailboxError::LoginRefused {
-                user: opts.user.clone(),
-                detail: format!("the server said BAD: {}", bad.information),
-            },
-            other => imap_err(&format!("LOGIN as {}", opts.user), other),
-        })?;
+        let mut session = client
+            .login(&opts.user, password)
+            .map_err(|(e, _)| match &e {
+                imap::Error::No(no) => MailboxError::LoginRefused {
+                    user: opts.user.clone(),
+                    detail: format!("the server said NO: {}", no.information),
+                },
+                imap::Error::Bad(bad) => MailboxError::LoginRefused {
+                    user: opts.user.clone(),
+                    detail: format!("the server said BAD: {}", bad.information),
+                },
+                other => imap_err(&format!("LOGIN as {}", opts.user), other),
+            })?;
         limits.start(opts.io_timeout, REPLY_LIMIT);
         let uidplus = session
             .capabilities()
