@@ -24,7 +24,9 @@ WORK=${1:-$(mktemp -d /var/tmp/bench-snapshot-verify.XXXXXX)}
 [[ $# -ge 1 ]] || trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK"
 STATE=$WORK/state
-export MAESTRO_HA_CONFIG=/dev/null
+# An empty config: the tools refuse a device (/dev/null) as a config file.
+: >"$WORK/empty.toml"
+export MAESTRO_HA_CONFIG=$WORK/empty.toml
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }

@@ -4,7 +4,9 @@
 mod support;
 
 use std::time::Duration;
-use support::maestro_snapshot_verify::{check_status, copy_tree, finding_ids, text, tool, Mariadb};
+use support::maestro_snapshot_verify::{
+    check_status, copy_tree, finding_ids, format_0, free_port, text, tool, Mariadb,
+};
 
 #[test]
 fn innodb_copies_consistent_after_shutdown_and_torn_when_log_copied_first() {
@@ -104,4 +106,116 @@ fn innodb_copies_consistent_after_shutdown_and_torn_when_log_copied_first() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// The newest checkpoint LSN of a MariaDB 10.8+ `ib_logfile0` (the first 8
+/// bytes of the checkpoint blocks at 0x1000 and 0x2000).
+fn mariadb_checkpoint_lsn(log: &std::path::Path) -> u64 {
+    let b = std::fs::read(log).unwrap();
+    let at = |o: usize| u64::from_be_bytes(b[o..o + 8].try_into().unwrap());
+    at(0x1000).max(at(0x2000))
+}
+
+/// Replace a clean data folder's log by a constructed format-0 log group
+/// (the layout of MySQL 4.1 to 5.6) that ends, cleanly, at `lsn`.
+fn format_0_log_at(datadir: &std::path::Path, lsn: u64) -> format_0::LogGroup {
+    std::fs::remove_file(datadir.join("ib_logfile0")).unwrap();
+    let mut log = format_0::LogGroup::new(2, 1 << 20);
+    log.write(lsn - 3_000, lsn, 9);
+    log.checkpoint(9, lsn);
+    log.save(datadir);
+    log
+}
+
+/// A real server reads the constructed format-0 logs as the tool does:
+/// MariaDB 10.11 still upgrades a clean log of MySQL 5.6 / MariaDB 10.1
+/// (it checks the checkpoint's fold checksums and offset, and the
+/// checksum and data length of the block at the checkpoint), so a log it
+/// accepts has the layout the old servers wrote, and one it calls corrupt
+/// does not. The tablespaces are real pages of MariaDB in the MySQL 5.6+
+/// layout (`innodb_checksum_algorithm=crc32`), beside a real MyISAM table.
+#[test]
+fn mariadb_accepts_the_constructed_format_0_log_the_tool_judges() {
+    let work = tempfile::Builder::new()
+        .prefix("maestro-format0-")
+        .tempdir()
+        .unwrap();
+    let state = work.path().join("state");
+    let datadir = work.path().join("data");
+    let crc32 = ["--innodb-checksum-algorithm=crc32"];
+    Mariadb::install(&datadir, &crc32);
+    let port = free_port();
+    let log_path = work.path().join("error.log");
+    let mut db = Mariadb::start_on(&datadir, None, "127.0.0.1", port, &log_path, &crc32)
+        .unwrap_or_else(|e| panic!("{e}"));
+    db.sql("CREATE DATABASE maestro");
+    db.sql("CREATE TABLE maestro.jobs (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB");
+    db.sql("INSERT INTO maestro.jobs SELECT seq, REPEAT('j', 200) FROM maestro.seq_1_to_500");
+    db.sql("CREATE TABLE maestro.lists (id INT PRIMARY KEY, name TEXT) ENGINE=MyISAM");
+    db.sql("INSERT INTO maestro.lists SELECT seq, 'list' FROM maestro.seq_1_to_50");
+    db.shutdown();
+    drop(db);
+    let lsn = mariadb_checkpoint_lsn(&datadir.join("ib_logfile0"));
+    assert!(lsn > 8192, "checkpoint LSN {lsn}");
+    format_0_log_at(&datadir, lsn);
+    let good = work.path().join("good");
+    let bad = work.path().join("bad");
+    copy_tree(&datadir, &good);
+    copy_tree(&datadir, &bad);
+
+    // The tool: a format-0 log, a clean copy, both engines judged.
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--root"])
+        .arg(format!("db={}", good.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        check_status(&out, "innodb").as_deref(),
+        Some("OK"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        check_status(&out, "myisam").as_deref(),
+        Some("OK"),
+        "{}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("MySQL 4.1-5.6"), "{}", text(&out));
+    assert!(stdout.contains("1 MyISAM tables"), "{}", text(&out));
+
+    // The server: upgrades the same log and serves the tables.
+    let mut db = Mariadb::start_on(&good, None, "127.0.0.1", free_port(), &log_path, &crc32)
+        .unwrap_or_else(|e| panic!("MariaDB refused the constructed format-0 log: {e}"));
+    let upgraded = db.error_log();
+    assert!(upgraded.contains("Upgrading redo log"), "{upgraded}");
+    assert_eq!(db.sql("SELECT COUNT(*) FROM maestro.jobs"), "500");
+    assert_eq!(db.sql("SELECT COUNT(*) FROM maestro.lists"), "50");
+    db.shutdown();
+    drop(db);
+
+    // One byte changed in the block at the checkpoint: the server calls the
+    // log corrupt, the tool cannot judge it.
+    let mut log = format_0_log_at(&bad, lsn);
+    let at = log.group_offset(lsn) as usize;
+    log.files[0][at - at % 512 + 300] ^= 0x40;
+    log.save(&bad);
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--root"])
+        .arg(format!("db={}", bad.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        check_status(&out, "innodb").as_deref(),
+        Some("WARNING"),
+        "{}",
+        text(&out)
+    );
+    let bad_log = work.path().join("bad-error.log");
+    match Mariadb::start_on(&bad, None, "127.0.0.1", free_port(), &bad_log, &crc32) {
+        Ok(_) => panic!("MariaDB started on a log whose block checksum is wrong"),
+        Err(e) => assert!(e.contains("appears corrupted"), "{e}"),
+    }
 }

@@ -12,7 +12,9 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::maestro_snapshot_verify::{check_status, finding_ids, records, text, tool, BIN};
+use support::maestro_snapshot_verify::{
+    check_status, finding_ids, records, run_bounded, text, tool, Bounded, BIN,
+};
 
 /// A small Maestro-like tree: `files` files of `size` bytes.
 fn make_tree(root: &Path, files: usize, size: usize) {
@@ -322,12 +324,16 @@ fn unreadable_entries_symlink_loops_and_non_utf8_names_are_reported() {
 
     // As root everything is readable; run as nobody to meet EACCES.
     let manifest = w.path().join("m.jsonl");
+    // An empty config (a device such as /dev/null is refused as one).
+    let empty_config = w.path().join("empty.toml");
+    fs::write(&empty_config, "").unwrap();
     let nobody = |args: &[&str]| {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
             .args(["--state-dir"])
             .arg(&state)
-            .args(["--config", "/dev/null"])
+            .arg("--config")
+            .arg(&empty_config)
             .args(args)
             .env("NO_COLOR", "1")
             .output()
@@ -454,14 +460,17 @@ fn remote_check_runs_capture_on_the_primary_over_ssh() {
     support::maestro_snapshot_verify::copy_tree(&src, &dst);
     fs::create_dir_all(&state).unwrap();
     let remote_state: PathBuf = w.path().join("remote-state");
+    let remote_config = w.path().join("remote.toml");
+    fs::write(&remote_config, "").unwrap();
     let opts = sshd.options();
     let config = format!(
-        "[primary]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n\n[verify]\nremote_command = \"env MAESTRO_HA_STATE_DIR={} {BIN} --config /dev/null\"\nremote_roots = [\"tree={}\"]\n",
+        "[primary]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n\n[verify]\nremote_command = \"env MAESTRO_HA_STATE_DIR={} {BIN} --config {}\"\nremote_roots = [\"tree={}\"]\n",
         opts.port,
         opts.user,
         opts.identity_file.unwrap().display(),
         opts.known_hosts.display(),
         remote_state.display(),
+        remote_config.display(),
         src.display()
     );
     fs::write(state.join("config.toml"), config).unwrap();
@@ -566,4 +575,390 @@ fn capture_never_writes_into_a_root() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(!root.join("m.jsonl").exists());
+}
+
+/// Address space a hostile-input run may use: plenty for the tool, and a
+/// fast failure rather than a machine out of memory when it reads without
+/// bound (the code before the limits grew one line from /dev/zero).
+const HOSTILE_ADDRESS_SPACE: u64 = 4 << 30;
+
+fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success(), "mkfifo {}", path.display());
+}
+
+fn refused(run: &Bounded, what: &str, path: &Path, expect: &str) {
+    assert!(!run.timed_out, "{what}: hung\n{}", run.text());
+    assert_eq!(run.code, Some(3), "{what}: {}", run.text());
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(&path.display().to_string()),
+        "{what}: the path is not named\n{}",
+        run.text()
+    );
+    assert!(
+        all.contains(expect),
+        "{what}: no {expect:?}\n{}",
+        run.text()
+    );
+    assert!(
+        run.max_rss_kib < 64 * 1024,
+        "{what}: {} KiB of memory\n{}",
+        run.max_rss_kib,
+        run.text()
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "{what}: {}",
+        run.text()
+    );
+}
+
+#[test]
+fn hostile_manifest_files_are_refused_at_once_without_memory_or_waiting() {
+    let w = tempfile::tempdir().unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 3, 10);
+    age(&root);
+    let manifest = w.path().join("m.jsonl");
+    let root_arg = format!("r={}", root.display());
+    assert_eq!(capture(&state, &root_arg, &manifest).status.code(), Some(0));
+    let fifo = w.path().join("manifest.fifo");
+    mkfifo(&fifo);
+    // 300 MB without a newline, sparse: one line that must not be held.
+    let long = w.path().join("one-line.jsonl");
+    fs::File::create(&long).unwrap().set_len(300 << 20).unwrap();
+    let cases: [(&str, &Path, &str); 3] = [
+        ("/dev/zero", Path::new("/dev/zero"), "character device"),
+        ("a FIFO", &fifo, "a FIFO"),
+        ("a 300 MB line", &long, ":1: a line longer than"),
+    ];
+    for (what, path, expect) in cases {
+        let mut cmd = tool(&state);
+        cmd.args(["check", "--root", &root_arg, "--manifest"])
+            .arg(path);
+        refused(
+            &run_bounded(cmd, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE),
+            what,
+            path,
+            expect,
+        );
+        let mut cmd = tool(&state);
+        cmd.arg("diff").arg(&manifest).arg(path);
+        let run = run_bounded(cmd, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE);
+        refused(&run, &format!("diff {what}"), path, expect);
+    }
+    // The same limit holds on stdin.
+    let mut cmd = tool(&state);
+    cmd.args(["check", "--root", &root_arg, "--manifest", "-"]);
+    let run = run_bounded_stdin(&cmd, &long);
+    assert_eq!(run.code, Some(3), "{}", run.text());
+    assert!(
+        run.stdout.contains("stdin:1: a line longer than"),
+        "{}",
+        run.text()
+    );
+    assert!(run.max_rss_kib < 64 * 1024, "{}", run.text());
+}
+
+/// `run_bounded` with `input` as stdin.
+fn run_bounded_stdin(cmd: &Command, input: &Path) -> Bounded {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("exec \"$@\" < \"$0\"")
+        .arg(input)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    run_bounded(sh, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE)
+}
+
+#[test]
+fn capture_out_keeps_the_previous_manifest_until_the_new_one_is_complete() {
+    let w = tempfile::tempdir().unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 3, 10);
+    age(&root);
+    let out = w.path().join("primary.jsonl");
+    let root_arg = format!("r={}", root.display());
+    assert_eq!(capture(&state, &root_arg, &out).status.code(), Some(0));
+    let before = fs::read(&out).unwrap();
+
+    // A capture of 4 GiB (sparse files: no disk used) killed while it reads.
+    let big = w.path().join("big");
+    fs::create_dir_all(&big).unwrap();
+    for i in 0..4 {
+        fs::File::create(big.join(format!("f{i}")))
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+    }
+    let mut child = tool(&state)
+        .args(["capture", "--rehash", "--threads", "1", "--root"])
+        .arg(format!("r={}", big.display()))
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the capture ended before it could be killed: make the tree larger"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        fs::read(&out).unwrap() == before,
+        "the previous manifest was cut by the killed capture"
+    );
+    let out_check = tool(&state)
+        .arg("diff")
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(out_check.status.code(), Some(0), "{}", text(&out_check));
+
+    // A capture that completes replaces it, and leaves no temporary file.
+    assert_eq!(capture(&state, &root_arg, &out).status.code(), Some(0));
+    assert_ne!(fs::read(&out).unwrap(), before);
+    let out_check = tool(&state)
+        .arg("diff")
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(out_check.status.code(), Some(0), "{}", text(&out_check));
+    let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "a manifest is readable by the admin's scripts");
+}
+
+/// A tmpfs of `size` bytes mounted on `dir`, unmounted on drop.
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    fn mount(dir: &Path, size: &str) -> SmallFs {
+        fs::create_dir_all(dir).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "mount tmpfs on {} (the tests run as root)",
+            dir.display()
+        );
+        SmallFs(dir.to_path_buf())
+    }
+
+    fn free(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_or_unusable_state_folder_costs_the_catalog_not_the_manifest() {
+    let w = tempfile::tempdir().unwrap();
+    let root = w.path().join("root");
+    make_tree(&root, 4000, 10);
+    age(&root);
+    let root_arg = format!("r={}", root.display());
+    let state = w.path().join("state");
+    let small = SmallFs::mount(&state, "4m");
+    // The catalog exists (a first capture made it); then the folder fills
+    // up but for 256 KiB, less than this manifest's copy (about 1 MB).
+    let tiny = w.path().join("tiny");
+    make_tree(&tiny, 1, 10);
+    let first = tool(&state)
+        .args(["capture", "--out", "-", "--root"])
+        .arg(format!("t={}", tiny.display()))
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let filler = state.join("filler");
+    fs::write(&filler, vec![1u8; (small.free() - 256 * 1024) as usize]).unwrap();
+
+    let out = w.path().join("primary.jsonl");
+    let run = capture(&state, &root_arg, &out);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("WARNING  catalog"), "{}", text(&run));
+    let diff = tool(&w.path().join("other-state"))
+        .arg("diff")
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "the manifest is whole: {}",
+        text(&diff)
+    );
+    drop(small);
+
+    // A state folder that is a file: no catalog at all, the manifest still.
+    let not_dir = w.path().join("state-file");
+    fs::write(&not_dir, "x").unwrap();
+    let out2 = w.path().join("second.jsonl");
+    let empty = w.path().join("empty.toml");
+    fs::write(&empty, "").unwrap();
+    let run = Command::new(BIN)
+        .env_remove("MAESTRO_HA_CONFIG")
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(&empty)
+        .arg("--state-dir")
+        .arg(&not_dir)
+        .args(["capture", "--root", &root_arg, "--out"])
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("manifest not stored"),
+        "{}",
+        text(&run)
+    );
+    let diff = tool(&w.path().join("other-state"))
+        .arg("diff")
+        .arg(&out2)
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
+}
+
+#[test]
+fn a_root_must_be_a_folder_and_a_linked_root_is_resolved_once() {
+    let w = tempfile::tempdir().unwrap();
+    let state = w.path().join("state");
+    let file = w.path().join("lui.ini");
+    fs::write(&file, "Port=80\n").unwrap();
+    let fifo = w.path().join("lui.fifo");
+    mkfifo(&fifo);
+    for (what, path, kind) in [
+        ("a file", &file, "a regular file"),
+        ("a FIFO", &fifo, "a FIFO"),
+    ] {
+        for sub in ["capture", "check"] {
+            let mut cmd = tool(&state);
+            cmd.args([sub, "--root"])
+                .arg(format!("lui={}", path.display()));
+            let run = run_bounded(cmd, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE);
+            assert_eq!(run.code, Some(3), "{sub} of {what}: {}", run.text());
+            assert!(
+                run.stderr.contains(&path.display().to_string())
+                    && run.stderr.contains(kind)
+                    && run.stderr.contains("not a folder"),
+                "{sub} of {what}: {}",
+                run.text()
+            );
+        }
+    }
+    // A link to a folder is walked as that folder, and both are named.
+    let real = w.path().join("real-lui");
+    make_tree(&real, 2, 10);
+    age(&real);
+    let link = w.path().join("lui");
+    symlink(&real, &link).unwrap();
+    let manifest = w.path().join("m.jsonl");
+    let out = tool(&state)
+        .args(["capture", "--root"])
+        .arg(format!("lui={}", link.display()))
+        .arg("--out")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("lui={} -> {}", link.display(), real.display())),
+        "{}",
+        text(&out)
+    );
+    let header = fs::read_to_string(&manifest).unwrap();
+    assert!(header
+        .lines()
+        .next()
+        .unwrap()
+        .contains(&format!("\"path\":\"{}\"", real.display())));
+    let out = tool(&state)
+        .args(["check", "--root"])
+        .arg(format!("lui={}", link.display()))
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn fifos_devices_and_sockets_inside_a_root_are_listed_never_opened() {
+    let w = tempfile::tempdir().unwrap();
+    let (root, state) = (w.path().join("root"), w.path().join("state"));
+    make_tree(&root, 2, 10);
+    mkfifo(&root.join("queue.fifo"));
+    // A copy of /dev/zero's node (1,5) and /dev/urandom's (1,9): reading
+    // either would never end.
+    for (name, minor) in [("zero", "5"), ("urandom", "9")] {
+        let st = Command::new("mknod")
+            .arg(root.join(name))
+            .args(["c", "1", minor])
+            .status()
+            .unwrap();
+        assert!(st.success(), "mknod (the tests run as root)");
+    }
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("lui.sock")).unwrap();
+    age(&root);
+    let manifest = w.path().join("m.jsonl");
+    let mut cmd = tool(&state);
+    cmd.args(["--format", "json", "capture", "--rehash", "--root"])
+        .arg(format!("r={}", root.display()))
+        .arg("--out")
+        .arg(&manifest);
+    let run = run_bounded(cmd, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(run.max_rss_kib < 128 * 1024, "{}", run.text());
+    let body = fs::read_to_string(&manifest).unwrap();
+    for name in ["queue.fifo", "zero", "urandom", "lui.sock"] {
+        let line = body
+            .lines()
+            .find(|l| l.contains(&format!("\"path\":\"{name}\"")))
+            .unwrap_or_else(|| panic!("{name} not listed"));
+        assert!(
+            line.contains("\"kind\":\"other\"") && !line.contains("sha256"),
+            "{line}"
+        );
+    }
+    let mut cmd = tool(&state);
+    cmd.args(["check", "--rehash", "--root"])
+        .arg(format!("r={}", root.display()))
+        .arg("--manifest")
+        .arg(&manifest);
+    let run = run_bounded(cmd, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE);
+    assert_eq!(run.code, Some(0), "{}", run.text());
 }

@@ -261,6 +261,9 @@ pub struct FenceConfig {
     /// The command `guard` runs on the failover server over SSH to read its
     /// epoch. Default `maestro-fence --format json epoch`.
     pub peer_epoch_command: Option<String>,
+    /// The primary's node name in a Pacemaker cluster: what `fence_maestro`
+    /// lists, and the only node it agrees to fence when asked for one.
+    pub node_name: Option<String>,
 }
 
 /// `[verify]`: maestro-snapshot-verify. Every key also has a flag, which wins.
@@ -298,6 +301,31 @@ pub struct VerifyConfig {
     pub remote_timeout: Option<HumanDuration>,
     /// The largest manifest read from the primary, in bytes. Default 4 GiB.
     pub remote_max_bytes: Option<u64>,
+    /// What a database folder whose InnoDB files cannot be judged gives:
+    /// `strict` (default) a WARNING, `best-effort` OK with the reason and
+    /// this setting named in the message (`--innodb`).
+    pub innodb: Option<InnodbPolicy>,
+}
+
+/// `[verify] innodb`: how an InnoDB data folder that cannot be judged counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum InnodbPolicy {
+    /// A log or page format the tool cannot read is a WARNING.
+    #[default]
+    Strict,
+    /// Accepted as OK, the reason kept in the message: for sites that know
+    /// their database cannot be judged and still want the gate to pass.
+    BestEffort,
+}
+
+impl InnodbPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InnodbPolicy::Strict => "strict",
+            InnodbPolicy::BestEffort => "best-effort",
+        }
+    }
 }
 
 /// `[logscan]`: maestro-logscan's settings. Each has a flag that wins.

@@ -197,7 +197,23 @@ fn judge_status(o: &LocalOutput) -> Verdict {
 
 pub fn fence(s: &Settings, deadline: &Deadline, warn: &mut dyn FnMut(String)) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Agent);
-    match call(s, "off", deadline, &mut out, warn) {
+    let off = call(s, "off", deadline, &mut out, warn);
+    let state = match &off {
+        Ok(o) if o.success() => Some("done"),
+        Ok(_) => Some("failed"),
+        // Not found, or no time left: never started.
+        Err(_) if out.steps.last().is_none_or(|st| st.outcome == "error") => None,
+        Err(_) => Some("unknown"),
+    };
+    if let Some(state) = state {
+        out.changed(
+            "action=off",
+            "local",
+            state,
+            "not undone: unfence does not power the primary on",
+        );
+    }
+    match off {
         Ok(o) if o.success() => {}
         Ok(o) => {
             out.verdict = Verdict::NotConfirmed(format!(

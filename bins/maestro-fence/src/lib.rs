@@ -15,9 +15,11 @@ pub mod agent_level;
 pub mod agent_mode;
 pub mod cli;
 pub mod deadline;
+pub mod device;
 pub mod isolate;
 pub mod journal;
 pub mod level;
+pub mod local_addrs;
 pub mod marker;
 pub mod metadata;
 pub mod ops;
@@ -53,6 +55,34 @@ fn time_flags(t: &cli::TimeArgs) -> Overrides {
     }
 }
 
+/// `config check`'s own part: the very resolution a fence runs, so a
+/// configuration passes only when a fence could run with it.
+fn resolution_checks(loaded: &maestro_common::config::LoadedConfig) -> Vec<maestro_common::Check> {
+    use maestro_common::Check;
+    let check = match Settings::resolve(&loaded.config, &Overrides::default()) {
+        Ok(s) => {
+            let levels: Vec<&str> = s.levels.iter().map(|l| l.as_str()).collect();
+            Check::ok(
+                "fence",
+                format!(
+                    "levels {}; deadline {}s, command timeout {}s{}",
+                    levels.join(", "),
+                    s.deadline.as_secs_f64(),
+                    s.command_timeout.as_secs_f64(),
+                    s.fence
+                        .node_name
+                        .as_deref()
+                        .map(|n| format!("; node name {n}"))
+                        .unwrap_or_default()
+                ),
+            )
+            .detail("levels", serde_json::json!(levels))
+        }
+        Err(e) => Check::new("fence", Status::Critical, e.to_string()),
+    };
+    vec![check]
+}
+
 /// A run whose verdict is "not confirmed" always exits 2, whatever made
 /// it fail (an unreachable host is UNKNOWN elsewhere, but for a fence it
 /// is simply "not fenced").
@@ -80,7 +110,9 @@ impl Tool for Cli {
         };
         let mut warnings = Vec::new();
         let result = match command {
-            Command::Config(ConfigCommand::Check) => return harness::config_check(ctx),
+            Command::Config(ConfigCommand::Check) => {
+                return harness::config_check_with(ctx, resolution_checks)
+            }
             Command::Fence {
                 levels,
                 dry_run,

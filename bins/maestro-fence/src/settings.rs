@@ -29,6 +29,8 @@ pub struct Settings {
     pub epoch_file: String,
     pub table: String,
     pub guard_unreachable: GuardUnreachable,
+    /// `[watch] tcp_ports` as configured: isolate's probe tries them too.
+    pub watch_ports: Vec<u16>,
 }
 
 /// Flags that override config keys.
@@ -183,7 +185,16 @@ impl Settings {
         if deadline.is_zero() || command_timeout.is_zero() {
             return Err(invalid("fence.deadline", "timeouts must be longer than 0"));
         }
+        if levels.contains(&FenceLevel::Agent)
+            && fence.agent.as_deref().is_none_or(|a| a.trim().is_empty())
+        {
+            return Err(invalid(
+                "fence.agent",
+                "the agent level is configured but no fence agent is named (like agent = \"fence_ipmilan\")",
+            ));
+        }
         Ok(Settings {
+            watch_ports: config.watch.tcp_ports.clone().unwrap_or_default(),
             failover: config.failover.clone(),
             services: config.services.clone(),
             sync: config.sync.clone(),
@@ -214,6 +225,18 @@ impl Settings {
             Some(f) => f.host.clone(),
             None => local_hostname(),
         }
+    }
+
+    /// The ports isolate's connect probe tries: the primary's SSH port and
+    /// the configured `[watch] tcp_ports`.
+    pub fn probe_ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.primary.port];
+        for &p in &self.watch_ports {
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        ports
     }
 
     pub fn agent_timeout(&self) -> Duration {
@@ -281,6 +304,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sync.key_match"), "{e}");
+        let e = settings("[primary]\nhost = \"p\"\n[fence]\nlevels = [\"ssh\", \"agent\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fence.agent"), "{e}");
         let w = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\n").unwrap();
         assert_eq!(w.os, RemoteOs::Windows);
         assert!(w.marker_file.starts_with("C:\\"));

@@ -8,6 +8,7 @@
 //! - [`timestamp`]: the timestamp formats, detected per file;
 //! - [`record`]: bytes into lines into records, with a bounded buffer;
 //! - [`rules`]: the built-in rule packs and rule files;
+//! - [`level`]: the level a record was logged at;
 //! - [`literals`]: the literals every match of a rule contains (the fast prefilter);
 //! - [`collect`]: records into folded findings, markers;
 //! - [`input`]: which files, which window;
@@ -17,6 +18,7 @@
 pub mod cli;
 pub mod collect;
 pub mod input;
+pub mod level;
 pub mod literals;
 pub mod record;
 pub mod rules;

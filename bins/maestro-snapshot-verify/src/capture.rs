@@ -7,11 +7,13 @@ use crate::store::{self, RootCache};
 use crate::{time, walk, NAME};
 use maestro_common::catalog::Catalog;
 use maestro_common::cli::{Context, ToolError};
+use maestro_common::fsio;
 use maestro_common::perfdata::{Perfdata, Uom};
 use maestro_common::report::{Check, Finding, Report};
 use maestro_common::Status;
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -19,17 +21,30 @@ use std::time::Instant;
 /// Entries handed to the manifest writer's thread at a time.
 const WRITE_BATCH: usize = 512;
 
-/// Writes to the output and to the catalog's copy at once.
+/// Writes to the output and to the catalog's copy at once. The copy is a
+/// second thought: when it cannot be written (a full or broken state
+/// folder) it is dropped and the error kept, and the manifest goes on.
 struct Tee<A: Write, B: Write> {
     a: A,
     b: Option<B>,
+    b_failed: Option<io::Error>,
+}
+
+impl<A: Write, B: Write> Tee<A, B> {
+    fn b_result(&mut self, r: io::Result<()>) {
+        if let Err(e) = r {
+            self.b = None;
+            self.b_failed.get_or_insert(e);
+        }
+    }
 }
 
 impl<A: Write, B: Write> Write for Tee<A, B> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.a.write_all(buf)?;
         if let Some(b) = &mut self.b {
-            b.write_all(buf)?;
+            let r = b.write_all(buf);
+            self.b_result(r);
         }
         Ok(buf.len())
     }
@@ -37,10 +52,91 @@ impl<A: Write, B: Write> Write for Tee<A, B> {
     fn flush(&mut self) -> io::Result<()> {
         self.a.flush()?;
         if let Some(b) = &mut self.b {
-            b.flush()?;
+            let r = b.flush();
+            self.b_result(r);
         }
         Ok(())
     }
+}
+
+/// Where the manifest goes.
+enum Output {
+    Stdout(io::BufWriter<io::Stdout>),
+    /// A regular file (or none yet): written beside it and renamed over it
+    /// once complete, so the previous manifest survives a kill, a full disk
+    /// or an error.
+    Replace(io::BufWriter<fsio::AtomicFile>),
+    /// An existing FIFO or device (`/dev/stdout`): written as a stream;
+    /// there is no previous content to keep.
+    Stream(io::BufWriter<std::fs::File>),
+}
+
+impl Output {
+    fn open(path: &Path) -> Result<Output, String> {
+        let shown = path.display();
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => {
+                // A FIFO without a reader is refused at once (ENXIO), not
+                // waited on.
+                let f = std::fs::File::options()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path)
+                    .map_err(|e| match e.raw_os_error() {
+                        Some(libc::ENXIO) => format!("--out {shown}: a FIFO nobody reads"),
+                        _ => format!("--out {shown}: {e}"),
+                    })?;
+                clear_nonblocking(&f).map_err(|e| format!("--out {shown}: {e}"))?;
+                Ok(Output::Stream(io::BufWriter::with_capacity(1 << 16, f)))
+            }
+            _ => {
+                let f = fsio::AtomicFile::create(path, 0o644).map_err(|e| format!("--out: {e}"))?;
+                Ok(Output::Replace(io::BufWriter::with_capacity(1 << 16, f)))
+            }
+        }
+    }
+
+    /// Flush, and put a replaced file in place.
+    fn finish(self) -> Result<(), String> {
+        match self {
+            Output::Stdout(mut w) => w.flush().map_err(|e| e.to_string()),
+            Output::Stream(mut w) => w.flush().map_err(|e| e.to_string()),
+            Output::Replace(w) => {
+                let file = w.into_inner().map_err(|e| e.error().to_string())?;
+                file.commit().map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::Replace(w) => w.write(buf),
+            Output::Stream(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::Replace(w) => w.flush(),
+            Output::Stream(w) => w.flush(),
+        }
+    }
+}
+
+fn clear_nonblocking(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function's caller owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub fn host_name() -> String {
@@ -158,17 +254,16 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         started_at: time::format_ns(start_ns),
         started_at_ns: start_ns,
     };
-    let out: Box<dyn Write + Send> = if to_stdout {
-        Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()))
+    let out = if to_stdout {
+        Output::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout()))
     } else {
-        let path = args.out.clone().unwrap_or_default();
-        let f = std::fs::File::create(&path)
-            .map_err(|e| anyhow::anyhow!("cannot create --out {}: {e}", path.display()))?;
-        Box::new(io::BufWriter::with_capacity(1 << 16, f))
+        Output::open(args.out.as_deref().unwrap_or(Path::new("")))
+            .map_err(|e| anyhow::anyhow!("cannot write the manifest: {e}"))?
     };
     let tee = Tee {
         a: out,
         b: copy.map(|f| io::BufWriter::with_capacity(1 << 16, f)),
+        b_failed: None,
     };
     let mut writer = match ManifestWriter::new(tee, &header) {
         Ok(w) => w,
@@ -237,17 +332,38 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         Ok(x) => x,
         Err(e) => return closed_or_error(e),
     };
+    let Tee {
+        a: out,
+        b: copy,
+        b_failed: copy_failed,
+    } = tee;
+    // The manifest is in place before anything else is said about it.
+    if let Err(e) = out.finish() {
+        return closed_or_error(io::Error::other(e));
+    }
     let elapsed = started.elapsed();
     let totals = trailer.totals.clone();
 
+    // A root given as a symbolic link is named with what it led to.
+    let linked: Vec<String> = plan
+        .roots
+        .iter()
+        .filter(|r| r.link.is_some())
+        .map(walk::Root::shown)
+        .collect();
     let mut capture = Check::ok(
         "capture",
         format!(
-            "{} entries ({} files, {} bytes) in {} roots; manifest SHA-256 {}",
+            "{} entries ({} files, {} bytes) in {} roots{}; manifest SHA-256 {}",
             totals.entries,
             totals.files,
             totals.bytes,
             plan.roots.len(),
+            if linked.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", linked.join(", "))
+            },
             &trailer.sha256[..16]
         ),
     )
@@ -260,7 +376,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         "roots",
         plan.roots
             .iter()
-            .map(|r| format!("{}={}", r.name, r.path.display()))
+            .map(walk::Root::shown)
             .collect::<Vec<_>>()
             .join(" "),
     )
@@ -314,7 +430,6 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     }
 
     // Store the manifest and the cache.
-    let Tee { b: copy, .. } = tee;
     let catalog_check = match &mut catalog {
         Err(why) => Check::new(
             "catalog",
@@ -323,6 +438,13 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         ),
         Ok(catalog) => {
             let stored = match copy.map(|w| w.into_inner()) {
+                _ if copy_failed.is_some() => Err(format!(
+                    "manifest not stored: cannot write the catalog's copy: {}",
+                    copy_failed
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )),
                 Some(Ok(mut file)) => store::store_manifest(
                     catalog,
                     &store::ManifestMeta {

@@ -219,6 +219,7 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
             .clone()
             .unwrap_or_else(|| vec![".rsync-partial".to_string()])
     };
+    let innodb_policy = args.innodb.or(verify.innodb).unwrap_or_default();
     let mut report = Report::new(NAME, Some("check"));
 
     let reference = load_reference(ctx, &args);
@@ -256,7 +257,7 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
             plan.roots.len(),
             plan.roots
                 .iter()
-                .map(|r| format!("{}={}", r.name, r.path.display()))
+                .map(walk::Root::shown)
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -317,7 +318,7 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
         if crate::innodb::tablespaces(&dir).is_empty() && !dir.join("ib_logfile0").exists() {
             continue;
         }
-        report.push(crate::innodb::check(&dir, &shown));
+        report.push(crate::innodb::check(&dir, &shown, innodb_policy));
     }
     report.push(intrinsic::myisam(&plan, &entries));
     Ok(report)

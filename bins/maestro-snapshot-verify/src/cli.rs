@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use maestro_common::cli::{self, ConfigCommand, GlobalArgs};
+use maestro_common::config::InnodbPolicy;
 use maestro_common::duration::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -114,6 +115,10 @@ pub struct CheckArgs {
     /// Name of an rsync --partial-dir folder that means an interrupted transfer (repeatable) [default: .rsync-partial]
     #[arg(long = "partial-dir", value_name = "NAME")]
     pub partial_dirs: Vec<String>,
+
+    /// How an InnoDB data folder this tool cannot judge counts: strict (WARNING) or best-effort (OK, with the reason and this setting named) [default: strict]
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub innodb: Option<InnodbPolicy>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod compare;
+pub mod frm;
 pub mod innodb;
 pub mod intrinsic;
 pub mod manifest;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 pub const FORMAT: &str = "maestro-snapshot-verify/manifest";
@@ -390,6 +390,15 @@ pub fn hex(bytes: &[u8]) -> String {
 pub enum ManifestError {
     #[error("{source_name}: cannot read: {err}")]
     Io { source_name: String, err: io::Error },
+    /// Not a regular file (a FIFO, a device), or it cannot be opened.
+    #[error("{0}")]
+    File(#[from] maestro_common::fsio::FsioError),
+    #[error("{source_name}:{line}: a line longer than {} (no manifest line is): not a manifest", maestro_common::fsio::size_text(*.limit))]
+    LineTooLong {
+        source_name: String,
+        line: u64,
+        limit: u64,
+    },
     #[error("{source_name}: empty: not a manifest")]
     Empty { source_name: String },
     #[error("{source_name}:{line}: {message}")]
@@ -407,6 +416,12 @@ pub enum ManifestError {
         actual: String,
     },
 }
+
+/// The longest line a manifest may hold. An entry is a few hundred bytes;
+/// the longest, a path of 4096 bytes of control characters each escaped as
+/// `\u00XX` and a link target of the same, stays under 64 KiB; a header
+/// lists the roots and the excludes. A longer line is not read into memory.
+pub const MAX_LINE: u64 = 1 << 20;
 
 /// A whole manifest, validated, indexed by (root, path).
 #[derive(Debug, Clone)]
@@ -445,7 +460,9 @@ pub fn read(source_name: &str, input: impl BufRead) -> Result<Manifest, Manifest
     let mut seen: HashMap<(String, RawName), u64> = HashMap::new();
     loop {
         buf.clear();
-        let n = input
+        // One byte past the limit tells a line that is too long.
+        let n = (&mut input)
+            .take(MAX_LINE + 1)
             .read_until(b'\n', &mut buf)
             .map_err(|err| ManifestError::Io {
                 source_name: source_name.to_string(),
@@ -455,6 +472,13 @@ pub fn read(source_name: &str, input: impl BufRead) -> Result<Manifest, Manifest
             break;
         }
         line_no += 1;
+        if buf.len() as u64 > MAX_LINE {
+            return Err(ManifestError::LineTooLong {
+                source_name: source_name.to_string(),
+                line: line_no,
+                limit: MAX_LINE,
+            });
+        }
         if buf.last() != Some(&b'\n') {
             // A last line without its newline is a cut file.
             return Err(ManifestError::Truncated {
@@ -645,10 +669,8 @@ pub fn read_path(path: &std::path::Path) -> Result<Manifest, ManifestError> {
         let stdin = io::stdin();
         return read("stdin", stdin.lock());
     }
-    let file = std::fs::File::open(path).map_err(|err| ManifestError::Io {
-        source_name: name.clone(),
-        err,
-    })?;
+    // A FIFO, a device or a socket is refused at once, not waited on.
+    let file = maestro_common::fsio::open_regular(path)?;
     read(&name, io::BufReader::with_capacity(1 << 16, file))
 }
 
@@ -693,6 +715,30 @@ mod tests {
             w.entry(e).unwrap();
         }
         w.finish("t".into(), 2).unwrap().0
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_refused_without_being_held() {
+        // An endless line (what /dev/zero or a runaway writer gives).
+        let endless = std::io::BufReader::new(std::io::repeat(b'x'));
+        match read("m", endless) {
+            Err(ManifestError::LineTooLong { line: 1, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        // The limit counts the second line on its own.
+        let mut body = write(&[entry(b"a")]);
+        let first = body.iter().position(|&b| b == b'\n').unwrap() + 1;
+        body.truncate(first);
+        body.extend(std::iter::repeat_n(b' ', MAX_LINE as usize + 1));
+        match read("m", &body[..]) {
+            Err(e @ ManifestError::LineTooLong { line: 2, .. }) => {
+                assert!(
+                    e.to_string().starts_with("m:2: a line longer than 1 MiB"),
+                    "{e}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::cli::WalkArgs;
 use crate::walk::{parse_root, ExcludeGlob, Root, WalkOptions};
 use maestro_common::cli::{Context, ToolError};
+use maestro_common::fsio;
 use maestro_common::site::{Component, SiteLayout};
 use std::path::{Path, PathBuf};
 
@@ -61,6 +62,68 @@ fn component_named(name: &str) -> Option<Component> {
     Component::ALL.into_iter().find(|c| c.as_str() == name)
 }
 
+/// A root must be a folder: a file, a FIFO, a device or a socket given as
+/// one is refused (a FIFO would be "walked" as one entry and called a point
+/// in time). A symbolic link to a folder is resolved here, once, so the
+/// walk, the overlap and "never write into a root" checks all see the same
+/// folder, and the reports name both. A root that does not exist is left to
+/// the walk, which reports it as unreadable.
+fn resolve(root: Root) -> Result<Root, ToolError> {
+    let meta = match std::fs::symlink_metadata(&root.path) {
+        Ok(m) => m,
+        Err(_) => return Ok(root),
+    };
+    if meta.is_dir() {
+        return Ok(root);
+    }
+    let not_a_folder = |kind: &str| {
+        ToolError::Usage(format!(
+            "root {}={} is {kind}, not a folder: a root must be a folder",
+            root.name,
+            root.path.display()
+        ))
+    };
+    if !meta.file_type().is_symlink() {
+        return Err(not_a_folder(fsio::kind_name(meta.file_type())));
+    }
+    let target = std::fs::canonicalize(&root.path).map_err(|e| {
+        ToolError::Usage(format!(
+            "root {}={} is a symbolic link that leads nowhere: {e}",
+            root.name,
+            root.path.display()
+        ))
+    })?;
+    let target_meta = std::fs::metadata(&target)
+        .map_err(|e| ToolError::Usage(format!("root {}={}: {e}", root.name, target.display())))?;
+    if !target_meta.is_dir() {
+        let kind = fsio::kind_name(target_meta.file_type());
+        return Err(not_a_folder(&format!(
+            "a symbolic link to {} ({kind})",
+            target.display()
+        )));
+    }
+    Ok(Root {
+        name: root.name,
+        path: target,
+        link: Some(root.path),
+    })
+}
+
+/// `path` with the link of a linked root it lies under replaced by the
+/// root's target.
+fn rebase(path: &Path, roots: &[Root]) -> PathBuf {
+    for r in roots {
+        if let Some(rest) = r.link.as_ref().and_then(|l| path.strip_prefix(l).ok()) {
+            return if rest.as_os_str().is_empty() {
+                r.path.clone()
+            } else {
+                r.path.join(rest)
+            };
+        }
+    }
+    path.to_path_buf()
+}
+
 pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
     let config = ctx.config()?.config.clone();
     let verify = &config.verify;
@@ -90,10 +153,11 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
         let layout = SiteLayout::resolve(&config.site)
             .map_err(|e| ToolError::Usage(format!("[site]: {e}")))?;
         for (component, path) in layout.data_roots() {
-            plan.roots.push(Root {
+            plan.roots.push(resolve(Root {
                 name: component.as_str().to_string(),
                 path: path.to_path_buf(),
-            });
+                link: None,
+            })?);
         }
         for c in Component::APPLICATIONS {
             plan.component_dirs.push((layout.home(c).to_path_buf(), c));
@@ -108,7 +172,7 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
             .collect();
     } else {
         for spec in &specs {
-            let root = parse_root(spec).map_err(ToolError::Usage)?;
+            let root = resolve(parse_root(spec).map_err(ToolError::Usage)?)?;
             if plan.roots.iter().any(|r| r.name == root.name) {
                 return Err(ToolError::Usage(format!(
                     "two roots are named {:?}; name them apart with --root NAME=DIR",
@@ -120,6 +184,13 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
             }
             plan.roots.push(root);
         }
+    }
+    // Folders named through a root given as a link lie in its target.
+    for (dir, _) in &mut plan.component_dirs {
+        *dir = rebase(dir, &plan.roots);
+    }
+    for p in &mut plan.excluded_paths {
+        *p = rebase(p, &plan.roots);
     }
     for (i, a) in plan.roots.iter().enumerate() {
         for b in &plan.roots[i + 1..] {

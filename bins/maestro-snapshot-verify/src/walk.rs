@@ -37,7 +37,26 @@ const READ_BUF: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
     pub name: String,
+    /// The folder walked (a root given as a symbolic link: its target,
+    /// resolved once before the walk).
     pub path: PathBuf,
+    /// The symbolic link the root was given as, if it was.
+    pub link: Option<PathBuf>,
+}
+
+impl Root {
+    /// `lui=/srv/lui`, or `lui=/opt/lui -> /srv/lui` for a linked root.
+    pub fn shown(&self) -> String {
+        match &self.link {
+            Some(link) => format!(
+                "{}={} -> {}",
+                self.name,
+                link.display(),
+                self.path.display()
+            ),
+            None => format!("{}={}", self.name, self.path.display()),
+        }
+    }
 }
 
 /// A glob of `--exclude`: with a `/` it matches the whole relative path,
@@ -849,7 +868,11 @@ pub fn parse_root(spec: &str) -> Result<Root, String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "root".to_string()),
     };
-    Ok(Root { name, path })
+    Ok(Root {
+        name,
+        path,
+        link: None,
+    })
 }
 
 #[cfg(test)]
@@ -862,7 +885,8 @@ mod tests {
             parse_root("/srv/lui").unwrap(),
             Root {
                 name: "lui".into(),
-                path: "/srv/lui".into()
+                path: "/srv/lui".into(),
+                link: None,
             }
         );
         assert_eq!(parse_root("db=/var/lib/mysql").unwrap().name, "db");
@@ -891,6 +915,7 @@ mod tests {
         let root = Root {
             name: "r".into(),
             path: dir.path().to_path_buf(),
+            link: None,
         };
         let expected: Vec<String> = walkdir::WalkDir::new(dir.path())
             .sort_by_file_name()
@@ -949,6 +974,7 @@ mod tests {
         let root = Root {
             name: "r".into(),
             path: dir.path().to_path_buf(),
+            link: None,
         };
         for hash in [true, false] {
             let opts = WalkOptions {

@@ -5,6 +5,7 @@
 pub mod page;
 pub mod redo;
 
+use maestro_common::config::InnodbPolicy;
 use maestro_common::report::{Check, Finding};
 use maestro_common::Status;
 use std::fs::File;
@@ -65,6 +66,9 @@ struct PageScan {
     beyond_count: u64,
     corrupt: Vec<(u64, String)>,
     corrupt_count: u64,
+    /// Offset 26 of the file's first page: where MySQL 5.6 and older write
+    /// the LSN of a clean shutdown into each data file.
+    first_page_flush_lsn: u64,
 }
 
 fn scan(
@@ -107,7 +111,10 @@ fn scan(
         } else {
             0
         };
-    let mut scan = PageScan::default();
+    let mut scan = PageScan {
+        first_page_flush_lsn: page::be64(&pagebuf, 26),
+        ..PageScan::default()
+    };
     let mut len = first_len;
     let mut page_no = 0u64;
     loop {
@@ -163,29 +170,85 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// What a folder whose InnoDB files could not be judged gives: OK when no
+/// table keeps its data in InnoDB (every `.frm` names another engine, no
+/// `.ibd`), OK under `best-effort` with the setting named, else WARNING.
+fn not_judged(mut check: Check, datadir: &Path, why: &str, policy: InnodbPolicy) -> Check {
+    let has_ibd = tablespaces(datadir).iter().any(|p| {
+        !p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("ibdata"))
+    });
+    let tables = crate::frm::tables(datadir);
+    check = check
+        .detail("judged", false)
+        .detail("not_judged_because", why.to_string())
+        .detail("tables_other_engines", tables.other_engine)
+        .detail("tables_innodb", tables.innodb.len() as u64);
+    if !has_ibd && tables.none_in_innodb() {
+        check.status = Status::Ok;
+        check.message = format!(
+            "no table keeps its data in InnoDB ({} tables, {} views, every .frm names another engine, no .ibd): nothing to judge in the InnoDB files ({why})",
+            tables.other_engine, tables.views
+        );
+        return check.detail("innodb_in_use", false);
+    }
+    let in_use = if !tables.innodb.is_empty() {
+        format!("{} InnoDB tables", tables.innodb.len())
+    } else if has_ibd {
+        "InnoDB tablespaces (.ibd)".to_string()
+    } else {
+        format!(
+            "{} tables of engines this tool cannot tell from InnoDB",
+            tables.unknown.len()
+        )
+    };
+    match policy {
+        InnodbPolicy::BestEffort => {
+            check.status = Status::Ok;
+            check.message = format!(
+                "not judged, accepted by innodb = best-effort ([verify] innodb or --innodb): {why} ({in_use} not checked)"
+            );
+            check.detail("accepted_by", "innodb = best-effort")
+        }
+        InnodbPolicy::Strict => {
+            check.status = check.status.worst(Status::Warning);
+            check.message = format!(
+                "cannot judge: {why} ({in_use}; to accept this, set [verify] innodb = \"best-effort\" or pass --innodb best-effort)"
+            );
+            check
+        }
+    }
+}
+
 /// Check one InnoDB data folder. `shown` names it in messages.
-pub fn check(datadir: &Path, shown: &str) -> Check {
+pub fn check(datadir: &Path, shown: &str, policy: InnodbPolicy) -> Check {
     let name = format!("innodb {shown}");
+    let base = Check::ok(name, String::new()).detail("datadir", datadir.display().to_string());
     let redo = match redo::read(datadir) {
         Ok(r) => r,
-        Err(why) => {
-            return Check::new(name, Status::Warning, format!("cannot judge: {why}"))
-                .detail("datadir", datadir.display().to_string());
-        }
+        Err(why) => return not_judged(base, datadir, &why, policy),
     };
-    let mut check = Check::ok(name, String::new())
-        .detail("datadir", datadir.display().to_string())
+    let mut check = base
         .detail("redo_format", redo.format.clone())
         .detail("checkpoint_lsn", redo.checkpoint_lsn)
         .detail("end_lsn", redo.end_lsn);
+    if let Some(c) = redo.block_checksum {
+        check = check.detail("redo_block_checksum", c);
+    }
     let files = tablespaces(datadir);
+    if files.is_empty() {
+        let why = format!("no tablespace found in {}", datadir.display());
+        return not_judged(check, datadir, &why, policy);
+    }
     let mut pages = 0u64;
-    let mut not_judged = 0u64;
+    let mut not_judged_pages = 0u64;
     let mut max_lsn = 0u64;
     let mut beyond_total = 0u64;
+    let mut flushed_beyond = 0u64;
     let mut corrupt_total = 0u64;
     let mut unreadable = 0u64;
     let mut system_layout: Option<page::Layout> = None;
+    let mut system_flush_lsn: Option<u64> = None;
     for path in &files {
         let rel = path
             .strip_prefix(datadir)
@@ -205,9 +268,10 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
             Ok((s, layout)) => {
                 if is_system && system_layout.is_none() {
                     system_layout = Some(layout);
+                    system_flush_lsn = Some(s.first_page_flush_lsn);
                 }
                 pages += s.pages;
-                not_judged += s.not_judged;
+                not_judged_pages += s.not_judged;
                 max_lsn = max_lsn.max(s.max_lsn);
                 beyond_total += s.beyond_count;
                 corrupt_total += s.corrupt_count;
@@ -238,6 +302,25 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
                             ),
                         )
                         .at(path.display().to_string()),
+                    );
+                }
+                // Format 0's servers write a clean shutdown's LSN into the
+                // first page of each data file; one beyond the log's end was
+                // shut down (and flushed) after the log was copied.
+                if redo.format_0 && s.first_page_flush_lsn > redo.end_lsn {
+                    flushed_beyond += 1;
+                    check.add_finding(
+                        Finding::new(
+                            Status::Critical,
+                            "innodb-flushed-lsn-beyond-log",
+                            format!(
+                                "{rel} says the server shut down cleanly at LSN {}, beyond the end of the redo log (LSN {}): the tablespace was copied after a later shutdown than the log",
+                                s.first_page_flush_lsn, redo.end_lsn
+                            ),
+                        )
+                        .at(format!("{}:page 0", path.display()))
+                        .detail("flushed_lsn", s.first_page_flush_lsn)
+                        .detail("log_end_lsn", redo.end_lsn),
                     );
                 }
                 for (page_no, why) in &s.corrupt {
@@ -271,32 +354,55 @@ pub fn check(datadir: &Path, shown: &str) -> Check {
         .detail("tablespaces", files.len() as u64)
         .detail("pages", pages)
         .detail("max_page_lsn", max_lsn)
-        .detail("pages_not_judged", not_judged);
-    if files.is_empty() {
-        check.status = check.status.worst(Status::Warning);
-        check.message = format!("cannot judge: no tablespace found in {}", datadir.display());
-    } else if beyond_total > 0 {
-        check.message = format!(
-            "{beyond_total} pages carry LSNs up to {max_lsn}, beyond the end of the redo log at {}: tablespaces and log are not from one instant",
-            redo.end_lsn
-        );
+        .detail("pages_not_judged", not_judged_pages);
+    let clean_shutdown = redo.format_0
+        && system_flush_lsn == Some(redo.checkpoint_lsn)
+        && redo.end_lsn == redo.checkpoint_lsn;
+    if let Some(f) = system_flush_lsn.filter(|_| redo.format_0) {
+        check = check
+            .detail("flushed_lsn", f)
+            .detail("clean_shutdown", clean_shutdown);
+    }
+    if beyond_total > 0 || flushed_beyond > 0 {
+        check.message = if beyond_total > 0 {
+            format!(
+                "{beyond_total} pages carry LSNs up to {max_lsn}, beyond the end of the redo log at {}: tablespaces and log are not from one instant",
+                redo.end_lsn
+            )
+        } else {
+            format!(
+                "{flushed_beyond} data files were flushed by a clean shutdown beyond the end of the redo log at {}: tablespaces and log are not from one instant",
+                redo.end_lsn
+            )
+        };
     } else if corrupt_total > 0 || unreadable > 0 {
         check.message = format!(
             "{corrupt_total} pages fail their checksum, {unreadable} tablespaces unreadable"
         );
     } else {
         check.message = format!(
-            "{} tablespaces, {pages} pages, none beyond the redo log's end (LSN {}, checkpoint {}, {})",
+            "{} tablespaces, {pages} pages, none beyond the redo log's end (LSN {}, checkpoint {}, {}{})",
             files.len(),
             redo.end_lsn,
             redo.checkpoint_lsn,
-            redo.format
+            redo.format,
+            if clean_shutdown { "; copied after a clean shutdown" } else { "" }
         );
-        if not_judged > 0 {
-            check.status = check.status.worst(Status::Warning);
-            check.message.push_str(&format!(
-                "; {not_judged} compressed or encrypted pages' checksums not judged"
-            ));
+        if not_judged_pages > 0 {
+            let note =
+                format!("{not_judged_pages} compressed or encrypted pages' checksums not judged");
+            match policy {
+                InnodbPolicy::BestEffort => {
+                    check.message.push_str(&format!(
+                        "; {note}, accepted by innodb = best-effort ([verify] innodb or --innodb)"
+                    ));
+                    check = check.detail("accepted_by", "innodb = best-effort");
+                }
+                InnodbPolicy::Strict => {
+                    check.status = check.status.worst(Status::Warning);
+                    check.message.push_str(&format!("; {note}"));
+                }
+            }
         }
     }
     check

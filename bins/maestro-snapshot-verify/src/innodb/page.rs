@@ -80,16 +80,16 @@ pub fn layout(flags: u32) -> Result<Layout, String> {
     })
 }
 
-const UT_HASH_RANDOM_MASK: u64 = 1_463_735_687;
-const UT_HASH_RANDOM_MASK2: u64 = 1_653_893_711;
-
-fn fold_pair(n1: u64, n2: u64) -> u64 {
-    ((((n1 ^ n2 ^ UT_HASH_RANDOM_MASK2) << 8).wrapping_add(n1)) ^ UT_HASH_RANDOM_MASK)
-        .wrapping_add(n2)
-}
-
-fn fold_binary(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |f, &b| fold_pair(f, u64::from(b)))
+/// InnoDB's `ut_fold_binary`. The servers compute it in a `ulint` (32 or
+/// 64 bits) and store the low 32 bits, which only depend on the low bits of
+/// the inputs (the steps are shifts left, adds and xors).
+pub(crate) fn fold_binary(bytes: &[u8]) -> u32 {
+    const MASK: u32 = 1_463_735_687;
+    const MASK2: u32 = 1_653_893_711;
+    bytes.iter().fold(0u32, |f, &b| {
+        let b = u32::from(b);
+        (((f ^ b ^ MASK2) << 8).wrapping_add(f) ^ MASK).wrapping_add(b)
+    })
 }
 
 /// The legacy `innodb` checksums: (new at offset 0, old at size - 8).
@@ -97,12 +97,31 @@ pub fn innodb_checksums(page: &[u8]) -> (u32, u32) {
     let n = page.len();
     let new = fold_binary(&page[4..26]).wrapping_add(fold_binary(&page[38..n - 8]));
     let old = fold_binary(&page[..26]);
-    (new as u32, old as u32)
+    (new, old)
 }
 
 pub fn crc32_checksum(page: &[u8]) -> u32 {
     let n = page.len();
     crc32c::crc32c(&page[4..26]) ^ crc32c::crc32c(&page[38..n - 8])
+}
+
+const NO_CHECKSUM_MAGIC: u32 = 0xDEAD_BEEF;
+
+/// The two checksum fields as the servers accept them when not told to be
+/// strict (MySQL 4.1 to 5.7, MariaDB): both CRC-32C, both 0xDEADBEEF, or
+/// each field on its own the legacy `innodb` fold, 0xDEADBEEF, or what
+/// InnoDB before 4.0.14 wrote there (0 in the first field, the LSN's high
+/// half in the last).
+fn checksum_fields_hold(page: &[u8], field1: u32, field2: u32, crc: u32) -> bool {
+    if (field1 == crc && field2 == crc)
+        || (field1 == NO_CHECKSUM_MAGIC && field2 == NO_CHECKSUM_MAGIC)
+    {
+        return true;
+    }
+    let (new, old) = innodb_checksums(page);
+    let old_ok = field2 == old || field2 == NO_CHECKSUM_MAGIC || field2 == be32(page, 16);
+    let new_ok = field1 == new || field1 == NO_CHECKSUM_MAGIC || field1 == 0;
+    old_ok && new_ok
 }
 
 /// What is wrong with a page, if anything.
@@ -152,12 +171,7 @@ pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
     let field1 = be32(page, 0);
     let field2 = be32(page, n - 8);
     let crc = crc32_checksum(page);
-    let ok =
-        (field1 == crc && field2 == crc) || (field1 == 0xDEAD_BEEF && field2 == 0xDEAD_BEEF) || {
-            let (new, old) = innodb_checksums(page);
-            field1 == new && field2 == old
-        };
-    if !ok {
+    if !checksum_fields_hold(page, field1, field2, crc) {
         // MariaDB writes encrypted pages with a key version at 26.
         if be32(page, 4) != 0 && be32(page, 26) != 0 {
             return PageVerdict::NotJudged;

@@ -15,9 +15,22 @@
 //!   0x2000 (LSN, end LSN, CRC-32C at 60); each mini-transaction ends with a
 //!   sequence bit (which flips on every wrap of the ring) and a CRC-32C.
 //!
+//! - `0`: MySQL 3.23.52 to 5.6, MariaDB 10.0 and 10.1 (the field was the
+//!   log group id, always 0, before MySQL 5.7.9 made it a format number).
+//!   The same 512-byte blocks in `ib_logfile0..N`, but each file header
+//!   holds the group id (0) and the LSN its data starts at (4, 8 bytes); the
+//!   checkpoint blocks at 512 and 1536 hold the checkpoint number (0), LSN
+//!   (8), the offset in the log group (low half at 16, high half at 304,
+//!   written by 5.6 only) and two fold checksums (288 over bytes 0..288,
+//!   292 over 8..292). A block's trailer checksum is the old fold-based
+//!   sum, or CRC-32C or 0xDEADBEEF where `innodb_log_checksum_algorithm`
+//!   (XtraDB, MariaDB 10.0/10.1) chose those; InnoDB before 3.23.52 put
+//!   the block number there.
+//!
 //! Anything else, an encrypted log, or a log whose blocks do not agree with
 //! its checkpoint cannot be judged: the caller reports a WARNING, never OK.
 
+use super::page::fold_binary;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -42,6 +55,13 @@ pub struct RedoState {
     /// this log was copied can carry a larger LSN.
     pub end_lsn: u64,
     pub files: Vec<PathBuf>,
+    /// The log is of format 0 (MySQL 5.6 and older, MariaDB 10.1 and
+    /// older): the servers that write it put the LSN of a clean shutdown
+    /// into the first page of each data file (offset 26).
+    pub format_0: bool,
+    /// The trailer checksum the block at the checkpoint carries, where the
+    /// format allows more than one.
+    pub block_checksum: Option<&'static str>,
 }
 
 /// Why the log cannot be judged.
@@ -104,12 +124,14 @@ pub fn read(datadir: &Path) -> Result<RedoState, CannotJudge> {
     }
     match format {
         FORMAT_10_8 => read_mariadb_108(&first, &file, len, &header),
-        1 | 103 | 104 | 3 | 4 | FORMAT_10_5 => read_block_group(datadir, &first, &file, len, format),
-        0 => Err(format!(
-            "{}: redo log format 0 (MySQL 5.6 or older, MariaDB 10.1 or older) is not read by this tool",
+        1 | 103 | 104 | 3 | 4 | FORMAT_10_5 => {
+            read_block_group(datadir, &first, &file, len, format)
+        }
+        0 => read_format_0(datadir, &first, &file, len, &header),
+        other => Err(format!(
+            "{}: unknown redo log format {other:#x}",
             first.display()
         )),
-        other => Err(format!("{}: unknown redo log format {other:#x}", first.display())),
     }
 }
 
@@ -122,6 +144,7 @@ fn format_name(format: u32) -> &'static str {
         5 | 6 => "MySQL 8.0.30+",
         FORMAT_10_5 => "MariaDB 10.5-10.7",
         FORMAT_10_8 => "MariaDB 10.8+",
+        0 => "MySQL 4.1-5.6 / MariaDB 10.0-10.1",
         _ => "unknown",
     }
 }
@@ -154,16 +177,33 @@ fn newest_checkpoint(file: &File, path: &Path) -> Result<Option<(u64, u64)>, Can
     Ok(best)
 }
 
+/// How the blocks of a format are checked while scanning.
+struct BlockRules {
+    /// Whether the trailer checksum of a block holds.
+    checksum_ok: fn(&[u8]) -> bool,
+    /// Format 0's recovery also ends the log at a block whose data length
+    /// exceeds the block, and at one written before the newest recovery
+    /// (its checkpoint number far behind the one of the block before).
+    format_0: bool,
+}
+
+const CRC32C_RULES: BlockRules = BlockRules {
+    checksum_ok: block_checksum_ok,
+    format_0: false,
+};
+
 /// Scan blocks from the one holding `checkpoint_lsn`; `locate` maps an LSN
 /// to (file index, byte offset). Returns the end LSN.
 fn scan_blocks(
     files: &[(File, PathBuf)],
     checkpoint_lsn: u64,
     capacity: u64,
+    rules: &BlockRules,
     locate: impl Fn(u64) -> Option<(usize, u64)>,
 ) -> Result<u64, CannotJudge> {
     let mut lsn = checkpoint_lsn - checkpoint_lsn % BLOCK;
     let mut end = None;
+    let mut scanned_checkpoint_no = 0u32;
     for i in 0..capacity / BLOCK {
         let Some((idx, offset)) = locate(lsn) else {
             break;
@@ -175,16 +215,27 @@ fn scan_blocks(
             Err(_) => break,
         };
         let number_ok = be32(&block, 0) & 0x7FFF_FFFF == block_no(lsn);
-        if !number_ok || !block_checksum_ok(&block) {
+        let data_len = u64::from(u16::from_be_bytes([block[4], block[5]]));
+        let length_ok = !rules.format_0 || data_len <= BLOCK;
+        if !number_ok || !length_ok || !(rules.checksum_ok)(&block) {
             if i == 0 {
                 return Err(format!(
-                    "{}: the block at offset {offset} does not hold the checkpoint LSN {checkpoint_lsn} (wrong block number or checksum): the log is damaged or of a layout this tool misreads",
+                    "{}: the block at offset {offset} does not hold the checkpoint LSN {checkpoint_lsn} (wrong block number, length or checksum): the log is damaged or of a layout this tool misreads",
                     path.display()
                 ));
             }
             break;
         }
-        let data_len = u64::from(u16::from_be_bytes([block[4], block[5]]));
+        if rules.format_0 {
+            let checkpoint_no = be32(&block, 8);
+            if scanned_checkpoint_no > 0
+                && checkpoint_no < scanned_checkpoint_no
+                && scanned_checkpoint_no - checkpoint_no > 0x8000_0000
+            {
+                break;
+            }
+            scanned_checkpoint_no = checkpoint_no;
+        }
         if data_len < BLOCK {
             end = Some(lsn + data_len.max(12));
             break;
@@ -200,17 +251,13 @@ fn scan_blocks(
     Ok(end)
 }
 
-/// MySQL 5.7, 8.0 before 8.0.30, MariaDB 10.2 to 10.7: ib_logfile0..N.
-fn read_block_group(
+/// The files of a log group, `ib_logfile0..N`, all of the first one's size.
+fn log_group_files(
     datadir: &Path,
     first: &Path,
     first_file: &File,
     size: u64,
-    format: u32,
-) -> Result<RedoState, CannotJudge> {
-    let Some((checkpoint_lsn, checkpoint_offset)) = newest_checkpoint(first_file, first)? else {
-        return Err(format!("{}: no valid checkpoint block", first.display()));
-    };
+) -> Result<Vec<(File, PathBuf)>, CannotJudge> {
     let mut files = vec![(
         first_file.try_clone().map_err(|e| e.to_string())?,
         first.to_path_buf(),
@@ -232,30 +279,273 @@ fn read_block_group(
     if size <= FILE_HDR || size % BLOCK != 0 {
         return Err(format!("{}: odd log file size {size}", first.display()));
     }
-    let per_file = size - FILE_HDR;
-    let capacity = per_file * files.len() as u64;
-    let (cfile, cpos) = (checkpoint_offset / size, checkpoint_offset % size);
-    if cfile >= files.len() as u64 || cpos < FILE_HDR {
+    Ok(files)
+}
+
+/// Where the data of a log group lies: `per_file` bytes after each file's
+/// header, `capacity` in all, the ring the LSNs run around.
+#[derive(Debug, Clone, Copy)]
+struct GroupRing {
+    per_file: u64,
+    capacity: u64,
+    /// The checkpoint's LSN and its offset among the data bytes.
+    checkpoint_lsn: u64,
+    checkpoint_data: u64,
+}
+
+impl GroupRing {
+    /// `checkpoint_offset` counts the file headers in, as the checkpoint
+    /// block stores it; None when it lies outside the files.
+    fn new(size: u64, n_files: usize, checkpoint_lsn: u64, checkpoint_offset: u64) -> Option<Self> {
+        let per_file = size - FILE_HDR;
+        let (cfile, cpos) = (checkpoint_offset / size, checkpoint_offset % size);
+        if cfile >= n_files as u64 || cpos < FILE_HDR {
+            return None;
+        }
+        Some(GroupRing {
+            per_file,
+            capacity: per_file * n_files as u64,
+            checkpoint_lsn,
+            checkpoint_data: cfile * per_file + (cpos - FILE_HDR),
+        })
+    }
+
+    /// (file index, byte offset in it) of an LSN.
+    fn locate(&self, lsn: u64) -> (usize, u64) {
+        let delta = i128::from(lsn) - i128::from(self.checkpoint_lsn);
+        let data =
+            (i128::from(self.checkpoint_data) + delta).rem_euclid(i128::from(self.capacity)) as u64;
+        (
+            (data / self.per_file) as usize,
+            FILE_HDR + data % self.per_file,
+        )
+    }
+
+    /// The LSN at the first data byte of file `n` in the checkpoint's pass
+    /// around the ring (it may be negative for a log that never wrapped).
+    fn file_start_lsn(&self, n: usize) -> i128 {
+        i128::from(self.checkpoint_lsn) - i128::from(self.checkpoint_data)
+            + i128::from(self.per_file) * n as i128
+    }
+}
+
+/// MySQL 5.7, 8.0 before 8.0.30, MariaDB 10.2 to 10.7: ib_logfile0..N.
+fn read_block_group(
+    datadir: &Path,
+    first: &Path,
+    first_file: &File,
+    size: u64,
+    format: u32,
+) -> Result<RedoState, CannotJudge> {
+    let Some((checkpoint_lsn, checkpoint_offset)) = newest_checkpoint(first_file, first)? else {
+        return Err(format!("{}: no valid checkpoint block", first.display()));
+    };
+    let files = log_group_files(datadir, first, first_file, size)?;
+    let Some(ring) = GroupRing::new(size, files.len(), checkpoint_lsn, checkpoint_offset) else {
         return Err(format!(
             "{}: the checkpoint's offset {checkpoint_offset} lies outside the log files",
             first.display()
         ));
-    }
-    let checkpoint_data = cfile * per_file + (cpos - FILE_HDR);
-    let locate = |lsn: u64| -> Option<(usize, u64)> {
-        let delta = lsn
-            .checked_sub(checkpoint_lsn)
-            .map(|d| d as i128)
-            .unwrap_or_else(|| -((checkpoint_lsn - lsn) as i128));
-        let data = (checkpoint_data as i128 + delta).rem_euclid(capacity as i128) as u64;
-        Some(((data / per_file) as usize, FILE_HDR + data % per_file))
     };
-    let end_lsn = scan_blocks(&files, checkpoint_lsn, capacity, locate)?;
+    let end_lsn = scan_blocks(
+        &files,
+        checkpoint_lsn,
+        ring.capacity,
+        &CRC32C_RULES,
+        |lsn| Some(ring.locate(lsn)),
+    )?;
     Ok(RedoState {
         format: format_name(format).to_string(),
         checkpoint_lsn,
         end_lsn,
         files: files.into_iter().map(|(_, p)| p).collect(),
+        format_0: false,
+        block_checksum: None,
+    })
+}
+
+/// Format 0's checkpoint block: its two fold checksums.
+const CHECKPOINT_CHECKSUM_1: usize = 288;
+const CHECKPOINT_CHECKSUM_2: usize = 292;
+/// The high half of the checkpoint's offset, written by MySQL 5.6 (older
+/// servers ended the checkpoint at 304; their offsets fit in 32 bits).
+const CHECKPOINT_OFFSET_HIGH32: usize = 304;
+/// XtraDB wrote its `innodb_log_block_size` here (0: 512 bytes).
+const XTRADB_LOG_BLOCK_SIZE: usize = 64;
+
+/// The trailer checksum of a format-0 block as MySQL 3.23.52 to 5.6
+/// compute it (`innodb_log_checksum_algorithm=innodb`).
+pub(crate) fn format_0_block_checksum(block: &[u8]) -> u32 {
+    let mut sum: u64 = 1;
+    let mut shift = 0;
+    for &b in &block[..508] {
+        let b = u64::from(b);
+        sum &= 0x7FFF_FFFF;
+        sum += b;
+        sum += b << shift;
+        shift += 1;
+        if shift > 24 {
+            shift = 0;
+        }
+    }
+    sum as u32
+}
+
+/// Which algorithm a format-0 block's trailer checksum matches, if any.
+fn format_0_checksum_kind(block: &[u8]) -> Option<&'static str> {
+    let stored = be32(block, 508);
+    if stored == format_0_block_checksum(block) {
+        Some("innodb")
+    } else if stored == crc32c::crc32c(&block[..508]) {
+        Some("crc32")
+    } else if stored == NO_CHECKSUM_MAGIC {
+        Some("none")
+    } else if stored == be32(block, 0) & 0x7FFF_FFFF {
+        Some("block number (InnoDB before 3.23.52)")
+    } else {
+        None
+    }
+}
+
+fn format_0_checksum_ok(block: &[u8]) -> bool {
+    format_0_checksum_kind(block).is_some()
+}
+
+const FORMAT_0_RULES: BlockRules = BlockRules {
+    checksum_ok: format_0_checksum_ok,
+    format_0: true,
+};
+
+/// One valid format-0 checkpoint block.
+#[derive(Debug, Clone, Copy)]
+struct Checkpoint0 {
+    no: u64,
+    lsn: u64,
+    offset_low: u32,
+    offset_high: u32,
+}
+
+fn format_0_checkpoint(file: &File, path: &Path) -> Result<Option<Checkpoint0>, CannotJudge> {
+    let mut best: Option<Checkpoint0> = None;
+    for at in [512u64, 1536] {
+        let b = read_at(file, path, at, BLOCK as usize)?;
+        if fold_binary(&b[..CHECKPOINT_CHECKSUM_1]) != be32(&b, CHECKPOINT_CHECKSUM_1)
+            || fold_binary(&b[8..CHECKPOINT_CHECKSUM_2]) != be32(&b, CHECKPOINT_CHECKSUM_2)
+        {
+            continue;
+        }
+        let cp = Checkpoint0 {
+            no: be64(&b, 0),
+            lsn: be64(&b, 8),
+            offset_low: be32(&b, 16),
+            offset_high: be32(&b, CHECKPOINT_OFFSET_HIGH32),
+        };
+        // The server takes the later block on a tie; so does this.
+        if best.is_none_or(|c| cp.no >= c.no) {
+            best = Some(cp);
+        }
+    }
+    Ok(best)
+}
+
+/// MySQL 4.1 to 5.6 and MariaDB 10.0/10.1: format 0, ib_logfile0..N.
+fn read_format_0(
+    datadir: &Path,
+    first: &Path,
+    first_file: &File,
+    size: u64,
+    header: &[u8],
+) -> Result<RedoState, CannotJudge> {
+    let xtradb_block = be32(header, XTRADB_LOG_BLOCK_SIZE);
+    let block_size_hint = if xtradb_block != 0
+        && xtradb_block != 512
+        && xtradb_block.is_power_of_two()
+    {
+        format!(" (its header names a log block size of {xtradb_block} bytes, XtraDB's innodb_log_block_size, which this tool does not read)")
+    } else {
+        String::new()
+    };
+    let Some(cp) = format_0_checkpoint(first_file, first)? else {
+        let empty = read_at(first_file, first, 0, FILE_HDR as usize)?
+            .iter()
+            .all(|&b| b == 0);
+        return Err(if empty {
+            format!(
+                "{}: the log was never written (its header and checkpoint blocks are all zero)",
+                first.display()
+            )
+        } else {
+            format!(
+                "{}: format 0 (MySQL 5.6 or older, MariaDB 10.1 or older), but neither checkpoint block passes its checksums",
+                first.display()
+            )
+        });
+    };
+    let files = log_group_files(datadir, first, first_file, size)?;
+    // 5.6 stores a 64-bit offset; older servers wrote only the low half and
+    // may have left anything at 304. The right reading puts the block that
+    // holds the checkpoint LSN at the offset.
+    let mut candidates = vec![(u64::from(cp.offset_high) << 32) | u64::from(cp.offset_low)];
+    if cp.offset_high != 0 {
+        candidates.push(u64::from(cp.offset_low));
+    }
+    let mut ring = None;
+    let mut why = String::new();
+    for offset in candidates {
+        let Some(r) = GroupRing::new(size, files.len(), cp.lsn, offset) else {
+            why = format!(
+                "{}: the checkpoint's offset {offset} lies outside the log files",
+                first.display()
+            );
+            continue;
+        };
+        let (idx, at) = r.locate(cp.lsn - cp.lsn % BLOCK);
+        let (file, path) = &files[idx];
+        let block = read_at(file, path, at, BLOCK as usize)?;
+        if be32(&block, 0) & 0x7FFF_FFFF == block_no(cp.lsn) && format_0_checksum_ok(&block) {
+            ring = Some((r, format_0_checksum_kind(&block)));
+            break;
+        }
+        why = format!(
+            "{}: the block at offset {at} does not hold the checkpoint LSN {} (wrong block number or checksum){block_size_hint}: the log is damaged or of a layout this tool misreads",
+            path.display(),
+            cp.lsn
+        );
+    }
+    let Some((ring, block_checksum)) = ring else {
+        return Err(why);
+    };
+    let end_lsn = scan_blocks(&files, cp.lsn, ring.capacity, &FORMAT_0_RULES, |lsn| {
+        Some(ring.locate(lsn))
+    })?;
+    // Each file's header names the LSN its data starts at, written when the
+    // log reaches the file: one of the passes around the ring, and never
+    // beyond the log's end. Anything else is a file of another log.
+    for (n, (file, path)) in files.iter().enumerate() {
+        let h = read_at(file, path, 0, 12)?;
+        let (group_id, start_lsn) = (be32(&h, 0), be64(&h, 4));
+        if start_lsn == 0 {
+            continue; // never reached: still as created
+        }
+        let expected = ring.file_start_lsn(n);
+        let same_ring =
+            (i128::from(start_lsn) - expected).rem_euclid(i128::from(ring.capacity)) == 0;
+        if group_id != 0 || !same_ring || start_lsn > end_lsn + BLOCK {
+            return Err(format!(
+                "{}: its header (group {group_id}, data from LSN {start_lsn}) does not fit the checkpoint in ib_logfile0 (LSN {}, which puts this file's data at LSN {expected} plus a multiple of {}), nor the log's end at LSN {end_lsn}: the log files do not belong together",
+                path.display(),
+                cp.lsn,
+                ring.capacity
+            ));
+        }
+    }
+    Ok(RedoState {
+        format: format_name(0).to_string(),
+        checkpoint_lsn: cp.lsn,
+        end_lsn,
+        files: files.into_iter().map(|(_, p)| p).collect(),
+        format_0: true,
+        block_checksum,
     })
 }
 
@@ -317,12 +607,14 @@ fn read_mysql_8030(dir: &Path) -> Result<RedoState, CannotJudge> {
             .position(|(s, e)| lsn >= *s && lsn < *e)
             .map(|i| (i, FILE_HDR + (lsn - ranges[i].0)))
     };
-    let end_lsn = scan_blocks(&files, checkpoint_lsn, capacity, locate)?;
+    let end_lsn = scan_blocks(&files, checkpoint_lsn, capacity, &CRC32C_RULES, locate)?;
     Ok(RedoState {
         format: format_name(format).to_string(),
         checkpoint_lsn,
         end_lsn,
         files: files.into_iter().map(|(_, p)| p).collect(),
+        format_0: false,
+        block_checksum: None,
     })
 }
 
@@ -475,6 +767,8 @@ fn read_mariadb_108(
         checkpoint_lsn,
         end_lsn: lsn,
         files: vec![path.to_path_buf()],
+        format_0: false,
+        block_checksum: None,
     })
 }
 
@@ -531,12 +825,18 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_old_formats_cannot_be_judged() {
+    fn unknown_formats_and_unwritten_logs_cannot_be_judged() {
         let dir = tempfile::tempdir().unwrap();
         let mut f0 = vec![0u8; 0x4000];
         assert!(read(dir.path()).is_err());
         std::fs::write(dir.path().join("ib_logfile0"), &f0).unwrap();
-        assert!(read(dir.path()).unwrap_err().contains("format 0"));
+        assert!(read(dir.path()).unwrap_err().contains("never written"));
+        f0[600] = 1;
+        std::fs::write(dir.path().join("ib_logfile0"), &f0).unwrap();
+        assert!(read(dir.path())
+            .unwrap_err()
+            .contains("neither checkpoint block"));
+        f0[600] = 0;
         put32(&mut f0, 0, 77);
         std::fs::write(dir.path().join("ib_logfile0"), &f0).unwrap();
         assert!(read(dir.path())
@@ -585,5 +885,34 @@ mod tests {
         assert_eq!(s.checkpoint_lsn, checkpoint);
         assert_eq!(s.end_lsn, checkpoint + 16 + 10);
         assert_eq!(s.format, "MariaDB 10.8+");
+    }
+}
+
+#[cfg(test)]
+mod format_0_tests {
+    use super::*;
+
+    /// The fold of no bytes is 0 and each step is the server's
+    /// `ut_fold_ulint_pair`; the block sum starts at 1.
+    #[test]
+    fn fold_and_block_sum_known_values() {
+        assert_eq!(fold_binary(&[]), 0);
+        // ((0 ^ 0 ^ MASK2) << 8) + 0) ^ MASK) + 0, truncated to 32 bits.
+        let one = ((1_653_893_711u64 << 8) ^ 1_463_735_687) as u32;
+        assert_eq!(fold_binary(&[0]), one);
+        let zero = [0u8; 512];
+        assert_eq!(format_0_block_checksum(&zero), 1);
+        let mut b = [0u8; 512];
+        b[0] = 1; // 1 + 1 + (1 << 0)
+        assert_eq!(format_0_block_checksum(&b), 3);
+        b[0] = 0;
+        b[25] = 2; // the shift wraps to 0 after 24: byte 25 is shifted by 0
+        assert_eq!(format_0_block_checksum(&b), 1 + 2 + 2);
+        b[25] = 0;
+        b[24] = 1; // shifted by 24
+        assert_eq!(format_0_block_checksum(&b), 1 + 1 + (1 << 24));
+        // Bytes past 508 (the trailer) do not count.
+        b[510] = 9;
+        assert_eq!(format_0_block_checksum(&b), 1 + 1 + (1 << 24));
     }
 }
