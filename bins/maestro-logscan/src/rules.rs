@@ -7,7 +7,6 @@
 //! broken line is matched the same as a clean one and the fast whole-block
 //! prefilter sees exactly what the per-line rules see.
 
-use maestro_common::config::LogscanSeverity;
 use maestro_common::site::Component;
 use maestro_common::Status;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -40,16 +39,6 @@ impl Severity {
             Severity::Info => Status::Ok,
             Severity::Warning => Status::Warning,
             Severity::Critical => Status::Critical,
-        }
-    }
-}
-
-impl From<LogscanSeverity> for Severity {
-    fn from(s: LogscanSeverity) -> Severity {
-        match s {
-            LogscanSeverity::Info => Severity::Info,
-            LogscanSeverity::Warning => Severity::Warning,
-            LogscanSeverity::Critical => Severity::Critical,
         }
     }
 }

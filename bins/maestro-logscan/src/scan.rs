@@ -58,7 +58,8 @@ fn component_of(c: ComponentArg) -> Component {
 
 impl Settings {
     pub fn resolve(args: &ScanArgs, ctx: &mut Context) -> Result<Settings, ToolError> {
-        let cfg = ctx.config()?.config.logscan.clone();
+        let cfg: crate::config::LogscanConfig =
+            ctx.config()?.section(crate::config::SECTION.name)?;
         let component = args
             .component
             .map(component_of)
@@ -81,7 +82,7 @@ impl Settings {
         }
         let min_severity = args
             .min_severity
-            .or(cfg.min_severity.map(Severity::from))
+            .or(cfg.min_severity)
             .unwrap_or(Severity::Info);
         let rules = RuleSet::compile(&all, pack, min_severity).map_err(|e| usage(e.to_string()))?;
         let now = Local::now().naive_local();
