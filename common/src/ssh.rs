@@ -306,6 +306,19 @@ impl SshClient {
         self.exec_with_input(command, &[], timeout)
     }
 
+    /// [`SshClient::exec`] for a command whose output is small and whose
+    /// server is not trusted to keep it so (a witness's probe report): more
+    /// than `max_output` bytes of stdout and stderr together is an error,
+    /// and the channel is closed at once.
+    pub fn exec_limited(
+        &self,
+        command: &str,
+        timeout: Duration,
+        max_output: usize,
+    ) -> Result<ExecOutput, SshError> {
+        self.exec_bounded(command, &[], timeout, max_output)
+    }
+
     /// Runs `command`, feeds it `input` on stdin, then closes stdin.
     ///
     /// Returns [`SshError::Timeout`] if the command has not finished within
@@ -316,6 +329,16 @@ impl SshClient {
         command: &str,
         input: &[u8],
         timeout: Duration,
+    ) -> Result<ExecOutput, SshError> {
+        self.exec_bounded(command, input, timeout, usize::MAX)
+    }
+
+    fn exec_bounded(
+        &self,
+        command: &str,
+        input: &[u8],
+        timeout: Duration,
+        max_output: usize,
     ) -> Result<ExecOutput, SshError> {
         let _op = self.lock();
         let start = Instant::now();
@@ -336,7 +359,7 @@ impl SshClient {
                 return Err(e.into_error("open a session channel", timed_out));
             }
         };
-        let result = self.drive(&mut channel, command, input, deadline, start);
+        let result = self.drive(&mut channel, command, input, deadline, start, max_output);
         if result.is_err() {
             // Best effort: ask the server to close the channel now; the
             // blocking free below waits for its answer at most the grace.
@@ -498,6 +521,7 @@ impl SshClient {
         input: &[u8],
         deadline: Instant,
         start: Instant,
+        max_output: usize,
     ) -> Result<ExecOutput, DriveError> {
         self.retry(deadline, || channel.exec(command))?;
 
@@ -536,14 +560,20 @@ impl SshClient {
             }
 
             if stdout_open {
-                let (p, open) = drain(&mut *channel, &mut buf, &mut stdout)?;
+                let (p, open) = drain(&mut *channel, &mut buf, &mut stdout, max_output)?;
                 progressed |= p;
                 stdout_open = open;
             }
             if stderr_open {
-                let (p, open) = drain(&mut channel.stderr(), &mut buf, &mut stderr)?;
+                let (p, open) = drain(&mut channel.stderr(), &mut buf, &mut stderr, max_output)?;
                 progressed |= p;
                 stderr_open = open;
+            }
+            if stdout.len().saturating_add(stderr.len()) > max_output {
+                return Err(DriveError::Ssh(format!(
+                    "the command wrote more than {} of output (refused: it never writes that much)",
+                    crate::fsio::size_text(max_output as u64)
+                )));
             }
 
             if !progressed {
@@ -605,11 +635,14 @@ impl DriveError {
     }
 }
 
-/// Reads what a stream has now. Returns (got data, still open).
+/// Reads what a stream has now, stopping once `into` holds more than
+/// `limit` bytes (a sender faster than us would keep this loop going).
+/// Returns (got data, still open).
 fn drain(
     stream: &mut impl Read,
     buf: &mut [u8],
     into: &mut Vec<u8>,
+    limit: usize,
 ) -> Result<(bool, bool), DriveError> {
     let mut progressed = false;
     loop {
@@ -618,6 +651,9 @@ fn drain(
             Ok(n) => {
                 into.extend_from_slice(&buf[..n]);
                 progressed = true;
+                if into.len() > limit {
+                    return Ok((progressed, true));
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((progressed, true)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
