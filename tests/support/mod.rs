@@ -8,5 +8,6 @@ pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;
 pub mod netns;
 pub mod plugin_output;
+pub mod redirect_lab;
 pub mod smoketest_mail;
 pub mod sshd;

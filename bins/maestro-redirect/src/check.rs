@@ -60,7 +60,10 @@ pub fn run(env: &Env) -> Report {
     for n in &notes {
         ini = ini.detail("note", n.clone());
     }
-    report.push(ini.detail("old_server", net::join(&old)).detail("old_server_from", env.settings.old.source.clone()));
+    report.push(
+        ini.detail("old_server", net::join(&old))
+            .detail("old_server_from", env.settings.old.source.clone()),
+    );
     let witness_results = witness_round(env, &ours);
     if !env.settings.names.is_empty() {
         report.push(names_check(env, &ours, &old, &witness_results));
@@ -159,7 +162,10 @@ fn ini_check(
             Mention::Address(ip) => (
                 Status::Warning,
                 "ini-foreign-address",
-                format!("{} holds the literal address {ip}, which is not this server's", h.key),
+                format!(
+                    "{} holds the literal address {ip}, which is not this server's",
+                    h.key
+                ),
             ),
             Mention::Name(n) if old_names.contains(n) => (
                 Status::Critical,
@@ -243,7 +249,10 @@ fn port_targets(env: &Env, ours: &BTreeSet<IpAddr>) -> Vec<IpAddr> {
     if t.is_empty() {
         for (_, r) in net::resolve_all(&env.settings.names, env.step()) {
             if let Ok(a) = r {
-                t.extend(a.into_iter().filter(|ip| ours.contains(ip) && !ip.is_loopback()));
+                t.extend(
+                    a.into_iter()
+                        .filter(|ip| ours.contains(ip) && !ip.is_loopback()),
+                );
             }
         }
     }
@@ -306,7 +315,13 @@ fn witness_round(env: &Env, ours: &BTreeSet<IpAddr>) -> (Vec<WitnessView>, Vec<S
                             .insert(n.clone(), witness::resolve_on(&client, n, env.step()));
                     }
                     for ((ip, port), server) in servers.iter() {
-                        let landed = witness::connect_probe(&client, *ip, *port, server.as_ref(), env.step());
+                        let landed = witness::connect_probe(
+                            &client,
+                            *ip,
+                            *port,
+                            server.as_ref(),
+                            env.step(),
+                        );
                         view.ports.push((*ip, *port, landed));
                     }
                     view
@@ -348,11 +363,15 @@ fn judge_name(
         Ok(a) if a.iter().all(|ip| ours.contains(ip)) => (
             Status::Ok,
             "name-here",
-            format!("{name} resolves to {} from {from}: this server", net::join(a)),
+            format!(
+                "{name} resolves to {} from {from}: this server",
+                net::join(a)
+            ),
         ),
         Ok(a) => {
             let at_old: BTreeSet<IpAddr> = a.intersection(old).copied().collect();
-            let elsewhere: BTreeSet<IpAddr> = a.iter().filter(|ip| !ours.contains(ip)).copied().collect();
+            let elsewhere: BTreeSet<IpAddr> =
+                a.iter().filter(|ip| !ours.contains(ip)).copied().collect();
             if !at_old.is_empty() {
                 (
                     Status::Critical,
@@ -366,7 +385,10 @@ fn judge_name(
                 (
                     Status::Critical,
                     "name-elsewhere",
-                    format!("{name} resolves to {} from {from}, not to this server", net::join(&elsewhere)),
+                    format!(
+                        "{name} resolves to {} from {from}, not to this server",
+                        net::join(&elsewhere)
+                    ),
                 )
             }
         }
@@ -390,7 +412,11 @@ fn names_check(
         match &v.error {
             Some(e) => c.add_finding(
                 Finding::new(
-                    if answered > 0 { Status::Warning } else { Status::Unknown },
+                    if answered > 0 {
+                        Status::Warning
+                    } else {
+                        Status::Unknown
+                    },
                     "witness-unreachable",
                     format!("witness {}: {e}", v.label),
                 )
@@ -398,12 +424,22 @@ fn names_check(
             ),
             None => {
                 for (name, r) in &v.names {
-                    c.add_finding(judge_name(name, &format!("witness {}", v.label), r, ours, old));
+                    c.add_finding(judge_name(
+                        name,
+                        &format!("witness {}", v.label),
+                        r,
+                        ours,
+                        old,
+                    ));
                 }
             }
         }
     }
-    let bad = c.findings.iter().filter(|f| f.status == Status::Critical).count();
+    let bad = c
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Critical)
+        .count();
     c.message = if bad > 0 {
         let first = c
             .findings
@@ -411,7 +447,14 @@ fn names_check(
             .find(|f| f.status == Status::Critical)
             .map(|f| f.message.clone())
             .unwrap_or_default();
-        format!("{first}{}", if bad > 1 { format!(" (and {} more)", bad - 1) } else { String::new() })
+        format!(
+            "{first}{}",
+            if bad > 1 {
+                format!(" (and {} more)", bad - 1)
+            } else {
+                String::new()
+            }
+        )
     } else {
         format!(
             "{} resolve to this server from here and from {answered} of {} witnesses",
@@ -474,7 +517,8 @@ fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check 
     }
     if env.settings.witnesses.is_empty() {
         c.status = Status::Unknown;
-        c.message = "no witness configured to connect from: configure [[redirect.witnesses]]".into();
+        c.message =
+            "no witness configured to connect from: configure [[redirect.witnesses]]".into();
         return c;
     }
     let answered = witnesses.0.iter().filter(|v| v.error.is_none()).count();
@@ -483,7 +527,11 @@ fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check 
         if let Some(e) = &v.error {
             c.add_finding(
                 Finding::new(
-                    if answered > 0 { Status::Warning } else { Status::Unknown },
+                    if answered > 0 {
+                        Status::Warning
+                    } else {
+                        Status::Unknown
+                    },
                     "witness-unreachable",
                     format!("witness {}: {e}", v.label),
                 )

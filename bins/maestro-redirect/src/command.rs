@@ -35,10 +35,16 @@ fn brief(out: &LocalOutput) -> String {
     } else {
         out.stderr.trim()
     };
-    let first: String = text.lines().next().unwrap_or("").chars().take(200).collect();
-    let code = out
-        .code
-        .map_or("was killed by a signal".to_string(), |c| format!("exited {c}"));
+    let first: String = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    let code = out.code.map_or("was killed by a signal".to_string(), |c| {
+        format!("exited {c}")
+    });
     if first.is_empty() {
         code
     } else {
@@ -56,7 +62,11 @@ pub fn run_shell(command: &str, timeout: Duration, vars: &[(&str, &str)]) -> Str
 
 pub fn run(env: &Env, direction: Direction) -> Check {
     let Some(cs) = env.settings.command.as_ref() else {
-        return Check::new(NAME, Status::Unknown, "the command method is not configured");
+        return Check::new(
+            NAME,
+            Status::Unknown,
+            "the command method is not configured",
+        );
     };
     let (action, key) = match direction {
         Direction::Move => (cs.move_command.as_deref(), "move_command"),
@@ -109,12 +119,14 @@ pub fn run(env: &Env, direction: Direction) -> Check {
         }
     }
     let timeout = cs.timeout.min(env.left());
-    match sh(&cs.verify_command, timeout, &[("MAESTRO_REDIRECT", direction.as_str())]) {
+    match sh(
+        &cs.verify_command,
+        timeout,
+        &[("MAESTRO_REDIRECT", direction.as_str())],
+    ) {
         Err(e) => {
             c.status = Status::Critical;
-            c.message = format!(
-                "{key} ran, but the verify command failed: {e}: not verified"
-            );
+            c.message = format!("{key} ran, but the verify command failed: {e}: not verified");
         }
         Ok(out) => {
             c = c.detail("verify_command", cs.verify_command.clone());
@@ -127,7 +139,10 @@ pub fn run(env: &Env, direction: Direction) -> Check {
             };
             match verdict {
                 Ok(what) => {
-                    c.message = format!("{key} ran; the verify command says {what} ({})", brief(&out));
+                    c.message = format!(
+                        "{key} ran; the verify command says {what} ({})",
+                        brief(&out)
+                    );
                 }
                 Err(status) => {
                     c.status = status;
@@ -137,8 +152,7 @@ pub fn run(env: &Env, direction: Direction) -> Check {
                         done_word(direction)
                     );
                     c.add_finding(
-                        Finding::new(status, "command-not-verified", c.message.clone())
-                            .at("local"),
+                        Finding::new(status, "command-not-verified", c.message.clone()).at("local"),
                     );
                 }
             }

@@ -88,7 +88,10 @@ pub fn run(env: &Env, direction: Direction) -> Check {
     if env.dry_run {
         return check(Status::Ok, format!("would {plan}"))
             .detail("server", server_text)
-            .detail("targets", targets.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+            .detail(
+                "targets",
+                targets.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            );
     }
     let mut c = run_update(env, dns, &targets, &server_text);
     c = c
@@ -179,7 +182,10 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
     let mut c = check(Status::Ok, "");
     c = c.detail(
         "old_addresses",
-        old_addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        old_addresses
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
     );
     if let Some(t) = old_ttl {
         c = c
@@ -188,7 +194,10 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
     }
     let update_sent_at = Instant::now();
     if already {
-        c = c.detail("update", "not needed: the records already hold these addresses");
+        c = c.detail(
+            "update",
+            "not needed: the records already hold these addresses",
+        );
     } else {
         let message = dns_wire::replace_message(&zone, &names, targets, dns.ttl);
         match dns_wire::send_signed(server, message, &dns.key, env.step()) {
@@ -199,19 +208,20 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
             }
             Err(DnsError::Rcode { text, .. }) => {
                 let advice = tsig::refusal_advice(&text);
-                return c.with_finding(
-                    Finding::new(
-                        Status::Critical,
-                        "dns-update-refused",
-                        format!("{server_text} refused the update: {text}: {advice}"),
+                return c
+                    .with_finding(
+                        Finding::new(
+                            Status::Critical,
+                            "dns-update-refused",
+                            format!("refused the update: {text}: {advice}"),
+                        )
+                        .at(server_text)
+                        .detail("rcode", text.clone()),
                     )
-                    .at(server_text)
-                    .detail("rcode", text.clone()),
-                )
-                .tap_message(format!(
-                    "not redirected: {server_text} refused the update of {}: {text}",
-                    names_text(&dns.names)
-                ));
+                    .tap_message(format!(
+                        "not redirected: {server_text} refused the update of {}: {text}",
+                        names_text(&dns.names)
+                    ));
             }
             Err(e) => {
                 return c.tap(
@@ -256,7 +266,18 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
         std::thread::sleep(POLL);
     }
 
-    propagate(env, dns, server, &zone, &names, &want, update_sent_at, c, old_ttl, &old_addresses)
+    propagate(
+        env,
+        dns,
+        server,
+        &zone,
+        &names,
+        &want,
+        update_sent_at,
+        c,
+        old_ttl,
+        &old_addresses,
+    )
 }
 
 /// An authoritative server of the zone, at one of its addresses.
@@ -329,6 +350,13 @@ fn endpoints(
     Ok((out, findings))
 }
 
+/// An error's text without the `ADDR:PORT: ` it starts with (the finding names the server).
+fn strip_server(text: &str, addr: SocketAddr) -> String {
+    text.strip_prefix(&format!("{addr}: "))
+        .unwrap_or(text)
+        .to_string()
+}
+
 /// Asks one endpoint whether it holds `want` for every name.
 fn ask(
     e: &mut Endpoint,
@@ -346,7 +374,7 @@ fn ask(
                 if !holds(&h, want) {
                     all = false;
                     seen.push(format!(
-                        "{} -> {}",
+                        "answers {} -> {}",
                         name.to_ascii().trim_end_matches('.'),
                         if h.addresses.is_empty() {
                             "nothing".to_string()
@@ -358,7 +386,11 @@ fn ask(
             }
             Err(err) => {
                 all = false;
-                seen.push(err.to_string());
+                seen.push(format!(
+                    "gives no answer for {} ({})",
+                    name.to_ascii().trim_end_matches('.'),
+                    strip_server(&err.to_string(), e.addr)
+                ));
             }
         }
     }
@@ -403,11 +435,16 @@ fn propagate(
     let mut wait_until = Instant::now() + dns.wait;
     let mut notified: Option<String> = None;
     loop {
-        let pending: Vec<usize> = (0..eps.len()).filter(|&i| eps[i].done_after.is_none()).collect();
+        let pending: Vec<usize> = (0..eps.len())
+            .filter(|&i| eps[i].done_after.is_none())
+            .collect();
         if pending.is_empty() {
             break;
         }
-        let step = env.step().min(wait_until.saturating_duration_since(Instant::now())).max(Duration::from_millis(100));
+        let step = env
+            .step()
+            .min(wait_until.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(100));
         std::thread::scope(|s| {
             for e in eps.iter_mut().filter(|e| e.done_after.is_none()) {
                 s.spawn(move || ask(e, names, zone, want, step, since));
@@ -419,7 +456,14 @@ fn propagate(
         if Instant::now() >= wait_until || env.expired() {
             match (&dns.notify_command, &notified) {
                 (Some(cmd), None) if !env.expired() => {
-                    notified = Some(crate::command::run_shell(cmd, env.settings.step_timeout.max(dns.wait.min(Duration::from_secs(30))).min(env.left()), &[("MAESTRO_REDIRECT_ZONE", zone_text)]));
+                    notified = Some(crate::command::run_shell(
+                        cmd,
+                        env.settings
+                            .step_timeout
+                            .max(dns.wait.min(Duration::from_secs(30)))
+                            .min(env.left()),
+                        &[("MAESTRO_REDIRECT_ZONE", zone_text)],
+                    ));
                     wait_until = Instant::now() + dns.wait;
                     continue;
                 }
@@ -435,11 +479,19 @@ fn propagate(
         c = c.perf(Perfdata::seconds("propagation", s).with_min(0.0));
     }
     c = c
-        .detail("name_servers", eps.iter().map(Endpoint::label).collect::<Vec<_>>())
+        .detail(
+            "name_servers",
+            eps.iter().map(Endpoint::label).collect::<Vec<_>>(),
+        )
         .detail(
             "serials",
             eps.iter()
-                .map(|e| (e.label(), e.serial.map_or(serde_json::Value::Null, |s| s.into())))
+                .map(|e| {
+                    (
+                        e.label(),
+                        e.serial.map_or(serde_json::Value::Null, |s| s.into()),
+                    )
+                })
                 .collect::<serde_json::Map<String, serde_json::Value>>(),
         );
     if let Some(p) = primary_serial {
@@ -464,22 +516,29 @@ fn propagate(
                 Status::Warning,
                 "dns-lagging",
                 format!(
-                    "{} still answers {}{serial} after {}; {advice}",
-                    e.label(),
-                    if e.last_seen.is_empty() { "the old records".to_string() } else { e.last_seen.clone() },
+                    "still {}{serial} after {}; {advice}",
+                    if e.last_seen.is_empty() {
+                        "the old records".to_string()
+                    } else {
+                        e.last_seen.clone()
+                    },
                     human(since.elapsed()),
                 ),
             )
             .at(e.label())
-            .detail("serial", e.serial.map_or(serde_json::Value::Null, |s| s.into())),
+            .detail(
+                "serial",
+                e.serial.map_or(serde_json::Value::Null, |s| s.into()),
+            ),
         );
     }
+    let left_behind: BTreeSet<IpAddr> = old_addresses.difference(want).copied().collect();
     let ttl_text = match old_ttl {
-        Some(t) if !old_addresses.is_empty() => {
+        Some(t) if !left_behind.is_empty() => {
             let until = chrono::Utc::now() + chrono::Duration::seconds(i64::from(t));
             format!(
                 "; old TTL {t}s: resolvers may send clients to {} until {}",
-                net::join(old_addresses),
+                net::join(&left_behind),
                 until.format("%H:%M:%SZ")
             )
         }
@@ -497,9 +556,14 @@ fn propagate(
             format!("not redirected: no authoritative server of {zone_text} answers {want_shown} for {names_shown} within {}{ttl_text}", human(since.elapsed())),
         );
     }
+    let after_notify = if notified.is_some() {
+        " (NOTIFY re-sent)"
+    } else {
+        ""
+    };
     let message = if lagging.is_empty() {
         format!(
-            "{names_shown} -> {want_shown} on all {} authoritative servers of {zone_text} after {}{ttl_text}",
+            "{names_shown} -> {want_shown} on all {} authoritative servers of {zone_text} after {}{after_notify}{ttl_text}",
             eps.len(),
             human(slowest.unwrap_or_default())
         )

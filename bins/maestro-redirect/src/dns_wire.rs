@@ -317,12 +317,7 @@ pub fn name_servers(
 /// The RFC 2136 message that replaces the A and AAAA records of every name
 /// with `targets` (both families: an AAAA left behind would keep IPv6
 /// clients on the old server), in one transaction.
-pub fn replace_message(
-    zone: &Name,
-    names: &[Name],
-    targets: &[IpAddr],
-    ttl: u32,
-) -> Message {
+pub fn replace_message(zone: &Name, names: &[Name], targets: &[IpAddr], ttl: u32) -> Message {
     let mut m = Message::new();
     m.set_id(random_id())
         .set_message_type(MessageType::Query)
@@ -406,17 +401,14 @@ mod tests {
     fn the_update_replaces_both_families_in_one_message() {
         let zone = Name::from_ascii("example.org.").unwrap();
         let name = Name::from_ascii("maestro.example.org.").unwrap();
-        let m = replace_message(
-            &zone,
-            &[name],
-            &["198.51.100.2".parse().unwrap()],
-            60,
-        );
+        let m = replace_message(&zone, &[name], &["198.51.100.2".parse().unwrap()], 60);
         assert_eq!(m.op_code(), OpCode::Update);
         assert_eq!(m.queries()[0].query_type(), RecordType::SOA);
         let updates = m.name_servers();
         assert_eq!(updates.len(), 3, "{updates:?}");
-        assert!(updates[..2].iter().all(|r| r.dns_class() == DNSClass::ANY && r.ttl() == 0));
+        assert!(updates[..2]
+            .iter()
+            .all(|r| r.dns_class() == DNSClass::ANY && r.ttl() == 0));
         assert_eq!(updates[2].ttl(), 60);
         assert_eq!(updates[2].dns_class(), DNSClass::IN);
     }

@@ -48,7 +48,11 @@ mod tests {
         assert_eq!(current_fence(dir.path(), "p").unwrap(), None);
         let mut j = Journal::open(dir.path()).unwrap();
         let e = j.begin("fence", "p", "f").unwrap();
-        assert_eq!(current_fence(dir.path(), "p").unwrap(), None, "running is not fenced");
+        assert_eq!(
+            current_fence(dir.path(), "p").unwrap(),
+            None,
+            "running is not fenced"
+        );
         j.finish(e, FENCED, Some("isolate"), &serde_json::json!([]))
             .unwrap();
         let f = current_fence(dir.path(), "p").unwrap().unwrap();

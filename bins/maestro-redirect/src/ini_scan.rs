@@ -31,7 +31,8 @@ fn url_re() -> &'static Regex {
 fn ipv4_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?:^|[^0-9.])((?:[0-9]{1,3}\.){3}[0-9]{1,3})(?:$|[^0-9.])").expect("valid regex")
+        Regex::new(r"(?:^|[^0-9.])((?:[0-9]{1,3}\.){3}[0-9]{1,3})(?:$|[^0-9.])")
+            .expect("valid regex")
     })
 }
 
@@ -71,7 +72,9 @@ const SECRET_WORDS: [&str; 6] = ["password", "passwd", "pwd", "secret", "token",
 
 /// Whether a key names a host.
 pub fn key_names_host(key: &str) -> bool {
-    key_words(key).iter().any(|w| HOST_WORDS.contains(&w.as_str()))
+    key_words(key)
+        .iter()
+        .any(|w| HOST_WORDS.contains(&w.as_str()))
 }
 
 /// Whether a key holds a secret (its value is never read).
@@ -155,16 +158,25 @@ mod tests {
     #[test]
     fn key_words_split_camel_case_and_separators() {
         assert_eq!(key_words("DBHost"), vec!["db", "host"]);
-        assert_eq!(key_words("smtp.relay_server"), vec!["smtp", "relay", "server"]);
+        assert_eq!(
+            key_words("smtp.relay_server"),
+            vec!["smtp", "relay", "server"]
+        );
         assert_eq!(key_words("TrackerURL"), vec!["tracker", "url"]);
         assert!(key_names_host("MailServer"));
-        assert!(!key_names_host("RecipientCount"), "ip inside a word is no IP");
+        assert!(
+            !key_names_host("RecipientCount"),
+            "ip inside a word is no IP"
+        );
         assert!(!key_names_host("DriverClassName"));
     }
 
     #[test]
     fn addresses_and_url_hosts_anywhere() {
-        assert_eq!(mentions("Whatever", "198.51.100.1"), vec![ip("198.51.100.1")]);
+        assert_eq!(
+            mentions("Whatever", "198.51.100.1"),
+            vec![ip("198.51.100.1")]
+        );
         assert_eq!(
             mentions("TrackerURL", "http://maestro1.example.org:8080/trk/"),
             vec![name("maestro1.example.org")]
@@ -177,15 +189,24 @@ mod tests {
             mentions("Base", "http://[2001:db8::5]:80/lui"),
             vec![ip("2001:db8::5")]
         );
-        assert_eq!(mentions("Allowed", "10.0.0.1, 10.0.0.2"), vec![ip("10.0.0.1"), ip("10.0.0.2")]);
+        assert_eq!(
+            mentions("Allowed", "10.0.0.1, 10.0.0.2"),
+            vec![ip("10.0.0.1"), ip("10.0.0.2")]
+        );
         assert_eq!(mentions("Listen", "2001:db8::7"), vec![ip("2001:db8::7")]);
-        assert!(mentions("Version", "1.2.3.4.5").is_empty(), "a version is no address");
+        assert!(
+            mentions("Version", "1.2.3.4.5").is_empty(),
+            "a version is no address"
+        );
         assert!(mentions("Time", "12:30:45").is_empty());
     }
 
     #[test]
     fn bare_names_only_where_the_key_says_host() {
-        assert_eq!(mentions("DBHost", "maestro1.example.org"), vec![name("maestro1.example.org")]);
+        assert_eq!(
+            mentions("DBHost", "maestro1.example.org"),
+            vec![name("maestro1.example.org")]
+        );
         assert_eq!(mentions("DBServer", "db1:3306"), vec![name("db1")]);
         assert!(mentions("DBDriver", "com.mysql.jdbc.Driver").is_empty());
         assert!(mentions("Title", "maestro.example.org newsletter").is_empty());

@@ -51,7 +51,13 @@ fn ip_cmd(args: &[String], timeout: Duration) -> Result<String, String> {
 /// Reads the address's state on `interface` from `ip -j addr show`.
 pub fn addr_state(interface: &str, ip: IpAddr, timeout: Duration) -> Result<AddrState, String> {
     let json = ip_cmd(
-        &["-j".into(), "addr".into(), "show".into(), "dev".into(), interface.into()],
+        &[
+            "-j".into(),
+            "addr".into(),
+            "show".into(),
+            "dev".into(),
+            interface.into(),
+        ],
         timeout,
     )?;
     parse_addr_state(&json, ip)
@@ -124,9 +130,21 @@ fn release(env: &Env, s: &IpSettings) -> Check {
         );
     }
     let prefix = match addr_state(&s.interface, s.address, env.step()) {
-        Err(e) => return Check::new(NAME, Status::Unknown, format!("cannot tell whether {} is here: {e}", s.address)),
+        Err(e) => {
+            return Check::new(
+                NAME,
+                Status::Unknown,
+                format!("cannot tell whether {} is here: {e}", s.address),
+            )
+        }
         Ok(AddrState::Absent) => {
-            return Check::ok(NAME, format!("{} is not on {}: nothing to release", s.address, s.interface))
+            return Check::ok(
+                NAME,
+                format!(
+                    "{} is not on {}: nothing to release",
+                    s.address, s.interface
+                ),
+            )
         }
         Ok(AddrState::Present { prefix, .. }) => prefix,
     };
@@ -181,7 +199,11 @@ fn take(env: &Env, s: &IpSettings) -> Check {
     };
     let mut added = false;
     if state == AddrState::Absent {
-        match neighbour::probe(&s.interface, s.address, env.step().max(Duration::from_secs(3))) {
+        match neighbour::probe(
+            &s.interface,
+            s.address,
+            env.step().max(Duration::from_secs(3)),
+        ) {
             Probe::Free => {}
             Probe::CannotTell(why) => {
                 return Check::new(
@@ -194,7 +216,9 @@ fn take(env: &Env, s: &IpSettings) -> Check {
                 )
             }
             Probe::Answered { mac } => {
-                let holder = mac.map_or("another machine".to_string(), |m| format!("the machine with MAC {m}"));
+                let holder = mac.map_or("another machine".to_string(), |m| {
+                    format!("the machine with MAC {m}")
+                });
                 let fence = match (&env.state_dir, &env.settings.primary_host) {
                     (Some(dir), Some(primary)) => fenced::current_fence(dir, primary),
                     _ => Ok(None),
@@ -251,9 +275,11 @@ fn take(env: &Env, s: &IpSettings) -> Check {
     let dad_until = Instant::now() + env.step().max(Duration::from_secs(3));
     let state = loop {
         match addr_state(&s.interface, s.address, env.step()) {
-            Ok(AddrState::Present { tentative: true, dadfailed: false, .. })
-                if Instant::now() < dad_until =>
-            {
+            Ok(AddrState::Present {
+                tentative: true,
+                dadfailed: false,
+                ..
+            }) if Instant::now() < dad_until => {
                 std::thread::sleep(Duration::from_millis(100));
             }
             Ok(st) => break st,
@@ -294,7 +320,11 @@ fn take(env: &Env, s: &IpSettings) -> Check {
         AddrState::Present { .. } => {}
     }
     let announced_at = Instant::now();
-    if let Err(e) = neighbour::announce(&s.interface, s.address, env.step().max(Duration::from_secs(3))) {
+    if let Err(e) = neighbour::announce(
+        &s.interface,
+        s.address,
+        env.step().max(Duration::from_secs(3)),
+    ) {
         c.add_finding(
             Finding::new(
                 Status::Warning,
@@ -347,8 +377,16 @@ fn verify_from_witnesses(env: &Env, s: &IpSettings, mut c: Check, since: Instant
                     };
                     let until = Instant::now() + window;
                     loop {
-                        let left = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(200));
-                        let landed = witness::connect_probe(&client, s.address, s.verify_port, Some(server), left.min(window));
+                        let left = until
+                            .saturating_duration_since(Instant::now())
+                            .max(Duration::from_millis(200));
+                        let landed = witness::connect_probe(
+                            &client,
+                            s.address,
+                            s.verify_port,
+                            Some(server),
+                            left.min(window),
+                        );
                         if landed == Landed::Here || Instant::now() >= until {
                             return (witness::label(w), Ok((landed, since.elapsed())));
                         }
@@ -372,7 +410,11 @@ fn verify_from_witnesses(env: &Env, s: &IpSettings, mut c: Check, since: Instant
         .filter(|(_, r)| matches!(r, Ok((Landed::Here, _))))
         .count();
     // A witness that could not be asked only warns when others proved it.
-    let unasked = if here > 0 { Status::Warning } else { Status::Unknown };
+    let unasked = if here > 0 {
+        Status::Warning
+    } else {
+        Status::Unknown
+    };
     let mut slowest = Duration::ZERO;
     for (label, r) in &results {
         let f = match r {
@@ -409,13 +451,17 @@ fn verify_from_witnesses(env: &Env, s: &IpSettings, mut c: Check, since: Instant
         c = c.perf(Perfdata::seconds("verified", slowest).with_min(0.0));
     }
     if c.status == Status::Critical {
-        let msg = format!("not redirected: {here} of {total} witnesses reach this server at {target}");
+        let msg =
+            format!("not redirected: {here} of {total} witnesses reach this server at {target}");
         return c.set(Status::Critical, msg);
     }
     if here == 0 {
         return c.set(
             Status::Unknown,
-            format!("{} is on {}, but no witness could be asked: not verified", s.address, s.interface),
+            format!(
+                "{} is on {}, but no witness could be asked: not verified",
+                s.address, s.interface
+            ),
         );
     }
     let msg = format!(
@@ -448,13 +494,26 @@ mod tests {
         let json = r#"[{"ifname":"eth0","addr_info":[{"family":"inet","local":"198.18.0.2","prefixlen":24},{"family":"inet","local":"198.18.0.20","prefixlen":24,"secondary":true},{"family":"inet6","local":"2001:2::20","prefixlen":64,"tentative":true}]}]"#;
         assert_eq!(
             parse_addr_state(json, "198.18.0.20".parse().unwrap()).unwrap(),
-            AddrState::Present { prefix: 24, secondary: true, tentative: false, dadfailed: false }
+            AddrState::Present {
+                prefix: 24,
+                secondary: true,
+                tentative: false,
+                dadfailed: false
+            }
         );
         assert_eq!(
             parse_addr_state(json, "2001:2::20".parse().unwrap()).unwrap(),
-            AddrState::Present { prefix: 64, secondary: false, tentative: true, dadfailed: false }
+            AddrState::Present {
+                prefix: 64,
+                secondary: false,
+                tentative: true,
+                dadfailed: false
+            }
         );
-        assert_eq!(parse_addr_state(json, "198.18.0.99".parse().unwrap()).unwrap(), AddrState::Absent);
+        assert_eq!(
+            parse_addr_state(json, "198.18.0.99".parse().unwrap()).unwrap(),
+            AddrState::Absent
+        );
         assert!(parse_addr_state("not json", "198.18.0.99".parse().unwrap()).is_err());
     }
 }

@@ -31,7 +31,9 @@ pub enum Probe {
 
 fn missing(program: &str, package: &str, e: &RunError) -> String {
     match e {
-        RunError::Spawn { .. } => format!("{program} is missing (Debian: apt-get install {package})"),
+        RunError::Spawn { .. } => {
+            format!("{program} is missing (Debian: apt-get install {package})")
+        }
         other => other.to_string(),
     }
 }
@@ -63,7 +65,11 @@ pub fn probe_command(interface: &str, ip: IpAddr) -> (&'static str, Vec<String>)
 /// Does another machine answer for `ip` on the link?
 pub fn probe(interface: &str, ip: IpAddr, timeout: Duration) -> Probe {
     let (program, args) = probe_command(interface, ip);
-    let package = if ip.is_ipv4() { "iputils-arping" } else { "ndisc6" };
+    let package = if ip.is_ipv4() {
+        "iputils-arping"
+    } else {
+        "ndisc6"
+    };
     let out = match process::run(program, &args, b"", timeout) {
         Ok(o) => o,
         Err(e) => return Probe::CannotTell(missing(program, package, &e)),
@@ -71,7 +77,9 @@ pub fn probe(interface: &str, ip: IpAddr, timeout: Duration) -> Probe {
     let text = format!("{}{}", out.stdout, out.stderr);
     match (ip, out.code) {
         (IpAddr::V4(_), Some(0)) => Probe::Free,
-        (IpAddr::V4(_), Some(1)) if text.contains("reply from") => Probe::Answered { mac: mac_in(&text) },
+        (IpAddr::V4(_), Some(1)) if text.contains("reply from") => {
+            Probe::Answered { mac: mac_in(&text) }
+        }
         (IpAddr::V6(_), Some(0)) => Probe::Answered { mac: mac_in(&text) },
         (IpAddr::V6(_), Some(2)) if text.contains("No response") => Probe::Free,
         (_, code) => Probe::CannotTell(format!(
@@ -129,7 +137,8 @@ pub fn interface_mac(interface: &str) -> Result<[u8; 6], String> {
     let path = std::path::PathBuf::from(format!("/sys/class/net/{interface}/address"));
     let text = maestro_common::fsio::read_regular_to_string(&path, 4096)
         .map_err(|e| format!("the MAC of {interface}: {e}"))?;
-    parse_mac(text.trim()).ok_or_else(|| format!("the MAC of {interface}: {:?} is not one", text.trim()))
+    parse_mac(text.trim())
+        .ok_or_else(|| format!("the MAC of {interface}: {:?} is not one", text.trim()))
 }
 
 fn parse_mac(text: &str) -> Option<[u8; 6]> {
@@ -166,7 +175,11 @@ fn send_unsolicited_na(interface: &str, target: Ipv6Addr, mac: [u8; 6]) -> Resul
     // SAFETY: plain socket calls on a descriptor we own and close below;
     // every pointer passed points at a live local of the size given.
     unsafe {
-        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMPV6);
+        let fd = libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ICMPV6,
+        );
         if fd < 0 {
             return Err(os("raw ICMPv6 socket (needs root or CAP_NET_RAW)"));
         }
@@ -181,7 +194,9 @@ fn send_unsolicited_na(interface: &str, target: Ipv6Addr, mac: [u8; 6]) -> Resul
                     std::mem::size_of::<libc::c_int>() as libc::socklen_t,
                 )
             };
-            if set(libc::IPV6_MULTICAST_HOPS, &hops) != 0 || set(libc::IPV6_UNICAST_HOPS, &hops) != 0 {
+            if set(libc::IPV6_MULTICAST_HOPS, &hops) != 0
+                || set(libc::IPV6_UNICAST_HOPS, &hops) != 0
+            {
                 return Err(os("hop limit 255"));
             }
             let idx = ifindex as libc::c_int;
@@ -231,7 +246,11 @@ mod tests {
         let target: Ipv6Addr = "2001:db8::20".parse().unwrap();
         let p = neighbour_advertisement(target, [2, 0, 0, 0xaa, 0xbb, 0xcc]);
         assert_eq!((p[0], p[1]), (136, 0));
-        assert_eq!(p[4] & 0xe0, 0x20, "Override only: not a router, not solicited");
+        assert_eq!(
+            p[4] & 0xe0,
+            0x20,
+            "Override only: not a router, not solicited"
+        );
         assert_eq!(&p[8..24], &target.octets());
         assert_eq!((p[24], p[25]), (2, 1));
         assert_eq!(&p[26..], &[2, 0, 0, 0xaa, 0xbb, 0xcc]);
@@ -247,7 +266,10 @@ mod tests {
             mac_in("Target link-layer address: B6:C2:22:97:90:AD\n from 2001:2::10").as_deref(),
             Some("b6:c2:22:97:90:ad")
         );
-        assert_eq!(parse_mac("02:00:00:aa:bb:cc"), Some([2, 0, 0, 0xaa, 0xbb, 0xcc]));
+        assert_eq!(
+            parse_mac("02:00:00:aa:bb:cc"),
+            Some([2, 0, 0, 0xaa, 0xbb, 0xcc])
+        );
         assert_eq!(parse_mac("02:00"), None);
     }
 }

@@ -98,7 +98,10 @@ pub struct OldServer {
 
 impl OldServer {
     pub fn literal_addresses(&self) -> BTreeSet<IpAddr> {
-        self.entries.iter().filter_map(|e| net::parse_ip(e)).collect()
+        self.entries
+            .iter()
+            .filter_map(|e| net::parse_ip(e))
+            .collect()
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -333,8 +336,8 @@ fn ip_settings(r: &RedirectConfig) -> Result<IpSettings, SettingsError> {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
     };
-    let address = net::parse_ip(addr)
-        .ok_or_else(|| err(KEY, format!("{addr:?} is not an IP address")))?;
+    let address =
+        net::parse_ip(addr).ok_or_else(|| err(KEY, format!("{addr:?} is not an IP address")))?;
     let max = if address.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
         None => max,
@@ -515,7 +518,9 @@ fn smtp_settings(r: &RedirectConfig) -> Result<Option<SmtpSettings>, SettingsErr
 /// A plain `local@domain` address: SMTP commands are built from it.
 fn check_mailbox(a: &str) -> Result<(), String> {
     let ok = a.split_once('@').is_some_and(|(l, d)| {
-        !l.is_empty() && !d.is_empty() && !a.chars().any(|c| c.is_whitespace() || "<>\"".contains(c))
+        !l.is_empty()
+            && !d.is_empty()
+            && !a.chars().any(|c| c.is_whitespace() || "<>\"".contains(c))
     });
     if ok {
         Ok(())
@@ -551,11 +556,13 @@ mod tests {
         let s = resolve("[redirect]\nmethods = [\"ip\"]\nfloating_address = \"198.51.100.20\"\ninterface = \"eth0\"\n").unwrap();
         let ip = s.ip.unwrap();
         assert_eq!((ip.prefix, ip.verify_port), (32, 80));
-        let s = resolve("[redirect]\nfloating_address = \"2001:db8::20/64\"\ninterface = \"eth0\"\n")
-            .unwrap();
+        let s =
+            resolve("[redirect]\nfloating_address = \"2001:db8::20/64\"\ninterface = \"eth0\"\n")
+                .unwrap();
         assert_eq!(s.ip.unwrap().prefix, 64);
-        let e = resolve("[redirect]\nfloating_address = \"198.51.100.20/33\"\ninterface = \"eth0\"\n")
-            .unwrap_err();
+        let e =
+            resolve("[redirect]\nfloating_address = \"198.51.100.20/33\"\ninterface = \"eth0\"\n")
+                .unwrap_err();
         assert_eq!(e.key, "redirect.floating_address");
         let e = resolve("[redirect]\nmethods = [\"ip\"]\nfloating_address = \"198.51.100.20\"\n")
             .unwrap_err();
@@ -600,8 +607,9 @@ mod tests {
 
     #[test]
     fn the_old_server_is_the_primary_unless_named() {
-        let s = resolve("[primary]\nhost = \"maestro1.example.org\"\naddresses = [\"192.0.2.10\"]\n")
-            .unwrap();
+        let s =
+            resolve("[primary]\nhost = \"maestro1.example.org\"\naddresses = [\"192.0.2.10\"]\n")
+                .unwrap();
         assert_eq!(s.old.source, "[primary]");
         assert_eq!(
             s.old.literal_addresses().into_iter().collect::<Vec<_>>(),
@@ -620,12 +628,16 @@ mod tests {
         assert_eq!(s.old.source, "--old-address");
         // The config of the primary itself: the other server is [failover].
         let s = resolve("[primary]\nhost = \"127.0.0.2\"\naddresses = [\"127.0.0.1\", \"::1\"]\n[failover]\nhost = \"maestro2.example.org\"\n").unwrap();
-        assert_eq!(s.old.source, "[primary]", "loopback never makes [primary] this host");
+        assert_eq!(
+            s.old.source, "[primary]",
+            "loopback never makes [primary] this host"
+        );
     }
 
     #[test]
     fn command_and_smtp_are_checked() {
-        let e = resolve("[redirect]\nmethods = [\"command\"]\nmove_command = \"true\"\n").unwrap_err();
+        let e =
+            resolve("[redirect]\nmethods = [\"command\"]\nmove_command = \"true\"\n").unwrap_err();
         assert_eq!(e.key, "redirect.verify_command");
         let e = resolve("[redirect]\nsmtp_relay = \"mail.example.org\"\n").unwrap_err();
         assert_eq!(e.key, "redirect.smtp_rcpt");
@@ -635,7 +647,8 @@ mod tests {
             (smtp.port, smtp.from.as_str()),
             (587, "postmaster@maestro2.example.org")
         );
-        let e = resolve("[redirect]\nsmtp_relay = \"m\"\nsmtp_rcpt = \"no-at-sign\"\n").unwrap_err();
+        let e =
+            resolve("[redirect]\nsmtp_relay = \"m\"\nsmtp_rcpt = \"no-at-sign\"\n").unwrap_err();
         assert_eq!(e.key, "redirect.smtp_rcpt");
         let e = resolve("[redirect]\nmethods = [\"ip\", \"ip\"]\n").unwrap_err();
         assert!(e.to_string().contains("twice"), "{e}");

@@ -25,21 +25,38 @@ pub enum RelayVerdict {
     /// It accepted the recipient: its reply.
     Accepted(String),
     /// It refused: at which command, and its reply quoted.
-    Refused { at: &'static str, reply: String, permanent: bool },
+    Refused {
+        at: &'static str,
+        reply: String,
+        permanent: bool,
+    },
     /// It could not be reached or spoke no SMTP.
     Failed(String),
 }
 
 /// The source address the kernel picks to reach `target` (no packet is sent).
 pub fn source_address(target: SocketAddr) -> Option<IpAddr> {
-    let bind = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let s = UdpSocket::bind(bind).ok()?;
     s.connect(target).ok()?;
     s.local_addr().ok().map(|a| a.ip())
 }
 
+/// The server's reply as it sent it, `554 5.7.1 <x@y>: Relay access denied`
+/// (lettre's text of the error is `permanent error (554): ...`).
+fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+    match (e.status(), std::error::Error::source(e)) {
+        (Some(code), Some(text)) => format!("{code} {text}"),
+        _ => e.to_string(),
+    }
+}
+
 fn refused(at: &'static str, e: &lettre::transport::smtp::Error) -> RelayVerdict {
-    let reply = e.to_string();
+    let reply = reply_text(e);
     if e.is_permanent() || e.is_transient() {
         RelayVerdict::Refused {
             at,
@@ -92,8 +109,16 @@ pub fn check_relay(
         Ok(a) => a,
         Err(e) => return (None, RelayVerdict::Failed(e)),
     };
-    let Some(ip) = addrs.iter().find(|a| a.is_ipv4()).or(addrs.iter().next()).copied() else {
-        return (None, RelayVerdict::Failed(format!("{} has no address", s.host)));
+    let Some(ip) = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.iter().next())
+        .copied()
+    else {
+        return (
+            None,
+            RelayVerdict::Failed(format!("{} has no address", s.host)),
+        );
     };
     let server = SocketAddr::new(ip, s.port);
     let (tx, rx) = mpsc::channel();

@@ -155,6 +155,9 @@ mod tests {
             Listen::PortInUse
         ));
         assert!(!server.matches(b"HTTP/1.0 200 OK\r\n\r\nsomething else"));
-        assert_eq!(shown(b"\r\nHTTP/1.1 403 Forbidden\r\n"), "\"HTTP/1.1 403 Forbidden\"");
+        assert_eq!(
+            shown(b"\r\nHTTP/1.1 403 Forbidden\r\n"),
+            "\"HTTP/1.1 403 Forbidden\""
+        );
     }
 }

@@ -42,8 +42,7 @@ impl TsigKey {
     /// clause, or the base64 secret alone (then `configured_name` names the key).
     /// Errors never quote the secret.
     pub fn parse(text: &str, configured_name: Option<&str>) -> Result<TsigKey, String> {
-        let (file_name, algorithm, secret_b64) = if text.contains("secret") && text.contains('{')
-        {
+        let (file_name, algorithm, secret_b64) = if text.contains("secret") && text.contains('{') {
             parse_bind_clause(text)?
         } else {
             (None, None, text.trim().to_string())
@@ -72,9 +71,7 @@ impl TsigKey {
                 *ALGORITHMS
                     .iter()
                     .find(|known| **known == a)
-                    .ok_or_else(|| {
-                        format!("algorithm {a:?} is not supported (use hmac-sha256)")
-                    })?
+                    .ok_or_else(|| format!("algorithm {a:?} is not supported (use hmac-sha256)"))?
             }
         };
         // A secret of a few bytes is a placeholder, not a key.
@@ -240,11 +237,13 @@ mod tests {
 
     #[test]
     fn a_bind_key_file_gives_name_algorithm_and_secret() {
-        let text = format!(
-            "key \"maestro-ha\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{B64}\";\n}};\n"
-        );
+        let text =
+            format!("key \"maestro-ha\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{B64}\";\n}};\n");
         let k = TsigKey::parse(&text, None).unwrap();
-        assert_eq!((k.name.as_str(), k.algorithm), ("maestro-ha.", "hmac-sha256"));
+        assert_eq!(
+            (k.name.as_str(), k.algorithm),
+            ("maestro-ha.", "hmac-sha256")
+        );
         assert!(TsigKey::parse(&text, Some("maestro-ha.")).is_ok());
         let e = TsigKey::parse(&text, Some("other")).unwrap_err();
         assert!(e.contains("other") && !e.contains(B64), "{e}");
@@ -255,10 +254,14 @@ mod tests {
     fn a_bare_secret_needs_the_configured_name() {
         let k = TsigKey::parse(&format!("{B64}\n"), Some("ddns-key")).unwrap();
         assert_eq!(k.name, "ddns-key.");
-        assert!(TsigKey::parse(B64, None).unwrap_err().contains("dns_key_name"));
+        assert!(TsigKey::parse(B64, None)
+            .unwrap_err()
+            .contains("dns_key_name"));
         let e = TsigKey::parse("not base64 at all!", Some("k")).unwrap_err();
         assert!(e.contains("not base64") && !e.contains("at all"), "{e}");
-        assert!(TsigKey::parse("c2hvcnQ=", Some("k")).unwrap_err().contains("16 or more"));
+        assert!(TsigKey::parse("c2hvcnQ=", Some("k"))
+            .unwrap_err()
+            .contains("16 or more"));
         let e = TsigKey::parse(
             &format!("key k {{ algorithm hmac-md5; secret \"{B64}\"; }};"),
             None,

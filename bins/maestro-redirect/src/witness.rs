@@ -19,7 +19,9 @@ pub fn label(w: &WitnessConfig) -> String {
 /// Logs in to a witness, the whole setup bounded by `timeout` at most.
 pub fn connect(w: &WitnessConfig, timeout: Duration) -> Result<SshClient, SshError> {
     let mut opts = w.ssh_options();
-    opts.connect_timeout = opts.connect_timeout.min(timeout.max(Duration::from_millis(100)));
+    opts.connect_timeout = opts
+        .connect_timeout
+        .min(timeout.max(Duration::from_millis(100)));
     SshClient::connect(&opts)
 }
 
