@@ -127,6 +127,7 @@ impl DnsLab {
         let rndc = tsig_key(dir.path(), "rndc-key");
         let primary = Bind::primary(
             &lab,
+            ZONE,
             "n1",
             NS1,
             dir.path().join("n1"),
@@ -136,7 +137,7 @@ impl DnsLab {
             &[NS2],
             OLD,
         );
-        let secondary = Bind::secondary(&lab, "n2", NS2, dir.path().join("n2"), NS1);
+        let secondary = Bind::secondary(&lab, ZONE, "n2", NS2, dir.path().join("n2"), NS1);
         // The secondary has the zone (its first transfer) before any test step.
         wait_for(&lab, NS2, &format!("maestro.{ZONE}"), OLD);
         DnsLab {

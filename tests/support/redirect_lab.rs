@@ -75,6 +75,7 @@ pub fn dig(lab: &Lab, host: &str, server: &str, name: &str, rtype: &str) -> Stri
 
 /// One named process in a lab host.
 pub struct Bind {
+    pub zone: String,
     pub ns_host: String,
     pub addr: String,
     pub dir: PathBuf,
@@ -85,7 +86,14 @@ pub struct Bind {
 }
 
 impl Bind {
-    fn start_with(lab: &Lab, host: &str, addr: &str, dir: PathBuf, conf: String) -> Bind {
+    fn start_with(
+        lab: &Lab,
+        zone: &str,
+        host: &str,
+        addr: &str,
+        dir: PathBuf,
+        conf: String,
+    ) -> Bind {
         fs::create_dir_all(&dir).unwrap();
         let conf_path = dir.join("named.conf");
         fs::write(&conf_path, conf).unwrap();
@@ -94,6 +102,7 @@ impl Bind {
             "named-checkconf (install bind9)",
         );
         let mut b = Bind {
+            zone: zone.to_string(),
             ns_host: host.to_string(),
             addr: addr.to_string(),
             dir,
@@ -128,7 +137,7 @@ impl Bind {
     fn wait_ready(&self, lab: &Lab) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(15) {
-            if !dig(lab, &self.ns_host, &self.addr, ZONE, "SOA").is_empty() {
+            if !dig(lab, &self.ns_host, &self.addr, &self.zone, "SOA").is_empty() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -144,11 +153,13 @@ impl Bind {
         fs::read_to_string(self.dir.join("named.log")).unwrap_or_default()
     }
 
-    /// The zone's primary: `maestro` and `trk` at the old primary (.1),
-    /// updates allowed to `key_name` for those two names only, NOTIFY to
-    /// the secondaries, and rndc on port 953 with `rndc_key`.
+    /// The primary of `zone`: `maestro`, `trk` and `maestro1` at the old
+    /// primary, updates allowed to `key_name` for `maestro` and `trk`
+    /// only, NOTIFY to the secondaries, and rndc on port 953 with `rndc_key`.
+    #[allow(clippy::too_many_arguments)]
     pub fn primary(
         lab: &Lab,
+        zone: &str,
         host: &str,
         addr: &str,
         dir: PathBuf,
@@ -194,12 +205,12 @@ options {{
   allow-transfer {{ any; }};
 }};
 controls {{ inet {addr} port 953 allow {{ any; }} keys {{ "rndc-key"; }}; }};
-zone "{ZONE}" {{
+zone "{zone}" {{
   type primary;
   file "{d}/zone.db";
   update-policy {{
-    grant {key_name} name maestro.{ZONE}. A AAAA;
-    grant {key_name} name trk.{ZONE}. A AAAA;
+    grant {key_name} name maestro.{zone}. A AAAA;
+    grant {key_name} name trk.{zone}. A AAAA;
   }};
 }};
 "#,
@@ -207,11 +218,18 @@ zone "{ZONE}" {{
             rndc = rndc_key.display(),
             d = dir.display(),
         );
-        Bind::start_with(lab, host, addr, dir, conf)
+        Bind::start_with(lab, zone, host, addr, dir, conf)
     }
 
-    /// A secondary of the zone, following `primary` by NOTIFY and IXFR.
-    pub fn secondary(lab: &Lab, host: &str, addr: &str, dir: PathBuf, primary: &str) -> Bind {
+    /// A secondary of `zone`, following `primary` by NOTIFY and IXFR.
+    pub fn secondary(
+        lab: &Lab,
+        zone: &str,
+        host: &str,
+        addr: &str,
+        dir: PathBuf,
+        primary: &str,
+    ) -> Bind {
         let conf = format!(
             r#"options {{
   directory "{d}";
@@ -222,7 +240,7 @@ zone "{ZONE}" {{
   dnssec-validation no;
 }};
 controls {{ }};
-zone "{ZONE}" {{
+zone "{zone}" {{
   type secondary;
   file "{d}/zone.db";
   primaries {{ {primary}; }};
@@ -230,7 +248,7 @@ zone "{ZONE}" {{
 "#,
             d = dir.display(),
         );
-        Bind::start_with(lab, host, addr, dir, conf)
+        Bind::start_with(lab, zone, host, addr, dir, conf)
     }
 
     /// The server goes down (its zone file stays).

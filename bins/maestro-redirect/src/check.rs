@@ -418,7 +418,7 @@ fn names_check(
                         Status::Unknown
                     },
                     "witness-unreachable",
-                    format!("witness {}: {e}", v.label),
+                    format!("cannot ask the witness: {e}"),
                 )
                 .at(v.label.clone()),
             ),
@@ -533,7 +533,7 @@ fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check 
                         Status::Unknown
                     },
                     "witness-unreachable",
-                    format!("witness {}: {e}", v.label),
+                    format!("cannot ask the witness: {e}"),
                 )
                 .at(v.label.clone()),
             );
@@ -544,21 +544,21 @@ fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check 
             let f = match landed {
                 Landed::Here => {
                     reached += 1;
-                    Finding::new(Status::Ok, "port-here", format!("{} reaches {target} on this server", v.label))
+                    Finding::new(Status::Ok, "port-here", format!("reaches {target} on this server"))
                 }
                 Landed::Reachable => {
                     reached += 1;
-                    Finding::new(Status::Ok, "port-reachable", format!("{} reaches {target} (a service listens there)", v.label))
+                    Finding::new(Status::Ok, "port-reachable", format!("reaches {target} (a service listens there)"))
                 }
                 Landed::Elsewhere(a) => Finding::new(
                     Status::Critical,
                     "port-elsewhere",
-                    format!("{}'s connection to {target} reached another machine (it answered {a})", v.label),
+                    format!("its connection to {target} reached another machine (it answered {a})"),
                 ),
                 Landed::NoConnection(e) => Finding::new(
                     Status::Critical,
                     "port-blocked",
-                    format!("{} cannot reach {target}: {e}: a firewall rule may name only the old primary's address", v.label),
+                    format!("cannot reach {target}: {e}: a firewall rule may name only the old primary's address"),
                 ),
             };
             c.add_finding(f.at(v.label.clone()).detail("port", *port));

@@ -423,25 +423,25 @@ fn verify_from_witnesses(env: &Env, s: &IpSettings, mut c: Check, since: Instant
                 Finding::new(
                     Status::Ok,
                     "ip-verified",
-                    format!("{label}'s connection to {target} reached this server ({})", human(*took)),
+                    format!("its connection to {target} reached this server ({})", human(*took)),
                 )
             }
             Ok((Landed::Elsewhere(answer), _)) => Finding::new(
                 Status::Critical,
                 "ip-lands-elsewhere",
-                format!("{label}'s connection to {target} reached another machine (it answered {answer}): the old primary may still hold the address"),
+                format!("its connection to {target} reached another machine (it answered {answer}): the old primary may still hold the address"),
             ),
             Ok((Landed::NoConnection(why), _)) => Finding::new(
                 Status::Critical,
                 "ip-unreachable",
-                format!("{label} cannot connect to {target}: {why}"),
+                format!("cannot connect to {target}: {why}"),
             ),
             Ok((Landed::Reachable, _)) => Finding::new(
                 unasked,
                 "ip-unproven",
-                format!("{label} reached {target}, but where is unknown"),
+                format!("reached {target}, but where is unknown"),
             ),
-            Err(e) => Finding::new(unasked, "witness-unreachable", format!("witness {label}: {e}")),
+            Err(e) => Finding::new(unasked, "witness-unreachable", format!("cannot ask the witness: {e}")),
         };
         c.add_finding(f.at(label.clone()));
     }

@@ -48,6 +48,9 @@ pub fn connect_probe(
     timeout: Duration,
 ) -> Landed {
     let host = ip.to_string();
+    // Whole tenths of a second: the bound appears in messages.
+    let ms = timeout.as_millis().div_ceil(100) * 100;
+    let timeout = Duration::from_millis(ms as u64);
     match client.tcp_exchange(&host, port, b"", 512, timeout) {
         Err(e) => Landed::NoConnection(e.to_string()),
         Ok(x) => match server {
