@@ -620,6 +620,7 @@ fn check_finds_ini_values_names_relay_rules_and_ports_that_still_point_at_the_ol
     let rndc = tsig_key(dir.path(), "rndc-key");
     let _bind = Bind::primary(
         &lab,
+        ZONE,
         "n1",
         NS1,
         dir.path().join("n1"),
