@@ -538,14 +538,20 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
         r.stdout
     );
 
+    // The old primary comes back still holding it: both have it now, and
+    // a second run refuses to announce it (it would only split the clients).
+    l.lab.link("p", true);
+    let r = l.run(&["move"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    assert!(r.message().contains("it is on this server too"), "{}", r.message());
+
     // Failback: the address leaves this server.
     let r = l.run(&["undo"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     assert!(!l.holds("f", FLOATING));
 
-    // The old primary is back with the address, but maestro-fence's journal
-    // holds a confirmed fence of it: taken, with a WARNING that it answers.
-    l.lab.link("p", true);
+    // The old primary holds the address, but maestro-fence's journal holds
+    // a confirmed fence of it: taken, with a WARNING that it answers.
     let mut journal = maestro_fence::journal::Journal::open(&l.dir.path().join("state")).unwrap();
     let epoch = journal.begin("fence", OLD, HERE).unwrap();
     journal

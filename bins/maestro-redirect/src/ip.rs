@@ -197,74 +197,84 @@ fn take(env: &Env, s: &IpSettings) -> Check {
             )
         }
     };
-    let mut added = false;
-    if state == AddrState::Absent {
-        match neighbour::probe(
-            &s.interface,
-            s.address,
-            env.step().max(Duration::from_secs(3)),
-        ) {
-            Probe::Free => {}
-            Probe::CannotTell(why) => {
-                return Check::new(
-                    NAME,
-                    Status::Unknown,
-                    format!(
-                        "not taken: cannot tell whether another machine holds {}: {why}",
-                        s.address
-                    ),
-                )
-            }
-            Probe::Answered { mac } => {
-                let holder = mac.map_or("another machine".to_string(), |m| {
-                    format!("the machine with MAC {m}")
-                });
-                let fence = match (&env.state_dir, &env.settings.primary_host) {
-                    (Some(dir), Some(primary)) => fenced::current_fence(dir, primary),
-                    _ => Ok(None),
-                };
-                match fence {
-                    Ok(Some(f)) => c.add_finding(
+    // Asked even when the address is here already: another machine may
+    // hold it too, and announcing it then would only split the clients.
+    let ours = neighbour::interface_mac(&s.interface).ok();
+    let probe = match neighbour::probe(&s.interface, s.address, env.step().max(Duration::from_secs(3))) {
+        // Our own answer (a looped-back solicitation) is no other holder.
+        Probe::Answered { mac: Some(m) } if ours.is_some_and(|o| neighbour::mac_text(&o) == m) => Probe::Free,
+        p => p,
+    };
+    let here = state != AddrState::Absent;
+    match probe {
+        Probe::Free => {}
+        Probe::CannotTell(why) => {
+            return Check::new(
+                NAME,
+                Status::Unknown,
+                format!(
+                    "not taken: cannot tell whether another machine holds {}: {why}",
+                    s.address
+                ),
+            )
+        }
+        Probe::Answered { mac } => {
+            let holder = mac.map_or("another machine".to_string(), |m| {
+                format!("the machine with MAC {m}")
+            });
+            let also = if here { " (it is on this server too)" } else { "" };
+            let fence = match (&env.state_dir, &env.settings.primary_host) {
+                (Some(dir), Some(primary)) => fenced::current_fence(dir, primary),
+                _ => Ok(None),
+            };
+            match fence {
+                Ok(Some(f)) => c.add_finding(
+                    Finding::new(
+                        Status::Warning,
+                        "ip-still-answers",
+                        format!(
+                            "{} still answers from {holder}{also}; taken anyway because the primary is fenced (epoch {}, {}): that machine must drop it, or clients reach either",
+                            s.address,
+                            f.epoch,
+                            f.level.as_deref().unwrap_or("level unknown")
+                        ),
+                    )
+                    .at(s.interface.clone())
+                    .detail("fence_epoch", f.epoch),
+                ),
+                Ok(None) => {
+                    return Check::new(
+                        NAME,
+                        Status::Critical,
+                        format!(
+                            "refused: {} still answers on {} from {holder}{also} (the old primary?), and the primary is not fenced: fence it first (maestro-fence fence) or take the address off it",
+                            s.address, s.interface
+                        ),
+                    )
+                    .with_finding(
                         Finding::new(
-                            Status::Warning,
+                            Status::Critical,
                             "ip-still-answers",
-                            format!(
-                                "{} still answers from {holder}; taken anyway because the primary is fenced (epoch {}, {}): that machine must drop it, or clients reach either",
-                                s.address,
-                                f.epoch,
-                                f.level.as_deref().unwrap_or("level unknown")
-                            ),
+                            format!("{} answers from {holder}", s.address),
                         )
-                        .at(s.interface.clone())
-                        .detail("fence_epoch", f.epoch),
-                    ),
-                    Ok(None) => {
-                        return Check::new(
-                            NAME,
-                            Status::Critical,
-                            format!(
-                                "refused: {} still answers on {} from {holder} (the old primary?), and the primary is not fenced: fence it first (maestro-fence fence) or take the address off it",
-                                s.address, s.interface
-                            ),
-                        )
-                        .with_finding(
-                            Finding::new(Status::Critical, "ip-still-answers", format!("{} answers from {holder}", s.address))
-                                .at(s.interface.clone()),
-                        )
-                    }
-                    Err(e) => {
-                        return Check::new(
-                            NAME,
-                            Status::Critical,
-                            format!(
-                                "refused: {} still answers from {holder}, and the fence journal cannot be read: {e}",
-                                s.address
-                            ),
-                        )
-                    }
+                        .at(s.interface.clone()),
+                    )
+                }
+                Err(e) => {
+                    return Check::new(
+                        NAME,
+                        Status::Critical,
+                        format!(
+                            "refused: {} still answers from {holder}, and the fence journal cannot be read: {e}",
+                            s.address
+                        ),
+                    )
                 }
             }
         }
+    }
+    let mut added = false;
+    if !here {
         if let Err(e) = ip_cmd(&add_args(s), env.step()) {
             return Check::new(NAME, Status::Critical, format!("not redirected: {e}"));
         }

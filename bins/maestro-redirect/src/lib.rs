@@ -80,9 +80,13 @@ impl Env {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
-    /// One network step's bound: the step timeout, or what is left of the run.
+    /// One network step's bound: the step timeout, or what is left of the
+    /// run (at least 50ms: a step cut to nothing could only fail oddly).
     pub fn step(&self) -> Duration {
-        self.settings.step_timeout.min(self.left())
+        self.settings
+            .step_timeout
+            .min(self.left())
+            .max(Duration::from_millis(50))
     }
 
     pub fn expired(&self) -> bool {

@@ -141,6 +141,14 @@ pub fn interface_mac(interface: &str) -> Result<[u8; 6], String> {
         .ok_or_else(|| format!("the MAC of {interface}: {:?} is not one", text.trim()))
 }
 
+/// `aa:bb:cc:dd:ee:ff`, as [`probe`] reports a MAC.
+pub fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let parts: Vec<u8> = text
         .split(':')
