@@ -141,7 +141,14 @@ fn fence_over_ssh_stops_disables_marks_and_guard_refuses_then_unfence() {
     assert_eq!(g.code, Some(0), "{}", g.all());
 }
 
-fn assert_not_fenced_within(w: &World, r: &support::maestro_fence::Run, deadline: Duration) {
+/// `result`: `not-fenced` when nothing was changed, `partial` when the
+/// fence failed after changing things.
+fn assert_not_fenced_within(
+    w: &World,
+    r: &support::maestro_fence::Run,
+    deadline: Duration,
+    result: &str,
+) {
     assert_eq!(r.code, Some(2), "{}", r.all());
     assert!(r.stdout.contains("NOT fenced"), "{}", r.all());
     assert!(r.took < deadline, "took {:?}", r.took);
@@ -151,7 +158,7 @@ fn assert_not_fenced_within(w: &World, r: &support::maestro_fence::Run, deadline
         "the failed run still took and journaled an epoch"
     );
     let h = w.fence(&["history"]);
-    assert!(h.stdout.contains("not-fenced"), "{}", h.all());
+    assert!(h.stdout.contains(&format!(": {result} at")), "{}", h.all());
 }
 
 #[test]
@@ -161,11 +168,35 @@ fn a_service_that_refuses_to_stop_is_not_fenced() {
     w.start_service("hub", ServiceKind::RefusesToStop);
     w.write_config("", "levels = [\"ssh\"]\ndeadline = \"15s\"");
     let r = w.fence(&["fence"]);
-    assert_not_fenced_within(&w, &r, Duration::from_secs(15));
+    assert_not_fenced_within(&w, &r, Duration::from_secs(15), "partial");
     assert!(r.stdout.contains("hub stopped: no"), "{}", r.all());
     assert!(w.service_running("hub"));
+    // The report says what was changed half-way, and what undoes it.
+    for change in [
+        "stop lui (done; not undone",
+        "disable lui (done; unfence enables it again)",
+        "stop hub (failed;",
+        "comment out the sync entries of",
+        "write the fence marker (done; unfence removes it)",
+    ] {
+        assert!(r.stdout.contains(change), "{change}: {}", r.all());
+    }
+    assert!(r.stdout.contains("only partly"), "{}", r.all());
+    // status shows it as partial, from the journal, beside the live checks.
     let s = w.fence(&["status"]);
     assert_eq!(s.code, Some(2), "{}", s.all());
+    assert!(
+        s.stdout.contains("partial: the last fence (epoch 1"),
+        "{}",
+        s.all()
+    );
+    assert!(s.stdout.contains("disable lui (done"), "{}", s.all());
+    // unfence undoes it: lui enabled again, the marker gone.
+    let u = w.fence(&["unfence"]);
+    assert_eq!(u.code, Some(0), "{}", u.all());
+    assert!(!w.path("lui.disabled").exists() && !w.path("fenced").exists());
+    let s = w.fence(&["status"]);
+    assert!(!s.stdout.contains("partial"), "{}", s.all());
 }
 
 #[test]
@@ -192,7 +223,8 @@ fn a_command_that_hangs_times_out_and_is_not_fenced() {
         .join("\n");
     fs::write(w.path("config.toml"), config).unwrap();
     let r = w.fence(&["fence"]);
-    assert_not_fenced_within(&w, &r, Duration::from_secs(8));
+    assert_not_fenced_within(&w, &r, Duration::from_secs(8), "partial");
+    assert!(r.stdout.contains("stop lui (unknown"), "{}", r.all());
     assert!(r.stdout.contains("timeout"), "{}", r.all());
 }
 
@@ -218,7 +250,15 @@ fn sshd_killed_during_the_fence_is_not_fenced() {
         .join("\n");
     fs::write(w.path("config.toml"), config).unwrap();
     let r = w.fence(&["fence"]);
-    assert_not_fenced_within(&w, &r, Duration::from_secs(10));
+    assert_not_fenced_within(&w, &r, Duration::from_secs(10), "partial");
+    // The session broke mid-script: every change it carried may have run.
+    for change in [
+        "stop lui (unknown",
+        "disable hub (unknown",
+        "write the fence marker (unknown",
+    ] {
+        assert!(r.stdout.contains(change), "{change}: {}", r.all());
+    }
 }
 
 #[test]
@@ -230,7 +270,8 @@ fn a_primary_whose_link_is_down_is_decided_within_the_connect_timeout() {
     w.pair.link_down();
     let r = w.fence(&["fence"]);
     // connect_timeout is 2s; decided within it plus 1 s.
-    assert_not_fenced_within(&w, &r, Duration::from_secs(3));
+    assert_not_fenced_within(&w, &r, Duration::from_secs(3), "not-fenced");
+    assert!(r.stdout.contains("nothing was changed"), "{}", r.all());
     assert!(r.stdout.contains("cannot reach the primary"), "{}", r.all());
     // status cannot tell (3), it does not say "not fenced".
     let s = w.fence(&["status"]);
@@ -253,7 +294,7 @@ fn a_changed_host_key_is_refused_and_not_fenced() {
     )
     .unwrap();
     let r = w.fence(&["fence"]);
-    assert_not_fenced_within(&w, &r, Duration::from_secs(10));
+    assert_not_fenced_within(&w, &r, Duration::from_secs(10), "not-fenced");
     assert!(r.stdout.contains("CHANGED"), "{}", r.all());
     assert!(w.service_running("lui"));
 }

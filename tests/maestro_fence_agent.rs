@@ -85,7 +85,9 @@ fn metadata_validates_against_the_fence_agents_schema() {
         "status",
         "monitor",
         "list",
+        "list-status",
         "metadata",
+        "manpage",
         "validate-all",
     ] {
         assert!(
@@ -93,8 +95,16 @@ fn metadata_validates_against_the_fence_agents_schema() {
             "{action}"
         );
     }
-    // The same from stdin and from `maestro-fence agent`.
+    assert!(
+        r.stdout.contains("<parameter name=\"delay\""),
+        "{}",
+        r.stdout
+    );
+    // The same from stdin, in the OCF spelling, as `manpage` (fence-agents'
+    // library prints the XML for both) and from `maestro-fence agent`.
     assert_eq!(a.stdin("action=metadata\n").stdout, r.stdout);
+    assert_eq!(a.stdin("action=meta-data\n").stdout, r.stdout);
+    assert_eq!(a.flags(&["-o", "manpage"]).stdout, r.stdout);
     let sub = run(BIN, &["agent".into(), "--action=metadata".into()], "");
     assert_eq!(sub.code, Some(0));
     assert_eq!(sub.stdout, r.stdout);
@@ -108,13 +118,13 @@ fn stdin_is_parsed_as_the_api_says() {
     let input = format!("# from stonithd\n{}nodename=maestro1\nport=maestro1\npcmk_host_list=maestro1\naction=off\n\naction=list\n", a.common(&config));
     let r = a.stdin(&input);
     assert_eq!(r.code, Some(0), "{}", r.all());
-    assert_eq!(r.stdout, "198.18.0.2,primary\n");
-    // `option` is the old name of `action`; `ip` overrides the config's host.
+    assert_eq!(r.stdout, "maestro1\n");
+    // `option` is the old name of `action`.
     let r = a.stdin(&format!(
-        "{}option=list\nip=198.18.0.7\n",
+        "{}option=list\nplug=maestro9\n",
         a.common(&config)
     ));
-    assert_eq!(r.stdout, "198.18.0.7,primary\n", "{}", r.all());
+    assert_eq!(r.stdout, "maestro9\n", "{}", r.all());
     // A line that is not key=value is warned about, not fatal.
     let r = a.stdin(&format!(
         "{}garbage line\naction=validate-all\n",
@@ -193,4 +203,209 @@ fn each_action_has_the_api_exit_code() {
         a.path("kh").display()
     ));
     assert_eq!(r.code, Some(1), "{}", r.all());
+}
+
+/// A config whose levels need no primary at hand to be checked.
+fn write(a: &Agent, name: &str, text: &str) -> PathBuf {
+    let p = a.path(name);
+    fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn list_prints_the_configured_node_name_and_nothing_else() {
+    let a = Agent::new();
+    let named = write(
+        &a,
+        "named.toml",
+        "[primary]\nhost = \"198.18.0.2\"\n[fence]\nnode_name = \"maestro1\"\n",
+    );
+    let r = a.stdin(&format!("config_file={}\naction=list\n", named.display()));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "maestro1\n"),
+        "{}",
+        r.all()
+    );
+    // No name anywhere: not a guess at one (Pacemaker would take the host
+    // address for a node name), but an error that says what to set.
+    let bare = write(&a, "bare.toml", "[primary]\nhost = \"198.18.0.2\"\n");
+    let r = a.stdin(&format!("config_file={}\naction=list\n", bare.display()));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert_eq!(r.stdout, "");
+    assert!(r.stderr.contains("pcmk_host_list"), "{}", r.all());
+    // Asked to fence another node than its own: refused, nothing tried.
+    let r = a.stdin(&format!(
+        "config_file={}\nstate_dir={}\naction=off\nnodename=maestro2\nport=maestro2\n",
+        named.display(),
+        a.path("state").display()
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(
+        r.stderr.contains("this device fences maestro1"),
+        "{}",
+        r.all()
+    );
+    assert!(!a.path("state").exists(), "no epoch was taken");
+}
+
+#[test]
+fn monitor_checks_the_device_never_the_primary() {
+    let a = Agent::new();
+    let key = a.path("id");
+    fs::write(&key, "not really a key").unwrap();
+    let kh = a.path("known_hosts");
+    // 198.18.0.2 is routed nowhere from here: the primary is unreachable.
+    fs::write(
+        &kh,
+        "[198.18.0.2]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0fHPvTCvpSBqKOU0gImpJJVPnGMMunlr3z8Z5uoudX\n",
+    )
+    .unwrap();
+    let config = write(
+        &a,
+        "c.toml",
+        &format!(
+            "[primary]\nhost = \"198.18.0.2\"\nport = 2222\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = \"10s\"\n[fence]\nlevels = [\"ssh\"]\n",
+            key.display(),
+            kh.display()
+        ),
+    );
+    let c = format!(
+        "config_file={}\nstate_dir={}\n",
+        config.display(),
+        a.path("state").display()
+    );
+    let r = a.stdin(&format!("{c}action=monitor\nverbose=1\n"));
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert!(
+        r.took < std::time::Duration::from_secs(2),
+        "took {:?}",
+        r.took
+    );
+    assert!(r.stderr.contains("holds a host key"), "{}", r.all());
+    // Each thing the device needs, missing, fails the monitor by name.
+    let r = a.stdin(&format!("{c}action=monitor\nipport=22\n"));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(
+        r.stderr.contains("no host key for 198.18.0.2"),
+        "{}",
+        r.all()
+    );
+    let r = a.stdin(&format!(
+        "{c}action=monitor\nidentity_file={}\n",
+        a.path("gone").display()
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(r.stderr.contains("identity file"), "{}", r.all());
+    let agent = write(
+        &a,
+        "agent.toml",
+        "[primary]\nhost = \"198.18.0.2\"\n[fence]\nlevels = [\"agent\"]\nagent = \"fence_no_such_agent\"\n",
+    );
+    let r = a.stdin(&format!(
+        "config_file={}\naction=monitor\n",
+        agent.display()
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(r.stderr.contains("fence_no_such_agent"), "{}", r.all());
+}
+
+#[test]
+fn validate_all_runs_the_resolution_of_a_real_fence() {
+    let a = Agent::new();
+    let config = write(
+        &a,
+        "c.toml",
+        "[primary]\nhost = \"198.18.0.2\"\n[fence]\nlevels = [\"agent\"]\n",
+    );
+    let r = a.stdin(&format!(
+        "config_file={}\naction=validate-all\n",
+        config.display()
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(r.stderr.contains("fence.agent"), "{}", r.all());
+    // The levels option goes through the same resolution.
+    let ok = write(&a, "ok.toml", "[primary]\nhost = \"198.18.0.2\"\n");
+    let r = a.stdin(&format!(
+        "config_file={}\nlevels=ssh,agent\naction=validate-all\n",
+        ok.display()
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    let r = a.stdin(&format!(
+        "config_file={}\ndelay=soon\naction=validate-all\n",
+        ok.display()
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(r.stderr.contains("delay"), "{}", r.all());
+    assert_eq!(
+        a.stdin(&format!(
+            "config_file={}\naction=validate-all\n",
+            ok.display()
+        ))
+        .code,
+        Some(0)
+    );
+}
+
+#[test]
+fn delay_waits_before_fencing_and_list_status_reports_the_state() {
+    let a = Agent::new();
+    let config = a.dummy_config("on");
+    let c = a.common(&config);
+    let r = a.stdin(&format!("{c}action=list-status\nplug=maestro1\n"));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "maestro1,,ON\n"),
+        "{}",
+        r.all()
+    );
+    let r = a.stdin(&format!("{c}action=off\ndelay=2\n"));
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert!(
+        r.took >= std::time::Duration::from_secs(2),
+        "took {:?}",
+        r.took
+    );
+    assert_eq!(fs::read_to_string(a.path("dummy.status")).unwrap(), "off");
+    let r = a.stdin(&format!("{c}action=list-status\nplug=maestro1\n"));
+    assert_eq!(r.stdout, "maestro1,,OFF\n", "{}", r.all());
+    // status is never delayed.
+    let r = a.stdin(&format!("{c}action=status\ndelay=30\n"));
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(
+        r.took < std::time::Duration::from_secs(10),
+        "took {:?}",
+        r.took
+    );
+}
+
+/// The Pacemaker example leaves a retry room: Pacemaker kills the agent at
+/// pcmk_off_timeout (default 60 s) and retries within what is left.
+#[test]
+fn the_pacemaker_example_keeps_power_timeout_below_pacemakers_timeouts() {
+    let script = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/maestro-fence/pacemaker-stonith.sh"
+    ))
+    .unwrap();
+    let create: String = script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let seconds = |key: &str| -> Option<f64> {
+        let v = create
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))?;
+        Some(v.trim_end_matches('s').parse().unwrap())
+    };
+    let power = seconds("power_timeout").expect("the example sets power_timeout");
+    for key in ["pcmk_off_timeout", "pcmk_reboot_timeout"] {
+        // Unset is Pacemaker's default stonith-timeout.
+        let pacemaker = seconds(key).unwrap_or(60.0);
+        assert!(
+            power * 2.0 <= pacemaker,
+            "power_timeout={power} leaves no time for a retry within {key}={pacemaker}"
+        );
+    }
 }

@@ -543,7 +543,11 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
     l.lab.link("p", true);
     let r = l.run(&["move"]);
     assert_eq!(r.code, Some(2), "{}", r.text());
-    assert!(r.message().contains("it is on this server too"), "{}", r.message());
+    assert!(
+        r.message().contains("it is on this server too"),
+        "{}",
+        r.message()
+    );
 
     // Failback: the address leaves this server.
     let r = l.run(&["undo"]);
@@ -559,6 +563,7 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
             epoch,
             maestro_fence::journal::FENCED,
             Some("isolate"),
+            &serde_json::json!([]),
             &serde_json::json!([]),
         )
         .unwrap();
@@ -900,4 +905,23 @@ fn config_check_runs_the_tools_own_resolution() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("redirect.dns_key"), "{text}");
+    // A typo in [redirect] is named with its line and key, by this tool and
+    // by any other (every binary knows every section).
+    let typo = write(
+        dir.path(),
+        "typo.toml",
+        "[redirect]\nmethods = [\"dns\"]\ndns_zoen = \"example.org\"\n",
+    );
+    for bin in [REDIRECT, env!("CARGO_BIN_EXE_maestro-watch")] {
+        let out = std::process::Command::new(bin)
+            .args(["--config", typo.to_str().unwrap(), "config", "check"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{bin}: {err}");
+        assert!(
+            err.contains("typo.toml:3: key `redirect.dns_zoen`: unknown field `dns_zoen`"),
+            "{bin}: {err}"
+        );
+    }
 }

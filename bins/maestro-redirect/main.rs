@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_redirect::main()
+    maestro_ha::run(maestro_redirect::main)
 }

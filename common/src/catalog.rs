@@ -110,8 +110,28 @@ impl Catalog {
         Catalog::open_path(&state_dir.join(FILE_NAME))
     }
 
+    /// [`Catalog::open`] that waits at most `wait` for another process's
+    /// write transaction (instead of [`BUSY_TIMEOUT`]), for a run with a
+    /// deadline: its later writes wait as long, unless
+    /// [`Catalog::set_busy_timeout`] says otherwise.
+    pub fn open_within(state_dir: &Path, wait: Duration) -> Result<Catalog, CatalogError> {
+        create_private_dir(state_dir)?;
+        Catalog::open_path_within(&state_dir.join(FILE_NAME), wait)
+    }
+
+    /// How long the next writes wait for another process's transaction.
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<(), CatalogError> {
+        self.conn
+            .busy_timeout(wait)
+            .map_err(|source| self.sql_err(source))
+    }
+
     /// Open the catalog at an exact path and bring its schema up to date.
     pub fn open_path(path: &Path) -> Result<Catalog, CatalogError> {
+        Catalog::open_path_within(path, BUSY_TIMEOUT)
+    }
+
+    fn open_path_within(path: &Path, wait: Duration) -> Result<Catalog, CatalogError> {
         let open_err = |source| CatalogError::Open {
             path: path.to_path_buf(),
             source,
@@ -120,10 +140,10 @@ impl Catalog {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.busy_timeout(wait).map_err(open_err)?;
         // WAL lets readers go on while one process writes; FULL sync because
         // the fence journal must survive a power cut right after a fence.
-        let mode = enable_wal(&conn).map_err(open_err)?;
+        let mode = enable_wal(&conn, wait).map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(rusqlite::Error::InvalidParameterName(format!(
                 "journal_mode is {mode}, WAL could not be enabled"
@@ -340,8 +360,8 @@ impl Catalog {
 /// not wait for through the busy handler, so two processes opening a fresh
 /// catalog at the same moment would see SQLITE_BUSY at once; retry within
 /// the busy timeout instead.
-fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
-    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+fn enable_wal(conn: &Connection, wait: Duration) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + wait;
     loop {
         match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
             Err(rusqlite::Error::SqliteFailure(e, _))

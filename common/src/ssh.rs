@@ -1163,6 +1163,43 @@ pub fn known_hosts_pattern(host: &str, port: u16) -> String {
     }
 }
 
+/// Whether `known_hosts` holds a usable key for `host` port `port`, under a
+/// plain or a hashed name, as a connect would look it up, without
+/// connecting: a fence agent's `monitor` proves the device can act, never
+/// by asking the target. A missing file holds nothing; a revoked key does
+/// not count.
+pub fn known_hosts_has(known_hosts: &Path, host: &str, port: u16) -> Result<bool, SshError> {
+    let known = KnownHostsFile::load(known_hosts)?;
+    let err = |reason: String| SshError::KnownHosts {
+        path: known_hosts.to_path_buf(),
+        reason,
+    };
+    let session = Session::new().map_err(|e| err(e.message().to_string()))?;
+    let mut kh = session
+        .known_hosts()
+        .map_err(|e| err(e.message().to_string()))?;
+    for line in &known.entries {
+        let _ = kh.read_str(line, KnownHostFileKind::OpenSSH);
+    }
+    // libssh2 matches names (hashed ones too) only against a key: ask with
+    // each key the file holds.
+    for line in &known.entries {
+        let Some(b64) = line.split_whitespace().nth(2) else {
+            continue;
+        };
+        if known.revoked.iter().any(|r| r == b64) {
+            continue;
+        }
+        let Ok(key) = STANDARD.decode(b64) else {
+            continue;
+        };
+        if matches!(kh.check_port(host, port, &key), CheckResult::Match) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A SHA-256 digest as OpenSSH prints a fingerprint.
 pub fn fingerprint_sha256(digest: &[u8]) -> String {
     format!("SHA256:{}", STANDARD_NO_PAD.encode(digest))

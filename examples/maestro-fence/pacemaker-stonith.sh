@@ -1,16 +1,31 @@
 #!/bin/sh
 # Pacemaker: fence the old Maestro primary with fence_maestro before Maestro
-# starts on the failover node. Install the agent link first:
+# starts on the failover node. Install the agent link first (Pacemaker looks
+# for fence agents in /usr/sbin):
 #   ln -s /usr/local/bin/maestro-fence /usr/sbin/fence_maestro
 # Pacemaker passes the options on stdin (FenceAgentAPI); fence_maestro reads
 # everything else (services, sync, levels) from the maestro-ha config.
+#
+# pcmk_host_list names the node this device fences. Without it Pacemaker asks
+# the agent's `list`, which prints [fence] node_name (set it in the config).
+#
+# Timeouts: Pacemaker kills the agent at pcmk_off_timeout / pcmk_reboot_timeout
+# (default: stonith-timeout, 60s) and retries within what is left. Keep
+# power_timeout (the agent's whole run) well below them, or the retry gets no
+# time: 40s here against 90s.
 pcs stonith create maestro-primary-fence fence_maestro \
     config_file=/etc/maestro-ha/config.toml \
     state_dir=/var/lib/maestro-ha \
-    power_timeout=60 \
+    power_timeout=40 \
     pcmk_host_list=maestro1 \
     pcmk_reboot_action=off \
-    op monitor interval=120s
+    pcmk_off_timeout=90s \
+    pcmk_reboot_timeout=90s \
+    op monitor interval=60s
+
+# The monitor checks this server only (config, key, known_hosts entry, fence
+# agent, firewall tool), never the primary: the device stays started while the
+# primary is down, which is when it is needed.
 
 # Fencing topology: IPMI power fencing first, fence_maestro after it (or the
 # other way round; Pacemaker stops at the first level that succeeds):
@@ -21,3 +36,5 @@ pcs stonith create maestro-primary-fence fence_maestro \
 
 # Check it by hand (exit 0 on = not fenced, 2 off = fenced, 1 cannot tell):
 #   printf 'action=status\nconfig_file=/etc/maestro-ha/config.toml\n' | fence_maestro
+#   printf 'action=monitor\nverbose=1\nconfig_file=/etc/maestro-ha/config.toml\n' | fence_maestro
+#   stonith_admin --list-targets maestro-primary-fence

@@ -336,6 +336,57 @@ epoch_file = "{r}/epoch"
         run("ip", &all, "")
     }
 
+    /// Runs maestro-fence as `fence_maestro` on the failover side, options on stdin.
+    pub fn agent(&self, input: &str) -> Run {
+        let link = self.path("fence_maestro");
+        if !link.exists() {
+            std::os::unix::fs::symlink(BIN, &link).unwrap();
+        }
+        let all: Vec<String> = vec![
+            "netns".into(),
+            "exec".into(),
+            self.pair.failover.name.clone(),
+            link.display().to_string(),
+        ];
+        run("ip", &all, input)
+    }
+
+    /// Runs a program in the failover's namespace, bounded at 60 s.
+    pub fn on_failover(&self, program: &str, args: &[&str]) -> Run {
+        let mut all: Vec<String> = vec![
+            "netns".into(),
+            "exec".into(),
+            self.pair.failover.name.clone(),
+            program.into(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        run("ip", &all, "")
+    }
+
+    /// Whether a TCP connect from the failover's namespace to `addr:port` succeeds within 2 s.
+    pub fn failover_can_connect(&self, addr: &str, port: u16) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.pair.failover.name,
+                "timeout",
+                "2",
+                "bash",
+                "-c",
+                &format!("exec 3<>/dev/tcp/{addr}/{port}"),
+            ])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    /// The nftables ruleset of the failover's namespace.
+    pub fn failover_ruleset(&self) -> String {
+        self.on_failover("nft", &["list", "ruleset"]).stdout
+    }
+
     /// Runs maestro-fence on the primary's side (the host namespace, same files).
     pub fn on_primary(&self, config: &Path, args: &[&str]) -> Run {
         let mut all: Vec<String> = vec![

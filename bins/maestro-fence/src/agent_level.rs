@@ -3,12 +3,12 @@
 //! options on stdin as `key=value` lines, never in argv (secrets included).
 //! `action=off`, then `action=status` must answer "off" (exit 2).
 
+use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::level::{LevelOutcome, Verdict};
 use crate::process::{self, LocalOutput};
 use crate::remote::brief;
 use crate::settings::Settings;
-use maestro_common::config::FenceLevel;
 use std::time::Instant;
 
 /// The FenceAgentAPI's answer to `status` when the target is off.
@@ -197,7 +197,23 @@ fn judge_status(o: &LocalOutput) -> Verdict {
 
 pub fn fence(s: &Settings, deadline: &Deadline, warn: &mut dyn FnMut(String)) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Agent);
-    match call(s, "off", deadline, &mut out, warn) {
+    let off = call(s, "off", deadline, &mut out, warn);
+    let state = match &off {
+        Ok(o) if o.success() => Some("done"),
+        Ok(_) => Some("failed"),
+        // Not found, or no time left: never started.
+        Err(_) if out.steps.last().is_none_or(|st| st.outcome == "error") => None,
+        Err(_) => Some("unknown"),
+    };
+    if let Some(state) = state {
+        out.changed(
+            "action=off",
+            "local",
+            state,
+            "not undone: unfence does not power the primary on",
+        );
+    }
+    match off {
         Ok(o) if o.success() => {}
         Ok(o) => {
             out.verdict = Verdict::NotConfirmed(format!(
@@ -242,7 +258,7 @@ mod tests {
     #[test]
     fn secrets_go_to_stdin_only_and_are_masked() {
         std::env::set_var("MAESTRO_FENCE_TEST_PW", "hunter2");
-        let c = maestro_common::config::parse(
+        let c = maestro_common::config::LoadedConfig::from_text(
             "[primary]\nhost = \"p\"\n[fence]\nagent = \"fence_dummy\"\nagent_options = { ip = \"10.0.0.9\" }\nagent_secrets = { password = { env = \"MAESTRO_FENCE_TEST_PW\" } }\n",
             Path::new("t"),
         )

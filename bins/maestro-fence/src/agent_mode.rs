@@ -7,10 +7,12 @@
 //! the monitoring-plugin ones: 0 success (and `status`: on), 1 failure,
 //! 2 `status`: off.
 
+use crate::config::FenceLevel;
+use crate::device;
 use crate::metadata;
 use crate::ops::{self, Env};
 use crate::settings::{Overrides, Settings};
-use maestro_common::config::{self, FenceLevel};
+use maestro_common::config;
 use maestro_common::render::{self, Format, RenderOptions};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -30,7 +32,7 @@ fn canonical(key: &str) -> &str {
         "option" => "action",
         "ipaddr" => "ip",
         "login" => "username",
-        "port" | "nodename" => "plug",
+        "port" => "plug",
         "identity-file" => "identity_file",
         "power-timeout" => "power_timeout",
         "config-file" | "config" => "config_file",
@@ -66,6 +68,8 @@ const FLAGS: &[(Option<char>, &str, bool)] = &[
     (Some('l'), "username", true),
     (Some('k'), "identity-file", true),
     (Some('n'), "plug", true),
+    (None, "nodename", true),
+    (None, "delay", true),
     (None, "power-timeout", true),
     (None, "config-file", true),
     (None, "state-dir", true),
@@ -131,7 +135,8 @@ fn truthy(v: Option<&String>) -> bool {
 const USAGE: &str = "\
 Usage: fence_maestro [options]   (or options as key=value lines on stdin)
   -o, --action=[action]      on, off, reboot (default), status, monitor, list,
-                             metadata, validate-all
+                             list-status, metadata (meta-data), manpage,
+                             validate-all
   -a, --ip=[ip]              the primary's SSH address ([primary] host)
   -u, --ipport=[port]        its SSH port
   -l, --username=[name]      SSH login name
@@ -140,10 +145,60 @@ Usage: fence_maestro [options]   (or options as key=value lines on stdin)
   --config-file=[file]       maestro-ha configuration
   --state-dir=[dir]          maestro-ha state folder
   --levels=[ssh,agent,isolate]  levels to try
-  --power-timeout=[seconds]  deadline of one run
-  -n, --plug=[name]          node name (accepted, not used)
+  --power-timeout=[seconds]  deadline of one run (keep it below Pacemaker's
+                             pcmk_off_timeout)
+  --delay=[seconds]          wait this long before fencing (off, reboot)
+  -n, --plug=[name]          the primary's node name (list prints it)
+  --nodename=[name]          the node Pacemaker asks to fence
   -v, --verbose  -q, --quiet  -V, --version  -h, --help
 Exit codes: 0 success (status: on), 1 failure, 2 status: off.";
+
+/// The node this device fences, as configured: `plug` among the device's
+/// options, else `[fence] node_name`.
+fn device_node(values: &BTreeMap<String, String>, s: &Settings) -> Option<String> {
+    values
+        .get("plug")
+        .cloned()
+        .or_else(|| s.fence.node_name.clone())
+        .filter(|n| !n.trim().is_empty())
+}
+
+/// A request for another node than the configured one is refused: a
+/// device that fences its primary whatever node it is asked for could
+/// "succeed" for a node it never touched.
+fn check_target(values: &BTreeMap<String, String>, s: &Settings) -> Result<(), String> {
+    let Some(mine) = s.fence.node_name.as_deref().filter(|n| !n.is_empty()) else {
+        return Ok(());
+    };
+    let asked: Vec<&String> = ["nodename", "plug"]
+        .iter()
+        .filter_map(|k| values.get(*k))
+        .collect();
+    if asked.is_empty() || asked.iter().any(|a| a.as_str() == mine) {
+        Ok(())
+    } else {
+        Err(format!(
+            "asked to act on {}, but this device fences {mine} ([fence] node_name)",
+            asked[0]
+        ))
+    }
+}
+
+/// `delay`: seconds to wait before fencing, as fence-agents' library offers it.
+fn delay_of(values: &BTreeMap<String, String>) -> Result<Duration, String> {
+    match values.get("delay") {
+        None => Ok(Duration::ZERO),
+        Some(t) => {
+            let secs: f64 = t
+                .parse()
+                .map_err(|_| format!("delay: {t:?} is not a number of seconds"))?;
+            if !(0.0..86_400.0).contains(&secs) {
+                return Err(format!("delay: {t} is out of range"));
+            }
+            Ok(Duration::from_secs_f64(secs))
+        }
+    }
+}
 
 /// Runs the agent; returns the FenceAgentAPI exit code.
 pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
@@ -179,24 +234,32 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
         );
         return EXIT_OK;
     }
-    let action = values
+    let mut action = values
         .get("action")
         .map(|a| a.to_ascii_lowercase())
         .unwrap_or_else(|| "reboot".into());
+    // The OCF spelling, as fence-agents' library accepts it.
+    if action == "meta-data" {
+        action = "metadata".into();
+    }
     let quiet = truthy(values.get("quiet"));
     let verbose = truthy(values.get("verbose"));
-    if action == "metadata" {
+    // fence-agents' library prints the same XML for both (its manual
+    // pages are made from it).
+    if action == "metadata" || action == "manpage" {
         let _ = out.write_all(metadata::xml().as_bytes());
         return EXIT_OK;
     }
     if !matches!(
         action.as_str(),
-        "on" | "off" | "reboot" | "status" | "monitor" | "list" | "validate-all"
+        "on" | "off" | "reboot" | "status" | "monitor" | "list" | "list-status" | "validate-all"
     ) {
         let _ = writeln!(err, "Failed: unknown action {action:?}");
         return EXIT_FAILED;
     }
-    let settings = match settings_from(&values) {
+    // The same resolution as a real fence, so validate-all fails where a
+    // fence would, not later.
+    let (settings, delay) = match settings_from(&values).and_then(|s| Ok((s, delay_of(&values)?))) {
         Ok(s) => s,
         Err(e) => {
             let _ = writeln!(err, "Failed: {e}");
@@ -207,8 +270,23 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
         return EXIT_OK;
     }
     if action == "list" {
-        let _ = writeln!(out, "{},primary", settings.primary.host);
-        return EXIT_OK;
+        return match device_node(&values, &settings) {
+            Some(name) => {
+                let _ = writeln!(out, "{name}");
+                EXIT_OK
+            }
+            None => {
+                let _ = writeln!(err, "Failed: no node name to list: set [fence] node_name, or give the device plug=NAME, or give Pacemaker pcmk_host_list=NAME");
+                EXIT_FAILED
+            }
+        };
+    }
+    if action == "monitor" {
+        return monitor(&settings, verbose, err);
+    }
+    if let Err(e) = check_target(&values, &settings) {
+        let _ = writeln!(err, "Failed: {e}");
+        return EXIT_FAILED;
     }
     let state_dir = match values.get("state_dir") {
         Some(d) => PathBuf::from(d),
@@ -227,6 +305,10 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
         state_dir,
         warn: &mut warn,
     };
+    if matches!(action.as_str(), "off" | "reboot") {
+        // Outside the run's deadline: power_timeout bounds the fence itself.
+        std::thread::sleep(delay);
+    }
     let (code, report) = match action.as_str() {
         "off" | "reboot" => match ops::fence(&mut env, false) {
             Ok((r, true)) => {
@@ -260,6 +342,18 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
                 (EXIT_FAILED, None)
             }
         },
+        "list-status" => {
+            let (r, answer) = ops::status(&mut env);
+            let name = device_node(&values, &env.settings)
+                .unwrap_or_else(|| env.settings.primary.host.clone());
+            let state = match answer {
+                Some(true) => "OFF",
+                Some(false) => "ON",
+                None => "UNKNOWN",
+            };
+            let _ = writeln!(out, "{name},,{state}");
+            (EXIT_OK, Some(r))
+        }
         "status" => {
             let (r, answer) = ops::status(&mut env);
             match answer {
@@ -277,15 +371,10 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
                 }
             }
         }
-        // monitor: can the "device" act? Either the primary answers over
-        // SSH, or a level that needs no primary is configured and usable.
-        _ => {
-            let (r, answer) = ops::status(&mut env);
-            let usable = answer.is_some();
-            if !usable {
-                let _ = writeln!(err, "Failed: no level can act: {}", r.summary_line());
-            }
-            (if usable { EXIT_OK } else { EXIT_FAILED }, Some(r))
+        other => {
+            // Every other action was answered above; never a panic here.
+            let _ = writeln!(err, "Failed: unknown action {other:?}");
+            (EXIT_FAILED, None)
         }
     };
     if verbose {
@@ -298,6 +387,44 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
         let _ = writeln!(err, "fence_maestro: warning: {w}");
     }
     code
+}
+
+/// `monitor`: the device can act (see [`device`]); the primary is not asked.
+fn monitor(s: &Settings, verbose: bool, err: &mut dyn Write) -> u8 {
+    let needs = device::needs(s);
+    let missing: Vec<String> = needs
+        .iter()
+        .filter_map(|n| {
+            n.result
+                .as_ref()
+                .err()
+                .map(|e| format!("level {}: {}: {e}", n.level.as_str(), n.what))
+        })
+        .collect();
+    if verbose {
+        for n in &needs {
+            let (word, text) = match &n.result {
+                Ok(t) => ("ok", t),
+                Err(e) => ("missing", e),
+            };
+            let _ = writeln!(
+                err,
+                "fence_maestro: monitor: level {}: {}: {word}: {text}",
+                n.level.as_str(),
+                n.what
+            );
+        }
+    }
+    if missing.is_empty() {
+        EXIT_OK
+    } else {
+        let _ = writeln!(
+            err,
+            "Failed: the device cannot fence: {}",
+            missing.join("; ")
+        );
+        EXIT_FAILED
+    }
 }
 
 /// The settings: the maestro-ha config with the agent's options on top.
@@ -354,7 +481,7 @@ fn settings_from(values: &BTreeMap<String, String>) -> Result<Settings, String> 
         }
         flags.deadline = Some(Duration::from_secs_f64(secs));
     }
-    Settings::resolve(&loaded.config, &flags).map_err(|e| e.to_string())
+    Settings::resolve(&loaded, &flags).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -5,16 +5,20 @@
 //! Confirmed when the rules list back with every address, the key line is
 //! commented out and the daemon is stopped.
 
+use crate::config::{FenceLevel, FirewallBackend};
 use crate::deadline::Deadline;
 use crate::level::{LevelOutcome, Verdict};
+use crate::local_addrs;
 use crate::process::{self, LocalOutput};
 use crate::remote::{brief, Answer, Judge};
 use crate::settings::Settings;
-use maestro_common::config::{FenceLevel, FirewallBackend};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// The longest a connect probe waits (less when `connect_timeout` is shorter).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a key line disabled by the fence starts.
 pub const KEY_TAG: &str = "#maestro-fence# ";
@@ -41,39 +45,89 @@ impl Firewall {
     }
 }
 
-/// The primary's addresses: `[primary] addresses`, else its host resolved
-/// (bounded: name lookup has no timeout of its own).
+/// Resolves one name (or parses an address), bounded: name lookup has no
+/// timeout of its own, so it runs on a thread that is left behind at the bound.
+fn resolve(key: &str, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
+    if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let (tx, rx) = mpsc::channel();
+    let lookup = name.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            (lookup.as_str(), 0)
+                .to_socket_addrs()
+                .map(|a| a.map(|s| s.ip()).collect::<Vec<_>>()),
+        );
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(ips)) if !ips.is_empty() => Ok(ips),
+        Ok(Ok(_)) => Err(format!("{key} {name} resolves to no address")),
+        Ok(Err(e)) => Err(format!("{key}: cannot resolve {name}: {e}")),
+        Err(_) => Err(format!("{key}: resolving {name} timed out")),
+    }
+}
+
+/// The primary's addresses: what `[primary] host` resolves to (the address
+/// SSH and every other client reach it on), always, and every
+/// `[primary] addresses` entry besides.
 pub fn addresses(s: &Settings, timeout: Duration) -> Result<Vec<IpAddr>, String> {
-    let names = if s.primary.addresses.is_empty() {
-        vec![s.primary.host.clone()]
-    } else {
-        s.primary.addresses.clone()
-    };
-    let mut out = Vec::new();
-    for name in names {
-        if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>() {
-            out.push(ip);
-            continue;
-        }
-        let (tx, rx) = mpsc::channel();
-        let lookup = name.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(
-                (lookup.as_str(), 0)
-                    .to_socket_addrs()
-                    .map(|a| a.map(|s| s.ip()).collect::<Vec<_>>()),
-            );
-        });
-        match rx.recv_timeout(timeout) {
-            Ok(Ok(ips)) if !ips.is_empty() => out.extend(ips),
-            Ok(Ok(_)) => return Err(format!("{name} resolves to no address")),
-            Ok(Err(e)) => return Err(format!("cannot resolve {name}: {e}")),
-            Err(_) => return Err(format!("resolving {name} timed out")),
-        }
+    let mut out = resolve("[primary] host", &s.primary.host, timeout)?;
+    for (i, name) in s.primary.addresses.iter().enumerate() {
+        out.extend(resolve(
+            &format!("[primary] addresses[{i}]"),
+            name,
+            timeout,
+        )?);
     }
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// What `isolate` would block, decided before anything changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// The primary's addresses, none of them this server's.
+    Ready(Vec<IpAddr>),
+    /// A name did not resolve: the level cannot run, the others may.
+    Unresolved(String),
+    /// An address is this server's own (or that cannot be ruled out): the
+    /// whole fence is refused before any level runs.
+    Refused(String),
+}
+
+/// The prefix of every refusal, as scripts and people look for it.
+pub const REFUSAL: &str = "refusing to isolate an address of this server";
+
+/// Resolves the primary's addresses and refuses any of this server's own.
+pub fn targets(s: &Settings, timeout: Duration) -> Targets {
+    let addrs = match addresses(s, timeout) {
+        Ok(a) => a,
+        Err(e) => return Targets::Unresolved(e),
+    };
+    match local_addrs::own_addresses(&addrs) {
+        Ok(own) if own.is_empty() => Targets::Ready(addrs),
+        Ok(own) => {
+            let list: Vec<String> = own
+                .iter()
+                .map(|o| format!("{} ({})", o.ip, o.source))
+                .collect();
+            Targets::Refused(format!(
+                "{REFUSAL}: {} (the primary is [primary] host {:?}{}); dropping it would cut this server off from itself while the primary runs on",
+                list.join(", "),
+                s.primary.host,
+                if s.primary.addresses.is_empty() {
+                    String::new()
+                } else {
+                    " with [primary] addresses".to_string()
+                }
+            ))
+        }
+        Err(e) => Targets::Refused(format!(
+            "{REFUSAL}? cannot tell ({e}), so nothing is isolated"
+        )),
+    }
 }
 
 /// One local command.
@@ -285,11 +339,20 @@ pub fn missing_from_iptables_listing(listing: &str, chain: &str, addrs: &[IpAddr
         .collect()
 }
 
+/// The largest authorized_keys file read: a few hundred keys at most.
+const KEYS_LIMIT: u64 = maestro_common::fsio::MIB;
+
+fn read_keys(path: &Path) -> std::io::Result<String> {
+    maestro_common::fsio::read_regular_to_string(path, KEYS_LIMIT).map_err(std::io::Error::other)
+}
+
 /// Comments out the key lines holding `key_match`; returns how many were
-/// active before. Written through a temporary file and a rename, keeping
-/// the file's mode, so a crash never leaves half a file.
+/// active before. Rewritten atomically (a temporary file beside it, fsync,
+/// rename, fsync of the folder), keeping the file's mode and owner; a
+/// chown that fails is an error, so a crash never leaves half a file and
+/// the file never changes hands.
 pub fn disable_key(path: &Path, key_match: &str) -> std::io::Result<usize> {
-    let text = std::fs::read_to_string(path)?;
+    let text = read_keys(path)?;
     let mut n = 0;
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.split_inclusive('\n') {
@@ -307,7 +370,7 @@ pub fn disable_key(path: &Path, key_match: &str) -> std::io::Result<usize> {
 
 /// Undoes [`disable_key`].
 pub fn restore_key(path: &Path) -> std::io::Result<usize> {
-    let text = std::fs::read_to_string(path)?;
+    let text = read_keys(path)?;
     let mut n = 0;
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -332,37 +395,14 @@ fn is_active_key_line(line: &str, key_match: &str) -> bool {
 
 /// How many active key lines hold `key_match`.
 pub fn active_keys(path: &Path, key_match: &str) -> std::io::Result<usize> {
-    Ok(std::fs::read_to_string(path)?
+    Ok(read_keys(path)?
         .lines()
         .filter(|l| is_active_key_line(l, key_match))
         .count())
 }
 
 fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)?;
-    let tmp = path.with_extension("maestro-fence.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::set_permissions(
-        &tmp,
-        std::fs::Permissions::from_mode(meta.permissions().mode()),
-    )?;
-    // SAFETY: chown with valid C string and ids read from the old file.
-    {
-        use std::os::unix::ffi::OsStrExt;
-        use std::os::unix::fs::MetadataExt;
-        let c =
-            std::ffi::CString::new(tmp.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-        unsafe {
-            libc::chown(c.as_ptr(), meta.uid(), meta.gid());
-        }
-    }
-    std::fs::rename(&tmp, path)
+    maestro_common::fsio::write_atomic(path, text.as_bytes(), 0o600).map_err(std::io::Error::other)
 }
 
 fn run_local(
@@ -451,7 +491,114 @@ pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
             format!("systemctl disable --now {u}; systemctl mask {u}"),
         ));
     }
+    let ports: Vec<String> = s.probe_ports().iter().map(u16::to_string).collect();
+    let list: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
+    v.push((
+        "connect probe".into(),
+        format!(
+            "tcp connect to {} on port {}: every one must fail",
+            list.join(", "),
+            ports.join(", ")
+        ),
+    ));
     v
+}
+
+/// What a TCP connect to the primary found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// The connection was made: the primary is not isolated.
+    Connected,
+    /// The primary answered with a reset: its packets still get here.
+    Refused,
+    /// No answer (dropped here, timed out, no route): isolated.
+    Silent(String),
+    /// The connect failed for a reason that says nothing about the path to
+    /// the primary (no free port, no descriptor): cannot tell.
+    Unknown(String),
+}
+
+/// One bounded TCP connect to `addr`.
+pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
+    use std::io::ErrorKind;
+    match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(_) => Reach::Connected,
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Reach::Refused,
+        // Dropped by a rule here (EPERM), no answer, no way there: the
+        // only failures that show the primary cut off.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::TimedOut
+                    | ErrorKind::PermissionDenied
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            ) =>
+        {
+            Reach::Silent(e.to_string())
+        }
+        Err(e) => Reach::Unknown(e.to_string()),
+    }
+}
+
+/// The active proof: from this server, a bounded TCP connect to every
+/// isolated address on the primary's SSH port and the `[watch]` ports must
+/// fail. Rules that list back prove only that they were loaded; a probe
+/// proves that they hold. The connects run at once, so the whole probe
+/// takes at most one `timeout`. Adds what it found to `problems` (the
+/// primary answers) and `unsure` (a probe could not be made).
+pub fn probe(
+    s: &Settings,
+    addrs: &[IpAddr],
+    timeout: Duration,
+    out: &mut LevelOutcome,
+    problems: &mut Vec<String>,
+    unsure: &mut Vec<String>,
+) {
+    let targets: Vec<SocketAddr> = addrs
+        .iter()
+        .flat_map(|&ip| {
+            s.probe_ports()
+                .into_iter()
+                .map(move |p| SocketAddr::new(ip, p))
+        })
+        .collect();
+    let started = Instant::now();
+    let handles: Vec<_> = targets
+        .iter()
+        .map(|&a| std::thread::spawn(move || probe_once(a, timeout)))
+        .collect();
+    for (addr, h) in targets.iter().zip(handles) {
+        let reach = h
+            .join()
+            .unwrap_or_else(|_| Reach::Silent("the probe thread failed".into()));
+        let action = format!("tcp connect {addr} (timeout {}s)", timeout.as_secs_f64());
+        let (outcome, seen) = match &reach {
+            Reach::Connected => (
+                "does-not-hold",
+                "connected: the primary answers".to_string(),
+            ),
+            Reach::Refused => (
+                "does-not-hold",
+                "connection refused: the primary's packets still get here".to_string(),
+            ),
+            Reach::Silent(why) => ("holds", format!("no connection: {why}")),
+            Reach::Unknown(why) => ("cannot-tell", format!("the probe could not be made: {why}")),
+        };
+        out.record(
+            format!("probe {addr}"),
+            "local",
+            action,
+            outcome,
+            seen.clone(),
+            started.elapsed(),
+        );
+        match outcome {
+            "holds" => {}
+            "cannot-tell" => unsure.push(format!("{addr}: {seen}")),
+            _ => problems.push(format!("{addr} still answers ({seen})")),
+        }
+    }
 }
 
 /// Checks the block and the closed sync path; the verdict.
@@ -600,6 +747,10 @@ pub fn verify(
             Err(e) => unsure.push(e),
         }
     }
+    match deadline.cap(s.primary.connect_timeout().min(PROBE_TIMEOUT)) {
+        Some(t) => probe(s, addrs, t, out, &mut problems, &mut unsure),
+        None => unsure.push("the run's deadline passed before the connect probe".into()),
+    }
     if !problems.is_empty() {
         problems.extend(unsure);
         Verdict::NotConfirmed(problems.join("; "))
@@ -607,33 +758,45 @@ pub fn verify(
         Verdict::CannotTell(unsure.join("; "))
     } else {
         let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        let ports: Vec<String> = s.probe_ports().iter().map(u16::to_string).collect();
         Verdict::Confirmed(format!(
-            "{} blocks {}",
+            "{} blocks {}, and no connect to port {} gets through",
             match fw {
                 Firewall::Nft => format!("nftables table inet {}", s.table),
                 Firewall::Iptables => format!("iptables chain {}_in", s.table),
             },
-            list.join(", ")
+            list.join(", "),
+            ports.join(", ")
         ))
     }
 }
 
-pub fn fence(s: &Settings, deadline: &Deadline) -> LevelOutcome {
+/// The `isolate` level of `fence`, on targets vetted by [`targets`].
+pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
-    let addrs = match deadline.cap(s.command_timeout).map(|t| addresses(s, t)) {
-        Some(Ok(a)) => a,
-        Some(Err(e)) => {
-            out.verdict = Verdict::NotConfirmed(e);
-            return out;
-        }
-        None => {
-            out.verdict = Verdict::NotConfirmed("the run's deadline passed".into());
+    let addrs = match targets {
+        Targets::Ready(a) => a.clone(),
+        Targets::Unresolved(e) | Targets::Refused(e) => {
+            out.verdict = Verdict::NotConfirmed(format!("{e}; nothing was changed"));
             return out;
         }
     };
+    if deadline.remaining().is_zero() {
+        out.verdict = Verdict::NotConfirmed("the run's deadline passed".into());
+        return out;
+    }
     let fw = Firewall::choose(s);
     for c in firewall_commands(fw, &s.table, &addrs) {
-        if let Err(e) = run_local(&c, s, deadline, &mut out) {
+        let result = run_local(&c, s, deadline, &mut out);
+        if !c.may_fail {
+            let state = match &result {
+                Ok(o) if o.success() => "done",
+                Ok(_) => "failed",
+                Err(_) => "unknown",
+            };
+            out.changed(&c.name, "local", state, "unfence removes it");
+        }
+        if let Err(e) = result {
             out.verdict = Verdict::NotConfirmed(e);
             return out;
         }
@@ -641,14 +804,24 @@ pub fn fence(s: &Settings, deadline: &Deadline) -> LevelOutcome {
     if let (Some(p), Some(m)) = (&s.sync.authorized_keys, &s.sync.key_match) {
         let started = Instant::now();
         match disable_key(p, m) {
-            Ok(n) => out.record(
-                "disable the sync key",
-                "local",
-                format!("comment out the lines of {} holding {m:?}", p.display()),
-                "ran",
-                format!("{n} line(s) commented out"),
-                started.elapsed(),
-            ),
+            Ok(n) => {
+                out.record(
+                    "disable the sync key",
+                    "local",
+                    format!("comment out the lines of {} holding {m:?}", p.display()),
+                    "ran",
+                    format!("{n} line(s) commented out"),
+                    started.elapsed(),
+                );
+                if n > 0 {
+                    out.changed(
+                        "disable the sync key",
+                        "local",
+                        "done",
+                        "unfence --resume-sync",
+                    );
+                }
+            }
             Err(e) => {
                 out.record(
                     "disable the sync key",
@@ -668,7 +841,14 @@ pub fn fence(s: &Settings, deadline: &Deadline) -> LevelOutcome {
             LocalCommand::new(&format!("stop {u}"), "systemctl", &["disable", "--now", u]),
             LocalCommand::new(&format!("mask {u}"), "systemctl", &["mask", u]),
         ] {
-            if let Err(e) = run_local(&c, s, deadline, &mut out) {
+            let result = run_local(&c, s, deadline, &mut out);
+            let state = match &result {
+                Ok(o) if o.success() => "done",
+                Ok(_) => "failed",
+                Err(_) => "unknown",
+            };
+            out.changed(&c.name, "local", state, "unfence --resume-sync");
+            if let Err(e) = result {
                 out.verdict = Verdict::NotConfirmed(e);
                 return out;
             }
@@ -683,9 +863,10 @@ pub fn fence(s: &Settings, deadline: &Deadline) -> LevelOutcome {
 
 pub fn status(s: &Settings, deadline: &Deadline) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
-    out.verdict = match addresses(s, s.command_timeout.min(deadline.remaining())) {
-        Ok(addrs) => verify(s, &addrs, deadline, &mut out),
-        Err(e) => Verdict::CannotTell(e),
+    out.verdict = match targets(s, s.command_timeout.min(deadline.remaining())) {
+        Targets::Ready(addrs) => verify(s, &addrs, deadline, &mut out),
+        Targets::Unresolved(e) => Verdict::CannotTell(e),
+        Targets::Refused(e) => Verdict::NotConfirmed(e),
     };
     out
 }

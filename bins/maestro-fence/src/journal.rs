@@ -7,15 +7,17 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
 pub const COMPONENT: &str = "fence";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "fence journal: epochs and steps",
-    sql: "CREATE TABLE fence_epochs (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "fence journal: epochs and steps",
+        sql: "CREATE TABLE fence_epochs (
               epoch           INTEGER PRIMARY KEY,
               command         TEXT NOT NULL CHECK (command IN ('fence','unfence')),
               primary_host    TEXT NOT NULL,
@@ -38,12 +40,20 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               elapsed_ms  INTEGER NOT NULL
           );
           CREATE INDEX fence_steps_by_epoch ON fence_steps (epoch, id);",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "fence journal: what a run changed",
+        sql: "ALTER TABLE fence_epochs ADD COLUMN changes TEXT NOT NULL DEFAULT '[]';",
+    },
+];
 
 /// Results a journal row can hold.
 pub const RUNNING: &str = "running";
 pub const FENCED: &str = "fenced";
 pub const NOT_FENCED: &str = "not-fenced";
+/// Not fenced, but changed things on the way: see the run's changes.
+pub const PARTIAL: &str = "partial";
 pub const UNFENCED: &str = "unfenced";
 pub const UNFENCE_FAILED: &str = "unfence-failed";
 
@@ -75,6 +85,8 @@ pub struct EpochRow {
     pub result: String,
     pub confirmed_level: Option<String>,
     pub levels: serde_json::Value,
+    /// What the run changed (see [`crate::level::Change`]).
+    pub changes: serde_json::Value,
 }
 
 pub struct Journal {
@@ -97,16 +109,30 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<EpochRow> {
         result: r.get(6)?,
         confirmed_level: r.get(7)?,
         levels: serde_json::from_str(&levels).unwrap_or(serde_json::Value::Null),
+        changes: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or(serde_json::Value::Null),
     })
 }
 
-const COLUMNS: &str = "epoch, command, primary_host, failover_host, started_at, finished_at, result, confirmed_level, levels";
+const COLUMNS: &str = "epoch, command, primary_host, failover_host, started_at, finished_at, result, confirmed_level, levels, changes";
 
 impl Journal {
     pub fn open(state_dir: &Path) -> Result<Journal, CatalogError> {
         let mut catalog = Catalog::open(state_dir)?;
         catalog.ensure_schema(COMPONENT, MIGRATIONS)?;
         Ok(Journal { catalog })
+    }
+
+    /// [`Journal::open`] within a run's deadline: it waits at most `wait`
+    /// for another process's write transaction on the catalog.
+    pub fn open_within(state_dir: &Path, wait: Duration) -> Result<Journal, CatalogError> {
+        let mut catalog = Catalog::open_within(state_dir, wait)?;
+        catalog.ensure_schema(COMPONENT, MIGRATIONS)?;
+        Ok(Journal { catalog })
+    }
+
+    /// How long the next writes may wait for another process's transaction.
+    pub fn wait_at_most(&self, wait: Duration) -> Result<(), CatalogError> {
+        self.catalog.set_busy_timeout(wait)
     }
 
     pub fn catalog_mut(&mut self) -> &mut Catalog {
@@ -152,16 +178,31 @@ impl Journal {
         result: &str,
         confirmed_level: Option<&str>,
         levels: &serde_json::Value,
+        changes: &serde_json::Value,
     ) -> Result<(), CatalogError> {
         let finished = now();
         let levels = levels.to_string();
+        let changes = changes.to_string();
         self.catalog.write(|tx| {
             tx.execute(
-                "UPDATE fence_epochs SET finished_at = ?2, result = ?3, confirmed_level = ?4, levels = ?5 WHERE epoch = ?1",
-                rusqlite::params![epoch as i64, finished, result, confirmed_level, levels],
+                "UPDATE fence_epochs SET finished_at = ?2, result = ?3, confirmed_level = ?4, levels = ?5, changes = ?6 WHERE epoch = ?1",
+                rusqlite::params![epoch as i64, finished, result, confirmed_level, levels, changes],
             )?;
             Ok(())
         })
+    }
+
+    /// The newest epoch of `primary`, whatever its command.
+    pub fn latest_for(&self, primary: &str) -> Result<Option<EpochRow>, CatalogError> {
+        self.catalog
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM fence_epochs WHERE primary_host = ?1 ORDER BY epoch DESC LIMIT 1"),
+                rusqlite::params![primary],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> CatalogError {
@@ -270,6 +311,8 @@ pub enum LockError {
     },
     #[error("another maestro-fence run holds {path}; gave up waiting after {}ms", .waited.as_millis())]
     Busy { path: String, waited: Duration },
+    #[error("the lock file {path} is {kind}, not a regular file; refusing (remove it: a run creates it again)")]
+    NotRegular { path: String, kind: &'static str },
 }
 
 impl RunLock {
@@ -277,15 +320,42 @@ impl RunLock {
         let path = state_dir.join("fence.lock");
         let shown = path.display().to_string();
         let _ = std::fs::create_dir_all(state_dir);
-        let file = OpenOptions::new()
+        // Without blocking and without following a link: a FIFO put in its
+        // place would otherwise hold the open forever (no deadline bounds
+        // an open), and the fence would never start nor end.
+        let opened = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
-            .open(&path)
-            .map_err(|source| LockError::Open {
-                path: shown.clone(),
-                source,
-            })?;
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&path);
+        let not_regular = |meta: std::fs::Metadata| LockError::NotRegular {
+            path: shown.clone(),
+            kind: maestro_common::fsio::kind_name(meta.file_type()),
+        };
+        let file = match opened {
+            Ok(f) => f,
+            Err(source) => {
+                return Err(match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if !meta.is_file() => not_regular(meta),
+                    _ => LockError::Open {
+                        path: shown.clone(),
+                        source,
+                    },
+                })
+            }
+        };
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => {}
+            Ok(meta) => return Err(not_regular(meta)),
+            Err(source) => {
+                return Err(LockError::Open {
+                    path: shown.clone(),
+                    source,
+                })
+            }
+        }
         let started = std::time::Instant::now();
         loop {
             // SAFETY: flock on a descriptor we own; no memory is involved.
@@ -328,8 +398,14 @@ mod tests {
             }],
         )
         .unwrap();
-        j.finish(e2, FENCED, Some("ssh"), &serde_json::json!(["ssh"]))
-            .unwrap();
+        j.finish(
+            e2,
+            FENCED,
+            Some("ssh"),
+            &serde_json::json!(["ssh"]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
         assert_eq!(j.last_confirmed_fence("p").unwrap().unwrap().epoch, 2);
         assert!(j.last_confirmed_fence("other").unwrap().is_none());
         let e3 = j.begin("unfence", "p", "f").unwrap();
@@ -341,6 +417,24 @@ mod tests {
         drop(j);
         let mut j = Journal::open(dir.path()).unwrap();
         assert_eq!(j.begin("fence", "p", "f").unwrap(), 4);
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_a_regular_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("fence.lock");
+        let c = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let started = std::time::Instant::now();
+        let e = RunLock::acquire(dir.path(), Duration::from_secs(5)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(matches!(e, LockError::NotRegular { .. }), "{e}");
+        assert!(e.to_string().contains("fence.lock is a FIFO"), "{e}");
+        std::fs::remove_file(&lock).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &lock).unwrap();
+        let e = RunLock::acquire(dir.path(), Duration::from_secs(5)).unwrap_err();
+        assert!(e.to_string().contains("a symbolic link"), "{e}");
     }
 
     #[test]

@@ -1,8 +1,31 @@
 //! What a level reports back: its verdict and the steps behind it.
 
+use crate::config::FenceLevel;
 use crate::journal::StepRecord;
-use maestro_common::config::FenceLevel;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// Something a level changed (or may have changed) while fencing: what a
+/// fence that stops half-way leaves behind, and what undoes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub level: String,
+    /// The step, like `disable lui`.
+    pub step: String,
+    /// Where: `user@host:port`, `local`.
+    pub target: String,
+    /// `done`, `failed` (ran and failed: may have changed part of it) or
+    /// `unknown` (sent, but no answer came back: it may have run).
+    pub state: String,
+    /// What undoes it (`unfence`, `unfence --resume-sync`, or why nothing does).
+    pub undo: String,
+}
+
+impl Change {
+    pub fn line(&self) -> String {
+        format!("{} ({}; {})", self.step, self.state, self.undo)
+    }
+}
 
 /// A level's answer to "is the primary fenced by this level?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +66,8 @@ pub struct LevelOutcome {
     /// The target could not be reached at all (not a host key problem):
     /// `check` may then trust the journal.
     pub unreachable: bool,
+    /// What it changed, in order.
+    pub changes: Vec<Change>,
 }
 
 impl LevelOutcome {
@@ -52,7 +77,19 @@ impl LevelOutcome {
             verdict: Verdict::CannotTell("nothing was run".into()),
             steps: Vec::new(),
             unreachable: false,
+            changes: Vec::new(),
         }
+    }
+
+    /// Records a change (`state`: done, failed, unknown).
+    pub fn changed(&mut self, step: &str, target: &str, state: &str, undo: &str) {
+        self.changes.push(Change {
+            level: self.level.as_str().to_string(),
+            step: step.to_string(),
+            target: target.to_string(),
+            state: state.to_string(),
+            undo: undo.to_string(),
+        });
     }
 
     pub fn record(

@@ -8,16 +8,20 @@
 //!
 //! Modules: [`plan`] (what runs on the primary), [`remote`] (how answers
 //! are judged), [`ssh_level`], [`agent_level`], [`isolate`] (the three
-//! levels), [`journal`] (epochs and the lock), [`ops`] (the subcommands),
+//! levels), [`config`] (the `[fence]` section), [`journal`] (epochs and the
+//! lock), [`ops`] (the subcommands),
 //! [`agent_mode`] and [`metadata`] (fence_maestro).
 
 pub mod agent_level;
 pub mod agent_mode;
 pub mod cli;
+pub mod config;
 pub mod deadline;
+pub mod device;
 pub mod isolate;
 pub mod journal;
 pub mod level;
+pub mod local_addrs;
 pub mod marker;
 pub mod metadata;
 pub mod ops;
@@ -28,10 +32,10 @@ pub mod report_build;
 pub mod settings;
 pub mod ssh_level;
 
+use crate::config::GuardUnreachable;
 use clap::{CommandFactory, Parser};
 pub use cli::{Cli, Command};
 use maestro_common::cli::{self as harness, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
-use maestro_common::config::GuardUnreachable;
 use maestro_common::{Report, Status};
 use settings::{Overrides, Settings};
 use std::ffi::OsString;
@@ -42,7 +46,7 @@ pub const AGENT_NAME: &str = "fence_maestro";
 
 fn settings(ctx: &mut Context, flags: Overrides) -> Result<Settings, ToolError> {
     let loaded = ctx.config()?;
-    Settings::resolve(&loaded.config, &flags).map_err(|e| ToolError::Usage(e.to_string()))
+    Settings::resolve(loaded, &flags).map_err(|e| ToolError::Usage(e.to_string()))
 }
 
 fn time_flags(t: &cli::TimeArgs) -> Overrides {
@@ -51,6 +55,34 @@ fn time_flags(t: &cli::TimeArgs) -> Overrides {
         command_timeout: t.command_timeout.map(|d| d.0),
         ..Overrides::default()
     }
+}
+
+/// `config check`'s own part: the very resolution a fence runs, so a
+/// configuration passes only when a fence could run with it.
+fn resolution_checks(loaded: &maestro_common::config::LoadedConfig) -> Vec<maestro_common::Check> {
+    use maestro_common::Check;
+    let check = match Settings::resolve(loaded, &Overrides::default()) {
+        Ok(s) => {
+            let levels: Vec<&str> = s.levels.iter().map(|l| l.as_str()).collect();
+            Check::ok(
+                "fence",
+                format!(
+                    "levels {}; deadline {}s, command timeout {}s{}",
+                    levels.join(", "),
+                    s.deadline.as_secs_f64(),
+                    s.command_timeout.as_secs_f64(),
+                    s.fence
+                        .node_name
+                        .as_deref()
+                        .map(|n| format!("; node name {n}"))
+                        .unwrap_or_default()
+                ),
+            )
+            .detail("levels", serde_json::json!(levels))
+        }
+        Err(e) => Check::new("fence", Status::Critical, e.to_string()),
+    };
+    vec![check]
 }
 
 /// A run whose verdict is "not confirmed" always exits 2, whatever made
@@ -80,7 +112,9 @@ impl Tool for Cli {
         };
         let mut warnings = Vec::new();
         let result = match command {
-            Command::Config(ConfigCommand::Check) => return harness::config_check(ctx),
+            Command::Config(ConfigCommand::Check) => {
+                return harness::config_check_with(ctx, resolution_checks)
+            }
             Command::Fence {
                 levels,
                 dry_run,

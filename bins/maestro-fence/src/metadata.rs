@@ -91,7 +91,7 @@ pub const PARAMETERS: &[Param] = &[
         "string",
         None,
         false,
-        "Node name (accepted for Pacemaker, not used: the primary is configured)",
+        "The primary's node name: what list prints (default [fence] node_name; without either, give the device pcmk_host_list)",
     ),
     (
         "power_timeout",
@@ -99,7 +99,15 @@ pub const PARAMETERS: &[Param] = &[
         "second",
         Some("60"),
         false,
-        "Deadline of a whole fence, unfence or status run",
+        "Deadline of a whole fence, unfence or status run; keep it (plus delay) below Pacemaker's pcmk_off_timeout, so a retry has time",
+    ),
+    (
+        "delay",
+        "--delay=[seconds]",
+        "second",
+        Some("0"),
+        false,
+        "Wait this many seconds before fencing (off, reboot)",
     ),
     (
         "verbose",
@@ -142,7 +150,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("status", ""),
     ("monitor", ""),
     ("list", ""),
+    ("list-status", ""),
     ("metadata", ""),
+    ("manpage", ""),
     ("validate-all", ""),
 ];
 

@@ -1,17 +1,17 @@
 //! The subcommands' work, shared by the CLI and the fence-agent mode.
 
 use crate::agent_level;
+use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::isolate;
 use crate::journal::{self, Journal, RunLock};
-use crate::level::{LevelOutcome, Verdict};
+use crate::level::{Change, LevelOutcome, Verdict};
 use crate::marker::Marker;
 use crate::plan;
 use crate::report_build::{level_check, verdict_message};
 use crate::settings::Settings;
 use crate::ssh_level;
 use maestro_common::cli::ToolError;
-use maestro_common::config::FenceLevel;
 use maestro_common::{Check, Finding, Report, Status};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -34,13 +34,17 @@ fn fence_level(
     env: &mut Env,
     level: FenceLevel,
     marker: &Marker,
+    isolate_targets: Option<&isolate::Targets>,
     deadline: &Deadline,
 ) -> LevelOutcome {
     let s = &env.settings;
     match level {
         FenceLevel::Ssh => ssh_level::run(s, &plan::fence_plan(s, marker), deadline),
         FenceLevel::Agent => agent_level::fence(s, deadline, env.warn),
-        FenceLevel::Isolate => isolate::fence(s, deadline),
+        FenceLevel::Isolate => match isolate_targets {
+            Some(t) => isolate::fence(s, t, deadline),
+            None => isolate::fence(s, &isolate::targets(s, s.command_timeout), deadline),
+        },
     }
 }
 
@@ -56,59 +60,122 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         return Ok((report, false));
     }
     let deadline = Deadline::after(env.settings.deadline);
-    // The journal first: it creates the state folder mode 0700.
-    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
-    let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
-        Ok(l) => l,
-        Err(e) => {
-            report.push(Check::new(
-                "fence",
-                Status::Critical,
-                format!("NOT fenced: {e}"),
-            ));
+    // Before anything changes, not even an epoch: isolate must never cut
+    // this server off from itself, and it is a fallback of every other
+    // level, so a refusal stops the whole fence.
+    let isolate_targets = if env.settings.levels.contains(&FenceLevel::Isolate) {
+        let timeout = deadline
+            .cap(env.settings.command_timeout)
+            .unwrap_or_default();
+        let t = isolate::targets(&env.settings, timeout);
+        if let isolate::Targets::Refused(why) = &t {
+            report.push(
+                Check::new(
+                    "fence",
+                    Status::Critical,
+                    format!(
+                        "{} is NOT fenced: {why}; nothing was changed",
+                        env.settings.primary.host
+                    ),
+                )
+                .detail("primary", env.settings.primary.host.clone()),
+            );
+            report.finish();
             return Ok((report, false));
         }
+        Some(t)
+    } else {
+        None
+    };
+    // A fence that cannot record its epoch within its deadline is not a
+    // fence: nothing may change before the epoch is journaled, and no wait
+    // on the catalog (another process's write transaction) outlives the
+    // deadline.
+    let refuse = |mut report: Report, why: String| {
+        report.push(Check::new(
+            "fence",
+            Status::Critical,
+            format!("NOT fenced: {why}; nothing was changed"),
+        ));
+        report.finish();
+        Ok((report, false))
+    };
+    // The journal first: it creates the state folder mode 0700.
+    let mut journal = match Journal::open_within(&env.state_dir, deadline.remaining()) {
+        Ok(j) => j,
+        Err(e) => return refuse(report, format!("cannot record the fence's epoch: {e}")),
+    };
+    let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
+        Ok(l) => l,
+        Err(e) => return refuse(report, e.to_string()),
     };
     let s = env.settings.clone();
-    let epoch = journal
-        .begin("fence", &s.primary.host, &s.failover_name())
-        .map_err(failed)?;
+    let began = journal
+        .wait_at_most(deadline.remaining())
+        .and_then(|()| journal.begin("fence", &s.primary.host, &s.failover_name()));
+    let epoch = match began {
+        Ok(e) => e,
+        Err(e) => return refuse(report, format!("cannot record the fence's epoch: {e}")),
+    };
     let marker = Marker {
         epoch,
         failover: s.failover_name(),
         fenced_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     let mut outcomes: Vec<LevelOutcome> = Vec::new();
+    // After the first change a journal error no longer stops the fence (the
+    // primary is half-changed); it makes the verdict "not fenced" instead,
+    // since `check` trusts only what the journal holds.
+    let mut journal_error: Option<String> = None;
     for &level in &s.levels {
-        let outcome = fence_level(env, level, &marker, &deadline);
-        journal.add_steps(epoch, &outcome.steps).map_err(failed)?;
+        let outcome = fence_level(env, level, &marker, isolate_targets.as_ref(), &deadline);
+        if let Err(e) = journal
+            .wait_at_most(deadline.remaining())
+            .and_then(|()| journal.add_steps(epoch, &outcome.steps))
+        {
+            journal_error.get_or_insert(e.to_string());
+        }
         let confirmed = outcome.verdict.is_confirmed();
         outcomes.push(outcome);
         if confirmed {
             break;
         }
     }
-    let confirmed = outcomes
-        .iter()
-        .find(|o| o.verdict.is_confirmed())
-        .map(|o| o.level);
     let levels_json = json!(outcomes
         .iter()
         .map(LevelOutcome::summary_json)
         .collect::<Vec<_>>());
-    let result = if confirmed.is_some() {
+    let changes: Vec<Change> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
+    let mut confirmed = outcomes
+        .iter()
+        .find(|o| o.verdict.is_confirmed())
+        .map(|o| o.level);
+    let result = if confirmed.is_some() && journal_error.is_none() {
         journal::FENCED
-    } else {
+    } else if changes.is_empty() {
         journal::NOT_FENCED
+    } else {
+        journal::PARTIAL
     };
-    journal
-        .finish(
+    if let Err(e) = journal.wait_at_most(deadline.remaining()).and_then(|()| {
+        journal.finish(
             epoch,
             result,
             confirmed.map(FenceLevel::as_str),
             &levels_json,
+            &json!(changes),
         )
-        .map_err(failed)?;
+    }) {
+        journal_error.get_or_insert(e.to_string());
+    }
+    if let Some(e) = &journal_error {
+        report.push(Check::new(
+            "journal",
+            Status::Critical,
+            format!("the fence could not be journaled within its deadline ({e}): it does not count as a fence; `check` refuses until one is journaled"),
+        ));
+        confirmed = None;
+    }
     for o in &outcomes {
         let status = match (&o.verdict, confirmed) {
             (Verdict::Confirmed(_), _) => Status::Ok,
@@ -127,16 +194,30 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
                 level.as_str()
             ),
         ),
-        None => Check::new(
+        None if changes.is_empty() => Check::new(
             "fence",
             Status::Critical,
             format!(
-                "{} is NOT fenced: no level confirmed (tried {}; epoch {epoch})",
+                "{} is NOT fenced: no level confirmed (tried {}; epoch {epoch}); nothing was changed",
                 s.primary.host,
                 tried.join(", ")
             ),
         ),
+        None => {
+            report.push(changes_check(&changes, Status::Critical));
+            Check::new(
+                "fence",
+                Status::Critical,
+                format!(
+                    "{} is NOT fenced, only partly: no level confirmed (tried {}; epoch {epoch}), after {} change(s) (see `changes`; `maestro-fence unfence` undoes what it can)",
+                    s.primary.host,
+                    tried.join(", "),
+                    changes.len()
+                ),
+            )
+        }
     }
+    .detail("result", result)
     .detail("epoch", epoch)
     .detail("primary", s.primary.host.clone())
     .detail("levels_tried", json!(tried))
@@ -147,6 +228,33 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         .catalog_mut()
         .record_run(&report, &json!({"epoch": epoch, "levels": levels_json}));
     Ok((report, confirmed.is_some()))
+}
+
+/// What a fence changed before it failed, one finding a change, with
+/// what undoes it: the admin's list for `unfence`.
+fn changes_check(changes: &[Change], status: Status) -> Check {
+    let lines: Vec<String> = changes.iter().map(Change::line).collect();
+    let mut c = Check::new(
+        "changes",
+        status,
+        format!(
+            "partial: changed before the fence failed: {}",
+            lines.join("; ")
+        ),
+    )
+    .detail("changes", json!(changes));
+    for ch in changes {
+        c.add_finding(
+            Finding::new(
+                status,
+                ch.step.clone(),
+                format!("{}; {}", ch.state, ch.undo),
+            )
+            .at(ch.target.clone())
+            .detail("level", ch.level.clone()),
+        );
+    }
+    c
 }
 
 /// The epoch the next run would take, for a dry run: a missing catalog is
@@ -233,15 +341,19 @@ fn dry_run_fence(env: &mut Env, report: &mut Report) -> Result<(), ToolError> {
                     c.message = e;
                 }
             },
-            FenceLevel::Isolate => match isolate::addresses(s, s.command_timeout) {
-                Ok(addrs) => {
+            FenceLevel::Isolate => match isolate::targets(s, s.command_timeout) {
+                isolate::Targets::Ready(addrs) => {
                     for (name, what) in isolate::describe(s, &addrs) {
                         add(&mut c, &name, "local", what);
                     }
                 }
-                Err(e) => {
+                isolate::Targets::Unresolved(e) => {
                     c.status = Status::Unknown;
                     c.message = e;
+                }
+                isolate::Targets::Refused(e) => {
+                    c.status = Status::Critical;
+                    c.message = format!("a real run would refuse: {e}");
                 }
             },
         }
@@ -277,6 +389,46 @@ fn level_status(
         out.verdict = Verdict::CannotTell(out.verdict.text().to_string());
     }
     out
+}
+
+/// When the newest run for the primary is a fence that stopped half-way,
+/// what it changed, so that `status` shows the primary as partly fenced.
+/// A missing catalog is not created (`status` changes nothing).
+fn partial_from_journal(env: &Env, answer: Option<bool>) -> Option<Check> {
+    if !env
+        .state_dir
+        .join(maestro_common::catalog::FILE_NAME)
+        .exists()
+    {
+        return None;
+    }
+    let journal = Journal::open_within(&env.state_dir, env.settings.command_timeout).ok()?;
+    let last = journal
+        .latest_for(&env.settings.primary.host)
+        .ok()
+        .flatten()?;
+    if last.command != "fence" || last.result != journal::PARTIAL {
+        return None;
+    }
+    let changes: Vec<Change> = serde_json::from_value(last.changes.clone()).unwrap_or_default();
+    let status = match answer {
+        Some(true) => Status::Ok,
+        Some(false) => Status::Critical,
+        None => Status::Unknown,
+    };
+    let mut c = changes_check(&changes, status);
+    c.name = "journal".into();
+    c.message = format!(
+        "partial: the last fence (epoch {}, {}) failed after changing: {}",
+        last.epoch,
+        last.started_at,
+        changes
+            .iter()
+            .map(Change::line)
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    Some(c.detail("epoch", last.epoch))
 }
 
 /// `status`: is the primary fenced now, per level. `Some(true)` fenced,
@@ -319,13 +471,16 @@ pub fn status(env: &mut Env) -> (Report, Option<bool>) {
         (None, true) => Some(false),
         (None, false) => None,
     };
+    if let Some(c) = partial_from_journal(env, answer) {
+        report.push(c);
+    }
     (report, answer)
 }
 
 /// `check`: the pre-start gate on the failover server.
 pub fn check(env: &mut Env) -> Result<Report, ToolError> {
     let mut report = Report::new(TOOL, Some("check"));
-    let journal = Journal::open(&env.state_dir).map_err(failed)?;
+    let journal = Journal::open_within(&env.state_dir, env.settings.deadline).map_err(failed)?;
     let primary = env.settings.primary.host.clone();
     let fence = journal.last_confirmed_fence(&primary).map_err(failed)?;
     let unfence = journal.last_unfence(&primary).map_err(failed)?;
@@ -439,21 +594,30 @@ pub fn unfence(
         return Ok((report, false));
     }
     let deadline = Deadline::after(s.deadline);
-    let mut journal = Journal::open(&env.state_dir).map_err(failed)?;
+    let refuse = |mut report: Report, why: String| {
+        report.push(Check::new(
+            "unfence",
+            Status::Critical,
+            format!("not unfenced: {why}; nothing was changed"),
+        ));
+        report.finish();
+        Ok((report, false))
+    };
+    let mut journal = match Journal::open_within(&env.state_dir, deadline.remaining()) {
+        Ok(j) => j,
+        Err(e) => return refuse(report, format!("cannot record the epoch: {e}")),
+    };
     let _lock = match RunLock::acquire(&env.state_dir, deadline.remaining()) {
         Ok(l) => l,
-        Err(e) => {
-            report.push(Check::new(
-                "unfence",
-                Status::Critical,
-                format!("not unfenced: {e}"),
-            ));
-            return Ok((report, false));
-        }
+        Err(e) => return refuse(report, e.to_string()),
     };
-    let epoch = journal
-        .begin("unfence", &s.primary.host, &s.failover_name())
-        .map_err(failed)?;
+    let began = journal
+        .wait_at_most(deadline.remaining())
+        .and_then(|()| journal.begin("unfence", &s.primary.host, &s.failover_name()));
+    let epoch = match began {
+        Ok(e) => e,
+        Err(e) => return refuse(report, format!("cannot record the epoch: {e}")),
+    };
     let mut outcomes = Vec::new();
     if uses_isolate {
         outcomes.push(isolate::undo(&s, resume_sync, &deadline));
@@ -481,6 +645,7 @@ pub fn unfence(
             },
             None,
             &levels_json,
+            &json!([]),
         )
         .map_err(failed)?;
     for o in &outcomes {
@@ -566,7 +731,8 @@ pub fn history(state_dir: &Path, limit: usize) -> Result<Report, ToolError> {
         )
         .detail("levels", r.levels.clone())
         .detail("failover", r.failover_host.clone())
-        .detail("finished_at", r.finished_at.clone().unwrap_or_default());
+        .detail("finished_at", r.finished_at.clone().unwrap_or_default())
+        .detail("changes", r.changes.clone());
         c = c.detail("steps", serde_json::to_value(&steps).unwrap_or_default());
         report.push(c);
     }
@@ -626,11 +792,16 @@ fn ask_peer(s: &Settings) -> Peer {
     }
 }
 
+/// The largest marker or epoch file read: a few lines.
+const MARKER_LIMIT: u64 = 64 * maestro_common::fsio::KIB;
+
 /// `guard`: on the primary, before Maestro starts.
 pub fn guard(s: &Settings) -> Report {
     let mut report = Report::new(TOOL, Some("guard"));
     let marker_path = Path::new(&s.marker_file);
-    match std::fs::read_to_string(marker_path) {
+    // Bounded and never blocking: a FIFO or a device at the marker's path
+    // must not hang the gate (it refuses, as for any unreadable marker).
+    match maestro_common::fsio::read_regular_to_string(marker_path, MARKER_LIMIT) {
         Ok(text) => {
             let message = match Marker::parse(&text) {
                 Ok(m) => format!("this server was fenced at epoch {} by {} at {}: Maestro must not start here (failback: `maestro-fence unfence` on the failover server)", m.epoch, m.failover, m.fenced_at),
@@ -641,7 +812,7 @@ pub fn guard(s: &Settings) -> Report {
                     .detail("path", s.marker_file.clone()),
             );
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             report.push(Check::ok(
                 "marker",
                 format!("no fence marker at {}", s.marker_file),
@@ -653,7 +824,10 @@ pub fn guard(s: &Settings) -> Report {
             format!("cannot read {}: {e}; refusing", s.marker_file),
         )),
     }
-    let local = match std::fs::read_to_string(&s.epoch_file) {
+    let local = match maestro_common::fsio::read_regular_to_string(
+        Path::new(&s.epoch_file),
+        MARKER_LIMIT,
+    ) {
         Ok(t) => match t.trim().parse::<u64>() {
             Ok(e) => e,
             Err(_) => {
@@ -665,7 +839,7 @@ pub fn guard(s: &Settings) -> Report {
                 return report;
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) if e.is_not_found() => 0,
         Err(e) => {
             report.push(Check::new(
                 "epoch",
@@ -683,12 +857,12 @@ pub fn guard(s: &Settings) -> Report {
         ),
         Peer::Epoch(peer, _) => Check::ok("epoch", format!("the failover server's epoch {peer} is not newer than this side's {local}")),
         Peer::Unreachable(why) => match s.guard_unreachable {
-            maestro_common::config::GuardUnreachable::Refuse => Check::new(
+            crate::config::GuardUnreachable::Refuse => Check::new(
                 "epoch",
                 Status::Critical,
                 format!("cannot ask the failover server ({why}); refusing (fence.guard_unreachable = \"refuse\")"),
             ),
-            maestro_common::config::GuardUnreachable::Allow => Check::ok(
+            crate::config::GuardUnreachable::Allow => Check::ok(
                 "epoch",
                 format!("cannot ask the failover server ({why}); allowed by fence.guard_unreachable = \"allow\""),
             ),

@@ -24,8 +24,24 @@ fn step(name: impl Into<String>, command: impl Into<String>) -> RemoteStep {
         name: name.into(),
         command: command.into(),
         input: None,
+        undo: String::new(),
     }
 }
+
+/// A change of `fence`, with what undoes it.
+fn change(name: impl Into<String>, command: impl Into<String>, undo: &str) -> RemoteStep {
+    RemoteStep {
+        undo: undo.to_string(),
+        ..step(name, command)
+    }
+}
+
+const UNDO_START: &str =
+    "not undone: unfence leaves services stopped (start them after the checks)";
+const UNDO_ENABLE: &str = "unfence enables it again";
+const UNDO_SYNC: &str = "unfence --resume-sync";
+const UNDO_NOTHING: &str = "nothing to undo";
+const UNDO_MARKER: &str = "unfence removes it";
 
 fn probe(name: impl Into<String>, command: impl Into<String>, judge: Judge) -> Probe {
     Probe {
@@ -142,9 +158,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
         RemoteOs::Unix => {
             if let Some(t) = &sy.timer {
                 let q = sh_quote(t);
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("stop sync timer {t}"),
                     format!("systemctl stop {q}; systemctl disable {q}; systemctl mask {q}"),
+                    UNDO_SYNC,
                 ));
                 plan.verify.push(probe(
                     format!("sync timer {t} stopped and masked"),
@@ -154,9 +171,17 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
             }
             if let Some(f) = &sy.cron_file {
                 let q = sh_quote(f);
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("comment out the sync entries of {f}"),
-                    format!("test -f {q} && sed -i -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' {q}"),
+                    format!(
+                        "test -f {q} || exit 1; {}",
+                        rewrite_sh(
+                            f,
+                            &format!("sed -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' \"$f\""),
+                            "0644"
+                        )
+                    ),
+                    UNDO_SYNC,
                 ));
                 plan.verify.push(probe(
                     format!("no active entry in {f}"),
@@ -166,9 +191,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
             }
             if let Some(p) = s.sync_process() {
                 let q = sh_quote(&p);
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("end running {p}"),
                     format!("pkill -TERM -x {q}; i=0; while pgrep -x {q} >/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; pkill -KILL -x {q}; true"),
+                    UNDO_NOTHING,
                 ));
                 plan.verify.push(probe(
                     format!("no {p} running"),
@@ -179,13 +205,15 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
         }
         RemoteOs::Windows => {
             if let Some(t) = &sy.scheduled_task {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("disable sync task {t}"),
                     format!("schtasks /Change /TN {} /DISABLE", win(t)),
+                    UNDO_SYNC,
                 ));
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("end sync task {t}"),
                     format!("schtasks /End /TN {}", win(t)),
+                    UNDO_NOTHING,
                 ));
                 plan.verify.push(probe(
                     format!("sync task {t} disabled"),
@@ -194,9 +222,10 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
                 ));
             }
             if let Some(p) = s.sync_process() {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("end running {p}"),
                     format!("taskkill /F /IM {}", win(&p)),
+                    UNDO_NOTHING,
                 ));
                 plan.verify.push(probe(
                     format!("no {p} running"),
@@ -208,13 +237,28 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
     }
 }
 
+/// A shell command that replaces the file `path` with what `producer`
+/// prints (it reads the old file as `"$f"`), the way every file the fence
+/// rewrites is written: into a temporary file beside it, an existing
+/// file's mode and owner copied over (a chown that fails fails the step:
+/// the file would change hands), flushed, renamed over the old one, and the
+/// folder flushed. On any failure the temporary file is removed and the
+/// old file is left as it was.
+pub fn rewrite_sh(path: &str, producer: &str, mode_if_new: &str) -> String {
+    format!(
+        "f={q}; d={dir}; t=$(mktemp \"$d/.maestro-fence.XXXXXX\") || exit 1; if {{ {producer} >\"$t\" && if [ -e \"$f\" ]; then chmod --reference=\"$f\" \"$t\" && chown --reference=\"$f\" \"$t\"; else chmod {mode_if_new} \"$t\"; fi && sync \"$t\" && mv -f \"$t\" \"$f\" && sync \"$d\"; }}; then exit 0; else rm -f \"$t\"; exit 1; fi",
+        q = sh_quote(path),
+        dir = sh_quote(&unix_dir(path)),
+    )
+}
+
 fn write_file_step(s: &Settings, name: &str, path: &str, text: String) -> RemoteStep {
     let command = match s.os {
-        RemoteOs::Unix => {
-            let q = sh_quote(path);
-            let tmp = sh_quote(&format!("{path}.tmp"));
-            format!("mkdir -p {} && cat > {tmp} && mv -f {tmp} {q}", sh_quote(&unix_dir(path)))
-        }
+        RemoteOs::Unix => format!(
+            "mkdir -p {} || exit 1; {}",
+            sh_quote(&unix_dir(path)),
+            rewrite_sh(path, "cat", "0644")
+        ),
         RemoteOs::Windows => format!(
             "powershell -NoProfile -NonInteractive -Command \"New-Item -ItemType Directory -Force -Path '{}' | Out-Null; [IO.File]::WriteAllText('{path}', [Console]::In.ReadToEnd())\"",
             win_dir(path)
@@ -224,6 +268,7 @@ fn write_file_step(s: &Settings, name: &str, path: &str, text: String) -> Remote
         name: name.to_string(),
         command,
         input: Some(text),
+        undo: UNDO_MARKER.to_string(),
     }
 }
 
@@ -257,40 +302,51 @@ pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
         let q = sh_quote(name);
         match sv.manager {
             ServiceManager::Systemd => {
-                plan.actions
-                    .push(step(format!("stop {name}"), format!("systemctl stop {q}")));
-                plan.actions.push(step(
+                plan.actions.push(change(
+                    format!("stop {name}"),
+                    format!("systemctl stop {q}"),
+                    UNDO_START,
+                ));
+                plan.actions.push(change(
                     format!("disable and mask {name}"),
                     format!("systemctl disable {q}; systemctl mask {q}"),
+                    UNDO_ENABLE,
                 ));
             }
             ServiceManager::Sysv => {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("stop {name}"),
                     format!("/etc/init.d/{q} stop"),
+                    UNDO_START,
                 ));
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("disable {name}"),
                     format!("if command -v update-rc.d >/dev/null; then update-rc.d {q} disable; elif command -v chkconfig >/dev/null; then chkconfig {q} off; else echo 'neither update-rc.d nor chkconfig' >&2; exit 1; fi"),
+                    UNDO_ENABLE,
                 ));
             }
             ServiceManager::Windows => {
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("stop {name}"),
                     format!("sc stop {}", win(name)),
+                    UNDO_START,
                 ));
-                plan.actions.push(step(
+                plan.actions.push(change(
                     format!("disable {name}"),
                     format!("sc config {} start= disabled", win(name)),
+                    UNDO_ENABLE,
                 ));
             }
             ServiceManager::Commands => {
                 let stop = sv.stop_command.as_deref().unwrap_or("false");
                 let disable = sv.disable_command.as_deref().unwrap_or("false");
                 plan.actions
-                    .push(step(format!("stop {name}"), fill(stop, name)));
-                plan.actions
-                    .push(step(format!("disable {name}"), fill(disable, name)));
+                    .push(change(format!("stop {name}"), fill(stop, name), UNDO_START));
+                plan.actions.push(change(
+                    format!("disable {name}"),
+                    fill(disable, name),
+                    UNDO_ENABLE,
+                ));
             }
         }
     }
@@ -380,7 +436,10 @@ pub fn unfence_plan(s: &Settings, epoch: u64, resume_sync: bool) -> SshPlan {
                     let tag = CRON_TAG.replace('#', "\\#");
                     plan.actions.push(step(
                         format!("restore the sync entries of {f}"),
-                        format!("sed -i -e 's/^{tag}//' {q}"),
+                        format!(
+                            "test -f {q} || exit 1; {}",
+                            rewrite_sh(f, &format!("sed -e 's/^{tag}//' \"$f\""), "0644")
+                        ),
                     ));
                 }
             }
@@ -434,7 +493,7 @@ mod tests {
     use std::path::Path;
 
     fn settings(text: &str) -> Settings {
-        let c = maestro_common::config::parse(text, Path::new("t.toml")).unwrap();
+        let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default()).unwrap()
     }
 
@@ -456,7 +515,7 @@ mod tests {
         assert!(cmds.iter().any(|c| c.contains("systemctl mask sync.timer")));
         assert!(cmds
             .iter()
-            .any(|c| c.contains("sed -i") && c.contains("'/etc/cron.d/maestro sync'")));
+            .any(|c| c.contains("mktemp") && c.contains("'/etc/cron.d/maestro sync'")));
         assert!(cmds.iter().any(|c| c.starts_with("pkill -TERM -x rsync")));
         assert_eq!(p.prechecks.len(), 2);
         // two services, timer, cron, process, marker
@@ -464,6 +523,43 @@ mod tests {
         assert_eq!(p.verify.last().unwrap().judge, Judge::Marker(Some(4)));
         let marker_step = p.actions.last().unwrap();
         assert!(marker_step.input.as_deref().unwrap().contains("epoch=4"));
+    }
+
+    #[test]
+    fn a_rewrite_keeps_mode_and_owner_and_leaves_no_temporary_file() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("cron file");
+        std::fs::write(&f, "a\n# b\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let run = |cmd: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .unwrap()
+        };
+        let out = run(&rewrite_sh(
+            f.to_str().unwrap(),
+            "sed -e 's/^a/x/' \"$f\"",
+            "0644",
+        ));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n# b\n");
+        let meta = std::fs::metadata(&f).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A producer that fails leaves the old file and no temporary one.
+        let out = run(&rewrite_sh(f.to_str().unwrap(), "false", "0644"));
+        assert!(!out.status.success());
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n# b\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A new file gets the mode asked for.
+        let g = dir.path().join("new");
+        assert!(run(&rewrite_sh(g.to_str().unwrap(), "echo hi", "0644"))
+            .status
+            .success());
+        assert_eq!(std::fs::metadata(&g).unwrap().mode() & 0o7777, 0o644);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct RemoteStep {
     pub command: String,
     /// Written to the command's stdin (the marker's text).
     pub input: Option<String>,
+    /// What undoes this change, for the report of a fence that stopped
+    /// half-way (empty for the steps of `unfence`).
+    pub undo: String,
 }
 
 /// One question to ask the primary.

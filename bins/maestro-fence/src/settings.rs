@@ -1,9 +1,9 @@
 //! Everything a run needs, resolved from the config and the flags (flags win).
 
+use crate::config::{FenceConfig, FenceLevel, GuardUnreachable};
 use crate::remote::RemoteOs;
 use maestro_common::config::{
-    Config, FenceConfig, FenceLevel, GuardUnreachable, HostConfig, ServiceManager, ServicesConfig,
-    SyncConfig,
+    ConfigError, HostConfig, LoadedConfig, ServiceManager, ServicesConfig, SyncConfig,
 };
 use std::time::Duration;
 
@@ -29,6 +29,8 @@ pub struct Settings {
     pub epoch_file: String,
     pub table: String,
     pub guard_unreachable: GuardUnreachable,
+    /// `[watch] tcp_ports` as configured: isolate's probe tries them too.
+    pub watch_ports: Vec<u16>,
 }
 
 /// Flags that override config keys.
@@ -46,6 +48,8 @@ pub enum SettingsError {
     NoPrimary,
     #[error("`{key}`: {message}")]
     Invalid { key: String, message: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
@@ -73,9 +77,10 @@ pub fn check_name(key: &str, name: &str) -> Result<(), SettingsError> {
 }
 
 impl Settings {
-    pub fn resolve(config: &Config, flags: &Overrides) -> Result<Settings, SettingsError> {
+    pub fn resolve(loaded: &LoadedConfig, flags: &Overrides) -> Result<Settings, SettingsError> {
+        let config = &loaded.config;
         let primary = config.primary.clone().ok_or(SettingsError::NoPrimary)?;
-        let fence = config.fence.clone();
+        let fence: FenceConfig = loaded.section(crate::config::SECTION.name)?;
         let levels = if !flags.levels.is_empty() {
             flags.levels.clone()
         } else {
@@ -183,7 +188,16 @@ impl Settings {
         if deadline.is_zero() || command_timeout.is_zero() {
             return Err(invalid("fence.deadline", "timeouts must be longer than 0"));
         }
+        if levels.contains(&FenceLevel::Agent)
+            && fence.agent.as_deref().is_none_or(|a| a.trim().is_empty())
+        {
+            return Err(invalid(
+                "fence.agent",
+                "the agent level is configured but no fence agent is named (like agent = \"fence_ipmilan\")",
+            ));
+        }
         Ok(Settings {
+            watch_ports: config.watch.tcp_ports.clone().unwrap_or_default(),
             failover: config.failover.clone(),
             services: config.services.clone(),
             sync: config.sync.clone(),
@@ -214,6 +228,18 @@ impl Settings {
             Some(f) => f.host.clone(),
             None => local_hostname(),
         }
+    }
+
+    /// The ports isolate's connect probe tries: the primary's SSH port and
+    /// the configured `[watch] tcp_ports`.
+    pub fn probe_ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.primary.port];
+        for &p in &self.watch_ports {
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        ports
     }
 
     pub fn agent_timeout(&self) -> Duration {
@@ -256,7 +282,7 @@ mod tests {
     use std::path::Path;
 
     fn settings(text: &str) -> Result<Settings, SettingsError> {
-        let c = maestro_common::config::parse(text, Path::new("t.toml")).unwrap();
+        let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default())
     }
 
@@ -281,6 +307,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sync.key_match"), "{e}");
+        let e = settings("[primary]\nhost = \"p\"\n[fence]\nlevels = [\"ssh\", \"agent\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fence.agent"), "{e}");
         let w = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\n").unwrap();
         assert_eq!(w.os, RemoteOs::Windows);
         assert!(w.marker_file.starts_with("C:\\"));

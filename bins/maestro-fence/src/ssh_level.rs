@@ -2,12 +2,12 @@
 //! and judges the re-query. Any error, timeout or unexpected answer means
 //! "not confirmed"; only every probe holding means "confirmed".
 
+use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::level::{LevelOutcome, Verdict};
 use crate::plan::SshPlan;
 use crate::remote::{bounded, brief, sh_quote, Answer, Probe, RemoteOs};
 use crate::settings::Settings;
-use maestro_common::config::FenceLevel;
 use maestro_common::ssh::{ExecOutput, SshClient, SshError};
 use std::time::{Duration, Instant};
 
@@ -202,19 +202,29 @@ fn run_phase(
                 started.elapsed(),
             );
             match parse_batch(&o.stdout, items.len()) {
-                Ok(parsed) => parsed
-                    .into_iter()
-                    .map(|p| {
-                        p.ok_or_else(|| {
-                            if o.exit_status == 125 {
-                                "not run: no temporary folder on the primary (mktemp failed)"
-                                    .to_string()
-                            } else {
-                                "not run: an earlier step timed out or the script ended".to_string()
-                            }
+                Ok(parsed) => {
+                    // After a step that timed out the script stops on purpose;
+                    // otherwise a missing answer means it ended mid-step.
+                    let stopped = parsed
+                        .iter()
+                        .flatten()
+                        .any(|r| r.exit_status == 124 || r.exit_status == 137);
+                    parsed
+                        .into_iter()
+                        .map(|p| {
+                            p.ok_or_else(|| {
+                                if o.exit_status == 125 {
+                                    "not run: no temporary folder on the primary (mktemp failed)"
+                                        .to_string()
+                                } else if stopped {
+                                    "not run: an earlier step timed out".to_string()
+                                } else {
+                                    format!("no answer: the script ended (exit {}) before this step reported; it may have run", o.exit_status)
+                                }
+                            })
                         })
-                    })
-                    .collect(),
+                        .collect()
+                }
                 Err(e) => items
                     .iter()
                     .map(|_| Err(format!("cannot read the primary's answer: {e}")))
@@ -332,7 +342,15 @@ pub fn run(s: &Settings, plan: &SshPlan, deadline: &Deadline) -> LevelOutcome {
         })
         .collect();
     let results = run_phase(&client, s, deadline, &items, true, &mut out);
-    for (a, r) in items.iter().zip(results) {
+    // A step with no answer because the session broke may have run, and so
+    // may every step after it in the same script.
+    let unanswered: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_ref().is_err_and(|e| !e.starts_with("not run")))
+        .map(|(i, _)| i)
+        .collect();
+    for (i, ((a, step), r)) in items.iter().zip(&plan.actions).zip(results).enumerate() {
         let action = bounded(s.os, a.command, s.command_timeout);
         match r {
             Ok(o) => {
@@ -364,6 +382,14 @@ pub fn run(s: &Settings, plan: &SshPlan, deadline: &Deadline) -> LevelOutcome {
                     seen.clone(),
                     Duration::ZERO,
                 );
+                if !step.undo.is_empty() {
+                    let state = match outcome {
+                        "ran" => "done",
+                        "failed" => "failed",
+                        _ => "unknown",
+                    };
+                    out.changed(a.name, &target, state, &step.undo);
+                }
                 if timed_out {
                     out.verdict = Verdict::NotConfirmed(format!(
                         "`{}` timed out on the primary ({seen})",
@@ -374,6 +400,12 @@ pub fn run(s: &Settings, plan: &SshPlan, deadline: &Deadline) -> LevelOutcome {
             }
             Err(e) => {
                 out.record(a.name, &target, action, "error", e.clone(), Duration::ZERO);
+                for &j in unanswered.iter().filter(|&&j| j >= i) {
+                    let later = &plan.actions[j];
+                    if !later.undo.is_empty() {
+                        out.changed(&later.name, &target, "unknown", &later.undo);
+                    }
+                }
                 out.verdict = Verdict::NotConfirmed(format!("`{}`: {e}", a.name));
                 return out;
             }

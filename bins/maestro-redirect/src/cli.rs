@@ -1,8 +1,8 @@
 //! The command line.
 
+use crate::config::RedirectMethod;
 use clap::{Parser, Subcommand};
 use maestro_common::cli::{self, ConfigCommand, GlobalArgs};
-use maestro_common::config::RedirectMethod;
 use maestro_common::duration::HumanDuration;
 
 /// Move Maestro's service address or DNS names to this server, prove that

@@ -53,13 +53,26 @@ mod tests {
             None,
             "running is not fenced"
         );
-        j.finish(e, FENCED, Some("isolate"), &serde_json::json!([]))
-            .unwrap();
+        j.finish(
+            e,
+            FENCED,
+            Some("isolate"),
+            &serde_json::json!([]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
         let f = current_fence(dir.path(), "p").unwrap().unwrap();
         assert_eq!((f.epoch, f.level.as_deref()), (e, Some("isolate")));
         assert_eq!(current_fence(dir.path(), "other").unwrap(), None);
         let u = j.begin("unfence", "p", "f").unwrap();
-        j.finish(u, UNFENCED, None, &serde_json::json!([])).unwrap();
+        j.finish(
+            u,
+            UNFENCED,
+            None,
+            &serde_json::json!([]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
         assert_eq!(current_fence(dir.path(), "p").unwrap(), None);
     }
 }

@@ -200,9 +200,15 @@ fn take(env: &Env, s: &IpSettings) -> Check {
     // Asked even when the address is here already: another machine may
     // hold it too, and announcing it then would only split the clients.
     let ours = neighbour::interface_mac(&s.interface).ok();
-    let probe = match neighbour::probe(&s.interface, s.address, env.step().max(Duration::from_secs(3))) {
+    let probe = match neighbour::probe(
+        &s.interface,
+        s.address,
+        env.step().max(Duration::from_secs(3)),
+    ) {
         // Our own answer (a looped-back solicitation) is no other holder.
-        Probe::Answered { mac: Some(m) } if ours.is_some_and(|o| neighbour::mac_text(&o) == m) => Probe::Free,
+        Probe::Answered { mac: Some(m) } if ours.is_some_and(|o| neighbour::mac_text(&o) == m) => {
+            Probe::Free
+        }
         p => p,
     };
     let here = state != AddrState::Absent;
@@ -222,7 +228,11 @@ fn take(env: &Env, s: &IpSettings) -> Check {
             let holder = mac.map_or("another machine".to_string(), |m| {
                 format!("the machine with MAC {m}")
             });
-            let also = if here { " (it is on this server too)" } else { "" };
+            let also = if here {
+                " (it is on this server too)"
+            } else {
+                ""
+            };
             let fence = match (&env.state_dir, &env.settings.primary_host) {
                 (Some(dir), Some(primary)) => fenced::current_fence(dir, primary),
                 _ => Ok(None),

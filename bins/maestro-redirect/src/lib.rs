@@ -12,6 +12,7 @@
 pub mod check;
 pub mod cli;
 pub mod command;
+pub mod config;
 pub mod dns;
 pub mod dns_wire;
 pub mod fenced;
@@ -25,10 +26,10 @@ pub mod token;
 pub mod tsig;
 pub mod witness;
 
+use crate::config::RedirectMethod;
 use clap::CommandFactory;
 pub use cli::{Cli, Command};
 use maestro_common::cli::{self as harness, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
-use maestro_common::config::RedirectMethod;
 use maestro_common::{Check, Report, Status};
 use settings::{Overrides, Settings};
 use std::path::PathBuf;
@@ -109,8 +110,10 @@ pub fn human(d: Duration) -> String {
 fn resolve(ctx: &mut Context, flags: &Overrides) -> Result<Settings, ToolError> {
     let loaded = ctx.config()?.clone();
     let mut warnings = Vec::new();
-    let s = Settings::resolve(&loaded.config, flags, &mut |w| warnings.push(w))
-        .map_err(|e| ToolError::Usage(e.to_string()));
+    let s = Settings::resolve(&loaded, flags, &mut |w| warnings.push(w)).map_err(|e| match e {
+        settings::SettingsError::Config(c) => ToolError::Config(c),
+        other => ToolError::Usage(other.to_string()),
+    });
     for w in warnings {
         ctx.warn(w);
     }
@@ -182,9 +185,7 @@ fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
     harness::config_check_with(ctx, |loaded| {
         let mut warnings = Vec::new();
         let mut checks = Vec::new();
-        match Settings::resolve(&loaded.config, &Overrides::default(), &mut |w| {
-            warnings.push(w)
-        }) {
+        match Settings::resolve(loaded, &Overrides::default(), &mut |w| warnings.push(w)) {
             Err(e) => checks.push(Check::new("redirect", Status::Critical, e.to_string())),
             Ok(s) => {
                 let methods: Vec<&str> = s.methods.iter().map(|m| m.as_str()).collect();

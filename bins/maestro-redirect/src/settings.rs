@@ -2,9 +2,10 @@
 //! built-in defaults. `config check` runs this same resolution, so it
 //! passes only for a configuration `move`, `undo` and `check` can run with.
 
+use crate::config::{RedirectConfig, RedirectMethod};
 use crate::net;
 use crate::tsig::TsigKey;
-use maestro_common::config::{Config, HostConfig, RedirectConfig, RedirectMethod, WitnessConfig};
+use maestro_common::config::{Config, ConfigError, HostConfig, LoadedConfig, WitnessConfig};
 use maestro_common::site::SiteConfig;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -19,16 +20,28 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DNS_PORT: u16 = 53;
 pub const SMTP_PORT: u16 = 25;
 
-/// A setting that cannot be used, with the key that holds it.
+/// Why the settings cannot be used: the section does not read (a typo,
+/// a wrong type: file, line and key), or a value is unusable (its key).
 #[derive(Debug, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct SettingsError {
-    pub key: String,
-    pub message: String,
+pub enum SettingsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{key}: {message}")]
+    Value { key: String, message: String },
+}
+
+impl SettingsError {
+    /// The key at fault, where one is.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            SettingsError::Value { key, .. } => Some(key),
+            SettingsError::Config(_) => None,
+        }
+    }
 }
 
 fn err(key: &str, message: impl Into<String>) -> SettingsError {
-    SettingsError {
+    SettingsError::Value {
         key: key.to_string(),
         message: message.into(),
     }
@@ -140,11 +153,13 @@ impl Settings {
     /// Resolves everything; `warn` gets advice that does not stop the run
     /// (a secret file others can read).
     pub fn resolve(
-        config: &Config,
+        loaded: &LoadedConfig,
         flags: &Overrides,
         warn: &mut dyn FnMut(String),
     ) -> Result<Settings, SettingsError> {
-        let r = &config.redirect;
+        let config = &loaded.config;
+        let r: RedirectConfig = loaded.section(crate::config::SECTION.name)?;
+        let r = &r;
         let methods = if flags.methods.is_empty() {
             r.methods.clone().unwrap_or_default()
         } else {
@@ -182,7 +197,7 @@ impl Settings {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let old = old_server(config, &flags.old_addresses)?;
+        let old = old_server(config, r, &flags.old_addresses)?;
         let (witnesses, witnesses_from) = if r.witnesses.is_empty() {
             (config.watch.witnesses.clone(), "[[watch.witnesses]]")
         } else {
@@ -279,7 +294,11 @@ fn host_entries(h: &HostConfig) -> Vec<String> {
 /// The other server: `--old-address`, else `[redirect] old_addresses`,
 /// else `[primary]`; when `[primary]`'s literal addresses are this host's
 /// own (the config of the primary, after a failback), `[failover]`.
-fn old_server(config: &Config, flags: &[String]) -> Result<OldServer, SettingsError> {
+fn old_server(
+    config: &Config,
+    r: &RedirectConfig,
+    flags: &[String],
+) -> Result<OldServer, SettingsError> {
     let validate = |key: &str, entries: &[String]| -> Result<(), SettingsError> {
         for e in entries {
             if net::parse_ip(e).is_none() {
@@ -295,7 +314,6 @@ fn old_server(config: &Config, flags: &[String]) -> Result<OldServer, SettingsEr
             source: "--old-address".into(),
         });
     }
-    let r = &config.redirect;
     if !r.old_addresses.is_empty() {
         validate("redirect.old_addresses", &r.old_addresses)?;
         return Ok(OldServer {
@@ -543,12 +561,16 @@ pub fn fqdn(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn config(text: &str) -> Config {
-        maestro_common::config::parse(text, std::path::Path::new("t.toml")).unwrap()
+    fn config(text: &str) -> LoadedConfig {
+        LoadedConfig::from_text(text, std::path::Path::new("t.toml")).unwrap()
     }
 
     fn resolve(text: &str) -> Result<Settings, SettingsError> {
         Settings::resolve(&config(text), &Overrides::default(), &mut |_| {})
+    }
+
+    fn key(e: SettingsError) -> String {
+        e.key().unwrap_or("").to_string()
     }
 
     #[test]
@@ -563,10 +585,10 @@ mod tests {
         let e =
             resolve("[redirect]\nfloating_address = \"198.51.100.20/33\"\ninterface = \"eth0\"\n")
                 .unwrap_err();
-        assert_eq!(e.key, "redirect.floating_address");
+        assert_eq!(key(e), "redirect.floating_address");
         let e = resolve("[redirect]\nmethods = [\"ip\"]\nfloating_address = \"198.51.100.20\"\n")
             .unwrap_err();
-        assert_eq!(e.key, "redirect.interface");
+        assert_eq!(key(e), "redirect.interface");
         let e = resolve("[redirect]\nmethods = [\"ip\"]\n").unwrap_err();
         assert!(e.to_string().contains("floating address"), "{e}");
     }
@@ -599,7 +621,11 @@ mod tests {
                 .filter(|l| !l.starts_with(drop_line))
                 .map(|l| format!("{l}\n"))
                 .collect();
-            assert_eq!(resolve(&text).unwrap_err().key, key, "{drop_line}");
+            assert_eq!(
+                super::tests::key(resolve(&text).unwrap_err()),
+                key,
+                "{drop_line}"
+            );
         }
         let e = resolve(&base.replace("maestro.example.org", "maestro.example.net")).unwrap_err();
         assert!(e.to_string().contains("not in the zone"), "{e}");
@@ -638,9 +664,9 @@ mod tests {
     fn command_and_smtp_are_checked() {
         let e =
             resolve("[redirect]\nmethods = [\"command\"]\nmove_command = \"true\"\n").unwrap_err();
-        assert_eq!(e.key, "redirect.verify_command");
+        assert_eq!(key(e), "redirect.verify_command");
         let e = resolve("[redirect]\nsmtp_relay = \"mail.example.org\"\n").unwrap_err();
-        assert_eq!(e.key, "redirect.smtp_rcpt");
+        assert_eq!(key(e), "redirect.smtp_rcpt");
         let s = resolve("[redirect]\nsmtp_relay = \"mail.example.org:587\"\nsmtp_rcpt = \"probe@example.net\"\nsmtp_helo = \"maestro2.example.org\"\n").unwrap();
         let smtp = s.smtp.unwrap();
         assert_eq!(
@@ -649,7 +675,7 @@ mod tests {
         );
         let e =
             resolve("[redirect]\nsmtp_relay = \"m\"\nsmtp_rcpt = \"no-at-sign\"\n").unwrap_err();
-        assert_eq!(e.key, "redirect.smtp_rcpt");
+        assert_eq!(key(e), "redirect.smtp_rcpt");
         let e = resolve("[redirect]\nmethods = [\"ip\", \"ip\"]\n").unwrap_err();
         assert!(e.to_string().contains("twice"), "{e}");
     }

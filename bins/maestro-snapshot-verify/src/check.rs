@@ -206,7 +206,7 @@ fn load_reference(ctx: &mut Context, args: &CheckArgs) -> Reference {
 
 pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
-    let verify = ctx.config()?.config.verify.clone();
+    let verify = crate::config::verify_section(ctx.config()?)?;
     let max_skew = args
         .max_skew
         .or(verify.max_skew.map(|d| d.0))
