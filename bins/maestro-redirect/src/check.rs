@@ -16,6 +16,7 @@ use crate::token::{Listen, TokenServer};
 use crate::witness::{self, Landed};
 use crate::{net, Env};
 use maestro_common::ini::Properties;
+use maestro_common::perfdata::Perfdata;
 use maestro_common::site::{Component, SiteLayout};
 use maestro_common::{Check, Finding, Report, Status};
 use std::collections::{BTreeMap, BTreeSet};
@@ -204,6 +205,10 @@ fn ini_check(
     c = c
         .detail("files", read.clone())
         .detail("values_checked", hits.len())
+        .perf(
+            Perfdata::count("ini_old_primary", pinned as u64)
+                .with_crit(maestro_common::perfdata::Range::above(0.0)),
+        )
         .timed(started.elapsed());
     c.message = if read.is_empty() && c.findings.is_empty() {
         c.status = Status::Warning;

@@ -357,6 +357,9 @@ fn take(env: &Env, s: &IpSettings) -> Check {
     verify_from_witnesses(env, s, c, announced_at)
 }
 
+/// Where a witness's connection landed and when, or why it could not be asked.
+type WitnessAnswer = Result<(Landed, Duration), String>;
+
 /// Every witness must connect to the address and read this run's token.
 fn verify_from_witnesses(env: &Env, s: &IpSettings, mut c: Check, since: Instant) -> Check {
     let witnesses = &env.settings.witnesses;
@@ -385,7 +388,7 @@ fn verify_from_witnesses(env: &Env, s: &IpSettings, mut c: Check, since: Instant
     // ARP entries move within milliseconds; a witness that still lands
     // elsewhere is asked again until the step's bound.
     let window = env.step();
-    let results: Vec<(String, Result<(Landed, Duration), String>)> = std::thread::scope(|scope| {
+    let results: Vec<(String, WitnessAnswer)> = std::thread::scope(|scope| {
         let handles: Vec<_> = witnesses
             .iter()
             .map(|w| {
