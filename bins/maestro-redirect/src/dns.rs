@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 const NAME: &str = "dns";
 const POLL: Duration = Duration::from_millis(200);
+/// How long `dns_notify_command` may run.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn check(status: Status, message: impl Into<String>) -> Check {
     Check::new(NAME, status, message)
@@ -458,10 +460,7 @@ fn propagate(
                 (Some(cmd), None) if !env.expired() => {
                     notified = Some(crate::command::run_shell(
                         cmd,
-                        env.settings
-                            .step_timeout
-                            .max(dns.wait.min(Duration::from_secs(30)))
-                            .min(env.left()),
+                        NOTIFY_TIMEOUT.min(env.left()),
                         &[("MAESTRO_REDIRECT_ZONE", zone_text)],
                     ));
                     wait_until = Instant::now() + dns.wait;

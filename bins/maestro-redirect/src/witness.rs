@@ -90,7 +90,7 @@ pub fn resolve_on(
         }
         2 => Err(format!("{name} is not known there")),
         124 => Err(format!("the lookup of {name} took longer than {secs}s")),
-        127 => Err("getent is missing there".to_string()),
+        127 => Err("getent or timeout is missing there".to_string()),
         code => Err(format!(
             "getent exited {code}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
