@@ -119,6 +119,16 @@ impl ExecOutput {
     }
 }
 
+/// What [`SshClient::tcp_exchange`] got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpExchange {
+    /// The bytes the peer sent (at most the limit asked for).
+    pub received: Vec<u8>,
+    /// Whether the peer closed the connection (else the time or the limit ended it).
+    pub closed: bool,
+    pub elapsed: Duration,
+}
+
 /// Everything that can go wrong talking to a remote host.
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
@@ -455,6 +465,95 @@ impl SshClient {
         self.session.set_timeout(millis(TEARDOWN_GRACE));
         drop(sftp);
         result
+    }
+
+    /// Has the server open a TCP connection to `host:port` (an SSH
+    /// `direct-tcpip` channel, what `ssh -W` uses), sends `send`, and reads
+    /// what comes back until the peer closes, `max_bytes` arrived or
+    /// `timeout` is over. The connection starts at the server, so this
+    /// proves what a client there reaches, with no program run there (the
+    /// server must allow TCP forwarding: OpenSSH's `AllowTcpForwarding`,
+    /// yes by default).
+    ///
+    /// OpenSSH confirms the channel only once its connect succeeded, so an
+    /// `Ok` means the connection was made; a refused or unreachable target is
+    /// [`SshError::Channel`] with the server's reason, a target that never
+    /// answers is [`SshError::Timeout`].
+    pub fn tcp_exchange(
+        &self,
+        host: &str,
+        port: u16,
+        send: &[u8],
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Result<TcpExchange, SshError> {
+        let _op = self.lock();
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let target = format!("{host}:{port}");
+        let timed_out = || SshError::Timeout {
+            what: format!("a TCP connection to {target} through the SSH server"),
+            after: timeout,
+        };
+        self.session.set_blocking(false);
+        let mut channel = match self.retry(deadline, || {
+            self.session.channel_direct_tcpip(host, port, None)
+        }) {
+            Ok(channel) => channel,
+            Err(e) => {
+                self.back_to_blocking();
+                return Err(e.into_error(&format!("connect to {target}"), timed_out));
+            }
+        };
+        let mut received = Vec::new();
+        let mut fed = 0usize;
+        let mut closed = false;
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < deadline && received.len() < max_bytes {
+            let mut progressed = false;
+            if fed < send.len() {
+                match channel.write(&send[fed..]) {
+                    Ok(n) => {
+                        fed += n;
+                        progressed |= n > 0;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The peer may close before it read what we sent.
+                    Err(_) => fed = send.len(),
+                }
+            }
+            match channel.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    let room = max_bytes - received.len();
+                    received.extend_from_slice(&buf[..n.min(room)]);
+                    progressed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+            if channel.eof() {
+                closed = true;
+                break;
+            }
+            if !progressed {
+                self.wait_socket(deadline);
+            }
+        }
+        let _ = channel.close();
+        self.back_to_blocking();
+        drop(channel);
+        Ok(TcpExchange {
+            received,
+            closed,
+            elapsed: start.elapsed(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
