@@ -168,11 +168,40 @@ struct PageScan {
     first_page_flush_lsn: u64,
 }
 
+/// Why a tablespace was not read: a broken copy (missing, not a file,
+/// cut, a header that makes no sense) is CRITICAL; a file the tool may not
+/// or cannot read (permissions, I/O errors) is UNKNOWN.
+#[derive(Debug)]
+struct Unread {
+    status: Status,
+    why: String,
+}
+
+impl Unread {
+    fn broken(why: String) -> Unread {
+        Unread {
+            status: Status::Critical,
+            why,
+        }
+    }
+
+    fn io(path: &Path, e: std::io::Error) -> Unread {
+        Unread {
+            status: Status::Unknown,
+            why: format!("{}: {e}", path.display()),
+        }
+    }
+}
+
 /// Opens a tablespace without ever blocking on it.
-fn open_tablespace(path: &Path) -> Result<std::fs::File, String> {
+fn open_tablespace(path: &Path) -> Result<std::fs::File, Unread> {
     fsio::open_regular(path).map_err(|e| match e {
-        fsio::FsioError::NotRegular { .. } => format!("{e}: not a tablespace"),
-        _ => e.to_string(),
+        fsio::FsioError::NotRegular { .. } => Unread::broken(format!("{e}: not a tablespace")),
+        _ if e.is_not_found() => Unread::broken(format!("{e}: the tablespace is missing")),
+        _ => Unread {
+            status: Status::Unknown,
+            why: e.to_string(),
+        },
     })
 }
 
@@ -180,11 +209,11 @@ fn scan(
     path: &Path,
     reference: Option<u64>,
     fallback: Option<page::Layout>,
-) -> Result<(PageScan, page::Layout), String> {
+) -> Result<(PageScan, page::Layout), Unread> {
     let file = open_tablespace(path)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut head = vec![0u8; 1024];
-    let n = read_full(&mut reader, &mut head).map_err(|e| format!("{}: {e}", path.display()))?;
+    let n = read_full(&mut reader, &mut head).map_err(|e| Unread::io(path, e))?;
     if n == 0 {
         return Ok((
             PageScan::default(),
@@ -197,24 +226,23 @@ fn scan(
         ));
     }
     if n < page::FSP_FLAGS_AT + 4 {
-        return Err(format!(
+        return Err(Unread::broken(format!(
             "{}: {n} bytes, shorter than one page header",
             path.display()
-        ));
+        )));
     }
     let flags = bytes::be32(&head, page::FSP_FLAGS_AT);
     // Page 0 of ibdata2.. has no FSP header: it takes ibdata1's layout.
     let own_header = !(bytes::be32(&head, 4) != 0 && fallback.is_some());
     let mut layout = match fallback {
         Some(l) if !own_header => l,
-        _ => page::layout(flags).map_err(|e| format!("{}: {e}", path.display()))?,
+        _ => page::layout(flags).map_err(|e| Unread::broken(format!("{}: {e}", path.display())))?,
     };
     let mut pagebuf = vec![0u8; layout.page_size];
     pagebuf[..n.min(1024)].copy_from_slice(&head[..n.min(1024)]);
     let first_len = n.min(1024)
         + if n == 1024 {
-            read_full(&mut reader, &mut pagebuf[1024..])
-                .map_err(|e| format!("{}: {e}", path.display()))?
+            read_full(&mut reader, &mut pagebuf[1024..]).map_err(|e| Unread::io(path, e))?
         } else {
             0
         };
@@ -232,11 +260,11 @@ fn scan(
             break;
         }
         if len < layout.page_size {
-            return Err(format!(
+            return Err(Unread::broken(format!(
                 "{}: ends with a partial page ({len} of {} bytes) at page {page_no}: the file was cut",
                 path.display(),
                 layout.page_size
-            ));
+            )));
         }
         scan.pages += 1;
         let lsn = bytes::be64(&pagebuf, 16);
@@ -261,8 +289,7 @@ fn scan(
             }
         }
         page_no += 1;
-        len =
-            read_full(&mut reader, &mut pagebuf).map_err(|e| format!("{}: {e}", path.display()))?;
+        len = read_full(&mut reader, &mut pagebuf).map_err(|e| Unread::io(path, e))?;
     }
     Ok((scan, layout))
 }
@@ -387,7 +414,7 @@ pub fn check(datadir: &Path, shown: &str, policy: InnodbPolicy) -> Check {
     let mut system_flush_lsn: Option<u64> = None;
     for space in &spaces {
         let result = match &space.problem {
-            Some(why) => Err(why.clone()),
+            Some(why) => Err(Unread::broken(why.clone())),
             None => scan(
                 &space.path,
                 reference.map(Reference::lsn),
@@ -395,10 +422,10 @@ pub fn check(datadir: &Path, shown: &str, policy: InnodbPolicy) -> Check {
             ),
         };
         match result {
-            Err(why) => {
+            Err(unread) => {
                 totals.unreadable += 1;
                 check.add_finding(
-                    Finding::new(Status::Critical, "innodb-unreadable", why)
+                    Finding::new(unread.status, "innodb-unreadable", unread.why)
                         .at(space.path.display().to_string()),
                 );
             }
