@@ -108,3 +108,16 @@ mod tests {
         assert!(toml::from_str::<T>("a = \"soon\"\nb = 1").is_err());
     }
 }
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a duration: `250ms`, `90s`, `5m`, `1h30m`, or a number of seconds",
+            "type": ["string", "number"]
+        })
+    }
+}
