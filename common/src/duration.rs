@@ -70,6 +70,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     s.parse::<HumanDuration>().map(|h| h.0)
 }
 
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a duration: `250ms`, `90s`, `5m`, `1h30m`, or a number of seconds",
+            "type": ["string", "number"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,18 +119,5 @@ mod tests {
         assert_eq!(t.a.0, Duration::from_secs(120));
         assert_eq!(t.b.0, Duration::from_secs(7));
         assert!(toml::from_str::<T>("a = \"soon\"\nb = 1").is_err());
-    }
-}
-
-impl schemars::JsonSchema for HumanDuration {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Duration".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "a duration: `250ms`, `90s`, `5m`, `1h30m`, or a number of seconds",
-            "type": ["string", "number"]
-        })
     }
 }
