@@ -25,6 +25,8 @@ pub const MIB: u64 = 1024 * KIB;
 pub enum FsioError {
     #[error("{}: is {kind}, not a regular file", .path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: is {kind}, not a FIFO or a character device: no stream is written to it", .path.display())]
+    NotStream { path: PathBuf, kind: &'static str },
     #[error("{}: larger than {} (refused: a file of this kind is never that big)", .path.display(), size_text(*.limit))]
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{}: is not valid UTF-8 text", .path.display())]
@@ -131,6 +133,56 @@ pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     }
     #[cfg(unix)]
     clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it", e))?;
+    Ok(file)
+}
+
+/// Opens an existing FIFO or character device for writing a stream (a
+/// tool's output sent to a pipe or a terminal), without ever blocking: a
+/// FIFO nobody reads is refused at once (it would block the open until a
+/// reader came). Anything else is refused by name: a regular file is
+/// written atomically instead ([`AtomicFile`]), and a block device or a
+/// socket is no place for a stream.
+pub fn open_stream_for_writing(path: &Path) -> Result<File, FsioError> {
+    let mut opts = OpenOptions::new();
+    opts.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            if let Ok(meta) = std::fs::metadata(path) {
+                use std::os::unix::fs::FileTypeExt;
+                if meta.file_type().is_fifo() {
+                    return FsioError::io(path, "write to it: a FIFO nobody reads", e);
+                }
+                return FsioError::NotStream {
+                    path: path.to_path_buf(),
+                    kind: kind_name(meta.file_type()),
+                };
+            }
+        }
+        FsioError::io(path, "open it for writing", e)
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| FsioError::io(path, "read its metadata", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let ft = meta.file_type();
+        if !ft.is_fifo() && !ft.is_char_device() {
+            return Err(FsioError::NotStream {
+                path: path.to_path_buf(),
+                kind: kind_name(ft),
+            });
+        }
+        clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it for writing", e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
     Ok(file)
 }
 
@@ -371,7 +423,7 @@ pub fn sync_parent(path: &Path) -> Result<(), FsioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     use std::time::{Duration, Instant};
 
     fn mkfifo(path: &Path) {
@@ -409,6 +461,36 @@ mod tests {
         let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let err = read_regular(&sock, MIB).unwrap_err();
         assert!(err.to_string().ends_with("is a socket, not a regular file"));
+    }
+
+    #[test]
+    fn a_stream_is_opened_only_on_a_fifo_with_a_reader_or_a_character_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        mkfifo(&fifo);
+        let started = Instant::now();
+        let err = open_stream_for_writing(&fifo).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(err.to_string().contains("a FIFO nobody reads"), "{err}");
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut w = open_stream_for_writing(&fifo).unwrap();
+        w.write_all(b"x").unwrap();
+        open_stream_for_writing(Path::new("/dev/null")).unwrap();
+        let sock = dir.path().join("s");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let err = open_stream_for_writing(&sock).unwrap_err();
+        assert!(err.to_string().contains("is a socket, not a FIFO"), "{err}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "keep").unwrap();
+        assert!(matches!(
+            open_stream_for_writing(&file),
+            Err(FsioError::NotStream { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
     }
 
     #[test]
