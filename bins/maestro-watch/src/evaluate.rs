@@ -13,7 +13,8 @@ use maestro_common::Status;
 use std::time::Duration;
 
 /// The watcher's answer, as states a person and a script can follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum WatchState {
     /// The primary answers.
     Up,

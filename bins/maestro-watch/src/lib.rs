@@ -8,6 +8,7 @@ pub mod config;
 pub mod decision;
 pub mod evaluate;
 pub mod probe;
+pub mod records;
 mod runner;
 pub mod settings;
 pub mod timer;

@@ -3,6 +3,7 @@
 
 use crate::evaluate::{self, Evaluation, WatchState};
 use crate::probe::{self, ProbeState};
+use crate::records::{EventRecord, ExecRecord, WatchRecord};
 use crate::settings::{self, DecideArgs, ProbeArgs};
 use crate::timer;
 use crate::RunArgs;
@@ -12,7 +13,6 @@ use maestro_common::render::{json::write_record, text::human_duration, Format};
 use maestro_common::report::{Check, Report};
 use maestro_common::safe_output::{escape_controls, MaskingWriter};
 use maestro_common::{signal, Status};
-use serde_json::json;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Command, Stdio};
@@ -105,16 +105,15 @@ fn event(ctx: &Context, eval: &Evaluation, previous: Option<WatchState>) -> io::
     if ctx.globals.format == Format::Json {
         write_record(
             &mut out,
-            &json!({
-                "type": "event",
-                "at": at,
-                "target": eval.target,
-                "state": eval.state.as_str(),
-                "previous": previous.map(WatchState::as_str),
-                "status": eval.status,
-                "message": eval.message,
-                "down_for_s": eval.down_for().map(|d| d.as_secs_f64()),
-            }),
+            &WatchRecord::Event(EventRecord::new(
+                at.clone(),
+                &eval.target,
+                eval.state,
+                previous,
+                eval.status,
+                &eval.message,
+                eval.down_for().map(|d| d.as_secs_f64()),
+            )),
         )?;
     } else {
         writeln!(
@@ -133,7 +132,7 @@ fn exec_event(ctx: &Context, command: &str, outcome: &str, status: Status) -> io
     if ctx.globals.format == Format::Json {
         write_record(
             &mut out,
-            &json!({"type": "exec", "command": command, "outcome": outcome, "status": status}),
+            &WatchRecord::Exec(ExecRecord::new(command, outcome, status)),
         )?;
     } else {
         writeln!(out, "exec {}: {outcome}", escape_controls(command))?;
