@@ -50,6 +50,7 @@ fn pacemaker_fences_through_fence_maestro_and_an_unreachable_primary_fails() {
             "fence_maestro",
             &config_arg,
             &state_arg,
+            "node_name=maestro1",
             "pcmk_host_list=maestro1",
             "power_timeout=20",
             "pcmk_off_timeout=60s",
