@@ -9,12 +9,13 @@ use std::io::Write;
 use std::process::Stdio;
 use support::plugin_output::{parse_json_lines, parse_nagios};
 
-const TOOLS: [&str; 5] = [
+const TOOLS: [&str; 6] = [
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
     "maestro-smoketest",
     "maestro-watch",
+    "maestro-redirect",
 ];
 
 fn bin_path(tool: &str) -> &'static str {
@@ -24,6 +25,7 @@ fn bin_path(tool: &str) -> &'static str {
         "maestro-logscan" => env!("CARGO_BIN_EXE_maestro-logscan"),
         "maestro-smoketest" => env!("CARGO_BIN_EXE_maestro-smoketest"),
         "maestro-watch" => env!("CARGO_BIN_EXE_maestro-watch"),
+        "maestro-redirect" => env!("CARGO_BIN_EXE_maestro-redirect"),
         other => panic!("no such tool {other}"),
     }
 }
@@ -256,7 +258,8 @@ fn world_readable_identity_file_warns() {
 fn a_closed_stdout_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(&dir, "");
-    let mut child = std::process::Command::new(bin_path("maestro-snapshot-verify"))
+    // maestro-logscan needs nothing more than an empty config to be OK.
+    let mut child = std::process::Command::new(bin_path("maestro-logscan"))
         .args(["config", "check", "-v", "--format", "json", "--config"])
         .arg(&cfg)
         .stdout(Stdio::piped())
@@ -368,4 +371,55 @@ fn every_tool_names_a_typo_in_any_tools_section() {
             );
         }
     }
+}
+
+#[test]
+fn config_check_runs_the_resolution_a_real_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // logscan: a rule file that does not compile fails config check, as it
+    // would fail every scan.
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"x\"\nseverity = \"critical\"\nregex = \"(unclosed\"\n",
+    )
+    .unwrap();
+    let path = write_config(
+        &dir,
+        &format!("[logscan]\nrules = [{:?}]\n", rules.to_str().unwrap()),
+    );
+    let out = tool("maestro-logscan")
+        .args(["--config", path.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CRITICAL logscan:"));
+    // snapshot-verify: a root that is a file fails; roots that exist pass.
+    let file_root = dir.path().join("not-a-folder");
+    std::fs::write(&file_root, "x").unwrap();
+    let path = write_config(
+        &dir,
+        &format!("[verify]\nroots = [\"lui={}\"]\n", file_root.display()),
+    );
+    let out = tool("maestro-snapshot-verify")
+        .args(["--config", path.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let path = write_config(
+        &dir,
+        &format!("[verify]\nroots = [\"lui={}\"]\n", dir.path().display()),
+    );
+    let out = tool("maestro-snapshot-verify")
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "--state-dir",
+            dir.path().join("state").to_str().unwrap(),
+            "config",
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

@@ -95,8 +95,8 @@ pub fn kind_name(ft: std::fs::FileType) -> &'static str {
 /// Opens `path` for reading, refusing anything that is not a regular file
 /// (symbolic links are followed to what they name). A FIFO is opened
 /// without blocking, so it is refused at once rather than waited on.
-/// `/dev/null` is accepted as the empty file it reads as: `--config
-/// /dev/null` is the Unix way to say "no configuration".
+/// `/dev/null` is a device like any other here: the configuration, the one
+/// place where it means something ("no configuration"), says so itself.
 pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     let mut opts = OpenOptions::new();
     opts.read(true);
@@ -123,7 +123,7 @@ pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     let meta = file
         .metadata()
         .map_err(|e| FsioError::io(path, "read its metadata", e))?;
-    if !meta.is_file() && !is_dev_null(&meta) {
+    if !meta.is_file() {
         return Err(FsioError::NotRegular {
             path: path.to_path_buf(),
             kind: kind_name(meta.file_type()),
@@ -132,24 +132,6 @@ pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     #[cfg(unix)]
     clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it", e))?;
     Ok(file)
-}
-
-/// The null device, whatever name it is reached by: a character device
-/// with /dev/null's device number.
-fn is_dev_null(meta: &std::fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        if !meta.file_type().is_char_device() {
-            return false;
-        }
-        std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == meta.rdev())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        false
-    }
 }
 
 #[cfg(unix)]
@@ -454,8 +436,11 @@ mod tests {
     }
 
     #[test]
-    fn dev_null_reads_as_an_empty_file() {
-        assert_eq!(read_regular(Path::new("/dev/null"), MIB).unwrap(), b"");
+    fn dev_null_is_a_device_like_any_other() {
+        // A log or a manifest given as /dev/null would read as empty: "no
+        // findings", never an error. Only the config treats it specially.
+        let err = read_regular(Path::new("/dev/null"), MIB).unwrap_err();
+        assert!(err.to_string().ends_with("is a character device, not a regular file"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! link of the chain broke.
 
 pub mod bounce;
+pub mod bounded;
 pub mod click;
 pub mod dns;
 pub mod http;
@@ -93,7 +94,11 @@ impl Tool for Cli {
             Some(Command::Deliver(a)) => (Steps::Deliver, a),
             Some(Command::Click(a)) => (Steps::Click, a),
             Some(Command::Bounce(a)) => (Steps::Bounce, a),
-            Some(Command::Config(ConfigCommand::Check)) => return cli::config_check(ctx),
+            Some(Command::Config(ConfigCommand::Check)) => {
+                return cli::config_check_with(ctx, |loaded| {
+                    vec![run::config_check(&loaded.config.smoketest)]
+                })
+            }
             None => {
                 return Err(ToolError::Usage(
                     "say what to check: all, deliver, click or bounce (see --help)".into(),

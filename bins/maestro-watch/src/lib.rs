@@ -96,7 +96,9 @@ impl Tool for Cli {
                 run,
             }) => runner::run(ctx, &probes, &decide, &run),
             Some(Command::Probe { probes }) => runner::probe(ctx, &probes),
-            Some(Command::Config(ConfigCommand::Check)) => cli::config_check(ctx),
+            Some(Command::Config(ConfigCommand::Check)) => {
+                cli::config_check_with(ctx, |loaded| vec![runner::config_check(&loaded.config)])
+            }
             None => Err(ToolError::Usage(
                 "say what to do: once, run or probe (see --help)".into(),
             )),
