@@ -440,7 +440,9 @@ mod tests {
         // A log or a manifest given as /dev/null would read as empty: "no
         // findings", never an error. Only the config treats it specially.
         let err = read_regular(Path::new("/dev/null"), MIB).unwrap_err();
-        assert!(err.to_string().ends_with("is a character device, not a regular file"));
+        assert!(err
+            .to_string()
+            .ends_with("is a character device, not a regular file"));
     }
 
     #[test]
