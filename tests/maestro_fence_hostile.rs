@@ -215,15 +215,12 @@ fn rewritten_files_keep_their_mode_and_owner_on_both_sides() {
 }
 
 /// A file the fence rewrites that is a symbolic link is refused on both
-/// sides, before it is changed: here as root the fence would otherwise
-/// rewrite whatever file the link names (anyone who controls the sync
-/// user's `.ssh` could point it at any file); on the primary the rename
-/// would replace the link with a copy and leave what it named active.
+/// sides, before anything changes: here, as root, the fence would
+/// otherwise rewrite whatever file the link names (anyone who controls the
+/// sync user's `.ssh` could point it at any file).
 #[test]
-fn a_symbolic_link_where_the_fence_rewrites_a_file_is_refused_on_both_sides() {
-    let mut w = World::new();
-    w.start_service("lui", ServiceKind::Normal);
-    w.start_service("hub", ServiceKind::Normal);
+fn a_symbolic_link_at_authorized_keys_here_is_refused_before_any_change() {
+    let w = World::new();
     // Here: authorized_keys links to a passwd-like file of root's.
     let victim = w.path("passwd-like");
     let victim_text =
@@ -249,19 +246,17 @@ fn a_symbolic_link_where_the_fence_rewrites_a_file_is_refused_on_both_sides() {
         !w.failover_ruleset().contains("maestro_fence"),
         "refused before any change"
     );
+}
 
-    // On the primary: the cron file is a link to the real one.
-    fs::remove_file(&keys).unwrap();
-    let config = config.replace(
-        "levels = [\"isolate\"]\nfirewall = \"nft\"",
-        "levels = [\"ssh\"]",
-    );
-    let config = config
-        .lines()
-        .filter(|l| !l.starts_with("authorized_keys") && !l.starts_with("key_match"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    fs::write(w.path("config.toml"), config).unwrap();
+/// On the primary the rename would replace the link with a copy and leave
+/// what it named active (the sync would go on).
+#[test]
+fn a_symbolic_link_at_the_cron_file_on_the_primary_is_refused_before_any_change() {
+    let mut w = World::new();
+    w.start_service("lui", ServiceKind::Normal);
+    w.start_service("hub", ServiceKind::Normal);
+    w.write_config("", "levels = [\"ssh\"]");
+    // The cron file is a link to the real one.
     let cron = w.path("cron.d-maestro-sync");
     let real = w.path("real-cron");
     fs::rename(&cron, &real).unwrap();

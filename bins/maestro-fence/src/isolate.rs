@@ -899,6 +899,9 @@ pub fn fence(
 /// configuration names now. One of them that has become this server's
 /// (a service address moved here after the fence) is not probed; if the
 /// rules still block it, that is an alarm of its own, not "not fenced".
+/// Such an address cannot be refused when the fence runs (it is the
+/// primary's then), so the README says never to list one, and this names
+/// it precisely, with the command that lifts only it, when it happens.
 pub fn status(s: &Settings, deadline: &Deadline) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
     let addrs = match addresses(s, s.command_timeout.min(deadline.remaining())) {
