@@ -356,6 +356,9 @@ fn every_tool_names_a_typo_in_any_tools_section() {
         ("fence", "lvels"),
         ("verify", "max_skwe"),
         ("logscan", "componnet"),
+        ("smoketest", "mailbx"),
+        ("watch", "treshold"),
+        ("redirect", "methdos"),
     ] {
         let path = write_config(&dir, &format!("# a comment\n[{section}]\n{key} = 1\n"));
         for t in TOOLS {

@@ -16,7 +16,6 @@
 //! check`, and every run, names a typo in any section.
 
 use crate::duration::HumanDuration;
-use crate::secret::SecretRef;
 use crate::site::SiteConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -51,23 +50,13 @@ pub struct Config {
     pub services: ServicesConfig,
     /// The file synchronization from the primary (maestro-fence stops it).
     pub sync: SyncConfig,
-    pub smoketest: SmoketestConfig,
-    pub watch: WatchConfig,
     /// The sections the tools own (`fence`, `verify`, `logscan`, ...), as
     /// written in the file, by name.
     pub tool_sections: BTreeMap<String, toml::Value>,
 }
 
 /// The shared sections, in the order an error lists them.
-const SHARED_SECTIONS: [&str; 7] = [
-    "site",
-    "primary",
-    "failover",
-    "services",
-    "sync",
-    "smoketest",
-    "watch",
-];
+const SHARED_SECTIONS: [&str; 5] = ["site", "primary", "failover", "services", "sync"];
 
 impl<'de> Deserialize<'de> for Config {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Config, D::Error> {
@@ -97,8 +86,6 @@ impl<'de> serde::de::Visitor<'de> for ConfigVisitor {
                 "failover" => c.failover = Some(map.next_value()?),
                 "services" => c.services = map.next_value()?,
                 "sync" => c.sync = map.next_value()?,
-                "smoketest" => c.smoketest = map.next_value()?,
-                "watch" => c.watch = map.next_value()?,
                 name if registered.is_empty() || registered.iter().any(|s| s.name == name) => {
                     let value: toml::Value = map.next_value()?;
                     if !value.is_table() {
@@ -332,91 +319,6 @@ pub struct SyncConfig {
     /// On the failover: the systemd unit of the rsync daemon that receives
     /// the sync, stopped by `isolate`, like `rsync.service`.
     pub rsync_daemon_unit: Option<String>,
-}
-
-/// `[smoketest]`: the test mailing checked end to end by maestro-smoketest.
-/// Every key has a flag of the same name, and the flag wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmoketestConfig {
-    /// Maestro's trigger URL without the token, e.g.
-    /// `https://maestro.example.org/lui/externalAction.do`. Unset: no trigger
-    /// (a person sends the test mailing).
-    pub trigger_url: Option<String>,
-    /// The trigger token of the prepared test job.
-    pub trigger_token: Option<SecretRef>,
-    /// The seed mailbox: `imaps://user@host:993/INBOX`, `imap://user@host:143/INBOX`
-    /// (STARTTLS is required) or `maildir:/path`.
-    pub mailbox: Option<String>,
-    /// The seed mailbox's IMAP password.
-    pub mailbox_password: Option<SecretRef>,
-    /// PEM file of extra CA certificates trusted for IMAPS/STARTTLS (besides the built-in roots).
-    pub ca_file: Option<PathBuf>,
-    /// The folder a copy in Junk is looked for in. Default: the folder marked
-    /// `\Junk`, else one named Junk or Spam.
-    pub junk_folder: Option<String>,
-    /// The test message is the one whose subject contains this. Default "maestro-ha smoke test".
-    pub subject: Option<String>,
-    /// ... or whose text contains this marker.
-    pub marker: Option<String>,
-    /// How long to wait for the test message. Default 120s.
-    pub timeout: Option<HumanDuration>,
-    /// Leave the test message in the mailbox. Default false.
-    pub keep: Option<bool>,
-    /// The tracker's `HOST` or `HOST:PORT` in the links; links to other hosts
-    /// are not clicked. Default: every `/trk/click?ref=` link.
-    pub tracker_host: Option<String>,
-    /// This server's addresses the tracker host name must resolve to.
-    /// Default: the addresses of this machine's interfaces.
-    #[serde(default)]
-    pub server_addresses: Vec<String>,
-    /// Where the tracker must redirect to (any one of them).
-    #[serde(default)]
-    pub expect_targets: Vec<String>,
-    /// Maestro's report export URL (job data, token-protected), without the token.
-    pub report_url: Option<String>,
-    /// The report export token.
-    pub report_token: Option<SecretRef>,
-    /// How long to wait for the report to count a click or a bounce. Default 60s.
-    pub report_timeout: Option<HumanDuration>,
-    /// LISTSERV's SMTP listener the bounce is sent to: `host:port`. Default: the trigger URL's host, port 25.
-    pub smtp: Option<String>,
-    /// The seed address the bounce says failed. Default: the test message's recipient.
-    pub bounce_recipient: Option<String>,
-    /// Every single network step (HTTP request, SMTP session, IMAP command). Default 10s.
-    pub io_timeout: Option<HumanDuration>,
-}
-/// `[watch]`: outage detection by maestro-watch.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchConfig {
-    /// The primary as probed: a host name or address. Default: `[primary] host`.
-    pub target: Option<String>,
-    /// TCP ports to connect to. Default: 80, 443, 25, 1099, 3306 (Maestro's ports).
-    pub tcp_ports: Option<Vec<u16>>,
-    /// URLs to GET without following redirects, e.g. `http://maestro1/lui/`.
-    #[serde(default)]
-    pub http: Vec<String>,
-    /// HTTP statuses that count as up. Default: every 2xx and 3xx.
-    pub http_expect: Option<Vec<u16>>,
-    /// Also ping the target (the system `ping`). An ICMP-only failure never makes DOWN.
-    pub icmp: Option<bool>,
-    /// Each probe's timeout. Default 3s.
-    pub probe_timeout: Option<HumanDuration>,
-    /// How long every probe must fail before DOWN is confirmed. Default 120s.
-    pub threshold: Option<HumanDuration>,
-    /// Time between evaluations of `run`, and the expected spacing of `once`
-    /// runs: a gap of more than three intervals restarts the threshold timer. Default 10s.
-    pub interval: Option<HumanDuration>,
-    /// Proves this host is connected: `host:port` (TCP connect) or `host` (ping).
-    pub gateway: Option<String>,
-    /// Third-party servers that run the same probes over SSH.
-    #[serde(default)]
-    pub witnesses: Vec<WitnessConfig>,
-    /// Command run once (through `sh -c`) when DOWN is confirmed by `run`.
-    pub exec: Option<String>,
-    /// Bound on the `exec` command. Default 30m.
-    pub exec_timeout: Option<HumanDuration>,
 }
 
 /// One witness in `[[watch.witnesses]]`.

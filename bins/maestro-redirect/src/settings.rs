@@ -11,6 +11,15 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// The witnesses of maestro-watch's `[watch]` section, which redirect asks
+/// too when `[redirect]` names none. The section is the watcher's: every
+/// other key is its business, checked by its type.
+#[derive(Debug, Default, serde::Deserialize)]
+struct WatchWitnesses {
+    #[serde(default)]
+    witnesses: Vec<WitnessConfig>,
+}
+
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_VERIFY_PORT: u16 = 80;
@@ -199,7 +208,10 @@ impl Settings {
             .collect::<Result<Vec<_>, _>>()?;
         let old = old_server(config, r, &flags.old_addresses)?;
         let (witnesses, witnesses_from) = if r.witnesses.is_empty() {
-            (config.watch.witnesses.clone(), "[[watch.witnesses]]")
+            (
+                loaded.section::<WatchWitnesses>("watch")?.witnesses,
+                "[[watch.witnesses]]",
+            )
         } else {
             (r.witnesses.clone(), "[[redirect.witnesses]]")
         };

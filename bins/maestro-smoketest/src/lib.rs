@@ -7,6 +7,7 @@
 pub mod bounce;
 pub mod bounded;
 pub mod click;
+pub mod config;
 pub mod dns;
 pub mod http;
 pub mod mailbox;
@@ -96,7 +97,16 @@ impl Tool for Cli {
             Some(Command::Bounce(a)) => (Steps::Bounce, a),
             Some(Command::Config(ConfigCommand::Check)) => {
                 return cli::config_check_with(ctx, |loaded| {
-                    vec![run::config_check(&loaded.config.smoketest)]
+                    vec![
+                        match loaded.section::<config::SmoketestConfig>(config::SECTION.name) {
+                            Ok(c) => run::config_check(&c),
+                            Err(e) => maestro_common::Check::new(
+                                "smoketest",
+                                maestro_common::Status::Critical,
+                                e.to_string(),
+                            ),
+                        },
+                    ]
                 })
             }
             None => {

@@ -5,6 +5,7 @@
 
 use crate::bounce::{self, Dsn};
 use crate::click;
+use crate::config::SmoketestConfig;
 use crate::dns;
 use crate::http;
 use crate::mailbox::{
@@ -15,7 +16,6 @@ use crate::report_export::{self, Counter};
 use crate::settings::{self, MessageSource, Settings, SmokeArgs};
 use crate::Steps;
 use maestro_common::cli::{Context, ToolError};
-use maestro_common::config::SmoketestConfig;
 use maestro_common::perfdata::{Perfdata, Range};
 use maestro_common::report::{Check, Finding, Report};
 use maestro_common::secret::{Secret, SecretRef};
@@ -151,7 +151,7 @@ struct Obtained {
 }
 
 pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, ToolError> {
-    let config = ctx.config()?.config.smoketest.clone();
+    let config: SmoketestConfig = ctx.config()?.section(crate::config::SECTION.name)?;
     let s = settings::resolve(args, &config, steps.bounce()).map_err(ToolError::Usage)?;
     // Every secret is read before anything is sent: a missing one stops the run cleanly.
     let trigger_token = match &s.trigger {

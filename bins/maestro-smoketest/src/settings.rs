@@ -2,9 +2,9 @@
 //! built-in defaults. Secrets are named (a file or an environment
 //! variable), never given on the command line.
 
+use crate::config::SmoketestConfig;
 use crate::mailbox::MailboxSpec;
 use clap::Args;
-use maestro_common::config::SmoketestConfig;
 use maestro_common::duration::parse_duration;
 use maestro_common::secret::SecretRef;
 use std::path::PathBuf;

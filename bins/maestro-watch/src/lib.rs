@@ -4,6 +4,7 @@
 //! and from witness servers, checks this host's own health, and confirms
 //! an outage only after it has lasted longer than the policy threshold.
 
+pub mod config;
 pub mod decision;
 pub mod evaluate;
 pub mod probe;
@@ -96,9 +97,16 @@ impl Tool for Cli {
                 run,
             }) => runner::run(ctx, &probes, &decide, &run),
             Some(Command::Probe { probes }) => runner::probe(ctx, &probes),
-            Some(Command::Config(ConfigCommand::Check)) => {
-                cli::config_check_with(ctx, |loaded| vec![runner::config_check(&loaded.config)])
-            }
+            Some(Command::Config(ConfigCommand::Check)) => cli::config_check_with(ctx, |loaded| {
+                vec![match config::Sources::from_loaded(loaded) {
+                    Ok(sources) => runner::config_check(&sources),
+                    Err(e) => maestro_common::Check::new(
+                        "watch",
+                        maestro_common::Status::Critical,
+                        e.to_string(),
+                    ),
+                }]
+            }),
             None => Err(ToolError::Usage(
                 "say what to do: once, run or probe (see --help)".into(),
             )),

@@ -34,8 +34,8 @@ fn open_catalog(ctx: &Context) -> Result<Catalog, ToolError> {
 /// `config check`: the probes and the decision settings resolved as `once`
 /// and `run` resolve them with no flags, so the check passes only for a
 /// configuration a watcher can start with.
-pub fn config_check(config: &maestro_common::config::Config) -> Check {
-    if config.watch == maestro_common::config::WatchConfig::default() && config.primary.is_none() {
+pub fn config_check(config: &crate::config::Sources) -> Check {
+    if config.watch == crate::config::WatchConfig::default() && config.primary.is_none() {
         return Check::ok(
             "watch",
             "[watch] not configured and no [primary] host: a run takes its target and probes from its flags",
@@ -64,7 +64,7 @@ pub fn config_check(config: &maestro_common::config::Config) -> Check {
 }
 
 pub fn probe(ctx: &mut Context, args: &ProbeArgs) -> Result<Report, ToolError> {
-    let config = ctx.config()?.config.clone();
+    let config = crate::config::Sources::from_loaded(ctx.config()?)?;
     let s = settings::probe_settings(args, &config).map_err(usage)?;
     let mut report = Report::new(ctx.tool, Some("probe"));
     for p in probe::run_all(&s.probes, s.timeout) {
@@ -84,7 +84,7 @@ pub fn probe(ctx: &mut Context, args: &ProbeArgs) -> Result<Report, ToolError> {
 }
 
 pub fn once(ctx: &mut Context, p: &ProbeArgs, d: &DecideArgs) -> Result<Report, ToolError> {
-    let config = ctx.config()?.config.clone();
+    let config = crate::config::Sources::from_loaded(ctx.config()?)?;
     let probes = settings::decision_probe_settings(p, &config).map_err(usage)?;
     let decide = settings::decide_settings(d, &config).map_err(usage)?;
     let mut catalog = open_catalog(ctx)?;
@@ -291,7 +291,7 @@ pub fn run(
             "run streams events: use --format text or json (once is the Nagios check)".into(),
         ));
     }
-    let config = ctx.config()?.config.clone();
+    let config = crate::config::Sources::from_loaded(ctx.config()?)?;
     let probes = settings::decision_probe_settings(p, &config).map_err(usage)?;
     let decide = settings::decide_settings(d, &config).map_err(usage)?;
     let exec = r.exec.clone().or(config.watch.exec.clone());

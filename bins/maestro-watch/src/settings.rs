@@ -1,9 +1,10 @@
 //! What a run of maestro-watch uses: the flags over the `[watch]` section
 //! over the built-in defaults.
 
+use crate::config::Sources as Config;
 use crate::probe::ProbeSpec;
 use clap::Args;
-use maestro_common::config::{Config, WitnessConfig};
+use maestro_common::config::WitnessConfig;
 use maestro_common::duration::parse_duration;
 use std::time::Duration;
 
@@ -271,7 +272,10 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> Config {
-        maestro_common::config::parse(text, std::path::Path::new("t.toml")).unwrap()
+        let loaded =
+            maestro_common::config::LoadedConfig::from_text(text, std::path::Path::new("t.toml"))
+                .unwrap();
+        Config::from_loaded(&loaded).unwrap()
     }
 
     #[test]
