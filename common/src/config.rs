@@ -119,6 +119,9 @@ fn leak_names(names: Vec<&'static str>) -> &'static [&'static str] {
 pub struct Section {
     pub name: &'static str,
     check: fn(&LoadedConfig, &'static str) -> Result<(), ConfigError>,
+    /// The section's JSON Schema, with its keys' descriptions (the doc
+    /// comments of its type): the source of the configuration reference.
+    pub schema: fn() -> schemars::Schema,
 }
 
 impl fmt::Debug for Section {
@@ -129,10 +132,13 @@ impl fmt::Debug for Section {
 
 impl Section {
     /// The section `[name]`, read as `T`.
-    pub const fn typed<T: DeserializeOwned + Default>(name: &'static str) -> Section {
+    pub const fn typed<T: DeserializeOwned + Default + schemars::JsonSchema>(
+        name: &'static str,
+    ) -> Section {
         Section {
             name,
             check: check_typed::<T>,
+            schema: schema_of::<T>,
         }
     }
 
@@ -141,6 +147,22 @@ impl Section {
     pub fn check(&self, loaded: &LoadedConfig) -> Result<(), ConfigError> {
         (self.check)(loaded, self.name)
     }
+}
+
+fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::SchemaGenerator::default().into_root_schema_for::<T>()
+}
+
+/// The sections several tools read, with their schemas, in the order the
+/// configuration reference lists them.
+pub fn shared_sections() -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("site", schema_of::<SiteConfig>()),
+        ("primary", schema_of::<HostConfig>()),
+        ("failover", schema_of::<HostConfig>()),
+        ("services", schema_of::<ServicesConfig>()),
+        ("sync", schema_of::<SyncConfig>()),
+    ]
 }
 
 fn check_typed<T: DeserializeOwned + Default>(
@@ -200,16 +222,18 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OneSection<T> {
 }
 
 /// `[primary]` and `[failover]`: how to reach a server over SSH.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
-    /// Host name or address.
+    /// Host name or address, as known_hosts names it (required).
     pub host: String,
+    /// The SSH port. Default 22.
     #[serde(default = "default_ssh_port")]
     pub port: u16,
+    /// The user the tools log in as. Default `root`.
     #[serde(default = "default_ssh_user")]
     pub user: String,
-    /// Private key; without it the ssh-agent is asked.
+    /// The private key (unencrypted); without it the ssh-agent is asked.
     pub identity_file: Option<PathBuf>,
     /// Default: `/etc/maestro-ha/known_hosts`.
     pub known_hosts: Option<PathBuf>,
@@ -259,7 +283,7 @@ impl HostConfig {
 }
 
 /// How Maestro's services are started and stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceManager {
     #[default]
@@ -271,7 +295,7 @@ pub enum ServiceManager {
 }
 
 /// `[services]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServicesConfig {
     #[serde(default)]
@@ -296,7 +320,7 @@ pub struct ServicesConfig {
 
 /// `[sync]`: the file synchronization from the primary to the failover
 /// server, as far as the fence must stop it (maestro-fence).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     /// On the primary: the systemd timer that starts the sync (stopped,
@@ -322,18 +346,23 @@ pub struct SyncConfig {
 }
 
 /// One witness in `[[watch.witnesses]]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
+    /// The witness server, as known_hosts names it (required).
     pub host: String,
+    /// The SSH port. Default 22.
     #[serde(default = "default_ssh_port")]
     pub port: u16,
+    /// The user to log in as. Default `root`.
     #[serde(default = "default_ssh_user")]
     pub user: String,
+    /// The private key (unencrypted); without it the ssh-agent is asked.
     pub identity_file: Option<PathBuf>,
-    /// Default: `/etc/maestro-ha/known_hosts`.
+    /// The known_hosts file the witness's host key must be in (never
+    /// accepted on first use). Default `/etc/maestro-ha/known_hosts`.
     pub known_hosts: Option<PathBuf>,
-    /// Default 10s.
+    /// Bounds name lookup, TCP connect, handshake and login, each. Default 10s.
     pub connect_timeout: Option<HumanDuration>,
     /// The maestro-watch binary on the witness. Default `maestro-watch`.
     pub command: Option<String>,
@@ -747,7 +776,7 @@ mod tests {
     }
 
     /// A tool's own section, as a tool crate defines it.
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct TestFence {
         #[allow(dead_code)]

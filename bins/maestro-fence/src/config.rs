@@ -11,7 +11,9 @@ use serde::Deserialize;
 pub const SECTION: Section = Section::typed::<FenceConfig>("fence");
 
 /// A way to fence the primary (`[fence] levels`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FenceLevel {
     /// Over SSH on the primary: stop and disable the services and the sync.
@@ -33,7 +35,7 @@ impl FenceLevel {
 }
 
 /// Which firewall `isolate` uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FirewallBackend {
     /// nftables where `nft` is installed, else iptables.
@@ -44,7 +46,7 @@ pub enum FirewallBackend {
 }
 
 /// What `guard` on the primary does when it cannot ask the failover server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GuardUnreachable {
     /// Refuse to start Maestro (exit 2): a split network must not give two
@@ -56,7 +58,7 @@ pub enum GuardUnreachable {
 }
 
 /// `[fence]`: how maestro-fence fences, checks and guards.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FenceConfig {
     /// Levels tried in order until one is confirmed. Default `["ssh", "isolate"]`.

@@ -12,7 +12,9 @@ use serde::Deserialize;
 pub const SECTION: Section = Section::typed::<RedirectConfig>("redirect");
 
 /// A way `maestro-redirect` moves traffic to this server (`[redirect] methods`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RedirectMethod {
     /// A floating service address: added here, announced, verified from the witnesses.
@@ -35,7 +37,7 @@ impl RedirectMethod {
 
 /// `[redirect]`: maestro-redirect, the failover's step 2 (traffic to this
 /// server, and what still points at the old primary).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedirectConfig {
     /// Methods tried in order by `move` and `undo`, each verified.

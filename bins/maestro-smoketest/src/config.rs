@@ -13,7 +13,7 @@ pub const SECTION: Section = Section::typed::<SmoketestConfig>("smoketest");
 
 /// `[smoketest]`: the test mailing checked end to end by maestro-smoketest.
 /// Every key has a flag of the same name, and the flag wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmoketestConfig {
     /// Maestro's trigger URL without the token, e.g.

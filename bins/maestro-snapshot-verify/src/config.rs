@@ -15,7 +15,7 @@ pub fn verify_section(loaded: &LoadedConfig) -> Result<VerifyConfig, ConfigError
 }
 
 /// `[verify]`: maestro-snapshot-verify. Every key also has a flag, which wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyConfig {
     /// Roots to walk instead of the site's data roots, as `DIR` or
@@ -56,7 +56,9 @@ pub struct VerifyConfig {
 }
 
 /// `[verify] innodb`: how an InnoDB data folder that cannot be judged counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum InnodbPolicy {
     /// A log or page format the tool cannot read is a WARNING.

@@ -26,7 +26,7 @@ impl Sources {
 }
 
 /// `[watch]`: outage detection by maestro-watch.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WatchConfig {
     /// The primary as probed: a host name or address. Default: `[primary] host`.
