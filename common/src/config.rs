@@ -239,8 +239,10 @@ pub struct HostConfig {
     pub known_hosts: Option<PathBuf>,
     /// TCP connect, SSH handshake and login, each. Default 10s.
     pub connect_timeout: Option<HumanDuration>,
-    /// Every address the server answers on (the fence blocks them all;
-    /// the watcher probes them). Default: `host` alone.
+    /// Every address the server answers on that stays with it (the fence
+    /// blocks them all; the watcher probes them): never one the other
+    /// server takes over, like Maestro's service address. Default: `host`
+    /// alone.
     #[serde(default)]
     pub addresses: Vec<String>,
 }

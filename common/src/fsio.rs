@@ -234,7 +234,8 @@ pub fn read_regular_to_string(path: &Path, limit: u64) -> Result<String, FsioErr
 }
 
 /// Replaces `path` with `bytes` atomically (see [`AtomicFile`]). A new file
-/// gets `mode_if_new`; an existing one keeps its mode and owner.
+/// gets `mode_if_new`; an existing one keeps its mode and owner; a
+/// symbolic link at `path` is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode_if_new: u32) -> Result<(), FsioError> {
     let mut file = AtomicFile::create(path, mode_if_new)?;
     file.write_all(bytes)
@@ -249,8 +250,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode_if_new: u32) -> Result<(), F
 ///
 /// An existing target keeps its permissions and its owner and group: a
 /// chown that fails is an error (the new file would belong to someone
-/// else). A target that is a symbolic link has the file it names replaced,
-/// and the link is kept.
+/// else). A target that is a symbolic link is refused by
+/// [`AtomicFile::create`]: a tool running as root in a folder someone else
+/// can write to would otherwise replace whatever file the link names.
+/// [`AtomicFile::create_through_link`] is the explicit opt-in for a path
+/// the user named on the command line: the file the link names is
+/// replaced, and the link is kept.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
@@ -259,13 +264,32 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
+    /// Refuses a target that is a symbolic link (see the type's docs).
     pub fn create(path: &Path, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Err(FsioError::NotRegular {
+                path: path.to_path_buf(),
+                kind: kind_name(m.file_type()),
+            }),
+            _ => AtomicFile::create_at(path.to_path_buf(), mode_if_new),
+        }
+    }
+
+    /// Like [`AtomicFile::create`], but a target that is a symbolic link
+    /// has the file it names replaced, and the link is kept.
+    pub fn create_through_link(path: &Path, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
         let target = match std::fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
                 .map_err(|e| FsioError::io(path, "follow the symbolic link", e))?,
             _ => path.to_path_buf(),
         };
-        let existing = match std::fs::metadata(&target) {
+        AtomicFile::create_at(target, mode_if_new)
+    }
+
+    fn create_at(target: PathBuf, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
+        // Not following a link: one put there since the caller looked is
+        // refused as "a symbolic link", never written through.
+        let existing = match std::fs::symlink_metadata(&target) {
             Ok(m) if m.is_file() => Some(m),
             Ok(m) => {
                 return Err(FsioError::NotRegular {
@@ -586,13 +610,19 @@ mod tests {
     }
 
     #[test]
-    fn a_symbolic_link_keeps_pointing_at_the_new_content() {
+    fn a_symbolic_link_is_refused_unless_asked_for_and_then_keeps_pointing_at_the_new_content() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real");
         let link = dir.path().join("link");
         std::fs::write(&real, "old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_atomic(&link, b"new", 0o600).unwrap();
+        let err = write_atomic(&link, b"new", 0o600).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let mut f = AtomicFile::create_through_link(&link, 0o600).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
         assert!(std::fs::symlink_metadata(&link)
             .unwrap()
             .file_type()

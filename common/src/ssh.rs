@@ -236,6 +236,21 @@ impl SshError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, SshError::Timeout { .. })
     }
+
+    /// Whether the failure came before any TCP connection to the server was
+    /// made: the name did not resolve, or the connect itself failed (timed
+    /// out, no route, refused). Anything later (no SSH banner, a handshake
+    /// that breaks, a host key or login refused) means something answered
+    /// on the port.
+    pub fn before_tcp_connection(&self) -> bool {
+        match self {
+            SshError::Resolve { .. } | SshError::Connect { .. } => true,
+            SshError::Timeout { what, .. } => {
+                what.starts_with(TCP_CONNECT) || what.starts_with(RESOLVING)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An authenticated SSH connection.
@@ -790,6 +805,11 @@ fn validate_target(opts: &SshOptions) -> Result<(), SshError> {
 
 /// Resolves in a helper thread because `getaddrinfo` has no timeout of its
 /// own; on timeout the thread is left to finish on its own.
+/// How the timeouts before a TCP connection begin (see
+/// [`SshError::before_tcp_connection`]).
+const RESOLVING: &str = "resolving host ";
+const TCP_CONNECT: &str = "TCP connect to ";
+
 fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, SshError> {
     let (tx, rx) = mpsc::channel();
     let query = (host.to_string(), port);
@@ -815,7 +835,7 @@ fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, 
             reason: e.to_string(),
         }),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(SshError::Timeout {
-            what: format!("resolving host {host:?}"),
+            what: format!("{RESOLVING}{host:?}"),
             after: timeout,
         }),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(SshError::Resolve {
@@ -844,7 +864,7 @@ fn connect_any(
     }
     match last {
         Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => Err(SshError::Timeout {
-            what: format!("TCP connect to {target} ({addr})"),
+            what: format!("{TCP_CONNECT}{target} ({addr})"),
             after: timeout,
         }),
         Some((addr, source)) => Err(SshError::Connect {
@@ -1301,6 +1321,31 @@ fn abbreviate(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failures_before_a_tcp_connection_say_so() {
+        let refused = connect_any(
+            &["127.0.0.1:1".parse().unwrap()],
+            "127.0.0.1:1",
+            Duration::from_secs(2),
+        )
+        .unwrap_err();
+        assert!(refused.before_tcp_connection(), "{refused}");
+        let timeout = |what: &str| SshError::Timeout {
+            what: what.to_string(),
+            after: Duration::from_secs(1),
+        };
+        assert!(timeout(&format!("{TCP_CONNECT}h:22 (198.18.0.2:22)")).before_tcp_connection());
+        assert!(timeout(&format!("{RESOLVING}\"h\"")).before_tcp_connection());
+        // Connected, then no banner: something answers on the port.
+        assert!(!timeout("SSH handshake with h:22").before_tcp_connection());
+        assert!(!SshError::Handshake {
+            host: "h".into(),
+            port: 22,
+            reason: "Failed getting banner".into()
+        }
+        .before_tcp_connection());
+    }
 
     #[test]
     fn fingerprint_is_unpadded_base64_with_prefix() {

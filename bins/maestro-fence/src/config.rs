@@ -63,7 +63,8 @@ pub enum GuardUnreachable {
 pub struct FenceConfig {
     /// Levels tried in order until one is confirmed. Default `["ssh", "isolate"]`.
     pub levels: Option<Vec<FenceLevel>>,
-    /// The whole run's deadline. Default 60s.
+    /// The whole run's deadline. Default 60s. Levels before `isolate` end
+    /// 5s before it, so isolate's connect probe keeps its window.
     pub deadline: Option<HumanDuration>,
     /// Each remote or local command's timeout. Default 15s.
     pub command_timeout: Option<HumanDuration>,
@@ -95,6 +96,8 @@ pub struct FenceConfig {
     /// epoch. Default `maestro-fence --format json epoch`.
     pub peer_epoch_command: Option<String>,
     /// The primary's node name in a Pacemaker cluster: what `fence_maestro`
-    /// lists, and the only node it agrees to fence when asked for one.
+    /// lists, and the only node it agrees to fence. Without it (or the
+    /// device option `node_name`), `fence_maestro` refuses every request
+    /// that names a node.
     pub node_name: Option<String>,
 }

@@ -89,7 +89,10 @@ impl Output {
                 fsio::kind_name(m.file_type())
             )),
             _ => {
-                let f = fsio::AtomicFile::create(path, 0o644).map_err(|e| format!("--out: {e}"))?;
+                // The admin names --out on the command line: a link there
+                // is theirs and is kept, the manifest replacing what it names.
+                let f = fsio::AtomicFile::create_through_link(path, 0o644)
+                    .map_err(|e| format!("--out: {e}"))?;
                 Ok(Output::Replace(io::BufWriter::with_capacity(1 << 16, f)))
             }
         }
