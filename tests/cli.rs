@@ -9,12 +9,13 @@ use std::io::Write;
 use std::process::Stdio;
 use support::plugin_output::{parse_json_lines, parse_nagios};
 
-const TOOLS: [&str; 5] = [
+const TOOLS: [&str; 6] = [
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
     "maestro-smoketest",
     "maestro-watch",
+    "maestro-redirect",
 ];
 
 fn bin_path(tool: &str) -> &'static str {
@@ -24,6 +25,7 @@ fn bin_path(tool: &str) -> &'static str {
         "maestro-logscan" => env!("CARGO_BIN_EXE_maestro-logscan"),
         "maestro-smoketest" => env!("CARGO_BIN_EXE_maestro-smoketest"),
         "maestro-watch" => env!("CARGO_BIN_EXE_maestro-watch"),
+        "maestro-redirect" => env!("CARGO_BIN_EXE_maestro-redirect"),
         other => panic!("no such tool {other}"),
     }
 }
@@ -354,6 +356,9 @@ fn every_tool_names_a_typo_in_any_tools_section() {
         ("fence", "lvels"),
         ("verify", "max_skwe"),
         ("logscan", "componnet"),
+        ("smoketest", "mailbx"),
+        ("watch", "treshold"),
+        ("redirect", "methdos"),
     ] {
         let path = write_config(&dir, &format!("# a comment\n[{section}]\n{key} = 1\n"));
         for t in TOOLS {

@@ -101,6 +101,8 @@ fn failover_dry_run_prints_the_runbook_in_order() {
         [
             "maestro-watch once",
             "maestro-fence fence",
+            "maestro-redirect move",
+            "maestro-redirect check",
             "maestro-snapshot-verify check",
             "maestro-fence check",
             "systemctl start",
@@ -112,16 +114,21 @@ fn failover_dry_run_prints_the_runbook_in_order() {
     );
     assert!(commands[1].contains("--level isolate"), "{stdout}");
     assert!(
-        commands[5].contains("--component db --follow --until-ready"),
+        commands[7].contains("--component db --follow --until-ready"),
         "{stdout}"
     );
     assert!(
-        commands[6].contains("--component lui --follow --until-ready"),
+        commands[8].contains("--component lui --follow --until-ready"),
         "{stdout}"
     );
     // Both name the time noted before `systemctl start`: an earlier
     // start's lines in the same log never pass for this one.
-    for c in &commands[5..7] {
+    let logscans: Vec<&String> = commands
+        .iter()
+        .filter(|c| c.starts_with("maestro-logscan"))
+        .collect();
+    assert_eq!(logscans.len(), 2, "{stdout}");
+    for c in logscans {
         assert!(c.contains("--since-start-after"), "{stdout}");
     }
     assert!(stdout.contains("dry run: nothing ran"), "{stdout}");
@@ -132,9 +139,11 @@ fn planned_switchover_dry_run_fences_over_ssh_without_the_watch() {
     let (code, commands, stdout) = dry_run("failover.sh", &["--planned"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
-        shape(&commands)[..3],
+        shape(&commands)[..5],
         [
             "maestro-fence fence",
+            "maestro-redirect move",
+            "maestro-redirect check",
             "maestro-snapshot-verify check",
             "maestro-fence check",
         ],
@@ -159,6 +168,9 @@ fn failback_dry_run_prints_the_runbook_in_order() {
             "rsync",
             "maestro-snapshot-verify check",
             "maestro-fence guard",
+            "maestro-redirect undo",
+            "maestro-redirect move",
+            "maestro-redirect check",
             "systemctl start",
             "maestro-logscan",
             "maestro-smoketest all",
@@ -167,7 +179,9 @@ fn failback_dry_run_prints_the_runbook_in_order() {
         "{stdout}"
     );
     assert!(commands[0].starts_with("ssh root@maestro1 "), "{stdout}");
-    assert!(commands[11].ends_with("unfence --resume-sync"), "{stdout}");
+    assert!(!commands[8].starts_with("ssh "), "undo runs here: {stdout}");
+    assert!(commands[9].starts_with("ssh root@maestro1 "), "{stdout}");
+    assert!(commands[14].ends_with("unfence --resume-sync"), "{stdout}");
     // The primary's start-up log is judged from the start after its clock
     // was read (an earlier start in the log copied back never passes).
     assert!(

@@ -91,7 +91,15 @@ pub const PARAMETERS: &[Param] = &[
         "string",
         None,
         false,
-        "The primary's node name: what list prints (default [fence] node_name; without either, give the device pcmk_host_list)",
+        "The node asked for (Pacemaker sets it): refused unless it is the device's node_name",
+    ),
+    (
+        "node_name",
+        "--node-name=[name]",
+        "string",
+        None,
+        false,
+        "The primary's node name: the only node this device fences, and what list prints (default [fence] node_name; one of the two is needed: Pacemaker's pcmk_host_list is not passed to the agent)",
     ),
     (
         "power_timeout",
