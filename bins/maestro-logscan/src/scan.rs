@@ -1353,6 +1353,16 @@ fn list_rules(settings: &Settings) -> Report {
             .detail("kind", rule.kind.as_str())
             .detail("pack", rule.pack.as_str())
             .detail("regex", rule.regex.clone())
+            .detail(
+                "warn_severity",
+                rule.warn_severity.map(|s| s.as_str()).unwrap_or_default(),
+            )
+            .detail(
+                "min_level",
+                rule.min_level
+                    .map(|l| format!("{l:?}").to_lowercase())
+                    .unwrap_or_default(),
+            )
             .detail("description", rule.description.clone())
             .detail("advice", rule.advice.clone()),
         );
