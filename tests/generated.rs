@@ -258,6 +258,10 @@ fn expected() -> Vec<(PathBuf, Vec<u8>)> {
         root.join("docs").join("schema").join("records.schema.json"),
         records_schema().into_bytes(),
     ));
+    files.push((
+        root.join("docs").join("commands.md"),
+        commands_markdown().into_bytes(),
+    ));
     let (agent_name, agent) = fence_agent_page();
     files.push((
         root.join("man").join(format!("{agent_name}.{SECTION}")),
@@ -771,4 +775,122 @@ fn records_schema() -> String {
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     text.push('\n');
     text
+}
+
+// ---------------------------------------------------------------------------
+// docs/commands.md: every command and flag, from the clap definitions (the
+// one place a flag is described; --help and the manual pages say the same).
+
+fn flag_line(arg: &clap::Arg) -> Option<(String, String)> {
+    if arg.is_hide_set() {
+        return None;
+    }
+    let value = if arg.get_action().takes_values() {
+        let names = arg
+            .get_value_names()
+            .map(|v| {
+                v.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+        format!(" {names}")
+    } else {
+        String::new()
+    };
+    let flag = match (arg.get_short(), arg.get_long()) {
+        (Some(s), Some(l)) => format!("-{s}, --{l}{value}"),
+        (Some(s), None) => format!("-{s}{value}"),
+        (None, Some(l)) => format!("--{l}{value}"),
+        (None, None) => {
+            let name = arg
+                .get_value_names()
+                .map(|v| {
+                    v.iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+            name
+        }
+    };
+    let help = arg
+        .get_long_help()
+        .or_else(|| arg.get_help())
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let mut help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let values: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .filter(|v| !v.is_hide_set())
+        .map(|v| format!("`{}`", v.get_name()))
+        .collect();
+    if !values.is_empty() && arg.get_action().takes_values() {
+        help.push_str(&format!(" (one of {})", values.join(", ")));
+    }
+    Some((flag, help))
+}
+
+fn command_markdown(cmd: &clap::Command, typed: &str, out: &mut String) {
+    let globals = [
+        "config",
+        "set",
+        "format",
+        "state_dir",
+        "quiet",
+        "verbose",
+        "help",
+        "version",
+    ];
+    out.push_str(&format!("### `{typed}`\n\n"));
+    if let Some(about) = cmd.get_long_about().or_else(|| cmd.get_about()) {
+        out.push_str(
+            &about
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        out.push_str("\n\n");
+    }
+    let rows: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter(|a| !globals.contains(&a.get_id().as_str()))
+        .filter_map(flag_line)
+        .collect();
+    if !rows.is_empty() {
+        out.push_str("| flag | meaning |\n|---|---|\n");
+        for (f, h) in rows {
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                f.replace('|', "\\|"),
+                h.replace('|', "\\|")
+            ));
+        }
+        out.push('\n');
+    }
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
+        command_markdown(sub, &format!("{typed} {}", sub.get_name()), out);
+    }
+}
+
+fn commands_markdown() -> String {
+    let mut md = String::from(
+        "# Commands and flags\n\n<!-- Generated from the tools' clap definitions by tests/generated.rs (scripts/gen-docs.sh); the same text is in --help and the manual pages. -->\n\n",
+    );
+    md.push_str("Every tool also takes the shared flags (see [what every tool shares](conventions.md#flags)): `--config PATH`, `--set KEY=VALUE`, `--format text|json|nagios`, `--state-dir DIR`, `-q`, `-v`, `-h`, `-V`.\n\n");
+    for cmd in tools() {
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        let name = cmd.get_name().to_string();
+        md.push_str(&format!("## {name}\n\n"));
+        command_markdown(&cmd, &name, &mut md);
+    }
+    md
 }
