@@ -837,7 +837,7 @@ fn flag_line(arg: &clap::Arg) -> Option<(String, String)> {
 fn command_markdown(cmd: &clap::Command, typed: &str, out: &mut String) {
     let globals = [
         "config",
-        "set",
+        "overrides",
         "format",
         "state_dir",
         "quiet",
