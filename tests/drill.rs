@@ -1,4 +1,4 @@
-//! The failover drill (issue #8): the runbook end to end in network
+//! The failover drill: the runbook end to end in network
 //! namespaces, with real sshd, MariaDB and rsync (tests/support/drill.rs).
 //! A clean run must pass every step; each injected fault must stop the
 //! runbook at the right step with the right message. `scripts/drill.sh`

@@ -1,6 +1,6 @@
 //! The integrations in examples/: every shell script parses (`bash -n`),
 //! the runbooks' dry runs print the tools in the runbook's order and run
-//! nothing, and the README's "Integrations" section lists every file.
+//! nothing, and the guide's "The examples" section lists every file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -235,13 +235,14 @@ fn a_failing_step_stops_the_runbook_and_says_where() {
 }
 
 #[test]
-fn the_readme_lists_every_example() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme
-        .split("\n## Integrations")
+fn the_guide_lists_every_example() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md"))
+            .unwrap();
+    let section = guide
+        .split("\n## The examples")
         .nth(1)
-        .expect("a \"## Integrations\" section in README.md");
+        .expect("a \"## The examples\" section in docs/guide.md");
     let section = section.split("\n## ").next().unwrap();
     for f in all_files() {
         let rel = f
@@ -250,7 +251,7 @@ fn the_readme_lists_every_example() {
         let rel = rel.to_string_lossy();
         assert!(
             section.contains(rel.as_ref()),
-            "README's Integrations section does not list {rel}"
+            "the guide's \"The examples\" section does not list {rel}"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The failover drill (issue #8): the whole runbook of the tech tip, end to
+//! The failover drill: the whole runbook of the tech tip, end to
 //! end, with real parts, in a lab of network namespaces made by the test:
 //!
 //! - `p`, the primary (198.18.0.1): a real sshd, a Maestro-like installation

@@ -18,6 +18,7 @@ pub enum WatchRecord<'a> {
 
 /// The primary's state changed.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EventRecord<'a> {
     pub format_version: u32,
     /// When it was seen: RFC 3339, UTC, milliseconds.
@@ -35,6 +36,7 @@ pub struct EventRecord<'a> {
 
 /// The failover command ran.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExecRecord<'a> {
     pub format_version: u32,
     pub command: &'a str,
