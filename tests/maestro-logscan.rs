@@ -1481,3 +1481,50 @@ fn write_patterns_refuses_a_fifo_and_writes_a_file() {
         .unwrap()
         .contains("doesn't exist"));
 }
+
+#[test]
+fn findings_written_as_they_are_found_are_masked_and_escaped_like_the_report() {
+    // Lines written before following began count as findings (not as
+    // readiness) under --since, so one run with a short timeout shows the
+    // live lines and then the report.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    std::fs::write(
+        &log,
+        "2026-11-28 08:00:00,001 ERROR [main] com.lsoft.maestro.db.Pool - Cannot open jdbc:mysql://maestro:DbPa55word@db:3306/maestro \u{202e}gpj.exe: Table 'maestro.lui_job' doesn't exist\n",
+    )
+    .unwrap();
+    for format in ["text", "json"] {
+        let out = cmd(dir.path())
+            .args([
+                "--format",
+                format,
+                "--follow",
+                "--timeout",
+                "1s",
+                "--since",
+                "2026-11-28",
+                path(&log),
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let live = if format == "json" {
+            "\"live-finding\""
+        } else {
+            "[table-missing]"
+        };
+        assert!(
+            stdout.contains(live),
+            "{format}: no live finding in {stdout}"
+        );
+        assert!(
+            !stdout.contains("DbPa55word"),
+            "{format}: the password shows: {stdout}"
+        );
+        // Text escapes it; JSON carries the text as found, JSON-escaped.
+        if format == "text" {
+            assert!(!stdout.contains('\u{202e}'), "a raw U+202E: {stdout}");
+        }
+    }
+}

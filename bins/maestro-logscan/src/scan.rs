@@ -14,8 +14,9 @@ use maestro_common::catalog::Catalog;
 use maestro_common::cli::{Context, ToolError};
 use maestro_common::fsio;
 use maestro_common::perfdata::{Perfdata, Uom};
-use maestro_common::render::json::{finding_record, write_record};
+use maestro_common::render::json::{self as json_records, write_record, FindingRecord};
 use maestro_common::render::{Format, Verbosity};
+use maestro_common::safe_output;
 use maestro_common::site::{Component, SiteLayout};
 use maestro_common::{Check, Finding, Report, Status};
 use std::io::{Seek, SeekFrom, Write as _};
@@ -1272,23 +1273,33 @@ fn emit_live(collector: &mut Collector, live: Option<Live>, check: &str) {
     if found.is_empty() {
         return;
     }
+    // Written before the report is, so masked and escaped here as the
+    // report is by the harness: a followed line may hold a password in a
+    // JDBC URL, or a character that reorders the terminal.
     let mut out = std::io::stdout().lock();
     let mut written = || -> std::io::Result<()> {
         for f in found.drain(..) {
             match mode {
                 Live::Json => {
-                    let mut record = finding_record("maestro-logscan", check, &f);
-                    record["type"] = "live-finding".into();
-                    write_record(&mut out, &record)?;
+                    let record = json_records::Record::LiveFinding(FindingRecord::new(
+                        "maestro-logscan",
+                        check,
+                        &f,
+                    ));
+                    let mut value = serde_json::to_value(record).map_err(std::io::Error::other)?;
+                    safe_output::mask_json(&mut value);
+                    write_record(&mut out, &value)?;
                 }
-                Live::Text => writeln!(
-                    out,
-                    "{} [{}] {}: {}",
-                    f.status,
-                    f.id,
-                    f.location.as_deref().unwrap_or(check),
-                    f.message
-                )?,
+                Live::Text => {
+                    let line = format!(
+                        "{} [{}] {}: {}",
+                        f.status,
+                        f.id,
+                        f.location.as_deref().unwrap_or(check),
+                        f.message
+                    );
+                    writeln!(out, "{}", safe_output::printable(&line))?
+                }
             }
         }
         out.flush()
