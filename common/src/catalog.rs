@@ -377,15 +377,10 @@ fn enable_wal(conn: &Connection, wait: Duration) -> rusqlite::Result<String> {
 
 /// State may hold fencing tokens and host names: keep it to its owner.
 fn create_private_dir(dir: &Path) -> Result<(), CatalogError> {
-    use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| CatalogError::CreateDir {
+    crate::platform::create_private_dir(dir).map_err(|source| CatalogError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })
@@ -419,9 +414,12 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
-        use std::os::unix::fs::PermissionsExt;
-        let perm = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
-        assert_eq!(perm, 0o700);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let perm = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+            assert_eq!(perm, 0o700);
+        }
         drop(c);
         // Opening again applies nothing twice.
         let c = Catalog::open(&state).unwrap();

@@ -363,6 +363,7 @@ impl AtomicFile {
         })
     }
 
+    #[cfg_attr(not(unix), allow(dead_code))]
     fn file(&self) -> &File {
         self.file.as_ref().expect("the file is open until commit")
     }

@@ -25,6 +25,7 @@ pub mod duration;
 pub mod fsio;
 pub mod ini;
 pub mod perfdata;
+pub mod platform;
 pub mod render;
 pub mod report;
 pub mod safe_output;

@@ -96,16 +96,13 @@ impl SecretRef {
 /// A warning when a file that holds a secret (a token, a password, a
 /// private key) can be read by every user of the machine.
 pub fn world_readable_warning(path: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o004 != 0).then(|| {
-        format!(
-            "{} holds a secret and is readable by every user (mode {:04o}); run: chmod o-rwx {}",
-            path.display(),
-            mode & 0o7777,
-            path.display()
-        )
-    })
+    let mode = crate::platform::readable_by_everyone(path)?;
+    Some(format!(
+        "{} holds a secret and is readable by every user (mode {:04o}); run: chmod o-rwx {}",
+        path.display(),
+        mode,
+        path.display()
+    ))
 }
 
 impl schemars::JsonSchema for SecretRef {

@@ -483,30 +483,13 @@ pub struct LocalHost;
 
 impl SiteHost for LocalHost {
     fn host_name(&self) -> Option<String> {
-        local_host_name()
+        crate::platform::host_name()
     }
 
     /// Paths in the other OS's style describe another host: never "exists".
     fn is_dir(&self, path: &SitePath) -> bool {
         path.style() == PathStyle::host() && path.to_path_buf().is_dir()
     }
-}
-
-#[cfg(unix)]
-fn local_host_name() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the pointer and length describe `buf`, which outlives the call.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8(buf[..len].to_vec()).ok()
-}
-
-#[cfg(not(unix))]
-fn local_host_name() -> Option<String> {
-    std::env::var("COMPUTERNAME").ok()
 }
 
 #[derive(Debug, Clone)]

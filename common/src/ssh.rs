@@ -27,8 +27,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
@@ -260,7 +258,7 @@ impl SshError {
 pub struct SshClient {
     session: Session,
     /// The socket the session owns, for `poll`; valid as long as `session`.
-    fd: RawFd,
+    fd: crate::platform::RawSocket,
     fingerprint: String,
     op_lock: Mutex<()>,
 }
@@ -281,7 +279,7 @@ impl SshClient {
         let timeout = opts.connect_timeout;
         let addrs = resolve(&opts.host, opts.port, timeout)?;
         let stream = connect_any(&addrs, &target, timeout)?;
-        let fd = stream.as_raw_fd();
+        let fd = crate::platform::raw_socket(&stream);
 
         let mut session = Session::new().map_err(|e| SshError::Handshake {
             host: opts.host.clone(),
@@ -608,24 +606,17 @@ impl SshClient {
     /// Waits until the socket is ready in the direction libssh2 needs, the
     /// deadline passes, or [`POLL_SLICE`] is over.
     fn wait_socket(&self, deadline: Instant) {
-        let events = match self.session.block_directions() {
-            BlockDirections::Outbound => libc::POLLOUT,
-            BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
-            BlockDirections::Inbound | BlockDirections::None => libc::POLLIN,
+        let (read, write) = match self.session.block_directions() {
+            BlockDirections::Outbound => (false, true),
+            BlockDirections::Both => (true, true),
+            BlockDirections::Inbound | BlockDirections::None => (true, false),
         };
         let wait = deadline
             .saturating_duration_since(Instant::now())
             .min(POLL_SLICE);
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; the fd stays open while `session` lives.
-        // The result does not matter: the caller retries and checks the time.
-        unsafe {
-            libc::poll(&mut pfd, 1, wait.as_millis() as libc::c_int);
-        }
+        // The socket stays open while `session` lives. The result does not
+        // matter: the caller retries and checks the time.
+        crate::platform::wait_socket(self.fd, read, write, wait);
     }
 
     fn drive(
@@ -967,11 +958,11 @@ fn append_known_host(path: &Path, line: &str) -> Result<(), SshError> {
             })
         }
     };
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .open(path)
+    let mut file = crate::platform::create_mode(
+        fs::OpenOptions::new().create(true).append(true),
+        0o644,
+    )
+    .open(path)
         .map_err(|e| err("cannot open it for appending", e))?;
     let mut text = String::new();
     if needs_newline {

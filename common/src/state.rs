@@ -1,11 +1,14 @@
 //! Where state (the catalog) lives: `--state-dir`, else
 //! `$MAESTRO_HA_STATE_DIR`, else `/var/lib/maestro-ha` for root and
 //! `$XDG_STATE_HOME/maestro-ha` (or `~/.local/state/maestro-ha`) otherwise.
+//! On Windows: `%ProgramData%\maestro-ha` for an elevated administrator,
+//! `%LOCALAPPDATA%\maestro-ha` otherwise.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub const ENV_STATE_DIR: &str = "MAESTRO_HA_STATE_DIR";
+/// The system's state folder on Unix (see [`crate::platform::system_state_dir`]).
 pub const SYSTEM_STATE_DIR: &str = "/var/lib/maestro-ha";
 
 #[derive(Debug, thiserror::Error)]
@@ -14,8 +17,7 @@ pub struct NoStateDir;
 
 /// Resolve the state folder for this process.
 pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf, NoStateDir> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let is_root = unsafe { libc::geteuid() } == 0;
+    let is_root = crate::platform::is_privileged();
     state_dir_from(flag, |k| std::env::var_os(k), is_root)
 }
 
@@ -33,7 +35,12 @@ pub fn state_dir_from(
         return Ok(PathBuf::from(p));
     }
     if is_root {
-        return Ok(PathBuf::from(SYSTEM_STATE_DIR));
+        return Ok(crate::platform::system_state_dir());
+    }
+    if cfg!(windows) {
+        if let Some(p) = non_empty("LOCALAPPDATA") {
+            return Ok(PathBuf::from(p).join("maestro-ha"));
+        }
     }
     if let Some(p) = non_empty("XDG_STATE_HOME") {
         return Ok(PathBuf::from(p).join("maestro-ha"));
@@ -72,7 +79,7 @@ mod tests {
         let no_env = env(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")]);
         assert_eq!(
             state_dir_from(None, &no_env, true).unwrap(),
-            Path::new(SYSTEM_STATE_DIR)
+            crate::platform::system_state_dir()
         );
         assert_eq!(
             state_dir_from(None, &no_env, false).unwrap(),

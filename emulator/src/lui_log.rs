@@ -152,14 +152,18 @@ fn jdbc_exception(why: &str) -> Vec<String> {
 /// thread while the command runs, so a chatty command cannot block on a
 /// full pipe, and a grandchild holding the pipe cannot hold the start-up.
 fn run_bounded(command: &str, within: Duration) -> Result<(), String> {
-    use std::os::unix::process::CommandExt as _;
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(command)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        cmd.process_group(0);
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run the database check: {e}"))?;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -177,6 +181,7 @@ fn run_bounded(command: &str, within: Duration) -> Result<(), String> {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Ok(None) => {
+                #[cfg(unix)]
                 let _ = Command::new("kill")
                     .args(["-KILL", "--", &format!("-{}", child.id())])
                     .status();

@@ -6,8 +6,7 @@ use maestro_common::catalog::{Catalog, CatalogError, Migration};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use maestro_common::platform::{self, LockKind};
 use std::path::Path;
 use std::time::Duration;
 
@@ -388,10 +387,7 @@ impl RunLock {
     /// creates the lock file; `None` when it cannot be told.
     pub fn held_now(state_dir: &Path) -> Option<bool> {
         let path = state_dir.join("fence.lock");
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(&path)
+        let file = match platform::no_follow_no_block(OpenOptions::new().read(true)).open(&path)
         {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
@@ -400,14 +396,12 @@ impl RunLock {
         if !file.metadata().ok()?.is_file() {
             return None;
         }
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-        if rc == 0 {
-            // SAFETY: as above; releasing the lock just taken.
-            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
-            Some(false)
-        } else {
-            Some(true)
+        match platform::try_lock(&file, LockKind::Shared) {
+            Ok(true) => {
+                let _ = platform::unlock(&file);
+                Some(false)
+            }
+            Ok(false) | Err(_) => Some(true),
         }
     }
 
@@ -418,13 +412,14 @@ impl RunLock {
         // Without blocking and without following a link: a FIFO put in its
         // place would otherwise hold the open forever (no deadline bounds
         // an open), and the fence would never start nor end.
-        let opened = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(&path);
+        let opened = platform::no_follow_no_block(
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true),
+        )
+        .open(&path);
         let not_regular = |meta: std::fs::Metadata| LockError::NotRegular {
             path: shown.clone(),
             kind: maestro_common::fsio::kind_name(meta.file_type()),
@@ -453,9 +448,9 @@ impl RunLock {
         }
         let started = std::time::Instant::now();
         loop {
-            // SAFETY: flock on a descriptor we own; no memory is involved.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
+            // An error other than "held by another" is taken as held: the
+            // wait is bounded, and a fence never runs unlocked.
+            if let Ok(true) = platform::try_lock(&file, LockKind::Exclusive) {
                 return Ok(RunLock { _file: file });
             }
             if started.elapsed() >= wait {

@@ -21,7 +21,13 @@ pub struct OwnAddress {
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot list this server's interface addresses: {0}")]
+#[cfg(unix)]
 pub struct LocalAddrError(#[from] nix::Error);
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list this server's interface addresses: {0}")]
+#[cfg(not(unix))]
+pub struct LocalAddrError(String);
 
 /// The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:127.0.0.1`),
 /// which reaches the same host as the plain address.
@@ -49,7 +55,14 @@ pub fn always_own(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// Not built for Windows yet (GetAdaptersAddresses is the way there).
+#[cfg(not(unix))]
+pub fn interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
+    Err(LocalAddrError("not available on Windows yet".into()))
+}
+
 /// Every address on a local interface, with the interface's name.
+#[cfg(unix)]
 pub fn interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
     let mut out = Vec::new();
     for ifa in nix::ifaddrs::getifaddrs()? {

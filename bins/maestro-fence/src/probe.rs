@@ -2,6 +2,7 @@
 //! primary, its packets marked so that the fence's own probe rule counts
 //! them (see [`crate::firewall`]).
 
+#[cfg(target_os = "linux")]
 use crate::firewall::PROBE_MARK;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -57,13 +58,31 @@ pub fn classify(result: io::Result<()>) -> Reach {
     }
 }
 
+/// Mark the probe's packets with [`PROBE_MARK`] (SO_MARK), so that the
+/// fence's own firewall rule counts them. Linux only: elsewhere the probe
+/// cannot be told apart and is refused.
+fn mark(socket: &Socket) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        socket.set_mark(PROBE_MARK)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "SO_MARK exists on Linux only",
+        ))
+    }
+}
+
 /// One bounded TCP connect to `addr`, marked with [`PROBE_MARK`].
 pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
     let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
         Ok(s) => s,
         Err(e) => return Reach::Unknown(format!("no socket: {e}")),
     };
-    if let Err(e) = socket.set_mark(PROBE_MARK) {
+    if let Err(e) = mark(&socket) {
         return Reach::Unknown(format!(
             "cannot mark the probe (SO_MARK needs CAP_NET_ADMIN): {e}"
         ));
@@ -77,9 +96,7 @@ pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
 pub fn has_route(addr: SocketAddr) -> Result<bool, String> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| format!("no socket: {e}"))?;
-    socket
-        .set_mark(PROBE_MARK)
-        .map_err(|e| format!("cannot mark the socket: {e}"))?;
+    mark(&socket).map_err(|e| format!("cannot mark the socket: {e}"))?;
     match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) => Ok(false),

@@ -3,7 +3,7 @@
 //! killed with its whole process group, and the timeout is a failure.
 
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
+use maestro_common::platform::GroupChild;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -48,19 +48,20 @@ pub fn run(
     timeout: Duration,
 ) -> Result<LocalOutput, RunError> {
     let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills the command's children too.
-        .process_group(0)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            program: program.to_string(),
-            source,
-        })?;
-    let pid = child.id() as libc::pid_t;
+    // Its own process group (Job Object), so a timeout kills the command's
+    // children too.
+    let mut group = GroupChild::spawn(
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|source| RunError::Spawn {
+        program: program.to_string(),
+        source,
+    })?;
+    let child = group.child();
     let mut stdin = child.stdin.take();
     let input = input.to_vec();
     thread::spawn(move || {
@@ -74,18 +75,14 @@ pub fn run(
     let stderr = reader(child.stderr.take());
     let deadline = started + timeout;
     let status = loop {
-        match child.try_wait() {
+        match group.child().try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) => {}
             Err(_) => break None,
         }
         if Instant::now() >= deadline {
-            // SAFETY: kill has no memory-safety preconditions; the negative
-            // pid names the process group we created for the child.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-            let _ = child.wait();
+            group.kill();
+            let _ = group.child().wait();
             return Err(RunError::Timeout {
                 program: program.to_string(),
                 after: timeout,
@@ -118,10 +115,9 @@ fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
 
 /// Whether `program` is an executable in PATH (or a path to one).
 pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let is_exec = |p: &std::path::Path| {
         p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .map(|m| maestro_common::platform::is_executable(&m))
             .unwrap_or(false)
     };
     if program.contains('/') {

@@ -172,6 +172,13 @@ pub fn neighbour_advertisement(target: Ipv6Addr, mac: [u8; 6]) -> [u8; 32] {
     p
 }
 
+#[cfg(not(target_os = "linux"))]
+fn send_unsolicited_na(interface: &str, target: Ipv6Addr, mac: [u8; 6]) -> Result<(), String> {
+    let _ = (interface, target, mac);
+    Err("unsolicited neighbour advertisements are sent on Linux only".into())
+}
+
+#[cfg(target_os = "linux")]
 fn send_unsolicited_na(interface: &str, target: Ipv6Addr, mac: [u8; 6]) -> Result<(), String> {
     let c_if = std::ffi::CString::new(interface).map_err(|_| "bad interface name".to_string())?;
     // SAFETY: a NUL-terminated name; if_nametoindex only reads it.

@@ -89,6 +89,7 @@ fn parse_port(p: &str, whole: &str) -> Result<u16, String> {
 }
 
 /// The addresses of this machine's interfaces (getifaddrs).
+#[cfg(unix)]
 pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
     let mut out = BTreeSet::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
@@ -121,6 +122,12 @@ pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
         libc::freeifaddrs(head);
     }
     Ok(out)
+}
+
+/// Not built for Windows yet (GetAdaptersAddresses is the way there).
+#[cfg(not(unix))]
+pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
+    Err("listing this machine's addresses is not available on Windows yet".into())
 }
 
 /// This machine's host name.
@@ -191,22 +198,13 @@ pub fn join(addrs: &BTreeSet<IpAddr>) -> String {
 /// 128 random bits, hex: the token a witness must read back.
 pub fn random_token() -> String {
     let mut buf = [0u8; 16];
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled part of `buf`.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n > 0 {
-            filled += n as usize;
-        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            // No kernel randomness: the time still makes a token nobody else serves.
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos();
-            buf.copy_from_slice(&t.to_le_bytes());
-            break;
-        }
+    if maestro_common::platform::fill_random(&mut buf).is_err() {
+        // No kernel randomness: the time still makes a token nobody else serves.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        buf.copy_from_slice(&t.to_le_bytes());
     }
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }

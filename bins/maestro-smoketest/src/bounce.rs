@@ -99,15 +99,7 @@ Content-Type: text/rfc822-headers\r\n\
 
 /// This host's name, for Reporting-MTA.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let name = if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
+    let name = maestro_common::platform::host_name().unwrap_or_default();
     if name.is_empty()
         || !name
             .chars()

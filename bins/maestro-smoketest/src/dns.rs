@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, ToSocketAddrs};
 
 /// The addresses of this machine's interfaces (getifaddrs).
+#[cfg(unix)]
 pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
     let mut out = BTreeSet::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
@@ -39,6 +40,12 @@ pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
         libc::freeifaddrs(head);
     }
     Ok(out)
+}
+
+/// Not built for Windows yet (GetAdaptersAddresses is the way there).
+#[cfg(not(unix))]
+pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
+    Err("listing this machine's addresses is not available on Windows yet".into())
 }
 
 /// Where a host name points, as this machine's resolver sees it.

@@ -77,10 +77,9 @@ impl Output {
     /// refused by name: a manifest is never streamed onto a disk (a block
     /// device) or into a socket.
     fn open(path: &Path) -> Result<Output, String> {
-        use std::os::unix::fs::FileTypeExt;
         let shown = path.display();
         match std::fs::metadata(path) {
-            Ok(m) if m.file_type().is_fifo() || m.file_type().is_char_device() => {
+            Ok(m) if maestro_common::platform::is_stream_type(m.file_type()) => {
                 let f = fsio::open_stream_for_writing(path).map_err(|e| format!("--out {e}"))?;
                 Ok(Output::Stream(io::BufWriter::with_capacity(1 << 16, f)))
             }
@@ -98,8 +97,16 @@ impl Output {
         }
     }
 
+    /// Descriptors passed by number are a Unix thing.
+    #[cfg(not(unix))]
+    fn descriptor(fd: i32, named: Option<&Path>) -> Result<Output, String> {
+        let shown = named.map_or_else(|| format!("/dev/fd/{fd}"), |p| p.display().to_string());
+        Err(format!("--out {shown}: descriptors by number are Unix-only"))
+    }
+
     /// A descriptor the tool was started with (`/dev/fd/3`), written as a
     /// stream: it is already open, there is nothing to replace.
+    #[cfg(unix)]
     fn descriptor(fd: i32, named: Option<&Path>) -> Result<Output, String> {
         let shown = named.map_or_else(|| format!("/dev/fd/{fd}"), |p| p.display().to_string());
         // SAFETY: dup of a descriptor number; the new descriptor is owned
@@ -183,15 +190,7 @@ impl OutTarget {
 }
 
 pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // within it or returns an error.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    maestro_common::platform::host_name().unwrap_or_else(|| "unknown".into())
 }
 
 /// Open the catalog, or say why not (a capture still works without it).

@@ -19,7 +19,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 pub const FORMAT: &str = "maestro-snapshot-verify/manifest";
 pub const VERSION: u32 = 1;
@@ -29,12 +28,36 @@ pub const VERSION: u32 = 1;
 pub struct RawName(pub Vec<u8>);
 
 impl RawName {
+    /// The name's bytes: as they are on Unix; UTF-8 on Windows (WTF-8 for
+    /// the rare name that is not valid UTF-16, which then names no file on
+    /// another system either).
+    /// Windows' `\\` separators are stored as `/`, so that a manifest
+    /// made on one system checks on the other.
     pub fn from_os(s: &OsStr) -> RawName {
-        RawName(s.as_bytes().to_vec())
+        let mut bytes = s.as_encoded_bytes().to_vec();
+        if cfg!(windows) {
+            for b in &mut bytes {
+                if *b == b'\\' {
+                    *b = b'/';
+                }
+            }
+        }
+        RawName(bytes)
     }
 
+    /// The name as the OS takes it. On Windows, bytes that are not UTF-8
+    /// (a Unix name in another encoding) cannot name a file: they become
+    /// U+FFFD, a name that is then reported missing rather than guessed.
     pub fn to_os(&self) -> OsString {
-        OsString::from_vec(self.0.clone())
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStringExt;
+            OsString::from_vec(self.0.clone())
+        }
+        #[cfg(not(unix))]
+        {
+            OsString::from(String::from_utf8_lossy(&self.0).into_owned())
+        }
     }
 
     /// For people: UTF-8 as is, other bytes as `\xNN`.

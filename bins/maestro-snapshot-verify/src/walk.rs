@@ -19,8 +19,9 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use maestro_common::platform;
+#[cfg(unix)]
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -172,21 +173,22 @@ struct Shared<'a> {
 }
 
 fn key_of(m: &std::fs::Metadata) -> CacheKey {
+    let k = platform::stat_key(m);
     CacheKey {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
-        ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+        dev: k.device,
+        ino: k.index,
+        size: k.size,
+        mtime_ns: k.mtime_ns,
+        ctime_ns: k.ctime_ns,
     }
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i64 {
-    m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec()
+    platform::stat_key(m).mtime_ns
 }
 
 fn ctime_ns(m: &std::fs::Metadata) -> i64 {
-    m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec()
+    platform::stat_key(m).ctime_ns
 }
 
 /// Why an entry whose mtime or ctime falls inside the capture window is not
@@ -634,11 +636,23 @@ fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(out: &mut Ordered<'_, F>) {
 /// it lists onto the root): a slice of the bytes, where `strip_prefix` would
 /// compare component by component. The root itself is the empty path.
 fn relative<'a>(root: &Path, path: &'a Path) -> &'a Path {
-    let (root, path) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    let (root, path) = (
+        root.as_os_str().as_encoded_bytes(),
+        path.as_os_str().as_encoded_bytes(),
+    );
+    let sep = |rest: &'a [u8]| -> &'a [u8] {
+        rest.strip_prefix(b"/")
+            .or_else(|| rest.strip_prefix(std::path::MAIN_SEPARATOR_STR.as_bytes()))
+            .unwrap_or(rest)
+    };
+    // SAFETY: the bytes come from an OsStr and are split only right after
+    // its prefix (the root's own bytes) and an ASCII separator, which
+    // as_encoded_bytes allows.
+    let os = |b: &'a [u8]| unsafe { OsStr::from_encoded_bytes_unchecked(b) };
     match path.strip_prefix(root) {
         Some([]) => Path::new(""),
-        Some(rest) => Path::new(OsStr::from_bytes(rest.strip_prefix(b"/").unwrap_or(rest))),
-        None => Path::new(OsStr::from_bytes(path)),
+        Some(rest) => Path::new(os(sep(rest))),
+        None => Path::new(os(path)),
     }
 }
 
@@ -685,8 +699,8 @@ fn entry_from_meta(
         root: root.name.clone(),
         path: RawName::from_os(rel.as_os_str()),
         kind: kind.clone(),
-        size: if kind == Kind::Dir { 0 } else { meta.size() },
-        mode: meta.mode() & 0o7777,
+        size: if kind == Kind::Dir { 0 } else { meta.len() },
+        mode: platform::stat_key(meta).mode,
         mtime_ns: mtime_ns(meta),
         sha256: None,
         target: None,
@@ -749,6 +763,7 @@ fn hash_file(
     // O_NOFOLLOW: a file swapped for a symlink since the listing is not
     // followed out of the root; O_NONBLOCK: one swapped for a fifo does
     // not hang the capture.
+    #[cfg(unix)]
     let file = File::options()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOATIME)
@@ -764,6 +779,10 @@ fn hash_file(
                 Err(e)
             }
         });
+    // A reparse point (symbolic link, junction) opened as itself, never
+    // followed out of the root.
+    #[cfg(not(unix))]
+    let file = platform::no_follow_no_block(File::options().read(true)).open(abs);
     let mut file = match file {
         Ok(f) => f,
         Err(e) => {
@@ -784,8 +803,8 @@ fn hash_file(
     }
     let key_before = key_of(&before);
     // What is recorded is what was read, not what was listed.
-    entry.size = before.size();
-    entry.mode = before.mode() & 0o7777;
+    entry.size = before.len();
+    entry.mode = platform::stat_key(&before).mode;
     entry.mtime_ns = mtime_ns(&before);
     let mut hasher = Sha256::new();
     let mut read_total = 0u64;

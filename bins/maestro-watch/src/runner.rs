@@ -13,9 +13,9 @@ use maestro_common::render::{json::write_record, text::human_duration, Format};
 use maestro_common::report::{Check, Report};
 use maestro_common::safe_output::{escape_controls, MaskingWriter};
 use maestro_common::{signal, Status};
+use maestro_common::platform::{self, GroupChild, GroupEnd, LockKind};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn usage(e: String) -> ToolError {
@@ -154,114 +154,41 @@ impl ExecLock {
             .truncate(false)
             .write(true)
             .open(state_dir.join("maestro-watch-exec.lock"))?;
-        // SAFETY: flock on a descriptor we own.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc == 0 {
+        if platform::try_lock(&f, LockKind::Exclusive)? {
             Ok(Some(ExecLock { _file: f }))
         } else {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                Ok(None)
-            } else {
-                Err(e)
-            }
+            Ok(None)
         }
     }
-}
-
-/// How the `--exec` command's process group ended.
-enum GroupEnd {
-    Exited(std::process::ExitStatus),
-    TimedOut,
-    Interrupted,
 }
 
 /// How long the command's group gets between SIGTERM and SIGKILL: the
 /// runbook may clean up, but within the grace the tool itself has after a
-/// signal.
+/// signal. (Windows has no SIGTERM for it: the group ends at once.)
 const TERM_GRACE: Duration = Duration::from_secs(1);
-
-/// Signal a whole process group; false once no process of it is left.
-fn signal_group(pgid: i32, signal: i32) -> bool {
-    // SAFETY: kill(2) with a negative pid addresses a process group; the
-    // group was made for the child and holds only what it started.
-    unsafe { libc::kill(-pgid, signal) == 0 }
-}
-
-/// End every process of the group: SIGTERM, then SIGKILL after
-/// [`TERM_GRACE`] for those still there, and wait (bounded) until none is.
-fn kill_group(pgid: i32, child: &mut std::process::Child) {
-    signal_group(pgid, libc::SIGTERM);
-    let deadline = Instant::now() + TERM_GRACE;
-    while Instant::now() < deadline {
-        let _ = child.try_wait();
-        if !signal_group(pgid, 0) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    signal_group(pgid, libc::SIGKILL);
-    let _ = child.wait();
-    let deadline = Instant::now() + TERM_GRACE;
-    while signal_group(pgid, 0) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Wait for the command's group leader (`sh`) within `timeout`; at the
-/// timeout, or when the watcher is stopped, the whole group is ended, so a
-/// runbook's children (`sleep 300 &`, a hung ssh) do not live on.
-fn wait_group(mut child: std::process::Child, timeout: Duration) -> GroupEnd {
-    let pgid = child.id() as i32;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return GroupEnd::Exited(status),
-            Ok(None) => {}
-            Err(_) => {
-                kill_group(pgid, &mut child);
-                return GroupEnd::TimedOut;
-            }
-        }
-        if signal::interrupted() {
-            kill_group(pgid, &mut child);
-            return GroupEnd::Interrupted;
-        }
-        if Instant::now() >= deadline {
-            kill_group(pgid, &mut child);
-            return GroupEnd::TimedOut;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Run the failover command, its output on our stderr so it cannot mix
 /// with the event stream on stdout, in a process group of its own. Returns
 /// what happened and its status.
 fn fire(command: &str, eval: &Evaluation, timeout: Duration) -> (String, Status) {
-    use std::os::unix::process::CommandExt;
-    let stderr = match io::stderr().as_fd().try_clone_to_owned() {
-        Ok(fd) => Stdio::from(fd),
-        Err(_) => Stdio::null(),
-    };
+    let stderr = platform::stderr_for_child();
     let since = eval
         .timer
         .down_since
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339())
         .unwrap_or_default();
-    let child = Command::new("/bin/sh")
-        .args(["-c", command])
-        .env("MAESTRO_WATCH_TARGET", &eval.target)
-        .env("MAESTRO_WATCH_DOWN_SINCE", since)
-        .stdin(Stdio::null())
-        .stdout(stderr)
-        .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn();
+    let child = GroupChild::spawn(
+        platform::shell_command(command)
+            .env("MAESTRO_WATCH_TARGET", &eval.target)
+            .env("MAESTRO_WATCH_DOWN_SINCE", since)
+            .stdin(Stdio::null())
+            .stdout(stderr)
+            .stderr(Stdio::inherit()),
+    );
     match child {
         Err(e) => (format!("could not start: {e}"), Status::Unknown),
-        Ok(child) => match wait_group(child, timeout) {
+        Ok(mut child) => match child.wait_bounded(timeout, TERM_GRACE, signal::interrupted) {
             GroupEnd::TimedOut => (
                 format!(
                     "killed after {} (its whole process group)",

@@ -43,7 +43,6 @@ use super::bytes::{be32, be64, NO_CHECKSUM_MAGIC};
 use super::page::fold_binary;
 use maestro_common::fsio::{self, FsioError};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 const BLOCK: u64 = 512;
@@ -133,7 +132,7 @@ impl CannotJudge {
 
 fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, CannotJudge> {
     let mut buf = vec![0u8; len];
-    file.read_exact_at(&mut buf, offset).map_err(|e| {
+    maestro_common::platform::read_exact_at(file, &mut buf, offset).map_err(|e| {
         let why = format!(
             "{}: cannot read {len} bytes at {offset}: {e}",
             path.display()

@@ -1,0 +1,445 @@
+//! What differs between Unix and Windows, in one place, so that the tools
+//! themselves hold no `cfg`: the host name, a child run in a group of its
+//! own that can be ended whole (a process group on Unix, a Job Object on
+//! Windows), advisory file locks (`flock`, `LockFileEx`), the identity of
+//! an open file (device and inode; volume serial and file index), the shell
+//! a command line runs in, and where state lives by default.
+//!
+//! Each OS has its own module with the same functions; this one picks it
+//! and adds what is the same on both.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+use std::fs::File;
+use std::io;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// This machine's host name, as the OS reports it (`gethostname`;
+/// the DNS host name on Windows); `None` when it cannot be read.
+pub fn host_name() -> Option<String> {
+    imp::host_name().filter(|h| !h.is_empty())
+}
+
+/// Whether this process runs with full rights over the machine: root on
+/// Unix, an elevated administrator on Windows. It decides the default
+/// state folder (the system's or the user's).
+pub fn is_privileged() -> bool {
+    imp::is_privileged()
+}
+
+/// The system-wide folder of state when privileged: `/var/lib/maestro-ha`
+/// on Unix, `%ProgramData%\maestro-ha` on Windows.
+pub fn system_state_dir() -> std::path::PathBuf {
+    imp::system_state_dir()
+}
+
+/// A command line run by the system's shell: `/bin/sh -c LINE` on Unix,
+/// `cmd.exe /C LINE` on Windows.
+pub fn shell_command(line: &str) -> Command {
+    imp::shell_command(line)
+}
+
+/// Our own stderr, for a child to write to (so that its output never mixes
+/// with ours on stdout); `/dev/null` (NUL) when it cannot be shared.
+pub fn stderr_for_child() -> std::process::Stdio {
+    #[cfg(unix)]
+    let shared = {
+        use std::os::fd::AsFd;
+        io::stderr().as_fd().try_clone_to_owned()
+    };
+    #[cfg(windows)]
+    let shared = {
+        use std::os::windows::io::AsHandle;
+        io::stderr().as_handle().try_clone_to_owned()
+    };
+    match shared {
+        Ok(h) => std::process::Stdio::from(h),
+        Err(_) => std::process::Stdio::null(),
+    }
+}
+
+/// Whether a file may be run as a program: a regular file with an execute
+/// bit on Unix; a regular file on Windows (where the ACL decides at run
+/// time).
+pub fn is_executable(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+/// The permission bits a file created by this open gets (before the
+/// umask) on Unix; nothing on Windows, where a new file inherits its
+/// folder's ACL.
+pub fn create_mode(opts: &mut std::fs::OpenOptions, mode: u32) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        opts
+    }
+}
+
+/// A socket as the OS names it, kept beside a library (libssh2) that owns
+/// the stream: a descriptor on Unix, a SOCKET on Windows.
+pub type RawSocket = imp::RawSocket;
+
+/// The OS's name of a stream's socket, valid while the stream is open.
+pub fn raw_socket(stream: &std::net::TcpStream) -> RawSocket {
+    imp::raw_socket(stream)
+}
+
+/// Wait at most `wait` until `socket` is ready to read (`read`) or write
+/// (`write`): `poll(2)` on Unix, `WSAPoll` on Windows. The answer is not
+/// returned: callers retry their operation and check their own deadline.
+pub fn wait_socket(socket: RawSocket, read: bool, write: bool, wait: Duration) {
+    imp::wait_socket(socket, read, write, wait)
+}
+
+/// Create `dir` (and its parents) for state only its owner may read: mode
+/// 0700 on Unix. On Windows the folder inherits the ACL of where it is made
+/// (`%ProgramData%` lets every user read): restricting it is not done yet.
+pub fn create_private_dir(dir: &std::path::Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+/// Why every user of the machine can read `path`, or `None` when they
+/// cannot or it cannot be told: the mode's "other" read bit on Unix
+/// (`Some(mode)`). Windows ACLs are not read yet: always `None` there.
+pub fn readable_by_everyone(path: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o004 != 0).then_some(mode & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// What a capture compares of a file's metadata to tell whether it changed
+/// while read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatKey {
+    /// Device and inode on Unix; 0 and 0 on Windows (std's metadata does
+    /// not carry the file index: [`file_id`] reads it from a handle).
+    pub device: u64,
+    pub index: u64,
+    pub size: u64,
+    /// The permission bits on Unix; 0 on Windows, where the ACL decides.
+    pub mode: u32,
+    /// Last modification, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Last change of data or metadata (ctime) on Unix; the last write on
+    /// Windows (std does not give NTFS's change time).
+    pub ctime_ns: i64,
+}
+
+/// The [`StatKey`] of a file's metadata.
+pub fn stat_key(meta: &std::fs::Metadata) -> StatKey {
+    imp::stat_key(meta)
+}
+
+/// Whether a file type is a stream a tool may write its output into: a FIFO
+/// or a character device (a terminal, `/dev/null`) on Unix; none on Windows,
+/// where such names are not files.
+pub fn is_stream_type(ft: std::fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        ft.is_fifo() || ft.is_char_device()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ft;
+        false
+    }
+}
+
+/// Fill `buf` from `file` at `offset`, without using or moving its read
+/// position on Unix (`pread`); on Windows the position moves.
+pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut got = 0;
+        while got < buf.len() {
+            let n =
+                std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], offset + got as u64)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "failed to fill whole buffer",
+                ));
+            }
+            got += n;
+        }
+        Ok(())
+    }
+}
+
+/// Fill `buf` with random bytes from the OS (`getrandom(2)`;
+/// `BCryptGenRandom` on Windows).
+pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
+    imp::fill_random(buf)
+}
+
+/// Which kind of advisory lock to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// Many holders at once, none while an exclusive one is held.
+    Shared,
+    /// One holder only.
+    Exclusive,
+}
+
+/// Take an advisory lock on the whole of `file` without waiting: `Ok(true)`
+/// when taken, `Ok(false)` when another open file holds a conflicting one.
+/// The lock goes away when the file is closed (or the process dies), or
+/// with [`unlock`]. `flock(2)` on Unix; `LockFileEx` on Windows.
+pub fn try_lock(file: &File, kind: LockKind) -> io::Result<bool> {
+    imp::try_lock(file, kind)
+}
+
+/// Release a lock taken with [`try_lock`].
+pub fn unlock(file: &File) -> io::Result<()> {
+    imp::unlock(file)
+}
+
+/// What names a file whatever its path: the device and inode on Unix, the
+/// volume serial number and file index on Windows. Two opens of the same
+/// file give the same identity; a file put in the place of another (a log
+/// rotated) gives a different one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub device: u64,
+    pub index: u64,
+}
+
+/// The identity of an open file.
+pub fn file_id(file: &File) -> io::Result<FileId> {
+    imp::file_id(file)
+}
+
+/// Options that make an open neither follow a final symbolic link (or
+/// other reparse point) nor block (on a FIFO with no writer, say), and not
+/// pass the descriptor to children. `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+/// O_CLOEXEC` on Unix; `FILE_FLAG_OPEN_REPARSE_POINT` on Windows, where an
+/// open never blocks and handles are not inherited unless asked.
+pub fn no_follow_no_block(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    imp::no_follow_no_block(opts)
+}
+
+/// A child started in a group of its own, so that everything it starts can
+/// be ended with it: a new process group on Unix, a Job Object on Windows.
+pub struct GroupChild {
+    child: Child,
+    group: imp::Group,
+}
+
+/// How a bounded wait for a [`GroupChild`] ended.
+#[derive(Debug)]
+pub enum GroupEnd {
+    /// The child exited by itself within the time.
+    Exited(ExitStatus),
+    /// The time ran out (or the child could not be waited for): the group
+    /// was ended.
+    TimedOut,
+    /// `stop` said to stop: the group was ended.
+    Interrupted,
+}
+
+impl GroupChild {
+    /// Start `cmd` in a new group.
+    pub fn spawn(cmd: &mut Command) -> io::Result<GroupChild> {
+        imp::spawn_group(cmd).map(|(child, group)| GroupChild { child, group })
+    }
+
+    /// The child itself (its pipes, its id).
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Ask the whole group to end: SIGTERM to the group on Unix. Windows has
+    /// no such request for console programs: there it ends the group at
+    /// once, as [`GroupChild::kill`].
+    pub fn terminate(&self) {
+        imp::terminate(&self.group)
+    }
+
+    /// End every process of the group at once (SIGKILL, TerminateJobObject).
+    pub fn kill(&self) {
+        imp::kill(&self.group)
+    }
+
+    /// Whether any process of the group is still there.
+    pub fn any_left(&self) -> bool {
+        imp::any_left(&self.group)
+    }
+
+    /// End the group: [`GroupChild::terminate`], then [`GroupChild::kill`]
+    /// after `grace` for what is still there, and wait (bounded by another
+    /// `grace`) until nothing is left. Reaps the child.
+    pub fn end(&mut self, grace: Duration) {
+        self.terminate();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            let _ = self.child.try_wait();
+            if !self.any_left() {
+                let _ = self.child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        let _ = self.child.wait();
+        let deadline = Instant::now() + grace;
+        while self.any_left() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for the child within `timeout`, looking at `stop` every 20 ms; at
+    /// the timeout, or when `stop` says so, the whole group is ended with
+    /// [`GroupChild::end`] and `grace`.
+    pub fn wait_bounded(
+        &mut self,
+        timeout: Duration,
+        grace: Duration,
+        stop: impl Fn() -> bool,
+    ) -> GroupEnd {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return GroupEnd::Exited(status),
+                Ok(None) => {}
+                Err(_) => {
+                    self.end(grace);
+                    return GroupEnd::TimedOut;
+                }
+            }
+            if stop() {
+                self.end(grace);
+                return GroupEnd::Interrupted;
+            }
+            if Instant::now() >= deadline {
+                self.end(grace);
+                return GroupEnd::TimedOut;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_name_is_read() {
+        let name = host_name().expect("a host name");
+        assert!(!name.contains('\0'), "{name:?}");
+    }
+
+    #[test]
+    fn an_exclusive_lock_excludes_another_open_until_unlocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let a = File::create(&path).unwrap();
+        let b = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        assert!(try_lock(&a, LockKind::Exclusive).unwrap());
+        assert!(!try_lock(&b, LockKind::Exclusive).unwrap());
+        assert!(!try_lock(&b, LockKind::Shared).unwrap());
+        unlock(&a).unwrap();
+        assert!(try_lock(&b, LockKind::Shared).unwrap());
+        assert!(!try_lock(&a, LockKind::Exclusive).unwrap());
+        drop(b);
+        assert!(try_lock(&a, LockKind::Exclusive).unwrap());
+    }
+
+    #[test]
+    fn file_identity_follows_the_file_not_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, b"one").unwrap();
+        let first = File::open(&path).unwrap();
+        let again = File::open(&path).unwrap();
+        assert_eq!(file_id(&first).unwrap(), file_id(&again).unwrap());
+        // Rotation: the old file renamed away, a new one in its place.
+        std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        std::fs::write(&path, b"two").unwrap();
+        let rotated = File::open(&path).unwrap();
+        assert_ne!(file_id(&first).unwrap(), file_id(&rotated).unwrap());
+        let moved = File::open(dir.path().join("app.log.1")).unwrap();
+        assert_eq!(file_id(&first).unwrap(), file_id(&moved).unwrap());
+    }
+
+    /// A shell line that starts a long-lived grandchild and itself lives long.
+    fn sleeper_line() -> &'static str {
+        if cfg!(windows) {
+            "ping -n 30 127.0.0.1 >NUL"
+        } else {
+            "sleep 30 & sleep 30"
+        }
+    }
+
+    #[test]
+    fn a_quick_child_exits_with_its_status() {
+        let line = if cfg!(windows) { "exit 3" } else { "exit 3" };
+        let mut child = GroupChild::spawn(&mut shell_command(line)).unwrap();
+        match child.wait_bounded(Duration::from_secs(20), Duration::from_secs(1), || false) {
+            GroupEnd::Exited(status) => assert_eq!(status.code(), Some(3)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_timeout_ends_the_whole_group() {
+        let mut child = GroupChild::spawn(&mut shell_command(sleeper_line())).unwrap();
+        let started = Instant::now();
+        let end = child.wait_bounded(Duration::from_millis(300), Duration::from_millis(500), || false);
+        assert!(matches!(end, GroupEnd::TimedOut), "{end:?}");
+        assert!(!child.any_left(), "a process of the group outlived the end");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn stop_ends_the_whole_group() {
+        let mut child = GroupChild::spawn(&mut shell_command(sleeper_line())).unwrap();
+        let end = child.wait_bounded(Duration::from_secs(30), Duration::from_millis(500), || true);
+        assert!(matches!(end, GroupEnd::Interrupted), "{end:?}");
+        assert!(!child.any_left());
+    }
+}
