@@ -65,7 +65,7 @@ x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcry
   scripts/windows/bcryptprimitives.c scripts/windows/bcryptprimitives.def -ladvapi32
 
 # One wineserver for every run (each start costs seconds); stopped at exit.
-"$WINESERVER" -p
+"$WINESERVER" -p || true   # (one may be running already)
 trap '"$WINESERVER" -k 2>/dev/null || true' EXIT
 
 # The crates whose unit tests run on Windows. maestro-fence and

@@ -381,9 +381,9 @@ fn create_private_dir(dir: &Path) -> Result<(), CatalogError> {
         return Ok(());
     }
     crate::platform::create_private_dir(dir).map_err(|source| CatalogError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub const ENV_CONFIG: &str = "MAESTRO_HA_CONFIG";
+/// The configuration file on Unix (`%ProgramData%\maestro-ha\config.toml` on
+/// Windows: see [`crate::platform::config_dir`]).
 pub const DEFAULT_CONFIG: &str = "/etc/maestro-ha/config.toml";
 
 /// A commented configuration is a few KiB; a file beyond this is not one
@@ -261,7 +263,7 @@ impl HostConfig {
     pub fn known_hosts_path(&self) -> PathBuf {
         self.known_hosts
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_KNOWN_HOSTS))
+            .unwrap_or_else(|| crate::platform::config_dir().join("known_hosts"))
     }
 
     pub fn connect_timeout(&self) -> Duration {
@@ -513,7 +515,10 @@ pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
     }
     match std::env::var_os(ENV_CONFIG).filter(|v| !v.is_empty()) {
         Some(p) => (PathBuf::from(p), ConfigSource::Env),
-        None => (PathBuf::from(DEFAULT_CONFIG), ConfigSource::Default),
+        None => (
+            crate::platform::config_dir().join("config.toml"),
+            ConfigSource::Default,
+        ),
     }
 }
 
@@ -728,6 +733,11 @@ mod tests {
         let p = c.primary.unwrap();
         assert_eq!((p.port, p.user.as_str()), (22, "root"));
         assert_eq!(p.connect_timeout(), Duration::from_secs(3));
+        assert_eq!(
+            p.known_hosts_path(),
+            crate::platform::config_dir().join("known_hosts")
+        );
+        #[cfg(unix)]
         assert_eq!(p.known_hosts_path(), Path::new(DEFAULT_KNOWN_HOSTS));
         let o = p.ssh_options(false);
         assert_eq!(

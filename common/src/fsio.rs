@@ -445,7 +445,8 @@ pub fn sync_parent(path: &Path) -> Result<(), FsioError> {
     }
 }
 
-#[cfg(test)]
+// FIFOs, sockets, modes and owners: Unix-only cases.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};

@@ -189,7 +189,6 @@ impl<'de> Deserialize<'de> for SecretRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[derive(Deserialize, Debug)]
     struct T {
@@ -236,7 +235,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn file_secret_loses_its_newline_and_warns_when_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("tok");
         std::fs::write(&p, "s3cret\n").unwrap();

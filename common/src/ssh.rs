@@ -958,12 +958,10 @@ fn append_known_host(path: &Path, line: &str) -> Result<(), SshError> {
             })
         }
     };
-    let mut file = crate::platform::create_mode(
-        fs::OpenOptions::new().create(true).append(true),
-        0o644,
-    )
-    .open(path)
-        .map_err(|e| err("cannot open it for appending", e))?;
+    let mut file =
+        crate::platform::create_mode(fs::OpenOptions::new().create(true).append(true), 0o644)
+            .open(path)
+            .map_err(|e| err("cannot open it for appending", e))?;
     let mut text = String::new();
     if needs_newline {
         text.push('\n');

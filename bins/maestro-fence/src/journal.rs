@@ -3,10 +3,10 @@
 //! ran, what it saw and the result. And the lock that serializes runs.
 
 use maestro_common::catalog::{Catalog, CatalogError, Migration};
+use maestro_common::platform::{self, LockKind};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
-use maestro_common::platform::{self, LockKind};
 use std::path::Path;
 use std::time::Duration;
 
@@ -387,8 +387,7 @@ impl RunLock {
     /// creates the lock file; `None` when it cannot be told.
     pub fn held_now(state_dir: &Path) -> Option<bool> {
         let path = state_dir.join("fence.lock");
-        let file = match platform::no_follow_no_block(OpenOptions::new().read(true)).open(&path)
-        {
+        let file = match platform::no_follow_no_block(OpenOptions::new().read(true)).open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
             Err(_) => return None,

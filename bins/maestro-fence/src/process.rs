@@ -2,8 +2,8 @@
 //! systemctl on the failover). A command that outlives its timeout is
 //! killed with its whole process group, and the timeout is a failure.
 
-use std::io::{Read, Write};
 use maestro_common::platform::GroupChild;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;

@@ -759,7 +759,7 @@ fn scan_incremental(
     // Save where whole lines end; a partial last line (even one past the
     // line limit) is read next time.
     let end = o.counts.bytes;
-    let (dev, ino) = state::identity(&meta);
+    let (dev, ino) = state::identity(&file);
     let resumed_from = saved.as_ref().filter(|_| resume.is_some());
     let (head_len, head_hash, tail_start, tail_hash) =
         state::fingerprints(&seen, end, resumed_from);
@@ -1154,7 +1154,9 @@ fn poll_slot<'r>(
     let replaced = rewritten
         || match std::fs::metadata(want) {
             Ok(m) => {
-                state::identity(&m) != cur.identity || want != cur.path || m.len() < cur.seen.pos
+                state::identity_at(want) != Some(cur.identity)
+                    || want != cur.path
+                    || m.len() < cur.seen.pos
             }
             Err(_) => want != cur.path,
         };
@@ -1228,7 +1230,7 @@ fn open_followed<'r>(
     let display = path.display().to_string();
     Ok(Some(Followed {
         path: path.to_path_buf(),
-        identity: state::identity(&meta),
+        identity: state::identity(&file),
         file,
         parser,
         reader: BlockReader::new(settings.max_line),

@@ -13,6 +13,7 @@
 //! again from the start.
 
 use maestro_common::catalog::{Catalog, Migration};
+use maestro_common::platform;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -137,18 +138,18 @@ pub fn save(
     })
 }
 
-/// Device and inode of an open file (0, 0 where the OS has none).
-pub fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        (meta.dev(), meta.ino())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        (0, 0)
-    }
+/// Device and inode of an open file; volume serial number and file index
+/// on Windows, read from the handle (0, 0 when it cannot be read).
+pub fn identity(file: &std::fs::File) -> (u64, u64) {
+    platform::file_id(file).map_or((0, 0), |id| (id.device, id.index))
+}
+
+/// The [`identity`] of the file `path` names now, `None` when it cannot be
+/// read.
+pub fn identity_at(path: &Path) -> Option<(u64, u64)> {
+    platform::file_id_at(path)
+        .ok()
+        .map(|id| (id.device, id.index))
 }
 
 /// FNV-1a 64, written out: stable across Rust versions, unlike std's hasher.
@@ -327,7 +328,7 @@ pub fn decide(
     let Some(s) = saved else {
         return Ok(Resume::New);
     };
-    let (dev, ino) = identity(meta);
+    let (dev, ino) = identity(file);
     if (dev, ino) != (s.device, s.inode) {
         return Ok(Resume::Rotated { old: s.clone() });
     }
@@ -355,7 +356,7 @@ pub fn find_rotated(dir: &Path, device: u64, inode: u64) -> Option<PathBuf> {
     let entries = std::fs::read_dir(dir).ok()?;
     for e in entries.flatten() {
         if let Ok(m) = e.metadata() {
-            if m.is_file() && identity(&m) == (device, inode) {
+            if m.is_file() && identity_at(&e.path()) == Some((device, inode)) {
                 return Some(e.path());
             }
         }
@@ -377,7 +378,7 @@ mod tests {
         let mut f = std::fs::File::open(&log).unwrap();
         let meta = f.metadata().unwrap();
         assert_eq!(decide(None, &mut f, &meta).unwrap(), Resume::New);
-        let (dev, ino) = identity(&meta);
+        let (dev, ino) = identity(&f);
         let (start, hash) = tail_hash(&mut f, 9, 18).unwrap();
         let (head_len, head) = head_hash(&mut f, 18).unwrap();
         let s = FileState {
@@ -429,10 +430,10 @@ mod tests {
         std::fs::write(&log, "new\n").unwrap();
         let mut f = std::fs::File::open(&log).unwrap();
         let meta = f.metadata().unwrap();
-        let old_meta = std::fs::metadata(dir.path().join("a.log.1")).unwrap();
+        let old = identity_at(&dir.path().join("a.log.1")).unwrap();
         let s2 = FileState {
-            inode: identity(&old_meta).1,
-            device: identity(&old_meta).0,
+            inode: old.1,
+            device: old.0,
             ..s
         };
         assert!(matches!(

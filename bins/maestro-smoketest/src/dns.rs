@@ -109,6 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn loopback_is_a_local_address() {
         let ours = local_addresses().unwrap();
         assert!(

@@ -101,7 +101,9 @@ impl Output {
     #[cfg(not(unix))]
     fn descriptor(fd: i32, named: Option<&Path>) -> Result<Output, String> {
         let shown = named.map_or_else(|| format!("/dev/fd/{fd}"), |p| p.display().to_string());
-        Err(format!("--out {shown}: descriptors by number are Unix-only"))
+        Err(format!(
+            "--out {shown}: descriptors by number are Unix-only"
+        ))
     }
 
     /// A descriptor the tool was started with (`/dev/fd/3`), written as a

@@ -123,6 +123,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn links_are_followed_one_level_and_marked() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");

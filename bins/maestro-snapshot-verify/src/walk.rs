@@ -14,12 +14,12 @@
 
 use crate::manifest::{Entry, Kind, RawName};
 use crate::store::{CacheKey, RootCache};
+use maestro_common::platform;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
-use maestro_common::platform;
 #[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -918,6 +918,7 @@ mod tests {
     /// before its contents, names sorted), each once, with the right hash,
     /// also when folders and files alternate within one batch.
     #[test]
+    #[cfg(unix)]
     fn entries_come_in_walk_order_whoever_settled_them() {
         let dir = tempfile::tempdir().unwrap();
         for (d, files) in [("a", 150), ("a/b", 3), ("a/b/c", 0), ("d", 1), ("e", 70)] {

@@ -42,6 +42,20 @@ pub fn system_state_dir() -> std::path::PathBuf {
     imp::system_state_dir()
 }
 
+/// The folder of the configuration (`config.toml`, `known_hosts`):
+/// `/etc/maestro-ha` on Unix, `%ProgramData%\maestro-ha` on Windows (the
+/// same folder as the state there).
+pub fn config_dir() -> std::path::PathBuf {
+    #[cfg(unix)]
+    {
+        std::path::PathBuf::from("/etc/maestro-ha")
+    }
+    #[cfg(windows)]
+    {
+        imp::system_state_dir()
+    }
+}
+
 /// A command line run by the system's shell: `/bin/sh -c LINE` on Unix,
 /// `cmd.exe /C LINE` on Windows.
 pub fn shell_command(line: &str) -> Command {
@@ -121,7 +135,10 @@ pub fn create_private_dir(dir: &std::path::Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
     }
     #[cfg(not(unix))]
     {
@@ -196,8 +213,11 @@ pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()>
     {
         let mut got = 0;
         while got < buf.len() {
-            let n =
-                std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], offset + got as u64)?;
+            let n = std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut buf[got..],
+                offset + got as u64,
+            )?;
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -251,6 +271,11 @@ pub struct FileId {
 /// The identity of an open file.
 pub fn file_id(file: &File) -> io::Result<FileId> {
     imp::file_id(file)
+}
+
+/// The identity of the file `path` names now (links followed).
+pub fn file_id_at(path: &std::path::Path) -> io::Result<FileId> {
+    imp::file_id_at(path)
 }
 
 /// Options that make an open neither follow a final symbolic link (or
@@ -378,7 +403,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.lock");
         let a = File::create(&path).unwrap();
-        let b = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let b = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         assert!(try_lock(&a, LockKind::Exclusive).unwrap());
         assert!(!try_lock(&b, LockKind::Exclusive).unwrap());
         assert!(!try_lock(&b, LockKind::Shared).unwrap());
@@ -429,10 +458,18 @@ mod tests {
     fn a_timeout_ends_the_whole_group() {
         let mut child = GroupChild::spawn(&mut shell_command(sleeper_line())).unwrap();
         let started = Instant::now();
-        let end = child.wait_bounded(Duration::from_millis(300), Duration::from_millis(500), || false);
+        let end = child.wait_bounded(
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+            || false,
+        );
         assert!(matches!(end, GroupEnd::TimedOut), "{end:?}");
         assert!(!child.any_left(), "a process of the group outlived the end");
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

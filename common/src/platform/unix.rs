@@ -69,6 +69,14 @@ pub fn file_id(file: &File) -> io::Result<FileId> {
     })
 }
 
+pub fn file_id_at(path: &std::path::Path) -> io::Result<FileId> {
+    let meta = std::fs::metadata(path)?;
+    Ok(FileId {
+        device: meta.dev(),
+        index: meta.ino(),
+    })
+}
+
 pub fn no_follow_no_block(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
     opts.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
 }
@@ -122,7 +130,11 @@ pub fn wait_socket(socket: RawSocket, read: bool, write: bool, wait: std::time::
     };
     // SAFETY: one valid pollfd; the caller keeps the socket open.
     unsafe {
-        libc::poll(&mut pfd, 1, wait.as_millis().min(i32::MAX as u128) as libc::c_int);
+        libc::poll(
+            &mut pfd,
+            1,
+            wait.as_millis().min(i32::MAX as u128) as libc::c_int,
+        );
     }
 }
 
@@ -141,7 +153,8 @@ pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: the pointer and length describe the unfilled part of `buf`.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n > 0 {
             filled += n as usize;
         } else {

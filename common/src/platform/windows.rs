@@ -8,9 +8,7 @@ use std::os::windows::io::AsRawHandle;
 use std::os::windows::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_LOCK_VIOLATION, ERROR_MORE_DATA, HANDLE,
-};
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_LOCK_VIOLATION, ERROR_MORE_DATA, HANDLE};
 use windows_sys::Win32::Storage::FileSystem::{
     GetFileInformationByHandle, LockFileEx, UnlockFile, BY_HANDLE_FILE_INFORMATION,
     FILE_FLAG_OPEN_REPARSE_POINT, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
@@ -21,11 +19,9 @@ use windows_sys::Win32::System::JobObjects::{
     TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
-use windows_sys::Win32::System::IO::OVERLAPPED;
-use windows_sys::Win32::System::SystemInformation::{
-    ComputerNameDnsHostname, GetComputerNameExW,
-};
+use windows_sys::Win32::System::SystemInformation::{ComputerNameDnsHostname, GetComputerNameExW};
 use windows_sys::Win32::System::Threading::CREATE_NEW_PROCESS_GROUP;
+use windows_sys::Win32::System::IO::OVERLAPPED;
 
 pub fn host_name() -> Option<String> {
     let mut len: u32 = 0;
@@ -131,6 +127,12 @@ pub fn file_id(file: &File) -> io::Result<FileId> {
     })
 }
 
+pub fn file_id_at(path: &std::path::Path) -> io::Result<FileId> {
+    // std opens with every share mode: a writer holding the file is no
+    // obstacle, and it can still be renamed or deleted meanwhile.
+    file_id(&File::open(path)?)
+}
+
 pub fn no_follow_no_block(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
     opts.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
 }
@@ -224,7 +226,9 @@ pub fn raw_socket(stream: &std::net::TcpStream) -> RawSocket {
 }
 
 pub fn wait_socket(socket: RawSocket, read: bool, write: bool, wait: std::time::Duration) {
-    use windows_sys::Win32::Networking::WinSock::{WSAPoll, POLLRDNORM, POLLWRNORM, SOCKET, WSAPOLLFD};
+    use windows_sys::Win32::Networking::WinSock::{
+        WSAPoll, POLLRDNORM, POLLWRNORM, SOCKET, WSAPOLLFD,
+    };
     let mut events = 0;
     if read {
         events |= POLLRDNORM;
@@ -278,7 +282,9 @@ pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
             )
         };
         if status != 0 {
-            return Err(io::Error::other(format!("BCryptGenRandom: NTSTATUS {status:#x}")));
+            return Err(io::Error::other(format!(
+                "BCryptGenRandom: NTSTATUS {status:#x}"
+            )));
         }
     }
     Ok(())
