@@ -407,22 +407,13 @@ fn a_transfer_cut_halfway_is_resumed_by_the_next_run() {
         .unwrap();
     // Kill the data rsync (this run's, found by its destination) once it
     // has sent part of the file.
-    let gen = p.gen().display().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     let killed = loop {
         assert!(Instant::now() < deadline, "the data rsync never showed up");
-        let partial_bytes: u64 = walk_size(&p.gen());
-        let pid = fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .find_map(|e| {
-                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-                let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                (cmd.starts_with("rsync ") && cmd.contains("--link-dest") && cmd.contains(&gen))
-                    .then_some(pid)
-            });
-        if let (Some(pid), true) = (pid, partial_bytes > 2 * 1024 * 1024) {
+        if let (Some(pid), true) = (
+            p.data_rsync_pid(),
+            p.partly_sent("attachment.bin") > 2 * 1024 * 1024,
+        ) {
             // SAFETY: kill of a process this test started (its run's rsync).
             unsafe { libc::kill(pid, libc::SIGKILL) };
             break pid;
@@ -461,25 +452,6 @@ fn a_transfer_cut_halfway_is_resumed_by_the_next_run() {
         fs::read(p.gen().join("current/data/lui/attachment.bin")).unwrap(),
         big
     );
-}
-
-fn walk_size(dir: &std::path::Path) -> u64 {
-    walkdir_size(dir)
-}
-
-fn walkdir_size(dir: &std::path::Path) -> u64 {
-    let mut n = 0;
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                n += walkdir_size(&e.path());
-            } else {
-                n += m.len();
-            }
-        }
-    }
-    n
 }
 
 #[test]
@@ -536,4 +508,51 @@ fn none_needs_the_flag_and_marks_the_generation() {
     );
     let status = p.receiver(&["status"]);
     assert_eq!(status.code, Some(1), "{}", status.dump());
+}
+
+/// `maestro-fence fence` takes the generations lock before it records its
+/// epoch: a sync receiving at that moment is ended (SIGTERM) before it
+/// moves `current`, and leaves its partial generation.
+#[test]
+fn the_fence_ends_a_running_sync_before_it_takes_over() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current().unwrap();
+    let mut receive = Command::new(SYNC)
+        .arg("--config")
+        .arg(p.path("receiver.toml"))
+        .arg("--state-dir")
+        .arg(p.path("state-r"))
+        .args(["--format", "json", "receive", "--from", "test"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(receive.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("maestro-sync: ready "), "{line}");
+    let started = Instant::now();
+    let lock = sync_lock::take_over(&p.gen(), Duration::from_secs(10)).unwrap();
+    assert!(lock.is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = receive.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "the receive was stopped by SIGTERM"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("current unchanged"), "{rest}");
+    drop(stdin_of(receive));
+    assert_eq!(p.current().unwrap(), before);
+}
+
+fn stdin_of(mut c: std::process::Child) -> Option<std::process::ChildStdin> {
+    c.stdin.take()
 }

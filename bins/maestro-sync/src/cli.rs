@@ -118,6 +118,10 @@ pub struct ReceiveArgs {
     /// Bound on the receiving side [default: [sync] deadline]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<Duration>,
+
+    /// How often the sender says it is alive: three times as long without a word ends the run [default: a quarter of [sync] io_timeout, 1s to 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub alive_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -133,6 +137,10 @@ pub struct ServeArgs {
     /// Bound on the sending side [default: [sync] deadline]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<Duration>,
+
+    /// How often the receiving side says it is alive: three times as long without a word ends the run [default: a quarter of [sync] io_timeout, 1s to 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub alive_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -349,6 +349,32 @@ impl Layout {
         })
     }
 
+    /// After a failed transfer: rsync's partly sent files are kept for the
+    /// next run to resume, unless they take more room than the file system
+    /// has left (a full disk: a partly sent file of a source file deleted
+    /// since would then stop every later run). Returns the bytes dropped.
+    pub fn drop_partly_sent_if_full(&self, id: &str) -> Option<u64> {
+        let dir = self.partial(id).join(RSYNC_PARTIAL);
+        let held: u64 = std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        let c = std::ffi::CString::new(self.root.as_os_str().as_encoded_bytes()).ok()?;
+        // SAFETY: statvfs writes into the struct we own.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        let free = st.f_bavail as u64 * st.f_frsize as u64;
+        if held == 0 || held <= free {
+            return None;
+        }
+        std::fs::remove_dir_all(&dir).ok()?;
+        Some(held)
+    }
+
     /// Marks a partial whose check failed: the next transfer compares content.
     pub fn mark_failed(&self, id: &str, why: &str) {
         let _ = fsio::write_atomic(&self.partial(id).join(VERIFY_FAILED), why.as_bytes(), 0o644);

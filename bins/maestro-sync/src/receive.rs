@@ -174,16 +174,16 @@ impl Receiver {
         let wait = settings
             .lock_wait
             .min(opts.deadline.saturating_duration_since(Instant::now()));
-        let mut lock =
-            match SyncLock::acquire(
-                &sync_lock::lock_file(generations),
-                LockMode::Exclusive,
-                wait,
-                true,
-            ) {
-                Ok(l) => l,
-                Err(SyncLockError::Interrupted { .. }) => return Err(ToolError::Interrupted),
-                Err(e) => return fail(
+        let mut lock = match SyncLock::acquire(
+            &sync_lock::lock_file(generations),
+            LockMode::Exclusive,
+            wait,
+            true,
+        ) {
+            Ok(l) => l,
+            Err(SyncLockError::Interrupted { .. }) => return Err(ToolError::Interrupted),
+            Err(e) => {
+                return fail(
                     checks,
                     Check::new(
                         "target-lock",
@@ -192,8 +192,9 @@ impl Receiver {
                             "{e}: another run, a check or a Maestro start is using the generations"
                         ),
                     ),
-                ),
-            };
+                )
+            }
+        };
         lock.describe(&format!("maestro-sync receive from {}", opts.from));
         if !opts.reverse {
             match fence_state(&state_dir, wait) {
@@ -409,6 +410,18 @@ impl Receiver {
     /// stays to be resumed, `current` is untouched.
     pub fn abort(self, why: &str, status: Status) -> Report {
         let mut report = Report::new(TOOL, Some("receive"));
+        let dropped = self
+            .prepared
+            .as_ref()
+            .and_then(|(r, _)| self.layout.drop_partly_sent_if_full(&r.id));
+        let why = match dropped {
+            Some(n) => format!(
+                "{why}; the partly sent files ({} bytes) were dropped: they took more room than the file system has left",
+                n
+            ),
+            None => why.to_string(),
+        };
+        let why = why.as_str();
         for c in self.checks {
             report.push(c);
         }
@@ -720,32 +733,19 @@ pub fn run(
     let lines = stdin_lines();
     say(&protocol::message("ready", &rx.ready()));
     // The sender speaks at least every few seconds while it works; a
-    // longer silence is a sender that died with its connection open.
-    let silence = settings.io_timeout.max(Duration::from_secs(60));
+    // longer silence is a sender that died with its connection open (a
+    // pulled cable: nothing closes the connection here for a long time).
+    let silence = Settings::silence_for(args.alive_every.unwrap_or_else(|| settings.alive_every()));
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(rx.abort("the run's deadline passed", Status::Critical));
-        }
-        let line = match lines.recv_timeout(silence.min(left)) {
-            Ok(Some(l)) => l,
-            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Ok(rx.abort(
-                    "the sender went away (its connection closed)",
-                    Status::Critical,
-                ))
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if maestro_common::signal::interrupted() {
-                    return Ok(rx.abort("interrupted", Status::Unknown));
-                }
-                return Ok(rx.abort(
-                    &format!(
-                        "no word from the sender for {}s",
-                        silence.min(left).as_secs()
-                    ),
-                    Status::Critical,
-                ));
+        let line = match next_line(&lines, silence, deadline) {
+            Ok(l) => l,
+            Err(why) => {
+                let status = if maestro_common::signal::interrupted() {
+                    Status::Unknown
+                } else {
+                    Status::Critical
+                };
+                return Ok(rx.abort(&why, status));
             }
         };
         if maestro_common::signal::interrupted() {
@@ -767,6 +767,39 @@ pub fn run(
                 return Ok(rx.abort("the sender stopped the run", Status::Critical))
             }
             None => {}
+        }
+    }
+}
+
+/// The next line from the other side, at most `silence` after the last
+/// one and before `deadline`; a stop (SIGTERM from maestro-fence, which
+/// takes the generations over) is noticed within a tenth of a second.
+pub(crate) fn next_line(
+    lines: &std::sync::mpsc::Receiver<Option<String>>,
+    silence: Duration,
+    deadline: Instant,
+) -> Result<String, String> {
+    let quiet_since = Instant::now();
+    loop {
+        if maestro_common::signal::interrupted() {
+            return Err("interrupted (stopped by a signal)".into());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err("the run's deadline passed".into());
+        }
+        if now.duration_since(quiet_since) >= silence {
+            return Err(format!(
+                "no word from the other side for {}s",
+                silence.as_secs()
+            ));
+        }
+        match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(l)) => return Ok(l),
+            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the other side went away (its connection closed)".into())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
     }
 }

@@ -31,7 +31,7 @@ fn ms(d: Duration) -> u64 {
 
 /// How often this side tells the other it is alive while it works.
 fn keepalive_period(settings: &Settings) -> Duration {
-    (settings.io_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(10))
+    settings.alive_every()
 }
 
 /// The other side of a run, over SSH.
@@ -346,7 +346,7 @@ fn remote_line(
     extra: &str,
 ) -> String {
     format!(
-        "{} --format json {sub}{}{}{} --deadline {}s{extra}",
+        "{} --format json {sub}{}{}{} --deadline {}s --alive-every {}ms{extra}",
         settings.remote_command,
         flag(args.reverse, "--reverse"),
         flag(args.no_snapshot, "--no-snapshot"),
@@ -354,7 +354,8 @@ fn remote_line(
             args.discard_changes && sub == "receive",
             "--discard-changes"
         ),
-        deadline.as_secs().max(1)
+        deadline.as_secs().max(1),
+        settings.alive_every().as_millis()
     )
 }
 

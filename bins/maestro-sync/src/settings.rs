@@ -349,6 +349,17 @@ impl Settings {
         })
     }
 
+    /// How often a side says it is alive to the other while it works.
+    pub fn alive_every(&self) -> Duration {
+        (self.io_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(10))
+    }
+
+    /// How long a side waits without a word from the other: three missed
+    /// keepalives and a second.
+    pub fn silence_for(alive_every: Duration) -> Duration {
+        alive_every * 3 + Duration::from_secs(1)
+    }
+
     /// The snapshot a run takes: the configured one, or none with the flag.
     pub fn snapshot_for_run(&self, no_snapshot: bool) -> Result<SyncSnapshot, SettingsError> {
         if no_snapshot {

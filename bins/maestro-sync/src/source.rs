@@ -356,30 +356,15 @@ pub fn run(
     };
     let lines = crate::receive::stdin_lines();
     crate::receive::say(&protocol::message("ready", &source.ready()));
-    let silence = settings.io_timeout.max(Duration::from_secs(60));
+    let silence = Settings::silence_for(args.alive_every.unwrap_or_else(|| settings.alive_every()));
     let outcome = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break Err("the run's deadline passed".to_string());
-        }
-        match lines.recv_timeout(silence.min(left)) {
-            Ok(Some(l)) => match Command::parse(&l) {
+        match crate::receive::next_line(&lines, silence, deadline) {
+            Ok(l) => match Command::parse(&l) {
                 Some(Command::Go) => break Ok(()),
-                Some(Command::Abort) => break Err("the receiving side stopped the run".into()),
+                Some(Command::Abort) => break Err("the receiving side stopped the run".to_string()),
                 _ => {}
             },
-            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                break Err("the receiving side went away (its connection closed)".into())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                break Err(format!(
-                    "no word from the receiving side for {}s",
-                    silence.min(left).as_secs()
-                ))
-            }
-        }
-        if maestro_common::signal::interrupted() {
-            break Err("interrupted".into());
+            Err(why) => break Err(why),
         }
     };
     let release = source.release();
