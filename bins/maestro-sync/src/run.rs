@@ -405,6 +405,14 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         cpu0: Cpu::of_this_process(),
         settings: settings.clone(),
     };
+    if !args.reverse {
+        // A fenced primary does not even ask.
+        if let Err(c) = source::marker_check(settings) {
+            out.record.result = journal::REFUSED.into();
+            out.report.push(c);
+            return Ok(out.finish(false, &state_dir, true));
+        }
+    }
     let remote = remote_line(
         settings,
         "receive",
@@ -420,8 +428,32 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         keepalive_period(settings),
     )
     .map_err(|e| ToolError::Failed(anyhow::anyhow!("{e}")))?;
-    // The point in time and its manifest, while the other side looks at
-    // its current generation.
+    // The receiving side first: when it cannot be reached or refuses (a
+    // failover that took over, a held generation), no snapshot is taken
+    // and no writer on this side is paused for nothing.
+    match interrupted_or(rx.expect("ready", deadline))? {
+        Ok(_) => {}
+        Err(why) => {
+            if !why.is_empty() {
+                out.report.push(Check::new(
+                    "session",
+                    Status::Critical,
+                    format!("the receiving side: {why}"),
+                ));
+            }
+            rx.send(&Command::Abort);
+            let (records, broken) = rx.end("the receiving side");
+            if remote_report::summary_status(&records).is_some() {
+                out.record.result = journal::REFUSED.into();
+            }
+            out.push_checks(remote_report::checks(&records));
+            if let Some(c) = broken {
+                out.report.push(c);
+            }
+            return Ok(out.finish(false, &state_dir, true));
+        }
+    }
+    // The point in time and its manifest.
     let mut source = match Source::open(
         ctx,
         settings,
@@ -498,17 +530,6 @@ fn push_to(
     deadline: Instant,
     out: &mut Outcome,
 ) -> Result<bool, ToolError> {
-    let ready = interrupted_or(rx.expect("ready", deadline))?;
-    if let Err(why) = ready {
-        if !why.is_empty() {
-            out.report.push(Check::new(
-                "session",
-                Status::Critical,
-                format!("the receiving side: {why}"),
-            ));
-        }
-        return Ok(false);
-    }
     rx.send(&Command::Prepare(source.request.clone()));
     let prepared: Prepared = match interrupted_or(rx.expect("prepared", deadline))? {
         Ok(v) => serde_json::from_value(v)

@@ -52,6 +52,33 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
+/// The fence writes its marker on the primary: a fenced primary sends
+/// nothing (also when the marker cannot be read).
+pub fn marker_check(settings: &Settings) -> Result<Check, Check> {
+    match std::fs::symlink_metadata(&settings.marker_file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Check::ok(
+            "marker",
+            format!("not fenced: no marker at {}", settings.marker_file.display()),
+        )),
+        Ok(_) => Err(Check::new(
+            "marker",
+            Status::Critical,
+            format!(
+                "refused: this server is fenced (the marker {} is there): the failover has taken over, and this data must not replace its replica",
+                settings.marker_file.display()
+            ),
+        )),
+        Err(e) => Err(Check::new(
+            "marker",
+            Status::Critical,
+            format!(
+                "refused: cannot tell whether this server is fenced ({}: {e})",
+                settings.marker_file.display()
+            ),
+        )),
+    }
+}
+
 impl Source {
     pub fn open(
         ctx: &mut Context,
@@ -85,30 +112,9 @@ impl Source {
             };
         lock.describe("maestro-sync (sending side)");
         if !opts.reverse {
-            // The fence writes its marker on the primary: a fenced primary
-            // sends nothing (also when the marker cannot be read).
-            match std::fs::symlink_metadata(&settings.marker_file) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => checks.push(Check::ok(
-                    "marker",
-                    format!("not fenced: no marker at {}", settings.marker_file.display()),
-                )),
-                Ok(_) => {
-                    return Ok(Opened::Refused(vec![Check::new(
-                        "marker",
-                        Status::Critical,
-                        format!(
-                            "refused: this server is fenced (the marker {} is there): the failover has taken over, and this data must not replace its replica",
-                            settings.marker_file.display()
-                        ),
-                    )]))
-                }
-                Err(e) => {
-                    return Ok(Opened::Refused(vec![Check::new(
-                        "marker",
-                        Status::Critical,
-                        format!("refused: cannot tell whether this server is fenced ({}: {e})", settings.marker_file.display()),
-                    )]))
-                }
+            match marker_check(settings) {
+                Ok(c) => checks.push(c),
+                Err(c) => return Ok(Opened::Refused(vec![c])),
             }
         }
         let kind = settings
