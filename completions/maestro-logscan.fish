@@ -43,7 +43,7 @@ complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l write-p
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l min-severity -d 'Report only findings of this severity or worse [default: info]' -r -f -a "info\t''
 warning\t''
 critical\t''"
-complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l timeout -d 'With --follow: give up after this long [default: 10m]' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l timeout -d 'With --follow, and for standard input (`-`): give up after this long [default: 10m]' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l poll-interval -d 'With --follow: how often to look for new lines [default: 250ms]' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l max-line-bytes -d 'The longest line kept whole, in bytes; the rest of a longer line is skipped [default: 1048576]' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s q -l quiet -d 'Say less: only what is not OK, and the summary'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of maestro-logscan (issue #3): a realistic 1 GiB LUI log
+# Benchmark of maestro-logscan: a realistic 1 GiB LUI log
 # (log4j-style lines, 0.1% error records with Java stack traces) scanned
 # with the built-in Maestro pack, against `rg -c -f <the same patterns>`
 # in the same run. Prints the wall times (best of $RUNS, default 3), the
@@ -12,6 +12,7 @@
 # Installs ripgrep and GNU time (Debian packages `ripgrep`, `time`) when
 # missing and run as root. The generated log is kept in $BENCH_DIR
 # (default /tmp/maestro-logscan-bench) and reused when its size matches.
+# The binaries are built in $CARGO_TARGET_DIR (default ./target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1073741824}
@@ -29,14 +30,15 @@ if ((${#need[@]})); then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet --bin maestro-logscan
 cargo build --release --locked --quiet -p maestro-logscan --example gen-lui-log
-BIN=$PWD/target/release/maestro-logscan
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+BIN=$TARGET/release/maestro-logscan
 mkdir -p "$DIR"
 LOG=$DIR/LUI-$SIZE.LOG
 if [[ ! -f $LOG || $(stat -c %s "$LOG") -lt $SIZE ]]; then
   echo "generating $LOG ($SIZE bytes) ..."
-  target/release/examples/gen-lui-log "$SIZE" >"$LOG"
+  "$TARGET/release/examples/gen-lui-log" "$SIZE" >"$LOG"
 fi
 PATTERNS=$DIR/patterns.txt
 "$BIN" --component lui --write-patterns "$PATTERNS" -q >/dev/null

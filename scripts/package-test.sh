@@ -68,9 +68,14 @@ for t in maestro-fence maestro-snapshot-verify maestro-logscan maestro-smoketest
   v=$("/usr/sbin/$t" --version)
   [[ $v == "$t "* ]] || fail "$t --version said: $v"
   man -w "$t" >/dev/null || fail "man -w $t"
-  # The shipped conffile passes every tool's config check as it is.
-  env -u MAESTRO_HA_CONFIG "/usr/sbin/$t" config check >/dev/null ||
-    fail "$t config check with the shipped /etc/maestro-ha/config.toml (exit $?)"
+  # The shipped conffile passes every tool's config check as it is; on a
+  # machine without Maestro, snapshot-verify warns that its roots are not
+  # here (exit 1), which is true and not a configuration error.
+  rc=0
+  env -u MAESTRO_HA_CONFIG "/usr/sbin/$t" config check >/dev/null || rc=$?
+  allowed=0
+  [[ $t == maestro-snapshot-verify ]] && allowed=1
+  ((rc <= allowed)) || fail "$t config check with the shipped /etc/maestro-ha/config.toml: exit $rc"
 done
 echo "  $(maestro-logscan --version); man -w maestro-fence: $(man -w maestro-fence)"
 man -w fence_maestro >/dev/null || fail "man -w fence_maestro"

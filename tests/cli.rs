@@ -258,7 +258,8 @@ fn world_readable_identity_file_warns() {
 fn a_closed_stdout_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(&dir, "");
-    let mut child = std::process::Command::new(bin_path("maestro-snapshot-verify"))
+    // maestro-logscan needs nothing more than an empty config to be OK.
+    let mut child = std::process::Command::new(bin_path("maestro-logscan"))
         .args(["config", "check", "-v", "--format", "json", "--config"])
         .arg(&cfg)
         .stdout(Stdio::piped())
@@ -346,4 +347,79 @@ fn a_config_larger_than_any_real_one_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1 MiB"));
+}
+
+#[test]
+fn every_tool_names_a_typo_in_any_tools_section() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, key) in [
+        ("fence", "lvels"),
+        ("verify", "max_skwe"),
+        ("logscan", "componnet"),
+    ] {
+        let path = write_config(&dir, &format!("# a comment\n[{section}]\n{key} = 1\n"));
+        for t in TOOLS {
+            let out = tool(t)
+                .args(["--config", path.to_str().unwrap(), "config", "check"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(3), "{t} with [{section}] {key}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!(":3: key `{section}.{key}`: unknown field `{key}`")),
+                "{t} with [{section}] {key}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn config_check_runs_the_resolution_a_real_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // logscan: a rule file that does not compile fails config check, as it
+    // would fail every scan.
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"x\"\nseverity = \"critical\"\nregex = \"(unclosed\"\n",
+    )
+    .unwrap();
+    let path = write_config(
+        &dir,
+        &format!("[logscan]\nrules = [{:?}]\n", rules.to_str().unwrap()),
+    );
+    let out = tool("maestro-logscan")
+        .args(["--config", path.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CRITICAL logscan:"));
+    // snapshot-verify: a root that is a file fails; roots that exist pass.
+    let file_root = dir.path().join("not-a-folder");
+    std::fs::write(&file_root, "x").unwrap();
+    let path = write_config(
+        &dir,
+        &format!("[verify]\nroots = [\"lui={}\"]\n", file_root.display()),
+    );
+    let out = tool("maestro-snapshot-verify")
+        .args(["--config", path.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let path = write_config(
+        &dir,
+        &format!("[verify]\nroots = [\"lui={}\"]\n", dir.path().display()),
+    );
+    let out = tool("maestro-snapshot-verify")
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "--state-dir",
+            dir.path().join("state").to_str().unwrap(),
+            "config",
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

@@ -157,12 +157,19 @@ fn crlf_and_latin1_in_the_jul_format() {
     let d = &crashed["details"];
     assert_eq!(d["timestamp"], "2026-11-26T08:00:02.000");
     assert_eq!(d["line"], 3);
-    let frame = d["stack"][0].as_str().unwrap();
+    // JUL's second line is the record's message, not a stack line.
+    let message = d["jul_message"].as_str().unwrap();
     assert!(
-        frame.contains("empfänger") && frame.contains("\u{201c}quoted\u{201d}"),
-        "{frame}"
+        message.starts_with("SEVERE: Table")
+            && message.contains("empfänger")
+            && message.contains("\u{201c}quoted\u{201d}"),
+        "{message}"
     );
-    assert!(!frame.contains('\r'));
+    assert!(!message.contains('\r'));
+    assert!(d["stack"].as_array().unwrap().is_empty());
+    assert!(crashed["message"].as_str().unwrap().starts_with(
+        "Nov 26, 2026 8:00:02 AM SEVERE: Table './maestro/empfänger' is marked as crashed"
+    ));
     let file = recs
         .iter()
         .find(|r| r["type"] == "check" && r["details"]["path"] == path(&f))
@@ -234,8 +241,9 @@ fn a_window_across_midnight_reads_the_day_before() {
         .unwrap();
     let recs = json(&out);
     let got = ids(&recs);
-    assert_eq!(got, vec!["duplicate-key", "db-connection-lost"], "{recs:?}");
-    assert_eq!(out.status.code(), Some(1));
+    // "Communications link failure" logged at ERROR: the database cannot be reached.
+    assert_eq!(got, vec!["duplicate-key", "db-unreachable"], "{recs:?}");
+    assert_eq!(out.status.code(), Some(2));
     // Without the window only the day's file is read.
     let out = cmd(dir.path())
         .args([
@@ -248,7 +256,7 @@ fn a_window_across_midnight_reads_the_day_before() {
         ])
         .output()
         .unwrap();
-    assert_eq!(ids(&json(&out)), vec!["db-connection-lost"]);
+    assert_eq!(ids(&json(&out)), vec!["db-unreachable"]);
 }
 
 #[test]
@@ -584,4 +592,310 @@ fn global_flags_before_the_config_subcommand_still_reach_it() {
     );
     let recs = json(&out);
     assert_eq!(recs.last().unwrap()["command"], "config check");
+}
+
+/// Run with a hard deadline: None when it was still running at `limit`
+/// (then it is killed), so a hang fails the test instead of hanging it.
+fn output_within(mut c: Command, stdin: Stdio, limit: Duration) -> Option<(Output, Duration)> {
+    let t0 = Instant::now();
+    let mut child = c
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while t0.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            let took = t0.elapsed();
+            return Some((child.wait_with_output().unwrap(), took));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+fn append(log: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// copytruncate, then more lines than before: the saved offset lies inside
+/// the new content. The whole file is new: read from line 1, and the
+/// offset saved is the new end.
+#[test]
+fn incremental_rescans_a_file_truncated_and_regrown_past_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    let scan = || {
+        let out = cmd(dir.path())
+            .args(["--incremental", "--format", "json", path(&log)])
+            .output()
+            .unwrap();
+        let recs = json(&out);
+        (out.status.code(), recs)
+    };
+    let mut old = String::new();
+    for i in 0..20 {
+        old.push_str(&format!(
+            "2026-11-26 08:00:{i:02},000 INFO  [main] x - job {i} done\n"
+        ));
+    }
+    std::fs::write(&log, &old).unwrap();
+    assert_eq!(scan().0, Some(0));
+    // Truncated in place (same inode) and written again, longer.
+    let mut new = String::from(
+        "2026-11-26 09:00:00,000 ERROR [main] x - Table 'maestro.lui_job' doesn't exist\n",
+    );
+    for i in 0..40 {
+        new.push_str(&format!(
+            "2026-11-26 09:00:{i:02},500 INFO  [main] x - step {i}\n"
+        ));
+    }
+    let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    f.set_len(0).unwrap();
+    drop(f);
+    append(&log, &new);
+    let (code, recs) = scan();
+    assert_eq!(code, Some(2), "{recs:?}");
+    let f = findings(&recs);
+    assert_eq!(
+        (f[0]["id"].as_str(), f[0]["details"]["line"].as_u64()),
+        (Some("table-missing"), Some(1))
+    );
+    let file = recs
+        .iter()
+        .find(|r| r["details"]["path"] == path(&log))
+        .unwrap();
+    let d = &file["details"];
+    assert_eq!(
+        (
+            d["start_offset"].as_u64(),
+            d["end_offset"].as_u64(),
+            d["lines"].as_u64()
+        ),
+        (Some(0), Some(new.len() as u64), Some(41)),
+        "{file}"
+    );
+    assert!(d["notes"].as_str().unwrap().contains("read from the start"));
+    // The offset saved is the new end: nothing is new now.
+    let (code, recs) = scan();
+    assert_eq!((code, findings(&recs).len()), (Some(0), 0), "{recs:?}");
+    append(
+        &log,
+        "2026-11-26 09:01:00,000 ERROR [main] x - Incorrect key file for table 'y'\n",
+    );
+    let (_, recs) = scan();
+    let f = findings(&recs);
+    assert_eq!(
+        (f[0]["id"].as_str(), f[0]["details"]["line"].as_u64()),
+        (Some("table-key-file"), Some(42))
+    );
+}
+
+/// A rewrite that keeps the bytes before the saved offset's last 64 KiB
+/// the same but not the first ones (another start's first line): the
+/// fingerprint of the first bytes tells it.
+#[test]
+fn incremental_tells_a_rewrite_by_the_first_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    let scan = || {
+        let out = cmd(dir.path())
+            .args(["--incremental", "--format", "json", path(&log)])
+            .output()
+            .unwrap();
+        (out.status.code(), json(&out))
+    };
+    let mut body = String::new();
+    for i in 0..2000 {
+        body.push_str(&format!(
+            "2026-11-26 08:{:02}:{:02},000 INFO  [main] x - job {i:05} done, nothing to report\n",
+            i / 60 % 60,
+            i % 60
+        ));
+    }
+    assert!(body.len() > 2 * 64 * 1024);
+    let first_new =
+        "2026-11-26 07:59:59,000 ERROR [main] x - Table 'maestro.lui_job' doesn't exist\n";
+    // As long as the new first line: the last 64 KiB before the old end
+    // are the same bytes in both.
+    let first_old = format!(
+        "{:<width$}\n",
+        "2026-11-26 07:59:59,000 INFO  [main] x - Starting the user interface",
+        width = first_new.len() - 1
+    );
+    assert_eq!(first_old.len(), first_new.len());
+    std::fs::write(&log, format!("{first_old}{body}")).unwrap();
+    assert_eq!(scan().0, Some(0));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(
+        &log,
+        &format!("{first_new}{body}2026-11-26 09:00:00,000 INFO  [main] x - more\n"),
+    );
+    let (code, recs) = scan();
+    assert_eq!(code, Some(2), "{recs:?}");
+    assert_eq!(findings(&recs)[0]["details"]["line"], 1);
+}
+
+/// Truncated and written again within one poll, past where it was read:
+/// followed from its start again, so line 1 is seen.
+#[test]
+fn follow_rereads_a_file_truncated_and_regrown_within_one_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("LUI.LOG");
+    let mut old = String::new();
+    for i in 0..10 {
+        old.push_str(&format!(
+            "2026-11-26 08:00:{i:02},000 INFO  [main] x - job {i} done\n"
+        ));
+    }
+    std::fs::write(&log, &old).unwrap();
+    let mut c = cmd(dir.path());
+    c.args([
+        "--follow",
+        "--timeout",
+        "6s",
+        "--poll-interval",
+        "1500ms",
+        "--format",
+        "json",
+        path(&log),
+    ]);
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+            f.set_len(0).unwrap();
+            let mut new = String::from(
+                "2026-11-26 09:00:00,000 ERROR [main] x - Table 'maestro.lui_job' doesn't exist\n",
+            );
+            for i in 0..30 {
+                new.push_str(&format!(
+                    "2026-11-26 09:00:{i:02},500 INFO  [main] x - step {i}\n"
+                ));
+            }
+            append(&log, &new);
+        })
+    };
+    let (out, _) = output_within(c, Stdio::null(), Duration::from_secs(20)).expect("ends");
+    writer.join().unwrap();
+    let recs = json(&out);
+    assert_eq!(out.status.code(), Some(2), "{recs:?}");
+    let f = findings(&recs);
+    assert_eq!(f[0]["id"], "table-missing", "{recs:?}");
+    assert_eq!(f[0]["location"], "LUI.LOG:1", "{recs:?}");
+}
+
+/// A FIFO, /dev/zero and /dev/urandom where a log or a rule file is meant:
+/// refused at once, exit 3, the path named; following one ends at once too.
+#[test]
+fn special_files_as_logs_or_rules_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("LUI.LOG");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo_s = path(&fifo).to_string();
+    let plain = dir.path().join("plain.log");
+    std::fs::write(&plain, "2026-11-26 08:00:00 INFO ok\n").unwrap();
+    let plain_s = path(&plain).to_string();
+    for (args, named, kind) in [
+        (vec![fifo_s.as_str()], fifo_s.as_str(), "a FIFO"),
+        (vec!["/dev/zero"], "/dev/zero", "a character device"),
+        (vec!["/dev/urandom"], "/dev/urandom", "a character device"),
+        (
+            vec!["--follow", "--timeout", "30s", fifo_s.as_str()],
+            fifo_s.as_str(),
+            "a FIFO",
+        ),
+        (
+            vec!["--follow", "--timeout", "30s", "/dev/zero"],
+            "/dev/zero",
+            "a character device",
+        ),
+        (
+            vec!["--incremental", "/dev/urandom"],
+            "/dev/urandom",
+            "a character device",
+        ),
+        (
+            vec!["--rules", "/dev/zero", plain_s.as_str()],
+            "/dev/zero",
+            "a character device",
+        ),
+        (
+            vec!["--rules", fifo_s.as_str(), plain_s.as_str()],
+            fifo_s.as_str(),
+            "a FIFO",
+        ),
+    ] {
+        let mut c = cmd(dir.path());
+        c.args(&args);
+        let (out, took) = output_within(c, Stdio::null(), Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{args:?}: still running after 10s"));
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            all.contains(&format!("{named}: is {kind}, not a regular file")),
+            "{args:?}: {all}"
+        );
+        assert!(took < Duration::from_secs(5), "{args:?}: {took:?}");
+    }
+    // A rule file is read up to 1 MiB.
+    let big = dir.path().join("rules.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let out = cmd(dir.path())
+        .args(["--rules", path(&big), &plain_s])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1 MiB"));
+}
+
+/// `-` that never ends (a pipe from a program that hangs, or /dev/zero):
+/// read until --timeout, then UNKNOWN with why.
+#[test]
+fn standard_input_that_never_ends_stops_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path());
+    c.args(["--timeout", "1s", "--format", "json", "-"]);
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let (out, took) =
+        output_within(c, Stdio::from(zero), Duration::from_secs(15)).expect("ends at the timeout");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    let recs = json(&out);
+    let stdin = recs.iter().find(|r| r["name"] == "-").unwrap();
+    assert!(
+        stdin["message"]
+            .as_str()
+            .unwrap()
+            .contains("standard input did not end within 1s"),
+        "{stdin}"
+    );
+    // A pipe whose writer never closes it and never writes.
+    let mut holder = Command::new("sleep")
+        .arg("30")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = holder.stdout.take().unwrap();
+    let mut c = cmd(dir.path());
+    c.args(["--timeout", "1s", "-"]);
+    let done = output_within(c, Stdio::from(pipe), Duration::from_secs(15));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let (out, _) = done.expect("ends at the timeout");
+    assert_eq!(out.status.code(), Some(3));
 }

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_fence::main()
+    maestro_ha::run(maestro_fence::main)
 }

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_logscan::main()
+    maestro_ha::run(maestro_logscan::main)
 }

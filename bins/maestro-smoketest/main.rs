@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_smoketest::main()
+    maestro_ha::run(maestro_smoketest::main)
 }

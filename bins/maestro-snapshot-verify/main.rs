@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_snapshot_verify::main()
+    maestro_ha::run(maestro_snapshot_verify::main)
 }

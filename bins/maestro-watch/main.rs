@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_watch::main()
+    maestro_ha::run(maestro_watch::main)
 }

@@ -7,14 +7,24 @@
 //! that names the file, the line and the key, not a silently ignored line.
 //! `--set section.key=value` overrides any key from the command line; a
 //! tool's own flags win over both.
+//!
+//! The sections several tools read (`[site]`, `[primary]`, `[failover]`,
+//! `[services]`, `[sync]`) are typed here. Each tool owns the type of its
+//! own section (`[fence]` in maestro-fence, ...) beside the code that
+//! resolves it, and offers it as a [`Section`]. The binaries register every
+//! tool's section ([`register_sections`]), so that any tool's `config
+//! check`, and every run, names a typo in any section.
 
 use crate::duration::HumanDuration;
 use crate::secret::SecretRef;
 use crate::site::SiteConfig;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub const ENV_CONFIG: &str = "MAESTRO_HA_CONFIG";
@@ -27,34 +37,179 @@ pub const CONFIG_LIMIT: u64 = crate::fsio::MIB;
 /// How long an SSH connection may take to be set up when the config says nothing.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The whole file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file: the shared sections typed, each tool's own section as
+/// written (read typed with [`LoadedConfig::section`]).
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where Maestro is installed and how its folders are laid out.
-    #[serde(default)]
     pub site: SiteConfig,
     /// The server Maestro normally runs on.
     pub primary: Option<HostConfig>,
     /// The server that takes over.
     pub failover: Option<HostConfig>,
     /// How Maestro's services are named and managed on both servers.
-    #[serde(default)]
     pub services: ServicesConfig,
-    /// The tools' own sections. Each tool's issue types its keys; until a
-    /// tool is built its section accepts no keys, so nothing is ignored.
-    #[serde(default)]
+    /// The file synchronization from the primary (maestro-fence stops it).
     pub sync: SyncConfig,
-    #[serde(default)]
-    pub fence: FenceConfig,
-    #[serde(default)]
-    pub verify: VerifyConfig,
-    #[serde(default)]
-    pub logscan: LogscanConfig,
-    #[serde(default)]
     pub smoketest: SmoketestConfig,
-    #[serde(default)]
     pub watch: WatchConfig,
+    /// The sections the tools own (`fence`, `verify`, `logscan`, ...), as
+    /// written in the file, by name.
+    pub tool_sections: BTreeMap<String, toml::Value>,
+}
+
+/// The shared sections, in the order an error lists them.
+const SHARED_SECTIONS: [&str; 7] = [
+    "site",
+    "primary",
+    "failover",
+    "services",
+    "sync",
+    "smoketest",
+    "watch",
+];
+
+impl<'de> Deserialize<'de> for Config {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Config, D::Error> {
+        d.deserialize_map(ConfigVisitor)
+    }
+}
+
+struct ConfigVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ConfigVisitor {
+    type Value = Config;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the sections of the maestro-ha configuration")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Config, A::Error> {
+        use serde::de::Error;
+        let mut c = Config::default();
+        let registered = registered_sections();
+        while let Some(key) = map.next_key::<String>()? {
+            // The value is read by the same deserializer as the file, so an
+            // error inside a shared section keeps its line.
+            match key.as_str() {
+                "site" => c.site = map.next_value()?,
+                "primary" => c.primary = Some(map.next_value()?),
+                "failover" => c.failover = Some(map.next_value()?),
+                "services" => c.services = map.next_value()?,
+                "sync" => c.sync = map.next_value()?,
+                "smoketest" => c.smoketest = map.next_value()?,
+                "watch" => c.watch = map.next_value()?,
+                name if registered.is_empty() || registered.iter().any(|s| s.name == name) => {
+                    let value: toml::Value = map.next_value()?;
+                    if !value.is_table() {
+                        return Err(A::Error::custom(format!(
+                            "`{name}` is a section: write it as [{name}]"
+                        )));
+                    }
+                    c.tool_sections.insert(key, value);
+                }
+                other => {
+                    let mut known: Vec<&'static str> = SHARED_SECTIONS.to_vec();
+                    known.extend(registered.iter().map(|s| s.name));
+                    return Err(A::Error::unknown_field(other, leak_names(known)));
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// serde's `unknown_field` wants a `'static` list; the registered names
+/// are known only at run time, and an error is made at most once a run.
+fn leak_names(names: Vec<&'static str>) -> &'static [&'static str] {
+    Box::leak(names.into_boxed_slice())
+}
+
+/// A section one tool owns: its name and the type it is read as. Every
+/// binary registers every tool's section, so a typo in any section is found
+/// by any tool.
+#[derive(Clone, Copy)]
+pub struct Section {
+    pub name: &'static str,
+    check: fn(&LoadedConfig, &'static str) -> Result<(), ConfigError>,
+}
+
+impl fmt::Debug for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Section({})", self.name)
+    }
+}
+
+impl Section {
+    /// The section `[name]`, read as `T`.
+    pub const fn typed<T: DeserializeOwned + Default>(name: &'static str) -> Section {
+        Section {
+            name,
+            check: check_typed::<T>,
+        }
+    }
+
+    /// Read the section from the loaded configuration; an error names the
+    /// file, the line and the key.
+    pub fn check(&self, loaded: &LoadedConfig) -> Result<(), ConfigError> {
+        (self.check)(loaded, self.name)
+    }
+}
+
+fn check_typed<T: DeserializeOwned + Default>(
+    loaded: &LoadedConfig,
+    name: &'static str,
+) -> Result<(), ConfigError> {
+    loaded.section::<T>(name).map(drop)
+}
+
+static REGISTERED: OnceLock<&'static [Section]> = OnceLock::new();
+
+/// Make these the sections every configuration is checked against (once
+/// per process, by a binary's `main`; later calls change nothing).
+pub fn register_sections(sections: &'static [Section]) {
+    let _ = REGISTERED.set(sections);
+}
+
+/// The registered sections; empty where no binary registered any (a
+/// tool's library tests), and then any tool section is accepted as written.
+pub fn registered_sections() -> &'static [Section] {
+    REGISTERED.get().copied().unwrap_or(&[])
+}
+
+/// Reads one named section out of the whole file with the file's own
+/// deserializer, so that errors keep their position.
+struct OneSection<T> {
+    name: &'static str,
+    _type: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::DeserializeSeed<'de> for OneSection<T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OneSection<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a configuration with a [{}] section", self.name)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.name {
+                found = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// `[primary]` and `[failover]`: how to reach a server over SSH.
@@ -282,203 +437,6 @@ impl SyncSnapshot {
     }
 }
 
-/// A way to fence the primary (`[fence] levels`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum FenceLevel {
-    /// Over SSH on the primary: stop and disable the services and the sync.
-    Ssh,
-    /// Through a fence agent of the fence-agents project (power, hypervisor, cloud).
-    Agent,
-    /// On this failover server: firewall the primary out, close the inbound sync.
-    Isolate,
-}
-
-impl FenceLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FenceLevel::Ssh => "ssh",
-            FenceLevel::Agent => "agent",
-            FenceLevel::Isolate => "isolate",
-        }
-    }
-}
-
-/// Which firewall `isolate` uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FirewallBackend {
-    /// nftables where `nft` is installed, else iptables.
-    #[default]
-    Auto,
-    Nft,
-    Iptables,
-}
-
-/// What `guard` on the primary does when it cannot ask the failover server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuardUnreachable {
-    /// Refuse to start Maestro (exit 2): a split network must not give two
-    /// running Maestros.
-    #[default]
-    Refuse,
-    /// Allow the start (exit 0, with a message): availability over safety.
-    Allow,
-}
-
-/// `[fence]`: how maestro-fence fences, checks and guards.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FenceConfig {
-    /// Levels tried in order until one is confirmed. Default `["ssh", "isolate"]`.
-    pub levels: Option<Vec<FenceLevel>>,
-    /// The whole run's deadline. Default 60s.
-    pub deadline: Option<HumanDuration>,
-    /// Each remote or local command's timeout. Default 15s.
-    pub command_timeout: Option<HumanDuration>,
-    /// The fence marker file on the primary. Default
-    /// `/var/lib/maestro-ha/fenced` (`C:\ProgramData\maestro-ha\fenced` on Windows).
-    pub marker_file: Option<String>,
-    /// The file on the primary holding the epoch of the last unfence, which
-    /// `guard` compares with the failover's. Default `/var/lib/maestro-ha/epoch`.
-    pub epoch_file: Option<String>,
-    /// The fence agent for the `agent` level: a name in PATH or a path, like `fence_ipmilan`.
-    pub agent: Option<String>,
-    /// The agent's options (written to its stdin as `key=value`), like `{ ip = "10.0.0.9", username = "admin" }`.
-    #[serde(default)]
-    pub agent_options: std::collections::BTreeMap<String, String>,
-    /// The agent's secret options, like `{ password = { file = "/etc/maestro-ha/ipmi" } }`: stdin only, never shown.
-    #[serde(default)]
-    pub agent_secrets: std::collections::BTreeMap<String, crate::secret::SecretRef>,
-    /// How long one agent call may take. Default 60s.
-    pub agent_timeout: Option<HumanDuration>,
-    /// The firewall `isolate` uses: `auto`, `nft` or `iptables`.
-    #[serde(default)]
-    pub firewall: FirewallBackend,
-    /// The nftables table (family inet) and iptables chain prefix. Default `maestro_fence`.
-    pub firewall_table: Option<String>,
-    /// What `guard` does when the failover server cannot be asked.
-    #[serde(default)]
-    pub guard_unreachable: GuardUnreachable,
-    /// The command `guard` runs on the failover server over SSH to read its
-    /// epoch. Default `maestro-fence --format json epoch`.
-    pub peer_epoch_command: Option<String>,
-    /// The primary's node name in a Pacemaker cluster: what `fence_maestro`
-    /// lists, and the only node it agrees to fence when asked for one.
-    pub node_name: Option<String>,
-}
-
-/// `[verify]`: maestro-snapshot-verify. Every key also has a flag, which wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyConfig {
-    /// Roots to walk instead of the site's data roots, as `DIR` or
-    /// `NAME=DIR` (`--root`). Names are how two manifests' roots are matched.
-    #[serde(default)]
-    pub roots: Vec<String>,
-    /// Globs of paths to leave out, relative to their root; a glob without
-    /// `/` matches a name at any depth (`--exclude`).
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    /// The largest gap allowed between the newest modification times of two
-    /// components (HUB, LUI, Tracker, DB). Default 5m (`--max-skew`).
-    pub max_skew: Option<HumanDuration>,
-    /// Names of rsync `--partial-dir` folders whose presence means an
-    /// interrupted transfer. Default `[".rsync-partial"]` (`--partial-dir`).
-    pub partial_dirs: Option<Vec<String>>,
-    /// Hashing threads. Default: every core (`--threads`).
-    pub threads: Option<usize>,
-    /// The command that runs this tool on the primary for `check --remote`,
-    /// a shell command prefix (`env X=1 /opt/bin/maestro-snapshot-verify`).
-    /// Default `maestro-snapshot-verify` (found on the remote PATH).
-    pub remote_command: Option<String>,
-    /// The roots the primary's capture walks, as `--root` values; default:
-    /// the `--root` flags of the check, else the primary's own config.
-    #[serde(default)]
-    pub remote_roots: Vec<String>,
-    /// Read the primary's last manifest from this path over SFTP instead of
-    /// running a capture there (`--remote-manifest`).
-    pub remote_manifest: Option<String>,
-    /// How long the remote capture or SFTP read may take. Default 1h.
-    pub remote_timeout: Option<HumanDuration>,
-    /// The largest manifest read from the primary, in bytes. Default 4 GiB.
-    pub remote_max_bytes: Option<u64>,
-    /// What a database folder whose InnoDB files cannot be judged gives:
-    /// `strict` (default) a WARNING, `best-effort` OK with the reason and
-    /// this setting named in the message (`--innodb`).
-    pub innodb: Option<InnodbPolicy>,
-}
-
-/// `[verify] innodb`: how an InnoDB data folder that cannot be judged counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum InnodbPolicy {
-    /// A log or page format the tool cannot read is a WARNING.
-    #[default]
-    Strict,
-    /// Accepted as OK, the reason kept in the message: for sites that know
-    /// their database cannot be judged and still want the gate to pass.
-    BestEffort,
-}
-
-impl InnodbPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InnodbPolicy::Strict => "strict",
-            InnodbPolicy::BestEffort => "best-effort",
-        }
-    }
-}
-
-/// `[logscan]`: maestro-logscan's settings. Each has a flag that wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogscanConfig {
-    /// Which component's log to read when no file is named, and which rule
-    /// pack applies (`lui`, `hub`, `tracker`: the Maestro pack; `db`: the
-    /// InnoDB/MariaDB pack). Default `lui`. Flag: `--component`.
-    pub component: Option<crate::site::Component>,
-    /// Rule files (TOML) that add or override rules, in order. Flag: `--rules`.
-    #[serde(default)]
-    pub rules: Vec<PathBuf>,
-    /// Findings below this severity are not reported: `info` (default),
-    /// `warning` or `critical`. Flag: `--min-severity`.
-    pub min_severity: Option<LogscanSeverity>,
-    /// A missing log file is OK instead of UNKNOWN. Flag: `--missing-ok`.
-    #[serde(default)]
-    pub missing_ok: bool,
-    /// A strftime format for the timestamps at the start of records, instead
-    /// of auto-detection. Flag: `--timestamp-format`.
-    pub timestamp_format: Option<String>,
-    /// The longest line kept whole (bytes, default 1 MiB); the rest of a
-    /// longer line is skipped, so memory stays bounded. Flag: `--max-line-bytes`.
-    pub max_line_bytes: Option<u64>,
-    /// How many continuation lines (stack frames) a finding keeps (default 50).
-    pub max_stack_lines: Option<usize>,
-    /// `--follow` gives up after this long (default 10m). Flag: `--timeout`.
-    pub follow_timeout: Option<HumanDuration>,
-    /// How often `--follow` looks for new lines (default 250ms). Flag: `--poll-interval`.
-    pub poll_interval: Option<HumanDuration>,
-    /// Regex for the Maestro pack's startup marker (replaces the built-in one).
-    pub maestro_startup_marker: Option<String>,
-    /// Regex for the Maestro pack's readiness marker (`--until-ready`).
-    pub maestro_ready_marker: Option<String>,
-    /// Regex for the database pack's startup marker.
-    pub db_startup_marker: Option<String>,
-    /// Regex for the database pack's readiness marker.
-    pub db_ready_marker: Option<String>,
-}
-
-/// How serious a log finding is, for `[logscan] min_severity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogscanSeverity {
-    Info,
-    Warning,
-    Critical,
-}
-
 /// `[smoketest]`: the test mailing checked end to end by maestro-smoketest.
 /// Every key has a flag of the same name, and the flag wins.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -629,6 +587,61 @@ pub struct LoadedConfig {
     /// False when the default file does not exist and built-in defaults are used.
     pub file_found: bool,
     pub overrides: Vec<String>,
+    /// The file's text, so that a tool's section is read with positions.
+    text: String,
+}
+
+impl LoadedConfig {
+    /// A configuration from text, as if read from `path`, checked against
+    /// the registered sections (for tests and for callers that got the
+    /// text elsewhere).
+    pub fn from_text(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let loaded = LoadedConfig {
+            config: parse(text, path)?,
+            path: path.to_path_buf(),
+            source: ConfigSource::Flag,
+            file_found: true,
+            overrides: Vec::new(),
+            text: text.to_string(),
+        };
+        loaded.check_sections()?;
+        Ok(loaded)
+    }
+
+    /// The tool section `[name]` as `T` (its default when the file has
+    /// none). Errors name the file, the line and the key; after `--set`,
+    /// the keys that were set.
+    pub fn section<T: DeserializeOwned + Default>(
+        &self,
+        name: &'static str,
+    ) -> Result<T, ConfigError> {
+        if self.overrides.is_empty() {
+            let seed = OneSection::<T> {
+                name,
+                _type: std::marker::PhantomData,
+            };
+            let found = serde::de::DeserializeSeed::deserialize(
+                seed,
+                toml::de::Deserializer::new(&self.text),
+            )
+            .map_err(|e| invalid(&self.text, &self.path, e))?;
+            return Ok(found.unwrap_or_default());
+        }
+        match self.config.tool_sections.get(name) {
+            None => Ok(T::default()),
+            Some(value) => T::deserialize(value.clone()).map_err(|e| ConfigError::Override {
+                arg: override_keys(&self.overrides).join(" "),
+                message: e.to_string().trim().to_string(),
+            }),
+        }
+    }
+
+    fn check_sections(&self) -> Result<(), ConfigError> {
+        for section in registered_sections() {
+            section.check(self)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -707,32 +720,48 @@ pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, C
     if !overrides.is_empty() {
         config = apply_overrides(&text, overrides)?;
     }
-    Ok(LoadedConfig {
+    let loaded = LoadedConfig {
         config,
         path,
         source,
         file_found,
         overrides: overrides.to_vec(),
-    })
+        text,
+    };
+    loaded.check_sections()?;
+    Ok(loaded)
 }
 
-/// Parse config text; errors name `path`, the line and the key.
+/// Parse config text; errors name `path`, the line and the key. The tools'
+/// own sections are checked by [`LoadedConfig::from_text`] and [`load`].
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    toml::from_str::<Config>(text).map_err(|e| {
-        let (line, key) = match e.span() {
-            Some(span) => {
-                let (line, key) = locate_span(text, span);
-                (Some(line), key)
-            }
-            None => (None, None),
-        };
-        ConfigError::Invalid {
-            path: path.to_path_buf(),
-            line,
-            key,
-            message: e.message().trim().to_string(),
+    toml::from_str::<Config>(text).map_err(|e| invalid(text, path, e))
+}
+
+/// A TOML error in `text` as the file, line and key it is about.
+fn invalid(text: &str, path: &Path, e: toml::de::Error) -> ConfigError {
+    let (line, key) = match e.span() {
+        Some(span) => {
+            let (line, key) = locate_span(text, span);
+            (Some(line), key)
         }
-    })
+        None => (None, None),
+    };
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        key,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// The keys of `--set KEY=VALUE` arguments, never their values: `--set` may
+/// be (wrongly) used to give a secret, and no message may show it.
+fn override_keys(overrides: &[String]) -> Vec<&str> {
+    overrides
+        .iter()
+        .map(|arg| arg.split_once('=').map_or("KEY", |(k, _)| k.trim()))
+        .collect()
 }
 
 /// The 1-based line of a byte span and the dotted key written there.
@@ -795,12 +824,7 @@ fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigErr
         arg: String::new(),
         message: e.message().to_string(),
     })?;
-    // Errors name the key, never the value: `--set` may be (wrongly) used
-    // to give a secret, and the message must not show it.
-    let keys = overrides
-        .iter()
-        .map(|arg| arg.split_once('=').map_or("KEY", |(k, _)| k.trim()))
-        .collect::<Vec<_>>();
+    let keys = override_keys(overrides);
     for (arg, key_shown) in overrides.iter().zip(&keys) {
         let err = |message: &str| ConfigError::Override {
             arg: key_shown.to_string(),
@@ -842,6 +866,9 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
+        // Without registered sections any section name would be taken for
+        // a tool's; the binaries always register theirs.
+        register_sections(&TEST_SECTIONS);
         parse(text, Path::new("/etc/maestro-ha/config.toml"))
             .unwrap_err()
             .to_string()
@@ -911,11 +938,53 @@ mod tests {
             e.contains(":2: key `services.manager`") && e.contains("upstart"),
             "{e}"
         );
-        let e = err("[fence]\nlvels = [\"ssh\"]\n");
+    }
+
+    /// A tool's own section, as a tool crate defines it.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct TestFence {
+        #[allow(dead_code)]
+        levels: Option<Vec<String>>,
+    }
+
+    static TEST_SECTIONS: [Section; 1] = [Section::typed::<TestFence>("fence")];
+
+    #[test]
+    fn a_registered_section_is_read_typed_with_its_line_and_others_are_unknown() {
+        register_sections(&TEST_SECTIONS);
+        let path = Path::new("/etc/maestro-ha/config.toml");
+        let e = LoadedConfig::from_text("[site]\n\n[fence]\nlvels = [\"ssh\"]\n", path)
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains(":2: key `fence.lvels`: unknown field `lvels`"),
+            e.contains(":4: key `fence.lvels`: unknown field `lvels`"),
             "{e}"
         );
+        let e = err("[fense]\nlevels = []\n");
+        assert!(
+            e.contains(":1:") && e.contains("unknown field `fense`") && e.contains("`fence`"),
+            "{e}"
+        );
+        let l = LoadedConfig::from_text("[fence]\nlevels = [\"ssh\"]\n", path).unwrap();
+        let f: TestFence = l.section("fence").unwrap();
+        assert_eq!(f.levels.unwrap(), ["ssh"]);
+        let e = err("fence = 3\n");
+        assert!(e.contains("write it as [fence]"), "{e}");
+        // After --set, the keys set are named.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[fence]\nlevels = [\"ssh\"]\n").unwrap();
+        let e = load(Some(&p), &["fence.lvels=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--set fence.lvels:") && e.contains("lvels"),
+            "{e}"
+        );
+        let l = load(Some(&p), &["fence.levels=[\"isolate\"]".into()]).unwrap();
+        let f: TestFence = l.section("fence").unwrap();
+        assert_eq!(f.levels.unwrap(), ["isolate"]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 /// A unit of measurement the guidelines allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Uom {
     /// A plain number (count of things, a ratio).
@@ -46,7 +46,7 @@ impl Uom {
 
 /// A threshold range, `[@]start:end`, as the guidelines define it: the
 /// check alerts when the value is outside start..end (inside, with `@`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Range {
     /// `None` is negative infinity (`~`).
     pub start: Option<f64>,
@@ -98,7 +98,7 @@ impl fmt::Display for Range {
 }
 
 /// One performance data item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Perfdata {
     pub label: String,
     /// `None` writes `U`: the value could not be determined.

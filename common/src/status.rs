@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// The numeric value is the process exit code (monitoring-plugin convention),
 /// so every tool is also a Nagios/Icinga check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// The check holds; safe to proceed.

@@ -3,12 +3,12 @@
 //! options on stdin as `key=value` lines, never in argv (secrets included).
 //! `action=off`, then `action=status` must answer "off" (exit 2).
 
+use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::level::{LevelOutcome, Verdict};
 use crate::process::{self, LocalOutput};
 use crate::remote::brief;
 use crate::settings::Settings;
-use maestro_common::config::FenceLevel;
 use std::time::Instant;
 
 /// The FenceAgentAPI's answer to `status` when the target is off.
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn secrets_go_to_stdin_only_and_are_masked() {
         std::env::set_var("MAESTRO_FENCE_TEST_PW", "hunter2");
-        let c = maestro_common::config::parse(
+        let c = maestro_common::config::LoadedConfig::from_text(
             "[primary]\nhost = \"p\"\n[fence]\nagent = \"fence_dummy\"\nagent_options = { ip = \"10.0.0.9\" }\nagent_secrets = { password = { env = \"MAESTRO_FENCE_TEST_PW\" } }\n",
             Path::new("t"),
         )

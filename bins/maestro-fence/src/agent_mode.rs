@@ -7,11 +7,12 @@
 //! the monitoring-plugin ones: 0 success (and `status`: on), 1 failure,
 //! 2 `status`: off.
 
+use crate::config::FenceLevel;
 use crate::device;
 use crate::metadata;
 use crate::ops::{self, Env};
 use crate::settings::{Overrides, Settings};
-use maestro_common::config::{self, FenceLevel};
+use maestro_common::config;
 use maestro_common::render::{self, Format, RenderOptions};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -480,7 +481,7 @@ fn settings_from(values: &BTreeMap<String, String>) -> Result<Settings, String> 
         }
         flags.deadline = Some(Duration::from_secs_f64(secs));
     }
-    Settings::resolve(&loaded.config, &flags).map_err(|e| e.to_string())
+    Settings::resolve(&loaded, &flags).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

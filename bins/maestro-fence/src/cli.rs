@@ -1,8 +1,8 @@
 //! The command line.
 
+use crate::config::FenceLevel;
 use clap::{Parser, Subcommand, ValueEnum};
 use maestro_common::cli::{self, ConfigCommand, GlobalArgs};
-use maestro_common::config::FenceLevel;
 use maestro_common::duration::HumanDuration;
 
 /// Make sure the old primary can never run Maestro or push files again.

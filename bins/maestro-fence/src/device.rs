@@ -9,10 +9,10 @@
 //! key in known_hosts; `agent` needs its fence agent program; `isolate`
 //! needs the firewall tool (and the authorized_keys file it edits).
 
+use crate::config::FenceLevel;
 use crate::isolate::Firewall;
 use crate::process;
 use crate::settings::Settings;
-use maestro_common::config::FenceLevel;
 use std::path::Path;
 
 /// One thing the device needs, and whether it is there.
@@ -102,7 +102,7 @@ mod tests {
     use crate::settings::Overrides;
 
     fn settings(text: &str) -> Settings {
-        let c = maestro_common::config::parse(text, Path::new("t.toml")).unwrap();
+        let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default()).unwrap()
     }
 

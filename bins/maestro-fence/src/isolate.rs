@@ -5,13 +5,13 @@
 //! Confirmed when the rules list back with every address, the key line is
 //! commented out and the daemon is stopped.
 
+use crate::config::{FenceLevel, FirewallBackend};
 use crate::deadline::Deadline;
 use crate::level::{LevelOutcome, Verdict};
 use crate::local_addrs;
 use crate::process::{self, LocalOutput};
 use crate::remote::{brief, Answer, Judge};
 use crate::settings::Settings;
-use maestro_common::config::{FenceLevel, FirewallBackend};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::mpsc;

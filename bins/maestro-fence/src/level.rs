@@ -1,7 +1,7 @@
 //! What a level reports back: its verdict and the steps behind it.
 
+use crate::config::FenceLevel;
 use crate::journal::StepRecord;
-use maestro_common::config::FenceLevel;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

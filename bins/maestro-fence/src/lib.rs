@@ -8,12 +8,14 @@
 //!
 //! Modules: [`plan`] (what runs on the primary), [`remote`] (how answers
 //! are judged), [`ssh_level`], [`agent_level`], [`isolate`] (the three
-//! levels), [`journal`] (epochs and the lock), [`ops`] (the subcommands),
+//! levels), [`config`] (the `[fence]` section), [`journal`] (epochs and the
+//! lock), [`ops`] (the subcommands),
 //! [`agent_mode`] and [`metadata`] (fence_maestro).
 
 pub mod agent_level;
 pub mod agent_mode;
 pub mod cli;
+pub mod config;
 pub mod deadline;
 pub mod device;
 pub mod isolate;
@@ -30,10 +32,10 @@ pub mod report_build;
 pub mod settings;
 pub mod ssh_level;
 
+use crate::config::GuardUnreachable;
 use clap::{CommandFactory, Parser};
 pub use cli::{Cli, Command};
 use maestro_common::cli::{self as harness, ConfigCommand, Context, GlobalArgs, Tool, ToolError};
-use maestro_common::config::GuardUnreachable;
 use maestro_common::{Report, Status};
 use settings::{Overrides, Settings};
 use std::ffi::OsString;
@@ -44,7 +46,7 @@ pub const AGENT_NAME: &str = "fence_maestro";
 
 fn settings(ctx: &mut Context, flags: Overrides) -> Result<Settings, ToolError> {
     let loaded = ctx.config()?;
-    Settings::resolve(&loaded.config, &flags).map_err(|e| ToolError::Usage(e.to_string()))
+    Settings::resolve(loaded, &flags).map_err(|e| ToolError::Usage(e.to_string()))
 }
 
 fn time_flags(t: &cli::TimeArgs) -> Overrides {
@@ -59,7 +61,7 @@ fn time_flags(t: &cli::TimeArgs) -> Overrides {
 /// configuration passes only when a fence could run with it.
 fn resolution_checks(loaded: &maestro_common::config::LoadedConfig) -> Vec<maestro_common::Check> {
     use maestro_common::Check;
-    let check = match Settings::resolve(&loaded.config, &Overrides::default()) {
+    let check = match Settings::resolve(loaded, &Overrides::default()) {
         Ok(s) => {
             let levels: Vec<&str> = s.levels.iter().map(|l| l.as_str()).collect();
             Check::ok(

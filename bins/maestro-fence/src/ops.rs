@@ -1,6 +1,7 @@
 //! The subcommands' work, shared by the CLI and the fence-agent mode.
 
 use crate::agent_level;
+use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::isolate;
 use crate::journal::{self, Journal, RunLock};
@@ -11,7 +12,6 @@ use crate::report_build::{level_check, verdict_message};
 use crate::settings::Settings;
 use crate::ssh_level;
 use maestro_common::cli::ToolError;
-use maestro_common::config::FenceLevel;
 use maestro_common::{Check, Finding, Report, Status};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -873,12 +873,12 @@ pub fn guard(s: &Settings) -> Report {
         ),
         Peer::Epoch(peer, _) => Check::ok("epoch", format!("the failover server's epoch {peer} is not newer than this side's {local}")),
         Peer::Unreachable(why) => match s.guard_unreachable {
-            maestro_common::config::GuardUnreachable::Refuse => Check::new(
+            crate::config::GuardUnreachable::Refuse => Check::new(
                 "epoch",
                 Status::Critical,
                 format!("cannot ask the failover server ({why}); refusing (fence.guard_unreachable = \"refuse\")"),
             ),
-            maestro_common::config::GuardUnreachable::Allow => Check::ok(
+            crate::config::GuardUnreachable::Allow => Check::ok(
                 "epoch",
                 format!("cannot ask the failover server ({why}); allowed by fence.guard_unreachable = \"allow\""),
             ),

@@ -493,7 +493,7 @@ mod tests {
     use std::path::Path;
 
     fn settings(text: &str) -> Settings {
-        let c = maestro_common::config::parse(text, Path::new("t.toml")).unwrap();
+        let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default()).unwrap()
     }
 

@@ -1,9 +1,9 @@
 //! Everything a run needs, resolved from the config and the flags (flags win).
 
+use crate::config::{FenceConfig, FenceLevel, GuardUnreachable};
 use crate::remote::RemoteOs;
 use maestro_common::config::{
-    Config, FenceConfig, FenceLevel, GuardUnreachable, HostConfig, ServiceManager, ServicesConfig,
-    SyncConfig,
+    ConfigError, HostConfig, LoadedConfig, ServiceManager, ServicesConfig, SyncConfig,
 };
 use std::time::Duration;
 
@@ -48,6 +48,8 @@ pub enum SettingsError {
     NoPrimary,
     #[error("`{key}`: {message}")]
     Invalid { key: String, message: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
@@ -75,9 +77,10 @@ pub fn check_name(key: &str, name: &str) -> Result<(), SettingsError> {
 }
 
 impl Settings {
-    pub fn resolve(config: &Config, flags: &Overrides) -> Result<Settings, SettingsError> {
+    pub fn resolve(loaded: &LoadedConfig, flags: &Overrides) -> Result<Settings, SettingsError> {
+        let config = &loaded.config;
         let primary = config.primary.clone().ok_or(SettingsError::NoPrimary)?;
-        let fence = config.fence.clone();
+        let fence: FenceConfig = loaded.section(crate::config::SECTION.name)?;
         let levels = if !flags.levels.is_empty() {
             flags.levels.clone()
         } else {
@@ -279,7 +282,7 @@ mod tests {
     use std::path::Path;
 
     fn settings(text: &str) -> Result<Settings, SettingsError> {
-        let c = maestro_common::config::parse(text, Path::new("t.toml")).unwrap();
+        let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default())
     }
 

@@ -2,12 +2,12 @@
 //! and judges the re-query. Any error, timeout or unexpected answer means
 //! "not confirmed"; only every probe holding means "confirmed".
 
+use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::level::{LevelOutcome, Verdict};
 use crate::plan::SshPlan;
 use crate::remote::{bounded, brief, sh_quote, Answer, Probe, RemoteOs};
 use crate::settings::Settings;
-use maestro_common::config::FenceLevel;
 use maestro_common::ssh::{ExecOutput, SshClient, SshError};
 use std::time::{Duration, Instant};
 

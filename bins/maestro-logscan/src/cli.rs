@@ -101,7 +101,7 @@ pub struct ScanArgs {
     #[arg(long, requires = "follow")]
     pub until_ready: bool,
 
-    /// With --follow: give up after this long [default: 10m]
+    /// With --follow, and for standard input (`-`): give up after this long [default: 10m]
     #[arg(long, value_name = "DURATION", value_parser = maestro_common::duration::parse_duration)]
     pub timeout: Option<Duration>,
 

@@ -1,6 +1,11 @@
 //! Records into findings: markers move the starting point (`--since-start`,
 //! ok-rules), repeats of one message fold into one finding with a count
 //! and first/last time, and counts per rule are kept for the summary.
+//!
+//! A finding reads as the record's message: the first line, or for
+//! java.util.logging the `SEVERE: message` line after the header; repeats
+//! fold on that message, so two different messages from one method stay
+//! two findings.
 
 use crate::record::Record;
 use crate::rules::{Rule, RuleKind, RuleSet, Severity};
@@ -35,6 +40,8 @@ impl Point {
 #[derive(Debug, Clone)]
 pub struct Group {
     pub rule: Rule,
+    /// The rule's severity at the level the record was logged at.
+    pub severity: Severity,
     pub also: Vec<String>,
     pub first: Record,
     pub file: String,
@@ -47,12 +54,12 @@ pub struct Group {
 impl Group {
     pub fn to_finding(&self) -> Finding {
         let r = &self.first;
-        let mut message = r.text.clone();
+        let mut message = summary(r);
         let caused = r
             .stack
             .iter()
             .rev()
-            .find(|l| l.starts_with("Caused by:"))
+            .find(|l| l.trim_start().starts_with("Caused by:"))
             .or_else(|| {
                 r.stack
                     .iter()
@@ -81,24 +88,51 @@ impl Group {
         };
         let mut stack: Vec<serde_json::Value> = r.stack.iter().map(|l| l.clone().into()).collect();
         if r.more_lines > 0 {
-            stack.push(format!("... {} more lines not kept", r.more_lines).into());
+            let at = r.left_out_at.min(stack.len());
+            stack.insert(
+                at,
+                format!("... {} lines left out ...", r.more_lines).into(),
+            );
         }
-        Finding::new(self.rule.severity.status(), &self.rule.id, message)
+        Finding::new(self.severity.status(), &self.rule.id, message)
             .at(format!("{}:{}", self.file, r.line))
             .detail("file", self.file.clone())
             .detail("line", r.line)
             .detail("offset", r.offset)
             .detail("timestamp", fmt(r.time))
-            .detail("severity", self.rule.severity.as_str())
+            .detail("severity", self.severity.as_str())
             .detail("description", self.rule.description.clone())
             .detail("advice", self.rule.advice.clone())
             .detail("first_line", r.text.clone())
+            .detail("jul_message", r.message.clone())
+            .detail("lines_left_out", r.more_lines)
             .detail("stack", serde_json::Value::Array(stack))
             .detail("count", self.count)
             .detail("first_time", fmt(self.first_time))
             .detail("last_time", fmt(self.last_time))
             .detail("last_line", self.last_line)
             .detail("also_matched", self.also.clone())
+    }
+}
+
+/// What a finding says: java.util.logging's message line with the time of
+/// its header, else the record's first line.
+fn summary(r: &Record) -> String {
+    match &r.message {
+        Some(m) => match r.text.get(..r.stamp_len).filter(|s| !s.is_empty()) {
+            Some(stamp) => format!("{stamp} {m}"),
+            None => m.clone(),
+        },
+        None => r.text.clone(),
+    }
+}
+
+/// The text repeats fold on: the message line, else the first line after
+/// its timestamp.
+fn fold_key(r: &Record) -> String {
+    match &r.message {
+        Some(m) => m.trim().to_string(),
+        None => r.text.get(r.stamp_len..).unwrap_or("").trim().to_string(),
     }
 }
 
@@ -113,7 +147,7 @@ pub struct FileFindings {
 
 impl FileFindings {
     pub fn worst(&self) -> Status {
-        let kept = self.groups.iter().map(|g| g.rule.severity.status());
+        let kept = self.groups.iter().map(|g| g.severity.status());
         let over = self.overflow.keys().map(|s| s.status());
         Status::worst_of(kept.chain(over))
     }
@@ -160,6 +194,27 @@ impl Collector {
         }
     }
 
+    /// The first critical finding that still counts (in file order), as
+    /// `[rule] file:line`: a start with one is not ready, whatever
+    /// readiness line follows it.
+    pub fn first_critical(&self) -> Option<String> {
+        self.files
+            .iter()
+            .find_map(|f| {
+                f.groups
+                    .iter()
+                    .filter(|g| g.severity == Severity::Critical)
+                    .min_by_key(|g| g.first.line)
+            })
+            .map(|g| format!("[{}] {}:{}", g.rule.id, g.file, g.first.line))
+            .or_else(|| {
+                self.files
+                    .iter()
+                    .any(|f| f.overflow.contains_key(&Severity::Critical))
+                    .then(|| "critical findings past the kept ones".to_string())
+            })
+    }
+
     /// Start a new file; returns its index.
     pub fn add_file(&mut self) -> usize {
         self.files.push(FileFindings::default());
@@ -197,18 +252,24 @@ impl Collector {
             self.ready = Some(point());
             event = Event::Ready;
         }
-        // The finding is named by its most severe rule, the first in
-        // rule order among equals (specific rules come first).
+        // The finding is named by its most severe rule at the record's
+        // level, the first in rule order among equals (specific rules come
+        // first).
+        let level = crate::level::of_record(
+            rec.text.get(rec.stamp_len..).unwrap_or(""),
+            rec.message.as_deref(),
+        );
         let best = rec
             .rules
             .iter()
             .copied()
             .filter(|&i| rules.rules[i].kind == RuleKind::Finding)
-            .max_by_key(|&i| (rules.rules[i].severity, usize::MAX - i));
+            .max_by_key(|&i| (rules.rules[i].severity_at(level), usize::MAX - i));
         let Some(best) = best else {
             return event;
         };
         let rule = &rules.rules[best];
+        let severity = rule.severity_at(level);
         *self.rule_counts.entry(rule.id.clone()).or_default() += 1;
         let also: Vec<String> = rec
             .rules
@@ -219,19 +280,12 @@ impl Collector {
         let Some(ff) = self.files.get_mut(file) else {
             return event;
         };
-        // Repeats are the same rule and the same text after the timestamp.
-        let key = (
-            rule.id.clone(),
-            rec.text
-                .get(rec.stamp_len..)
-                .unwrap_or("")
-                .trim()
-                .to_string(),
-        );
-        let severity = rule.severity;
+        // Repeats are the same rule and the same message.
+        let key = (rule.id.clone(), fold_key(&rec));
         if let Some(live) = self.live.as_mut() {
             let one = Group {
                 rule: rule.clone(),
+                severity,
                 also: also.clone(),
                 first: rec.clone(),
                 file: name.to_string(),
@@ -258,6 +312,7 @@ impl Collector {
                 ff.index.insert(key, ff.groups.len());
                 ff.groups.push(Group {
                     rule: rule.clone(),
+                    severity,
                     also,
                     file: name.to_string(),
                     count: 1,

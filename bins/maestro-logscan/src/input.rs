@@ -6,6 +6,88 @@ use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime, NaiveTime};
 use maestro_common::site::{Component, SiteLayout};
 use std::path::PathBuf;
 
+/// Standard input read with a deadline: a reader thread passes blocks over
+/// a small channel, and a read that would wait past the deadline fails
+/// with `TimedOut`. The thread, blocked in a read that never returns, ends
+/// with the process.
+pub struct TimedStdin {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    deadline: std::time::Instant,
+    pending: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl TimedStdin {
+    pub fn new(timeout: std::time::Duration) -> TimedStdin {
+        TimedStdin::from_reader(std::io::stdin(), timeout)
+    }
+
+    pub fn from_reader(
+        mut src: impl std::io::Read + Send + 'static,
+        timeout: std::time::Duration,
+    ) -> TimedStdin {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || loop {
+            let mut buf = vec![0u8; 256 * 1024];
+            let r = match src.read(&mut buf) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    Ok(buf)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let end = !matches!(&r, Ok(b) if !b.is_empty());
+            if tx.send(r).is_err() || end {
+                return;
+            }
+        });
+        TimedStdin {
+            rx,
+            deadline: std::time::Instant::now() + timeout,
+            pending: Vec::new(),
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+impl std::io::Read for TimedStdin {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.pending.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let left = self
+                .deadline
+                .saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Ok(b)) if b.is_empty() => {
+                    self.done = true;
+                    return Ok(0);
+                }
+                Ok(Ok(b)) => {
+                    self.pending = b;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(std::io::ErrorKind::TimedOut.into())
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = out.len().min(self.pending.len() - self.at);
+        out[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// The most days back a window may pull in.
 pub const MAX_DAYS_BACK: i64 = 31;
 
@@ -118,6 +200,27 @@ mod tests {
 
     fn now() -> NaiveDateTime {
         NaiveDateTime::parse_from_str("2026-11-26 00:10:00", "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn a_stream_that_never_ends_times_out() {
+        use std::io::Read;
+        let start = std::time::Instant::now();
+        let mut r =
+            TimedStdin::from_reader(std::io::repeat(b'x'), std::time::Duration::from_millis(300));
+        let mut buf = vec![0u8; 1 << 16];
+        let err = loop {
+            match r.read(&mut buf) {
+                Ok(n) => assert!(n > 0),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(start.elapsed() < std::time::Duration::from_secs(3));
+        let mut r = TimedStdin::from_reader(&b"a\nb\n"[..], std::time::Duration::from_secs(5));
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "a\nb\n");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`timestamp`]: the timestamp formats, detected per file;
 //! - [`record`]: bytes into lines into records, with a bounded buffer;
 //! - [`rules`]: the built-in rule packs and rule files;
+//! - [`level`]: the level a record was logged at;
 //! - [`literals`]: the literals every match of a rule contains (the fast prefilter);
 //! - [`collect`]: records into folded findings, markers;
 //! - [`input`]: which files, which window;
@@ -16,7 +17,9 @@
 
 pub mod cli;
 pub mod collect;
+pub mod config;
 pub mod input;
+pub mod level;
 pub mod literals;
 pub mod record;
 pub mod rules;
@@ -41,10 +44,33 @@ impl Tool for Cli {
 
     fn run(self, ctx: &mut Context) -> Result<Report, ToolError> {
         match self.command {
-            Some(cli::Command::Config(ConfigCommand::Check)) => common_cli::config_check(ctx),
+            Some(cli::Command::Config(ConfigCommand::Check)) => config_check(ctx),
             None => scan::run(self.scan, ctx),
         }
     }
+}
+
+/// `config check`: the shared checks, then the same resolution a scan
+/// runs (rule files read and compiled, markers, limits), so that it passes
+/// only for a configuration a scan can start with.
+fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
+    let mut report = common_cli::config_check(ctx)?;
+    let check = match scan::Settings::resolve(&cli::ScanArgs::default(), ctx) {
+        Ok(s) => maestro_common::Check::ok(
+            "logscan",
+            format!(
+                "{} rules for the {} log; follow timeout {}",
+                s.rules.rules.len(),
+                s.component.as_str(),
+                maestro_common::render::text::human_duration(s.timeout)
+            ),
+        ),
+        Err(e) => {
+            maestro_common::Check::new("logscan", maestro_common::Status::Critical, e.to_string())
+        }
+    };
+    report.push(check);
+    Ok(report)
 }
 
 /// The clap definition, for man pages and completions.

@@ -2,6 +2,12 @@
 //! the continuation lines after it (Java stack frames, `Caused by:`,
 //! `... N more`, indented lines, JUL's second line).
 //!
+//! A record longer than the kept-line limit keeps its first continuation
+//! lines and its root cause: the last `Caused by:` line (also Tomcat's
+//! tab-indented one) with the lines after it, and counts the lines left out
+//! between them. java.util.logging's second line (`SEVERE: message`) is
+//! the record's message, kept apart from the stack.
+//!
 //! The parser is fed blocks of whole lines. For speed it runs the rules'
 //! combined prefilter over the whole block at once (as grep does) and asks
 //! the per-rule set only about the lines the prefilter hit; every line is
@@ -69,10 +75,17 @@ pub struct Record {
     pub text: String,
     /// How many bytes of `text`'s source were the timestamp.
     pub stamp_len: usize,
-    /// Continuation lines kept (at most `max_stack_lines`), decoded.
+    /// java.util.logging's message line (`SEVERE: message`, the line after
+    /// the header), decoded; None in other formats.
+    pub message: Option<String>,
+    /// Continuation lines kept (at most `max_stack_lines`), decoded: the
+    /// first ones, then from `left_out_at` on the last `Caused by:` chain.
     pub stack: Vec<String>,
-    /// Continuation lines beyond those kept.
+    /// Continuation lines left out (not kept).
     pub more_lines: u64,
+    /// Where in `stack` the left-out lines were (`stack.len()` when they
+    /// were all at the end).
+    pub left_out_at: usize,
     /// Indexes into the rule set of every rule a line of it matched.
     pub rules: Vec<usize>,
 }
@@ -87,7 +100,12 @@ struct Open {
     head_at: Option<(usize, usize)>,
     /// Parsed lazily: only records that matched, or when a window is set.
     time: Option<Option<(NaiveDateTime, usize)>>,
+    message: Option<Vec<u8>>,
+    /// Whether a continuation line came yet (the first may be JUL's message).
+    continued: bool,
     stack: Vec<Vec<u8>>,
+    /// The last `Caused by:` line past the kept lines, and what followed it.
+    root: Vec<Vec<u8>>,
     more: u64,
     rules: Vec<usize>,
     in_window: bool,
@@ -289,7 +307,10 @@ impl<'r> RecordParser<'r> {
             open.head.clear();
             open.head_at = Some((s, line.len().min(KEPT_LINE_BYTES)));
             open.time = None;
+            open.message = None;
+            open.continued = false;
             open.stack.clear();
+            open.root.clear();
             open.more = 0;
             open.rules.clear();
             open.in_window = true;
@@ -301,11 +322,26 @@ impl<'r> RecordParser<'r> {
             }
             self.open = Some(open);
         } else if let Some(open) = self.open.as_mut() {
-            if open.stack.len() < self.opts.max_stack_lines {
-                open.stack
-                    .push(line[..line.len().min(KEPT_LINE_BYTES)].to_vec());
+            let kept = &line[..line.len().min(KEPT_LINE_BYTES)];
+            let first = !open.continued;
+            open.continued = true;
+            if first
+                && !open.headless
+                && matches!(self.format, Some(TimestampFormat::JavaUtilLogging))
+                && is_jul_message(line)
+            {
+                open.message = Some(kept.to_vec());
+            } else if open.stack.len() < self.opts.max_stack_lines {
+                open.stack.push(kept.to_vec());
             } else {
                 open.more += 1;
+                let root_max = root_cause_lines(self.opts.max_stack_lines);
+                if root_max > 0 && is_caused_by(line) {
+                    open.root.clear();
+                    open.root.push(kept.to_vec());
+                } else if !open.root.is_empty() && open.root.len() < root_max {
+                    open.root.push(kept.to_vec());
+                }
             }
         }
         if candidate {
@@ -356,15 +392,23 @@ impl<'r> RecordParser<'r> {
         let stamp_len = stamp.map_or(0, |(_, n)| n).min(open.head.len());
         let (text, bad) = decode(&open.head);
         let mut non_utf8 = u64::from(bad);
-        let stack = open
-            .stack
-            .iter()
-            .map(|l| {
-                let (s, bad) = decode(l);
-                non_utf8 += u64::from(bad);
-                s
-            })
-            .collect();
+        // The root cause takes the place of the last kept lines, so that
+        // at most `max_stack_lines` are kept and the left-out lines are one
+        // run between the two parts.
+        let mut more = open.more;
+        if !open.root.is_empty() {
+            let head = self.opts.max_stack_lines.saturating_sub(open.root.len());
+            more = more - open.root.len() as u64 + open.stack.len().saturating_sub(head) as u64;
+            open.stack.truncate(head);
+        }
+        let left_out_at = open.stack.len();
+        let mut dec = |l: &Vec<u8>| {
+            let (s, bad) = decode(l);
+            non_utf8 += u64::from(bad);
+            s
+        };
+        let stack = open.stack.iter().chain(&open.root).map(&mut dec).collect();
+        let message = open.message.as_ref().map(&mut dec);
         self.counts.non_utf8_lines += non_utf8;
         out.push(Record {
             line: open.line,
@@ -372,8 +416,10 @@ impl<'r> RecordParser<'r> {
             time: stamp.map(|(t, _)| t),
             text,
             stamp_len: decode(&open.head[..stamp_len]).0.len(),
+            message,
             stack,
-            more_lines: open.more,
+            more_lines: more,
+            left_out_at,
             rules: std::mem::take(&mut open.rules),
         });
         self.spare = Some(open);
@@ -468,6 +514,37 @@ fn candidates_in(
         out.push(base + ls);
         pos = le.max(pos + 1);
     }
+}
+
+/// How many lines of the root cause a record keeps: a fifth of the kept
+/// lines (10 of the default 50).
+fn root_cause_lines(max_stack_lines: usize) -> usize {
+    if max_stack_lines < 2 {
+        0
+    } else {
+        (max_stack_lines / 5).max(1)
+    }
+}
+
+/// `Caused by: ...`, also indented (Tomcat's OneLineFormatter indents a
+/// whole stack trace with tabs).
+fn is_caused_by(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .position(|&b| b != b'\t' && b != b' ')
+        .unwrap_or(line.len());
+    line[start..].starts_with(b"Caused by:")
+}
+
+/// java.util.logging SimpleFormatter's second line: a level name (in any
+/// language: letters only, so an exception's class name is not one), a
+/// colon and a space.
+fn is_jul_message(line: &[u8]) -> bool {
+    let word = line
+        .iter()
+        .position(|&b| !(b.is_ascii_alphabetic() || b >= 0x80))
+        .unwrap_or(line.len());
+    word >= 3 && line[word..].starts_with(b": ")
 }
 
 fn own_head(open: &mut Open, block: &[u8]) {
@@ -811,6 +888,54 @@ Caused by: java.lang.IllegalStateException: x\n\
     }
 
     #[test]
+    fn a_long_trace_keeps_its_first_lines_and_its_last_caused_by() {
+        let set = maestro();
+        let mut data = String::from("26-Nov-2026 08:00:01.000 SEVERE [main] x Exception sending context initialized event to listener\n\tjava.lang.IllegalStateException: a\n");
+        for i in 0..30 {
+            data.push_str(&format!("\t\tat f{i}(F.java:{i})\n"));
+        }
+        data.push_str("\tCaused by: java.sql.SQLException: b\n\t\tat g(G.java:1)\n");
+        for i in 0..20 {
+            data.push_str(&format!("\t\tat h{i}(H.java:{i})\n"));
+        }
+        data.push_str("\tCaused by: java.net.ConnectException: Connection refused\n\t\tat k(K.java:1)\n\t\t... 70 more\n26-Nov-2026 08:00:02.000 INFO [main] y done\n");
+        let opts = ParserOptions {
+            max_stack_lines: 20,
+            ..ParserOptions::default()
+        };
+        let (recs, _) = parse_records(data.as_bytes(), &set, opts, 4096);
+        let r = &recs[0];
+        // 56 continuation lines: the root cause (3 lines) and the first 17.
+        assert_eq!(r.stack.len(), 20);
+        assert_eq!(r.left_out_at, 17);
+        assert_eq!(r.more_lines, 56 - 20);
+        assert_eq!(r.stack[0], "\tjava.lang.IllegalStateException: a");
+        assert_eq!(
+            r.stack[17],
+            "\tCaused by: java.net.ConnectException: Connection refused"
+        );
+        assert_eq!(r.stack[19], "\t\t... 70 more");
+        // With 50 kept lines, 6 are left out before the root cause.
+        let (recs, _) = parse_records(data.as_bytes(), &set, ParserOptions::default(), 4096);
+        assert_eq!((recs[0].stack.len(), recs[0].more_lines), (50, 6));
+        assert_eq!(recs[0].left_out_at, 47);
+    }
+
+    #[test]
+    fn a_jul_record_keeps_its_message_line_apart() {
+        let set = maestro();
+        let data = b"Nov 28, 2026 2:05:06 AM com.example.Db connect\nSEVERE: Cannot connect\njava.sql.SQLException: Communications link failure\n\tat x(X.java:1)\nNov 28, 2026 2:05:07 AM com.example.Db connect\nINFO: fine\n";
+        let (recs, _) = parse_records(data, &set, ParserOptions::default(), 4096);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].message.as_deref(), Some("SEVERE: Cannot connect"));
+        assert_eq!(recs[0].stack.len(), 2);
+        assert!(recs[0].stack[0].starts_with("java.sql.SQLException"));
+        // Not in other formats, and an exception line is never the message.
+        assert!(!is_jul_message(b"java.sql.SQLException: x"));
+        assert!(is_jul_message(b"SCHWERWIEGEND: x"));
+    }
+
+    #[test]
     fn a_file_without_timestamps_is_one_record_a_line() {
         let set = maestro();
         let (recs, counts) =
@@ -886,9 +1011,10 @@ pub mod fuzzing {
             assert!(r.offset < body.len().max(1) as u64);
             assert!(!r.rules.is_empty());
             assert!(r.stack.len() <= 3);
+            assert!(r.left_out_at <= r.stack.len());
             assert!(r.stamp_len <= r.text.len());
             assert!(r.text.is_char_boundary(r.stamp_len));
-            for t in std::iter::once(&r.text).chain(&r.stack) {
+            for t in std::iter::once(&r.text).chain(&r.stack).chain(&r.message) {
                 assert!(
                     !t.chars().any(|c| c.is_control() && c != '\t'),
                     "no control characters: {t:?}"

@@ -7,7 +7,6 @@
 //! broken line is matched the same as a clean one and the fast whole-block
 //! prefilter sees exactly what the per-line rules see.
 
-use maestro_common::config::LogscanSeverity;
 use maestro_common::site::Component;
 use maestro_common::Status;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -40,16 +39,6 @@ impl Severity {
             Severity::Info => Status::Ok,
             Severity::Warning => Status::Warning,
             Severity::Critical => Status::Critical,
-        }
-    }
-}
-
-impl From<LogscanSeverity> for Severity {
-    fn from(s: LogscanSeverity) -> Severity {
-        match s {
-            LogscanSeverity::Info => Severity::Info,
-            LogscanSeverity::Warning => Severity::Warning,
-            LogscanSeverity::Critical => Severity::Critical,
         }
     }
 }
@@ -123,6 +112,22 @@ pub struct Rule {
     pub description: String,
     pub advice: String,
     pub enabled: bool,
+    /// The severity of a match in a record logged at WARN level or below
+    /// (`WARN`, `WARNING`, `INFO`, ...): a retry a program logs while the
+    /// database is still starting is not the failure it logs at ERROR when
+    /// it gives up. None: `severity` whatever the level.
+    pub warn_severity: Option<Severity>,
+}
+
+impl Rule {
+    /// The severity of a match in a record logged at `level` (None: the
+    /// level is unknown, and the rule's full severity holds).
+    pub fn severity_at(&self, level: Option<crate::level::Level>) -> Severity {
+        match (self.warn_severity, level) {
+            (Some(s), Some(l)) if l <= crate::level::Level::Warn => s.min(self.severity),
+            _ => self.severity,
+        }
+    }
 }
 
 fn rule(
@@ -143,6 +148,32 @@ fn rule(
         description: description.into(),
         advice: advice.into(),
         enabled: true,
+        warn_severity: None,
+    }
+}
+
+/// [`rule`], with a lower severity for matches in WARN-level records.
+#[allow(clippy::too_many_arguments)]
+fn rule_warn_level(
+    pack: Pack,
+    id: &str,
+    severity: Severity,
+    warn_severity: Severity,
+    regex: &str,
+    description: &str,
+    advice: &str,
+) -> Rule {
+    Rule {
+        warn_severity: Some(warn_severity),
+        ..rule(
+            pack,
+            RuleKind::Finding,
+            id,
+            severity,
+            regex,
+            description,
+            advice,
+        )
     }
 }
 
@@ -155,8 +186,13 @@ pub fn built_in() -> Vec<Rule> {
     vec![
         // ---- Maestro / Tomcat / JDBC (the LUI, HUB and Tracker logs). The
         // markers are guesses: Maestro's own wording is not documented.
+        // Tomcat's first line of a start is the version listener's (in
+        // every server.xml Tomcat ships); its later start lines ("Starting
+        // service [Catalina]", one "Initializing ProtocolHandler" a
+        // connector) come after errors of the same start, such as a port
+        // already taken, and must not clear them.
         rule(Maestro, Startup, "maestro-startup", Info,
-            r"(?i)\b(starting|initiali[sz]ing) (listserv )?maestro\b|Starting Servlet [Ee]ngine|Starting service \[?Catalina|Initializing ProtocolHandler",
+            r"(?i)\b(starting|initiali[sz]ing) (listserv )?maestro\b|Server version name:",
             "the component is starting",
             "--since-start counts from the last of these"),
         rule(Maestro, Ready, "maestro-ready", Info,
@@ -183,6 +219,40 @@ pub fn built_in() -> Vec<Rule> {
             r"java\.net\.BindException|Address already in use",
             "a port is already taken: another instance may be running",
             "make sure the old primary is fenced and no second Maestro runs (two instances on one database corrupt it); find the process with `ss -ltnp`"),
+        // What the JDBC drivers and pools the LUI may run with write when
+        // the database is down, refuses the LUI's user, or the driver is
+        // missing; then what Tomcat writes when the application does not
+        // deploy. The wordings are those of MariaDB Connector/J 2.x and 3.x
+        // (`address=(host=..)(port=..)(type=master|primary)`), MySQL
+        // Connector/J, HikariCP, Commons DBCP, Tomcat's JDBC pool and c3p0.
+        rule(Maestro, Finding, "db-access-denied", Critical,
+            r"Access denied for user '[^']*'@'[^']*'|SQLInvalidAuthorizationSpecException",
+            "the database refused the component's user (wrong password, or the user or its host grant is missing)",
+            "compare the database user and password in the component's configuration (lui.ini) with the database's grants (SELECT user, host FROM mysql.user); after a failover the copied grants may name the old primary's host"),
+        rule(Maestro, Finding, "db-pool-gave-up", Critical,
+            r"Exception during pool initialization|PoolInitializationException|Cannot create PoolableConnectionFactory|Cannot get a connection, pool error|Unable to create initial connections of pool|Connection is not available, request timed out after \d+|CannotAcquireResourceException|could not acquire a resource from its primary factory",
+            "the database connection pool gave up: the component has no database connection",
+            "the component does not work without its database: check that the database runs and listens on the address and port the component is configured with, then restart the component"),
+        rule(Maestro, Finding, "db-driver-missing", Critical,
+            r"No suitable driver found for jdbc:|ClassNotFoundException: (org\.mariadb\.jdbc\.Driver|com\.mysql\.(cj\.)?jdbc\.Driver)",
+            "the JDBC driver is not on the component's class path",
+            "the application files are incomplete (the driver .jar is missing): copy them again from one point in time"),
+        rule_warn_level(Maestro, "db-unreachable", Critical, Warning,
+            r"Could not connect to (address=\(host=|HostAddress)|Socket fail to connect to|Communications link failure|Connection refused.{0,80}3306|port:? ?\d+\W{0,3}Connection refused",
+            "the database cannot be reached (refused, down, or the wrong address); a WARN-level retry while it starts is a warning",
+            "start the database and check that it listens where the component connects (host, port, bind-address); a component that gave up must be restarted after it"),
+        rule(Maestro, Finding, "tomcat-context-failed", Critical,
+            r"One or more listeners failed to start|One or more [Ff]ilters failed to start|Context \[[^\]]*\] startup failed due to previous errors|Error listenerStart|Error filterStart|One or more components marked the context as not correctly configured|Marking this application unavailable due to previous error",
+            "Tomcat did not start the web application: its later \"Server startup in\" does not mean the application runs",
+            "the cause is in the lines before and in localhost.*.log (the exception of the listener or filter): fix it and restart Tomcat"),
+        rule(Maestro, Finding, "tomcat-deploy-exception", Critical,
+            r"Exception sending context initialized event to listener|Exception starting [Ff]ilter|threw load\(\) exception|Error deploying web application|Parse error in application web\.xml|Parse fatal error at line|Error configuring application listener of class|Servlet\.init\(\) for servlet \[[^\]]*\] threw exception",
+            "a part of the web application (listener, filter, servlet, web.xml) failed while Tomcat deployed it",
+            "read the exception's root cause (the last \"Caused by:\"): a database that cannot be reached, a missing file or class; fix it and restart Tomcat"),
+        rule(Maestro, Finding, "tomcat-component-failed", Critical,
+            r"Failed to (initialize|start) component \[",
+            "a Tomcat component (a connector, a host) did not start: the web interface may not be reachable",
+            "read the cause below it (a port already taken, a missing key store) and restart Tomcat"),
         rule(Maestro, Finding, "db-connection-lost", Warning,
             r"Communications link failure|CommunicationsException|Connection refused.{0,80}3306|Could not create connection to database server",
             "the component lost or could not open its database connection",
@@ -248,6 +318,10 @@ pub fn built_in() -> Vec<Rule> {
             r"(mysqld|mariadbd) got signal \d+|Got signal \d+ from thread",
             "the database server crashed",
             "the next start runs crash recovery; read whether it completed"),
+        rule(Db, Finding, "db-user-refused", Warning,
+            r"Access denied for user '[^']*'@'[^']*'",
+            "the database refused a user's login",
+            "when it is the user of the LUI, HUB or Tracker, that component cannot start: check its password and the user's host grants"),
         rule(Db, Finding, "db-error", Warning,
             r"\[ERROR\]",
             "an error the database logged",
@@ -261,8 +335,8 @@ pub fn built_in() -> Vec<Rule> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("cannot read rule file {path}: {err}")]
-    Read { path: String, err: std::io::Error },
+    #[error("rule file {0}")]
+    Read(#[from] maestro_common::fsio::FsioError),
     #[error("rule file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("rule `{id}`{from}: invalid regex: {message}")]
@@ -286,6 +360,7 @@ struct RuleSpec {
     description: Option<String>,
     advice: Option<String>,
     enabled: Option<bool>,
+    warn_severity: Option<Severity>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,14 +370,15 @@ struct RuleFile {
     rule: Vec<RuleSpec>,
 }
 
+/// The largest rule file read.
+pub const MAX_RULE_FILE: u64 = maestro_common::fsio::MIB;
+
 /// Merge a rule file into `rules`: a known id is overridden field by field,
 /// a new id is added (it needs a regex).
 pub fn merge_file(rules: &mut Vec<Rule>, path: &Path) -> Result<(), RulesError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| RulesError::Read {
-        path: shown.clone(),
-        err,
-    })?;
+    // A rule file is a few KiB: a FIFO, a device or a huge file is refused.
+    let text = maestro_common::fsio::read_regular_to_string(path, MAX_RULE_FILE)?;
     merge_text(rules, &text, &shown)
 }
 
@@ -346,6 +422,7 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
                     description: String::new(),
                     advice: String::new(),
                     enabled: true,
+                    warn_severity: None,
                 });
                 rules
                     .last_mut()
@@ -372,6 +449,9 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
         }
         if let Some(v) = spec.enabled {
             r.enabled = v;
+        }
+        if let Some(v) = spec.warn_severity {
+            r.warn_severity = Some(v);
         }
     }
     Ok(())
@@ -665,6 +745,67 @@ mod tests {
         // Latin-1 bytes inside a quoted table name still match.
         let line = b"Table 'maestro.t\xe4b' doesn't exist";
         assert!(set.set.is_match(line));
+    }
+
+    /// The wordings of the drivers no make.sh run could produce here
+    /// (MySQL Connector/J, MariaDB Connector/J 3.x), from their message
+    /// texts; the 2.x driver, the pools and Tomcat are in the real logs.
+    #[test]
+    fn driver_wordings_without_a_real_run() {
+        let set = RuleSet::compile(&built_in(), Pack::Maestro, Severity::Info).unwrap();
+        for (line, want) in [
+            ("java.sql.SQLNonTransientConnectionException: Socket fail to connect to address=(host=db.example.org)(port=3306)(type=primary). Connection refused", "db-unreachable"),
+            ("java.sql.SQLNonTransientConnectionException: Could not connect to address=(host=localhost)(port=3306)(type=primary) : Socket fail to connect to address=(host=localhost)(port=3306)(type=primary). Connection refused", "db-unreachable"),
+            ("com.mysql.cj.jdbc.exceptions.CommunicationsException: Communications link failure", "db-unreachable"),
+            ("Caused by: java.net.ConnectException: Connection refused (Connection refused) host 10.0.0.5 port 3306", "db-unreachable"),
+            ("java.sql.SQLException: Access denied for user 'lui'@'localhost' (using password: YES)", "db-access-denied"),
+            ("java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.", "db-pool-gave-up"),
+            ("java.lang.ClassNotFoundException: com.mysql.cj.jdbc.Driver", "db-driver-missing"),
+            ("SEVERE: Error listenerStart", "tomcat-context-failed"),
+            ("SEVERE: Error filterStart", "tomcat-context-failed"),
+            ("SEVERE: Error deploying web application directory [/var/lib/tomcat/webapps/lui]", "tomcat-deploy-exception"),
+        ] {
+            let got = ids(&set, line);
+            assert!(got.contains(&want.to_string()), "{line}: {got:?}");
+            let first = set.set.matches(line.as_bytes()).into_iter().find(|&i| {
+                set.rules[i].kind == RuleKind::Finding && set.rules[i].severity == Severity::Critical
+            });
+            assert_eq!(first.map(|i| set.rules[i].id.as_str()), Some(want), "{line}");
+        }
+        // Not the database: a HUB on another port, a plain refusal.
+        assert!(ids(
+            &set,
+            "Could not connect to the HUB at maestro.example.org:1099: Connection refused"
+        )
+        .iter()
+        .all(|id| id != "db-unreachable"));
+    }
+
+    #[test]
+    fn a_warn_level_retry_is_a_warning() {
+        use crate::level::Level;
+        let rules = built_in();
+        let r = rules.iter().find(|r| r.id == "db-unreachable").unwrap();
+        assert_eq!(r.severity_at(Some(Level::Error)), Severity::Critical);
+        assert_eq!(
+            r.severity_at(None),
+            Severity::Critical,
+            "unknown level: full severity"
+        );
+        assert_eq!(r.severity_at(Some(Level::Warn)), Severity::Warning);
+        assert_eq!(r.severity_at(Some(Level::Info)), Severity::Warning);
+        let pool = rules.iter().find(|r| r.id == "db-pool-gave-up").unwrap();
+        assert_eq!(pool.severity_at(Some(Level::Warn)), Severity::Critical);
+        // A rule file can set it, and it never raises a severity.
+        let mut rules = built_in();
+        merge_text(
+            &mut rules,
+            "[[rule]]\nid = \"deadlock\"\nwarn_severity = \"critical\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        let d = rules.iter().find(|r| r.id == "deadlock").unwrap();
+        assert_eq!(d.severity_at(Some(Level::Warn)), Severity::Warning);
     }
 
     #[test]

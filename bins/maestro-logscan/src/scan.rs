@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use chrono::{Local, NaiveDate, NaiveDateTime};
 use maestro_common::catalog::Catalog;
 use maestro_common::cli::{Context, ToolError};
+use maestro_common::fsio;
 use maestro_common::perfdata::{Perfdata, Uom};
 use maestro_common::render::json::{finding_record, write_record};
 use maestro_common::render::{Format, Verbosity};
@@ -57,7 +58,8 @@ fn component_of(c: ComponentArg) -> Component {
 
 impl Settings {
     pub fn resolve(args: &ScanArgs, ctx: &mut Context) -> Result<Settings, ToolError> {
-        let cfg = ctx.config()?.config.logscan.clone();
+        let cfg: crate::config::LogscanConfig =
+            ctx.config()?.section(crate::config::SECTION.name)?;
         let component = args
             .component
             .map(component_of)
@@ -80,7 +82,7 @@ impl Settings {
         }
         let min_severity = args
             .min_severity
-            .or(cfg.min_severity.map(Severity::from))
+            .or(cfg.min_severity)
             .unwrap_or(Severity::Info);
         let rules = RuleSet::compile(&all, pack, min_severity).map_err(|e| usage(e.to_string()))?;
         let now = Local::now().naive_local();
@@ -256,6 +258,9 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
             }
             outcomes.extend(scan_input(inp, &settings, &mut collector, catalog.as_mut()));
         }
+        if settings.since_start {
+            extra.extend(readiness(&collector));
+        }
     }
     if maestro_common::signal::interrupted() {
         return Err(ToolError::Interrupted);
@@ -269,6 +274,25 @@ pub fn run(args: ScanArgs, ctx: &mut Context) -> Result<Report, ToolError> {
         started.elapsed(),
     );
     Ok(report)
+}
+
+/// Whether the last start got ready, for `--since-start`: a readiness line
+/// (Tomcat's "Server startup in", which it writes even when the web
+/// application failed to deploy) after a critical finding of the same
+/// start does not count. None when no readiness line came.
+fn readiness(collector: &Collector) -> Option<Check> {
+    let ready = collector.ready.as_ref()?;
+    Some(match collector.first_critical() {
+        Some(what) => Check::new(
+            "ready",
+            Status::Critical,
+            format!(
+                "not ready: {what} was logged in this start; the readiness marker at {} does not count",
+                ready.describe()
+            ),
+        ),
+        None => Check::ok("ready", format!("readiness marker at {}", ready.describe())),
+    })
 }
 
 /// What became of one input.
@@ -398,46 +422,36 @@ fn scan_input(
     catalog: Option<&mut Catalog>,
 ) -> Vec<Outcome> {
     let Some(path) = &inp.path else {
-        let stdin = std::io::stdin();
-        let mut lock = stdin.lock();
+        // A stream may never end (a pipe from a program that hangs,
+        // /dev/zero): it is read until --timeout, then UNKNOWN.
+        let mut stdin = crate::input::TimedStdin::new(settings.timeout);
         return vec![
-            scan_stream(&mut lock, "-", settings, collector, None, false).unwrap_or_else(|e| {
-                Outcome::problem(
-                    "-",
-                    Status::Unknown,
-                    format!("cannot read standard input: {e}"),
-                )
+            scan_stream(&mut stdin, "-", settings, collector, None, false).unwrap_or_else(|e| {
+                let why = if e.kind() == std::io::ErrorKind::TimedOut {
+                    format!(
+                        "standard input did not end within {} (--timeout): what was read is not a whole log",
+                        humantime_short(settings.timeout)
+                    )
+                } else {
+                    format!("cannot read standard input: {e}")
+                };
+                Outcome::problem("-", Status::Unknown, why)
             }),
         ];
     };
-    let mut file = match std::fs::File::open(path) {
+    // A log named here is a file: a FIFO, a device or a folder is refused
+    // at once, naming it (a FIFO would block, /dev/zero never ends).
+    let mut file = match fsio::open_regular(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![missing(inp, settings)],
+        Err(e) if e.is_not_found() => return vec![missing(inp, settings)],
         Err(e) => {
             return vec![Outcome::problem(
                 &inp.display,
                 Status::Unknown,
-                format!("cannot open {}: {e}", inp.display),
+                e.to_string(),
             )]
         }
     };
-    match file.metadata() {
-        Ok(m) if m.is_dir() => {
-            return vec![Outcome::problem(
-                &inp.display,
-                Status::Unknown,
-                format!("{} is a folder, not a log file", inp.display),
-            )]
-        }
-        Err(e) => {
-            return vec![Outcome::problem(
-                &inp.display,
-                Status::Unknown,
-                format!("cannot stat {}: {e}", inp.display),
-            )]
-        }
-        Ok(_) => {}
-    }
     let result = match catalog {
         None => scan_stream(&mut file, &inp.display, settings, collector, None, false)
             .map(|o| vec![o])
@@ -486,7 +500,7 @@ fn scan_incremental(
             let dir = path.parent().unwrap_or(Path::new("."));
             match state::find_rotated(dir, old.device, old.inode) {
                 Some(rotated) => {
-                    let mut f = std::fs::File::open(&rotated)?;
+                    let mut f = fsio::open_regular(&rotated)?;
                     if f.metadata()?.len() >= old.offset {
                         f.seek(SeekFrom::Start(old.offset))?;
                         let shown = rotated.display().to_string();
@@ -506,9 +520,8 @@ fn scan_incremental(
             None
         }
     };
-    if let Some((offset, _)) = resume {
-        file.seek(SeekFrom::Start(offset))?;
-    }
+    // Always seek: deciding read the file, so it does not stand at the start.
+    file.seek(SeekFrom::Start(resume.map_or(0, |(offset, _)| offset)))?;
     let mut o = scan_stream(&mut file, display, settings, collector, resume, true)?;
     o.notes.extend(note);
     // Save where whole lines end; a partial last line is read next time.
@@ -516,7 +529,10 @@ fn scan_incremental(
     let (dev, ino) = state::identity(&meta);
     // The hash covers the last records: up to MAX_TAIL bytes before the end.
     let (tail_start, tail_hash) = state::tail_hash(&mut file, 0, end)?;
+    let (head_len, head_hash) = state::head_hash(&mut file, end)?;
     let new_state = FileState {
+        head_len,
+        head_hash,
         device: dev,
         inode: ino,
         size: file.metadata()?.len(),
@@ -549,9 +565,68 @@ struct Followed<'r> {
     idx: usize,
     name: String,
     display: String,
+    /// How far the file has been read.
+    read_to: u64,
+    /// The file's first bytes (up to [`FINGERPRINT_BYTES`]) and the last
+    /// ones before `read_to`, as read: when either changed, the file was
+    /// truncated and written again (perhaps past `read_to`, within one
+    /// poll), and it is read again from its start.
+    head: Vec<u8>,
+    tail: (u64, Vec<u8>),
+}
+
+/// How many first and last bytes tell a followed file that was rewritten.
+const FINGERPRINT_BYTES: u64 = 4096;
+const TAIL_FINGERPRINT_BYTES: u64 = 256;
+
+/// `len` bytes of `file` at `offset` (fewer at its end), without moving
+/// its read position.
+fn read_at(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], offset + got as u64)?;
+        #[cfg(windows)]
+        let n =
+            std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], offset + got as u64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    buf.truncate(got);
+    Ok(buf)
 }
 
 impl Followed<'_> {
+    /// Whether the file under the same identity is no longer the one read
+    /// so far: shorter than what was read, or other first or last bytes.
+    fn rewritten(&self) -> std::io::Result<bool> {
+        let len = self.file.metadata()?.len();
+        if len < self.read_to {
+            return Ok(true);
+        }
+        if read_at(&self.file, 0, self.head.len() as u64)? != self.head {
+            return Ok(true);
+        }
+        let (at, bytes) = &self.tail;
+        Ok(read_at(&self.file, *at, bytes.len() as u64)? != *bytes)
+    }
+
+    /// Take the fingerprints of what was read up to `read_to`.
+    fn fingerprint(&mut self) -> std::io::Result<()> {
+        let want = self.read_to.min(FINGERPRINT_BYTES);
+        if (self.head.len() as u64) < want {
+            self.head = read_at(&self.file, 0, want)?;
+        }
+        let at = self.read_to.saturating_sub(TAIL_FINGERPRINT_BYTES);
+        if self.tail.0 != at || self.tail.1.len() as u64 != self.read_to - at {
+            self.tail = (at, read_at(&self.file, at, self.read_to - at)?);
+        }
+        Ok(())
+    }
+
     fn outcome(&self) -> Outcome {
         Outcome {
             display: self.display.clone(),
@@ -601,20 +676,37 @@ fn follow(
     let mut current: Option<Followed> = None;
     let mut first_open = true;
     let mut out = Vec::new();
-    let mut worst_event: Option<Event> = None;
-    let open = |path: &Path, collector: &mut Collector, at_end: bool| -> Option<Followed> {
-        let mut file = std::fs::File::open(path).ok()?;
-        let meta = file.metadata().ok()?;
+    let mut ready_seen = false;
+    // Ok(None): not there (yet). Err: there, but not a regular file (a
+    // FIFO would block every read past the timeout, a device never ends).
+    let open = |path: &Path,
+                collector: &mut Collector,
+                at_end: bool|
+     -> Result<Option<Followed>, String> {
+        let mut file = match fsio::open_regular(path) {
+            Ok(f) => f,
+            Err(e @ fsio::FsioError::NotRegular { .. }) => return Err(e.to_string()),
+            Err(_) => return Ok(None),
+        };
+        let Ok(meta) = file.metadata() else {
+            return Ok(None);
+        };
         let mut parser = RecordParser::new(&settings.rules, settings.parser_options());
+        let mut read_to = 0;
         if at_end {
             // Count the lines already there, so locations stay true.
             let len = meta.len();
-            let lines = count_lines(&mut file, len).ok()?;
-            file.seek(SeekFrom::Start(len)).ok()?;
+            let Ok(lines) = count_lines(&mut file, len, deadline) else {
+                return Ok(None);
+            };
+            if file.seek(SeekFrom::Start(len)).is_err() {
+                return Ok(None);
+            }
             parser.resume_at(len, lines);
+            read_to = len;
         }
         let display = path.display().to_string();
-        Some(Followed {
+        let mut followed = Followed {
             path: path.to_path_buf(),
             identity: state::identity(&meta),
             file,
@@ -623,7 +715,14 @@ fn follow(
             idx: collector.add_file(),
             name: short_name(&display),
             display,
-        })
+            read_to,
+            head: Vec::new(),
+            tail: (0, Vec::new()),
+        };
+        if followed.fingerprint().is_err() {
+            return Ok(None);
+        }
+        Ok(Some(followed))
     };
     let stop = loop {
         if maestro_common::signal::interrupted() {
@@ -637,14 +736,32 @@ fn follow(
         let want = path_now(today);
         if current.is_none() {
             // A file that appears after we started is read from its start.
-            current = open(&want, collector, first_open && !from_start);
+            match open(&want, collector, first_open && !from_start) {
+                Ok(c) => current = c,
+                Err(refused) => {
+                    outcomes.push(Outcome::problem(
+                        &want.display().to_string(),
+                        Status::Unknown,
+                        refused,
+                    ));
+                    break "refused";
+                }
+            }
             if current.is_some() || !want.exists() {
                 first_open = false;
             }
         }
         let mut grew = false;
-        if let Some(cur) = current.as_mut() {
-            loop {
+        // Truncated and written again since the last look, perhaps past
+        // where it was read: not a continuation, a new file (read below
+        // as a replaced one, from its start).
+        let rewritten = current
+            .as_ref()
+            .is_some_and(|c| c.rewritten().unwrap_or(true));
+        if let Some(cur) = current.as_mut().filter(|_| !rewritten) {
+            // Read what is there, but never past the deadline: a file
+            // written faster than it is read still ends on time.
+            while Instant::now() < deadline {
                 let n = cur
                     .reader
                     .read_once(&mut cur.file, &mut cur.parser, &mut out)
@@ -652,54 +769,63 @@ fn follow(
                         ToolError::Failed(anyhow::anyhow!("cannot read {}: {e}", cur.display))
                     })?;
                 for ev in drain(&mut out, collector, cur.idx, &cur.name, &settings.rules) {
-                    match ev {
-                        Event::Finding(Severity::Critical) => worst_event = Some(ev),
-                        Event::Ready if worst_event.is_none() => worst_event = Some(ev),
-                        _ => {}
-                    }
+                    ready_seen |= ev == Event::Ready;
                 }
                 emit_live(collector, live, &cur.display);
                 if n == 0 {
                     break;
                 }
+                cur.read_to += n as u64;
                 grew = true;
             }
+            cur.fingerprint().map_err(|e| {
+                ToolError::Failed(anyhow::anyhow!("cannot read {}: {e}", cur.display))
+            })?;
             if !grew {
                 // Quiet: the record being written is complete enough to judge.
                 cur.parser.flush(&mut out);
                 for ev in drain(&mut out, collector, cur.idx, &cur.name, &settings.rules) {
-                    match ev {
-                        Event::Finding(Severity::Critical) => worst_event = Some(ev),
-                        Event::Ready if worst_event.is_none() => worst_event = Some(ev),
-                        _ => {}
-                    }
+                    ready_seen |= ev == Event::Ready;
                 }
                 emit_live(collector, live, &cur.display);
             }
         }
-        match worst_event {
-            Some(Event::Finding(Severity::Critical)) => break "critical",
-            Some(Event::Ready) if until_ready => break "ready",
-            _ => {}
+        // A critical finding ends it at once, also when the readiness
+        // line came in the same read: a start with a failed deployment
+        // or a critical error is never ready. A later startup marker
+        // (--since-start) clears the findings of an earlier start.
+        if collector.first_critical().is_some() {
+            break "critical";
+        }
+        if collector.ready.is_none() {
+            ready_seen = false;
+        }
+        if ready_seen && until_ready {
+            break "ready";
         }
         // Rotation: a new file under the name (midnight, logrotate) or the
         // same file truncated. The old one was read to its end above.
         if let Some(cur) = current.as_ref() {
-            let replaced = match std::fs::metadata(&want) {
-                Ok(m) => {
-                    state::identity(&m) != cur.identity
-                        || want != cur.path
-                        || m.len() < cur.parser.counts.bytes
-                }
-                Err(_) => want != cur.path,
-            };
+            let replaced = rewritten
+                || match std::fs::metadata(&want) {
+                    Ok(m) => {
+                        state::identity(&m) != cur.identity
+                            || want != cur.path
+                            || m.len() < cur.parser.counts.bytes
+                    }
+                    Err(_) => want != cur.path,
+                };
             if replaced && !grew && want.exists() {
                 if let Some(mut old) = current.take() {
                     old.reader.finish(&mut old.parser, &mut out);
                     drain(&mut out, collector, old.idx, &old.name, &settings.rules);
                     emit_live(collector, live, &old.display);
                     let mut o = old.outcome();
-                    o.notes.push("followed until it was rotated".into());
+                    o.notes.push(if rewritten {
+                        "truncated and written again: read again from its start".into()
+                    } else {
+                        "followed until it was rotated".into()
+                    });
                     outcomes.push(o);
                 }
                 continue;
@@ -729,6 +855,11 @@ fn follow(
     }
     let waited = humantime_short(settings.timeout);
     let check = match stop {
+        "refused" => Check::new(
+            "follow",
+            Status::Unknown,
+            "the log cannot be followed: it is not a regular file",
+        ),
         "ready" => {
             let at = collector
                 .ready
@@ -737,11 +868,19 @@ fn follow(
                 .unwrap_or_default();
             Check::ok("ready", format!("readiness marker at {at}"))
         }
-        "critical" => Check::new(
-            "ready",
-            Status::Critical,
-            "stopped at a critical finding while following",
-        ),
+        "critical" => {
+            let what = collector.first_critical().unwrap_or_default();
+            let ready_line = collector
+                .ready
+                .as_ref()
+                .map(|p| format!("; the readiness marker at {} does not count", p.describe()))
+                .unwrap_or_default();
+            Check::new(
+                "ready",
+                Status::Critical,
+                format!("not ready: stopped at once at the critical finding {what}{ready_line}"),
+            )
+        }
         _ if until_ready => {
             let shown =
                 followed_path.unwrap_or_else(|| path_now(settings.date).display().to_string());
@@ -816,14 +955,18 @@ fn emit_live(collector: &mut Collector, live: Option<Live>, check: &str) {
     }
 }
 
-/// Newlines in the first `len` bytes of `file`.
-fn count_lines(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+/// Newlines in the first `len` bytes of `file`; `TimedOut` at `deadline`
+/// (a huge log must not hold --follow past its timeout).
+fn count_lines(file: &mut std::fs::File, len: u64, deadline: Instant) -> std::io::Result<u64> {
     use std::io::Read;
     file.seek(SeekFrom::Start(0))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut left = len;
     let mut n = 0u64;
     while left > 0 {
+        if Instant::now() >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let got = file.read(&mut buf[..want])?;
         if got == 0 {
@@ -921,7 +1064,7 @@ fn build_report(
         let mut counts = [0u64; 3];
         if let Some(ff) = ff {
             for g in &ff.groups {
-                counts[g.rule.severity as usize] += g.count;
+                counts[g.severity as usize] += g.count;
                 let f = g.to_finding();
                 let better = worst_finding
                     .as_ref()

@@ -1,10 +1,12 @@
 //! `--incremental`: what was read of each file, kept in the catalog, so a
 //! cron job or a Nagios check reads only what is new. Per file: device,
-//! inode, size, offset (always at a line end), line number, and a hash of
-//! the last bytes before the offset (up to 64 KiB: the last records). A file whose
-//! inode changed was rotated (its old self is looked for in the same
-//! folder and finished first); one that shrank, or whose hashed bytes
-//! changed, was truncated or rewritten: it is read again from the start.
+//! inode, size, offset (always at a line end), line number, a fingerprint
+//! of its first bytes (up to 4 KiB) and a hash of the last bytes before the
+//! offset (up to 64 KiB: the last records). A file whose inode changed was
+//! rotated (its old self is looked for in the same folder and finished
+//! first); one that shrank, or whose first or last hashed bytes changed,
+//! was truncated or rewritten (copytruncate and new lines, even past the
+//! old offset): it is read again from the start.
 
 use maestro_common::catalog::{Catalog, Migration};
 use std::io::{Read, Seek, SeekFrom};
@@ -12,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 pub const COMPONENT: &str = "logscan";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "logscan: per-file offsets for --incremental",
-    sql: "CREATE TABLE logscan_files (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "logscan: per-file offsets for --incremental",
+        sql: "CREATE TABLE logscan_files (
               path        TEXT PRIMARY KEY,
               device      INTEGER NOT NULL,
               inode       INTEGER NOT NULL,
@@ -26,7 +29,17 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               tail_hash   TEXT NOT NULL,
               updated_at  TEXT NOT NULL
           );",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "logscan: a fingerprint of each file's first bytes",
+        sql: "ALTER TABLE logscan_files ADD COLUMN head_len INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE logscan_files ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';",
+    },
+];
+
+/// How many of a file's first bytes its fingerprint covers.
+pub const HEAD_BYTES: u64 = 4096;
 
 /// The hashed tail is capped, so checking it costs little.
 pub const MAX_TAIL: u64 = 64 * 1024;
@@ -40,6 +53,10 @@ pub struct FileState {
     pub line: u64,
     pub tail_start: u64,
     pub tail_hash: String,
+    /// How many first bytes `head_hash` covers (0: none, a state saved
+    /// before fingerprints were kept).
+    pub head_len: u64,
+    pub head_hash: String,
 }
 
 /// What to do with a file, given its saved state.
@@ -63,7 +80,7 @@ pub fn open(state_dir: &Path) -> Result<Catalog, maestro_common::catalog::Catalo
 
 pub fn load(c: &Catalog, path: &str) -> rusqlite::Result<Option<FileState>> {
     let mut stmt = c.conn().prepare(
-        "SELECT device, inode, size, offset, line, tail_start, tail_hash FROM logscan_files WHERE path = ?1",
+        "SELECT device, inode, size, offset, line, tail_start, tail_hash, head_len, head_hash FROM logscan_files WHERE path = ?1",
     )?;
     let mut rows = stmt.query([path])?;
     match rows.next()? {
@@ -76,6 +93,8 @@ pub fn load(c: &Catalog, path: &str) -> rusqlite::Result<Option<FileState>> {
             line: r.get::<_, i64>(4)? as u64,
             tail_start: r.get::<_, i64>(5)? as u64,
             tail_hash: r.get(6)?,
+            head_len: r.get::<_, i64>(7)? as u64,
+            head_hash: r.get(8)?,
         })),
     }
 }
@@ -88,11 +107,12 @@ pub fn save(
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     c.write(|tx| {
         tx.execute(
-            "INSERT INTO logscan_files (path, device, inode, size, offset, line, tail_start, tail_hash, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO logscan_files (path, device, inode, size, offset, line, tail_start, tail_hash, updated_at, head_len, head_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (path) DO UPDATE SET device = excluded.device, inode = excluded.inode,
                size = excluded.size, offset = excluded.offset, line = excluded.line,
-               tail_start = excluded.tail_start, tail_hash = excluded.tail_hash, updated_at = excluded.updated_at",
+               tail_start = excluded.tail_start, tail_hash = excluded.tail_hash, updated_at = excluded.updated_at,
+               head_len = excluded.head_len, head_hash = excluded.head_hash",
             rusqlite::params![
                 path,
                 s.device as i64,
@@ -102,7 +122,9 @@ pub fn save(
                 s.line as i64,
                 s.tail_start as i64,
                 s.tail_hash,
-                now
+                now,
+                s.head_len as i64,
+                s.head_hash
             ],
         )?;
         Ok(())
@@ -146,6 +168,13 @@ pub fn tail_hash(file: &mut std::fs::File, start: u64, end: u64) -> std::io::Res
     Ok((start, format!("fnv1a64:{:016x}", fnv1a(&buf))))
 }
 
+/// The fingerprint of a file's first bytes: how many (at most
+/// [`HEAD_BYTES`], and no more than `end`) and their hash.
+pub fn head_hash(file: &mut std::fs::File, end: u64) -> std::io::Result<(u64, String)> {
+    let (_, h) = tail_hash(file, 0, end.min(HEAD_BYTES))?;
+    Ok((end.min(HEAD_BYTES), h))
+}
+
 /// Decide where to start reading `file` (open, with its metadata).
 pub fn decide(
     saved: Option<&FileState>,
@@ -160,6 +189,11 @@ pub fn decide(
         return Ok(Resume::Rotated { old: s.clone() });
     }
     if meta.len() < s.offset {
+        return Ok(Resume::Truncated);
+    }
+    // Truncated and written again past the old offset: the first bytes
+    // are another start's (its first line's timestamp, at least).
+    if s.head_len > 0 && head_hash(file, s.head_len)? != (s.head_len, s.head_hash.clone()) {
         return Ok(Resume::Truncated);
     }
     let (_, h) = tail_hash(file, s.tail_start, s.offset)?;
@@ -202,7 +236,10 @@ mod tests {
         assert_eq!(decide(None, &mut f, &meta).unwrap(), Resume::New);
         let (dev, ino) = identity(&meta);
         let (start, hash) = tail_hash(&mut f, 9, 18).unwrap();
+        let (head_len, head) = head_hash(&mut f, 18).unwrap();
         let s = FileState {
+            head_len,
+            head_hash: head,
             device: dev,
             inode: ino,
             size: 18,

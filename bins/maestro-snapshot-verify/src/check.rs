@@ -261,7 +261,7 @@ pub fn run_with(
     prepared: Option<std::collections::HashMap<String, store::RootCache>>,
 ) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
-    let verify = ctx.config()?.config.verify.clone();
+    let verify = crate::config::verify_section(ctx.config()?)?;
     let max_skew = args
         .max_skew
         .or(verify.max_skew.map(|d| d.0))

@@ -1,8 +1,8 @@
 //! The command line: `capture`, `check`, `diff` and `config check`.
 
+use crate::config::InnodbPolicy;
 use clap::{Args, Parser, Subcommand};
 use maestro_common::cli::{self, ConfigCommand, GlobalArgs};
-use maestro_common::config::InnodbPolicy;
 use maestro_common::duration::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -6,6 +6,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod frm;
 pub mod innodb;
 pub mod intrinsic;
@@ -36,7 +37,7 @@ impl Tool for Cli {
 
     fn run(self, ctx: &mut Context) -> Result<Report, ToolError> {
         match self.command {
-            Some(Command::Config(ConfigCommand::Check)) => common_cli::config_check(ctx),
+            Some(Command::Config(ConfigCommand::Check)) => config_check(ctx),
             Some(Command::Capture(args)) => capture::run(ctx, args),
             Some(Command::Check(args)) => check::run(ctx, args),
             Some(Command::Diff(args)) => check::diff(args),
@@ -45,6 +46,50 @@ impl Tool for Cli {
             )),
         }
     }
+}
+
+/// `config check`: the shared checks, then the same resolution `capture`
+/// and `check` run (the roots found and each a folder, the excludes), so
+/// that it passes only where a run can start.
+fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
+    let mut report = common_cli::config_check(ctx)?;
+    let check = match roots::plan(ctx, &cli::WalkArgs::default()) {
+        Ok(plan) => {
+            let listed = plan
+                .roots
+                .iter()
+                .map(|r| format!("{}={}", r.name, r.path.display()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let missing: Vec<String> = plan
+                .roots
+                .iter()
+                .filter(|r| !r.path.is_dir())
+                .map(|r| r.path.display().to_string())
+                .collect();
+            if missing.is_empty() {
+                maestro_common::Check::ok("verify", format!("{} roots: {listed}", plan.roots.len()))
+            } else {
+                // The configuration is sound; this server has no copy yet
+                // (a failover before its first sync, a machine without
+                // Maestro): a capture or check here would fail.
+                maestro_common::Check::new(
+                    "verify",
+                    maestro_common::Status::Warning,
+                    format!(
+                        "roots not found on this server: {} (a capture or check here would fail); {} roots: {listed}",
+                        missing.join(", "),
+                        plan.roots.len()
+                    ),
+                )
+            }
+        }
+        Err(e) => {
+            maestro_common::Check::new("verify", maestro_common::Status::Critical, e.to_string())
+        }
+    };
+    report.push(check);
+    Ok(report)
 }
 
 /// The clap definition, for man pages and completions.

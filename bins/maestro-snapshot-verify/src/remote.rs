@@ -20,18 +20,16 @@ pub fn shell_quote(s: &str) -> String {
 /// Fetch the primary's manifest. An error carries the status it stands
 /// for: a wrong host key is CRITICAL, anything else UNKNOWN.
 pub fn fetch(ctx: &mut Context, args: &CheckArgs) -> Result<Manifest, (Status, String)> {
-    let config = ctx
-        .config()
-        .map_err(|e| (Status::Unknown, e.to_string()))?
-        .config
-        .clone();
+    let loaded = ctx.config().map_err(|e| (Status::Unknown, e.to_string()))?;
+    let verify =
+        crate::config::verify_section(loaded).map_err(|e| (Status::Unknown, e.to_string()))?;
+    let config = loaded.config.clone();
     let Some(primary) = config.primary.clone() else {
         return Err((
             Status::Unknown,
             "--remote needs a [primary] section in the configuration".into(),
         ));
     };
-    let verify = &config.verify;
     let timeout = args
         .remote_timeout
         .or(verify.remote_timeout.map(|d| d.0))

@@ -144,8 +144,9 @@ fn rebase(path: &Path, roots: &[Root]) -> PathBuf {
 }
 
 pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
-    let config = ctx.config()?.config.clone();
-    let verify = &config.verify;
+    let loaded = ctx.config()?;
+    let verify = &crate::config::verify_section(loaded)?;
+    let config = loaded.config.clone();
     let threads = args
         .threads
         .map(usize::from)

@@ -27,7 +27,7 @@ fn millis(d: Duration) -> f64 {
 }
 
 /// `{"ok": 1, "warning": 0, "critical": 0, "unknown": 0}`.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct Counts {
     pub ok: usize,
     pub warning: usize,
@@ -47,7 +47,7 @@ impl From<StatusCounts> for Counts {
 }
 
 /// One question a tool answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckRecord<'a> {
     pub format_version: u32,
     pub tool: &'a str,
@@ -64,7 +64,7 @@ pub struct CheckRecord<'a> {
 
 /// One thing a check found. `live-finding` has the same fields: a finding
 /// written the moment it was found, while a run goes on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingRecord<'a> {
     pub format_version: u32,
     pub tool: &'a str,
@@ -78,7 +78,7 @@ pub struct FindingRecord<'a> {
 }
 
 /// The last record of a run: the answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SummaryRecord<'a> {
     pub format_version: u32,
     pub tool: &'a str,
@@ -94,7 +94,7 @@ pub struct SummaryRecord<'a> {
 }
 
 /// The records of a report, tagged by `type`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Record<'a> {
     Check(CheckRecord<'a>),

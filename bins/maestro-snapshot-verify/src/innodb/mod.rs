@@ -5,7 +5,7 @@
 pub mod page;
 pub mod redo;
 
-use maestro_common::config::InnodbPolicy;
+use crate::config::InnodbPolicy;
 use maestro_common::report::{Check, Finding};
 use maestro_common::Status;
 use std::fs::File;
