@@ -556,3 +556,39 @@ fn the_fence_ends_a_running_sync_before_it_takes_over() {
 fn stdin_of(mut c: std::process::Child) -> Option<std::process::ChildStdin> {
     c.stdin.take()
 }
+
+/// A receiving rsync of an earlier run whose sender vanished (a pulled
+/// cable leaves it waiting for good) is ended before the next run reuses
+/// the partial generation it writes into.
+#[test]
+fn a_stray_rsync_in_the_generations_is_ended_before_its_partial_is_reused() {
+    let p = pair();
+    ok(&p.push());
+    let partial = p.gen().join("20200101T000000.000Z.partial/data");
+    fs::create_dir_all(&partial).unwrap();
+    // A program named rsync (a copy of sleep), working in the partial.
+    let bin = p.path("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy("/bin/sleep", bin.join("rsync")).unwrap();
+    let mut stray = Command::new(bin.join("rsync"))
+        .arg("60")
+        .current_dir(&partial)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(p.rsyncs_in_generations(), vec![stray.id() as i32]);
+    tick();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("strays")
+            .contains(&format!("[{}]", stray.id())),
+        "{}",
+        run.dump()
+    );
+    let status = stray.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+}

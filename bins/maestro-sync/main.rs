@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    maestro_sync::main()
+    maestro_ha::run(maestro_sync::main)
 }

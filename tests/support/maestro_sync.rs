@@ -369,6 +369,22 @@ impl Pair {
             })
     }
 
+    /// rsync processes working in the generations folder.
+    pub fn rsyncs_in_generations(&self) -> Vec<i32> {
+        let Ok(gen) = fs::canonicalize(self.gen()) else {
+            return Vec::new();
+        };
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "rsync")
+                    && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c.starts_with(&gen))
+            })
+            .collect()
+    }
+
     /// Bytes of `name` the receiving side holds so far: rsync's temporary
     /// file (`.NAME.XXXXXX`) or its partly sent file.
     pub fn partly_sent(&self, name: &str) -> u64 {
@@ -418,6 +434,20 @@ impl Pair {
                     .sum()
             })
             .unwrap_or(0)
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        // An rsync of a run a failed test cut may still wait in the
+        // generations (its sender gone): end it, by its id, so that no
+        // process outlives the test or keeps its loop device busy.
+        for pid in self.rsyncs_in_generations() {
+            // SAFETY: kill of a process this test's runs started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 

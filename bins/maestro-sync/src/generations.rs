@@ -309,6 +309,47 @@ impl Layout {
         Ok(())
     }
 
+    /// rsync processes still working in this folder: receivers of an
+    /// earlier run whose sender vanished (a pulled cable leaves the SSH
+    /// session, and rsync in it, waiting for a peer that never answers).
+    /// Under the lock no rsync may work here, so they are killed before a
+    /// partial generation is reused: no stray writer adds to it later.
+    /// Returns their ids.
+    pub fn stop_stray_rsyncs(&self) -> Vec<i32> {
+        let Ok(root) = std::fs::canonicalize(&self.root) else {
+            return Vec::new();
+        };
+        let strays: Vec<i32> = std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                    .filter(|pid| {
+                        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                            .unwrap_or_default();
+                        comm.trim() == "rsync"
+                            && std::fs::read_link(format!("/proc/{pid}/cwd"))
+                                .is_ok_and(|cwd| cwd.starts_with(&root))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for pid in &strays {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(*pid, libc::SIGKILL);
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while strays
+            .iter()
+            .any(|p| Path::new(&format!("/proc/{p}")).exists())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        strays
+    }
+
     /// The partial folder for generation `id`: the newest earlier partial,
     /// renamed (its files need not be sent again), else a new one. Older
     /// partials are removed.

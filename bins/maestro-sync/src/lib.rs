@@ -38,12 +38,12 @@ use std::process::ExitCode;
 
 fn settings(ctx: &mut Context) -> Result<Settings, ToolError> {
     let loaded = ctx.config()?;
-    Settings::resolve(&loaded.config).map_err(|e| ToolError::Usage(e.to_string()))
+    Settings::resolve(loaded).map_err(|e| ToolError::Usage(e.to_string()))
 }
 
 /// `config check`'s own part: the resolution every run uses.
 fn resolution_checks(loaded: &LoadedConfig) -> Vec<Check> {
-    match Settings::resolve(&loaded.config) {
+    match Settings::resolve(loaded) {
         Err(e) => vec![Check::new("sync", Status::Critical, e.to_string())],
         Ok(s) => {
             let sending = match s.snapshot {

@@ -234,6 +234,17 @@ impl Receiver {
             }
             Err(e) => return fail(checks, Check::new("hold", Status::Critical, format!("refused: {e}"))),
         }
+        let strays = layout.stop_stray_rsyncs();
+        if !strays.is_empty() {
+            checks.push(Check::ok(
+                "strays",
+                format!(
+                    "ended {} rsync process(es) of an earlier run still in {} (their sender is gone): {strays:?}",
+                    strays.len(),
+                    generations.display()
+                ),
+            ));
+        }
         if let Err(e) = layout.clean_leftovers() {
             return fail(
                 checks,

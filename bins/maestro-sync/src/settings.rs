@@ -2,7 +2,7 @@
 //! that must fail before anything runs. `config check` runs this same
 //! resolution.
 
-use maestro_common::config::{Config, HostConfig, SyncSnapshot};
+use maestro_common::config::{HostConfig, LoadedConfig, SyncSnapshot};
 use maestro_common::site::SiteLayout;
 use maestro_snapshot_verify::walk::ExcludeGlob;
 use std::path::{Path, PathBuf};
@@ -117,7 +117,8 @@ fn no_newline(key: &'static str, text: &str) -> Result<(), SettingsError> {
 }
 
 impl Settings {
-    pub fn resolve(config: &Config) -> Result<Settings, SettingsError> {
+    pub fn resolve(loaded: &LoadedConfig) -> Result<Settings, SettingsError> {
+        let config = &loaded.config;
         let sync = &config.sync;
         let source = match &sync.source {
             Some(s) => PathBuf::from(s),
@@ -287,11 +288,14 @@ impl Settings {
         if rpo_critical < rpo_warning {
             return Err(invalid("sync.rpo_critical", "shorter than rpo_warning"));
         }
+        // The fence's marker, where maestro-fence writes it on this server
+        // when it is the primary.
+        let fence: maestro_fence::config::FenceConfig = loaded
+            .section("fence")
+            .map_err(|e| invalid("fence", e.to_string()))?;
         let marker_file = PathBuf::from(
-            config
-                .fence
+            fence
                 .marker_file
-                .clone()
                 .unwrap_or_else(|| DEFAULT_MARKER_FILE.to_string()),
         );
         Ok(Settings {
@@ -425,8 +429,7 @@ mod tests {
     use super::*;
 
     fn resolve(text: &str) -> Result<Settings, String> {
-        let c =
-            maestro_common::config::parse(text, Path::new("c.toml")).map_err(|e| e.to_string())?;
+        let c = LoadedConfig::from_text(text, Path::new("c.toml")).map_err(|e| e.to_string())?;
         Settings::resolve(&c).map_err(|e| e.to_string())
     }
 

@@ -537,7 +537,7 @@ mod tests {
     use super::*;
 
     fn settings(text: &str) -> Settings {
-        let c = maestro_common::config::parse(
+        let c = maestro_common::config::LoadedConfig::from_text(
             &format!("[site]\ninstall_root = \"/srv/maestro/app\"\n{text}"),
             Path::new("c.toml"),
         )
