@@ -58,8 +58,13 @@ fn push_makes_a_verified_generation_and_links_what_did_not_change() {
     )
     .unwrap();
     fs::remove_file(p.source().join("lui/jobs/9.xml")).unwrap();
+    let logins = || p.sshd.log().matches("Accepted publickey").count();
+    let before = logins();
     let run = p.push();
     ok(&run);
+    // One SSH login a run: the data's and the manifest's rsync go through
+    // the receiving session's connection.
+    assert_eq!(logins() - before, 1, "{}", p.sshd.log());
     let second = p.current().unwrap();
     assert!(second > first);
     let (a, b) = (
@@ -219,6 +224,28 @@ fn a_fenced_primary_and_a_failover_that_took_over_refuse() {
         .unwrap();
     ok(&p.push());
     assert_ne!(p.current(), before);
+    // The failback direction asks no fence state: with the fence back in
+    // force here, a push --reverse (its receiving side told so) still runs.
+    let epoch = journal.begin("fence", "127.0.0.1", "failover").unwrap();
+    journal
+        .finish(
+            epoch,
+            maestro_fence::journal::FENCED,
+            Some("ssh"),
+            &serde_json::json!([]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
+    tick();
+    fs::write(p.source().join("lui/jobs/5.xml"), "failback").unwrap();
+    assert_eq!(p.push().code, Some(2));
+    let run = p.sender(&["push", "--reverse"]);
+    ok(&run);
+    assert!(run.check("fence-journal").is_none(), "{}", run.dump());
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/5.xml")).unwrap(),
+        "failback"
+    );
 }
 
 #[test]
@@ -591,4 +618,73 @@ fn a_stray_rsync_in_the_generations_is_ended_before_its_partial_is_reused() {
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(libc::SIGKILL)
     );
+}
+
+/// On btrfs, a generation is a subvolume: a writable snapshot of the
+/// current one brought up to date in place (no hard links to make); the
+/// hash cache follows the files across the subvolumes' devices; pruning
+/// deletes subvolumes; a kill before the switch leaves current whole.
+#[test]
+fn generations_on_btrfs_are_snapshots_of_the_current_one() {
+    let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
+    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
+    let stage = p.path("stage");
+    p.write_configs(&format!(
+        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
+        stage.display()
+    ));
+    ok(&p.push());
+    let first = p.current().unwrap();
+    let is_subvolume = |g: &str| ino(&p.gen().join(g)) == 256;
+    assert!(is_subvolume(&first));
+    tick();
+    fs::write(p.source().join("lui/jobs/3.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    let second = p.current().unwrap();
+    assert!(is_subvolume(&second));
+    assert!(
+        run.message_of("prepare")
+            .contains("btrfs snapshot of the current generation"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.check("transfer").unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 of"),
+        "{}",
+        run.dump()
+    );
+    // The unchanged files of the new generation are the current one's,
+    // seen on another device: their hashes came from the cache.
+    let verify = &run.check("verify").unwrap()["details"];
+    assert_eq!(verify["files_read"], 1, "{}", run.dump());
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    assert_eq!(
+        check.check("walk").unwrap()["details"]["files_read"],
+        0,
+        "{}",
+        check.dump()
+    );
+    // A power loss before the switch; then keep = 2 prunes a subvolume.
+    tick();
+    fs::write(p.source().join("lui/jobs/4.xml"), "changed").unwrap();
+    let rx = format!(
+        "env MAESTRO_SYNC_TEST_CRASH_AT=before-switch {}",
+        p.receiver_command()
+    );
+    let run = p.sender(&["--set", &format!("sync.remote_command={rx}"), "push"]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert_eq!(p.current().unwrap(), second);
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    tick();
+    ok(&p.push());
+    let gens = p.generations();
+    assert_eq!(gens.len(), 2, "{gens:?}");
+    assert!(!gens.contains(&first));
+    assert!(gens.iter().all(|g| is_subvolume(g)));
 }

@@ -215,9 +215,11 @@ impl Pair {
 
     pub fn write_configs(&self, sync_sending: &str) {
         let sender = format!(
-            "[site]\ninstall_root = \"{src}\"\n\n{failover}\n[fence]\nmarker_file = \"{marker}\"\n\n[sync]\nremote_command = \"{rx}\"\nio_timeout = \"10s\"\nlock_wait = \"5s\"\ninterval = \"1m\"\n{sync_sending}\n",
+            "[site]\ninstall_root = \"{src}\"\n\n{failover}\n{primary}\n[fence]\nmarker_file = \"{marker}\"\n\n[sync]\nremote_command = \"{rx}\"\nio_timeout = \"10s\"\nlock_wait = \"5s\"\ninterval = \"1m\"\n{sync_sending}\n",
             src = self.source().display(),
             failover = self.host("failover"),
+            // The failback direction reaches the receiving side as [primary].
+            primary = self.host("primary"),
             marker = self.path("fenced").display(),
             rx = self.receiver_command(),
         );

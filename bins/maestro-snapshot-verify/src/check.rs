@@ -213,7 +213,7 @@ const DEFAULT_SYNC_LOCK_WAIT: Duration = Duration::from_secs(600);
 fn sync_locks(
     plan: &roots::Plan,
     args: &CheckArgs,
-) -> Result<Vec<maestro_common::sync_lock::SyncLock>, Check> {
+) -> Result<Vec<maestro_common::sync_lock::SyncLock>, Box<Check>> {
     use maestro_common::sync_lock::{self, LockMode, SyncLock, SyncLockError};
     if args.sync_lock_held {
         return Ok(Vec::new());
@@ -234,14 +234,14 @@ fn sync_locks(
         match SyncLock::acquire(&p, LockMode::Shared, wait, false) {
             Ok(l) => held.push(l),
             Err(SyncLockError::Interrupted { .. }) => {
-                return Err(Check::new("sync-lock", Status::Unknown, "interrupted"))
+                return Err(Box::new(Check::new("sync-lock", Status::Unknown, "interrupted")))
             }
             Err(e) => {
-                return Err(Check::new(
+                return Err(Box::new(Check::new(
                     "sync-lock",
                     Status::Unknown,
                     format!("a root lies in a maestro-sync generations folder and its lock could not be shared: {e}"),
-                ))
+                )))
             }
         }
     }
@@ -283,7 +283,7 @@ pub fn run_with(
             if signal::interrupted() {
                 return Err(ToolError::Interrupted);
             }
-            report.push(c);
+            report.push(*c);
             return Ok(report);
         }
     };

@@ -108,11 +108,14 @@ pub fn newest_by_component(
     entries: &[Entry],
 ) -> BTreeMap<&'static str, (i64, String)> {
     let mut newest: BTreeMap<&'static str, (i64, String)> = BTreeMap::new();
+    // Whether a folder holds InnoDB files, asked once a folder: files share
+    // their folders, and each answer costs three stats.
+    let mut data_dirs: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
     for e in entries.iter().filter(|e| e.kind == Kind::File) {
         let Some(abs) = abs_path(plan, e) else {
             continue;
         };
-        let Some(c) = component_for(plan, &abs) else {
+        let Some(c) = component_for(plan, &abs, &mut data_dirs) else {
             continue;
         };
         let slot = newest
@@ -125,14 +128,26 @@ pub fn newest_by_component(
     newest
 }
 
-fn component_for(plan: &Plan, abs: &Path) -> Option<Component> {
+fn component_for(
+    plan: &Plan,
+    abs: &Path,
+    data_dirs: &mut std::collections::HashMap<PathBuf, bool>,
+) -> Option<Component> {
     // A folder holding InnoDB files is the database's wherever it lies.
     let mut dir = abs.parent();
     while let Some(d) = dir {
         if plan.roots.iter().all(|r| !d.starts_with(&r.path)) {
             break;
         }
-        if crate::innodb::is_data_dir(d) {
+        let is_data = match data_dirs.get(d) {
+            Some(known) => *known,
+            None => {
+                let known = crate::innodb::is_data_dir(d);
+                data_dirs.insert(d.to_path_buf(), known);
+                known
+            }
+        };
+        if is_data {
             return Some(Component::Db);
         }
         dir = d.parent();

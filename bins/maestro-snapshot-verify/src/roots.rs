@@ -207,6 +207,16 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
             plan.roots.push(root);
         }
     }
+    // A root in a maestro-sync generations folder: its generations may be
+    // btrfs subvolumes, a device each, which keep the inode numbers and
+    // times of the generation they were made from.
+    if plan
+        .roots
+        .iter()
+        .any(|r| maestro_common::sync_lock::guarding(&r.path).is_some())
+    {
+        plan.cache_across_devices = true;
+    }
     // Folders named through a root given as a link lie in its target.
     for (dir, _) in &mut plan.component_dirs {
         *dir = rebase(dir, &plan.roots);

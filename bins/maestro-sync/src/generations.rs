@@ -12,6 +12,12 @@
 //!   .hold                         `maestro-sync hold`: this generation stays current
 //! ```
 //!
+//! On btrfs, each generation is a subvolume: a new partial generation is a
+//! writable snapshot of the current one (milliseconds), which rsync brings
+//! up to date in place; elsewhere it is a new folder whose unchanged files
+//! rsync hard-links from the current one (`--link-dest`). Either way the
+//! current generation is never written to.
+//!
 //! A generation gets its final name only after its data was checked
 //! against its manifest and flushed to disk; `current` moves only to a
 //! generation with a final name, by renaming a new link over it, and the
@@ -79,6 +85,19 @@ fn bad(message: impl Into<String>, path: PathBuf) -> LayoutError {
     }
 }
 
+/// Removes a generation's folder: a subvolume by `btrfs subvolume
+/// delete`, a folder with what it holds.
+fn remove_tree(path: &Path) -> Result<(), LayoutError> {
+    if is_subvolume(path) {
+        btrfs(
+            &["subvolume".as_ref(), "delete".as_ref(), path.as_os_str()],
+            path,
+        )
+    } else {
+        std::fs::remove_dir_all(path).map_err(io(path, "cannot remove it"))
+    }
+}
+
 /// A generation's name: its point in time in UTC, to the millisecond,
 /// so that names sort by time.
 pub fn id_for(ns: i64) -> String {
@@ -140,6 +159,40 @@ pub struct Prepared {
     pub resumed: Option<String>,
     /// Its last check failed: compare content this time.
     pub checksum: bool,
+    /// A btrfs subvolume holding the current generation's files already
+    /// (a snapshot of it): rsync updates it in place, no `--link-dest`.
+    pub snapshot: bool,
+}
+
+/// `statfs`'s magic number of btrfs.
+const BTRFS_MAGIC: i64 = 0x9123_683E;
+
+fn is_btrfs(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into the struct we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0) && st.f_type as i64 == BTRFS_MAGIC
+}
+
+/// Whether `path` is the root of a btrfs subvolume (its inode is 256).
+pub fn is_subvolume(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    is_btrfs(path) && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == 256)
+}
+
+/// Runs `btrfs ARGS` (bounded).
+fn btrfs(args: &[&std::ffi::OsStr], path: &Path) -> Result<(), LayoutError> {
+    let spec = crate::proc::Spec::new("btrfs", args.iter().copied());
+    match crate::proc::run(&spec, std::time::Duration::from_secs(60), None) {
+        Ok(f) if f.success() => Ok(()),
+        Ok(f) => Err(bad(
+            format!("{} failed ({}): {}", spec.display(), f.how(), f.tail()),
+            path.to_path_buf(),
+        )),
+        Err(e) => Err(bad(e.to_string(), path.to_path_buf())),
+    }
 }
 
 pub struct Layout {
@@ -302,8 +355,7 @@ impl Layout {
         }
         for n in self.names()? {
             if n.starts_with(TRASH_PREFIX) {
-                let p = self.root.join(&n);
-                std::fs::remove_dir_all(&p).map_err(io(&p, "cannot remove it"))?;
+                remove_tree(&self.root.join(&n))?;
             }
         }
         Ok(())
@@ -353,21 +405,48 @@ impl Layout {
     /// The partial folder for generation `id`: the newest earlier partial,
     /// renamed (its files need not be sent again), else a new one. Older
     /// partials are removed.
-    pub fn prepare(&self, id: &str) -> Result<Prepared, LayoutError> {
+    ///
+    /// On btrfs, when the current generation is a subvolume (or there is
+    /// none yet), a new partial generation is a writable snapshot of it (or
+    /// a new subvolume).
+    pub fn prepare(&self, id: &str, current: Option<&str>) -> Result<Prepared, LayoutError> {
         let path = self.partial(id);
         let mut partials = self.partials()?;
         let resumed = partials.pop();
         for old in partials {
             self.trash(&self.partial(&old))?;
         }
+        let snapshots = match current {
+            Some(c) => is_subvolume(&self.dir(c)),
+            None => is_btrfs(&self.root),
+        };
         if let Some(old) = &resumed {
             if old != id {
                 let from = self.partial(old);
                 std::fs::rename(&from, &path).map_err(io(&from, "cannot rename it"))?;
             }
+        } else if snapshots {
+            match current {
+                Some(c) => btrfs(
+                    &[
+                        "subvolume".as_ref(),
+                        "snapshot".as_ref(),
+                        self.dir(c).as_os_str(),
+                        path.as_os_str(),
+                    ],
+                    &path,
+                )?,
+                None => btrfs(
+                    &["subvolume".as_ref(), "create".as_ref(), path.as_os_str()],
+                    &path,
+                )?,
+            }
+            // The snapshot holds the current generation's record: not this one's.
+            let _ = std::fs::remove_file(path.join(META));
         } else {
             std::fs::create_dir(&path).map_err(io(&path, "cannot create it"))?;
         }
+        let snapshot = snapshots && is_subvolume(&path);
         std::fs::create_dir_all(path.join(DATA))
             .map_err(io(&path, "cannot create its data folder"))?;
         let failed = path.join(VERIFY_FAILED);
@@ -375,11 +454,11 @@ impl Layout {
         if checksum {
             std::fs::remove_file(&failed).map_err(io(&failed, "cannot remove it"))?;
         }
-        for leftover in [USAGE, MANIFEST] {
-            let p = path.join(leftover);
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(io(&p, "cannot remove it"))?;
-            }
+        // The manifest there (an earlier one) stays: rsync sends the new
+        // one as a delta against it.
+        let usage = path.join(USAGE);
+        if usage.exists() {
+            std::fs::remove_file(&usage).map_err(io(&usage, "cannot remove it"))?;
         }
         self.sync_folder()?;
         Ok(Prepared {
@@ -387,6 +466,7 @@ impl Layout {
             path,
             resumed,
             checksum,
+            snapshot,
         })
     }
 
@@ -491,7 +571,7 @@ impl Layout {
         let to = self.root.join(format!("{TRASH_PREFIX}{name}"));
         std::fs::rename(path, &to).map_err(io(path, "cannot move it aside"))?;
         self.sync_folder()?;
-        std::fs::remove_dir_all(&to).map_err(io(&to, "cannot remove it"))
+        remove_tree(&to)
     }
 
     pub fn sync_folder(&self) -> Result<(), LayoutError> {
@@ -560,7 +640,7 @@ mod tests {
         let mut ids = Vec::new();
         for i in 0..4 {
             let id = id_for(1_795_655_805_000_000_000 + i * 1_000_000_000);
-            let p = l.prepare(&id).unwrap();
+            let p = l.prepare(&id, l.current().unwrap().as_deref()).unwrap();
             assert_eq!((p.resumed.as_deref(), p.checksum), (None, false));
             std::fs::write(p.path.join("data/f"), format!("{i}")).unwrap();
             assert_eq!(l.generations().unwrap().len(), i as usize);
@@ -591,10 +671,10 @@ mod tests {
     fn a_cut_partial_is_resumed_under_the_new_name_and_a_failed_one_asks_for_checksums() {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path());
-        let first = l.prepare("20261126T011645.868Z").unwrap();
+        let first = l.prepare("20261126T011645.868Z", None).unwrap();
         std::fs::write(first.path.join("data/big"), "half").unwrap();
         l.mark_failed("20261126T011645.868Z", "changed: data:big");
-        let second = l.prepare("20261126T013000.000Z").unwrap();
+        let second = l.prepare("20261126T013000.000Z", None).unwrap();
         assert_eq!(second.resumed.as_deref(), Some("20261126T011645.868Z"));
         assert!(second.checksum);
         assert_eq!(
@@ -605,7 +685,7 @@ mod tests {
             l.partials().unwrap(),
             vec!["20261126T013000.000Z".to_string()]
         );
-        let third = l.prepare("20261126T014000.000Z").unwrap();
+        let third = l.prepare("20261126T014000.000Z", None).unwrap();
         assert!(!third.checksum);
     }
 

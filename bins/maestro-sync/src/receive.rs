@@ -68,6 +68,8 @@ pub struct Receiver {
     steps: BTreeMap<String, u64>,
     checks: Vec<Check>,
     prepared: Option<(PrepareRequest, generations::Prepared)>,
+    /// What [`Receiver::look`] refuses the run for.
+    refusal: Option<Check>,
 }
 
 /// The result of opening: ready to receive, or the report of a refusal.
@@ -262,63 +264,16 @@ impl Receiver {
         };
         // The hash cache of the generations' data, shared with the
         // admin's checks of `current`.
+        // Its keys leave the device out: btrfs generations are subvolumes,
+        // a device each (the check of a root in a generations folder does
+        // the same).
         let cache = store::open(&state_dir)
             .ok()
-            .and_then(|c| store::load_cache(&c, &cache_key(generations)).ok());
-        let mut steps = BTreeMap::new();
-        if let Some(cur) = &current {
-            let started = Instant::now();
-            let manifest_path = layout.dir(cur).join(generations::MANIFEST);
-            let looked = maestro_snapshot_verify::manifest::read_path(&manifest_path)
-                .map_err(|e| e.to_string())
-                .and_then(|m| {
-                    unchanged::look(
-                        ROOT,
-                        &layout.dir(cur).join(generations::DATA),
-                        &m,
-                        cache.as_ref(),
-                    )
-                });
-            steps.insert("look".into(), ms(started.elapsed()));
-            match looked {
-                Err(e) if maestro_common::signal::interrupted() => {
-                    let _ = e;
-                    return Err(ToolError::Interrupted);
-                }
-                Err(e) => {
-                    return fail(
-                        checks,
-                        Check::new("current", Status::Critical, format!("refused: cannot compare the current generation {cur} with its manifest: {e}")),
-                    )
-                }
-                Ok(l) if l.deltas.is_empty() => checks.push(
-                    Check::ok("current", format!("{cur}: {} entries, as received", l.entries))
-                        .detail("generation", cur.clone())
-                        .detail("confirmed", l.confirmed)
-                        .timed(started.elapsed()),
-                ),
-                Ok(l) => {
-                    let status = if opts.discard_changes { Status::Warning } else { Status::Critical };
-                    let mut c = Check::new("current", status, "");
-                    c.message = if opts.discard_changes {
-                        format!("{cur} changed since it was received ({} differences); replaced as --discard-changes asks, its changes are lost", l.deltas.len())
-                    } else {
-                        format!(
-                            "refused: {cur} changed since it was received ({} differences): Maestro ran from it, or something wrote into it; a sync now would replace data the sender does not have. Send it back first (the failback), or run again with --discard-changes",
-                            l.deltas.len()
-                        )
-                    };
-                    for d in l.deltas.iter().take(LISTED) {
-                        c.add_finding(Finding::new(c.status, "changed", format!("{:?}", d.difference)).at(d.location.clone()));
-                    }
-                    if !opts.discard_changes {
-                        return fail(checks, c);
-                    }
-                    checks.push(c);
-                }
-            }
-        }
-        let window_start_ns = now_ns();
+            .and_then(|c| store::load_cache(&c, &cache_key(generations)).ok())
+            .map(|mut c| {
+                c.set_across_devices(true);
+                c
+            });
         Ok(Opened::Ready(Receiver {
             settings: settings.clone(),
             state_dir,
@@ -329,11 +284,108 @@ impl Receiver {
             cpu0,
             current,
             cache,
-            window_start_ns,
-            steps,
+            window_start_ns: now_ns(),
+            steps: BTreeMap::new(),
             checks,
             prepared: None,
+            refusal: None,
         }))
+    }
+
+    /// Compares the current generation with its manifest (and confirms the
+    /// cached keys of its files) before anything is linked from it. A
+    /// current generation that changed since it was received refuses the
+    /// run (`Err`: the report of the refusal), unless `--discard-changes`.
+    /// Runs while the sending side takes its snapshot.
+    pub fn look(&mut self) -> Result<(), ToolError> {
+        let Some(cur) = self.current.clone() else {
+            self.window_start_ns = now_ns();
+            return Ok(());
+        };
+        let started = Instant::now();
+        let layout = &self.layout;
+        let manifest_path = layout.dir(&cur).join(generations::MANIFEST);
+        let looked = maestro_snapshot_verify::manifest::read_path(&manifest_path)
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                unchanged::look(
+                    ROOT,
+                    &layout.dir(&cur).join(generations::DATA),
+                    &m,
+                    self.cache.as_ref(),
+                )
+            });
+        self.steps.insert("look".into(), ms(started.elapsed()));
+        // Hard links made from now on are this run's.
+        self.window_start_ns = now_ns();
+        let discard = self.opts.discard_changes;
+        match looked {
+            Err(_) if maestro_common::signal::interrupted() => Err(ToolError::Interrupted),
+            Err(e) => {
+                self.refusal = Some(Check::new(
+                    "current",
+                    Status::Critical,
+                    format!("refused: cannot compare the current generation {cur} with its manifest: {e}"),
+                ));
+                Ok(())
+            }
+            Ok(l) if l.deltas.is_empty() => {
+                self.checks.push(
+                    Check::ok(
+                        "current",
+                        format!("{cur}: {} entries, as received", l.entries),
+                    )
+                    .detail("generation", cur.clone())
+                    .detail("confirmed", l.confirmed)
+                    .timed(started.elapsed()),
+                );
+                Ok(())
+            }
+            Ok(l) => {
+                let status = if discard {
+                    Status::Warning
+                } else {
+                    Status::Critical
+                };
+                let mut c = Check::new("current", status, "");
+                c.message = if discard {
+                    format!("{cur} changed since it was received ({} differences); replaced as --discard-changes asks, its changes are lost", l.deltas.len())
+                } else {
+                    format!(
+                        "refused: {cur} changed since it was received ({} differences): Maestro ran from it, or something wrote into it; a sync now would replace data the sender does not have. Send it back first (the failback), or run again with --discard-changes",
+                        l.deltas.len()
+                    )
+                };
+                for d in l.deltas.iter().take(LISTED) {
+                    c.add_finding(
+                        Finding::new(c.status, "changed", format!("{:?}", d.difference))
+                            .at(d.location.clone()),
+                    );
+                }
+                if discard {
+                    self.checks.push(c);
+                } else {
+                    self.refusal = Some(c);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The refusal [`Receiver::look`] found, as the run's report.
+    pub fn refused(&mut self) -> Option<Report> {
+        let c = self.refusal.take()?;
+        if let Opened::Refused(r) = refused(
+            std::mem::take(&mut self.checks),
+            c,
+            &self.settings,
+            &self.state_dir,
+            &self.opts,
+            self.started_at,
+        ) {
+            return Some(r);
+        }
+        None
     }
 
     pub fn ready(&self) -> ReceiverReady {
@@ -344,52 +396,52 @@ impl Receiver {
     }
 
     /// The partial generation for `req`.
-    pub fn prepare(&mut self, req: PrepareRequest) -> Result<Prepared, Check> {
+    pub fn prepare(&mut self, req: PrepareRequest) -> Result<Prepared, Box<Check>> {
         if !generations::is_id(&req.id) {
-            return Err(Check::new(
+            return Err(Box::new(Check::new(
                 "prepare",
                 Status::Unknown,
                 format!("{:?} is not a generation's name", req.id),
-            ));
+            )));
         }
         if let Some(cur) = &self.current {
             if req.id.as_str() <= cur.as_str() {
-                return Err(Check::new(
+                return Err(Box::new(Check::new(
                     "prepare",
                     Status::Critical,
                     format!(
                         "the new generation {} is not newer than the current one {cur}: the sender's clock went back; nothing replaced",
                         req.id
                     ),
-                ));
+                )));
             }
         }
         if req.consistent == self.opts.no_snapshot {
-            return Err(Check::new(
+            return Err(Box::new(Check::new(
                 "prepare",
                 Status::Unknown,
                 "the sender and this side disagree whether the generation is a point in time",
-            ));
+            )));
         }
         let p = self
             .layout
-            .prepare(&req.id)
-            .map_err(|e| Check::new("prepare", Status::Critical, e.to_string()))?;
+            .prepare(&req.id, self.current.as_deref())
+            .map_err(|e| Box::new(Check::new("prepare", Status::Critical, e.to_string())))?;
         let gen = &self.layout.root;
+        // A snapshot of current holds its files already; a new folder gets
+        // them as hard links.
+        let linked = self.current.as_ref().filter(|_| !p.snapshot);
         let answer = Prepared {
             partial: p.path.display().to_string(),
             data: format!("{}/", p.path.join(generations::DATA).display()),
-            link_dest: self.current.as_ref().map(|c| {
+            link_dest: linked.map(|c| {
                 self.layout
                     .dir(c)
                     .join(generations::DATA)
                     .display()
                     .to_string()
             }),
-            manifest_link_dest: self
-                .current
-                .as_ref()
-                .map(|c| gen.join(c).display().to_string()),
+            manifest_link_dest: linked.map(|c| gen.join(c).display().to_string()),
             partial_dir: p
                 .path
                 .join(generations::RSYNC_PARTIAL)
@@ -401,13 +453,18 @@ impl Receiver {
         };
         let mut c = Check::ok(
             "prepare",
-            match &p.resumed {
-                Some(old) if old != &req.id => {
+            match (&p.resumed, p.snapshot) {
+                (Some(old), _) if old != &req.id => {
                     format!("{} resumes the partial generation {old}", p.path.display())
                 }
+                (_, true) => format!(
+                    "{} is a btrfs snapshot of the current generation",
+                    p.path.display()
+                ),
                 _ => format!("{} is new", p.path.display()),
             },
-        );
+        )
+        .detail("snapshot", p.snapshot);
         if p.checksum {
             c.message
                 .push_str("; its last check failed, so content is compared this time");
@@ -493,7 +550,10 @@ impl Receiver {
                 rehash: false,
                 threads: None,
                 cache_keys: vec![(ROOT.to_string(), cache_key(&generations))],
-                cache_across_devices: false,
+                // btrfs generations are subvolumes, a device each, with
+                // the inode numbers and times of the generation they were
+                // made from.
+                cache_across_devices: true,
             },
             manifest: Some(manifest.clone()),
             manifest_label: None,
@@ -533,6 +593,11 @@ impl Receiver {
             }
         };
         let status = checked.status();
+        let manifest_sha = checked
+            .checks
+            .iter()
+            .find(|c| c.name == "manifest")
+            .and_then(|c| c.details.get("sha256").cloned());
         let mut verify = Check::new(
             "verify",
             status,
@@ -577,8 +642,9 @@ impl Receiver {
             );
         }
         // Final, then current.
-        let manifest_sha = maestro_snapshot_verify::manifest::read_path(&manifest)
-            .map(|m| m.trailer.sha256)
+        // The digest of the manifest the check read (not read again).
+        let manifest_sha = manifest_sha
+            .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         let meta = Meta {
             format: generations::META_FORMAT.into(),
@@ -743,6 +809,11 @@ pub fn run(
     };
     let lines = stdin_lines();
     say(&protocol::message("ready", &rx.ready()));
+    // While the sender takes its snapshot: is current still as received?
+    rx.look()?;
+    if let Some(report) = rx.refused() {
+        return Ok(report);
+    }
     // The sender speaks at least every few seconds while it works; a
     // longer silence is a sender that died with its connection open (a
     // pulled cable: nothing closes the connection here for a long time).
@@ -769,7 +840,7 @@ pub fn run(
                 Err(c) => {
                     let status = c.status;
                     let why = c.message.clone();
-                    rx.checks.push(c);
+                    rx.checks.push(*c);
                     return Ok(rx.abort(&why, status));
                 }
             },

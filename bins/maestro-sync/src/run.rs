@@ -378,6 +378,20 @@ fn interrupted_or<T>(r: Result<T, Ended>) -> Result<Result<T, String>, ToolError
     }
 }
 
+/// The control socket for this run's SSH connection (not for a dry run:
+/// nothing connects).
+fn multiplexed(ctx: &Context, args: &RunArgs) -> Option<std::path::PathBuf> {
+    if args.dry_run {
+        return None;
+    }
+    let dir = ctx.state_dir().ok()?;
+    // Private: the control socket lets whoever reaches it use the connection.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir.join("maestro-sync"))
+        .ok()?;
+    transfer::control_path(&dir)
+}
+
 /// `maestro-sync push`.
 pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Report, ToolError> {
     let role = if args.reverse {
@@ -385,7 +399,8 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
     } else {
         PeerRole::Failover
     };
-    let peer = settings.peer(role).map_err(usage)?;
+    let mut peer = settings.peer(role).map_err(usage)?;
+    peer.control_path = multiplexed(ctx, &args);
     let run_deadline = args.deadline.unwrap_or(settings.deadline);
     let e = transfer::rsync_e(&peer, settings.io_timeout).map_err(usage)?;
     if args.dry_run {
@@ -409,7 +424,7 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         // A fenced primary does not even ask.
         if let Err(c) = source::marker_check(settings) {
             out.record.result = journal::REFUSED.into();
-            out.report.push(c);
+            out.report.push(*c);
             return Ok(out.finish(false, &state_dir, true));
         }
     }
@@ -656,7 +671,8 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
     } else {
         PeerRole::Primary
     };
-    let peer = settings.peer(role).map_err(usage)?;
+    let mut peer = settings.peer(role).map_err(usage)?;
+    peer.control_path = multiplexed(ctx, &args);
     let run_deadline = args.deadline.unwrap_or(settings.deadline);
     let e = transfer::rsync_e(&peer, settings.io_timeout).map_err(usage)?;
     if args.dry_run {
@@ -700,6 +716,16 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         keepalive_period(settings),
     )
     .map_err(|e| ToolError::Failed(anyhow::anyhow!("{e}")))?;
+    // While the sending side takes its snapshot: is current still as
+    // received?
+    receiver.look()?;
+    if let Some(r) = receiver.refused() {
+        tx.send(&Command::Abort);
+        let _ = tx.end("the sending side");
+        out.record.result = journal::REFUSED.into();
+        out.push_checks(r.checks);
+        return Ok(out.finish(false, &state_dir, false));
+    }
     let ready = match interrupted_or(tx.expect("ready", deadline)) {
         Err(e) => {
             let _ = receiver.abort("interrupted", Status::Unknown);
@@ -745,7 +771,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             let (records, _) = tx.end("the sending side");
             out.push_checks(remote_report::checks(&records));
             let why = c.message.clone();
-            out.report.push(c);
+            out.report.push(*c);
             let r = receiver.abort(&why, Status::Critical);
             out.push_checks(
                 r.checks

@@ -60,6 +60,9 @@ pub struct Peer {
     pub identity_file: Option<PathBuf>,
     pub known_hosts: PathBuf,
     pub connect_timeout: Duration,
+    /// OpenSSH's control socket: the first session of a run is the master
+    /// connection, the run's rsyncs go through it (no new handshake).
+    pub control_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -413,6 +416,7 @@ impl Settings {
                 .or_else(|| host.identity_file.clone()),
             known_hosts: host.known_hosts_path(),
             connect_timeout: host.connect_timeout(),
+            control_path: None,
         })
     }
 

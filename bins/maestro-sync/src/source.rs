@@ -16,6 +16,7 @@ use maestro_common::sync_lock::{LockMode, SyncLock, SyncLockError};
 use maestro_common::Status;
 use maestro_snapshot_verify::cli::{CaptureArgs, WalkArgs};
 use std::collections::BTreeMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -54,28 +55,28 @@ fn ms(d: Duration) -> u64 {
 
 /// The fence writes its marker on the primary: a fenced primary sends
 /// nothing (also when the marker cannot be read).
-pub fn marker_check(settings: &Settings) -> Result<Check, Check> {
+pub fn marker_check(settings: &Settings) -> Result<Check, Box<Check>> {
     match std::fs::symlink_metadata(&settings.marker_file) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Check::ok(
             "marker",
             format!("not fenced: no marker at {}", settings.marker_file.display()),
         )),
-        Ok(_) => Err(Check::new(
+        Ok(_) => Err(Box::new(Check::new(
             "marker",
             Status::Critical,
             format!(
                 "refused: this server is fenced (the marker {} is there): the failover has taken over, and this data must not replace its replica",
                 settings.marker_file.display()
             ),
-        )),
-        Err(e) => Err(Check::new(
+        ))),
+        Err(e) => Err(Box::new(Check::new(
             "marker",
             Status::Critical,
             format!(
                 "refused: cannot tell whether this server is fenced ({}: {e})",
                 settings.marker_file.display()
             ),
-        )),
+        ))),
     }
 }
 
@@ -88,7 +89,11 @@ impl Source {
         let state_dir = ctx.state_dir()?;
         let dir = outgoing(&state_dir);
         let mut checks = Vec::new();
-        if let Err(e) = std::fs::create_dir_all(&dir) {
+        if let Err(e) = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+        {
             return Ok(Opened::Refused(vec![Check::new(
                 "source",
                 Status::Unknown,
@@ -114,7 +119,7 @@ impl Source {
         if !opts.reverse {
             match marker_check(settings) {
                 Ok(c) => checks.push(c),
-                Err(c) => return Ok(Opened::Refused(vec![c])),
+                Err(c) => return Ok(Opened::Refused(vec![*c])),
             }
         }
         let kind = settings

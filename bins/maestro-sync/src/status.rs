@@ -202,14 +202,14 @@ pub fn status(
     Ok(report)
 }
 
-fn lock(settings: &Settings, wait: Option<Duration>) -> Result<(Layout, SyncLock), Check> {
+fn lock(settings: &Settings, wait: Option<Duration>) -> Result<(Layout, SyncLock), Box<Check>> {
     let gen = settings
         .generations()
-        .map_err(|e| Check::new("generations", Status::Unknown, e.to_string()))?;
+        .map_err(|e| Box::new(Check::new("generations", Status::Unknown, e.to_string())))?;
     let layout = Layout::new(gen);
     layout
         .ensure()
-        .map_err(|e| Check::new("generations", Status::Unknown, e.to_string()))?;
+        .map_err(|e| Box::new(Check::new("generations", Status::Unknown, e.to_string())))?;
     let lock = SyncLock::acquire(
         &sync_lock::lock_file(gen),
         LockMode::Exclusive,
@@ -217,8 +217,14 @@ fn lock(settings: &Settings, wait: Option<Duration>) -> Result<(Layout, SyncLock
         true,
     )
     .map_err(|e| match e {
-        SyncLockError::Interrupted { .. } => Check::new("lock", Status::Unknown, e.to_string()),
-        e => Check::new("lock", Status::Critical, format!("{e}: a sync is running")),
+        SyncLockError::Interrupted { .. } => {
+            Box::new(Check::new("lock", Status::Unknown, e.to_string()))
+        }
+        e => Box::new(Check::new(
+            "lock",
+            Status::Critical,
+            format!("{e}: a sync is running"),
+        )),
     })?;
     Ok((layout, lock))
 }
@@ -229,7 +235,7 @@ pub fn hold(settings: &Settings, args: LockArgs) -> Result<Report, ToolError> {
     let (layout, mut lock) = match lock(settings, args.wait) {
         Ok(l) => l,
         Err(c) => {
-            report.push(c);
+            report.push(*c);
             return Ok(report);
         }
     };
@@ -273,7 +279,7 @@ pub fn release(settings: &Settings, args: LockArgs) -> Result<Report, ToolError>
     let (layout, _lock) = match lock(settings, args.wait) {
         Ok(l) => l,
         Err(c) => {
-            report.push(c);
+            report.push(*c);
             return Ok(report);
         }
     };

@@ -56,6 +56,14 @@ pub fn ssh_argv(peer: &Peer, io_timeout: Duration) -> Vec<String> {
         "-l".into(),
         peer.user.clone(),
     ];
+    if let Some(control) = &peer.control_path {
+        a.push("-o".into());
+        a.push("ControlMaster=auto".into());
+        a.push("-o".into());
+        a.push(ssh_option_path("ControlPath", control));
+        a.push("-o".into());
+        a.push("ControlPersist=no".into());
+    }
     if let Some(key) = &peer.identity_file {
         a.push("-o".into());
         a.push("IdentitiesOnly=yes".into());
@@ -64,6 +72,14 @@ pub fn ssh_argv(peer: &Peer, io_timeout: Duration) -> Vec<String> {
     }
     a.push(peer.host.clone());
     a
+}
+
+/// The control socket of a run's SSH connection, in the state folder
+/// (private): `None` when its path would not fit a socket's address (108
+/// bytes; `%C` is 40 hex digits), and then each session connects anew.
+pub fn control_path(state_dir: &Path) -> Option<std::path::PathBuf> {
+    let p = state_dir.join("maestro-sync").join("ssh-%C");
+    (p.as_os_str().len() + 40 < 100).then_some(p)
 }
 
 /// A command run on `peer` over SSH (`remote` is a shell command line).
@@ -252,6 +268,7 @@ mod tests {
             identity_file: Some(PathBuf::from("/etc/maestro-ha/sync key")),
             known_hosts: PathBuf::from(known_hosts),
             connect_timeout: Duration::from_secs(10),
+            control_path: None,
         }
     }
 
