@@ -380,7 +380,7 @@ fn interrupted_or<T>(r: Result<T, Ended>) -> Result<Result<T, String>, ToolError
 
 /// The control socket for this run's SSH connection (not for a dry run:
 /// nothing connects).
-fn multiplexed(ctx: &Context, args: &RunArgs) -> Option<std::path::PathBuf> {
+fn multiplexed(ctx: &Context, args: &RunArgs, peer: &Peer) -> Option<std::path::PathBuf> {
     if args.dry_run {
         return None;
     }
@@ -389,7 +389,7 @@ fn multiplexed(ctx: &Context, args: &RunArgs) -> Option<std::path::PathBuf> {
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(dir.join("maestro-sync"))
         .ok()?;
-    transfer::control_path(&dir)
+    transfer::control_path(&dir, peer)
 }
 
 /// `maestro-sync push`.
@@ -400,7 +400,7 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         PeerRole::Failover
     };
     let mut peer = settings.peer(role).map_err(usage)?;
-    peer.control_path = multiplexed(ctx, &args);
+    peer.control_path = multiplexed(ctx, &args, &peer);
     let run_deadline = args.deadline.unwrap_or(settings.deadline);
     let e = transfer::rsync_e(&peer, settings.io_timeout).map_err(usage)?;
     if args.dry_run {
@@ -672,7 +672,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         PeerRole::Primary
     };
     let mut peer = settings.peer(role).map_err(usage)?;
-    peer.control_path = multiplexed(ctx, &args);
+    peer.control_path = multiplexed(ctx, &args, &peer);
     let run_deadline = args.deadline.unwrap_or(settings.deadline);
     let e = transfer::rsync_e(&peer, settings.io_timeout).map_err(usage)?;
     if args.dry_run {

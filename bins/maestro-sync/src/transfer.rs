@@ -74,12 +74,20 @@ pub fn ssh_argv(peer: &Peer, io_timeout: Duration) -> Vec<String> {
     a
 }
 
-/// The control socket of a run's SSH connection, in the state folder
-/// (private): `None` when its path would not fit a socket's address (108
-/// bytes; `%C` is 40 hex digits), and then each session connects anew.
-pub fn control_path(state_dir: &Path) -> Option<std::path::PathBuf> {
-    let p = state_dir.join("maestro-sync").join("ssh-%C");
-    (p.as_os_str().len() + 40 < 100).then_some(p)
+/// The control socket of a run's SSH connection to `peer`, in the state
+/// folder (private): `None` when its path would not fit a socket's address
+/// (108 bytes, and ssh first binds the name with 17 more characters), and
+/// then each session connects anew. The name is a short digest of where
+/// it leads (ssh's own `%C` is 40 characters).
+pub fn control_path(state_dir: &Path, peer: &Peer) -> Option<std::path::PathBuf> {
+    // FNV-1a: a name, not a secret.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("{}@{}:{}", peer.user, peer.host, peer.port).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let p = state_dir.join("maestro-sync").join(format!("ssh-{h:016x}"));
+    (p.as_os_str().len() + 17 < 104).then_some(p)
 }
 
 /// A command run on `peer` over SSH (`remote` is a shell command line).
@@ -329,6 +337,28 @@ mod tests {
             }
         );
         assert_eq!(parse_stats("garbage"), Stats::default());
+    }
+
+    #[test]
+    fn the_control_socket_fits_a_socket_address_or_is_not_used() {
+        let p = peer("/k");
+        let c = control_path(Path::new("/var/lib/maestro-ha"), &p).unwrap();
+        assert!(c
+            .to_string_lossy()
+            .starts_with("/var/lib/maestro-ha/maestro-sync/ssh-"));
+        assert_eq!(
+            c,
+            control_path(Path::new("/var/lib/maestro-ha"), &p).unwrap()
+        );
+        let mut other = p.clone();
+        other.port = 22;
+        assert_ne!(
+            c,
+            control_path(Path::new("/var/lib/maestro-ha"), &other).unwrap()
+        );
+        let long =
+            Path::new("/tmp/a-rather-long-folder-name-for-tests-XXXXXX/state-of-the-sending-side");
+        assert_eq!(control_path(long, &p), None);
     }
 
     #[test]
