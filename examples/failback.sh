@@ -66,9 +66,15 @@ step 0 "ship the manifest" rsync -a "$MANIFEST" "$PRIMARY:$MANIFEST"
 # 5. The same checks on the primary, then start it.
 step 0 "snapshot check" ssh "$PRIMARY" maestro-snapshot-verify "${C[@]}" check --manifest "$MANIFEST"
 step 0 "guard allows" ssh "$PRIMARY" maestro-fence "${C[@]}" guard
+# 6. Traffic back: release the address and point the names back here
+#    (undo), the primary takes the address (move there), and nothing may
+#    point at this server any more (check there).
+step 0 "redirect undo" maestro-redirect "${C[@]}" undo
+step 0 "redirect to the primary" ssh "$PRIMARY" maestro-redirect "${C[@]}" move
+step 0 "redirect check" ssh "$PRIMARY" maestro-redirect "${C[@]}" check
 step 0 "start Maestro" ssh "$PRIMARY" systemctl start "${UNITS[@]}"
 step 0 "startup logs" ssh "$PRIMARY" maestro-logscan "${C[@]}" --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
 step 0 "test mailing" maestro-smoketest "${C[@]}" all
-# 6. Satisfied: resume the sync from the primary to this server.
+# 7. Satisfied: resume the sync from the primary to this server.
 step 0 "resume the sync" maestro-fence "${C[@]}" unfence --resume-sync
 if ((DRY_RUN)); then echo "failback.sh: dry run: nothing ran"; else echo "failback.sh: every step held: Maestro serves from the primary again"; fi

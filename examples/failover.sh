@@ -61,6 +61,12 @@ else
   #    traffic, disable the sync key and daemon.
   step 0 "fence" maestro-fence "${C[@]}" fence --level isolate
 fi
+# 2b. Traffic for Maestro's address and names to this server (the floating
+#    address, the DNS update, your own commands: [redirect] methods), each
+#    verified from the witnesses; then nothing may still point at the old
+#    primary (INI values, the names, the SMTP relay's rules, ports).
+step 0 "redirect" maestro-redirect "${C[@]}" move
+step 0 "redirect check" maestro-redirect "${C[@]}" check
 # 3. The replica's files come from one point in time.
 step 0 "snapshot check" maestro-snapshot-verify "${C[@]}" check --manifest "$MANIFEST"
 # 4. Start Maestro here; the units' ExecStartPre= gates (fence check,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of maestro-fence (issue #5), as root:
+# Benchmark of maestro-fence, as root:
 #  1. fence + verify over SSH against a loopback sshd (target: at most 2 s),
 #     next to OpenSSH's `ssh` running the same stop/disable/verify commands
 #     in one session (the reference, measured in the same run);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of maestro-snapshot-verify capture (issue #4), against the
+# Benchmark of maestro-snapshot-verify capture, against the
 # reference tools measured in the same run, with the page cache warm:
 #  1. a 2 GiB tree of ~10k files: capture (every file read, --rehash) vs
 #     `find -type f -print0 | xargs -0 -P2 -n 500 openssl dgst -sha256` and

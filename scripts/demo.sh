@@ -4,7 +4,7 @@
 # printing every command before it runs, so a newcomer learns the commands
 # by watching. Needs no root and no services.
 #
-# The story of issue #8: first the shared conventions, then a healthy
+# The story it tells: first the shared conventions, then a healthy
 # failover where every tool says OK (the primary goes down and maestro-watch
 # confirms it, the fence is planned, the replica is one point in time), then
 # a broken replica where the tools say exactly what is wrong.
@@ -107,6 +107,7 @@ cron_file = "/etc/cron.d/maestro-rsync"
 
 [fence]
 levels = ["ssh"]
+node_name = "maestro1"
 marker_file = "$FENCE/fenced"
 epoch_file = "$FENCE/epoch"
 TOML

@@ -8,10 +8,11 @@
 #   scripts/drill.sh planned         # the planned switchover (fence --level ssh)
 #   scripts/drill.sh rsync_cut       # a test name filter: rsync_cut, database_files,
 #                                    # primary_coming_back, blocked_icmp, table_missing,
-#                                    # tracker_name, unreachable_seed, clean
+#                                    # tracker_name, unreachable_seed, refused_dns,
+#                                    # ini_value_pinning, clean
 #
 # Needs root (network namespaces, nftables), and what scripts/test.sh
-# installs (openssh-server, rsync, mariadb-server, nftables, iproute2).
+# installs (openssh-server, rsync, mariadb-server, nftables, iproute2, bind9).
 # Every namespace, server and process is stopped when a scenario ends,
 # also when it fails.
 set -euo pipefail

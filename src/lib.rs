@@ -14,6 +14,9 @@ pub static SECTIONS: &[Section] = &[
     maestro_fence::config::SECTION,
     maestro_snapshot_verify::config::SECTION,
     maestro_logscan::config::SECTION,
+    maestro_smoketest::config::SECTION,
+    maestro_watch::config::SECTION,
+    maestro_redirect::config::SECTION,
 ];
 
 /// A binary's `main`: register the sections, then run the tool.

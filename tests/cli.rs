@@ -9,13 +9,14 @@ use std::io::Write;
 use std::process::Stdio;
 use support::plugin_output::{parse_json_lines, parse_nagios};
 
-const TOOLS: [&str; 6] = [
+const TOOLS: [&str; 7] = [
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
     "maestro-smoketest",
     "maestro-watch",
     "maestro-sync",
+    "maestro-redirect",
 ];
 
 fn bin_path(tool: &str) -> &'static str {
@@ -26,6 +27,7 @@ fn bin_path(tool: &str) -> &'static str {
         "maestro-smoketest" => env!("CARGO_BIN_EXE_maestro-smoketest"),
         "maestro-watch" => env!("CARGO_BIN_EXE_maestro-watch"),
         "maestro-sync" => env!("CARGO_BIN_EXE_maestro-sync"),
+        "maestro-redirect" => env!("CARGO_BIN_EXE_maestro-redirect"),
         other => panic!("no such tool {other}"),
     }
 }
@@ -356,6 +358,9 @@ fn every_tool_names_a_typo_in_any_tools_section() {
         ("fence", "lvels"),
         ("verify", "max_skwe"),
         ("logscan", "componnet"),
+        ("smoketest", "mailbx"),
+        ("watch", "treshold"),
+        ("redirect", "methdos"),
     ] {
         let path = write_config(&dir, &format!("# a comment\n[{section}]\n{key} = 1\n"));
         for t in TOOLS {

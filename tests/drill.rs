@@ -8,9 +8,11 @@ mod support;
 
 use support::drill::{Drill, Fault};
 
-/// The steps of the runbook from the fence's check to the test mailing,
-/// the same after an outage and a planned switchover.
-const FAILOVER_STEPS: [&str; 8] = [
+/// The steps of the runbook from the redirect to the test mailing, the
+/// same after an outage and a planned switchover.
+const FAILOVER_STEPS: [&str; 10] = [
+    "traffic to the failover",
+    "nothing points at the old primary",
     "replica is one point in time",
     "pre-start gate",
     "MariaDB starts on the failover",
@@ -22,11 +24,12 @@ const FAILOVER_STEPS: [&str; 8] = [
 ];
 
 /// The failback's steps, the same in both modes.
-const FAILBACK_STEPS: [&str; 8] = [
+const FAILBACK_STEPS: [&str; 9] = [
     "unfence",
     "sync back",
     "primary is one point in time",
     "primary may start Maestro",
+    "traffic back to the primary",
     "MariaDB starts on the primary",
     "startup logs (db)",
     "startup logs (LUI)",
@@ -224,5 +227,31 @@ fn unreachable_seed_mailbox_stops_at_smoketest() {
         "test mailing",
         "maestro-smoketest",
         &["198.18.0.99"],
+    );
+}
+
+#[test]
+fn a_refused_dns_update_stops_at_the_redirect() {
+    let drill = run(Fault::DnsUpdateRefused);
+    assert_stopped_at(
+        &drill,
+        "traffic to the failover",
+        "maestro-redirect",
+        &["not redirected", "NOTAUTH(BADSIG)"],
+    );
+}
+
+#[test]
+fn an_ini_value_pinning_the_old_primary_stops_at_the_redirect_check() {
+    let drill = run(Fault::IniPinsOldPrimary);
+    assert_stopped_at(
+        &drill,
+        "nothing points at the old primary",
+        "maestro-redirect",
+        &[
+            "ini-old-primary",
+            "lui/lui.ini:1",
+            "DBHost holds 198.18.0.1",
+        ],
     );
 }

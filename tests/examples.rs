@@ -1,6 +1,6 @@
 //! The integrations in examples/: every shell script parses (`bash -n`),
 //! the runbooks' dry runs print the tools in the runbook's order and run
-//! nothing, and the README's "Integrations" section lists every file.
+//! nothing, and the guide's "The examples" section lists every file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,6 +101,8 @@ fn failover_dry_run_prints_the_runbook_in_order() {
         [
             "maestro-watch once",
             "maestro-fence fence",
+            "maestro-redirect move",
+            "maestro-redirect check",
             "maestro-snapshot-verify check",
             "maestro-fence check",
             "systemctl start",
@@ -112,11 +114,11 @@ fn failover_dry_run_prints_the_runbook_in_order() {
     );
     assert!(commands[1].contains("--level isolate"), "{stdout}");
     assert!(
-        commands[5].contains("--component db --follow --until-ready"),
+        commands[7].contains("--component db --follow --until-ready"),
         "{stdout}"
     );
     assert!(
-        commands[6].contains("--component lui --follow --until-ready"),
+        commands[8].contains("--component lui --follow --until-ready"),
         "{stdout}"
     );
     assert!(stdout.contains("dry run: nothing ran"), "{stdout}");
@@ -127,9 +129,11 @@ fn planned_switchover_dry_run_fences_over_ssh_without_the_watch() {
     let (code, commands, stdout) = dry_run("failover.sh", &["--planned"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
-        shape(&commands)[..3],
+        shape(&commands)[..5],
         [
             "maestro-fence fence",
+            "maestro-redirect move",
+            "maestro-redirect check",
             "maestro-snapshot-verify check",
             "maestro-fence check",
         ],
@@ -154,6 +158,9 @@ fn failback_dry_run_prints_the_runbook_in_order() {
             "rsync",
             "maestro-snapshot-verify check",
             "maestro-fence guard",
+            "maestro-redirect undo",
+            "maestro-redirect move",
+            "maestro-redirect check",
             "systemctl start",
             "maestro-logscan",
             "maestro-smoketest all",
@@ -162,7 +169,9 @@ fn failback_dry_run_prints_the_runbook_in_order() {
         "{stdout}"
     );
     assert!(commands[0].starts_with("ssh root@maestro1 "), "{stdout}");
-    assert!(commands[11].ends_with("unfence --resume-sync"), "{stdout}");
+    assert!(!commands[8].starts_with("ssh "), "undo runs here: {stdout}");
+    assert!(commands[9].starts_with("ssh root@maestro1 "), "{stdout}");
+    assert!(commands[14].ends_with("unfence --resume-sync"), "{stdout}");
     // Without the primary it refuses, before printing anything.
     let (code, commands, _) = dry_run("failback.sh", &[]);
     assert_eq!((code, commands.len()), (Some(3), 0));
@@ -208,13 +217,14 @@ fn a_failing_step_stops_the_runbook_and_says_where() {
 }
 
 #[test]
-fn the_readme_lists_every_example() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme
-        .split("\n## Integrations")
+fn the_guide_lists_every_example() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md"))
+            .unwrap();
+    let section = guide
+        .split("\n## The examples")
         .nth(1)
-        .expect("a \"## Integrations\" section in README.md");
+        .expect("a \"## The examples\" section in docs/guide.md");
     let section = section.split("\n## ").next().unwrap();
     for f in all_files() {
         let rel = f
@@ -223,7 +233,7 @@ fn the_readme_lists_every_example() {
         let rel = rel.to_string_lossy();
         assert!(
             section.contains(rel.as_ref()),
-            "README's Integrations section does not list {rel}"
+            "the guide's \"The examples\" section does not list {rel}"
         );
     }
 }

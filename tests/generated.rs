@@ -16,6 +16,7 @@ fn tools() -> Vec<clap::Command> {
         maestro_smoketest::command(),
         maestro_watch::command(),
         maestro_sync::command(),
+        maestro_redirect::command(),
     ]
 }
 
@@ -46,21 +47,21 @@ fn see_also(page: &str, tool: &str) -> String {
         }
     }
     let mut out = String::from(".SH \"SEE ALSO\"\n");
-    let n = refs.len();
-    for (i, r) in refs.iter().enumerate() {
-        let comma = if i + 1 < n { "," } else { "" };
-        out.push_str(&format!(".BR {} ({SECTION}){comma}\n", roff_escape(r)));
+    for r in &refs {
+        out.push_str(&format!(".BR {} ({SECTION}),\n", roff_escape(r)));
     }
+    out.push_str(&format!(".BR {} (5)\n", roff_escape(CONFIG_PAGE)));
     out
 }
 
-const TOOL_NAMES: [&str; 6] = [
+const TOOL_NAMES: [&str; 7] = [
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
     "maestro-smoketest",
     "maestro-watch",
     "maestro-sync",
+    "maestro-redirect",
 ];
 
 /// Sections every page has that clap does not know about.
@@ -247,6 +248,22 @@ fn fence_agent_page() -> (String, clap::Command) {
 fn expected() -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
+    files.push((
+        root.join("man").join(format!("{CONFIG_PAGE}.5")),
+        config_man_page().into_bytes(),
+    ));
+    files.push((
+        root.join("docs").join("configuration.md"),
+        config_markdown().into_bytes(),
+    ));
+    files.push((
+        root.join("docs").join("schema").join("records.schema.json"),
+        records_schema().into_bytes(),
+    ));
+    files.push((
+        root.join("docs").join("commands.md"),
+        commands_markdown().into_bytes(),
+    ));
     let (agent_name, agent) = fence_agent_page();
     files.push((
         root.join("man").join(format!("{agent_name}.{SECTION}")),
@@ -298,7 +315,7 @@ fn man_pages_and_completions_are_up_to_date() {
 fn no_stray_files_in_generated_folders() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let wanted: Vec<PathBuf> = expected().into_iter().map(|(p, _)| p).collect();
-    for dir in ["man", "completions"] {
+    for dir in ["man", "completions", "docs/schema"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             assert!(
@@ -349,10 +366,11 @@ fn pages_refer_only_to_pages_that_exist_and_never_to_themselves() {
         let name = path.file_name().unwrap().to_str().unwrap();
         let (stem, section) = name.rsplit_once('.').unwrap();
         let this = format!("{stem}({section})");
+        let exit_sections = if section == "5" { 0 } else { 1 };
         assert_eq!(
             text.matches(".SH \"EXIT STATUS\"").count(),
-            1,
-            "{name}: EXIT STATUS once"
+            exit_sections,
+            "{name}: EXIT STATUS once a command's page, none in a file's"
         );
         assert!(!text.contains(".SH EXTRA"), "{name}: the exit codes again");
         let see_also = text.split(".SH \"SEE ALSO\"").nth(1).expect("SEE ALSO");
@@ -406,4 +424,475 @@ fn the_synopsis_names_the_value_of_each_option() {
         synopsis.contains("[\\fB\\-v\\fR|\\fB\\-\\-verbose\\fR]..."),
         "{synopsis}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The configuration reference: docs/configuration.md and
+// maestro-ha-config(5), both rendered from the same source, the JSON Schema
+// of each section's type (its doc comments).
+
+/// One key of a section, as the reference lists it.
+struct KeyDoc {
+    key: String,
+    value: String,
+    text: String,
+}
+
+/// One section: `[name]` (or `[[name]]` for a list of tables).
+struct SectionDoc {
+    header: String,
+    text: String,
+    keys: Vec<KeyDoc>,
+}
+
+const CONFIG_PAGE: &str = "maestro-ha-config";
+
+const CONFIG_INTRO: &[&str] = &[
+    "One TOML file, shared by every maestro-ha tool: `--config PATH`, else `$MAESTRO_HA_CONFIG`, else `/etc/maestro-ha/config.toml`. A file named by the flag or the variable must exist; the default file may be absent, and then every setting has its built-in default. `--config /dev/null` means no configuration file.",
+    "Every section is typed and refuses keys it does not know, so a typo is an error naming the file, the line and the key, found by any tool's `config check` and by every run, whichever tool owns the section.",
+    "Precedence: a tool's own flag, then `--set SECTION.KEY=VALUE` (repeatable), then the file, then the built-in default. Durations are written `250ms`, `90s`, `5m`, `1h30m`; a bare number is seconds. Relative `[site]` paths are relative to `install_root`.",
+    "Secrets (tokens, passwords) are never written in the file and never given on the command line: a secret key takes `{ file = \"/etc/maestro-ha/NAME\" }` or `{ env = \"VARIABLE\" }`. A secret file that every user can read gives a warning. Secrets are masked in everything the tools print.",
+];
+
+fn schema_defs(root: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    root.get("$defs")
+        .and_then(|d| d.as_object())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn resolve_ref<'a>(
+    s: &'a serde_json::Value,
+    defs: &'a serde_json::Map<String, serde_json::Value>,
+) -> &'a serde_json::Value {
+    match s.get("$ref").and_then(|r| r.as_str()) {
+        Some(r) => defs
+            .get(r.trim_start_matches("#/$defs/"))
+            .unwrap_or_else(|| panic!("no definition for {r}")),
+        None => s,
+    }
+}
+
+/// A value's kind in words: `string`, `true or false`, `"ssh" | "agent"`,
+/// `list of integers`, `duration`, `secret`.
+fn value_text(s: &serde_json::Value, defs: &serde_json::Map<String, serde_json::Value>) -> String {
+    if let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
+        let name = r.trim_start_matches("#/$defs/");
+        match name {
+            "Duration" => return "duration".into(),
+            "Secret" => return "secret".into(),
+            _ => {}
+        }
+        let def = resolve_ref(s, defs);
+        return value_text(def, defs);
+    }
+    for alt in ["anyOf", "oneOf"] {
+        if let Some(list) = s.get(alt).and_then(|a| a.as_array()) {
+            // Variants with a doc comment come as `const`, the others
+            // together in one `enum`.
+            let names = |v: &serde_json::Value| -> Option<Vec<String>> {
+                if let Some(c) = v.get("const").and_then(|c| c.as_str()) {
+                    return Some(vec![format!("\"{c}\"")]);
+                }
+                v.get("enum").and_then(|e| e.as_array()).map(|e| {
+                    e.iter()
+                        .filter_map(|c| c.as_str().map(|c| format!("\"{c}\"")))
+                        .collect()
+                })
+            };
+            let consts: Option<Vec<Vec<String>>> = list.iter().map(names).collect();
+            if let Some(consts) = consts {
+                return consts.concat().join(" | ");
+            }
+            let parts: Vec<String> = list
+                .iter()
+                .filter(|v| v.get("type").and_then(|t| t.as_str()) != Some("null"))
+                .map(|v| value_text(v, defs))
+                .collect();
+            return parts.join(" or ");
+        }
+    }
+    if let Some(e) = s.get("enum").and_then(|e| e.as_array()) {
+        return e
+            .iter()
+            .filter_map(|c| c.as_str().map(|c| format!("\"{c}\"")))
+            .collect::<Vec<_>>()
+            .join(" | ");
+    }
+    let types: Vec<&str> = match s.get("type") {
+        Some(serde_json::Value::String(t)) => vec![t.as_str()],
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|t| t.as_str()).collect(),
+        _ => vec![],
+    };
+    let types: Vec<&str> = types.into_iter().filter(|t| *t != "null").collect();
+    match types.as_slice() {
+        ["array"] => {
+            let item = s
+                .get("items")
+                .map(|i| value_text(i, defs))
+                .unwrap_or_else(|| "values".into());
+            format!("list of {item}")
+        }
+        ["object"] => match s.get("additionalProperties") {
+            Some(v) if v.is_object() => format!("table of {}", value_text(v, defs)),
+            _ => "table".into(),
+        },
+        ["boolean"] => "true or false".into(),
+        ["integer"] => "integer".into(),
+        ["string", "number"] => "duration".into(),
+        [one] => (*one).to_string(),
+        _ => "value".into(),
+    }
+}
+
+/// The doc comment of a key: its own, else its type's.
+fn key_text(s: &serde_json::Value, defs: &serde_json::Map<String, serde_json::Value>) -> String {
+    let own = s.get("description").and_then(|d| d.as_str());
+    let of_type = || {
+        let d = resolve_ref(s, defs);
+        d.get("description").and_then(|d| d.as_str())
+    };
+    own.or_else(of_type)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn section_docs(header: String, root: &serde_json::Value, out: &mut Vec<SectionDoc>) {
+    let defs = schema_defs(root);
+    section_docs_in(header, root, &defs, out);
+}
+
+fn section_docs_in(
+    header: String,
+    schema: &serde_json::Value,
+    defs: &serde_json::Map<String, serde_json::Value>,
+    out: &mut Vec<SectionDoc>,
+) {
+    let schema = resolve_ref(schema, defs);
+    let text = schema
+        .get("description")
+        .and_then(|d| d.as_str())
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut doc = SectionDoc {
+        header: header.clone(),
+        text,
+        keys: Vec::new(),
+    };
+    let mut nested = Vec::new();
+    if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+        for (key, s) in props {
+            // A list of tables is a section of its own: [[watch.witnesses]].
+            let item = s.get("items").map(|i| resolve_ref(i, defs));
+            if item.is_some_and(|i| i.get("properties").is_some()) {
+                let name = header.trim_matches(|c| c == '[' || c == ']');
+                nested.push((format!("[[{name}.{key}]]"), s.get("items").unwrap().clone()));
+                doc.keys.push(KeyDoc {
+                    key: key.clone(),
+                    value: "list of tables".into(),
+                    text: format!("{} (see `[[{name}.{key}]]`)", key_text(s, defs)),
+                });
+                continue;
+            }
+            doc.keys.push(KeyDoc {
+                key: key.clone(),
+                value: value_text(s, defs),
+                text: key_text(s, defs),
+            });
+        }
+    }
+    out.push(doc);
+    for (h, s) in nested {
+        section_docs_in(h, &s, defs, out);
+    }
+}
+
+/// Every section the configuration may hold, shared ones first.
+fn config_sections() -> Vec<SectionDoc> {
+    let mut out = Vec::new();
+    for (name, schema) in maestro_common::config::shared_sections() {
+        section_docs(format!("[{name}]"), &schema.to_value(), &mut out);
+    }
+    for section in maestro_ha::SECTIONS {
+        section_docs(
+            format!("[{}]", section.name),
+            &(section.schema)().to_value(),
+            &mut out,
+        );
+    }
+    out
+}
+
+fn config_markdown() -> String {
+    let mut md = String::from(
+        "# Configuration reference\n\n<!-- Generated from the configuration types' doc comments by tests/generated.rs; edit those, then run scripts/gen-docs.sh. The same text is the manual page maestro-ha-config(5). -->\n\n",
+    );
+    for p in CONFIG_INTRO {
+        md.push_str(p);
+        md.push_str("\n\n");
+    }
+    md.push_str("An example with every section, commented: [`examples/config.toml`](../examples/config.toml) (installed as `/etc/maestro-ha/config.toml`).\n\n");
+    for s in config_sections() {
+        md.push_str(&format!("## `{}`\n\n", s.header));
+        if !s.text.is_empty() {
+            md.push_str(&s.text);
+            md.push_str("\n\n");
+        }
+        md.push_str("| key | value | meaning |\n|---|---|---|\n");
+        for k in &s.keys {
+            md.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                k.key,
+                k.value.replace('|', "\\|"),
+                k.text.replace('|', "\\|")
+            ));
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// Inline Markdown (`code`, **bold**) as roff.
+fn roff_inline(text: &str) -> String {
+    let mut out = String::new();
+    let mut code = false;
+    for (i, part) in roff_escape(text).split('`').enumerate() {
+        if i > 0 {
+            out.push_str(if code { "\\fR" } else { "\\fB" });
+            code = !code;
+        }
+        out.push_str(part);
+    }
+    if code {
+        out.push_str("\\fR");
+    }
+    // A line starting with . or ' would be a roff request.
+    if out.starts_with('.') || out.starts_with('\'') {
+        out.insert_str(0, "\\&");
+    }
+    out
+}
+
+fn config_man_page() -> String {
+    let mut m = format!(
+        ".TH {} 5 \"\" \"maestro-ha {}\" \"maestro-ha\"\n.SH NAME\n{} \\- the configuration file of the maestro\\-ha tools\n.SH SYNOPSIS\n.I /etc/maestro\\-ha/config.toml\n.SH DESCRIPTION\n",
+        CONFIG_PAGE.to_uppercase().replace('-', "\\-"),
+        env!("CARGO_PKG_VERSION"),
+        roff_escape(CONFIG_PAGE)
+    );
+    for p in CONFIG_INTRO {
+        m.push_str(".PP\n");
+        m.push_str(&roff_inline(p));
+        m.push('\n');
+    }
+    for s in config_sections() {
+        m.push_str(&format!(".SH \"{}\"\n", roff_escape(&s.header)));
+        if !s.text.is_empty() {
+            m.push_str(&roff_inline(&s.text));
+            m.push('\n');
+        }
+        for k in &s.keys {
+            m.push_str(&format!(
+                ".TP\n\\fB{}\\fR (\\fI{}\\fR)\n{}\n",
+                roff_escape(&k.key),
+                roff_escape(&k.value),
+                roff_inline(&k.text)
+            ));
+        }
+    }
+    m.push_str(".SH FILES\n.TP\n.I /etc/maestro\\-ha/config.toml\nThe configuration file.\n.SH \"SEE ALSO\"\n");
+    let n = TOOL_NAMES.len();
+    for (i, t) in TOOL_NAMES.iter().enumerate() {
+        let comma = if i + 1 < n { "," } else { "" };
+        m.push_str(&format!(".BR {} (8){comma}\n", roff_escape(t)));
+    }
+    m
+}
+
+#[test]
+fn every_configuration_key_is_documented() {
+    let missing: Vec<String> = config_sections()
+        .iter()
+        .flat_map(|s| {
+            s.keys
+                .iter()
+                .filter(|k| k.text.is_empty())
+                .map(move |k| format!("{} {}", s.header, k.key))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys without a doc comment (say what each is and its default):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The JSON Lines contract: docs/schema/records.schema.json, the schema of
+// every record the tools write, from the types they serialize.
+
+/// One schema for every record: a report record (check, finding,
+/// live-finding, summary) or one of maestro-watch's (event, exec).
+fn records_schema() -> String {
+    use serde_json::{json, Map, Value};
+    let mut defs = Map::new();
+    let mut one_of = Vec::new();
+    for (name, schema) in [
+        (
+            "ReportRecord",
+            schemars::schema_for!(maestro_common::render::json::Record<'static>),
+        ),
+        (
+            "WatchRecord",
+            schemars::schema_for!(maestro_watch::records::WatchRecord<'static>),
+        ),
+    ] {
+        let mut root = schema.to_value();
+        let obj = root.as_object_mut().expect("a schema object");
+        if let Some(Value::Object(d)) = obj.remove("$defs") {
+            for (k, v) in d {
+                if let Some(old) = defs.get(&k) {
+                    assert_eq!(old, &v, "two record types define {k} differently");
+                }
+                defs.insert(k, v);
+            }
+        }
+        obj.remove("$schema");
+        obj.remove("title");
+        defs.insert(name.to_string(), root);
+        one_of.push(json!({ "$ref": format!("#/$defs/{name}") }));
+    }
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://maestro-ha.example.invalid/schema/records.schema.json",
+        "title": "maestro-ha JSON Lines records",
+        "description": "One line of `--format json` output of any maestro-ha tool. Generated by tests/generated.rs from the record types; see docs/json.md.",
+        "oneOf": one_of,
+        "$defs": Value::Object(defs),
+    });
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+// ---------------------------------------------------------------------------
+// docs/commands.md: every command and flag, from the clap definitions (the
+// one place a flag is described; --help and the manual pages say the same).
+
+fn flag_line(arg: &clap::Arg) -> Option<(String, String)> {
+    if arg.is_hide_set() {
+        return None;
+    }
+    let value = if arg.get_action().takes_values() {
+        let names = arg
+            .get_value_names()
+            .map(|v| {
+                v.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+        format!(" {names}")
+    } else {
+        String::new()
+    };
+    let flag = match (arg.get_short(), arg.get_long()) {
+        (Some(s), Some(l)) => format!("-{s}, --{l}{value}"),
+        (Some(s), None) => format!("-{s}{value}"),
+        (None, Some(l)) => format!("--{l}{value}"),
+        (None, None) => {
+            let name = arg
+                .get_value_names()
+                .map(|v| {
+                    v.iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+            name
+        }
+    };
+    let help = arg
+        .get_long_help()
+        .or_else(|| arg.get_help())
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let mut help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let values: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .filter(|v| !v.is_hide_set())
+        .map(|v| format!("`{}`", v.get_name()))
+        .collect();
+    if !values.is_empty() && arg.get_action().takes_values() {
+        help.push_str(&format!(" (one of {})", values.join(", ")));
+    }
+    Some((flag, help))
+}
+
+fn command_markdown(cmd: &clap::Command, typed: &str, out: &mut String) {
+    let globals = [
+        "config",
+        "overrides",
+        "format",
+        "state_dir",
+        "quiet",
+        "verbose",
+        "help",
+        "version",
+    ];
+    out.push_str(&format!("### `{typed}`\n\n"));
+    if let Some(about) = cmd.get_long_about().or_else(|| cmd.get_about()) {
+        out.push_str(
+            &about
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        out.push_str("\n\n");
+    }
+    let rows: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter(|a| !globals.contains(&a.get_id().as_str()))
+        .filter_map(flag_line)
+        .collect();
+    if !rows.is_empty() {
+        out.push_str("| flag | meaning |\n|---|---|\n");
+        for (f, h) in rows {
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                f.replace('|', "\\|"),
+                h.replace('|', "\\|")
+            ));
+        }
+        out.push('\n');
+    }
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
+        command_markdown(sub, &format!("{typed} {}", sub.get_name()), out);
+    }
+}
+
+fn commands_markdown() -> String {
+    let mut md = String::from(
+        "# Commands and flags\n\n<!-- Generated from the tools' clap definitions by tests/generated.rs (scripts/gen-docs.sh); the same text is in --help and the manual pages. -->\n\n",
+    );
+    md.push_str("Every tool also takes the shared flags (see [what every tool shares](conventions.md#flags)): `--config PATH`, `--set KEY=VALUE`, `--format text|json|nagios`, `--state-dir DIR`, `-q`, `-v`, `-h`, `-V`.\n\n");
+    for cmd in tools() {
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        let name = cmd.get_name().to_string();
+        md.push_str(&format!("## {name}\n\n"));
+        command_markdown(&cmd, &name, &mut md);
+    }
+    md
 }

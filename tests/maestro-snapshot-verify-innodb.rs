@@ -14,8 +14,11 @@ mod support;
 use std::fs;
 use std::path::Path;
 use std::process::Output;
-use support::maestro_snapshot_verify::format_0::{fold, Checksum, LogGroup, START_LSN};
-use support::maestro_snapshot_verify::{check_status, finding_ids, records, text, tool};
+use std::time::Duration;
+use support::maestro_snapshot_verify::format_0::{self, fold, Checksum, LogGroup, START_LSN};
+use support::maestro_snapshot_verify::{
+    check_status, finding_ids, records, run_bounded, text, tool,
+};
 
 const PAGE: usize = 16384;
 
@@ -236,13 +239,14 @@ fn xtradb_crc32_and_none_checksums_and_the_4_1_checkpoint_are_read() {
     assert_eq!(innodb_record(&out)["details"]["checkpoint_lsn"], 9_000);
 }
 
+/// Only a log format this tool does not read may be accepted, by naming
+/// `best-effort`.
 #[test]
-fn a_damaged_or_foreign_log_cannot_be_judged_unless_best_effort_is_named() {
+fn a_log_format_not_read_is_accepted_only_by_best_effort() {
+    // A log format the tool does not know (header format 77).
     let d = Datadir::new(20_000, 23_456, &[19_000, 20_500]);
-    // Damage the block holding the checkpoint.
-    let at = d.log.group_offset(20_000) as usize + 100;
     let mut f0 = d.log.files[0].clone();
-    f0[at] ^= 0xFF;
+    f0[..4].copy_from_slice(&77u32.to_be_bytes());
     fs::write(d.data().join("ib_logfile0"), &f0).unwrap();
     let out = d.check(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -297,15 +301,58 @@ fn a_damaged_or_foreign_log_cannot_be_judged_unless_best_effort_is_named() {
     let d = Datadir::new(20_000, 23_456, &[19_000, 30_000]);
     let out = d.check(&["--innodb", "best-effort"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
 
-    // ib_logfile1 of another log: its header names a start LSN that is no
-    // pass of this ring.
+/// A log format not read still has its pages read: a torn one is not
+/// accepted by best-effort.
+#[test]
+fn best_effort_still_reads_the_pages() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500]);
+    let mut f0 = d.log.files[0].clone();
+    f0[..4].copy_from_slice(&77u32.to_be_bytes());
+    fs::write(d.data().join("ib_logfile0"), &f0).unwrap();
+    let mut body = fs::read(d.data().join("ibdata1")).unwrap();
+    let n = 2 * PAGE;
+    body[n - 1] ^= 0x10;
+    fs::write(d.data().join("ibdata1"), &body).unwrap();
+    let out = d.check(&["--innodb", "best-effort"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    finding(&out, "innodb-page-checksum");
+}
+
+/// The block holding the checkpoint damaged: a broken copy, whatever the
+/// policy.
+#[test]
+fn a_damaged_block_at_the_checkpoint_is_critical_whatever_the_policy() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500]);
+    let at = d.log.group_offset(20_000) as usize + 100;
+    let mut f0 = d.log.files[0].clone();
+    f0[at] ^= 0xFF;
+    fs::write(d.data().join("ib_logfile0"), &f0).unwrap();
+    for policy in POLICIES {
+        let out = d.check(policy);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {}", text(&out));
+        assert!(
+            finding(&out, "innodb-log-inconsistent")["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not hold the checkpoint"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+/// ib_logfile1 of another log (its header names a start LSN that is no
+/// pass of this ring): a broken copy, best-effort or not.
+#[test]
+fn a_log_file_of_another_log_is_critical_whatever_the_policy() {
     let d = Datadir::new(20_000, 23_456, &[19_000]);
     let mut f1 = d.log.files[1].clone();
     f1[4..12].copy_from_slice(&(START_LSN + 61_440 + 1_000).to_be_bytes());
     fs::write(d.data().join("ib_logfile1"), &f1).unwrap();
-    let out = d.check(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = d.check(&["--innodb", "best-effort"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         innodb_record(&out)["message"]
             .as_str()
@@ -474,4 +521,435 @@ fn real_mysql_5_0_tablespaces_pass_their_checksums_and_are_judged_by_lsn() {
     tablespace(&data.join("ibdata1"), 0, &[max_lsn - 3_000], 0);
     let out = run();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+/// `check --root db=DATA` of a data folder, as JSON.
+fn check_data(data: &Path, state: &Path, extra: &[&str]) -> Output {
+    tool(state)
+        .args(["--format", "json", "check", "--root"])
+        .arg(format!("db={}", data.display()))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The first finding with this id.
+fn finding(o: &Output, id: &str) -> serde_json::Value {
+    records(o)
+        .into_iter()
+        .find(|r| r["type"] == "finding" && r["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} finding: {}", text(o)))
+}
+
+const POLICIES: [&[&str]; 2] = [&["--innodb", "strict"], &["--innodb", "best-effort"]];
+
+/// ib_logfile0 copied at one moment, ib_logfile1 a pass around the ring
+/// later: the files do not belong together. That is a mixed copy, whatever
+/// the policy and whatever engine the tables use, and the pages are still
+/// compared with the end the first file gives.
+/// ib_logfile0 copied at one moment, ib_logfile1 a pass around the ring
+/// later: the files do not belong together. `innodb_engine` is the engine
+/// number the one table's `.frm` names.
+fn mixed_age_log(innodb_engine: u8) -> (tempfile::TempDir, std::path::PathBuf, u64, u64) {
+    let capacity = 2 * (64 * 1024 - 2048);
+    let early_end = START_LSN + capacity + 20_000;
+    let late_end = early_end + 61_440;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(data.join("maestro")).unwrap();
+    let mut early = LogGroup::new(2, 64 * 1024);
+    early.write(START_LSN, early_end, 7);
+    early.checkpoint(7, early_end - 10_000);
+    let mut late = LogGroup::new(2, 64 * 1024);
+    late.write(START_LSN, late_end, 7);
+    late.checkpoint(7, late_end - 10_000);
+    early.files[1] = late.files[1].clone();
+    early.save(&data);
+    tablespace(
+        &data.join("ibdata1"),
+        0,
+        &[early_end - 20_000, late_end - 5],
+        0,
+    );
+    frm(&data.join("maestro/jobs.frm"), innodb_engine);
+    (dir, data, early_end, late_end)
+}
+
+/// Log files of two moments are a mixed copy, whatever the policy, and the
+/// pages are still compared with the end the first file gives.
+#[test]
+fn log_files_of_two_moments_are_critical_whatever_the_policy() {
+    let (dir, data, early_end, late_end) = mixed_age_log(12);
+    let state = dir.path().join("state");
+    for policy in POLICIES {
+        let out = check_data(&data, &state, policy);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {}", text(&out));
+        assert_eq!(innodb_record(&out)["status"], "CRITICAL");
+        let mixed = finding(&out, "innodb-log-inconsistent");
+        assert!(
+            mixed["message"]
+                .as_str()
+                .unwrap()
+                .contains("do not belong together"),
+            "{mixed}"
+        );
+        let beyond = finding(&out, "innodb-page-newer-than-log");
+        assert_eq!(beyond["details"]["page_lsn"], late_end - 5, "{beyond}");
+        assert_eq!(beyond["details"]["log_end_lsn"], early_end, "{beyond}");
+    }
+}
+
+/// No table in InnoDB excuses nothing: the server reads its log and system
+/// tablespace at every start.
+#[test]
+fn no_table_in_innodb_does_not_excuse_log_files_of_two_moments() {
+    let (dir, data, _, _) = mixed_age_log(9);
+    let out = check_data(
+        &data,
+        &dir.path().join("state"),
+        &["--innodb", "best-effort"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    finding(&out, "innodb-log-inconsistent");
+}
+
+/// A data folder whose log files are gone, `ibdata1` shut down at 15000
+/// and a page at 23456.
+fn without_log(innodb_engine: u8) -> Datadir {
+    let d = Datadir::new(20_000, 23_456, &[19_000]);
+    tablespace(
+        &d.data().join("ibdata1"),
+        0,
+        &[14_000, 15_000, 23_456],
+        15_000,
+    );
+    fs::remove_file(d.data().join("ib_logfile0")).unwrap();
+    fs::remove_file(d.data().join("ib_logfile1")).unwrap();
+    frm(&d.data().join("maestro/jobs.frm"), innodb_engine);
+    d
+}
+
+/// Both log files gone: MySQL 4.1 would make new ones from the LSN page 0
+/// says it shut down at, and the changes of every newer page are lost.
+#[test]
+fn a_data_folder_without_its_log_is_critical_and_names_pages_past_the_shutdown() {
+    let d = without_log(12);
+    for policy in POLICIES {
+        let out = d.check(policy);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {}", text(&out));
+        let missing = finding(&out, "innodb-log-inconsistent");
+        assert!(
+            missing["message"].as_str().unwrap().contains("no redo log"),
+            "{missing}"
+        );
+        let past = finding(&out, "innodb-page-newer-than-shutdown");
+        assert_eq!(past["details"]["page"], 2, "{past}");
+        assert_eq!(past["details"]["flushed_lsn"], 15_000, "{past}");
+    }
+}
+
+/// Every table MyISAM: still a copy without its log.
+#[test]
+fn no_table_in_innodb_does_not_excuse_a_missing_log() {
+    let d = without_log(9);
+    let out = d.check(&["--innodb", "best-effort"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    finding(&out, "innodb-page-newer-than-shutdown");
+}
+
+/// A link inside a root that leads to a data folder is the database's:
+/// judged as one, its MyISAM tables too.
+#[test]
+fn a_data_folder_behind_a_link_in_a_root_is_judged() {
+    let w = tempfile::tempdir().unwrap();
+    let beyond = Datadir::new(20_000, 23_456, &[19_000, 23_999]);
+    let lui = w.path().join("lui");
+    fs::create_dir_all(&lui).unwrap();
+    fs::write(lui.join("lui.ini"), "Port=80\n").unwrap();
+    std::os::unix::fs::symlink(beyond.data(), lui.join("database")).unwrap();
+    myi(&beyond.data().join("maestro/lists.MYI"), 1);
+    let out = tool(&w.path().join("state"))
+        .args(["--format", "json", "check", "--root"])
+        .arg(format!("lui={}", lui.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let rec = innodb_record(&out);
+    assert_eq!(rec["status"], "CRITICAL", "{rec}");
+    let name = rec["name"].as_str().unwrap();
+    assert!(
+        name.contains("lui:database") && name.contains(&beyond.data().display().to_string()),
+        "{name}"
+    );
+    assert_eq!(check_status(&out, "myisam").as_deref(), Some("WARNING"));
+}
+
+/// The site's own database folder through a link: walked as the root
+/// `db`, so a manifest covers it, and judged.
+#[test]
+fn the_sites_database_folder_behind_a_link_is_walked_as_its_own_root() {
+    let w = tempfile::tempdir().unwrap();
+    let site = w.path().join("maestro");
+    for home in ["hub", "lui/database", "trk"] {
+        fs::create_dir_all(site.join(home)).unwrap();
+    }
+    let db = Datadir::new(20_000, 23_456, &[19_000, 23_999]);
+    std::os::unix::fs::symlink(db.data(), site.join("lui/database/data")).unwrap();
+    let state = w.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    fs::write(
+        state.join("config.toml"),
+        format!("[site]\ninstall_root = \"{}\"\n", site.display()),
+    )
+    .unwrap();
+    let out = tool(&state)
+        .args(["--format", "json", "check", "--max-skew", "100000d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let walk = records(&out)
+        .into_iter()
+        .find(|r| r["type"] == "check" && r["name"] == "walk")
+        .unwrap();
+    assert!(
+        walk["message"].as_str().unwrap().contains(&format!(
+            "db={} -> {}",
+            site.join("lui/database/data").display(),
+            db.data().display()
+        )),
+        "{walk}"
+    );
+    assert_eq!(innodb_record(&out)["status"], "CRITICAL", "{}", text(&out));
+}
+
+/// A system tablespace moved to another disk and linked back is read.
+#[test]
+fn a_linked_system_tablespace_is_judged() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500, 23_456, 23_457]);
+    let elsewhere = d.dir.path().join("disk2");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::rename(d.data().join("ibdata1"), elsewhere.join("ibdata1")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("ibdata1"), d.data().join("ibdata1")).unwrap();
+    tablespace(&d.data().join("maestro/t0.ibd"), 5, &[19_000, 19_500], 0);
+    let out = d.check(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        finding(&out, "innodb-page-newer-than-log")["details"]["page"],
+        3
+    );
+}
+
+/// A tablespace of MySQL 5.6's DATA DIRECTORY (an `.isl` file naming it)
+/// is read where it lies.
+#[test]
+fn a_tablespace_named_by_an_isl_file_is_judged() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500]);
+    let far = d.dir.path().join("far");
+    fs::create_dir_all(&far).unwrap();
+    tablespace(&far.join("jobs.ibd"), 6, &[19_000, 30_000], 0);
+    fs::write(
+        d.data().join("maestro/jobs.isl"),
+        format!("{}\n", far.join("jobs.ibd").display()),
+    )
+    .unwrap();
+    let out = d.check(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let f = finding(&out, "innodb-page-newer-than-log");
+    assert_eq!(f["details"]["page_lsn"], 30_000, "{f}");
+}
+
+/// A tablespace link that leads nowhere: the tablespace is missing from
+/// the copy.
+#[test]
+fn a_tablespace_link_that_leads_nowhere_is_critical() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500]);
+    fs::remove_file(d.data().join("ibdata1")).unwrap();
+    std::os::unix::fs::symlink(d.dir.path().join("gone"), d.data().join("ibdata1")).unwrap();
+    for policy in POLICIES {
+        let out = d.check(policy);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {}", text(&out));
+        finding(&out, "innodb-unreadable");
+    }
+}
+
+/// MySQL 4.1 to 5.6 need at least two log files: a copy that lost
+/// ib_logfile1 cannot be recovered, even when the checkpoint and the log's
+/// end lie in ib_logfile0.
+#[test]
+fn a_log_group_without_its_second_file_is_critical() {
+    let capacity = 2 * (64 * 1024 - 2048);
+    let end = START_LSN + capacity + 20_000;
+    let d = Datadir::new(end - 10_000, end, &[end - 20_000, end - 100]);
+    assert_eq!(d.check(&[]).status.code(), Some(0));
+    fs::remove_file(d.data().join("ib_logfile1")).unwrap();
+    for policy in POLICIES {
+        let out = d.check(policy);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {}", text(&out));
+        let f = finding(&out, "innodb-log-inconsistent");
+        assert!(
+            f["message"].as_str().unwrap().contains("ib_logfile1"),
+            "{f}"
+        );
+    }
+}
+
+/// Three files, the middle one gone: the files of a group are numbered
+/// from 0 without a gap, and the one after the gap is named.
+#[test]
+fn a_gap_in_the_log_group_is_critical() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    tablespace(&data.join("ibdata1"), 0, &[9_000, 9_100], 0);
+    let mut log = LogGroup::new(3, 32 * 1024);
+    log.write(START_LSN, 9_100, 2);
+    log.checkpoint(2, 9_000);
+    log.save(&data);
+    let state = dir.path().join("state");
+    assert_eq!(check_data(&data, &state, &[]).status.code(), Some(0));
+    fs::remove_file(data.join("ib_logfile1")).unwrap();
+    let out = check_data(&data, &state, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = finding(&out, "innodb-log-inconsistent")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("ib_logfile1") && msg.contains("ib_logfile2"),
+        "{msg}"
+    );
+}
+
+/// A FIFO where a log file or a tablespace should be is refused at once,
+/// named, and is a broken copy: the check never waits on it.
+fn a_fifo_in_place_of(name: &str) {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500]);
+    let at = d.data().join(name);
+    let _ = fs::remove_file(&at);
+    let st = std::process::Command::new("mkfifo")
+        .arg(&at)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut cmd = tool(&d.dir.path().join("state"));
+    cmd.args(["--format", "json", "check", "--root"])
+        .arg(format!("db={}", d.data().display()));
+    let run = run_bounded(cmd, Duration::from_secs(20), 4 << 30);
+    assert!(!run.timed_out, "{name}: hung\n{}", run.text());
+    assert_eq!(run.code, Some(2), "{name}: {}", run.text());
+    assert!(run.stdout.contains("FIFO"), "{name}: {}", run.text());
+}
+
+#[test]
+fn a_fifo_in_place_of_a_log_file_never_hangs_the_check() {
+    a_fifo_in_place_of("ib_logfile1");
+}
+
+#[test]
+fn a_fifo_in_place_of_the_system_tablespace_is_critical() {
+    a_fifo_in_place_of("ibdata2");
+}
+
+#[test]
+fn a_fifo_in_place_of_a_table_tablespace_is_critical() {
+    a_fifo_in_place_of("maestro/jobs.ibd");
+}
+
+/// The second half of page 2 is from an older write (its trailer holds
+/// the older LSN), and the word at 26 is not zero: still a torn page,
+/// since nothing on page 0 says the tablespace is encrypted.
+#[test]
+fn a_torn_page_is_critical_whatever_lies_at_offset_26() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500, 21_000, 12_000]);
+    let mut body = fs::read(d.data().join("ibdata1")).unwrap();
+    let old = page(0, 2, 15_000);
+    let p = &mut body[2 * PAGE..3 * PAGE];
+    p[PAGE / 2..].copy_from_slice(&old[PAGE / 2..]);
+    p[26..30].copy_from_slice(&1u32.to_be_bytes());
+    fs::write(d.data().join("ibdata1"), &body).unwrap();
+    for policy in POLICIES {
+        let out = d.check(policy);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {}", text(&out));
+        let f = finding(&out, "innodb-page-checksum");
+        assert!(
+            f["message"].as_str().unwrap().contains("torn"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+/// A crafted log at the very end of the LSN space: a clear verdict, no
+/// arithmetic overflow.
+#[test]
+fn a_log_at_the_end_of_the_lsn_space_is_judged_without_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    tablespace(&data.join("ibdata1"), 0, &[19_000], 0);
+    let mut log = LogGroup::new(2, 64 * 1024);
+    let top = u64::MAX - 511;
+    log.write(top, u64::MAX, 7);
+    let b = log.block_mut(top);
+    b[4..6].copy_from_slice(&512u16.to_be_bytes());
+    format_0::seal(b, Checksum::Innodb);
+    log.checkpoint(7, top + 100);
+    log.save(&data);
+    let mut cmd = tool(&dir.path().join("state"));
+    cmd.args(["--format", "json", "check", "--root"])
+        .arg(format!("db={}", data.display()));
+    let run = run_bounded(cmd, Duration::from_secs(20), 4 << 30);
+    assert_eq!(run.code, Some(2), "{}", run.text());
+    assert!(
+        run.stdout.contains("innodb-log-inconsistent"),
+        "{}",
+        run.text()
+    );
+}
+
+/// The block holding the checkpoint may lie in any file of the group:
+/// damaging it there is found (the test helper once assumed ib_logfile0).
+#[test]
+fn a_damaged_checkpoint_block_in_the_second_file_is_critical() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let lsn = START_LSN + (1 << 20) + 100_000;
+    tablespace(&data.join("ibdata1"), 0, &[lsn - 50, lsn], lsn);
+    let mut log = LogGroup::new(2, 1 << 20);
+    log.write(lsn - 3_000, lsn, 9);
+    log.checkpoint(9, lsn);
+    assert!(
+        log.group_offset(lsn) > 1 << 20,
+        "the checkpoint is in ib_logfile1"
+    );
+    log.save(&data);
+    let state = dir.path().join("state");
+    assert_eq!(check_data(&data, &state, &[]).status.code(), Some(0));
+    log.block_mut(lsn)[300] ^= 0x40;
+    log.save(&data);
+    let out = check_data(&data, &state, &["--innodb", "best-effort"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    finding(&out, "innodb-log-inconsistent");
+}
+
+/// MySQL 5.6 accepts a block whose trailer is the checksum it computes
+/// (or, from InnoDB before 3.23.52, the block number): a block sealed
+/// another way after the checkpoint ends the log there.
+#[test]
+fn blocks_after_the_checkpoint_are_held_to_its_checksum_kind() {
+    let d = Datadir::new(20_000, 23_456, &[19_000, 20_500, 23_000]);
+    assert_eq!(d.check(&[]).status.code(), Some(0));
+    let mut log = LogGroup {
+        size: d.log.size,
+        files: d.log.files.clone(),
+        checksum: Checksum::Innodb,
+        old_checkpoint: None,
+    };
+    let at = 21_504;
+    format_0::seal(log.block_mut(at), Checksum::Crc32);
+    log.save(&d.data());
+    let out = d.check(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(innodb_record(&out)["details"]["end_lsn"], at);
 }

@@ -962,3 +962,271 @@ fn fifos_devices_and_sockets_inside_a_root_are_listed_never_opened() {
     let run = run_bounded(cmd, Duration::from_secs(20), HOSTILE_ADDRESS_SPACE);
     assert_eq!(run.code, Some(0), "{}", run.text());
 }
+
+/// Every path below `dir`, for "nothing was written here".
+fn listing(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut all: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+                all.push((p, Vec::new()));
+            } else if m.is_file() {
+                let body = fs::read(&p).unwrap();
+                all.push((p, body));
+            } else {
+                all.push((p, Vec::new()));
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
+/// The tool with an empty config and this state folder, nothing else.
+fn bare_tool(config: &Path, state: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("MAESTRO_HA_CONFIG")
+        .env_remove("MAESTRO_HA_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(config)
+        .arg("--state-dir")
+        .arg(state);
+    cmd
+}
+
+#[test]
+fn out_never_lands_in_a_root_whatever_dots_or_links_say() {
+    let w = tempfile::tempdir().unwrap();
+    let g = w.path();
+    let root = g.join("root");
+    make_tree(&root, 2, 10);
+    fs::write(root.join("m.json"), "keep\n").unwrap();
+    age(&root);
+    fs::create_dir_all(g.join("other")).unwrap();
+    symlink(&root, g.join("link")).unwrap();
+    symlink(root.join("m.json"), g.join("outlink")).unwrap();
+    let config = g.join("config.toml");
+    fs::write(&config, "").unwrap();
+    let before = listing(&root);
+    let state = g.join("state");
+    let root_arg = format!("r={}", root.display());
+    let link_arg = format!("r={}", g.join("link").display());
+    let cases: Vec<(&str, Vec<String>, PathBuf)> = vec![
+        (
+            "--out through ..",
+            vec![root_arg.clone()],
+            g.join("other/../root/m1.json"),
+        ),
+        (
+            "--out through a linked folder",
+            vec![root_arg.clone()],
+            g.join("link/m2.json"),
+        ),
+        (
+            "a linked root and --out through the link",
+            vec![link_arg.clone()],
+            g.join("link/m5.json"),
+        ),
+        (
+            "--out a link to a file in the root",
+            vec![root_arg.clone()],
+            g.join("outlink"),
+        ),
+        (
+            "the second root holds --out",
+            vec![format!("o={}", g.join("other").display()), root_arg.clone()],
+            g.join("link/m6.json"),
+        ),
+    ];
+    for (what, roots, out) in cases {
+        let mut cmd = bare_tool(&config, &state);
+        cmd.arg("capture");
+        for r in &roots {
+            cmd.args(["--root", r]);
+        }
+        let run = cmd.arg("--out").arg(&out).output().unwrap();
+        assert_eq!(run.status.code(), Some(3), "{what}: {}", text(&run));
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("never writes into the roots"),
+            "{what}: {}",
+            text(&run)
+        );
+        assert_eq!(listing(&root), before, "{what}: the root was written to");
+    }
+    // stdout sent into the root by the shell: the file is already there
+    // (the shell made it), but not a byte of the manifest goes into it.
+    for out in [None, Some("/dev/stdout")] {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg("exec \"$@\" > \"$0\"")
+            .arg(root.join("m8.json"))
+            .arg(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["capture", "--root", &root_arg])
+            .env_remove("MAESTRO_HA_CONFIG");
+        if let Some(out) = out {
+            sh.args(["--out", out]);
+        }
+        let run = sh.output().unwrap();
+        assert_eq!(run.status.code(), Some(3), "{out:?}: {}", text(&run));
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("never writes into the roots"),
+            "{out:?}: {}",
+            text(&run)
+        );
+        assert_eq!(fs::read(root.join("m8.json")).unwrap(), b"");
+        fs::remove_file(root.join("m8.json")).unwrap();
+    }
+}
+
+/// The state folder (the catalog) through a link into the root, for
+/// capture and for check (which keeps its hash cache there).
+#[test]
+fn the_state_folder_never_lands_in_a_root_through_a_link() {
+    let w = tempfile::tempdir().unwrap();
+    let g = w.path();
+    let root = g.join("root");
+    make_tree(&root, 2, 10);
+    age(&root);
+    symlink(&root, g.join("link")).unwrap();
+    let config = g.join("config.toml");
+    fs::write(&config, "").unwrap();
+    let root_arg = format!("r={}", root.display());
+    let manifest = g.join("m.jsonl");
+    let state = g.join("state");
+    let before = listing(&root);
+    assert_eq!(capture(&state, &root_arg, &manifest).status.code(), Some(0));
+    for sub in ["capture", "check"] {
+        let mut cmd = bare_tool(&config, &g.join("link/state"));
+        cmd.args([sub, "--root", &root_arg]);
+        if sub == "capture" {
+            cmd.arg("--out").arg(g.join("m7.json"));
+        } else {
+            cmd.arg("--manifest").arg(&manifest);
+        }
+        let run = cmd.output().unwrap();
+        assert_eq!(run.status.code(), Some(3), "{sub}: {}", text(&run));
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("state folder"),
+            "{sub}: {}",
+            text(&run)
+        );
+        assert_eq!(listing(&root), before, "{sub}: the root was written to");
+    }
+}
+
+#[test]
+fn out_dev_stdout_and_dev_fd_write_to_the_descriptor() {
+    let w = tempfile::tempdir().unwrap();
+    let g = w.path();
+    let root = g.join("root");
+    make_tree(&root, 2, 10);
+    age(&root);
+    let config = g.join("config.toml");
+    fs::write(&config, "").unwrap();
+    let state = g.join("state");
+    for name in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"] {
+        // stdout appended to a log the admin keeps: it must keep its lines.
+        let log = g.join("tool.log");
+        fs::write(&log, "previous log line\n").unwrap();
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg("exec \"$@\" >> \"$0\"")
+            .arg(&log)
+            .arg(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["capture", "--root"])
+            .arg(format!("r={}", root.display()))
+            .args(["--out", name])
+            .env_remove("MAESTRO_HA_CONFIG");
+        let run = sh.output().unwrap();
+        assert_eq!(run.status.code(), Some(0), "{name}: {}", text(&run));
+        let body = fs::read_to_string(&log).unwrap();
+        assert!(body.starts_with("previous log line\n"), "{name}: {body}");
+        assert!(
+            body.lines()
+                .nth(1)
+                .unwrap_or("")
+                .contains("\"type\":\"header\""),
+            "{name}: {body}"
+        );
+    }
+}
+
+/// A block device or a socket is never written to as a stream.
+#[test]
+fn out_refuses_a_block_device_or_a_socket_by_name() {
+    let w = tempfile::tempdir().unwrap();
+    let g = w.path();
+    let root = g.join("root");
+    make_tree(&root, 2, 10);
+    age(&root);
+    let config = g.join("config.toml");
+    fs::write(&config, "").unwrap();
+    let state = g.join("state");
+    let blk = g.join("disk");
+    let st = Command::new("mknod")
+        .arg(&blk)
+        .args(["b", "7", "250"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mknod (the tests run as root)");
+    let sock = g.join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (path, kind) in [(&blk, "a block device"), (&sock, "a socket")] {
+        let run = bare_tool(&config, &state)
+            .args(["capture", "--root"])
+            .arg(format!("r={}", root.display()))
+            .arg("--out")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(3), "{kind}: {}", text(&run));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains(kind) && stderr.contains(&path.display().to_string()),
+            "{kind}: {}",
+            text(&run)
+        );
+    }
+}
+
+#[test]
+fn config_check_names_a_linked_root_with_its_target() {
+    let w = tempfile::tempdir().unwrap();
+    let real = w.path().join("real-lui");
+    make_tree(&real, 1, 10);
+    let link = w.path().join("lui");
+    symlink(&real, &link).unwrap();
+    let config = w.path().join("config.toml");
+    fs::write(
+        &config,
+        format!("[verify]\nroots = [\"lui={}\"]\n", link.display()),
+    )
+    .unwrap();
+    let run = bare_tool(&config, &w.path().join("state"))
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains(&format!(
+            "lui={} -> {}",
+            link.display(),
+            real.display()
+        )),
+        "{}",
+        text(&run)
+    );
+}

@@ -186,7 +186,7 @@ fn a_service_that_refuses_to_stop_is_not_fenced() {
     let s = w.fence(&["status"]);
     assert_eq!(s.code, Some(2), "{}", s.all());
     assert!(
-        s.stdout.contains("partial: the last fence (epoch 1"),
+        s.stdout.contains("partial: the fence of epoch 1 ("),
         "{}",
         s.all()
     );
@@ -539,4 +539,50 @@ fn check_trusts_the_journal_only_while_the_primary_cannot_be_reached() {
     assert!(c.stdout.contains("not re-verified"), "{}", c.all());
     let s = w.fence(&["status"]);
     assert_eq!(s.code, Some(3), "{}", s.all());
+}
+
+/// `check` trusts the journal only when the primary cannot be reached at
+/// all (no TCP connection). Something that answers on the SSH port and
+/// then does not speak SSH (a listener that never sends a banner, one
+/// that closes at once) is not "unreachable": cannot re-verify, CRITICAL.
+#[test]
+fn check_does_not_trust_the_journal_when_something_answers_on_the_ssh_port() {
+    use support::maestro_fence::Listener;
+    let mut w = World::new();
+    w.start_service("lui", ServiceKind::Normal);
+    w.start_service("hub", ServiceKind::Normal);
+    w.write_config("", "levels = [\"ssh\"]");
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    w.stop_sshd();
+    // Nothing listens: the primary answers with a reset. It is up, so it
+    // may run Maestro: not a primary that is gone.
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(2), "a refused connect: {}", c.all());
+    assert!(c.stdout.contains("cannot re-verify"), "{}", c.all());
+    let ns = w.pair.primary.name.clone();
+    let port = w.sshd.port();
+    w.listen(&ns, PRIMARY_ADDR, port, Listener::Silent);
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(2), "a silent listener: {}", c.all());
+    assert!(c.stdout.contains("cannot re-verify"), "{}", c.all());
+    assert!(!c.stdout.contains("trusting the journal"), "{}", c.all());
+}
+
+#[test]
+fn check_does_not_trust_the_journal_when_the_ssh_port_accepts_and_closes() {
+    use support::maestro_fence::Listener;
+    let mut w = World::new();
+    w.start_service("lui", ServiceKind::Normal);
+    w.start_service("hub", ServiceKind::Normal);
+    w.write_config("", "levels = [\"ssh\"]");
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    w.stop_sshd();
+    let ns = w.pair.primary.name.clone();
+    let port = w.sshd.port();
+    w.listen(&ns, PRIMARY_ADDR, port, Listener::Closes);
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(2), "a listener that closes: {}", c.all());
+    assert!(c.stdout.contains("cannot re-verify"), "{}", c.all());
 }

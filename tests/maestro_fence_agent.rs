@@ -115,13 +115,13 @@ fn stdin_is_parsed_as_the_api_says() {
     let a = Agent::new();
     let config = a.dummy_config("on");
     // Comments, blank lines, unknown keys (Pacemaker's own), the last value wins.
-    let input = format!("# from stonithd\n{}nodename=maestro1\nport=maestro1\npcmk_host_list=maestro1\naction=off\n\naction=list\n", a.common(&config));
+    let input = format!("# from stonithd\n{}nodename=maestro1\nport=maestro1\npcmk_host_list=maestro1\nnode_name=maestro1\naction=off\n\naction=list\n", a.common(&config));
     let r = a.stdin(&input);
     assert_eq!(r.code, Some(0), "{}", r.all());
     assert_eq!(r.stdout, "maestro1\n");
     // `option` is the old name of `action`.
     let r = a.stdin(&format!(
-        "{}option=list\nplug=maestro9\n",
+        "{}option=list\nnode-name=maestro9\n",
         a.common(&config)
     ));
     assert_eq!(r.stdout, "maestro9\n", "{}", r.all());
@@ -352,7 +352,7 @@ fn delay_waits_before_fencing_and_list_status_reports_the_state() {
     let a = Agent::new();
     let config = a.dummy_config("on");
     let c = a.common(&config);
-    let r = a.stdin(&format!("{c}action=list-status\nplug=maestro1\n"));
+    let r = a.stdin(&format!("{c}action=list-status\nnode_name=maestro1\n"));
     assert_eq!(
         (r.code, r.stdout.as_str()),
         (Some(0), "maestro1,,ON\n"),
@@ -367,7 +367,7 @@ fn delay_waits_before_fencing_and_list_status_reports_the_state() {
         r.took
     );
     assert_eq!(fs::read_to_string(a.path("dummy.status")).unwrap(), "off");
-    let r = a.stdin(&format!("{c}action=list-status\nplug=maestro1\n"));
+    let r = a.stdin(&format!("{c}action=list-status\nnode_name=maestro1\n"));
     assert_eq!(r.stdout, "maestro1,,OFF\n", "{}", r.all());
     // status is never delayed.
     let r = a.stdin(&format!("{c}action=status\ndelay=30\n"));
@@ -408,4 +408,121 @@ fn the_pacemaker_example_keeps_power_timeout_below_pacemakers_timeouts() {
             "power_timeout={power} leaves no time for a retry within {key}={pacemaker}"
         );
     }
+}
+
+/// The device fences one node: the one named by `[fence] node_name` or by
+/// the device option `node_name`. Pacemaker always passes the node it
+/// asks for as `nodename`, and as `plug` too unless the device sets its
+/// own plug, so `plug` can never say which node the device owns. A
+/// request for another node is refused before anything is asked or
+/// changed, whichever option carries it, and a device that knows no node
+/// name refuses every request naming a node: otherwise Pacemaker's status
+/// fallback (when `list` fails) would let it claim every node.
+#[test]
+fn a_request_for_a_node_the_device_does_not_fence_is_refused() {
+    let a = Agent::new();
+    let config = a.dummy_config("on");
+    let named = a.path("named.toml");
+    fs::write(
+        &named,
+        fs::read_to_string(&config)
+            .unwrap()
+            .replace("[fence]\n", "[fence]\nnode_name = \"maestro1\"\n"),
+    )
+    .unwrap();
+    let c = a.common(&named);
+    // Pacemaker keeps an explicit plug and adds the victim as nodename.
+    for action in ["status", "off", "reboot", "on"] {
+        let r = a.stdin(&format!(
+            "{c}action={action}\nplug=maestro1\nnodename=maestro2\n"
+        ));
+        assert_eq!(r.code, Some(1), "{action}: {}", r.all());
+        assert!(
+            r.stderr.contains("this device fences maestro1"),
+            "{action}: {}",
+            r.all()
+        );
+    }
+    assert_eq!(fs::read_to_string(a.path("dummy.status")).unwrap(), "on");
+    // Its own node is fine.
+    let r = a.stdin(&format!(
+        "{c}action=status\nplug=maestro1\nnodename=maestro1\n"
+    ));
+    assert_eq!(r.code, Some(0), "{}", r.all());
+
+    // The device option node_name names it as well.
+    let c = a.common(&config);
+    let r = a.stdin(&format!(
+        "{c}action=status\nnode_name=maestro1\nnodename=maestro2\n"
+    ));
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    let r = a.stdin(&format!(
+        "{c}action=status\nnode_name=maestro1\nnodename=maestro1\n"
+    ));
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    // No name at all, asked for a node (plug as Pacemaker fills it in):
+    // refused, it cannot know.
+    for action in ["status", "off"] {
+        let r = a.stdin(&format!(
+            "{c}action={action}\nplug=any-node\nnodename=any-node\n"
+        ));
+        assert_eq!(r.code, Some(1), "{action}: {}", r.all());
+        assert!(r.stderr.contains("node_name"), "{action}: {}", r.all());
+    }
+    assert_eq!(fs::read_to_string(a.path("dummy.status")).unwrap(), "on");
+    // A person running the agent by hand, naming no node, is not refused.
+    let r = a.stdin(&format!("{c}action=status\n"));
+    assert_eq!(r.code, Some(0), "{}", r.all());
+}
+
+/// validate-all, monitor and `config check` refuse a device whose every
+/// isolate fence would be refused (the primary's address is this server's).
+#[test]
+fn a_device_that_would_isolate_this_server_fails_validate_all_monitor_and_config_check() {
+    let a = Agent::new();
+    let config = write(
+        &a,
+        "own.toml",
+        "[primary]\nhost = \"127.0.0.1\"\n[fence]\nlevels = [\"isolate\"]\nfirewall = \"nft\"\n",
+    );
+    for action in ["validate-all", "monitor"] {
+        let r = a.stdin(&format!(
+            "config_file={}\naction={action}\n",
+            config.display()
+        ));
+        assert_eq!(r.code, Some(1), "{action}: {}", r.all());
+        assert!(
+            r.stderr
+                .contains("refusing to isolate an address of this server"),
+            "{action}: {}",
+            r.all()
+        );
+    }
+    let r = run(
+        BIN,
+        &[
+            "--config".into(),
+            config.display().to_string(),
+            "config".into(),
+            "check".into(),
+        ],
+        "",
+    );
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("refusing to isolate an address of this server"),
+        "{}",
+        r.all()
+    );
+}
+
+/// `reboot` answers as fence-agents' library does for it.
+#[test]
+fn reboot_says_rebooted() {
+    let a = Agent::new();
+    let config = a.dummy_config("on");
+    let r = a.stdin(&format!("{}action=reboot\n", a.common(&config)));
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert_eq!(r.stdout, "Success: Rebooted\n", "{}", r.all());
 }

@@ -213,3 +213,61 @@ fn rewritten_files_keep_their_mode_and_owner_on_both_sides() {
     assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched\n");
     assert!(temporaries(&w).is_empty(), "{:?}", temporaries(&w));
 }
+
+/// A file the fence rewrites that is a symbolic link is refused on both
+/// sides, before anything changes: here, as root, the fence would
+/// otherwise rewrite whatever file the link names (anyone who controls the
+/// sync user's `.ssh` could point it at any file).
+#[test]
+fn a_symbolic_link_at_authorized_keys_here_is_refused_before_any_change() {
+    let w = World::new();
+    // Here: authorized_keys links to a passwd-like file of root's.
+    let victim = w.path("passwd-like");
+    let victim_text =
+        "root:x:0:0:root:/root:/bin/sh\nmaestro-sync:x:998:998::/home/maestro-sync:/bin/sh\n";
+    fs::write(&victim, victim_text).unwrap();
+    let keys = w.path("authorized_keys");
+    std::os::unix::fs::symlink(&victim, &keys).unwrap();
+    w.write_config("", "levels = [\"isolate\"]\nfirewall = \"nft\"");
+    let config = fs::read_to_string(w.path("config.toml")).unwrap().replace(
+        "[sync]\n",
+        &format!(
+            "[sync]\nauthorized_keys = \"{}\"\nkey_match = \"maestro-sync\"\n",
+            keys.display()
+        ),
+    );
+    fs::write(w.path("config.toml"), &config).unwrap();
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(r.stdout.contains("symbolic link"), "{}", r.all());
+    assert_eq!(fs::read_to_string(&victim).unwrap(), victim_text);
+    assert!(fs::symlink_metadata(&keys).unwrap().is_symlink());
+    assert!(
+        !w.failover_ruleset().contains("maestro_fence"),
+        "refused before any change"
+    );
+}
+
+/// On the primary the rename would replace the link with a copy and leave
+/// what it named active (the sync would go on).
+#[test]
+fn a_symbolic_link_at_the_cron_file_on_the_primary_is_refused_before_any_change() {
+    let mut w = World::new();
+    w.start_service("lui", ServiceKind::Normal);
+    w.start_service("hub", ServiceKind::Normal);
+    w.write_config("", "levels = [\"ssh\"]");
+    // The cron file is a link to the real one.
+    let cron = w.path("cron.d-maestro-sync");
+    let real = w.path("real-cron");
+    fs::rename(&cron, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &cron).unwrap();
+    let before = fs::read_to_string(&real).unwrap();
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(r.stdout.contains("symbolic link"), "{}", r.all());
+    assert!(fs::symlink_metadata(&cron).unwrap().is_symlink());
+    assert_eq!(fs::read_to_string(&real).unwrap(), before);
+    // Refused before anything changed on the primary.
+    assert!(r.stdout.contains("nothing was changed"), "{}", r.all());
+    assert!(w.service_running("lui") && w.service_running("hub"));
+}

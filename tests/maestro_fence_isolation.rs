@@ -199,3 +199,229 @@ fn a_firewall_that_says_yes_and_blocks_nothing_is_not_fenced() {
     assert!(r.stdout.contains("still answers"), "{}", r.all());
     assert!(r.stdout.contains("NOT fenced"), "{}", r.all());
 }
+
+/// An `nft` on the failover that takes every ruleset and changes nothing,
+/// and lists back what a real fence's table looked like (`json` for
+/// `nft -j`, `text` otherwise): rules that list back perfectly and block
+/// nothing, counters that never move. Returns the PATH to run it with.
+fn fake_nft(w: &World, json: &str, text: &str) -> String {
+    let bin = w.path("fakebin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(bin.join("table.json"), json).unwrap();
+    fs::write(bin.join("table.txt"), text).unwrap();
+    let fake = bin.join("nft");
+    fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *-j*list*) cat {dir}/table.json ;;\n  *list*) cat {dir}/table.txt ;;\n  *) cat >/dev/null ;;\nesac\nexit 0\n",
+            dir = bin.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+fn fence_with_path(w: &World, path: &str) -> support::maestro_fence::Run {
+    w.on_failover(
+        "env",
+        &[
+            &format!("PATH={path}"),
+            support::maestro_fence::BIN,
+            "--config",
+            w.path("config.toml").to_str().unwrap(),
+            "--state-dir",
+            w.path("state").to_str().unwrap(),
+            "fence",
+        ],
+    )
+}
+
+/// The connect probe is the proof of isolation, and a connect that only
+/// timed out proves nothing by itself: the primary may just have dropped
+/// that one SYN, or be unreachable for another reason, while the fence's
+/// rules block nothing. The probe holds only when the fence's own drop
+/// rule counted the probe's SYNs, within a window long enough for SYN
+/// retransmits to get an answer.
+#[test]
+fn a_probe_holds_only_when_the_fences_own_rule_counted_its_syns() {
+    let w = World::new();
+    w.write_config("", "levels = [\"isolate\"]\nfirewall = \"nft\"");
+    // What a real fence's table lists like, counters and all.
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    let json = w
+        .on_failover("nft", &["-j", "list", "table", "inet", "maestro_fence"])
+        .stdout;
+    let text = w
+        .on_failover("nft", &["list", "table", "inet", "maestro_fence"])
+        .stdout;
+    let d = w.on_failover("nft", &["delete", "table", "inet", "maestro_fence"]);
+    assert_eq!(d.code, Some(0), "{}", d.all());
+    let path = fake_nft(&w, &json, &text);
+
+    // The primary does not answer the failover at all (its own firewall,
+    // a dead link further on): every probe times out, yet the fence's
+    // rules are not what stops it.
+    w.primary_nft(&format!(
+        "table inet blackhole {{\n\tchain input {{\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip saddr {FAILOVER_ADDR} drop\n\t}}\n}}\n"
+    ));
+    let r = fence_with_path(&w, &path);
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(r.stdout.contains("NOT fenced"), "{}", r.all());
+    assert!(
+        r.stdout.contains("not counted by the fence's own rule"),
+        "{}",
+        r.all()
+    );
+    let d = w.on_primary_ns("nft", &["delete", "table", "inet", "blackhole"]);
+    assert_eq!(d.code, Some(0), "{}", d.all());
+
+    // The primary drops every other SYN from the failover, and the probe's
+    // own timeout is short: the first SYN is lost, its retransmit (1 s
+    // later) would connect. A short window must not count as proof.
+    let config = fs::read_to_string(w.path("config.toml"))
+        .unwrap()
+        .replace("connect_timeout = \"2s\"", "connect_timeout = \"800ms\"");
+    fs::write(w.path("config.toml"), config).unwrap();
+    w.primary_nft(&format!(
+        "table inet lossy {{\n\tchain input {{\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip saddr {FAILOVER_ADDR} tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop\n\t}}\n}}\n"
+    ));
+    let r = fence_with_path(&w, &path);
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(r.stdout.contains("still answers"), "{}", r.all());
+}
+
+/// Levels before `isolate` cannot eat the time its probe needs: with too
+/// little left, the probe's answer is "cannot tell", never "holds".
+#[test]
+fn a_probe_window_too_short_for_syn_retransmits_cannot_tell() {
+    let w = World::new();
+    w.write_config(
+        "",
+        "levels = [\"ssh\", \"isolate\"]\nfirewall = \"nft\"\ndeadline = \"2s\"",
+    );
+    let config = fs::read_to_string(w.path("config.toml"))
+        .unwrap()
+        .replace("connect_timeout = \"2s\"", "connect_timeout = \"1900ms\"");
+    fs::write(w.path("config.toml"), config).unwrap();
+    w.pair.link_down();
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(r.stdout.contains("probe window"), "{}", r.all());
+    assert!(!r.stdout.contains("fenced by"), "{}", r.all());
+}
+
+/// `::ffff:a.b.c.d` travels as IPv4: a rule for its IPv6 spelling would
+/// never match. The fence blocks (and probes) the IPv4 address.
+#[test]
+fn an_ipv4_mapped_primary_address_is_blocked_as_ipv4() {
+    let mut w = World::new();
+    w.listen_on_failover(8022);
+    w.write_config("", "levels = [\"isolate\"]\nfirewall = \"nft\"");
+    set_primary(&w, &format!("::ffff:{PRIMARY_ADDR}"), &[]);
+    // The primary does not answer while the fence runs (its own firewall).
+    w.primary_nft(&format!(
+        "table inet blackhole {{\n\tchain input {{\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip saddr {FAILOVER_ADDR} drop\n\t}}\n}}\n"
+    ));
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    let d = w.on_primary_ns("nft", &["delete", "table", "inet", "blackhole"]);
+    assert_eq!(d.code, Some(0), "{}", d.all());
+    assert!(
+        !w.failover_can_connect(PRIMARY_ADDR, w.sshd.port()),
+        "the failover still reaches the primary: {}\n{}",
+        r.all(),
+        w.failover_ruleset()
+    );
+    assert!(!w.primary_can_connect(FAILOVER_ADDR, 8022));
+    let rules = w.failover_ruleset();
+    assert!(
+        rules.contains(PRIMARY_ADDR) && !rules.contains("::ffff:"),
+        "{rules}"
+    );
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(0), "{}", c.all());
+}
+
+/// `[primary] addresses` listing an address that later moves to this
+/// server (a service address the runbook moves): `status` and `check`
+/// name exactly that, say the primary is still blocked, and give the
+/// command that lifts only that address.
+#[test]
+fn an_address_that_moves_here_after_the_fence_is_named_and_can_be_lifted_alone() {
+    let mut w = World::new();
+    let moving = "198.18.0.5";
+    let (p, f) = (w.pair.primary.name.clone(), w.pair.failover.name.clone());
+    let ip = |args: &[&str]| {
+        let o = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ip {args:?}: {o:?}");
+    };
+    ip(&[
+        "-n",
+        &p,
+        "addr",
+        "add",
+        &format!("{moving}/32"),
+        "dev",
+        "veth0",
+    ]);
+    ip(&["-n", &f, "route", "add", moving, "dev", "veth1"]);
+    w.write_config("", "levels = [\"isolate\"]\nfirewall = \"nft\"");
+    set_primary(&w, PRIMARY_ADDR, &[moving]);
+    let r = w.fence(&["fence"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    // The runbook moves the service address to this server.
+    ip(&[
+        "-n",
+        &p,
+        "addr",
+        "del",
+        &format!("{moving}/32"),
+        "dev",
+        "veth0",
+    ]);
+    ip(&["-n", &f, "route", "del", moving, "dev", "veth1"]);
+    ip(&[
+        "-n",
+        &f,
+        "addr",
+        "add",
+        &format!("{moving}/32"),
+        "dev",
+        "veth1",
+    ]);
+    w.listen(&f, moving, 8080, support::maestro_fence::Listener::Backlog);
+    assert!(
+        !w.failover_can_connect(moving, 8080),
+        "the fence's rule should cut this server off from its own new address"
+    );
+    let lift = format!("nft delete element inet maestro_fence primary_v4 {{ {moving} }}");
+    for sub in ["check", "status"] {
+        let c = w.fence(&[sub]);
+        assert_eq!(c.code, Some(2), "{sub}: {}", c.all());
+        assert!(
+            c.stdout
+                .contains(&format!("blocks {moving}, an address of this server now")),
+            "{sub}: {}",
+            c.all()
+        );
+        assert!(c.stdout.contains(&lift), "{sub}: {}", c.all());
+        assert!(!c.stdout.contains(REFUSAL), "{sub}: {}", c.all());
+        assert!(
+            c.stdout.contains("still isolated"),
+            "{sub}: the primary is still blocked: {}",
+            c.all()
+        );
+    }
+    // The printed command lifts that one address, nothing else.
+    let o = w.on_failover("sh", &["-c", &lift]);
+    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert!(w.failover_can_connect(moving, 8080));
+    assert!(!w.failover_can_connect(PRIMARY_ADDR, w.sshd.port()));
+    let c = w.fence(&["check"]);
+    assert_eq!(c.code, Some(0), "{}", c.all());
+}

@@ -50,6 +50,7 @@ fn pacemaker_fences_through_fence_maestro_and_an_unreachable_primary_fails() {
             "fence_maestro",
             &config_arg,
             &state_arg,
+            "node_name=maestro1",
             "pcmk_host_list=maestro1",
             "power_timeout=20",
             "pcmk_off_timeout=60s",
@@ -107,6 +108,75 @@ fn pacemaker_fences_through_fence_maestro_and_an_unreachable_primary_fails() {
         "{}",
         text(&out)
     );
+
+    // A device that knows no node name (no node_name, no pcmk_host_list):
+    // its `list` fails, so Pacemaker asks its `status` for the node it
+    // wants fenced, passing that node as plug and nodename. The device must
+    // not claim a node it does not know, or Pacemaker "fences" maestro2 by
+    // fencing the primary again.
+    let nameless = w.path("nameless.toml");
+    std::fs::write(
+        &nameless,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("node_name = \"maestro1\"", ""),
+    )
+    .unwrap();
+    let nameless_arg = format!("config_file={}", nameless.display());
+    let out = cluster.run(
+        "pcs",
+        &[
+            "stonith",
+            "create",
+            "maestro-nameless",
+            "fence_maestro",
+            &nameless_arg,
+            &state_arg,
+            "power_timeout=20",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "the nameless device started",
+        |c| {
+            let m = crm_mon(c);
+            m.contains("maestro-nameless\t(stonith:fence_maestro):\t Started node1")
+                || m.contains("maestro-nameless (stonith:fence_maestro): Started node1")
+        },
+    );
+    let epoch = |w: &World| {
+        w.fence(&["epoch"])
+            .stdout
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let epoch_before = epoch(&w);
+    // The first search runs `list`, which fails; Pacemaker then switches
+    // the device to asking `status` for each node.
+    let _ = cluster.run("stonith_admin", &["--list", "maestro2"]);
+    let out = cluster.run("stonith_admin", &["--list", "maestro2"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("maestro-nameless"),
+        "the nameless device claims maestro2: {}",
+        text(&out)
+    );
+    let out = cluster.run("stonith_admin", &["--fence", "maestro2", "--timeout", "30"]);
+    assert!(
+        !out.status.success(),
+        "a device that knows no node fenced maestro2: {}\n{}",
+        text(&out),
+        cluster.logs()
+    );
+    assert_eq!(
+        epoch(&w),
+        epoch_before,
+        "the primary was fenced again for another node"
+    );
+    let out = cluster.run("pcs", &["stonith", "delete", "maestro-nameless"]);
+    assert!(out.status.success(), "{}", text(&out));
 
     // The primary goes away. The device stays usable: its monitor checks
     // this server only, so it keeps passing every 3 s.

@@ -734,3 +734,628 @@ fn a_ca_certificate_used_as_the_server_certificate_is_refused_with_a_hint() {
         &["CaUsedAsEndEntity", "basicConstraints=critical,CA:FALSE"],
     );
 }
+
+// ---------------------------------------------------------------------
+// Hostile servers and files: small servers written here that hang, stream
+// without end or echo secrets. None needs root.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A server on 127.0.0.1 that runs `script` on each connection it accepts
+/// (at most `connections`), on its own thread.
+fn hostile_server(
+    connections: usize,
+    script: impl Fn(TcpStream) + Send + Sync + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((s, _)) = l.accept() else { return };
+            script(s);
+        }
+    });
+    (port, handle)
+}
+
+/// Write `x` without a line end until the reader stops reading (or
+/// `cap` bytes, so a tool that reads without bound is not fed forever);
+/// the bytes written go into `sent`.
+fn stream_endless_line(s: &mut TcpStream, cap: u64, sent: &AtomicU64) {
+    let chunk = [b'x'; 64 * 1024];
+    while sent.load(Ordering::SeqCst) < cap {
+        match s.write(&chunk) {
+            Ok(n) => {
+                sent.fetch_add(n as u64, Ordering::SeqCst);
+            }
+            Err(_) => return,
+        }
+    }
+    // Then say nothing more, until the client goes.
+    let _ = s.read(&mut [0u8; 1]);
+}
+
+/// One line from the client, for a scripted exchange.
+fn line(r: &mut BufReader<TcpStream>) -> String {
+    let mut l = String::new();
+    let _ = r.read_line(&mut l);
+    l
+}
+
+/// What a run of the binary did: its output, how long it took, the
+/// highest resident memory seen (VmHWM), killed if it ran past `limit`.
+struct Watched {
+    out: Output,
+    took: Duration,
+    peak_kib: u64,
+}
+
+fn run_watched(cmd: &mut Command, limit: Duration) -> Watched {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stdout.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stderr.read_to_end(&mut b);
+        b
+    });
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kib) = st
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak_kib = peak_kib.max(kib);
+            }
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = started.elapsed();
+    Watched {
+        out: Output {
+            status,
+            stdout: out_reader.join().unwrap(),
+            stderr: err_reader.join().unwrap(),
+        },
+        took,
+        peak_kib,
+    }
+}
+
+fn smoketest_cmd(format: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(SMOKETEST);
+    c.args(["--config", "/dev/null", "--format", format])
+        .args(args)
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn secret_in(dir: &Path, name: &str, value: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, value).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    p
+}
+
+/// `deliver` over plain IMAP (loopback) from a hostile server, --io-timeout 3s.
+fn deliver_from_imap(port: u16, password_file: &Path, format: &str) -> Watched {
+    let mailbox = format!("imap://seed@127.0.0.1:{port}/INBOX");
+    run_watched(
+        &mut smoketest_cmd(
+            format,
+            &[
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &mailbox,
+                "--password-file",
+                password_file.to_str().unwrap(),
+                "--insecure-plain",
+                "--timeout",
+                "3s",
+                "--io-timeout",
+                "3s",
+            ],
+        ),
+        Duration::from_secs(30),
+    )
+}
+
+/// Greets, answers LOGIN with OK, then answers the next command with an
+/// endless line.
+#[test]
+fn an_imap_server_streaming_an_endless_line_after_login_ok_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = secret_in(dir.path(), "pw", "seed-pw-1", 0o600);
+    let sent = Arc::new(AtomicU64::new(0));
+    let counted = sent.clone();
+    let (port, server) = hostile_server(1, move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        w.write_all(b"* OK hostile IMAP ready\r\n").unwrap();
+        let login = line(&mut r);
+        let tag = login.split_whitespace().next().unwrap_or("a1").to_string();
+        w.write_all(format!("{tag} OK LOGIN completed\r\n").as_bytes())
+            .unwrap();
+        let _next = line(&mut r);
+        w.write_all(b"* CAPABILITY ").unwrap();
+        stream_endless_line(&mut w, 256 << 20, &counted);
+    });
+    let run = deliver_from_imap(port, &pw, "json");
+    server.join().unwrap();
+    let sent_mib = sent.load(Ordering::SeqCst) >> 20;
+    assert!(
+        sent_mib < 64,
+        "the tool read {sent_mib} MiB of one endless line (peak memory {} MiB)",
+        run.peak_kib >> 10
+    );
+    assert!(run.took < Duration::from_secs(8), "took {:?}", run.took);
+    let o = Outcome::of(run.out);
+    assert_eq!(o.code, Some(3), "{:#?}", o.checks);
+    let m = o.message("deliver");
+    assert!(m.contains("more than 4 MiB"), "{m}");
+    eprintln!(
+        "endless IMAP line: {:?}, {sent_mib} MiB sent, peak {} MiB",
+        run.took,
+        run.peak_kib >> 10
+    );
+}
+
+#[test]
+fn an_imap_server_silent_after_the_greeting_is_a_timeout_not_a_refused_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = secret_in(dir.path(), "pw", "seed-pw-2", 0o600);
+    let (port, server) = hostile_server(1, |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        w.write_all(b"* OK hostile IMAP ready\r\n").unwrap();
+        let _login = line(&mut r);
+        // Silence until the client goes.
+        let _ = r.read(&mut [0u8; 1]);
+    });
+    let run = deliver_from_imap(port, &pw, "json");
+    server.join().unwrap();
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    let o = Outcome::of(run.out);
+    assert_eq!(o.code, Some(3), "{:#?}", o.checks);
+    let m = o.message("deliver");
+    assert!(m.contains("timed out after 3 s"), "{m}");
+    assert!(!m.contains("refused") && !m.contains("os error"), "{m}");
+}
+
+/// A test message as a file, for `bounce --message`.
+fn message_file(dir: &Path) -> PathBuf {
+    let p = dir.join("test.eml");
+    std::fs::write(
+        &p,
+        "Return-Path: <bounce-1-1@maestro.test>\r\nDelivered-To: seed@seed.test\r\n\
+         To: seed@seed.test\r\nSubject: maestro-ha smoke test (job 1)\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    p
+}
+
+fn bounce_to(port: u16, message: &Path) -> Watched {
+    let smtp = format!("127.0.0.1:{port}");
+    run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "bounce",
+                "--message",
+                message.to_str().unwrap(),
+                "--smtp",
+                &smtp,
+                "--io-timeout",
+                "3s",
+            ],
+        ),
+        Duration::from_secs(30),
+    )
+}
+
+#[test]
+fn an_smtp_server_silent_after_354_ends_the_bounce_at_the_io_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, server) = hostile_server(1, |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        w.write_all(b"220 hostile ESMTP\r\n").unwrap();
+        let _ehlo = line(&mut r);
+        w.write_all(b"250-hostile\r\n250 8BITMIME\r\n").unwrap();
+        for reply in ["250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n", "354 go ahead\r\n"] {
+            let _ = line(&mut r);
+            w.write_all(reply.as_bytes()).unwrap();
+        }
+        // Take the message, never answer it, until the client goes.
+        let mut sink = [0u8; 4096];
+        while r.read(&mut sink).is_ok_and(|n| n > 0) {}
+    });
+    let run = bounce_to(port, &message_file(dir.path()));
+    server.join().unwrap();
+    let o = Outcome::of(run.out);
+    assert_eq!(o.code, Some(2), "{:#?}", o.checks);
+    let m = o.message("bounce");
+    assert!(m.contains("timed out after 3 s"), "{m}");
+    assert!(!m.contains("os error"), "{m}");
+    // The whole session is one step of --io-timeout (process start aside).
+    assert!(
+        run.took < Duration::from_millis(4500),
+        "took {:?}",
+        run.took
+    );
+    eprintln!("SMTP silent after 354: {:?}", run.took);
+}
+
+#[test]
+fn an_smtp_server_greeting_with_an_endless_line_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = Arc::new(AtomicU64::new(0));
+    let counted = sent.clone();
+    let (port, server) = hostile_server(1, move |mut s| {
+        s.write_all(b"220 ").unwrap();
+        stream_endless_line(&mut s, 256 << 20, &counted);
+    });
+    let run = bounce_to(port, &message_file(dir.path()));
+    server.join().unwrap();
+    let sent_mib = sent.load(Ordering::SeqCst) >> 20;
+    assert!(sent_mib < 64, "the tool read {sent_mib} MiB of one line");
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    let o = Outcome::of(run.out);
+    assert_eq!(o.code, Some(2), "{:#?}", o.checks);
+    let m = o.message("bounce");
+    assert!(m.contains("longer than 4096 bytes"), "{m}");
+}
+
+fn empty_maildir(dir: &Path) -> PathBuf {
+    let md = dir.join("Maildir");
+    for s in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(md.join(s)).unwrap();
+    }
+    md
+}
+
+fn deliver_from_maildir(md: &Path) -> Watched {
+    let mailbox = format!("maildir:{}", md.display());
+    run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &mailbox,
+                "--timeout",
+                "3s",
+            ],
+        ),
+        Duration::from_secs(30),
+    )
+}
+
+#[test]
+fn a_message_over_the_size_limit_is_skipped_and_said_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    // 2 GB, sparse: costs no disk, but 2 GB of memory to a tool reading it whole.
+    let big = std::fs::File::create(md.join("new/1700000000.big.host")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    let run = deliver_from_maildir(&md);
+    assert!(
+        run.peak_kib < 200 << 10,
+        "peak memory {} MiB",
+        run.peak_kib >> 10
+    );
+    assert!(run.took < Duration::from_secs(6), "took {:?}", run.took);
+    let stderr = String::from_utf8_lossy(&run.out.stderr).to_string();
+    let o = Outcome::of(run.out);
+    assert_eq!(o.code, Some(2), "{:#?}", o.checks);
+    let m = o.message("deliver");
+    assert!(m.contains("did not arrive"), "{m}");
+    assert!(
+        m.contains("1700000000.big.host: larger than 16 MiB") && m.contains("not read"),
+        "{m}"
+    );
+    assert!(stderr.contains("skipped"), "{stderr}");
+    eprintln!(
+        "2 GB message in the Maildir: {:?}, peak {} MiB",
+        run.took,
+        run.peak_kib >> 10
+    );
+}
+
+#[test]
+fn a_fifo_in_the_maildir_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    for sub in ["new", "cur"] {
+        let fifo = md.join(format!("{sub}/1700000001.fifo.host"));
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let run = deliver_from_maildir(&md);
+    assert!(run.took < Duration::from_secs(6), "took {:?}", run.took);
+    let o = Outcome::of(run.out);
+    assert_eq!(o.code, Some(2), "{:#?}", o.checks);
+    let m = o.message("deliver");
+    assert!(m.contains("is a FIFO, not a regular file"), "{m}");
+}
+
+#[test]
+fn a_message_file_that_is_a_fifo_or_too_large_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("test.eml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let run = run_watched(
+        &mut smoketest_cmd("text", &["click", "--message", fifo.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    assert_eq!(run.out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&run.out.stderr);
+    assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+}
+
+/// Every output of a run (stdout of each format, stderr), for secret checks.
+fn all_outputs(args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for format in ["text", "json", "nagios"] {
+        let mut c = smoketest_cmd(format, args);
+        c.arg("-v");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let run = run_watched(&mut c, Duration::from_secs(30));
+        seen.push((
+            format!("{format} stdout"),
+            String::from_utf8_lossy(&run.out.stdout).into_owned(),
+        ));
+        seen.push((
+            format!("{format} stderr"),
+            String::from_utf8_lossy(&run.out.stderr).into_owned(),
+        ));
+    }
+    seen
+}
+
+fn never_shown(outputs: &[(String, String)], secret: &str) {
+    for (which, text) in outputs {
+        assert!(!text.contains(secret), "{which} shows the secret:\n{text}");
+    }
+}
+
+#[test]
+fn a_trigger_answering_500_with_the_request_line_never_shows_the_token() {
+    const TOKEN: &str = "tok-Echo-5ecret-77";
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    // Readable by every user: the run says so (and goes on).
+    let token = secret_in(dir.path(), "trigger.token", TOKEN, 0o644);
+    let (port, server) = hostile_server(3, |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let request_line = line(&mut r);
+        while !line(&mut r).trim_end().is_empty() {}
+        let body = format!("Internal error in {request_line}");
+        let _ = w.write_all(
+            format!(
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    });
+    let url = format!("http://127.0.0.1:{port}/lui/externalAction.do");
+    let mailbox = format!("maildir:{}", md.display());
+    let outputs = all_outputs(
+        &[
+            "deliver",
+            "--trigger-url",
+            &url,
+            "--trigger-token-file",
+            token.to_str().unwrap(),
+            "--mailbox",
+            &mailbox,
+            "--timeout",
+            "1s",
+        ],
+        &[],
+    );
+    server.join().unwrap();
+    never_shown(&outputs, TOKEN);
+    let text = &outputs[0].1;
+    assert!(
+        text.contains("HTTP 500") && text.contains("token=***"),
+        "the echo is there, masked: {text}"
+    );
+    let nagios = &outputs[4].1;
+    assert!(nagios.starts_with("MAESTRO-SMOKETEST CRITICAL"), "{nagios}");
+    for (which, stderr) in outputs.iter().skip(1).step_by(2) {
+        assert!(
+            stderr.contains("readable by every user"),
+            "{which}: no warning about the token file: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_imap_no_echoing_the_login_command_never_shows_the_password() {
+    const PASSWORD: &str = "pw-Echo-5ecret-88";
+    let dir = tempfile::tempdir().unwrap();
+    let pw = secret_in(dir.path(), "pw", PASSWORD, 0o600);
+    let (port, server) = hostile_server(3, |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        w.write_all(b"* OK hostile IMAP ready\r\n").unwrap();
+        let login = line(&mut r);
+        let (tag, command) = login.trim_end().split_once(' ').unwrap_or(("a1", ""));
+        let _ = w
+            .write_all(format!("{tag} NO [AUTHENTICATIONFAILED] {command} refused\r\n").as_bytes());
+        let _ = r.read(&mut [0u8; 1]);
+    });
+    let mailbox = format!("imap://seed@127.0.0.1:{port}/INBOX");
+    let outputs = all_outputs(
+        &[
+            "deliver",
+            "--no-trigger",
+            "--mailbox",
+            &mailbox,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--insecure-plain",
+            "--timeout",
+            "1s",
+            "--io-timeout",
+            "3s",
+        ],
+        &[],
+    );
+    server.join().unwrap();
+    never_shown(&outputs, PASSWORD);
+    let text = &outputs[0].1;
+    assert!(
+        text.contains("refused") && text.contains("LOGIN") && text.contains("***"),
+        "the echo is there, masked: {text}"
+    );
+}
+
+#[test]
+fn a_password_in_a_url_is_refused_and_never_shown() {
+    const PASSWORD: &str = "pw-In-Url-99";
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = format!("maildir:{}", empty_maildir(dir.path()).display());
+    let trigger = format!("http://maestro:{PASSWORD}@127.0.0.1:9/lui/externalAction.do");
+    let imap = format!("imap://seed:{PASSWORD}@127.0.0.1:9/INBOX");
+    for (args, names) in [
+        (
+            vec![
+                "deliver",
+                "--trigger-url",
+                &trigger,
+                "--trigger-token-env",
+                "T",
+                "--mailbox",
+                &mailbox,
+            ],
+            "--trigger-token-file",
+        ),
+        (
+            vec![
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &mailbox,
+                "--report-url",
+                &trigger,
+                "--report-token-env",
+                "T",
+            ],
+            "--report-token-file",
+        ),
+        (
+            vec![
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &imap,
+                "--password-env",
+                "T",
+            ],
+            "--password-file",
+        ),
+    ] {
+        let outputs = all_outputs(&args, &[("T", "tok")]);
+        never_shown(&outputs, PASSWORD);
+        let stderr = &outputs[1].1;
+        assert!(
+            stderr.contains("may not be written in the URL") && stderr.contains(names),
+            "{stderr}"
+        );
+        let nagios = &outputs[4].1;
+        assert!(nagios.starts_with("MAESTRO-SMOKETEST UNKNOWN"), "{nagios}");
+    }
+}
+
+#[test]
+fn config_check_runs_the_settings_a_run_would_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let token = secret_in(dir.path(), "t", "tok-cfg-1", 0o600);
+    let check = |smoketest: &str| {
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, format!("[smoketest]\n{smoketest}")).unwrap();
+        let out = Command::new(SMOKETEST)
+            .args(["--format", "json", "--state-dir"])
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["config", "check"])
+            .output()
+            .unwrap();
+        let o = Outcome::of(out);
+        (o.code, o.status("smoketest"), o.message("smoketest"))
+    };
+    let good = format!(
+        "trigger_url = \"http://127.0.0.1:9/lui/externalAction.do\"\ntrigger_token = {{ file = \"{}\" }}\nmailbox = \"maildir:{}\"\n",
+        token.display(),
+        md.display()
+    );
+    let (code, status, message) = check(&good);
+    assert_eq!((code, status.as_str()), (Some(0), "OK"), "{message}");
+    for (bad, words) in [
+        (
+            good.replace("http://", "http://u:pw-cfg@"),
+            "may not be written in the URL",
+        ),
+        (
+            good.replace("maildir:", "pop3://"),
+            "expected imaps://USER@HOST/FOLDER",
+        ),
+        (
+            good.replace(&token.display().to_string(), "/nonexistent/token"),
+            "trigger token (file /nonexistent/token)",
+        ),
+        (
+            "mailbox = \"imaps://seed@mx.example/INBOX\"\n".to_string(),
+            "needs a password",
+        ),
+    ] {
+        let (code, status, message) = check(&bad);
+        assert_eq!((code, status.as_str()), (Some(2), "CRITICAL"), "{message}");
+        assert!(message.contains(words), "{words:?} in {message}");
+        assert!(!message.contains("pw-cfg"), "{message}");
+    }
+}

@@ -281,3 +281,48 @@ fn a_server_that_never_speaks_ssh_times_out() {
     assert!(took < Duration::from_secs(3), "took {took:?}");
     drop(listener);
 }
+
+#[test]
+fn tcp_exchange_connects_from_the_server_and_reports_refusals_and_silence() {
+    use std::io::{Read, Write};
+    let sshd = Sshd::start();
+    let client = connect(&sshd);
+    // A service that greets and closes: its bytes come back, closed.
+    let greeter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = greeter.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = greeter.accept().unwrap();
+        let mut got = [0u8; 5];
+        s.read_exact(&mut got).unwrap();
+        s.write_all(b"hello ").unwrap();
+        s.write_all(&got).unwrap();
+    });
+    let x = client
+        .tcp_exchange("127.0.0.1", port, b"world", 1024, T)
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(x.received, b"hello world");
+    assert!(x.closed);
+    // Nothing listens: the server's refusal, at once.
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = free.local_addr().unwrap().port();
+    drop(free);
+    let started = Instant::now();
+    let e = client
+        .tcp_exchange("127.0.0.1", closed_port, b"", 64, T)
+        .unwrap_err();
+    assert!(matches!(e, SshError::Channel { .. }), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A peer that accepts and says nothing: what came (nothing) at the bound, still open.
+    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    let started = Instant::now();
+    let x = client
+        .tcp_exchange("127.0.0.1", mute_port, b"", 64, Duration::from_millis(500))
+        .unwrap();
+    assert!(x.received.is_empty() && !x.closed, "{x:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The session still serves commands afterwards.
+    assert!(client.exec("true", T).unwrap().success());
+    drop(mute);
+}

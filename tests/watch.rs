@@ -336,3 +336,397 @@ fn run_fires_exec_once_even_with_two_watchers() {
         assert!(!states.contains(&"UP"), "{states:?}");
     }
 }
+
+// ---------------------------------------------------------------------
+// Hostile and long-running cases. Most run on loopback without a lab.
+
+use std::io::{BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// maestro-watch with no config file and its own state folder.
+fn watch_cmd(state: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(WATCH);
+    c.args(["--config", "/dev/null", "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// The processes whose process group is `pgid` (from /proc).
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let zombie = fields.first() == Some(&"Z");
+        if !zombie && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn exec_is_killed_with_its_whole_process_group_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gw = format!("127.0.0.1:{}", gateway.local_addr().unwrap().port());
+    let down = format!("127.0.0.1:{}", closed_port());
+    let pgfile = dir.path().join("pgid");
+    let children = dir.path().join("children");
+    // A runbook whose children outlive its shell unless the group is killed.
+    let exec = format!(
+        "echo $$ > {pg}; sleep 300 & echo $! >> {c}; sleep 301 & echo $! >> {c}; wait",
+        pg = pgfile.display(),
+        c = children.display()
+    );
+    let started = Instant::now();
+    let out = watch_cmd(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "run",
+            "--tcp",
+            &down,
+            "--gateway",
+            &gw,
+            "--probe-timeout",
+            "1s",
+            "--threshold",
+            "0s",
+            "--interval",
+            "300ms",
+            "--for",
+            "4s",
+            "--exec",
+            &exec,
+            "--exec-timeout",
+            "1s",
+        ],
+    )
+    // The command's output goes to the watcher's stderr: not a pipe here,
+    // which a surviving child would hold open.
+    .stderr(Stdio::null())
+    .output()
+    .unwrap();
+    let took = started.elapsed();
+    let pgid: u32 = std::fs::read_to_string(&pgfile)
+        .expect("the exec command ran")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut left = group_members(pgid);
+    for pid in std::fs::read_to_string(&children).unwrap().lines() {
+        let pid: u32 = pid.trim().parse().unwrap();
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        });
+        if alive && !left.contains(&pid) {
+            left.push(pid);
+        }
+    }
+    for pid in &left {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    }
+    assert!(
+        left.is_empty(),
+        "processes of the exec command live on: {left:?}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let records = parse_json_lines(&stdout).unwrap();
+    let exec_record = records
+        .iter()
+        .find(|r| r["type"] == "exec")
+        .unwrap_or_else(|| panic!("no exec record: {stdout}"));
+    assert_eq!(exec_record["status"], "CRITICAL", "{exec_record}");
+    assert!(
+        exec_record["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("killed after 1.0s (its whole process group)"),
+        "{exec_record}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+/// Starts `run` with stdout piped, waits for its first event line, and
+/// returns the child and a reader of the rest.
+fn start_run(state: &std::path::Path, args: &[&str]) -> (Child, std::thread::JoinHandle<String>) {
+    let mut child = watch_cmd(state, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = BufReader::new(stdout).read_to_string(&mut all);
+        all
+    });
+    (child, reader)
+}
+
+fn sigterm(child: &Child) {
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Waits up to `limit` for the child; kills it after.
+fn wait_for(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn sigterm_ends_run_at_once_with_the_summary_between_and_during_evaluations() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = format!("127.0.0.1:{}", up.local_addr().unwrap().port());
+    // Between evaluations: the watcher sleeps its interval.
+    let (mut child, reader) = start_run(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "run",
+            "--tcp",
+            &up,
+            "--probe-timeout",
+            "1s",
+            "--interval",
+            "30s",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    sigterm(&child);
+    let status = wait_for(&mut child, Duration::from_secs(10)).expect("run ended");
+    let took = sent.elapsed();
+    let records = parse_json_lines(&reader.join().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(143), "{records:#?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(records.first().unwrap()["type"], "event");
+    let last = records.last().unwrap();
+    assert_eq!(last["type"], "summary", "{records:#?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "check" && r["name"] == "decision"),
+        "{records:#?}"
+    );
+
+    // During an evaluation: an HTTP probe of a server that never answers
+    // holds it for the probe timeout (20 s).
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/lui/",
+        silent.local_addr().unwrap().port()
+    );
+    let (mut child, reader) = start_run(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "run",
+            "--http",
+            &url,
+            "--probe-timeout",
+            "20s",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let sent = Instant::now();
+    sigterm(&child);
+    let status = wait_for(&mut child, Duration::from_secs(10)).expect("run ended");
+    let took = sent.elapsed();
+    let records = parse_json_lines(&reader.join().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(143), "{records:#?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let last = records.last().unwrap();
+    assert_eq!(last["type"], "summary", "{records:#?}");
+    let decision = records
+        .iter()
+        .find(|r| r["type"] == "check" && r["name"] == "decision")
+        .unwrap();
+    assert!(
+        decision["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before the first evaluation"),
+        "{decision}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn a_probe_set_of_icmp_alone_is_refused_by_once_run_and_config_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gw = format!("127.0.0.1:{}", gw.local_addr().unwrap().port());
+    let icmp_alone = ["--icmp-host", "127.0.0.1", "--gateway", &gw];
+    for (mode, extra) in [("once", &[][..]), ("run", &["--for", "1s"][..])] {
+        let mut args = vec![mode];
+        args.extend_from_slice(&icmp_alone);
+        args.extend_from_slice(extra);
+        let out = watch_cmd(dir.path(), &args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{mode}: {err}");
+        assert!(
+            err.contains("every probe is ICMP (--icmp-host"),
+            "{mode}: {err}"
+        );
+    }
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[watch]\ntarget = \"127.0.0.1\"\ntcp_ports = []\nicmp = true\n",
+    )
+    .unwrap();
+    let out = Command::new(WATCH)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["--format", "json", "config", "check"])
+        .output()
+        .unwrap();
+    let records = parse_json_lines(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let check = records.iter().find(|r| r["name"] == "watch").unwrap();
+    assert_eq!(out.status.code(), Some(2), "{records:#?}");
+    assert_eq!(check["status"], "CRITICAL");
+    let m = check["message"].as_str().unwrap();
+    assert!(
+        m.contains("[watch] tcp_ports = []") && m.contains("[watch] icmp = true"),
+        "{m}"
+    );
+    std::fs::write(&cfg, "[watch]\ntarget = \"127.0.0.1\"\ntcp_ports = [80]\n").unwrap();
+    let out = Command::new(WATCH)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// The case that started it: ping dropped at the primary while TCP 80
+/// answers. A config probing by ICMP alone said DOWN; it is refused now.
+#[test]
+fn an_icmp_only_watch_is_refused_instead_of_fooled_by_a_blocked_ping() {
+    let site = Site::new();
+    site.lab.nft("p", "table inet noping {\n chain input {\n type filter hook input priority 0;\n icmp type echo-request drop\n }\n}\n");
+    let primary = site.primary.clone();
+    let out = site.watch(
+        "f",
+        &[
+            "--format",
+            "json",
+            "once",
+            "--icmp-host",
+            &primary,
+            "--probe-timeout",
+            "1s",
+            "--threshold",
+            "0s",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("every probe is ICMP"), "{text}");
+    assert!(!text.contains("DOWN"), "{text}");
+}
+
+#[test]
+fn a_witness_that_writes_without_end_is_cut_off_and_unreachable() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = format!("127.0.0.1:{}", up.local_addr().unwrap().port());
+    let config = dir.path().join("config.toml");
+    // A witness whose maestro-watch writes one line, forever.
+    let endless = dir.path().join("endless-witness");
+    std::fs::write(&endless, "#!/bin/sh\nexec yes '{\"type\":\"check\"}'\n").unwrap();
+    std::fs::set_permissions(
+        &endless,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[watch.witnesses]]\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nconnect_timeout = \"2s\"\ncommand = \"{}\"\n",
+            sshd.addr(),
+            sshd.port(),
+            sshd.user(),
+            sshd.user_key_path().display(),
+            sshd.known_hosts().display(),
+            endless.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = Command::new(WATCH)
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args([
+            "--format",
+            "json",
+            "once",
+            "--tcp",
+            &up,
+            "--probe-timeout",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let records = parse_json_lines(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let witness = records
+        .iter()
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("witness "))
+        })
+        .unwrap();
+    let m = witness["message"].as_str().unwrap();
+    assert!(m.contains("more than 1 MiB of output"), "{m}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

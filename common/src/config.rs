@@ -16,7 +16,6 @@
 //! check`, and every run, names a typo in any section.
 
 use crate::duration::HumanDuration;
-use crate::secret::SecretRef;
 use crate::site::SiteConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -51,23 +50,13 @@ pub struct Config {
     pub services: ServicesConfig,
     /// The file synchronization from the primary (maestro-fence stops it).
     pub sync: SyncConfig,
-    pub smoketest: SmoketestConfig,
-    pub watch: WatchConfig,
     /// The sections the tools own (`fence`, `verify`, `logscan`, ...), as
     /// written in the file, by name.
     pub tool_sections: BTreeMap<String, toml::Value>,
 }
 
 /// The shared sections, in the order an error lists them.
-const SHARED_SECTIONS: [&str; 7] = [
-    "site",
-    "primary",
-    "failover",
-    "services",
-    "sync",
-    "smoketest",
-    "watch",
-];
+const SHARED_SECTIONS: [&str; 5] = ["site", "primary", "failover", "services", "sync"];
 
 impl<'de> Deserialize<'de> for Config {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Config, D::Error> {
@@ -97,8 +86,6 @@ impl<'de> serde::de::Visitor<'de> for ConfigVisitor {
                 "failover" => c.failover = Some(map.next_value()?),
                 "services" => c.services = map.next_value()?,
                 "sync" => c.sync = map.next_value()?,
-                "smoketest" => c.smoketest = map.next_value()?,
-                "watch" => c.watch = map.next_value()?,
                 name if registered.is_empty() || registered.iter().any(|s| s.name == name) => {
                     let value: toml::Value = map.next_value()?;
                     if !value.is_table() {
@@ -132,6 +119,9 @@ fn leak_names(names: Vec<&'static str>) -> &'static [&'static str] {
 pub struct Section {
     pub name: &'static str,
     check: fn(&LoadedConfig, &'static str) -> Result<(), ConfigError>,
+    /// The section's JSON Schema, with its keys' descriptions (the doc
+    /// comments of its type): the source of the configuration reference.
+    pub schema: fn() -> schemars::Schema,
 }
 
 impl fmt::Debug for Section {
@@ -142,10 +132,13 @@ impl fmt::Debug for Section {
 
 impl Section {
     /// The section `[name]`, read as `T`.
-    pub const fn typed<T: DeserializeOwned + Default>(name: &'static str) -> Section {
+    pub const fn typed<T: DeserializeOwned + Default + schemars::JsonSchema>(
+        name: &'static str,
+    ) -> Section {
         Section {
             name,
             check: check_typed::<T>,
+            schema: schema_of::<T>,
         }
     }
 
@@ -154,6 +147,22 @@ impl Section {
     pub fn check(&self, loaded: &LoadedConfig) -> Result<(), ConfigError> {
         (self.check)(loaded, self.name)
     }
+}
+
+fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::SchemaGenerator::default().into_root_schema_for::<T>()
+}
+
+/// The sections several tools read, with their schemas, in the order the
+/// configuration reference lists them.
+pub fn shared_sections() -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("site", schema_of::<SiteConfig>()),
+        ("primary", schema_of::<HostConfig>()),
+        ("failover", schema_of::<HostConfig>()),
+        ("services", schema_of::<ServicesConfig>()),
+        ("sync", schema_of::<SyncConfig>()),
+    ]
 }
 
 fn check_typed<T: DeserializeOwned + Default>(
@@ -213,23 +222,27 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OneSection<T> {
 }
 
 /// `[primary]` and `[failover]`: how to reach a server over SSH.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
-    /// Host name or address.
+    /// Host name or address, as known_hosts names it (required).
     pub host: String,
+    /// The SSH port. Default 22.
     #[serde(default = "default_ssh_port")]
     pub port: u16,
+    /// The user the tools log in as. Default `root`.
     #[serde(default = "default_ssh_user")]
     pub user: String,
-    /// Private key; without it the ssh-agent is asked.
+    /// The private key (unencrypted); without it the ssh-agent is asked.
     pub identity_file: Option<PathBuf>,
     /// Default: `/etc/maestro-ha/known_hosts`.
     pub known_hosts: Option<PathBuf>,
     /// TCP connect, SSH handshake and login, each. Default 10s.
     pub connect_timeout: Option<HumanDuration>,
-    /// Every address the server answers on (the fence blocks them all;
-    /// the watcher probes them). Default: `host` alone.
+    /// Every address the server answers on that stays with it (the fence
+    /// blocks them all; the watcher probes them): never one the other
+    /// server takes over, like Maestro's service address. Default: `host`
+    /// alone.
     #[serde(default)]
     pub addresses: Vec<String>,
 }
@@ -272,7 +285,7 @@ impl HostConfig {
 }
 
 /// How Maestro's services are started and stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceManager {
     #[default]
@@ -284,7 +297,7 @@ pub enum ServiceManager {
 }
 
 /// `[services]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServicesConfig {
     #[serde(default)]
@@ -309,7 +322,7 @@ pub struct ServicesConfig {
 
 /// `[sync]`: the file synchronization from the primary to the failover
 /// server, as far as the fence must stop it (maestro-fence).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     /// On the primary: the systemd timer that starts the sync (stopped,
@@ -410,7 +423,7 @@ pub struct SyncConfig {
 }
 
 /// `[sync] snapshot`: how maestro-sync takes the point in time it replicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncSnapshot {
     /// A read-only btrfs snapshot of the subvolume.
@@ -437,104 +450,24 @@ impl SyncSnapshot {
     }
 }
 
-/// `[smoketest]`: the test mailing checked end to end by maestro-smoketest.
-/// Every key has a flag of the same name, and the flag wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmoketestConfig {
-    /// Maestro's trigger URL without the token, e.g.
-    /// `https://maestro.example.org/lui/externalAction.do`. Unset: no trigger
-    /// (a person sends the test mailing).
-    pub trigger_url: Option<String>,
-    /// The trigger token of the prepared test job.
-    pub trigger_token: Option<SecretRef>,
-    /// The seed mailbox: `imaps://user@host:993/INBOX`, `imap://user@host:143/INBOX`
-    /// (STARTTLS is required) or `maildir:/path`.
-    pub mailbox: Option<String>,
-    /// The seed mailbox's IMAP password.
-    pub mailbox_password: Option<SecretRef>,
-    /// PEM file of extra CA certificates trusted for IMAPS/STARTTLS (besides the built-in roots).
-    pub ca_file: Option<PathBuf>,
-    /// The folder a copy in Junk is looked for in. Default: the folder marked
-    /// `\Junk`, else one named Junk or Spam.
-    pub junk_folder: Option<String>,
-    /// The test message is the one whose subject contains this. Default "maestro-ha smoke test".
-    pub subject: Option<String>,
-    /// ... or whose text contains this marker.
-    pub marker: Option<String>,
-    /// How long to wait for the test message. Default 120s.
-    pub timeout: Option<HumanDuration>,
-    /// Leave the test message in the mailbox. Default false.
-    pub keep: Option<bool>,
-    /// The tracker's `HOST` or `HOST:PORT` in the links; links to other hosts
-    /// are not clicked. Default: every `/trk/click?ref=` link.
-    pub tracker_host: Option<String>,
-    /// This server's addresses the tracker host name must resolve to.
-    /// Default: the addresses of this machine's interfaces.
-    #[serde(default)]
-    pub server_addresses: Vec<String>,
-    /// Where the tracker must redirect to (any one of them).
-    #[serde(default)]
-    pub expect_targets: Vec<String>,
-    /// Maestro's report export URL (job data, token-protected), without the token.
-    pub report_url: Option<String>,
-    /// The report export token.
-    pub report_token: Option<SecretRef>,
-    /// How long to wait for the report to count a click or a bounce. Default 60s.
-    pub report_timeout: Option<HumanDuration>,
-    /// LISTSERV's SMTP listener the bounce is sent to: `host:port`. Default: the trigger URL's host, port 25.
-    pub smtp: Option<String>,
-    /// The seed address the bounce says failed. Default: the test message's recipient.
-    pub bounce_recipient: Option<String>,
-    /// Every single network step (HTTP request, SMTP session, IMAP command). Default 10s.
-    pub io_timeout: Option<HumanDuration>,
-}
-/// `[watch]`: outage detection by maestro-watch.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchConfig {
-    /// The primary as probed: a host name or address. Default: `[primary] host`.
-    pub target: Option<String>,
-    /// TCP ports to connect to. Default: 80, 443, 25, 1099, 3306 (Maestro's ports).
-    pub tcp_ports: Option<Vec<u16>>,
-    /// URLs to GET without following redirects, e.g. `http://maestro1/lui/`.
-    #[serde(default)]
-    pub http: Vec<String>,
-    /// HTTP statuses that count as up. Default: every 2xx and 3xx.
-    pub http_expect: Option<Vec<u16>>,
-    /// Also ping the target (the system `ping`). An ICMP-only failure never makes DOWN.
-    pub icmp: Option<bool>,
-    /// Each probe's timeout. Default 3s.
-    pub probe_timeout: Option<HumanDuration>,
-    /// How long every probe must fail before DOWN is confirmed. Default 120s.
-    pub threshold: Option<HumanDuration>,
-    /// Time between evaluations of `run`, and the expected spacing of `once`
-    /// runs: a gap of more than three intervals restarts the threshold timer. Default 10s.
-    pub interval: Option<HumanDuration>,
-    /// Proves this host is connected: `host:port` (TCP connect) or `host` (ping).
-    pub gateway: Option<String>,
-    /// Third-party servers that run the same probes over SSH.
-    #[serde(default)]
-    pub witnesses: Vec<WitnessConfig>,
-    /// Command run once (through `sh -c`) when DOWN is confirmed by `run`.
-    pub exec: Option<String>,
-    /// Bound on the `exec` command. Default 30m.
-    pub exec_timeout: Option<HumanDuration>,
-}
-
 /// One witness in `[[watch.witnesses]]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
+    /// The witness server, as known_hosts names it (required).
     pub host: String,
+    /// The SSH port. Default 22.
     #[serde(default = "default_ssh_port")]
     pub port: u16,
+    /// The user to log in as. Default `root`.
     #[serde(default = "default_ssh_user")]
     pub user: String,
+    /// The private key (unencrypted); without it the ssh-agent is asked.
     pub identity_file: Option<PathBuf>,
-    /// Default: `/etc/maestro-ha/known_hosts`.
+    /// The known_hosts file the witness's host key must be in (never
+    /// accepted on first use). Default `/etc/maestro-ha/known_hosts`.
     pub known_hosts: Option<PathBuf>,
-    /// Default 10s.
+    /// Bounds name lookup, TCP connect, handshake and login, each. Default 10s.
     pub connect_timeout: Option<HumanDuration>,
     /// The maestro-watch binary on the witness. Default `maestro-watch`.
     pub command: Option<String>,
@@ -690,7 +623,14 @@ pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
 /// Find, read, parse and validate the configuration, then apply `--set`.
 pub fn load(flag: Option<&Path>, overrides: &[String]) -> Result<LoadedConfig, ConfigError> {
     let (path, source) = locate(flag);
-    let (text, file_found) = match crate::fsio::read_regular(&path, CONFIG_LIMIT) {
+    // `--config /dev/null` is the way to say "no configuration, flags only"
+    // (a witness's probe command, a test): the one device read as a file.
+    let read = if path == Path::new("/dev/null") {
+        Ok(Vec::new())
+    } else {
+        crate::fsio::read_regular(&path, CONFIG_LIMIT)
+    };
+    let (text, file_found) = match read {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => (t, true),
             Err(e) => {
@@ -941,7 +881,7 @@ mod tests {
     }
 
     /// A tool's own section, as a tool crate defines it.
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct TestFence {
         #[allow(dead_code)]

@@ -70,6 +70,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     s.parse::<HumanDuration>().map(|h| h.0)
 }
 
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a duration: `250ms`, `90s`, `5m`, `1h30m`, or a number of seconds",
+            "type": ["string", "number"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,8 @@ pub const MIB: u64 = 1024 * KIB;
 pub enum FsioError {
     #[error("{}: is {kind}, not a regular file", .path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: is {kind}, not a FIFO or a character device: no stream is written to it", .path.display())]
+    NotStream { path: PathBuf, kind: &'static str },
     #[error("{}: larger than {} (refused: a file of this kind is never that big)", .path.display(), size_text(*.limit))]
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{}: is not valid UTF-8 text", .path.display())]
@@ -95,8 +97,8 @@ pub fn kind_name(ft: std::fs::FileType) -> &'static str {
 /// Opens `path` for reading, refusing anything that is not a regular file
 /// (symbolic links are followed to what they name). A FIFO is opened
 /// without blocking, so it is refused at once rather than waited on.
-/// `/dev/null` is accepted as the empty file it reads as: `--config
-/// /dev/null` is the Unix way to say "no configuration".
+/// `/dev/null` is a device like any other here: the configuration, the one
+/// place where it means something ("no configuration"), says so itself.
 pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     let mut opts = OpenOptions::new();
     opts.read(true);
@@ -123,7 +125,7 @@ pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     let meta = file
         .metadata()
         .map_err(|e| FsioError::io(path, "read its metadata", e))?;
-    if !meta.is_file() && !is_dev_null(&meta) {
+    if !meta.is_file() {
         return Err(FsioError::NotRegular {
             path: path.to_path_buf(),
             kind: kind_name(meta.file_type()),
@@ -134,22 +136,54 @@ pub fn open_regular(path: &Path) -> Result<File, FsioError> {
     Ok(file)
 }
 
-/// The null device, whatever name it is reached by: a character device
-/// with /dev/null's device number.
-fn is_dev_null(meta: &std::fs::Metadata) -> bool {
+/// Opens an existing FIFO or character device for writing a stream (a
+/// tool's output sent to a pipe or a terminal), without ever blocking: a
+/// FIFO nobody reads is refused at once (it would block the open until a
+/// reader came). Anything else is refused by name: a regular file is
+/// written atomically instead ([`AtomicFile`]), and a block device or a
+/// socket is no place for a stream.
+pub fn open_stream_for_writing(path: &Path) -> Result<File, FsioError> {
+    let mut opts = OpenOptions::new();
+    opts.write(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        if !meta.file_type().is_char_device() {
-            return false;
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            if let Ok(meta) = std::fs::metadata(path) {
+                use std::os::unix::fs::FileTypeExt;
+                if meta.file_type().is_fifo() {
+                    return FsioError::io(path, "write to it: a FIFO nobody reads", e);
+                }
+                return FsioError::NotStream {
+                    path: path.to_path_buf(),
+                    kind: kind_name(meta.file_type()),
+                };
+            }
         }
-        std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == meta.rdev())
+        FsioError::io(path, "open it for writing", e)
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| FsioError::io(path, "read its metadata", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let ft = meta.file_type();
+        if !ft.is_fifo() && !ft.is_char_device() {
+            return Err(FsioError::NotStream {
+                path: path.to_path_buf(),
+                kind: kind_name(ft),
+            });
+        }
+        clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it for writing", e))?;
     }
     #[cfg(not(unix))]
-    {
-        let _ = meta;
-        false
-    }
+    let _ = meta;
+    Ok(file)
 }
 
 #[cfg(unix)]
@@ -200,7 +234,8 @@ pub fn read_regular_to_string(path: &Path, limit: u64) -> Result<String, FsioErr
 }
 
 /// Replaces `path` with `bytes` atomically (see [`AtomicFile`]). A new file
-/// gets `mode_if_new`; an existing one keeps its mode and owner.
+/// gets `mode_if_new`; an existing one keeps its mode and owner; a
+/// symbolic link at `path` is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode_if_new: u32) -> Result<(), FsioError> {
     let mut file = AtomicFile::create(path, mode_if_new)?;
     file.write_all(bytes)
@@ -215,8 +250,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode_if_new: u32) -> Result<(), F
 ///
 /// An existing target keeps its permissions and its owner and group: a
 /// chown that fails is an error (the new file would belong to someone
-/// else). A target that is a symbolic link has the file it names replaced,
-/// and the link is kept.
+/// else). A target that is a symbolic link is refused by
+/// [`AtomicFile::create`]: a tool running as root in a folder someone else
+/// can write to would otherwise replace whatever file the link names.
+/// [`AtomicFile::create_through_link`] is the explicit opt-in for a path
+/// the user named on the command line: the file the link names is
+/// replaced, and the link is kept.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
@@ -225,13 +264,32 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
+    /// Refuses a target that is a symbolic link (see the type's docs).
     pub fn create(path: &Path, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Err(FsioError::NotRegular {
+                path: path.to_path_buf(),
+                kind: kind_name(m.file_type()),
+            }),
+            _ => AtomicFile::create_at(path.to_path_buf(), mode_if_new),
+        }
+    }
+
+    /// Like [`AtomicFile::create`], but a target that is a symbolic link
+    /// has the file it names replaced, and the link is kept.
+    pub fn create_through_link(path: &Path, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
         let target = match std::fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
                 .map_err(|e| FsioError::io(path, "follow the symbolic link", e))?,
             _ => path.to_path_buf(),
         };
-        let existing = match std::fs::metadata(&target) {
+        AtomicFile::create_at(target, mode_if_new)
+    }
+
+    fn create_at(target: PathBuf, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
+        // Not following a link: one put there since the caller looked is
+        // refused as "a symbolic link", never written through.
+        let existing = match std::fs::symlink_metadata(&target) {
             Ok(m) if m.is_file() => Some(m),
             Ok(m) => {
                 return Err(FsioError::NotRegular {
@@ -389,7 +447,7 @@ pub fn sync_parent(path: &Path) -> Result<(), FsioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     use std::time::{Duration, Instant};
 
     fn mkfifo(path: &Path) {
@@ -430,8 +488,43 @@ mod tests {
     }
 
     #[test]
-    fn dev_null_reads_as_an_empty_file() {
-        assert_eq!(read_regular(Path::new("/dev/null"), MIB).unwrap(), b"");
+    fn a_stream_is_opened_only_on_a_fifo_with_a_reader_or_a_character_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        mkfifo(&fifo);
+        let started = Instant::now();
+        let err = open_stream_for_writing(&fifo).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(err.to_string().contains("a FIFO nobody reads"), "{err}");
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut w = open_stream_for_writing(&fifo).unwrap();
+        w.write_all(b"x").unwrap();
+        open_stream_for_writing(Path::new("/dev/null")).unwrap();
+        let sock = dir.path().join("s");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let err = open_stream_for_writing(&sock).unwrap_err();
+        assert!(err.to_string().contains("is a socket, not a FIFO"), "{err}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "keep").unwrap();
+        assert!(matches!(
+            open_stream_for_writing(&file),
+            Err(FsioError::NotStream { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+    }
+
+    #[test]
+    fn dev_null_is_a_device_like_any_other() {
+        // A log or a manifest given as /dev/null would read as empty: "no
+        // findings", never an error. Only the config treats it specially.
+        let err = read_regular(Path::new("/dev/null"), MIB).unwrap_err();
+        assert!(err
+            .to_string()
+            .ends_with("is a character device, not a regular file"));
     }
 
     #[test]
@@ -517,13 +610,19 @@ mod tests {
     }
 
     #[test]
-    fn a_symbolic_link_keeps_pointing_at_the_new_content() {
+    fn a_symbolic_link_is_refused_unless_asked_for_and_then_keeps_pointing_at_the_new_content() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real");
         let link = dir.path().join("link");
         std::fs::write(&real, "old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_atomic(&link, b"new", 0o600).unwrap();
+        let err = write_atomic(&link, b"new", 0o600).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let mut f = AtomicFile::create_through_link(&link, 0o600).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
         assert!(std::fs::symlink_metadata(&link)
             .unwrap()
             .file_type()

@@ -108,6 +108,24 @@ pub fn world_readable_warning(path: &Path) -> Option<String> {
     })
 }
 
+impl schemars::JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a secret, never written in the file: `{ file = \"/etc/maestro-ha/NAME\" }` or `{ env = \"VARIABLE\" }`",
+            "type": "object",
+            "properties": {
+                "file": { "type": "string" },
+                "env": { "type": "string" }
+            },
+            "additionalProperties": false
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for SecretRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct RefVisitor;

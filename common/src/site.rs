@@ -43,7 +43,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// How the paths of the described installation are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PathStyle {
     Unix,
@@ -82,7 +82,7 @@ impl fmt::Display for PathStyle {
 }
 
 /// A part of Maestro with files of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Component {
     Hub,
@@ -182,38 +182,69 @@ impl fmt::Display for Profile {
     }
 }
 
-/// The `[site]` section as written in the configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Where Maestro is installed and how its folders are laid out: the site
+/// profile every tool reads. Relative paths are relative to `install_root`;
+/// Windows-style paths accept `/` and are written with `\`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
+    /// Where Maestro is installed. Default `/opt/lsoft/maestro` on Linux, `C:\Program Files\L-Soft\Maestro` on Windows: a guess, set it.
     pub install_root: Option<String>,
+    /// How the installation's paths are written: `unix` or `windows`. Default: the system the tool runs on.
     pub path_style: Option<PathStyle>,
+    /// The folder layout: `maestro-4` (Maestro 3.0 and later, the default) or `maestro-2` (the 1.x to 2.1 Windows "Application Server" layout, preferring `log` folders).
     pub profile: Option<String>,
+    /// The HUB's home folder. Default `hub`.
     pub hub_home: Option<String>,
+    /// The LUI's home folder. Default `lui`.
     pub lui_home: Option<String>,
+    /// The Tracker's home folder. Default `trk`.
     pub tracker_home: Option<String>,
+    /// The internal database's folder. Default `<lui_home>/database`.
     pub db_home: Option<String>,
+    /// The HUB's INI file. Default `<hub_home>/hub.ini`.
     pub hub_ini: Option<String>,
+    /// The LUI's INI file. Default `<lui_home>/lui.ini`.
     pub lui_ini: Option<String>,
+    /// The Tracker's INI file. Default `<tracker_home>/tracker.ini`.
     pub tracker_ini: Option<String>,
+    /// The Tomcat INI file of every component where no component's own is set. Default `<home>/tomcat.ini` (a guess).
     pub tomcat_ini: Option<String>,
+    /// The HUB's Tomcat INI file. Default: `tomcat_ini`, else `<hub_home>/tomcat.ini`.
     pub hub_tomcat_ini: Option<String>,
+    /// The LUI's Tomcat INI file. Default: `tomcat_ini`, else `<lui_home>/tomcat.ini`.
     pub lui_tomcat_ini: Option<String>,
+    /// The Tracker's Tomcat INI file. Default: `tomcat_ini`, else `<tracker_home>/tomcat.ini`.
     pub tracker_tomcat_ini: Option<String>,
+    /// The log folder of every component where no component's own is set. Default `<home>/logs`, or `<home>/log` where only that exists.
     pub log_dir: Option<String>,
+    /// The HUB's log folder (`HUB-yyyymmdd.LOG`). Default: `log_dir`, else `<hub_home>/logs`.
     pub hub_log_dir: Option<String>,
+    /// The LUI's log folder (`LUI-yyyymmdd.LOG`). Default: `log_dir`, else `<lui_home>/logs`.
     pub lui_log_dir: Option<String>,
+    /// The Tracker's log folder (`TRACKER-yyyymmdd.LOG`). Default: `log_dir`, else `<tracker_home>/logs`.
     pub tracker_log_dir: Option<String>,
+    /// The HUB's backup folder, left out of snapshot checks. Default `<hub_home>/backup`.
     pub hub_backup_dir: Option<String>,
+    /// The LUI's backup folder, left out of snapshot checks. Default `<lui_home>/backup`.
     pub lui_backup_dir: Option<String>,
+    /// The Tracker's backup folder, left out of snapshot checks. Default `<tracker_home>/backup`.
     pub tracker_backup_dir: Option<String>,
+    /// The HUB's temporary folder, left out of snapshot checks. Default `<hub_home>/temp` (a guess).
     pub hub_temp_dir: Option<String>,
+    /// The LUI's temporary folder, left out of snapshot checks. Default `<lui_home>/temp` (a guess).
     pub lui_temp_dir: Option<String>,
+    /// The Tracker's temporary folder, left out of snapshot checks. Default `<tracker_home>/temp` (a guess).
     pub tracker_temp_dir: Option<String>,
+    /// The database's data folder. Default `<db_home>/data` (a guess).
     pub db_data_dir: Option<String>,
+    /// The MySQL/MariaDB error log (`maestro-logscan --component db`). Default `<db_data_dir>/<short host name>.err`, MySQL's default name.
     pub db_log_file: Option<String>,
+    /// The HUB registry. Default `<hub_home>/hubreg`.
     pub hubreg_dir: Option<String>,
+    /// The HUB's account registry. Default `<hub_home>/accountreg`.
     pub accountreg_dir: Option<String>,
+    /// How the INI files are encoded: `iso-8859-1` (the default, as Java reads them) or `utf-8`.
     pub ini_encoding: Option<String>,
 }
 

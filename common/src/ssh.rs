@@ -119,6 +119,16 @@ impl ExecOutput {
     }
 }
 
+/// What [`SshClient::tcp_exchange`] got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpExchange {
+    /// The bytes the peer sent (at most the limit asked for).
+    pub received: Vec<u8>,
+    /// Whether the peer closed the connection (else the time or the limit ended it).
+    pub closed: bool,
+    pub elapsed: Duration,
+}
+
 /// Everything that can go wrong talking to a remote host.
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
@@ -226,6 +236,21 @@ impl SshError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, SshError::Timeout { .. })
     }
+
+    /// Whether the failure came before any TCP connection to the server was
+    /// made: the name did not resolve, or the connect itself failed (timed
+    /// out, no route, refused). Anything later (no SSH banner, a handshake
+    /// that breaks, a host key or login refused) means something answered
+    /// on the port.
+    pub fn before_tcp_connection(&self) -> bool {
+        match self {
+            SshError::Resolve { .. } | SshError::Connect { .. } => true,
+            SshError::Timeout { what, .. } => {
+                what.starts_with(TCP_CONNECT) || what.starts_with(RESOLVING)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An authenticated SSH connection.
@@ -306,6 +331,19 @@ impl SshClient {
         self.exec_with_input(command, &[], timeout)
     }
 
+    /// [`SshClient::exec`] for a command whose output is small and whose
+    /// server is not trusted to keep it so (a witness's probe report): more
+    /// than `max_output` bytes of stdout and stderr together is an error,
+    /// and the channel is closed at once.
+    pub fn exec_limited(
+        &self,
+        command: &str,
+        timeout: Duration,
+        max_output: usize,
+    ) -> Result<ExecOutput, SshError> {
+        self.exec_bounded(command, &[], timeout, max_output)
+    }
+
     /// Runs `command`, feeds it `input` on stdin, then closes stdin.
     ///
     /// Returns [`SshError::Timeout`] if the command has not finished within
@@ -316,6 +354,16 @@ impl SshClient {
         command: &str,
         input: &[u8],
         timeout: Duration,
+    ) -> Result<ExecOutput, SshError> {
+        self.exec_bounded(command, input, timeout, usize::MAX)
+    }
+
+    fn exec_bounded(
+        &self,
+        command: &str,
+        input: &[u8],
+        timeout: Duration,
+        max_output: usize,
     ) -> Result<ExecOutput, SshError> {
         let _op = self.lock();
         let start = Instant::now();
@@ -336,7 +384,7 @@ impl SshClient {
                 return Err(e.into_error("open a session channel", timed_out));
             }
         };
-        let result = self.drive(&mut channel, command, input, deadline, start);
+        let result = self.drive(&mut channel, command, input, deadline, start, max_output);
         if result.is_err() {
             // Best effort: ask the server to close the channel now; the
             // blocking free below waits for its answer at most the grace.
@@ -434,6 +482,95 @@ impl SshClient {
         result
     }
 
+    /// Has the server open a TCP connection to `host:port` (an SSH
+    /// `direct-tcpip` channel, what `ssh -W` uses), sends `send`, and reads
+    /// what comes back until the peer closes, `max_bytes` arrived or
+    /// `timeout` is over. The connection starts at the server, so this
+    /// proves what a client there reaches, with no program run there (the
+    /// server must allow TCP forwarding: OpenSSH's `AllowTcpForwarding`,
+    /// yes by default).
+    ///
+    /// OpenSSH confirms the channel only once its connect succeeded, so an
+    /// `Ok` means the connection was made; a refused or unreachable target is
+    /// [`SshError::Channel`] with the server's reason, a target that never
+    /// answers is [`SshError::Timeout`].
+    pub fn tcp_exchange(
+        &self,
+        host: &str,
+        port: u16,
+        send: &[u8],
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Result<TcpExchange, SshError> {
+        let _op = self.lock();
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let target = format!("{host}:{port}");
+        let timed_out = || SshError::Timeout {
+            what: format!("a TCP connection to {target} through the SSH server"),
+            after: timeout,
+        };
+        self.session.set_blocking(false);
+        let mut channel = match self.retry(deadline, || {
+            self.session.channel_direct_tcpip(host, port, None)
+        }) {
+            Ok(channel) => channel,
+            Err(e) => {
+                self.back_to_blocking();
+                return Err(e.into_error(&format!("connect to {target}"), timed_out));
+            }
+        };
+        let mut received = Vec::new();
+        let mut fed = 0usize;
+        let mut closed = false;
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < deadline && received.len() < max_bytes {
+            let mut progressed = false;
+            if fed < send.len() {
+                match channel.write(&send[fed..]) {
+                    Ok(n) => {
+                        fed += n;
+                        progressed |= n > 0;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The peer may close before it read what we sent.
+                    Err(_) => fed = send.len(),
+                }
+            }
+            match channel.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    let room = max_bytes - received.len();
+                    received.extend_from_slice(&buf[..n.min(room)]);
+                    progressed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+            if channel.eof() {
+                closed = true;
+                break;
+            }
+            if !progressed {
+                self.wait_socket(deadline);
+            }
+        }
+        let _ = channel.close();
+        self.back_to_blocking();
+        drop(channel);
+        Ok(TcpExchange {
+            received,
+            closed,
+            elapsed: start.elapsed(),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, ()> {
         // The guarded data is (), so a panic elsewhere cannot have left it
         // inconsistent.
@@ -498,6 +635,7 @@ impl SshClient {
         input: &[u8],
         deadline: Instant,
         start: Instant,
+        max_output: usize,
     ) -> Result<ExecOutput, DriveError> {
         self.retry(deadline, || channel.exec(command))?;
 
@@ -536,14 +674,20 @@ impl SshClient {
             }
 
             if stdout_open {
-                let (p, open) = drain(&mut *channel, &mut buf, &mut stdout)?;
+                let (p, open) = drain(&mut *channel, &mut buf, &mut stdout, max_output)?;
                 progressed |= p;
                 stdout_open = open;
             }
             if stderr_open {
-                let (p, open) = drain(&mut channel.stderr(), &mut buf, &mut stderr)?;
+                let (p, open) = drain(&mut channel.stderr(), &mut buf, &mut stderr, max_output)?;
                 progressed |= p;
                 stderr_open = open;
+            }
+            if stdout.len().saturating_add(stderr.len()) > max_output {
+                return Err(DriveError::Ssh(format!(
+                    "the command wrote more than {} of output (refused: it never writes that much)",
+                    crate::fsio::size_text(max_output as u64)
+                )));
             }
 
             if !progressed {
@@ -605,11 +749,14 @@ impl DriveError {
     }
 }
 
-/// Reads what a stream has now. Returns (got data, still open).
+/// Reads what a stream has now, stopping once `into` holds more than
+/// `limit` bytes (a sender faster than us would keep this loop going).
+/// Returns (got data, still open).
 fn drain(
     stream: &mut impl Read,
     buf: &mut [u8],
     into: &mut Vec<u8>,
+    limit: usize,
 ) -> Result<(bool, bool), DriveError> {
     let mut progressed = false;
     loop {
@@ -618,6 +765,9 @@ fn drain(
             Ok(n) => {
                 into.extend_from_slice(&buf[..n]);
                 progressed = true;
+                if into.len() > limit {
+                    return Ok((progressed, true));
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((progressed, true)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -655,6 +805,11 @@ fn validate_target(opts: &SshOptions) -> Result<(), SshError> {
 
 /// Resolves in a helper thread because `getaddrinfo` has no timeout of its
 /// own; on timeout the thread is left to finish on its own.
+/// How the timeouts before a TCP connection begin (see
+/// [`SshError::before_tcp_connection`]).
+const RESOLVING: &str = "resolving host ";
+const TCP_CONNECT: &str = "TCP connect to ";
+
 fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, SshError> {
     let (tx, rx) = mpsc::channel();
     let query = (host.to_string(), port);
@@ -680,7 +835,7 @@ fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, 
             reason: e.to_string(),
         }),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(SshError::Timeout {
-            what: format!("resolving host {host:?}"),
+            what: format!("{RESOLVING}{host:?}"),
             after: timeout,
         }),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(SshError::Resolve {
@@ -709,7 +864,7 @@ fn connect_any(
     }
     match last {
         Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => Err(SshError::Timeout {
-            what: format!("TCP connect to {target} ({addr})"),
+            what: format!("{TCP_CONNECT}{target} ({addr})"),
             after: timeout,
         }),
         Some((addr, source)) => Err(SshError::Connect {
@@ -1166,6 +1321,31 @@ fn abbreviate(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failures_before_a_tcp_connection_say_so() {
+        let refused = connect_any(
+            &["127.0.0.1:1".parse().unwrap()],
+            "127.0.0.1:1",
+            Duration::from_secs(2),
+        )
+        .unwrap_err();
+        assert!(refused.before_tcp_connection(), "{refused}");
+        let timeout = |what: &str| SshError::Timeout {
+            what: what.to_string(),
+            after: Duration::from_secs(1),
+        };
+        assert!(timeout(&format!("{TCP_CONNECT}h:22 (198.18.0.2:22)")).before_tcp_connection());
+        assert!(timeout(&format!("{RESOLVING}\"h\"")).before_tcp_connection());
+        // Connected, then no banner: something answers on the port.
+        assert!(!timeout("SSH handshake with h:22").before_tcp_connection());
+        assert!(!SshError::Handshake {
+            host: "h".into(),
+            port: 22,
+            reason: "Failed getting banner".into()
+        }
+        .before_tcp_connection());
+    }
 
     #[test]
     fn fingerprint_is_unpadded_base64_with_prefix() {

@@ -6,8 +6,12 @@
 # Pacemaker passes the options on stdin (FenceAgentAPI); fence_maestro reads
 # everything else (services, sync, levels) from the maestro-ha config.
 #
-# pcmk_host_list names the node this device fences. Without it Pacemaker asks
-# the agent's `list`, which prints [fence] node_name (set it in the config).
+# node_name names the one node this device fences (or set [fence] node_name in
+# the config): fence_maestro refuses every request for another node, and every
+# request naming a node when it knows none (Pacemaker does not pass
+# pcmk_host_list to the agent, and fills in plug with whatever node it asks
+# about). pcmk_host_list tells Pacemaker the same; without it Pacemaker asks
+# the agent's `list`, which prints the node name.
 #
 # Timeouts: Pacemaker kills the agent at pcmk_off_timeout / pcmk_reboot_timeout
 # (default: stonith-timeout, 60s) and retries within what is left. Keep
@@ -17,6 +21,7 @@ pcs stonith create maestro-primary-fence fence_maestro \
     config_file=/etc/maestro-ha/config.toml \
     state_dir=/var/lib/maestro-ha \
     power_timeout=40 \
+    node_name=maestro1 \
     pcmk_host_list=maestro1 \
     pcmk_reboot_action=off \
     pcmk_off_timeout=90s \

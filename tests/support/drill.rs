@@ -1,4 +1,4 @@
-//! The failover drill (issue #8): the whole runbook of the tech tip, end to
+//! The failover drill: the whole runbook of the tech tip, end to
 //! end, with real parts, in a lab of network namespaces made by the test:
 //!
 //! - `p`, the primary (198.18.0.1): a real sshd, a Maestro-like installation
@@ -6,7 +6,11 @@
 //!   `lui/database/data` and a writer committing rows and job files;
 //! - `f`, the failover (198.18.0.2): a real sshd, the replica, where the
 //!   runbook runs;
-//! - `w`, a witness (198.18.0.3) with a real sshd, asked by maestro-watch.
+//! - `w`, a witness (198.18.0.3) with a real sshd, asked by maestro-watch
+//!   and maestro-redirect;
+//! - `n`, the DNS (198.18.0.53): BIND 9, primary of `example.org` with a
+//!   TSIG key for dynamic updates; the failover and the witness resolve
+//!   through it (`/etc/netns/NS/resolv.conf`).
 //!
 //! Replication is maestro-sync on a schedule (a thread): each cycle runs
 //! `maestro-sync push` on the primary, whose `command` snapshot's quiesce
@@ -31,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use super::maestro_snapshot_verify::{find, Mariadb};
 use super::netns::Lab;
+use super::redirect_lab::{tsig_key, Bind, NetnsEtc};
 use super::sshd::Sshd;
 
 pub const WATCH: &str = env!("CARGO_BIN_EXE_maestro-watch");
@@ -39,10 +44,14 @@ pub const VERIFY: &str = env!("CARGO_BIN_EXE_maestro-snapshot-verify");
 pub const LOGSCAN: &str = env!("CARGO_BIN_EXE_maestro-logscan");
 pub const SMOKETEST: &str = env!("CARGO_BIN_EXE_maestro-smoketest");
 pub const SYNC: &str = env!("CARGO_BIN_EXE_maestro-sync");
+pub const REDIRECT: &str = env!("CARGO_BIN_EXE_maestro-redirect");
 
 const P: &str = "p";
 const F: &str = "f";
 const W: &str = "w";
+const N: &str = "n";
+/// The zone whose names move: the tracker's name `maestro.example.org`.
+const DNS_ZONE: &str = "example.org";
 const DB_PORT: u16 = 3306;
 /// maestro-watch's threshold in the drill (production: minutes).
 const THRESHOLD_SECS: u64 = 3;
@@ -71,6 +80,12 @@ pub enum Fault {
     /// A table the LUI checks at start-up was dropped on the primary before
     /// the last sync: the replica is one point in time, but a broken one.
     TableMissing,
+    /// The failover's TSIG key has the wrong secret: the DNS server
+    /// refuses the update.
+    DnsUpdateRefused,
+    /// An INI value pins the old primary's address (`DBHost=198.18.0.1`
+    /// in lui.ini, synced to the replica).
+    IniPinsOldPrimary,
 }
 
 /// Why the failover happens.
@@ -457,6 +472,8 @@ pub struct Drill {
     sshd_p: Sshd,
     sshd_f: Sshd,
     _sshd_w: Sshd,
+    _dns: Bind,
+    _resolv: [NetnsEtc; 2],
     lab: Lab,
     dir: tempfile::TempDir,
     pub fault: Fault,
@@ -486,6 +503,18 @@ impl Drill {
         lab.add_host(P, 1);
         lab.add_host(F, 2);
         lab.add_host(W, 3);
+        lab.add_host(N, 53);
+        // Before the sshds start: `ip netns exec` binds these files at start.
+        let resolv = [NetnsEtc::new(&lab, F), NetnsEtc::new(&lab, W)];
+        for r in &resolv {
+            r.write(
+                "resolv.conf",
+                &format!(
+                    "nameserver {}\noptions timeout:1 attempts:2\n",
+                    lab.addr(53)
+                ),
+            );
+        }
         let sshd_p = Sshd::start_in_netns(&lab.ns(P), &lab.addr(1));
         let sshd_f = Sshd::start_in_netns(&lab.ns(F), &lab.addr(2));
         let sshd_w = Sshd::start_in_netns(&lab.ns(W), &lab.addr(3));
@@ -494,6 +523,20 @@ impl Drill {
             .tempdir()
             .unwrap();
         let root = dir.path().to_path_buf();
+        let key = tsig_key(&root, "maestro-ha");
+        let rndc = tsig_key(&root, "rndc-key");
+        let dns = Bind::primary(
+            &lab,
+            DNS_ZONE,
+            N,
+            &lab.addr(53),
+            root.join("dns"),
+            &key,
+            "maestro-ha",
+            &rndc,
+            &[],
+            &lab.addr(1),
+        );
         make_install_tree(&root.join("primary/maestro"));
         // The failover runs Maestro from the current generation: its
         // install root is a link into it (dangling until the first sync).
@@ -523,6 +566,8 @@ impl Drill {
             sshd_p,
             sshd_f,
             _sshd_w: sshd_w,
+            _dns: dns,
+            _resolv: resolv,
             lab,
             dir,
             fault,
@@ -545,6 +590,31 @@ impl Drill {
 
     fn path(&self, p: &str) -> PathBuf {
         self.root().join(p)
+    }
+
+    /// The TSIG key the failover signs its DNS update with: the one the
+    /// DNS server knows, or (the fault) a copy with another secret.
+    fn dns_key(&self) -> PathBuf {
+        let key = self.path("maestro-ha.key");
+        if self.fault != Fault::DnsUpdateRefused {
+            return key;
+        }
+        let text = fs::read_to_string(&key).unwrap();
+        let start = text.find("secret \"").unwrap() + 8;
+        let end = start + text[start..].find('"').unwrap();
+        let wrong = self.path("wrong-secret.key");
+        fs::write(
+            &wrong,
+            format!(
+                "{}{}{}",
+                &text[..start],
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                &text[end..]
+            ),
+        )
+        .unwrap();
+        super::redirect_lab::private(&wrong);
+        wrong
     }
 
     fn write_configs(&self) {
@@ -572,8 +642,11 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
 [sync]\nauthorized_keys = \"{fak}\"\nkey_match = \"maestro-ha-test\"\nprocess_name = \"\"\ngenerations = \"{r}/failover/gen\"\nkeep = 3\nio_timeout = \"5s\"\nlock_wait = \"10s\"\n{cron}\n\
 {fence}\
 [watch]\ntarget = \"{p_addr}\"\ntcp_ports = [{pp}, {DB_PORT}]\nicmp = true\nprobe_timeout = \"1s\"\nthreshold = \"{THRESHOLD_SECS}s\"\ninterval = \"1s\"\n\n\
-[[watch.witnesses]]\nhost = \"{w_addr}\"\nport = {wp}\nuser = \"{wu}\"\nidentity_file = \"{wk}\"\nknown_hosts = \"{wkh}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n",
+[[watch.witnesses]]\nhost = \"{w_addr}\"\nport = {wp}\nuser = \"{wu}\"\nidentity_file = \"{wk}\"\nknown_hosts = \"{wkh}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n\n\
+[redirect]\nmethods = [\"dns\"]\naddresses = [\"{f_addr}\"]\nstep_timeout = \"2s\"\ndns_zone = \"{DNS_ZONE}\"\ndns_server = \"{n_addr}\"\ndns_names = [\"maestro.{DNS_ZONE}\"]\ndns_key = {{ file = \"{dns_key}\" }}\ndns_wait = \"5s\"\n",
             site = site("failover/maestro"),
+            n_addr = self.lab.addr(53),
+            dns_key = self.dns_key().display(),
             stop = stop_command(&primary_datadir),
             active = active_command(&primary_datadir),
             cron = if self.mode == Mode::Planned {
@@ -810,6 +883,17 @@ io_timeout = \"5s\"\nlock_wait = \"10s\"\ndeadline = \"50s\"\n\n"
                 }
                 self.primary.cycle().unwrap();
             }
+            Fault::IniPinsOldPrimary => {
+                // Someone wrote the primary's own address where a name belongs.
+                let ini = self.primary.live().join("lui/lui.ini");
+                let text = fs::read_to_string(&ini).unwrap();
+                fs::write(
+                    &ini,
+                    text.replace("DBHost=localhost", &format!("DBHost={}", self.lab.addr(1))),
+                )
+                .unwrap();
+                self.primary.cycle().unwrap();
+            }
             _ => {}
         }
         if self.fault == Fault::IcmpBlocked {
@@ -1005,6 +1089,36 @@ io_timeout = \"5s\"\nlock_wait = \"10s\"\ndeadline = \"50s\"\n\n"
             |d| {
                 let run = d.on_primary(FENCE, &["guard"]);
                 run.outcome(run.exit == Some(2))
+            },
+        )
+    }
+
+    /// The runbook's step 2: the tracker's name moves to the failover (a
+    /// TSIG-signed update of the lab's BIND, verified on its name server),
+    /// then nothing may still point at the old primary: the replica's INI
+    /// files, the name from here and from the witness.
+    pub fn redirect(&mut self) -> bool {
+        self.step("traffic to the failover", "maestro-redirect move", |d| {
+            let run = d.on_failover(REDIRECT, &["move"]);
+            run.outcome(run.exit == Some(0))
+        }) && self.step(
+            "nothing points at the old primary",
+            "maestro-redirect check",
+            |d| {
+                let run = d.on_failover(REDIRECT, &["check"]);
+                run.outcome(run.exit == Some(0))
+            },
+        )
+    }
+
+    /// The failback's redirect: the name points at the primary again.
+    pub fn redirect_back(&mut self) -> bool {
+        self.step(
+            "traffic back to the primary",
+            "maestro-redirect undo",
+            |d| {
+                let run = d.on_failover(REDIRECT, &["undo"]);
+                run.outcome(run.exit == Some(0))
             },
         )
     }
@@ -1378,6 +1492,7 @@ io_timeout = \"5s\"\nlock_wait = \"10s\"\ndeadline = \"50s\"\n\n"
             Mode::Planned => self.switchover(),
         };
         let failover = fenced
+            && self.redirect()
             && self.verify_replica()
             && self.prestart_gate()
             && self.start_failover_database()
@@ -1397,6 +1512,7 @@ io_timeout = \"5s\"\nlock_wait = \"10s\"\ndeadline = \"50s\"\n\n"
             && self.sync_back()
             && self.verify_primary()
             && self.guard_allows()
+            && self.redirect_back()
             && self.start_primary_again()
             && self.start_emulator(P)
             && self.startup_logs(P)

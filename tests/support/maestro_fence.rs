@@ -115,6 +115,11 @@ impl Pair {
     pub fn link_down(&self) {
         ip(&["-n", &self.primary.name, "link", "set", "veth0", "down"]);
     }
+
+    /// Plugs the primary's link back in.
+    pub fn link_up(&self) {
+        ip(&["-n", &self.primary.name, "link", "set", "veth0", "up"]);
+    }
 }
 
 /// A process the test started, killed on drop. A thread waits for it, so
@@ -420,24 +425,123 @@ epoch_file = "{r}/epoch"
 
     /// A TCP listener in the failover namespace (accepting into its backlog).
     pub fn listen_on_failover(&mut self, port: u16) {
+        let ns = self.pair.failover.name.clone();
+        self.listen(&ns, FAILOVER_ADDR, port, Listener::Backlog);
+    }
+
+    /// A TCP listener on `addr:port` in namespace `ns`, behaving as `kind`.
+    pub fn listen(&mut self, ns: &str, addr: &str, port: u16, kind: Listener) {
+        let serve = match kind {
+            Listener::Backlog => "time.sleep(300)",
+            Listener::Silent => "held = []\nwhile True:\n    c, _ = s.accept()\n    held.append(c)",
+            Listener::Closes => "while True:\n    c, _ = s.accept()\n    c.close()",
+        };
         let mut command = Command::new("ip");
         command.args([
-            "netns", "exec", &self.pair.failover.name, "python3", "-c",
-            &format!("import socket,time\ns=socket.socket()\ns.bind(('{FAILOVER_ADDR}',{port}))\ns.listen(64)\ntime.sleep(300)\n"),
+            "netns", "exec", ns, "python3", "-c",
+            &format!("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('{addr}',{port}))\ns.listen(64)\n{serve}\n"),
         ]);
+        command.stdin(Stdio::null());
         self.processes.push(Guarded::spawn(command));
-        let ns = self.pair.failover.name.clone();
+        let ns = ns.to_string();
         wait_for(
             || {
                 let out = Command::new("ip")
                     .args(["netns", "exec", &ns, "ss", "-ltn"])
                     .output()
                     .unwrap();
-                String::from_utf8_lossy(&out.stdout).contains(&format!("{FAILOVER_ADDR}:{port}"))
+                String::from_utf8_lossy(&out.stdout).contains(&format!("{addr}:{port}"))
             },
-            "the failover listener",
+            "the listener",
         );
     }
+
+    /// Kills the primary's sshd (its listener: the port is free at once).
+    pub fn stop_sshd(&self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.sshd.pid().to_string()])
+            .status();
+        let ns = self.pair.primary.name.clone();
+        let port = self.sshd.port();
+        wait_for(
+            || {
+                let out = Command::new("ip")
+                    .args(["netns", "exec", &ns, "ss", "-ltn"])
+                    .output()
+                    .unwrap();
+                !String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} "))
+            },
+            "sshd to let go of its port",
+        );
+    }
+
+    /// Loads an nftables ruleset in the primary's namespace.
+    pub fn primary_nft(&self, ruleset: &str) {
+        nft_in(&self.pair.primary.name, ruleset);
+    }
+
+    /// Loads an nftables ruleset in the failover's namespace.
+    pub fn failover_nft(&self, ruleset: &str) {
+        nft_in(&self.pair.failover.name, ruleset);
+    }
+
+    /// Runs a program in the primary's namespace, bounded at 60 s.
+    pub fn on_primary_ns(&self, program: &str, args: &[&str]) -> Run {
+        let mut all: Vec<String> = vec![
+            "netns".into(),
+            "exec".into(),
+            self.pair.primary.name.clone(),
+            program.into(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        run("ip", &all, "")
+    }
+
+    /// Starts maestro-fence on the failover side without waiting for it
+    /// (`ip netns exec` execs it, so the child's pid is maestro-fence's).
+    pub fn spawn_fence(&self, args: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.pair.failover.name, BIN])
+            .arg("--config")
+            .arg(self.path("config.toml"))
+            .arg("--state-dir")
+            .arg(self.path("state"))
+            .args(args)
+            .env_remove("MAESTRO_HA_CONFIG")
+            .env_remove("MAESTRO_HA_STATE_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// How a test listener answers a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Never accepts: connections wait in the backlog (the handshake completes).
+    Backlog,
+    /// Accepts and never sends a byte.
+    Silent,
+    /// Accepts and closes at once.
+    Closes,
+}
+
+fn nft_in(ns: &str, ruleset: &str) {
+    let r = run(
+        "ip",
+        &[
+            "netns".into(),
+            "exec".into(),
+            ns.into(),
+            "nft".into(),
+            "-f".into(),
+            "-".into(),
+        ],
+        ruleset,
+    );
+    assert_eq!(r.code, Some(0), "nft -f in {ns}: {}\n{ruleset}", r.all());
 }
 
 /// A finished run of a binary.

@@ -337,7 +337,13 @@ impl Drop for Mariadb {
 /// "format 0", constructed from the documented layout: no server older
 /// than Debian's MariaDB runs here. Written independently of the tool's
 /// reader, so that the tests compare two readings of the layout, and the
-/// MariaDB test has a real server read what this writes.
+/// MariaDB test has a real server check part of what this writes (the
+/// checkpoint block and the block at the checkpoint).
+///
+/// Where these differ from a real log: every block's first record group is
+/// at 12; the last block's data length is whatever `end` gives (a real
+/// server never ends a block at 509 to 511 or below 12); the blocks hold
+/// filler bytes, not log records.
 pub mod format_0 {
     use std::path::Path;
 
@@ -444,7 +450,8 @@ pub mod format_0 {
             (data / per_file) * self.size + FILE_HDR + data % per_file
         }
 
-        fn block_mut(&mut self, lsn: u64) -> &mut [u8] {
+        /// The block that holds `lsn`, in whichever file of the group it lies.
+        pub fn block_mut(&mut self, lsn: u64) -> &mut [u8] {
             let off = self.group_offset(lsn - lsn % BLOCK);
             let (n, at) = ((off / self.size) as usize, (off % self.size) as usize);
             &mut self.files[n][at..at + BLOCK as usize]
@@ -480,7 +487,11 @@ pub mod format_0 {
                 }
                 seal(b, checksum);
                 first = false;
-                lsn += BLOCK;
+                // A log written up to the end of the LSN space stops there.
+                let Some(next) = lsn.checked_add(BLOCK) else {
+                    break;
+                };
+                lsn = next;
             }
         }
 

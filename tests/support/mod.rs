@@ -10,5 +10,6 @@ pub mod maestro_sync;
 pub mod netns;
 pub mod pacemaker;
 pub mod plugin_output;
+pub mod redirect_lab;
 pub mod smoketest_mail;
 pub mod sshd;

@@ -5,7 +5,7 @@
 
 use crate::config::FenceLevel;
 use crate::deadline::Deadline;
-use crate::level::{LevelOutcome, Verdict};
+use crate::level::{change_state, ChangeLog, LevelOutcome, Verdict};
 use crate::process::{self, LocalOutput};
 use crate::remote::brief;
 use crate::settings::Settings;
@@ -195,24 +195,43 @@ fn judge_status(o: &LocalOutput) -> Verdict {
     }
 }
 
-pub fn fence(s: &Settings, deadline: &Deadline, warn: &mut dyn FnMut(String)) -> LevelOutcome {
+/// The `agent` level of `fence`: the power-off is journaled (through
+/// `log`) before the agent is called.
+pub fn fence(
+    s: &Settings,
+    deadline: &Deadline,
+    warn: &mut dyn FnMut(String),
+    log: &mut dyn ChangeLog,
+) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Agent);
+    let index = match out.start_change(
+        log,
+        "action=off",
+        "local",
+        "not undone: unfence does not power the primary on",
+        None,
+    ) {
+        Ok(i) => i,
+        Err(e) => {
+            out.verdict = Verdict::NotConfirmed(e);
+            return out;
+        }
+    };
+    let steps_before = out.steps.len();
     let off = call(s, "off", deadline, &mut out, warn);
     let state = match &off {
         Ok(o) if o.success() => Some("done"),
         Ok(_) => Some("failed"),
         // Not found, or no time left: never started.
-        Err(_) if out.steps.last().is_none_or(|st| st.outcome == "error") => None,
-        Err(_) => Some("unknown"),
+        Err(_)
+            if out.steps.len() == steps_before
+                || out.steps.last().is_some_and(|st| st.outcome == "error") =>
+        {
+            None
+        }
+        Err(_) => Some(change_state("timeout")),
     };
-    if let Some(state) = state {
-        out.changed(
-            "action=off",
-            "local",
-            state,
-            "not undone: unfence does not power the primary on",
-        );
-    }
+    out.settle(log, index, state);
     match off {
         Ok(o) if o.success() => {}
         Ok(o) => {

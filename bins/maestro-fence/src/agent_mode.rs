@@ -9,6 +9,7 @@
 
 use crate::config::FenceLevel;
 use crate::device;
+use crate::isolate;
 use crate::metadata;
 use crate::ops::{self, Env};
 use crate::settings::{Overrides, Settings};
@@ -38,6 +39,7 @@ fn canonical(key: &str) -> &str {
         "config-file" | "config" => "config_file",
         "state-dir" => "state_dir",
         "known-hosts" => "known_hosts",
+        "node-name" => "node_name",
         other => other,
     }
 }
@@ -69,6 +71,7 @@ const FLAGS: &[(Option<char>, &str, bool)] = &[
     (Some('k'), "identity-file", true),
     (Some('n'), "plug", true),
     (None, "nodename", true),
+    (None, "node-name", true),
     (None, "delay", true),
     (None, "power-timeout", true),
     (None, "config-file", true),
@@ -148,39 +151,66 @@ Usage: fence_maestro [options]   (or options as key=value lines on stdin)
   --power-timeout=[seconds]  deadline of one run (keep it below Pacemaker's
                              pcmk_off_timeout)
   --delay=[seconds]          wait this long before fencing (off, reboot)
-  -n, --plug=[name]          the primary's node name (list prints it)
-  --nodename=[name]          the node Pacemaker asks to fence
+  --node-name=[name]         the primary's node name: the only node this
+                             device fences, what list prints (default
+                             [fence] node_name)
+  -n, --plug=[name]          the node asked for (must be node_name)
+  --nodename=[name]          the node Pacemaker asks for (must be node_name)
   -v, --verbose  -q, --quiet  -V, --version  -h, --help
 Exit codes: 0 success (status: on), 1 failure, 2 status: off.";
 
-/// The node this device fences, as configured: `plug` among the device's
-/// options, else `[fence] node_name`.
-fn device_node(values: &BTreeMap<String, String>, s: &Settings) -> Option<String> {
-    values
-        .get("plug")
-        .cloned()
-        .or_else(|| s.fence.node_name.clone())
-        .filter(|n| !n.trim().is_empty())
+/// The node this device fences: the device option `node_name`, else
+/// `[fence] node_name`. Never `plug`: Pacemaker fills `plug` in with the
+/// node it asks for whenever the device does not set its own, so a
+/// device that took `plug` for its node would agree to fence any node.
+fn device_node(values: &BTreeMap<String, String>, s: &Settings) -> Result<Option<String>, String> {
+    let option = values
+        .get("node_name")
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let config = s
+        .fence
+        .node_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    match (option, config) {
+        (Some(o), Some(c)) if o != c => Err(format!(
+            "the device option node_name={o} and [fence] node_name = {c:?} name different nodes"
+        )),
+        (Some(o), _) => Ok(Some(o)),
+        (None, c) => Ok(c),
+    }
 }
 
-/// A request for another node than the configured one is refused: a
-/// device that fences its primary whatever node it is asked for could
-/// "succeed" for a node it never touched.
+/// A request naming a node (Pacemaker always passes `nodename`, and `plug`
+/// unless the device sets its own) is answered only for the device's own
+/// node. A device that fences its primary whatever node it is asked for
+/// could "succeed" for a node it never touched; one that knows no node
+/// name would claim every node when Pacemaker, its `list` failing, asks
+/// `status` for each. A request naming no node (a person at a shell) is
+/// not refused.
 fn check_target(values: &BTreeMap<String, String>, s: &Settings) -> Result<(), String> {
-    let Some(mine) = s.fence.node_name.as_deref().filter(|n| !n.is_empty()) else {
-        return Ok(());
-    };
     let asked: Vec<&String> = ["nodename", "plug"]
         .iter()
         .filter_map(|k| values.get(*k))
+        .filter(|v| !v.trim().is_empty())
         .collect();
-    if asked.is_empty() || asked.iter().any(|a| a.as_str() == mine) {
-        Ok(())
-    } else {
-        Err(format!(
-            "asked to act on {}, but this device fences {mine} ([fence] node_name)",
+    if asked.is_empty() {
+        return Ok(());
+    }
+    match device_node(values, s)? {
+        Some(mine) => match asked.iter().find(|a| a.trim() != mine) {
+            Some(other) => Err(format!(
+                "asked to act on {other}, but this device fences {mine} (node_name)"
+            )),
+            None => Ok(()),
+        },
+        None => Err(format!(
+            "asked to act on {}, but this device knows no node name: set [fence] node_name (or the device option node_name=) to the primary's node name; pcmk_host_list alone is not enough (Pacemaker does not pass it to the agent, and it passes the node asked for as plug)",
             asked[0]
-        ))
+        )),
     }
 }
 
@@ -266,17 +296,35 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
             return EXIT_FAILED;
         }
     };
+    let node = match device_node(&values, &settings) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = writeln!(err, "Failed: {e}");
+            return EXIT_FAILED;
+        }
+    };
     if action == "validate-all" {
+        // A device whose every isolate would be refused (the primary's
+        // address is this server's) cannot fence: say so now, not at
+        // fence time.
+        if settings.levels.contains(&FenceLevel::Isolate) {
+            if let isolate::Targets::Refused(e) =
+                isolate::targets(&settings, settings.command_timeout)
+            {
+                let _ = writeln!(err, "Failed: {e}");
+                return EXIT_FAILED;
+            }
+        }
         return EXIT_OK;
     }
-    if action == "list" {
-        return match device_node(&values, &settings) {
+    if action == "list" || (action == "list-status" && node.is_none()) {
+        return match &node {
             Some(name) => {
                 let _ = writeln!(out, "{name}");
                 EXIT_OK
             }
             None => {
-                let _ = writeln!(err, "Failed: no node name to list: set [fence] node_name, or give the device plug=NAME, or give Pacemaker pcmk_host_list=NAME");
+                let _ = writeln!(err, "Failed: no node name to list: set [fence] node_name, or give the device node_name=NAME (pcmk_host_list alone is not enough: this device refuses to act for a node it does not know)");
                 EXIT_FAILED
             }
         };
@@ -313,7 +361,13 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
         "off" | "reboot" => match ops::fence(&mut env, false) {
             Ok((r, true)) => {
                 if !quiet {
-                    let _ = writeln!(out, "Success: Powered OFF");
+                    // As fence-agents' library words each action.
+                    let done = if action == "reboot" {
+                        "Rebooted"
+                    } else {
+                        "Powered OFF"
+                    };
+                    let _ = writeln!(out, "Success: {done}");
                 }
                 (EXIT_OK, Some(r))
             }
@@ -344,8 +398,7 @@ pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut
         },
         "list-status" => {
             let (r, answer) = ops::status(&mut env);
-            let name = device_node(&values, &env.settings)
-                .unwrap_or_else(|| env.settings.primary.host.clone());
+            let name = node.clone().unwrap_or_default();
             let state = match answer {
                 Some(true) => "OFF",
                 Some(false) => "ON",

@@ -11,7 +11,9 @@ use serde::Deserialize;
 pub const SECTION: Section = Section::typed::<FenceConfig>("fence");
 
 /// A way to fence the primary (`[fence] levels`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FenceLevel {
     /// Over SSH on the primary: stop and disable the services and the sync.
@@ -33,7 +35,7 @@ impl FenceLevel {
 }
 
 /// Which firewall `isolate` uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FirewallBackend {
     /// nftables where `nft` is installed, else iptables.
@@ -44,7 +46,7 @@ pub enum FirewallBackend {
 }
 
 /// What `guard` on the primary does when it cannot ask the failover server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GuardUnreachable {
     /// Refuse to start Maestro (exit 2): a split network must not give two
@@ -56,12 +58,13 @@ pub enum GuardUnreachable {
 }
 
 /// `[fence]`: how maestro-fence fences, checks and guards.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FenceConfig {
     /// Levels tried in order until one is confirmed. Default `["ssh", "isolate"]`.
     pub levels: Option<Vec<FenceLevel>>,
-    /// The whole run's deadline. Default 60s.
+    /// The whole run's deadline. Default 60s. Levels before `isolate` end
+    /// 5s before it, so isolate's connect probe keeps its window.
     pub deadline: Option<HumanDuration>,
     /// Each remote or local command's timeout. Default 15s.
     pub command_timeout: Option<HumanDuration>,
@@ -93,6 +96,8 @@ pub struct FenceConfig {
     /// epoch. Default `maestro-fence --format json epoch`.
     pub peer_epoch_command: Option<String>,
     /// The primary's node name in a Pacemaker cluster: what `fence_maestro`
-    /// lists, and the only node it agrees to fence when asked for one.
+    /// lists, and the only node it agrees to fence. Without it (or the
+    /// device option `node_name`), `fence_maestro` refuses every request
+    /// that names a node.
     pub node_name: Option<String>,
 }

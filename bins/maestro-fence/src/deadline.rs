@@ -26,6 +26,15 @@ impl Deadline {
         self.end.saturating_duration_since(Instant::now())
     }
 
+    /// A deadline `reserve` earlier, for the steps before one that needs
+    /// that much of the run to itself.
+    pub fn ending_before(&self, reserve: Duration) -> Deadline {
+        Deadline {
+            end: self.end.checked_sub(reserve).unwrap_or_else(Instant::now),
+            total: self.total.saturating_sub(reserve),
+        }
+    }
+
     /// `step` capped by what is left; `None` once the deadline has passed.
     pub fn cap(&self, step: Duration) -> Option<Duration> {
         let left = self.remaining();
@@ -51,5 +60,12 @@ mod tests {
         );
         let gone = Deadline::after(Duration::ZERO);
         assert_eq!(gone.cap(Duration::from_secs(1)), None);
+        let early = d.ending_before(Duration::from_secs(4));
+        assert!(early.remaining() <= Duration::from_secs(1));
+        assert!(d.remaining() > Duration::from_secs(4));
+        assert!(d
+            .ending_before(Duration::from_secs(60))
+            .remaining()
+            .is_zero());
     }
 }

@@ -7,10 +7,14 @@
 //!
 //! Per configured level: `ssh` needs its key file and the primary's host
 //! key in known_hosts; `agent` needs its fence agent program; `isolate`
-//! needs the firewall tool (and the authorized_keys file it edits).
+//! needs addresses it may block (none of them this server's: a device
+//! whose every isolate would be refused cannot fence), the firewall tool
+//! (`ip6tables` too for an IPv6 address) and the authorized_keys file it
+//! edits.
 
 use crate::config::FenceLevel;
-use crate::isolate::Firewall;
+use crate::firewall::Firewall;
+use crate::isolate::{self, Targets};
 use crate::process;
 use crate::settings::Settings;
 use std::path::Path;
@@ -82,11 +86,35 @@ pub fn needs(s: &Settings) -> Vec<Need> {
                 need(level, "fence agent", result);
             }
             FenceLevel::Isolate => {
-                let tool = match Firewall::choose(s) {
-                    Firewall::Nft => "nft",
-                    Firewall::Iptables => "iptables",
-                };
-                need(level, "firewall tool", program(tool));
+                // Only name lookup and this server's interface list: the
+                // primary is not contacted.
+                let targets = isolate::targets(s, s.command_timeout);
+                let v6 = matches!(&targets, Targets::Ready(a) if a.iter().any(|a| a.is_ipv6()));
+                need(
+                    level,
+                    "addresses to isolate",
+                    match targets {
+                        Targets::Ready(a) => Ok(format!(
+                            "{}: none of them this server's",
+                            a.iter()
+                                .map(|a| a.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                        // A lookup that fails now may work at fence time.
+                        Targets::Unresolved(e) => Ok(format!("not resolved now ({e})")),
+                        Targets::Refused(e) => Err(e),
+                    },
+                );
+                match isolate::choose(s) {
+                    Firewall::Nft => need(level, "firewall tool", program("nft")),
+                    Firewall::Iptables => {
+                        need(level, "firewall tool", program("iptables"));
+                        if v6 {
+                            need(level, "firewall tool (IPv6)", program("ip6tables"));
+                        }
+                    }
+                }
                 if let Some(p) = &s.sync.authorized_keys {
                     need(level, "sync authorized_keys", readable_file(p));
                 }

@@ -1,55 +1,62 @@
 //! The `isolate` level, for a primary that cannot be reached: on this
 //! failover server, drop all traffic from and to the primary's addresses
-//! (nftables, or iptables where `nft` is missing) and close the inbound
-//! sync path (the sync user's key in authorized_keys, the rsync daemon).
-//! Confirmed when the rules list back with every address, the key line is
-//! commented out and the daemon is stopped.
+//! (nftables, or iptables where `nft` is missing; see [`crate::firewall`])
+//! and close the inbound sync path (the sync user's key in
+//! authorized_keys, the rsync daemon).
+//!
+//! Confirmed only when the rules list back with every address in both
+//! directions, no active sync key line is left, the daemon is masked, and
+//! a connect probe proves the block: a TCP connect from here to every
+//! blocked address on the primary's SSH port (and the `[watch]` ports)
+//! gets no connection, and the fence's own probe rule counted its SYNs,
+//! within a window long enough for SYN retransmits. Never an address of
+//! this server (see [`crate::local_addrs`]).
 
 use crate::config::{FenceLevel, FirewallBackend};
 use crate::deadline::Deadline;
-use crate::level::{LevelOutcome, Verdict};
-use crate::local_addrs;
+use crate::firewall::{self, Firewall, LocalCommand, NftTable};
+use crate::level::{change_state, ChangeLog, LevelOutcome, UndoRecord, Verdict, DISABLED_TAG};
+use crate::local_addrs::{self, OwnAddress};
+use crate::probe::{self, Reach, MIN_PROBE_WINDOW, PROBE_TIMEOUT};
 use crate::process::{self, LocalOutput};
 use crate::remote::{brief, Answer, Judge};
 use crate::settings::Settings;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The longest a connect probe waits (less when `connect_timeout` is shorter).
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a fence sets aside for the `isolate` level when it comes after
+/// other levels: they end this long before the run's deadline, so the
+/// probe gets its window (plus loading and listing the rules).
+pub const RESERVE: Duration = Duration::from_millis(5000);
 
-/// How a key line disabled by the fence starts.
-pub const KEY_TAG: &str = "#maestro-fence# ";
+/// Left for reading the counters back after the probe.
+const AFTER_PROBE: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Firewall {
-    Nft,
-    Iptables,
-}
-
-impl Firewall {
-    pub fn choose(s: &Settings) -> Firewall {
-        match s.fence.firewall {
-            FirewallBackend::Nft => Firewall::Nft,
-            FirewallBackend::Iptables => Firewall::Iptables,
-            FirewallBackend::Auto => {
-                if process::find_program("nft").is_some() {
-                    Firewall::Nft
-                } else {
-                    Firewall::Iptables
-                }
+/// The firewall this configuration asks for.
+pub fn choose(s: &Settings) -> Firewall {
+    match s.fence.firewall {
+        FirewallBackend::Nft => Firewall::Nft,
+        FirewallBackend::Iptables => Firewall::Iptables,
+        FirewallBackend::Auto => {
+            if process::find_program("nft").is_some() {
+                Firewall::Nft
+            } else {
+                Firewall::Iptables
             }
         }
     }
 }
 
 /// Resolves one name (or parses an address), bounded: name lookup has no
-/// timeout of its own, so it runs on a thread that is left behind at the bound.
+/// timeout of its own, so it runs on a thread that is left behind at the
+/// bound. Every address comes back canonical: `::ffff:a.b.c.d` travels as
+/// IPv4, and a rule for its IPv6 spelling would never match.
 fn resolve(key: &str, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
     if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(vec![ip]);
+        return Ok(vec![local_addrs::canonical(ip)]);
     }
     let (tx, rx) = mpsc::channel();
     let lookup = name.to_string();
@@ -61,15 +68,15 @@ fn resolve(key: &str, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, Stri
         );
     });
     match rx.recv_timeout(timeout) {
-        Ok(Ok(ips)) if !ips.is_empty() => Ok(ips),
+        Ok(Ok(ips)) if !ips.is_empty() => Ok(ips.into_iter().map(local_addrs::canonical).collect()),
         Ok(Ok(_)) => Err(format!("{key} {name} resolves to no address")),
         Ok(Err(e)) => Err(format!("{key}: cannot resolve {name}: {e}")),
         Err(_) => Err(format!("{key}: resolving {name} timed out")),
     }
 }
 
-/// The primary's addresses: what `[primary] host` resolves to (the address
-/// SSH and every other client reach it on), always, and every
+/// The primary's addresses, canonical: what `[primary] host` resolves to
+/// (the address SSH and every other client reach it on), always, and every
 /// `[primary] addresses` entry besides.
 pub fn addresses(s: &Settings, timeout: Duration) -> Result<Vec<IpAddr>, String> {
     let mut out = resolve("[primary] host", &s.primary.host, timeout)?;
@@ -130,219 +137,25 @@ pub fn targets(s: &Settings, timeout: Duration) -> Targets {
     }
 }
 
-/// One local command.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocalCommand {
-    pub name: String,
-    pub program: String,
-    pub args: Vec<String>,
-    pub input: String,
-    /// Failure is expected sometimes (creating a chain that exists).
-    pub may_fail: bool,
-}
-
-impl LocalCommand {
-    fn new(name: &str, program: &str, args: &[&str]) -> LocalCommand {
-        LocalCommand {
-            name: name.to_string(),
-            program: program.to_string(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            input: String::new(),
-            may_fail: false,
-        }
-    }
-
-    pub fn shown(&self) -> String {
-        let mut s = std::iter::once(self.program.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .map(crate::remote::sh_quote)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !self.input.is_empty() {
-            s.push_str(&format!(" <<< {:?}", self.input));
-        }
-        s
-    }
-}
-
-pub fn nft_script(table: &str, addrs: &[IpAddr]) -> String {
-    let set = |v6: bool| {
-        addrs
-            .iter()
-            .filter(|a| a.is_ipv6() == v6)
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (v4, v6) = (set(false), set(true));
-    let mut input = String::new();
-    let mut output = String::new();
-    if !v4.is_empty() {
-        input.push_str(&format!("\t\tip saddr {{ {v4} }} drop\n"));
-        output.push_str(&format!("\t\tip daddr {{ {v4} }} drop\n"));
-    }
-    if !v6.is_empty() {
-        input.push_str(&format!("\t\tip6 saddr {{ {v6} }} drop\n"));
-        output.push_str(&format!("\t\tip6 daddr {{ {v6} }} drop\n"));
-    }
-    // Adding then deleting the table first makes the load idempotent, in
-    // one atomic transaction.
-    format!(
-        "table inet {table}\ndelete table inet {table}\ntable inet {table} {{\n\tchain input {{\n\t\ttype filter hook input priority -10; policy accept;\n{input}\t}}\n\tchain output {{\n\t\ttype filter hook output priority -10; policy accept;\n{output}\t}}\n}}\n"
-    )
-}
-
-fn chains(table: &str) -> (String, String) {
-    (format!("{table}_in"), format!("{table}_out"))
-}
-
-fn ipt(a: &IpAddr) -> &'static str {
-    if a.is_ipv6() {
-        "ip6tables"
-    } else {
-        "iptables"
-    }
-}
-
-/// The commands that load the block.
-pub fn firewall_commands(fw: Firewall, table: &str, addrs: &[IpAddr]) -> Vec<LocalCommand> {
-    match fw {
-        Firewall::Nft => {
-            let mut c = LocalCommand::new("load the nftables block", "nft", &["-f", "-"]);
-            c.input = nft_script(table, addrs);
-            vec![c]
-        }
-        Firewall::Iptables => {
-            let (cin, cout) = chains(table);
-            let mut v = Vec::new();
-            let mut families: Vec<&str> = addrs.iter().map(ipt).collect();
-            families.dedup();
-            for fam in ["iptables", "ip6tables"] {
-                if !families.contains(&fam) {
-                    continue;
-                }
-                for (chain, hook) in [(&cin, "INPUT"), (&cout, "OUTPUT")] {
-                    let mut n = LocalCommand::new(
-                        &format!("create chain {chain}"),
-                        fam,
-                        &["-w", "5", "-N", chain],
-                    );
-                    n.may_fail = true;
-                    v.push(n);
-                    v.push(LocalCommand::new(
-                        &format!("flush chain {chain}"),
-                        fam,
-                        &["-w", "5", "-F", chain],
-                    ));
-                    for a in addrs.iter().filter(|a| ipt(a) == fam) {
-                        let flag = if hook == "INPUT" { "-s" } else { "-d" };
-                        v.push(LocalCommand::new(
-                            &format!("drop {a} in {chain}"),
-                            fam,
-                            &["-w", "5", "-A", chain, flag, &a.to_string(), "-j", "DROP"],
-                        ));
-                    }
-                    let mut del = LocalCommand::new(
-                        &format!("unhook {chain} from {hook}"),
-                        fam,
-                        &["-w", "5", "-D", hook, "-j", chain],
-                    );
-                    del.may_fail = true;
-                    v.push(del);
-                    v.push(LocalCommand::new(
-                        &format!("hook {chain} first in {hook}"),
-                        fam,
-                        &["-w", "5", "-I", hook, "1", "-j", chain],
-                    ));
-                }
-            }
-            v
-        }
-    }
-}
-
-/// The commands that remove the block (unfence).
-pub fn firewall_removal(fw: Firewall, table: &str) -> Vec<LocalCommand> {
-    let mut v = Vec::new();
-    match fw {
-        Firewall::Nft => {
-            let mut c = LocalCommand::new("remove the nftables block", "nft", &["-f", "-"]);
-            c.input = format!("table inet {table}\ndelete table inet {table}\n");
-            v.push(c);
-        }
-        Firewall::Iptables => {
-            let (cin, cout) = chains(table);
-            for fam in ["iptables", "ip6tables"] {
-                for (chain, hook) in [(&cin, "INPUT"), (&cout, "OUTPUT")] {
-                    for args in [
-                        vec!["-w", "5", "-D", hook, "-j", chain],
-                        vec!["-w", "5", "-F", chain],
-                        vec!["-w", "5", "-X", chain],
-                    ] {
-                        let mut c =
-                            LocalCommand::new(&format!("remove {chain} ({fam})"), fam, &args);
-                        c.may_fail = true;
-                        v.push(c);
-                    }
-                }
-            }
-        }
-    }
-    v
-}
-
-/// Whether the listed rules block every address. Returns what is missing.
-pub fn missing_from_nft_listing(listing: &str, addrs: &[IpAddr]) -> Vec<String> {
-    // Only the input chain: that is what keeps the primary out.
-    let mut in_input = false;
-    let mut drop_lines = Vec::new();
-    for line in listing.lines() {
-        let t = line.trim();
-        if t.starts_with("chain ") {
-            in_input = t.starts_with("chain input ");
-        } else if in_input && t.contains("saddr") && t.ends_with("drop") {
-            drop_lines.push(t.to_string());
-        }
-    }
-    addrs
-        .iter()
-        .map(|a| a.to_string())
-        .filter(|a| {
-            !drop_lines
-                .iter()
-                .any(|l| l.split([' ', ',', '{', '}']).any(|w| w == a))
-        })
-        .collect()
-}
-
-pub fn missing_from_iptables_listing(listing: &str, chain: &str, addrs: &[IpAddr]) -> Vec<String> {
-    addrs
-        .iter()
-        .filter(|a| {
-            let want = if a.is_ipv6() {
-                format!("{a}/128")
-            } else {
-                format!("{a}/32")
-            };
-            !listing.lines().any(|l| {
-                let w: Vec<&str> = l.split_whitespace().collect();
-                w.len() >= 6
-                    && w[0] == "-A"
-                    && w[1] == chain
-                    && w[2] == "-s"
-                    && w[3] == want
-                    && w[4] == "-j"
-                    && w[5] == "DROP"
-            })
-        })
-        .map(|a| a.to_string())
-        .collect()
-}
-
 /// The largest authorized_keys file read: a few hundred keys at most.
 const KEYS_LIMIT: u64 = maestro_common::fsio::MIB;
 
+/// The fence rewrites authorized_keys as root: a symbolic link there would
+/// point that rewrite at whatever file it names (anyone who controls the
+/// sync user's `.ssh` could name any file), so it is refused, as on the
+/// primary.
+fn refuse_link(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::other(format!(
+            "{} is a symbolic link; refusing to rewrite through it (make it the file itself)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn read_keys(path: &Path) -> std::io::Result<String> {
+    refuse_link(path)?;
     maestro_common::fsio::read_regular_to_string(path, KEYS_LIMIT).map_err(std::io::Error::other)
 }
 
@@ -350,7 +163,7 @@ fn read_keys(path: &Path) -> std::io::Result<String> {
 /// active before. Rewritten atomically (a temporary file beside it, fsync,
 /// rename, fsync of the folder), keeping the file's mode and owner; a
 /// chown that fails is an error, so a crash never leaves half a file and
-/// the file never changes hands.
+/// the file never changes hands. A symbolic link is refused.
 pub fn disable_key(path: &Path, key_match: &str) -> std::io::Result<usize> {
     let text = read_keys(path)?;
     let mut n = 0;
@@ -358,7 +171,7 @@ pub fn disable_key(path: &Path, key_match: &str) -> std::io::Result<usize> {
     for line in text.split_inclusive('\n') {
         if is_active_key_line(line, key_match) {
             n += 1;
-            out.push_str(KEY_TAG);
+            out.push_str(DISABLED_TAG);
         }
         out.push_str(line);
     }
@@ -374,7 +187,7 @@ pub fn restore_key(path: &Path) -> std::io::Result<usize> {
     let mut n = 0;
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
-        match line.strip_prefix(KEY_TAG) {
+        match line.strip_prefix(DISABLED_TAG) {
             Some(rest) => {
                 n += 1;
                 out.push_str(rest);
@@ -405,14 +218,25 @@ fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
     maestro_common::fsio::write_atomic(path, text.as_bytes(), 0o600).map_err(std::io::Error::other)
 }
 
+/// Why a local command gave no output.
+#[derive(Debug)]
+struct LocalError {
+    /// It was never started (no time left): it changed nothing.
+    never_ran: bool,
+    message: String,
+}
+
 fn run_local(
     c: &LocalCommand,
     s: &Settings,
     deadline: &Deadline,
     out: &mut LevelOutcome,
-) -> Result<LocalOutput, String> {
+) -> Result<LocalOutput, LocalError> {
     let Some(timeout) = deadline.cap(s.command_timeout) else {
-        return Err(format!("the run's deadline passed before `{}`", c.name));
+        return Err(LocalError {
+            never_ran: true,
+            message: format!("the run's deadline passed before `{}`", c.name),
+        });
     };
     let started = Instant::now();
     match process::run(&c.program, &c.args, c.input.as_bytes(), timeout) {
@@ -432,16 +256,16 @@ fn run_local(
                 started.elapsed(),
             );
             if !o.success() && !c.may_fail {
-                return Err(format!("`{}` failed: {}", c.shown(), brief(&o.stderr)));
+                return Err(LocalError {
+                    never_ran: false,
+                    message: format!("`{}` failed: {}", c.shown(), brief(&o.stderr)),
+                });
             }
             Ok(o)
         }
         Err(e) => {
-            let outcome = if matches!(e, process::RunError::Timeout { .. }) {
-                "timeout"
-            } else {
-                "error"
-            };
+            let never_ran = matches!(e, process::RunError::Spawn { .. });
+            let outcome = if never_ran { "error" } else { "timeout" };
             out.record(
                 &c.name,
                 "local",
@@ -450,7 +274,10 @@ fn run_local(
                 e.to_string(),
                 started.elapsed(),
             );
-            Err(e.to_string())
+            Err(LocalError {
+                never_ran,
+                message: e.to_string(),
+            })
         }
     }
 }
@@ -472,13 +299,22 @@ fn systemd_show(unit: &str) -> LocalCommand {
     )
 }
 
+/// The probe's window: `connect_timeout`, at least [`MIN_PROBE_WINDOW`],
+/// at most [`PROBE_TIMEOUT`].
+pub fn probe_window(s: &Settings) -> Duration {
+    s.primary
+        .connect_timeout()
+        .clamp(MIN_PROBE_WINDOW, PROBE_TIMEOUT)
+}
+
 /// What `isolate` would run, for `--dry-run`.
 pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
-    let fw = Firewall::choose(s);
-    let mut v: Vec<(String, String)> = firewall_commands(fw, &s.table, addrs)
-        .into_iter()
-        .map(|c| (c.name.clone(), c.shown()))
-        .collect();
+    let fw = choose(s);
+    let mut v: Vec<(String, String)> =
+        firewall::load_commands(fw, &s.table, addrs, &s.probe_ports())
+            .into_iter()
+            .map(|c| (c.name.clone(), c.shown()))
+            .collect();
     if let (Some(p), Some(m)) = (&s.sync.authorized_keys, &s.sync.key_match) {
         v.push((
             "disable the sync key".into(),
@@ -496,7 +332,9 @@ pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
     v.push((
         "connect probe".into(),
         format!(
-            "tcp connect to {} on port {}: every one must fail",
+            "tcp connect (mark {:#x}, window {}s) to {} on port {}: every one must get no connection, and the fence's own probe rule must count its SYNs",
+            firewall::PROBE_MARK,
+            probe_window(s).as_secs_f64(),
             list.join(", "),
             ports.join(", ")
         ),
@@ -504,198 +342,303 @@ pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
     v
 }
 
-/// What a TCP connect to the primary found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reach {
-    /// The connection was made: the primary is not isolated.
-    Connected,
-    /// The primary answered with a reset: its packets still get here.
-    Refused,
-    /// No answer (dropped here, timed out, no route): isolated.
-    Silent(String),
-    /// The connect failed for a reason that says nothing about the path to
-    /// the primary (no free port, no descriptor): cannot tell.
-    Unknown(String),
+/// The fence's rules as listed now: for checking what they block and for
+/// reading the probe rules' counters.
+enum Listing {
+    Nft(NftTable),
+    /// Per family (`iptables`, `ip6tables`): `-v -S` of the in and the out chain.
+    Iptables(BTreeMap<&'static str, (String, String)>),
 }
 
-/// One bounded TCP connect to `addr`.
-pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
-    use std::io::ErrorKind;
-    match TcpStream::connect_timeout(&addr, timeout) {
-        Ok(_) => Reach::Connected,
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Reach::Refused,
-        // Dropped by a rule here (EPERM), no answer, no way there: the
-        // only failures that show the primary cut off.
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::TimedOut
-                    | ErrorKind::PermissionDenied
-                    | ErrorKind::HostUnreachable
-                    | ErrorKind::NetworkUnreachable
-            ) =>
-        {
-            Reach::Silent(e.to_string())
+impl Listing {
+    fn drops(&self, table: &str, chain_in: bool, ip: IpAddr) -> bool {
+        match self {
+            Listing::Nft(t) => t.drops(if chain_in { "input" } else { "output" }, ip),
+            Listing::Iptables(by_fam) => {
+                let (cin, cout) = firewall::chains(table);
+                by_fam.get(firewall::ipt(&ip)).is_some_and(|(lin, lout)| {
+                    if chain_in {
+                        firewall::iptables_drops(lin, &cin, "-s", ip)
+                    } else {
+                        firewall::iptables_drops(lout, &cout, "-d", ip)
+                    }
+                })
+            }
         }
-        Err(e) => Reach::Unknown(e.to_string()),
+    }
+
+    fn probe_packets(&self, table: &str, target: SocketAddr) -> Option<u64> {
+        match self {
+            Listing::Nft(t) => t.probe_packets(target),
+            Listing::Iptables(by_fam) => {
+                let (_, cout) = firewall::chains(table);
+                by_fam
+                    .get(firewall::ipt(&target.ip()))
+                    .and_then(|(_, lout)| firewall::iptables_probe_packets(lout, &cout, target))
+            }
+        }
     }
 }
 
-/// The active proof: from this server, a bounded TCP connect to every
-/// isolated address on the primary's SSH port and the `[watch]` ports must
-/// fail. Rules that list back prove only that they were loaded; a probe
-/// proves that they hold. The connects run at once, so the whole probe
-/// takes at most one `timeout`. Adds what it found to `problems` (the
-/// primary answers) and `unsure` (a probe could not be made).
-pub fn probe(
+/// Lists the fence's rules; `Err` when they cannot be listed (missing is
+/// a problem, a command that could not run is "cannot tell").
+fn list_rules(
     s: &Settings,
+    fw: Firewall,
+    families: &[&'static str],
+    step: &str,
+    deadline: &Deadline,
+    out: &mut LevelOutcome,
+) -> Result<Listing, (bool, String)> {
+    match fw {
+        Firewall::Nft => {
+            let mut c = LocalCommand::new(step, "nft", &["-j", "list", "table", "inet", &s.table]);
+            c.may_fail = true;
+            match run_local(&c, s, deadline, out) {
+                Ok(o) if o.success() => firewall::parse_nft_json(&o.stdout)
+                    .map(Listing::Nft)
+                    .map_err(|e| (false, e)),
+                Ok(o) => Err((
+                    true,
+                    format!("table inet {} is not loaded: {}", s.table, brief(&o.stderr)),
+                )),
+                Err(e) => Err((false, e.message)),
+            }
+        }
+        Firewall::Iptables => {
+            let (cin, cout) = firewall::chains(&s.table);
+            let mut by_fam = BTreeMap::new();
+            for &fam in families {
+                let mut lists = Vec::new();
+                for chain in [&cin, &cout] {
+                    let mut c = LocalCommand::new(
+                        &format!("{step}: {chain} ({fam})"),
+                        fam,
+                        &["-w", "5", "-v", "-S", chain],
+                    );
+                    c.may_fail = true;
+                    match run_local(&c, s, deadline, out) {
+                        Ok(o) if o.success() => lists.push(o.stdout),
+                        Ok(o) => {
+                            return Err((
+                                true,
+                                format!("{fam} chain {chain} is missing: {}", brief(&o.stderr)),
+                            ))
+                        }
+                        Err(e) => return Err((false, e.message)),
+                    }
+                }
+                let lout = lists.pop().unwrap_or_default();
+                let lin = lists.pop().unwrap_or_default();
+                by_fam.insert(fam, (lin, lout));
+            }
+            Ok(Listing::Iptables(by_fam))
+        }
+    }
+}
+
+/// The active proof: a bounded TCP connect from here to every blocked
+/// address on the probe ports, marked so that the fence's own probe rule
+/// counts it. A connect that gets through, or a reset, is "does not hold";
+/// no connection holds only when the probe rule's counter rose (the
+/// fence's rule stopped it, not the primary or the path); a window too
+/// short for SYN retransmits is not tried. The connects run at once, so
+/// the whole probe takes one window.
+#[allow(clippy::too_many_arguments)]
+fn probe(
+    s: &Settings,
+    fw: Firewall,
+    families: &[&'static str],
     addrs: &[IpAddr],
-    timeout: Duration,
+    before: Option<&Listing>,
+    deadline: &Deadline,
     out: &mut LevelOutcome,
     problems: &mut Vec<String>,
     unsure: &mut Vec<String>,
 ) {
-    let targets: Vec<SocketAddr> = addrs
-        .iter()
-        .flat_map(|&ip| {
-            s.probe_ports()
-                .into_iter()
-                .map(move |p| SocketAddr::new(ip, p))
-        })
-        .collect();
+    let targets = firewall::probe_targets(addrs, &s.probe_ports());
+    let window = probe_window(s);
+    let left = deadline.remaining().saturating_sub(AFTER_PROBE);
+    if left < MIN_PROBE_WINDOW {
+        let why = format!(
+            "only {:.1}s of the run's deadline left: less than the {}s probe window that SYN retransmits need, so the probe proves nothing (give the isolate level more time: a longer deadline)",
+            left.as_secs_f64(),
+            MIN_PROBE_WINDOW.as_secs_f64()
+        );
+        for t in &targets {
+            out.record(
+                format!("probe {t}"),
+                "local",
+                "tcp connect (not made)",
+                "cannot-tell",
+                why.clone(),
+                Duration::ZERO,
+            );
+        }
+        unsure.push(why);
+        return;
+    }
+    let timeout = window.min(left);
     let started = Instant::now();
     let handles: Vec<_> = targets
         .iter()
-        .map(|&a| std::thread::spawn(move || probe_once(a, timeout)))
+        .map(|&a| std::thread::spawn(move || probe::probe_once(a, timeout)))
         .collect();
-    for (addr, h) in targets.iter().zip(handles) {
-        let reach = h
-            .join()
-            .unwrap_or_else(|_| Reach::Silent("the probe thread failed".into()));
-        let action = format!("tcp connect {addr} (timeout {}s)", timeout.as_secs_f64());
-        let (outcome, seen) = match &reach {
-            Reach::Connected => (
+    let reaches: Vec<Reach> = handles.into_iter().map(probe::joined).collect();
+    let took = started.elapsed();
+    // The counters after the probe, to compare with the listing before it.
+    let after = list_rules(s, fw, families, "count the probe's drops", deadline, out);
+    for (t, reach) in targets.iter().zip(reaches) {
+        let counted = match (&after, before) {
+            (Ok(after), Some(before)) => {
+                match (
+                    before.probe_packets(&s.table, *t),
+                    after.probe_packets(&s.table, *t),
+                ) {
+                    (Some(b), Some(a)) => Ok(a.saturating_sub(b)),
+                    _ => Err(format!(
+                        "the fence's table has no probe rule for {t} (fence again to add it)"
+                    )),
+                }
+            }
+            (Err((_, e)), _) => Err(format!("the probe rule's counter cannot be read: {e}")),
+            (_, None) => Err("the probe rule's counter cannot be read".to_string()),
+        };
+        let (outcome, seen) = match (&reach, &counted) {
+            (Reach::Connected, _) => (
                 "does-not-hold",
                 "connected: the primary answers".to_string(),
             ),
-            Reach::Refused => (
+            (Reach::Refused, _) => (
                 "does-not-hold",
                 "connection refused: the primary's packets still get here".to_string(),
             ),
-            Reach::Silent(why) => ("holds", format!("no connection: {why}")),
-            Reach::Unknown(why) => ("cannot-tell", format!("the probe could not be made: {why}")),
+            (Reach::NoConnection(why), Ok(n)) if *n > 0 => (
+                "holds",
+                format!("no connection ({why}): the fence's own rule dropped {n} SYN(s) of it"),
+            ),
+            (Reach::NoConnection(why), Ok(_)) => (
+                "cannot-tell",
+                format!("no connection ({why}), but not counted by the fence's own rule: something else stopped it (the primary, the path), which proves nothing about the fence"),
+            ),
+            (Reach::NoConnection(why), Err(e)) => {
+                ("cannot-tell", format!("no connection ({why}), but {e}"))
+            }
+            (Reach::NoRoute(why), Ok(n)) if *n > 0 => (
+                "holds",
+                format!("no connection ({why}): the fence's own rule dropped {n} SYN(s) of it"),
+            ),
+            // Nothing was sent: with no route from here, no connection to
+            // it can be made at all; the listing above says the block is
+            // loaded both ways for when a route appears.
+            (Reach::NoRoute(why), _) => match probe::has_route(*t) {
+                Ok(false) => (
+                    "holds",
+                    format!("no route from this server to it ({why}): nothing can reach it from here now, and its block is loaded both ways should a route appear"),
+                ),
+                Ok(true) => (
+                    "cannot-tell",
+                    format!("no connection ({why}) from a router on the way: the SYN left this server, not counted by the fence's own rule"),
+                ),
+                Err(e) => ("cannot-tell", format!("no connection ({why}), and {e}")),
+            },
+            (Reach::Unknown(why), _) => ("cannot-tell", format!("the probe could not be made: {why}")),
         };
         out.record(
-            format!("probe {addr}"),
+            format!("probe {t}"),
             "local",
-            action,
+            format!(
+                "tcp connect {t} (mark {:#x}, timeout {}s)",
+                firewall::PROBE_MARK,
+                timeout.as_secs_f64()
+            ),
             outcome,
             seen.clone(),
-            started.elapsed(),
+            took,
         );
         match outcome {
             "holds" => {}
-            "cannot-tell" => unsure.push(format!("{addr}: {seen}")),
-            _ => problems.push(format!("{addr} still answers ({seen})")),
+            "cannot-tell" => unsure.push(format!("{t}: {seen}")),
+            _ => problems.push(format!("{t} still answers ({seen})")),
         }
     }
 }
 
-/// Checks the block and the closed sync path; the verdict.
-pub fn verify(
+/// Checks the block and the closed sync path; the verdict. `own`: addresses
+/// of `[primary]` that are this server's now (status and check only): not
+/// probed, and each one the rules still block is an alarm on `out`.
+fn verify(
     s: &Settings,
+    fw: Firewall,
     addrs: &[IpAddr],
+    own: &[OwnAddress],
     deadline: &Deadline,
     out: &mut LevelOutcome,
 ) -> Verdict {
-    let fw = Firewall::choose(s);
     let mut problems = Vec::new();
     let mut unsure = Vec::new();
-    match fw {
-        Firewall::Nft => {
-            let c = LocalCommand::new(
-                "list the nftables block",
-                "nft",
-                &["list", "table", "inet", &s.table],
-            );
-            match run_local(
-                &LocalCommand {
-                    may_fail: true,
-                    ..c
-                },
-                s,
-                deadline,
-                out,
-            ) {
-                Ok(o) if o.success() => {
-                    let missing = missing_from_nft_listing(&o.stdout, addrs);
-                    if !missing.is_empty() {
-                        problems.push(format!(
-                            "table inet {} does not drop {}",
-                            s.table,
-                            missing.join(", ")
-                        ));
-                    }
+    let mut families: Vec<&'static str> = addrs
+        .iter()
+        .chain(own.iter().map(|o| &o.ip))
+        .map(firewall::ipt)
+        .collect();
+    families.sort();
+    families.dedup();
+    let listing = match list_rules(s, fw, &families, "list the block", deadline, out) {
+        Ok(l) => {
+            for &a in addrs {
+                let missing: Vec<&str> = [(true, "from"), (false, "to")]
+                    .into_iter()
+                    .filter(|(chain_in, _)| !l.drops(&s.table, *chain_in, a))
+                    .map(|(_, way)| way)
+                    .collect();
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "{} does not drop traffic {} {a}",
+                        fw.block_name(&s.table),
+                        missing.join(" and ")
+                    ));
                 }
-                Ok(o) => problems.push(format!(
-                    "table inet {} is not loaded: {}",
-                    s.table,
-                    brief(&o.stderr)
-                )),
-                Err(e) => unsure.push(e),
             }
-        }
-        Firewall::Iptables => {
-            let (cin, _) = chains(&s.table);
-            for fam in ["iptables", "ip6tables"] {
-                let fam_addrs: Vec<IpAddr> =
-                    addrs.iter().copied().filter(|a| ipt(a) == fam).collect();
-                if fam_addrs.is_empty() {
-                    continue;
-                }
-                let mut list = LocalCommand::new(
-                    &format!("list {cin} ({fam})"),
-                    fam,
-                    &["-w", "5", "-S", &cin],
-                );
-                list.may_fail = true;
-                match run_local(&list, s, deadline, out) {
-                    Ok(o) if o.success() => {
-                        let missing = missing_from_iptables_listing(&o.stdout, &cin, &fam_addrs);
-                        if !missing.is_empty() {
-                            problems.push(format!(
-                                "{fam} chain {cin} does not drop {}",
-                                missing.join(", ")
-                            ));
+            if fw == Firewall::Iptables {
+                let (cin, cout) = firewall::chains(&s.table);
+                for &fam in &families {
+                    for (hook, chain) in [("INPUT", &cin), ("OUTPUT", &cout)] {
+                        let mut c = LocalCommand::new(
+                            &format!("{chain} hooked into {hook} ({fam})"),
+                            fam,
+                            &["-w", "5", "-C", hook, "-j", chain],
+                        );
+                        c.may_fail = true;
+                        match run_local(&c, s, deadline, out) {
+                            Ok(o) if o.success() => {}
+                            Ok(_) => {
+                                problems.push(format!("{fam}: {hook} does not jump to {chain}"))
+                            }
+                            Err(e) => unsure.push(e.message),
                         }
                     }
-                    Ok(o) => problems.push(format!(
-                        "{fam} chain {cin} is missing: {}",
-                        brief(&o.stderr)
-                    )),
-                    Err(e) => unsure.push(e),
-                }
-                let mut hooked = LocalCommand::new(
-                    &format!("{cin} hooked into INPUT ({fam})"),
-                    fam,
-                    &["-w", "5", "-C", "INPUT", "-j", &cin],
-                );
-                hooked.may_fail = true;
-                match run_local(&hooked, s, deadline, out) {
-                    Ok(o) if o.success() => {}
-                    Ok(_) => problems.push(format!("{fam}: INPUT does not jump to {cin}")),
-                    Err(e) => unsure.push(e),
                 }
             }
+            Some(l)
         }
-    }
+        Err((true, e)) => {
+            problems.push(e);
+            None
+        }
+        Err((false, e)) => {
+            unsure.push(e);
+            None
+        }
+    };
     if let (Some(p), Some(m)) = (&s.sync.authorized_keys, &s.sync.key_match) {
         let started = Instant::now();
+        let action = format!("read {}", p.display());
         match active_keys(p, m) {
             Ok(0) => out.record(
                 "sync key disabled",
                 "local",
-                format!("read {}", p.display()),
+                action,
                 "holds",
                 "no active line holds the sync key",
                 started.elapsed(),
@@ -704,7 +647,7 @@ pub fn verify(
                 out.record(
                     "sync key disabled",
                     "local",
-                    format!("read {}", p.display()),
+                    action,
                     "does-not-hold",
                     format!("{n} active line(s) hold the sync key"),
                     started.elapsed(),
@@ -715,7 +658,7 @@ pub fn verify(
                 out.record(
                     "sync key disabled",
                     "local",
-                    format!("read {}", p.display()),
+                    action,
                     "cannot-tell",
                     e.to_string(),
                     started.elapsed(),
@@ -744,35 +687,70 @@ pub fn verify(
                     Answer::CannotTell(x) => unsure.push(format!("{u}: {x}")),
                 }
             }
-            Err(e) => unsure.push(e),
+            Err(e) => unsure.push(e.message),
         }
     }
-    match deadline.cap(s.primary.connect_timeout().min(PROBE_TIMEOUT)) {
-        Some(t) => probe(s, addrs, t, out, &mut problems, &mut unsure),
-        None => unsure.push("the run's deadline passed before the connect probe".into()),
+    if addrs.is_empty() {
+        unsure.push(
+            "no address of the primary is left to probe (every one is this server's now)".into(),
+        );
+    } else {
+        probe(
+            s,
+            fw,
+            &families,
+            addrs,
+            listing.as_ref(),
+            deadline,
+            out,
+            &mut problems,
+            &mut unsure,
+        );
     }
-    if !problems.is_empty() {
+    let shown: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
+    let verdict = if !problems.is_empty() {
         problems.extend(unsure);
         Verdict::NotConfirmed(problems.join("; "))
     } else if !unsure.is_empty() {
         Verdict::CannotTell(unsure.join("; "))
     } else {
-        let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
         let ports: Vec<String> = s.probe_ports().iter().map(u16::to_string).collect();
         Verdict::Confirmed(format!(
-            "{} blocks {}, and no connect to port {} gets through",
-            match fw {
-                Firewall::Nft => format!("nftables table inet {}", s.table),
-                Firewall::Iptables => format!("iptables chain {}_in", s.table),
-            },
-            list.join(", "),
+            "{} blocks {} both ways, and no connect to port {} gets through (the fence's own rule dropped each)",
+            fw.block_name(&s.table),
+            shown.join(", "),
             ports.join(", ")
         ))
+    };
+    if let Some(l) = &listing {
+        for o in own {
+            if l.drops(&s.table, true, o.ip) || l.drops(&s.table, false, o.ip) {
+                let primary = match &verdict {
+                    Verdict::Confirmed(_) => {
+                        format!("the primary is still isolated on {}", shown.join(", "))
+                    }
+                    v => format!("the primary's other addresses: {}", v.text()),
+                };
+                out.alarms.push(format!(
+                    "the fence blocks {}, an address of this server now ({}): this server cannot reach its own address; {primary}. Lift only that address with `{}`, and take it out of [primary] addresses (an address that moves to this server, like Maestro's service address, must not be listed)",
+                    o.ip,
+                    o.source,
+                    firewall::lift_command(fw, &s.table, o.ip)
+                ));
+            }
+        }
     }
+    verdict
 }
 
-/// The `isolate` level of `fence`, on targets vetted by [`targets`].
-pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutcome {
+/// The `isolate` level of `fence`, on targets vetted by [`targets`]. Each
+/// change is journaled (through `log`) before it is made.
+pub fn fence(
+    s: &Settings,
+    targets: &Targets,
+    deadline: &Deadline,
+    log: &mut dyn ChangeLog,
+) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
     let addrs = match targets {
         Targets::Ready(a) => a.clone(),
@@ -785,52 +763,92 @@ pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutco
         out.verdict = Verdict::NotConfirmed("the run's deadline passed".into());
         return out;
     }
-    let fw = Firewall::choose(s);
-    for c in firewall_commands(fw, &s.table, &addrs) {
-        let result = run_local(&c, s, deadline, &mut out);
-        if !c.may_fail {
-            let state = match &result {
-                Ok(o) if o.success() => "done",
-                Ok(_) => "failed",
-                Err(_) => "unknown",
-            };
-            out.changed(&c.name, "local", state, "unfence removes it");
-        }
-        if let Err(e) = result {
-            out.verdict = Verdict::NotConfirmed(e);
+    if let Some(p) = &s.sync.authorized_keys {
+        if let Err(e) = refuse_link(p) {
+            out.verdict = Verdict::NotConfirmed(format!("{e}; nothing was changed"));
             return out;
         }
     }
+    let fw = choose(s);
+    let ports = s.probe_ports();
+    let load = firewall::load_commands(fw, &s.table, &addrs, &ports);
+    let step = match fw {
+        Firewall::Nft => "load the nftables block",
+        Firewall::Iptables => "load the iptables block",
+    };
+    let record = UndoRecord::Firewall {
+        backend: fw.as_str().to_string(),
+        table: s.table.clone(),
+        addresses: addrs.iter().map(IpAddr::to_string).collect(),
+    };
+    let index = match out.start_change(log, step, "local", "unfence removes it", Some(record)) {
+        Ok(i) => i,
+        Err(e) => {
+            out.verdict = Verdict::NotConfirmed(e);
+            return out;
+        }
+    };
+    let mut ran_any = false;
+    for c in &load {
+        match run_local(c, s, deadline, &mut out) {
+            Ok(_) => ran_any = true,
+            Err(e) => {
+                let state = match (e.never_ran, ran_any) {
+                    (true, false) => None,
+                    (true, true) => Some("failed"),
+                    (false, _) => Some(change_state(
+                        out.steps.last().map_or("error", |st| st.outcome.as_str()),
+                    )),
+                };
+                out.settle(log, index, state);
+                out.verdict = Verdict::NotConfirmed(e.message);
+                return out;
+            }
+        }
+    }
+    out.settle(log, index, Some("done"));
     if let (Some(p), Some(m)) = (&s.sync.authorized_keys, &s.sync.key_match) {
+        let record = UndoRecord::SyncKey {
+            path: p.display().to_string(),
+        };
+        let index = match out.start_change(
+            log,
+            "disable the sync key",
+            "local",
+            "unfence --resume-sync",
+            Some(record),
+        ) {
+            Ok(i) => i,
+            Err(e) => {
+                out.verdict = Verdict::NotConfirmed(e);
+                return out;
+            }
+        };
         let started = Instant::now();
+        let action = format!("comment out the lines of {} holding {m:?}", p.display());
         match disable_key(p, m) {
             Ok(n) => {
                 out.record(
                     "disable the sync key",
                     "local",
-                    format!("comment out the lines of {} holding {m:?}", p.display()),
+                    action,
                     "ran",
                     format!("{n} line(s) commented out"),
                     started.elapsed(),
                 );
-                if n > 0 {
-                    out.changed(
-                        "disable the sync key",
-                        "local",
-                        "done",
-                        "unfence --resume-sync",
-                    );
-                }
+                out.settle(log, index, (n > 0).then_some("done"));
             }
             Err(e) => {
                 out.record(
                     "disable the sync key",
                     "local",
-                    format!("comment out the lines of {} holding {m:?}", p.display()),
+                    action,
                     "error",
                     e.to_string(),
                     started.elapsed(),
                 );
+                // The rewrite is atomic: what failed was not written.
+                out.settle(log, index, None);
                 out.verdict = Verdict::NotConfirmed(format!("cannot edit {}: {e}", p.display()));
                 return out;
             }
@@ -841,50 +859,184 @@ pub fn fence(s: &Settings, targets: &Targets, deadline: &Deadline) -> LevelOutco
             LocalCommand::new(&format!("stop {u}"), "systemctl", &["disable", "--now", u]),
             LocalCommand::new(&format!("mask {u}"), "systemctl", &["mask", u]),
         ] {
+            let record = UndoRecord::DaemonUnit { unit: u.clone() };
+            let index = match out.start_change(
+                log,
+                &c.name,
+                "local",
+                "unfence --resume-sync",
+                Some(record),
+            ) {
+                Ok(i) => i,
+                Err(e) => {
+                    out.verdict = Verdict::NotConfirmed(e);
+                    return out;
+                }
+            };
             let result = run_local(&c, s, deadline, &mut out);
             let state = match &result {
-                Ok(o) if o.success() => "done",
-                Ok(_) => "failed",
-                Err(_) => "unknown",
+                Ok(_) => Some("done"),
+                Err(e) if e.never_ran => None,
+                Err(_) => Some(change_state(
+                    out.steps.last().map_or("error", |st| st.outcome.as_str()),
+                )),
             };
-            out.changed(&c.name, "local", state, "unfence --resume-sync");
+            out.settle(log, index, state);
             if let Err(e) = result {
-                out.verdict = Verdict::NotConfirmed(e);
+                out.verdict = Verdict::NotConfirmed(e.message);
                 return out;
             }
         }
     }
-    out.verdict = match verify(s, &addrs, deadline, &mut out) {
+    out.verdict = match verify(s, fw, &addrs, &[], deadline, &mut out) {
         Verdict::CannotTell(w) => Verdict::NotConfirmed(w),
         v => v,
     };
     out
 }
 
+/// `status` and `check`: the same checks, on the addresses the
+/// configuration names now. One of them that has become this server's
+/// (a service address moved here after the fence) is not probed; if the
+/// rules still block it, that is an alarm of its own, not "not fenced".
+/// Such an address cannot be refused when the fence runs (it is the
+/// primary's then), so the README says never to list one, and this names
+/// it precisely, with the command that lifts only it, when it happens.
 pub fn status(s: &Settings, deadline: &Deadline) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
-    out.verdict = match targets(s, s.command_timeout.min(deadline.remaining())) {
-        Targets::Ready(addrs) => verify(s, &addrs, deadline, &mut out),
-        Targets::Unresolved(e) => Verdict::CannotTell(e),
-        Targets::Refused(e) => Verdict::NotConfirmed(e),
+    let addrs = match addresses(s, s.command_timeout.min(deadline.remaining())) {
+        Ok(a) => a,
+        Err(e) => {
+            out.verdict = Verdict::CannotTell(e);
+            return out;
+        }
     };
+    let own = match local_addrs::own_addresses(&addrs) {
+        Ok(o) => o,
+        Err(e) => {
+            out.verdict = Verdict::CannotTell(e.to_string());
+            return out;
+        }
+    };
+    let theirs: Vec<IpAddr> = addrs
+        .iter()
+        .copied()
+        .filter(|a| !own.iter().any(|o| o.ip == *a))
+        .collect();
+    out.verdict = verify(s, choose(s), &theirs, &own, deadline, &mut out);
     out
 }
 
-/// Unfence: remove the block; reopen the sync path only when asked.
-pub fn undo(s: &Settings, resume_sync: bool, deadline: &Deadline) -> LevelOutcome {
+/// What an unfence removes here: every firewall block, disabled key file
+/// and daemon unit the journal says the fences since the last unfence
+/// touched, and (for journals that did not record it, and for a fence in
+/// progress elsewhere) what the configuration implies when `isolate` is
+/// one of its levels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UndoPlan {
+    pub firewalls: Vec<(Firewall, String)>,
+    pub keys: Vec<PathBuf>,
+    pub units: Vec<String>,
+}
+
+impl UndoPlan {
+    pub fn new(s: &Settings, records: &[UndoRecord], configured: bool) -> UndoPlan {
+        let mut plan = UndoPlan::default();
+        for r in records {
+            match r {
+                UndoRecord::Firewall { backend, table, .. } => {
+                    if let Some(fw) = Firewall::parse(backend) {
+                        plan.firewalls.push((fw, table.clone()));
+                    }
+                }
+                UndoRecord::SyncKey { path } => plan.keys.push(PathBuf::from(path)),
+                UndoRecord::DaemonUnit { unit } => plan.units.push(unit.clone()),
+            }
+        }
+        if configured {
+            plan.firewalls.push((choose(s), s.table.clone()));
+            plan.keys.extend(s.sync.authorized_keys.clone());
+            plan.units.extend(s.sync.rsync_daemon_unit.clone());
+        }
+        plan.firewalls.sort();
+        plan.firewalls.dedup();
+        plan.keys.sort();
+        plan.keys.dedup();
+        plan.units.sort();
+        plan.units.dedup();
+        plan
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.firewalls.is_empty() && self.keys.is_empty() && self.units.is_empty()
+    }
+
+    fn tables(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.firewalls.iter().map(|(_, t)| t.clone()).collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    /// What an unfence would run here, for `--dry-run`.
+    pub fn describe(&self, resume_sync: bool) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for (fw, table) in &self.firewalls {
+            for c in firewall::removal_commands(*fw, table) {
+                v.push((c.name.clone(), c.shown()));
+            }
+        }
+        for table in self.tables() {
+            v.push((
+                "the block is gone".into(),
+                format!("nft list table inet {table} must fail (no such table), and iptables -S / ip6tables -S must hold no chain {table}_in or {table}_out and no jump to them"),
+            ));
+        }
+        if resume_sync {
+            for p in &self.keys {
+                v.push((
+                    "restore the sync key".into(),
+                    format!(
+                        "uncomment the lines of {} the fence commented out",
+                        p.display()
+                    ),
+                ));
+            }
+            for u in &self.units {
+                v.push((
+                    format!("start {u}"),
+                    format!("systemctl unmask {u}; systemctl enable --now {u}"),
+                ));
+            }
+        }
+        v
+    }
+}
+
+/// Unfence: remove the blocks the plan names and verify on nftables and
+/// iptables both that nothing of them is left; reopen the sync path only
+/// when asked.
+pub fn undo(s: &Settings, plan: &UndoPlan, resume_sync: bool, deadline: &Deadline) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
-    let fw = Firewall::choose(s);
     let mut errors = Vec::new();
-    for c in firewall_removal(fw, &s.table) {
-        if let Err(e) = run_local(&c, s, deadline, &mut out) {
-            // nft refuses to delete a table that was never there only when
-            // the add-first trick fails; anything else is a real failure.
-            errors.push(e);
+    for (fw, table) in &plan.firewalls {
+        if fw == &Firewall::Nft && process::find_program("nft").is_none() {
+            errors.push(format!(
+                "the fence loaded table inet {table} with nft, which is not installed now: it cannot be removed or checked"
+            ));
+            continue;
+        }
+        for c in firewall::removal_commands(*fw, table) {
+            if process::find_program(&c.program).is_none() {
+                continue;
+            }
+            if let Err(e) = run_local(&c, s, deadline, &mut out) {
+                errors.push(e.message);
+            }
         }
     }
     if resume_sync {
-        if let Some(p) = &s.sync.authorized_keys {
+        for p in &plan.keys {
             let started = Instant::now();
             match restore_key(p) {
                 Ok(n) => out.record(
@@ -898,33 +1050,74 @@ pub fn undo(s: &Settings, resume_sync: bool, deadline: &Deadline) -> LevelOutcom
                 Err(e) => errors.push(format!("cannot restore {}: {e}", p.display())),
             }
         }
-        if let Some(u) = &s.sync.rsync_daemon_unit {
+        for u in &plan.units {
             for c in [
                 LocalCommand::new(&format!("unmask {u}"), "systemctl", &["unmask", u]),
                 LocalCommand::new(&format!("start {u}"), "systemctl", &["enable", "--now", u]),
             ] {
                 if let Err(e) = run_local(&c, s, deadline, &mut out) {
-                    errors.push(e);
+                    errors.push(e.message);
                 }
             }
         }
     }
-    // Verify the block is gone.
-    if fw == Firewall::Nft && process::find_program("nft").is_some() {
-        let mut c = LocalCommand::new(
-            "the nftables block is gone",
-            "nft",
-            &["list", "table", "inet", &s.table],
-        );
-        c.may_fail = true;
-        match run_local(&c, s, deadline, &mut out) {
-            Ok(o) if o.success() => errors.push(format!("table inet {} is still loaded", s.table)),
-            Ok(_) => {}
-            Err(e) => errors.push(e),
+    // Whatever the backend that loaded it: gone from both.
+    for table in plan.tables() {
+        if process::find_program("nft").is_some() {
+            let mut c = LocalCommand::new(
+                "the nftables block is gone",
+                "nft",
+                &["list", "table", "inet", &table],
+            );
+            c.may_fail = true;
+            match run_local(&c, s, deadline, &mut out) {
+                Ok(o) if o.success() => errors.push(format!("table inet {table} is still loaded")),
+                Ok(o) if firewall::nft_says_absent(&o.stderr) => {}
+                Ok(o) => errors.push(format!(
+                    "cannot tell whether table inet {table} is gone: {}",
+                    brief(&o.stderr)
+                )),
+                Err(e) => errors.push(e.message),
+            }
+        }
+        for fam in ["iptables", "ip6tables"] {
+            if process::find_program(fam).is_none() {
+                continue;
+            }
+            let mut c = LocalCommand::new(
+                &format!("the {fam} chains are gone"),
+                fam,
+                &["-w", "5", "-S"],
+            );
+            c.may_fail = true;
+            match run_local(&c, s, deadline, &mut out) {
+                Ok(o) if o.success() => {
+                    let left = firewall::iptables_leftovers(&o.stdout, &table);
+                    if !left.is_empty() {
+                        errors.push(format!(
+                            "{fam} still holds the fence's chains: {}",
+                            left.join("; ")
+                        ));
+                    }
+                }
+                Ok(o) => errors.push(format!(
+                    "cannot tell whether the {fam} chains {table}_in/_out are gone: {}",
+                    brief(&o.stderr)
+                )),
+                Err(e) => errors.push(e.message),
+            }
         }
     }
     out.verdict = if errors.is_empty() {
-        Verdict::Confirmed("the isolation is removed".into())
+        let tables = plan.tables();
+        Verdict::Confirmed(if tables.is_empty() {
+            "no isolation to remove".to_string()
+        } else {
+            format!(
+                "the isolation is removed: no table inet {t}, no chain {t}_in or {t}_out, on nftables and iptables",
+                t = tables.join("/")
+            )
+        })
     } else {
         Verdict::NotConfirmed(errors.join("; "))
     };
@@ -934,41 +1127,6 @@ pub fn undo(s: &Settings, resume_sync: bool, deadline: &Deadline) -> LevelOutcom
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nft_listing_must_drop_every_address() {
-        let addrs: Vec<IpAddr> = vec![
-            "198.18.0.2".parse().unwrap(),
-            "2001:db8::2".parse().unwrap(),
-        ];
-        let listing = "table inet maestro_fence {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\tip saddr 198.18.0.2 drop\n\t\tip6 saddr 2001:db8::2 drop\n\t}\n\tchain output {\n\t\tip daddr 198.18.0.9 drop\n\t}\n}\n";
-        assert!(missing_from_nft_listing(listing, &addrs).is_empty());
-        let partial = listing.replace("\t\tip6 saddr 2001:db8::2 drop\n", "");
-        assert_eq!(
-            missing_from_nft_listing(&partial, &addrs),
-            vec!["2001:db8::2"]
-        );
-        // An address only in the output chain does not count.
-        let only_out: Vec<IpAddr> = vec!["198.18.0.9".parse().unwrap()];
-        assert_eq!(missing_from_nft_listing(listing, &only_out).len(), 1);
-        // A prefix of another address does not count either.
-        let set = "chain input {\n ip saddr { 198.18.0.20, 198.18.0.3 } drop\n}";
-        assert_eq!(
-            missing_from_nft_listing(set, &addrs[..1]),
-            vec!["198.18.0.2"]
-        );
-    }
-
-    #[test]
-    fn iptables_listing() {
-        let a: Vec<IpAddr> = vec!["198.18.0.2".parse().unwrap()];
-        let l = "-N maestro_fence_in\n-A maestro_fence_in -s 198.18.0.2/32 -j DROP\n";
-        assert!(missing_from_iptables_listing(l, "maestro_fence_in", &a).is_empty());
-        assert_eq!(
-            missing_from_iptables_listing("-N maestro_fence_in\n", "maestro_fence_in", &a).len(),
-            1
-        );
-    }
 
     #[test]
     fn keys_are_commented_out_and_restored() {
@@ -986,10 +1144,64 @@ mod tests {
     }
 
     #[test]
-    fn nft_script_is_atomic_and_blocks_both_ways() {
-        let s = nft_script("t", &["198.18.0.2".parse().unwrap()]);
-        assert!(s.starts_with("table inet t\ndelete table inet t\n"));
-        assert!(s.contains("ip saddr { 198.18.0.2 } drop"));
-        assert!(s.contains("ip daddr { 198.18.0.2 } drop"));
+    fn a_linked_key_file_is_refused_and_what_it_names_is_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("passwd");
+        std::fs::write(&real, "maestro-sync:x:998:998::/home:/bin/sh\n").unwrap();
+        let link = dir.path().join("authorized_keys");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let e = disable_key(&link, "maestro-sync").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(restore_key(&link).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&real).unwrap(),
+            "maestro-sync:x:998:998::/home:/bin/sh\n"
+        );
+    }
+
+    fn settings(text: &str) -> Settings {
+        let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
+        Settings::resolve(&c, &crate::settings::Overrides::default()).unwrap()
+    }
+
+    #[test]
+    fn mapped_addresses_are_blocked_as_ipv4() {
+        let s = settings("[primary]\nhost = \"::ffff:198.18.0.2\"\naddresses = [\"[::ffff:198.18.0.3]\", \"2001:db8::2\"]\n");
+        let a = addresses(&s, Duration::from_secs(1)).unwrap();
+        let shown: Vec<String> = a.iter().map(IpAddr::to_string).collect();
+        assert_eq!(shown, vec!["198.18.0.2", "198.18.0.3", "2001:db8::2"]);
+    }
+
+    #[test]
+    fn the_undo_plan_comes_from_the_journal_and_the_configuration() {
+        let s = settings("[primary]\nhost = \"p\"\n[fence]\nfirewall = \"iptables\"\nfirewall_table = \"mine\"\n");
+        let records = vec![
+            UndoRecord::Firewall {
+                backend: "nft".into(),
+                table: "maestro_fence".into(),
+                addresses: vec!["198.18.0.2".into()],
+            },
+            UndoRecord::Firewall {
+                backend: "nft".into(),
+                table: "maestro_fence".into(),
+                addresses: vec!["198.18.0.2".into()],
+            },
+            UndoRecord::SyncKey { path: "/k".into() },
+        ];
+        let p = UndoPlan::new(&s, &records, false);
+        assert_eq!(
+            p.firewalls,
+            vec![(Firewall::Nft, "maestro_fence".to_string())]
+        );
+        assert_eq!(p.keys, vec![PathBuf::from("/k")]);
+        let p = UndoPlan::new(&s, &records, true);
+        assert_eq!(
+            p.firewalls,
+            vec![
+                (Firewall::Nft, "maestro_fence".to_string()),
+                (Firewall::Iptables, "mine".to_string())
+            ]
+        );
+        assert!(UndoPlan::new(&s, &[], false).is_empty());
     }
 }

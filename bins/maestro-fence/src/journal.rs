@@ -93,6 +93,30 @@ pub struct Journal {
     catalog: Catalog,
 }
 
+/// Something at the catalog's path that is not a regular file (a FIFO, a
+/// device) is refused by name. Not opened to look: metadata never blocks,
+/// where SQLite opening a FIFO fails with a message that does not say what
+/// is there.
+fn refuse_special_catalog(state_dir: &Path) -> Result<(), OpenError> {
+    let path = state_dir.join(maestro_common::catalog::FILE_NAME);
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_file() => Err(OpenError::NotRegular {
+            path: path.display().to_string(),
+            kind: maestro_common::fsio::kind_name(meta.file_type()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Why the journal could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the catalog {path} is {kind}, not a regular file; refusing")]
+    NotRegular { path: String, kind: &'static str },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -116,15 +140,19 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<EpochRow> {
 const COLUMNS: &str = "epoch, command, primary_host, failover_host, started_at, finished_at, result, confirmed_level, levels, changes";
 
 impl Journal {
-    pub fn open(state_dir: &Path) -> Result<Journal, CatalogError> {
+    pub fn open(state_dir: &Path) -> Result<Journal, OpenError> {
+        refuse_special_catalog(state_dir)?;
         let mut catalog = Catalog::open(state_dir)?;
         catalog.ensure_schema(COMPONENT, MIGRATIONS)?;
         Ok(Journal { catalog })
     }
 
     /// [`Journal::open`] within a run's deadline: it waits at most `wait`
-    /// for another process's write transaction on the catalog.
-    pub fn open_within(state_dir: &Path, wait: Duration) -> Result<Journal, CatalogError> {
+    /// for another process's write transaction on the catalog. Something
+    /// at the catalog's path that is not a regular file (a FIFO, a device)
+    /// is refused by name.
+    pub fn open_within(state_dir: &Path, wait: Duration) -> Result<Journal, OpenError> {
+        refuse_special_catalog(state_dir)?;
         let mut catalog = Catalog::open_within(state_dir, wait)?;
         catalog.ensure_schema(COMPONENT, MIGRATIONS)?;
         Ok(Journal { catalog })
@@ -168,6 +196,23 @@ impl Journal {
                     rusqlite::params![epoch as i64, s.level, s.step, s.target, s.action, s.outcome, s.seen, s.elapsed_ms as i64],
                 )?;
             }
+            Ok(())
+        })
+    }
+
+    /// Records what the run has changed so far (or is about to change),
+    /// before its end: a run killed half-way leaves this behind.
+    pub fn save_changes(
+        &mut self,
+        epoch: u64,
+        changes: &serde_json::Value,
+    ) -> Result<(), CatalogError> {
+        let changes = changes.to_string();
+        self.catalog.write(|tx| {
+            tx.execute(
+                "UPDATE fence_epochs SET changes = ?2 WHERE epoch = ?1",
+                rusqlite::params![epoch as i64, changes],
+            )?;
             Ok(())
         })
     }
@@ -252,6 +297,28 @@ impl Journal {
             .map_err(|e| self.sql_err(e))
     }
 
+    /// Every fence of `primary` since its last successful unfence (all of
+    /// them when there was none), oldest first: what an unfence has to
+    /// undo, and what `status` shows when a fence stopped half-way.
+    pub fn fences_since_last_unfence(&self, primary: &str) -> Result<Vec<EpochRow>, CatalogError> {
+        let mut stmt = self
+            .catalog
+            .conn()
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM fence_epochs WHERE command = 'fence' AND primary_host = ?1
+                 AND epoch > COALESCE((SELECT MAX(epoch) FROM fence_epochs
+                     WHERE command = 'unfence' AND result = ?2 AND primary_host = ?1), 0)
+                 ORDER BY epoch"
+            ))
+            .map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params![primary, UNFENCED], row)
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql_err(e));
+        rows
+    }
+
     /// The newest epochs, newest first.
     pub fn history(&self, limit: usize) -> Result<Vec<EpochRow>, CatalogError> {
         let mut stmt = self
@@ -316,6 +383,34 @@ pub enum LockError {
 }
 
 impl RunLock {
+    /// Whether a fence or unfence holds the lock now (so a `running` row
+    /// in the journal may be that run, not an interrupted one). Never
+    /// creates the lock file; `None` when it cannot be told.
+    pub fn held_now(state_dir: &Path) -> Option<bool> {
+        let path = state_dir.join("fence.lock");
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+            Err(_) => return None,
+        };
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+        if rc == 0 {
+            // SAFETY: as above; releasing the lock just taken.
+            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+            Some(false)
+        } else {
+            Some(true)
+        }
+    }
+
     pub fn acquire(state_dir: &Path, wait: Duration) -> Result<RunLock, LockError> {
         let path = state_dir.join("fence.lock");
         let shown = path.display().to_string();
@@ -435,6 +530,47 @@ mod tests {
         std::os::unix::fs::symlink("/dev/null", &lock).unwrap();
         let e = RunLock::acquire(dir.path(), Duration::from_secs(5)).unwrap_err();
         assert!(e.to_string().contains("a symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn a_fifo_at_the_catalog_is_refused_at_once_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = dir.path().join(maestro_common::catalog::FILE_NAME);
+        let c = std::ffi::CString::new(catalog.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let started = std::time::Instant::now();
+        let e = Journal::open_within(dir.path(), Duration::from_secs(5))
+            .err()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(e.to_string().contains("catalog.sqlite is a FIFO"), "{e}");
+    }
+
+    #[test]
+    fn fences_since_the_last_successful_unfence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let none = serde_json::json!([]);
+        let e1 = j.begin("fence", "p", "f").unwrap();
+        j.finish(e1, FENCED, Some("ssh"), &none, &none).unwrap();
+        let u = j.begin("unfence", "p", "f").unwrap();
+        j.finish(u, UNFENCED, None, &none, &none).unwrap();
+        let e3 = j.begin("fence", "p", "f").unwrap();
+        j.save_changes(e3, &serde_json::json!([{"step": "s"}]))
+            .unwrap();
+        let failed = j.begin("unfence", "p", "f").unwrap();
+        j.finish(failed, UNFENCE_FAILED, None, &none, &none)
+            .unwrap();
+        let e5 = j.begin("fence", "p", "f").unwrap();
+        j.begin("fence", "other", "f").unwrap();
+        let rows = j.fences_since_last_unfence("p").unwrap();
+        let epochs: Vec<u64> = rows.iter().map(|r| r.epoch).collect();
+        // A failed unfence does not end the list; another primary's fences
+        // are not in it.
+        assert_eq!(epochs, vec![e3, e5]);
+        assert_eq!(rows[0].changes, serde_json::json!([{"step": "s"}]));
+        assert_eq!(rows[1].result, RUNNING);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!
 //! Modules: [`plan`] (what runs on the primary), [`remote`] (how answers
 //! are judged), [`ssh_level`], [`agent_level`], [`isolate`] (the three
-//! levels), [`config`] (the `[fence]` section), [`journal`] (epochs and the
-//! lock), [`ops`] (the subcommands),
+//! levels; `isolate`'s rules in [`firewall`], its proof in [`probe`]),
+//! [`config`] (the `[fence]` section), [`journal`] (epochs, what each run
+//! changed, and the lock), [`ops`] (the subcommands),
 //! [`agent_mode`] and [`metadata`] (fence_maestro).
 
 pub mod agent_level;
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod deadline;
 pub mod device;
+pub mod firewall;
 pub mod isolate;
 pub mod journal;
 pub mod level;
@@ -26,6 +28,7 @@ pub mod marker;
 pub mod metadata;
 pub mod ops;
 pub mod plan;
+pub mod probe;
 pub mod process;
 pub mod remote;
 pub mod report_build;
@@ -82,7 +85,36 @@ fn resolution_checks(loaded: &maestro_common::config::LoadedConfig) -> Vec<maest
         }
         Err(e) => Check::new("fence", Status::Critical, e.to_string()),
     };
-    vec![check]
+    let mut checks = vec![check];
+    // The isolate level's addresses, as a fence would vet them (name
+    // lookup and this server's interfaces only): a configuration whose
+    // every isolate would be refused does not pass.
+    if let Ok(s) = Settings::resolve(loaded, &Overrides::default()) {
+        if s.levels.contains(&config::FenceLevel::Isolate) {
+            let lookup = s.command_timeout.min(std::time::Duration::from_secs(5));
+            checks.push(match isolate::targets(&s, lookup) {
+                isolate::Targets::Ready(a) => Check::ok(
+                    "isolate",
+                    format!(
+                        "would block {}: none of them this server's",
+                        a.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+                // Name lookup is the network's state, not the file's: a
+                // name that does not resolve here and now is not a
+                // configuration error (a fence resolves it again).
+                isolate::Targets::Unresolved(e) => Check::ok(
+                    "isolate",
+                    format!("its addresses are not checked now: {e} (a fence resolves them again, and refuses this server's)"),
+                ),
+                isolate::Targets::Refused(e) => Check::new("isolate", Status::Critical, e),
+            });
+        }
+    }
+    checks
 }
 
 /// A run whose verdict is "not confirmed" always exits 2, whatever made

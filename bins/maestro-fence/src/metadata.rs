@@ -91,7 +91,15 @@ pub const PARAMETERS: &[Param] = &[
         "string",
         None,
         false,
-        "The primary's node name: what list prints (default [fence] node_name; without either, give the device pcmk_host_list)",
+        "The node asked for (Pacemaker sets it): refused unless it is the device's node_name",
+    ),
+    (
+        "node_name",
+        "--node-name=[name]",
+        "string",
+        None,
+        false,
+        "The primary's node name: the only node this device fences, and what list prints (default [fence] node_name; one of the two is needed: Pacemaker's pcmk_host_list is not passed to the agent)",
     ),
     (
         "power_timeout",
@@ -166,7 +174,7 @@ fn escape(s: &str) -> String {
 pub fn xml() -> String {
     let mut x = String::from("<?xml version=\"1.0\" ?>\n");
     x.push_str("<resource-agent name=\"fence_maestro\" shortdesc=\"Fence agent for a LISTSERV Maestro primary (maestro-ha)\" >\n");
-    x.push_str("<longdesc>fence_maestro fences the old primary of a LISTSERV Maestro failover pair: over SSH it stops and disables the Maestro services and the file synchronization and writes a fence marker, then re-queries all of it; where SSH fails it can call a power fence agent or isolate the primary with nftables on this server. It reports success only after verifying. The reboot action fences and leaves the primary fenced; on unfences (failback). Configuration: /etc/maestro-ha/config.toml (see maestro-fence(1)).</longdesc>\n");
+    x.push_str("<longdesc>fence_maestro fences the old primary of a LISTSERV Maestro failover pair: over SSH it stops and disables the Maestro services and the file synchronization and writes a fence marker, then re-queries all of it; where SSH fails it can call a power fence agent or isolate the primary with nftables on this server. It reports success only after verifying. The reboot action fences and leaves the primary fenced; on unfences (failback). Configuration: /etc/maestro-ha/config.toml (see fence_maestro(8) and maestro-ha-config(5)).</longdesc>\n");
     x.push_str("<vendor-url>https://example.invalid/maestro-ha</vendor-url>\n<parameters>\n");
     for (name, getopt, kind, default, required, desc) in PARAMETERS {
         let default = default

@@ -4,8 +4,8 @@ use crate::agent_level;
 use crate::config::FenceLevel;
 use crate::deadline::Deadline;
 use crate::isolate;
-use crate::journal::{self, Journal, RunLock};
-use crate::level::{Change, LevelOutcome, Verdict};
+use crate::journal::{self, EpochRow, Journal, RunLock};
+use crate::level::{Change, ChangeLog, LevelOutcome, NoChangeLog, UndoRecord, Verdict};
 use crate::marker::Marker;
 use crate::plan;
 use crate::report_build::{level_check, verdict_message};
@@ -29,22 +29,55 @@ fn failed(e: impl std::fmt::Display) -> ToolError {
     ToolError::Failed(anyhow::anyhow!("{e}"))
 }
 
-/// Runs one level of `fence`.
+/// Runs one level of `fence`, journaling its changes through `log`.
 fn fence_level(
     env: &mut Env,
     level: FenceLevel,
     marker: &Marker,
     isolate_targets: Option<&isolate::Targets>,
     deadline: &Deadline,
+    log: &mut dyn ChangeLog,
 ) -> LevelOutcome {
     let s = &env.settings;
     match level {
-        FenceLevel::Ssh => ssh_level::run(s, &plan::fence_plan(s, marker), deadline),
-        FenceLevel::Agent => agent_level::fence(s, deadline, env.warn),
+        FenceLevel::Ssh => ssh_level::run(s, &plan::fence_plan(s, marker), deadline, log),
+        FenceLevel::Agent => agent_level::fence(s, deadline, env.warn, log),
+        // The targets are resolved (and vetted) before the first level
+        // whenever isolate is one of them.
         FenceLevel::Isolate => match isolate_targets {
-            Some(t) => isolate::fence(s, t, deadline),
-            None => isolate::fence(s, &isolate::targets(s, s.command_timeout), deadline),
+            Some(t) => isolate::fence(s, t, deadline, log),
+            None => isolate::fence(
+                s,
+                &isolate::Targets::Unresolved("the addresses were not resolved".into()),
+                deadline,
+                log,
+            ),
         },
+    }
+}
+
+/// Writes a fence's changes to the journal as its levels go: the changes
+/// of the levels before, then the current level's list.
+struct JournalLog<'a> {
+    journal: &'a mut Journal,
+    epoch: u64,
+    earlier: &'a [Change],
+    deadline: &'a Deadline,
+    /// The first write that failed: the fence then does not count.
+    error: &'a mut Option<String>,
+}
+
+impl ChangeLog for JournalLog<'_> {
+    fn save(&mut self, changes: &[Change]) -> Result<(), String> {
+        let all: Vec<&Change> = self.earlier.iter().chain(changes).collect();
+        self.journal
+            .wait_at_most(self.deadline.remaining())
+            .and_then(|()| self.journal.save_changes(self.epoch, &json!(all)))
+            .map_err(|e| {
+                let e = e.to_string();
+                self.error.get_or_insert(e.clone());
+                e
+            })
     }
 }
 
@@ -143,8 +176,33 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
     // primary is half-changed); it makes the verdict "not fenced" instead,
     // since `check` trusts only what the journal holds.
     let mut journal_error: Option<String> = None;
-    for &level in &s.levels {
-        let outcome = fence_level(env, level, &marker, isolate_targets.as_ref(), &deadline);
+    let mut changed_so_far: Vec<Change> = Vec::new();
+    let isolate_at = s.levels.iter().position(|&l| l == FenceLevel::Isolate);
+    for (i, &level) in s.levels.iter().enumerate() {
+        // The levels before isolate leave it the time its probe needs: a
+        // probe squeezed into what they left over would prove nothing.
+        let level_deadline = match isolate_at {
+            Some(at) if i < at => deadline.ending_before(isolate::RESERVE),
+            _ => deadline,
+        };
+        let outcome = {
+            let mut log = JournalLog {
+                journal: &mut journal,
+                epoch,
+                earlier: &changed_so_far,
+                deadline: &deadline,
+                error: &mut journal_error,
+            };
+            fence_level(
+                env,
+                level,
+                &marker,
+                isolate_targets.as_ref(),
+                &level_deadline,
+                &mut log,
+            )
+        };
+        changed_so_far.extend(outcome.changes.iter().cloned());
         if let Err(e) = journal
             .wait_at_most(deadline.remaining())
             .and_then(|()| journal.add_steps(epoch, &outcome.steps))
@@ -161,7 +219,7 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         .iter()
         .map(LevelOutcome::summary_json)
         .collect::<Vec<_>>());
-    let changes: Vec<Change> = outcomes.iter().flat_map(|o| o.changes.clone()).collect();
+    let changes = changed_so_far;
     let mut confirmed = outcomes
         .iter()
         .find(|o| o.verdict.is_confirmed())
@@ -397,7 +455,12 @@ fn level_status(
 ) -> LevelOutcome {
     let s = &env.settings;
     let mut out = match level {
-        FenceLevel::Ssh => ssh_level::run(s, &plan::fenced_probes(s, epoch), deadline),
+        FenceLevel::Ssh => ssh_level::run(
+            s,
+            &plan::fenced_probes(s, epoch),
+            deadline,
+            &mut NoChangeLog,
+        ),
         FenceLevel::Agent => agent_level::status(s, deadline, env.warn),
         FenceLevel::Isolate => isolate::status(s, deadline),
     };
@@ -407,10 +470,50 @@ fn level_status(
     out
 }
 
-/// When the newest run for the primary is a fence that stopped half-way,
-/// what it changed, so that `status` shows the primary as partly fenced.
-/// A missing catalog is not created (`status` changes nothing).
-fn partial_from_journal(env: &Env, answer: Option<bool>) -> Option<Check> {
+/// The changes a journal row holds.
+fn row_changes(row: &EpochRow) -> Vec<Change> {
+    serde_json::from_value(row.changes.clone()).unwrap_or_default()
+}
+
+/// How one fence that did not end fenced is shown: stopped half-way
+/// (`partial`), or never finished (`running`: killed, or running now).
+fn unfinished_line(row: &EpochRow, running_now: bool) -> Option<String> {
+    let changes = row_changes(row);
+    let list = changes
+        .iter()
+        .map(Change::line)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let what = match row.result.as_str() {
+        journal::RUNNING if running_now => format!(
+            "the fence of epoch {} ({}) is still running (another run holds the lock)",
+            row.epoch, row.started_at
+        ),
+        journal::RUNNING => format!(
+            "interrupted: the fence of epoch {} ({}) never finished",
+            row.epoch, row.started_at
+        ),
+        journal::FENCED => return None,
+        _ if changes.is_empty() => return None,
+        _ => format!(
+            "partial: the fence of epoch {} ({}) failed after changing",
+            row.epoch, row.started_at
+        ),
+    };
+    Some(if changes.is_empty() {
+        format!("{what}; it recorded no change")
+    } else if row.result == journal::RUNNING {
+        format!("{what}; it may have changed: {list}")
+    } else {
+        format!("{what}: {list}")
+    })
+}
+
+/// Every fence since the last successful unfence that stopped half-way or
+/// never finished, with what it changed (or may have), so that `status`
+/// shows the primary as partly fenced. Read within the run's deadline; a
+/// missing catalog is not created (`status` changes nothing).
+fn unfinished_from_journal(env: &Env, deadline: &Deadline, answer: Option<bool>) -> Option<Check> {
     if !env
         .state_dir
         .join(maestro_common::catalog::FILE_NAME)
@@ -418,33 +521,68 @@ fn partial_from_journal(env: &Env, answer: Option<bool>) -> Option<Check> {
     {
         return None;
     }
-    let journal = Journal::open_within(&env.state_dir, env.settings.command_timeout).ok()?;
-    let last = journal
-        .latest_for(&env.settings.primary.host)
-        .ok()
-        .flatten()?;
-    if last.command != "fence" || last.result != journal::PARTIAL {
+    let rows = Journal::open_within(&env.state_dir, deadline.remaining())
+        .map_err(|e| e.to_string())
+        .and_then(|j| {
+            j.fences_since_last_unfence(&env.settings.primary.host)
+                .map_err(|e| e.to_string())
+        });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            return Some(Check::new(
+                "journal",
+                Status::Unknown,
+                format!("cannot read the journal within the run's deadline ({e}): whether an earlier fence stopped half-way is not known"),
+            ))
+        }
+    };
+    let newest = rows.last().map(|r| r.epoch);
+    let held = RunLock::held_now(&env.state_dir) == Some(true);
+    let shown: Vec<(&EpochRow, String)> = rows
+        .iter()
+        .filter_map(|r| unfinished_line(r, held && Some(r.epoch) == newest).map(|l| (r, l)))
+        .collect();
+    if shown.is_empty() {
         return None;
     }
-    let changes: Vec<Change> = serde_json::from_value(last.changes.clone()).unwrap_or_default();
     let status = match answer {
         Some(true) => Status::Ok,
         Some(false) => Status::Critical,
         None => Status::Unknown,
     };
-    let mut c = changes_check(&changes, status);
+    let all: Vec<Change> = shown.iter().flat_map(|(r, _)| row_changes(r)).collect();
+    let mut c = changes_check(&all, status);
     c.name = "journal".into();
     c.message = format!(
-        "partial: the last fence (epoch {}, {}) failed after changing: {}",
-        last.epoch,
-        last.started_at,
-        changes
+        "{} (since the last successful unfence; `maestro-fence unfence` undoes what it can)",
+        shown
             .iter()
-            .map(Change::line)
+            .map(|(_, l)| l.as_str())
             .collect::<Vec<_>>()
-            .join("; ")
+            .join(" | ")
     );
-    Some(c.detail("epoch", last.epoch))
+    Some(c.detail(
+        "epochs",
+        json!(shown.iter().map(|(r, _)| r.epoch).collect::<Vec<_>>()),
+    ))
+}
+
+/// A check for each alarm a level raised (the fence blocks an address of
+/// this server now).
+fn alarm_checks(outcomes: &[LevelOutcome]) -> Vec<Check> {
+    outcomes
+        .iter()
+        .flat_map(|o| {
+            o.alarms.iter().map(move |a| {
+                Check::new(
+                    format!("level {}: own address", o.level.as_str()),
+                    Status::Critical,
+                    a.clone(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// `status`: is the primary fenced now, per level. `Some(true)` fenced,
@@ -487,7 +625,10 @@ pub fn status(env: &mut Env) -> (Report, Option<bool>) {
         (None, true) => Some(false),
         (None, false) => None,
     };
-    if let Some(c) = partial_from_journal(env, answer) {
+    for c in alarm_checks(&outcomes) {
+        report.push(c);
+    }
+    if let Some(c) = unfinished_from_journal(env, &deadline, answer) {
         report.push(c);
     }
     (report, answer)
@@ -496,7 +637,10 @@ pub fn status(env: &mut Env) -> (Report, Option<bool>) {
 /// `check`: the pre-start gate on the failover server.
 pub fn check(env: &mut Env) -> Result<Report, ToolError> {
     let mut report = Report::new(TOOL, Some("check"));
-    let journal = Journal::open_within(&env.state_dir, env.settings.deadline).map_err(failed)?;
+    // One deadline for the whole gate: the wait for the journal comes out
+    // of the live check's time, not on top of it.
+    let deadline = Deadline::after(env.settings.deadline);
+    let journal = Journal::open_within(&env.state_dir, deadline.remaining()).map_err(failed)?;
     let primary = env.settings.primary.host.clone();
     let fence = journal.last_confirmed_fence(&primary).map_err(failed)?;
     let unfence = journal.last_unfence(&primary).map_err(failed)?;
@@ -529,7 +673,6 @@ pub fn check(env: &mut Env) -> Result<Report, ToolError> {
         .detail("epoch", fence.epoch)
         .detail("level", level.clone()),
     );
-    let deadline = Deadline::after(env.settings.deadline);
     let Some(level) = [FenceLevel::Ssh, FenceLevel::Agent, FenceLevel::Isolate]
         .into_iter()
         .find(|l| l.as_str() == level)
@@ -552,10 +695,30 @@ pub fn check(env: &mut Env) -> Result<Report, ToolError> {
         Verdict::NotConfirmed(t) => (Status::Critical, format!("NOT fenced any more: {t}")),
     };
     report.push(level_check(&o, status, message));
+    for c in alarm_checks(std::slice::from_ref(&o)) {
+        report.push(c);
+    }
     Ok(report)
 }
 
-/// `unfence`: failback.
+/// What the fences since the last successful unfence recorded for undoing
+/// here (firewall blocks, key files, daemon units).
+fn undo_records(journal: &Journal, primary: &str) -> Result<Vec<UndoRecord>, String> {
+    let rows = journal
+        .fences_since_last_unfence(primary)
+        .map_err(|e| e.to_string())?;
+    Ok(rows
+        .iter()
+        .flat_map(row_changes)
+        .filter_map(|c| c.record)
+        .collect())
+}
+
+/// `unfence`: failback. What is undone on this server comes from the
+/// journal (every fence since the last successful unfence: the backend
+/// and table it loaded, the key file it edited), not from what the
+/// configuration says today; the configuration adds its own when
+/// `isolate` is one of its levels.
 pub fn unfence(
     env: &mut Env,
     resume_sync: bool,
@@ -570,13 +733,25 @@ pub fn unfence(
         }),
     );
     let s = env.settings.clone();
-    let uses_isolate = s.levels.contains(&FenceLevel::Isolate);
+    let configured = s.levels.contains(&FenceLevel::Isolate);
     if dry_run {
         let next = peek_next_epoch(&env.state_dir);
-        if uses_isolate {
+        // A missing catalog is not created: a dry run changes nothing.
+        let records = if env
+            .state_dir
+            .join(maestro_common::catalog::FILE_NAME)
+            .exists()
+        {
+            let journal = Journal::open(&env.state_dir).map_err(failed)?;
+            undo_records(&journal, &s.primary.host).map_err(failed)?
+        } else {
+            Vec::new()
+        };
+        let undo = isolate::UndoPlan::new(&s, &records, configured);
+        if !undo.is_empty() {
             let mut c = Check::ok("level isolate", "would run (dry run: nothing changed)");
-            for cmd in isolate::firewall_removal(isolate::Firewall::choose(&s), &s.table) {
-                c.add_finding(Finding::new(Status::Ok, cmd.name.clone(), cmd.shown()).at("local"));
+            for (name, what) in undo.describe(resume_sync) {
+                c.add_finding(Finding::new(Status::Ok, name, what).at("local"));
             }
             report.push(c);
         }
@@ -627,6 +802,17 @@ pub fn unfence(
         Ok(l) => l,
         Err(e) => return refuse(report, e.to_string()),
     };
+    // Read under the lock, before anything changes: an unfence that does
+    // not know what the fences did here could leave a block behind.
+    let records = match undo_records(&journal, &s.primary.host) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                report,
+                format!("cannot read what the fences changed on this server: {e}"),
+            )
+        }
+    };
     let began = journal
         .wait_at_most(deadline.remaining())
         .and_then(|()| journal.begin("unfence", &s.primary.host, &s.failover_name()));
@@ -635,26 +821,39 @@ pub fn unfence(
         Err(e) => return refuse(report, format!("cannot record the epoch: {e}")),
     };
     let mut outcomes = Vec::new();
-    if uses_isolate {
-        outcomes.push(isolate::undo(&s, resume_sync, &deadline));
+    let undo = isolate::UndoPlan::new(&s, &records, configured);
+    if !undo.is_empty() {
+        // First: the primary's SSH may be behind this very block.
+        outcomes.push(isolate::undo(&s, &undo, resume_sync, &deadline));
     }
     outcomes.push(ssh_level::run(
         &s,
         &plan::unfence_plan(&s, epoch, resume_sync),
         &deadline,
+        &mut NoChangeLog,
     ));
+    // The primary was changed: a journal that cannot take it now no longer
+    // stops the report (the admin must see what was done); it makes the
+    // unfence "not confirmed", and `check` refuses anyway (the unfence's
+    // epoch voids every older fence, finished or not).
+    let mut journal_error: Option<String> = None;
     for o in &outcomes {
-        journal.add_steps(epoch, &o.steps).map_err(failed)?;
+        if let Err(e) = journal
+            .wait_at_most(deadline.remaining())
+            .and_then(|()| journal.add_steps(epoch, &o.steps))
+        {
+            journal_error.get_or_insert(e.to_string());
+        }
     }
-    let ok = outcomes.iter().all(|o| o.verdict.is_confirmed());
+    let done = outcomes.iter().all(|o| o.verdict.is_confirmed());
     let levels_json = json!(outcomes
         .iter()
         .map(LevelOutcome::summary_json)
         .collect::<Vec<_>>());
-    journal
-        .finish(
+    if let Err(e) = journal.wait_at_most(deadline.remaining()).and_then(|()| {
+        journal.finish(
             epoch,
-            if ok {
+            if done && journal_error.is_none() {
                 journal::UNFENCED
             } else {
                 journal::UNFENCE_FAILED
@@ -663,7 +862,9 @@ pub fn unfence(
             &levels_json,
             &json!([]),
         )
-        .map_err(failed)?;
+    }) {
+        journal_error.get_or_insert(e.to_string());
+    }
     for o in &outcomes {
         let status = if o.verdict.is_confirmed() {
             Status::Ok
@@ -672,6 +873,14 @@ pub fn unfence(
         };
         report.push(level_check(o, status, verdict_message(&o.verdict)));
     }
+    if let Some(e) = &journal_error {
+        report.push(Check::new(
+            "journal",
+            Status::Critical,
+            format!("the unfence could not be journaled within its deadline ({e}): what is listed above was done on the primary and here, but the journal does not hold it as a successful unfence"),
+        ));
+    }
+    let ok = done && journal_error.is_none();
     report.push(
         if ok {
             Check::ok("unfence", format!("{} unfenced (epoch {epoch}): services enabled, not started; sync {}", s.primary.host, if resume_sync { "resumed" } else { "still stopped (--resume-sync resumes it)" }))
@@ -729,12 +938,33 @@ pub fn history(state_dir: &Path, limit: usize) -> Result<Report, ToolError> {
             "the journal is empty: nothing fenced yet",
         ));
     }
+    let held = RunLock::held_now(state_dir) == Some(true);
+    let newest = rows.first().map(|r| r.epoch);
     for r in rows {
         let steps = journal.steps(r.epoch).map_err(failed)?;
+        let changes = row_changes(&r);
+        let list = changes
+            .iter()
+            .map(Change::line)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let after = match r.result.as_str() {
+            journal::RUNNING if held && Some(r.epoch) == newest => {
+                format!(" (still running now; so far it may have changed: {list})")
+            }
+            journal::RUNNING if changes.is_empty() => {
+                " (interrupted: it never finished; no change was recorded)".to_string()
+            }
+            journal::RUNNING => {
+                format!(" (interrupted: it never finished; it may have changed: {list})")
+            }
+            journal::PARTIAL => format!(" (changed: {list})"),
+            _ => String::new(),
+        };
         let mut c = Check::ok(
             format!("epoch {}", r.epoch),
             format!(
-                "{} {}: {}{} at {}",
+                "{} {}: {}{} at {}{after}",
                 r.command,
                 r.primary_host,
                 r.result,

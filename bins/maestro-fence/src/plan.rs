@@ -3,6 +3,7 @@
 //! them. Pure: building a plan touches nothing, so `--dry-run` prints the
 //! very commands a real run would send.
 
+use crate::level::DISABLED_TAG;
 use crate::marker::Marker;
 use crate::remote::{sh_quote, Judge, Probe, RemoteOs, RemoteStep};
 use crate::settings::Settings;
@@ -150,8 +151,6 @@ fn start_links(name: &str) -> String {
     )
 }
 
-const CRON_TAG: &str = "#maestro-fence# ";
-
 fn sync_fence(s: &Settings, plan: &mut SshPlan) {
     let sy = &s.sync;
     match s.os {
@@ -177,7 +176,7 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
                         "test -f {q} || exit 1; {}",
                         rewrite_sh(
                             f,
-                            &format!("sed -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{CRON_TAG}/' \"$f\""),
+                            &format!("sed -e '/^[[:space:]]*#/b' -e '/^[[:space:]]*$/b' -e 's/^/{DISABLED_TAG}/' \"$f\""),
                             "0644"
                         )
                     ),
@@ -243,10 +242,12 @@ fn sync_fence(s: &Settings, plan: &mut SshPlan) {
 /// file's mode and owner copied over (a chown that fails fails the step:
 /// the file would change hands), flushed, renamed over the old one, and the
 /// folder flushed. On any failure the temporary file is removed and the
-/// old file is left as it was.
+/// old file is left as it was. A symbolic link at the path is refused
+/// (the rename would replace the link with a copy, and what it named
+/// would stay as it was), as the fence refuses one on this side.
 pub fn rewrite_sh(path: &str, producer: &str, mode_if_new: &str) -> String {
     format!(
-        "f={q}; d={dir}; t=$(mktemp \"$d/.maestro-fence.XXXXXX\") || exit 1; if {{ {producer} >\"$t\" && if [ -e \"$f\" ]; then chmod --reference=\"$f\" \"$t\" && chown --reference=\"$f\" \"$t\"; else chmod {mode_if_new} \"$t\"; fi && sync \"$t\" && mv -f \"$t\" \"$f\" && sync \"$d\"; }}; then exit 0; else rm -f \"$t\"; exit 1; fi",
+        "f={q}; d={dir}; if [ -L \"$f\" ]; then echo \"$f is a symbolic link; refusing to replace it\" >&2; exit 1; fi; t=$(mktemp \"$d/.maestro-fence.XXXXXX\") || exit 1; if {{ {producer} >\"$t\" && if [ -e \"$f\" ]; then chmod --reference=\"$f\" \"$t\" && chown --reference=\"$f\" \"$t\"; else chmod {mode_if_new} \"$t\"; fi && sync \"$t\" && mv -f \"$t\" \"$f\" && sync \"$d\"; }}; then exit 0; else rm -f \"$t\"; exit 1; fi",
         q = sh_quote(path),
         dir = sh_quote(&unix_dir(path)),
     )
@@ -297,6 +298,22 @@ pub fn fenced_probes(s: &Settings, epoch: Option<u64>) -> SshPlan {
 pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
     let mut plan = SshPlan::default();
     service_probes(s, &mut plan);
+    // A file the fence replaces must not be a symbolic link: refused before
+    // anything changes (the rewrite refuses it too).
+    if s.os == RemoteOs::Unix {
+        for (what, path) in [
+            ("the cron file", s.sync.cron_file.as_deref()),
+            ("the fence marker", Some(s.marker_file.as_str())),
+        ] {
+            if let Some(p) = path {
+                plan.prechecks.push(probe(
+                    format!("{what} {p} is not a symbolic link"),
+                    format!("test ! -L {}", sh_quote(p)),
+                    Judge::ExitZero,
+                ));
+            }
+        }
+    }
     let sv = &s.services;
     for name in &sv.names {
         let q = sh_quote(name);
@@ -433,12 +450,11 @@ pub fn unfence_plan(s: &Settings, epoch: u64, resume_sync: bool) -> SshPlan {
                 }
                 if let Some(f) = &sy.cron_file {
                     let q = sh_quote(f);
-                    let tag = CRON_TAG.replace('#', "\\#");
                     plan.actions.push(step(
                         format!("restore the sync entries of {f}"),
                         format!(
                             "test -f {q} || exit 1; {}",
-                            rewrite_sh(f, &format!("sed -e 's/^{tag}//' \"$f\""), "0644")
+                            rewrite_sh(f, &format!("sed -e 's/^{DISABLED_TAG}//' \"$f\""), "0644")
                         ),
                     ));
                 }
@@ -517,7 +533,11 @@ mod tests {
             .iter()
             .any(|c| c.contains("mktemp") && c.contains("'/etc/cron.d/maestro sync'")));
         assert!(cmds.iter().any(|c| c.starts_with("pkill -TERM -x rsync")));
-        assert_eq!(p.prechecks.len(), 2);
+        // Two services exist; neither the cron file nor the marker is a link.
+        assert_eq!(p.prechecks.len(), 4);
+        assert!(p.prechecks[2]
+            .command
+            .starts_with("test ! -L '/etc/cron.d/maestro sync'"));
         // two services, timer, cron, process, marker
         assert_eq!(p.verify.len(), 6);
         assert_eq!(p.verify.last().unwrap().judge, Judge::Marker(Some(4)));
@@ -560,6 +580,17 @@ mod tests {
             .status
             .success());
         assert_eq!(std::fs::metadata(&g).unwrap().mode() & 0o7777, 0o644);
+        // A symbolic link is refused: neither replaced by a copy nor
+        // written through.
+        let real = dir.path().join("real");
+        std::fs::write(&real, "active\n").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let out = run(&rewrite_sh(link.to_str().unwrap(), "echo changed", "0644"));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is a symbolic link"));
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "active\n");
     }
 
     #[test]

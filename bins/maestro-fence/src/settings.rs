@@ -33,6 +33,14 @@ pub struct Settings {
     pub watch_ports: Vec<u16>,
 }
 
+/// The one key of maestro-watch's `[watch]` section the fence reads: the
+/// ports its isolation probe tries besides SSH. The section is the
+/// watcher's (every other key is its business, checked by its type).
+#[derive(Debug, Default, serde::Deserialize)]
+struct WatchPorts {
+    tcp_ports: Option<Vec<u16>>,
+}
+
 /// Flags that override config keys.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -197,7 +205,10 @@ impl Settings {
             ));
         }
         Ok(Settings {
-            watch_ports: config.watch.tcp_ports.clone().unwrap_or_default(),
+            watch_ports: loaded
+                .section::<WatchPorts>("watch")?
+                .tcp_ports
+                .unwrap_or_default(),
             failover: config.failover.clone(),
             services: config.services.clone(),
             sync: config.sync.clone(),

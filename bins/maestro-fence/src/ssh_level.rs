@@ -4,7 +4,7 @@
 
 use crate::config::FenceLevel;
 use crate::deadline::Deadline;
-use crate::level::{LevelOutcome, Verdict};
+use crate::level::{change_state, ChangeLog, LevelOutcome, Verdict, STARTED};
 use crate::plan::SshPlan;
 use crate::remote::{bounded, brief, sh_quote, Answer, Probe, RemoteOs};
 use crate::settings::Settings;
@@ -35,17 +35,27 @@ pub fn connect(s: &Settings, deadline: &Deadline, out: &mut LevelOutcome) -> Opt
         }
         Err(e) => {
             let outcome = if e.is_timeout() { "timeout" } else { "error" };
-            out.unreachable = !matches!(
+            let refused = matches!(
+                &e,
+                SshError::Connect { source, .. }
+                    if source.kind() == std::io::ErrorKind::ConnectionRefused
+            );
+            let refuses_us = matches!(
                 e,
                 SshError::UnknownHostKey { .. }
                     | SshError::ChangedHostKey { .. }
                     | SshError::RevokedHostKey { .. }
-            ) && !matches!(
-                e,
-                SshError::Auth { .. }
+                    | SshError::Auth { .. }
                     | SshError::KnownHosts { .. }
                     | SshError::InvalidTarget { .. }
             );
+            // Unreachable only when no TCP connection was made at all (the
+            // name did not resolve, the connect timed out, no route): the
+            // primary may be gone. A reset says the host is up; anything
+            // after the connection (no banner, a broken handshake) says
+            // something answers on its SSH port. Both may run Maestro, so
+            // neither lets `check` trust the journal.
+            out.unreachable = e.before_tcp_connection() && !refused;
             out.record(
                 "connect",
                 &target,
@@ -54,7 +64,17 @@ pub fn connect(s: &Settings, deadline: &Deadline, out: &mut LevelOutcome) -> Opt
                 e.to_string(),
                 started.elapsed(),
             );
-            out.verdict = Verdict::NotConfirmed(format!("cannot reach the primary over SSH: {e}"));
+            out.verdict = if out.unreachable || refuses_us {
+                Verdict::NotConfirmed(format!("cannot reach the primary over SSH: {e}"))
+            } else if refused {
+                Verdict::CannotTell(format!(
+                    "the primary is up but refuses SSH connections, so nothing on it can be verified: {e}"
+                ))
+            } else {
+                Verdict::CannotTell(format!(
+                    "something answers on the primary's SSH port but no SSH session could be made, so nothing on it can be verified: {e}"
+                ))
+            };
             None
         }
     }
@@ -316,8 +336,15 @@ fn verify(
     }
 }
 
-/// Runs the plan: prechecks, actions, then the re-query.
-pub fn run(s: &Settings, plan: &SshPlan, deadline: &Deadline) -> LevelOutcome {
+/// Runs the plan: prechecks, actions, then the re-query. The actions that
+/// change something are journaled through `log` as started before the
+/// phase is sent, and with what became of each after.
+pub fn run(
+    s: &Settings,
+    plan: &SshPlan,
+    deadline: &Deadline,
+    log: &mut dyn ChangeLog,
+) -> LevelOutcome {
     let mut out = LevelOutcome::new(FenceLevel::Ssh);
     let Some(client) = connect(s, deadline, &mut out) else {
         return out;
@@ -341,7 +368,45 @@ pub fn run(s: &Settings, plan: &SshPlan, deadline: &Deadline) -> LevelOutcome {
             input: a.input.as_deref(),
         })
         .collect();
+    // Every change of the phase may run once the script is sent.
+    let base = out.changes.len();
+    for a in plan.actions.iter().filter(|a| !a.undo.is_empty()) {
+        out.changed(&a.name, &target, STARTED, &a.undo);
+    }
+    if let Err(e) = log.save(&out.changes) {
+        out.changes.truncate(base);
+        out.verdict = Verdict::NotConfirmed(format!(
+            "cannot journal the changes before making them ({e}); nothing was changed"
+        ));
+        return out;
+    }
+    out.changes.truncate(base);
     let results = run_phase(&client, s, deadline, &items, true, &mut out);
+    let outcome = settle_actions(s, plan, &items, results, &target, &mut out);
+    let _ = log.save(&out.changes);
+    if let Some(verdict) = outcome {
+        out.verdict = verdict;
+        return out;
+    }
+    let verdict = verify(&client, s, deadline, &plan.verify, &mut out);
+    // After actions, "cannot tell" is not fenced either.
+    out.verdict = match verdict {
+        Verdict::CannotTell(why) if !plan.actions.is_empty() => Verdict::NotConfirmed(why),
+        v => v,
+    };
+    out
+}
+
+/// Records what each action did and which ones changed something; the
+/// verdict when the phase ended early.
+fn settle_actions(
+    s: &Settings,
+    plan: &SshPlan,
+    items: &[Item],
+    results: Results,
+    target: &str,
+    out: &mut LevelOutcome,
+) -> Option<Verdict> {
     // A step with no answer because the session broke may have run, and so
     // may every step after it in the same script.
     let unanswered: Vec<usize> = results
@@ -376,48 +441,35 @@ pub fn run(s: &Settings, plan: &SshPlan, deadline: &Deadline) -> LevelOutcome {
                 };
                 out.record(
                     a.name,
-                    &target,
+                    target,
                     action,
                     outcome,
                     seen.clone(),
                     Duration::ZERO,
                 );
                 if !step.undo.is_empty() {
-                    let state = match outcome {
-                        "ran" => "done",
-                        "failed" => "failed",
-                        _ => "unknown",
-                    };
-                    out.changed(a.name, &target, state, &step.undo);
+                    out.changed(a.name, target, change_state(outcome), &step.undo);
                 }
                 if timed_out {
-                    out.verdict = Verdict::NotConfirmed(format!(
+                    return Some(Verdict::NotConfirmed(format!(
                         "`{}` timed out on the primary ({seen})",
                         a.name
-                    ));
-                    return out;
+                    )));
                 }
             }
             Err(e) => {
-                out.record(a.name, &target, action, "error", e.clone(), Duration::ZERO);
+                out.record(a.name, target, action, "error", e.clone(), Duration::ZERO);
                 for &j in unanswered.iter().filter(|&&j| j >= i) {
                     let later = &plan.actions[j];
                     if !later.undo.is_empty() {
-                        out.changed(&later.name, &target, "unknown", &later.undo);
+                        out.changed(&later.name, target, "unknown", &later.undo);
                     }
                 }
-                out.verdict = Verdict::NotConfirmed(format!("`{}`: {e}", a.name));
-                return out;
+                return Some(Verdict::NotConfirmed(format!("`{}`: {e}", a.name)));
             }
         }
     }
-    let verdict = verify(&client, s, deadline, &plan.verify, &mut out);
-    // After actions, "cannot tell" is not fenced either.
-    out.verdict = match verdict {
-        Verdict::CannotTell(why) if !plan.actions.is_empty() => Verdict::NotConfirmed(why),
-        v => v,
-    };
-    out
+    None
 }
 
 #[cfg(test)]

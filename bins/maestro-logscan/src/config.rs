@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub const SECTION: Section = Section::typed::<LogscanConfig>("logscan");
 
 /// `[logscan]`: maestro-logscan's settings. Each has a flag that wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogscanConfig {
     /// Which component's log to read when no file is named, and which rule

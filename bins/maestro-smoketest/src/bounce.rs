@@ -3,9 +3,16 @@
 //! seed address, sent with the null envelope sender to the bounce address
 //! of the test message's Return-Path, through LISTSERV's SMTP listener.
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::SmtpTransport;
-use lettre::{Address, Transport};
+use crate::bounded::{BoundedTcp, StepLimits};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt};
+use lettre::transport::smtp::extension::{
+    ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo,
+};
+use lettre::transport::smtp::response::Response;
+use lettre::Address;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// The DSN's inputs.
@@ -117,12 +124,123 @@ pub fn hostname() -> String {
 pub struct SmtpOutcome {
     pub code: u16,
     pub reply: String,
+    /// The command the reply answered: `the end of DATA` when all went through.
+    pub answered: &'static str,
     pub elapsed: Duration,
 }
 
+/// What a whole SMTP session may read: a greeting, an EHLO list and a few
+/// one-line replies are a few KiB; a server sending more is refused.
+const SESSION_LIMIT: u64 = 1024 * 1024;
+
+/// One reply line's limit (RFC 5321 says 512 octets; Postfix allows 2048).
+const REPLY_LINE_LIMIT: usize = 4096;
+
+/// An SMTP client session on a [`BoundedTcp`]: lettre's commands and reply
+/// parser, our reading. lettre's own transport reads each reply line with
+/// `read_line` on a socket it owns, so a reply line is unbounded in size
+/// and each read only in time; here the whole session is one step of
+/// `--io-timeout` and [`SESSION_LIMIT`] bytes.
+struct Session {
+    reader: BufReader<BoundedTcp>,
+    writer: BoundedTcp,
+}
+
+impl Session {
+    fn reply(&mut self) -> Result<Response, String> {
+        let mut text = String::new();
+        loop {
+            let mut line = Vec::new();
+            let n = (&mut self.reader)
+                .take(REPLY_LINE_LIMIT as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the server closed the connection".into());
+            }
+            if line.len() > REPLY_LINE_LIMIT {
+                return Err(format!(
+                    "the server sent a reply line longer than {REPLY_LINE_LIMIT} bytes"
+                ));
+            }
+            let line = String::from_utf8_lossy(&line);
+            text.push_str(&line);
+            if !line.ends_with('\n') {
+                text.push_str("\r\n");
+            }
+            // `250-...` continues, `250 ...` (or a bare code) ends the reply.
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+        Response::from_str(&text).map_err(|e| {
+            format!(
+                "unreadable reply {:?}: {e}",
+                crate::http::snippet(text.trim_end())
+            )
+        })
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.writer
+            .write_all(bytes)
+            .and_then(|()| self.writer.flush())
+            .map_err(|e| e.to_string())
+    }
+
+    fn command(&mut self, command: impl std::fmt::Display) -> Result<Response, String> {
+        self.send(command.to_string().as_bytes())?;
+        self.reply()
+    }
+}
+
+/// `data` with every line starting with `.` doubled (RFC 5321 4.5.2),
+/// CRLF line ends, and the closing `.` line.
+fn dot_stuffed(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    for line in crlf(data).split_inclusive(|&b| b == b'\n') {
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+fn code_of(r: &Response) -> u16 {
+    r.code().to_string().parse().unwrap_or(0)
+}
+
+fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let mut last = format!("{host} has no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) if crate::bounded::is_timeout(&e) => {
+                last = format!(
+                    "connection to {addr} timed out after {}",
+                    crate::bounded::seconds_text(timeout)
+                )
+            }
+            Err(e) => last = format!("connection to {addr} failed: {e}"),
+        }
+    }
+    Err(last)
+}
+
 /// Send `data` with the null sender `<>` to `to` through `host:port`
-/// (plain SMTP, as one MTA bounces to another). Err: what the server or
-/// the network said.
+/// (plain SMTP, as one MTA bounces to another), the whole session within
+/// `timeout`. Ok: the server's reply to the end of DATA, or its first
+/// negative reply and the command it answered. Err: what went wrong
+/// before a reply (the network, a timeout, an unreadable reply).
 pub fn send(
     host: &str,
     port: u16,
@@ -134,28 +252,48 @@ pub fn send(
     let rcpt: Address = to
         .parse()
         .map_err(|e| format!("the bounce address {to:?} is not an address: {e}"))?;
-    let envelope = Envelope::new(None, vec![rcpt]).map_err(|e| e.to_string())?;
-    let transport = SmtpTransport::builder_dangerous(host)
-        .port(port)
-        .timeout(Some(timeout))
-        .build();
-    match transport.send_raw(&envelope, data) {
-        Ok(resp) => {
-            let code: u16 = resp.code().to_string().parse().unwrap_or(0);
-            Ok(SmtpOutcome {
-                code,
-                reply: resp.message().collect::<Vec<_>>().join(" "),
-                elapsed: started.elapsed(),
-            })
-        }
-        Err(e) => {
-            let what = match e.status() {
-                Some(code) => format!("the server answered {code}: {e}"),
-                None => e.to_string(),
-            };
-            Err(what)
+    let tcp = connect(host, port, timeout)?;
+    let left = timeout.saturating_sub(started.elapsed());
+    let writer = BoundedTcp::new(tcp, StepLimits::new(left, SESSION_LIMIT));
+    let reader = BufReader::new(writer.try_clone().map_err(|e| e.to_string())?);
+    let mut s = Session { reader, writer };
+    let outcome = |r: &Response, answered: &'static str| SmtpOutcome {
+        code: code_of(r),
+        reply: r.message().collect::<Vec<_>>().join(" "),
+        answered,
+        elapsed: started.elapsed(),
+    };
+    let greeting = s.reply()?;
+    if !greeting.is_positive() {
+        return Ok(outcome(&greeting, "the connection (greeting)"));
+    }
+    let ehlo = s.command(Ehlo::new(ClientId::Domain(hostname())))?;
+    if !ehlo.is_positive() {
+        return Ok(outcome(&ehlo, "EHLO"));
+    }
+    let mut params = Vec::new();
+    if !data.is_ascii()
+        && ServerInfo::from_response(&ehlo)
+            .is_ok_and(|i| i.supports_feature(Extension::EightBitMime))
+    {
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    for (command, name) in [
+        (Mail::new(None, params).to_string(), "MAIL FROM:<>"),
+        (Rcpt::new(rcpt, vec![]).to_string(), "RCPT TO"),
+        (Data.to_string(), "DATA"),
+    ] {
+        let r = s.command(command)?;
+        if !r.is_positive() {
+            return Ok(outcome(&r, name));
         }
     }
+    s.send(&dot_stuffed(data))?;
+    let done = s.reply()?;
+    let result = outcome(&done, "the end of DATA");
+    // Good manners; the answer does not change the outcome.
+    let _ = s.command(Quit);
+    Ok(result)
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 use maestro_common::secret::Secret;
 use std::time::{Duration, Instant};
 
+/// The start of a body that is kept: a report export or an error page is
+/// far smaller; the rest is not read.
+pub const BODY_LIMIT: u64 = 1024 * 1024;
+
 /// What an HTTP request answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpAnswer {
@@ -26,9 +30,11 @@ fn agent(timeout: Duration) -> ureq::Agent {
 
 /// The request failed before an HTTP answer: say what the network did,
 /// with the secret blanked out should the library quote the URL.
-fn failure(e: ureq::Error, secret: Option<&Secret>) -> String {
+fn failure(e: ureq::Error, secret: Option<&Secret>, timeout: Duration) -> String {
     let text = match &e {
-        ureq::Error::Timeout(_) => "no answer in time".to_string(),
+        ureq::Error::Timeout(_) => {
+            format!("timed out after {}", crate::bounded::seconds_text(timeout))
+        }
         ureq::Error::ConnectionFailed => "connection failed".to_string(),
         ureq::Error::Io(io) => io.to_string(),
         other => other.to_string(),
@@ -46,20 +52,22 @@ pub fn get(url: &str, token: Option<&Secret>, timeout: Duration) -> Result<HttpA
     if let Some(t) = token {
         req = req.query("token", t.expose());
     }
-    let mut resp = req.call().map_err(|e| failure(e, token))?;
+    let mut resp = req.call().map_err(|e| failure(e, token, timeout))?;
     let status = resp.status().as_u16();
     let location = resp
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // Only the start of a body is kept: it is for messages and the report.
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_string()
-        .unwrap_or_default();
+    // Only the start of a body is kept (it is for messages and the report),
+    // read within what is left of the request's time (ureq's global
+    // timeout covers the body too).
+    let mut bytes = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut std::io::Read::take(resp.body_mut().as_reader(), BODY_LIMIT),
+        &mut bytes,
+    );
+    let body = String::from_utf8_lossy(&bytes).into_owned();
     Ok(HttpAnswer {
         status,
         location,

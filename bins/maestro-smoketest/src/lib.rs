@@ -5,7 +5,9 @@
 //! link of the chain broke.
 
 pub mod bounce;
+pub mod bounded;
 pub mod click;
+pub mod config;
 pub mod dns;
 pub mod http;
 pub mod mailbox;
@@ -93,7 +95,20 @@ impl Tool for Cli {
             Some(Command::Deliver(a)) => (Steps::Deliver, a),
             Some(Command::Click(a)) => (Steps::Click, a),
             Some(Command::Bounce(a)) => (Steps::Bounce, a),
-            Some(Command::Config(ConfigCommand::Check)) => return cli::config_check(ctx),
+            Some(Command::Config(ConfigCommand::Check)) => {
+                return cli::config_check_with(ctx, |loaded| {
+                    vec![
+                        match loaded.section::<config::SmoketestConfig>(config::SECTION.name) {
+                            Ok(c) => run::config_check(&c),
+                            Err(e) => maestro_common::Check::new(
+                                "smoketest",
+                                maestro_common::Status::Critical,
+                                e.to_string(),
+                            ),
+                        },
+                    ]
+                })
+            }
             None => {
                 return Err(ToolError::Usage(
                     "say what to check: all, deliver, click or bounce (see --help)".into(),

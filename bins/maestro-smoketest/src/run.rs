@@ -5,6 +5,7 @@
 
 use crate::bounce::{self, Dsn};
 use crate::click;
+use crate::config::SmoketestConfig;
 use crate::dns;
 use crate::http;
 use crate::mailbox::{
@@ -32,6 +33,112 @@ fn load_secret(ctx: &Context, what: &str, r: &SecretRef) -> Result<Secret, ToolE
     Ok(s)
 }
 
+/// The secrets a run reads before it sends anything, by what they are for.
+fn secret_refs(s: &Settings) -> Vec<(&'static str, &SecretRef)> {
+    let mut refs = Vec::new();
+    if let Some(t) = &s.trigger {
+        refs.push(("trigger token", &t.token));
+    }
+    if let Some(r) = &s.report {
+        refs.push(("report token", &r.token));
+    }
+    if let MessageSource::Mailbox {
+        password: Some(p), ..
+    } = &s.source
+    {
+        refs.push(("IMAP password", p));
+    }
+    refs
+}
+
+/// `config check`: the `[smoketest]` section resolved as `maestro-smoketest
+/// all` resolves it with no flags (without a trigger URL as `--no-trigger`,
+/// without an SMTP listener as `deliver`), and its secrets read; so the
+/// check passes only when such a run can start.
+pub fn config_check(c: &SmoketestConfig) -> Check {
+    if *c == SmoketestConfig::default() {
+        return Check::ok(
+            "smoketest",
+            "[smoketest] not configured: a run takes every setting from its flags",
+        );
+    }
+    let args = SmokeArgs {
+        no_trigger: c.trigger_url.is_none(),
+        ..SmokeArgs::default()
+    };
+    let wants_bounce = c.smtp.is_some();
+    let s = match settings::resolve(&args, c, wants_bounce) {
+        Ok(s) => s,
+        Err(e) => return Check::new("smoketest", Status::Critical, format!("[smoketest]: {e}")),
+    };
+    let mut check = Check::ok("smoketest", "");
+    let mut problems = Vec::new();
+    for (what, r) in secret_refs(&s) {
+        let mut warnings = Vec::new();
+        match r.load(&mut |w| warnings.push(w)) {
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{what} ({}): {e}", r.describe())),
+        }
+        for w in warnings {
+            check.add_finding(Finding::new(Status::Warning, "secret-readable", w));
+        }
+    }
+    if !problems.is_empty() {
+        return Check::new("smoketest", Status::Critical, problems.join("; "));
+    }
+    let source = match &s.source {
+        MessageSource::Mailbox { spec, .. } => spec.describe(),
+        MessageSource::File(p) => p.display().to_string(),
+    };
+    check.message = match check.findings.first() {
+        Some(f) => f.message.clone(),
+        None => format!(
+            "{} into {source}{}",
+            match &s.trigger {
+                Some(t) => format!("trigger {}", t.url),
+                None => "no trigger (a person sends the test mailing)".into(),
+            },
+            match &s.smtp {
+                Some((h, p)) => format!(", bounce through {h}:{p}"),
+                None => String::new(),
+            }
+        ),
+    };
+    check
+        .detail("mailbox", source)
+        .detail("timeout_s", s.timeout.as_secs_f64())
+        .detail("io_timeout_s", s.io_timeout.as_secs_f64())
+}
+
+/// stdin as the test message: at most `limit` bytes, within `timeout` (a
+/// pipe whose writer never ends or never closes must not hold the run).
+fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The reader thread is left behind on a timeout; the process ends soon after.
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let r = std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .map(|_| buf);
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(buf)) if buf.len() as u64 > limit => Err(format!(
+            "larger than {} (refused: a test message is never that big)",
+            maestro_common::fsio::size_text(limit)
+        )),
+        Ok(Ok(buf)) => Ok(buf),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "stdin did not end within {}",
+            crate::bounded::seconds_text(timeout)
+        )),
+    }
+}
+
 fn not_run(name: &str, why: &str) -> Check {
     Check::new(name, Status::Unknown, format!("not run: {why}"))
 }
@@ -44,7 +151,7 @@ struct Obtained {
 }
 
 pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, ToolError> {
-    let config = ctx.config()?.config.smoketest.clone();
+    let config: SmoketestConfig = ctx.config()?.section(crate::config::SECTION.name)?;
     let s = settings::resolve(args, &config, steps.bounce()).map_err(ToolError::Usage)?;
     // Every secret is read before anything is sent: a missing one stops the run cleanly.
     let trigger_token = match &s.trigger {
@@ -177,10 +284,10 @@ fn obtain(
     let spec = match &s.source {
         MessageSource::File(path) => {
             let raw = if path.as_os_str() == "-" {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+                read_stdin(mailbox::MESSAGE_LIMIT, s.timeout)
             } else {
-                std::fs::read(path)
+                maestro_common::fsio::read_regular(path, mailbox::MESSAGE_LIMIT)
+                    .map_err(|e| e.to_string())
             }
             .map_err(|e| ToolError::Usage(format!("--message {}: {e}", path.display())))?;
             report.push(
@@ -332,16 +439,30 @@ fn obtain(
     let latency = t0.elapsed();
     let what = s.matcher.describe();
     let folders = mb.folders().join(" and ");
+    let skipped = mb.skipped();
+    for why in &skipped {
+        ctx.warn(format!("seed mailbox {where_}: skipped {why}"));
+    }
     let Some(found) = found else {
+        let skipped_text = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; skipped {} message(s) not read: {}",
+                skipped.len(),
+                skipped.join("; ")
+            )
+        };
         report.push(
             Check::new(
                 "deliver",
                 Status::Critical,
                 format!(
-                    "the test message ({what}) did not arrive in {where_} within {:.0}s (looked {looks} times in {folders})",
+                    "the test message ({what}) did not arrive in {where_} within {:.0}s (looked {looks} times in {folders}){skipped_text}",
                     s.timeout.as_secs_f64()
                 ),
             )
+            .detail("skipped", skipped.len())
             .timed(latency)
             .perf(Perfdata::unknown("delivery_latency", maestro_common::perfdata::Uom::Seconds)),
         );
@@ -367,6 +488,9 @@ fn obtain(
             format!("the test message arrived in {} of {where_}", found.folder),
         )
     };
+    if !skipped.is_empty() {
+        check = check.detail("skipped", skipped.join("; "));
+    }
     check = check
         .detail("mailbox", where_.clone())
         .detail("folder", found.folder.clone())
@@ -678,8 +802,8 @@ fn bounce_checks(
                     "bounce",
                     Status::Critical,
                     format!(
-                        "SMTP {host}:{port} answered {} {} to the DSN for {to}, expected 250",
-                        o.code, o.reply
+                        "SMTP {host}:{port} answered {} {} to {} (the DSN for {to}), expected 250",
+                        o.code, o.reply, o.answered
                     ),
                 )
                 .timed(o.elapsed)

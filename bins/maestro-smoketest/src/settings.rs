@@ -2,9 +2,9 @@
 //! built-in defaults. Secrets are named (a file or an environment
 //! variable), never given on the command line.
 
+use crate::config::SmoketestConfig;
 use crate::mailbox::MailboxSpec;
 use clap::Args;
-use maestro_common::config::SmoketestConfig;
 use maestro_common::duration::parse_duration;
 use maestro_common::secret::SecretRef;
 use std::path::PathBuf;
@@ -235,6 +235,49 @@ fn url_host(url: &str) -> Option<String> {
     Some(host)
 }
 
+/// The authority of a URL (`user:pw@host:port`), if it has `scheme://`.
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    rest.split(['/', '?', '#']).next()
+}
+
+/// `url` as it may be printed: the password of its user-info (if any) as `***`.
+pub fn shown_url(url: &str) -> String {
+    let Some(a) = authority(url) else {
+        return url.to_string();
+    };
+    match a.rsplit_once('@') {
+        Some((info, host)) if info.contains(':') => {
+            let user = info.split_once(':').map_or(info, |(u, _)| u);
+            url.replacen(
+                a,
+                &format!("{user}:{}@{host}", maestro_common::safe_output::MASK),
+                1,
+            )
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// An http(s) URL whose token comes separately: a `user:password@` in it
+/// is refused (it would show in `ps`, logs and every report), and so is a
+/// bare `user@` (Maestro's trigger and report export know no user).
+fn check_http_url(what: &str, url: &str, secret_flags: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "{what} {:?}: must start with http:// or https://",
+            shown_url(url)
+        ));
+    }
+    if authority(url).is_some_and(|a| a.contains('@')) {
+        return Err(format!(
+            "{what} {:?}: a user name or password may not be written in the URL (it would show in ps, logs and reports); Maestro authorizes the request by its token alone: give it with {secret_flags}",
+            shown_url(url)
+        ));
+    }
+    Ok(())
+}
+
 pub fn resolve(
     args: &SmokeArgs,
     c: &SmoketestConfig,
@@ -253,11 +296,11 @@ pub fn resolve(
             None
         }
         Some(url) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!(
-                    "trigger URL {url:?}: must start with http:// or https://"
-                ));
-            }
+            check_http_url(
+                "the trigger URL",
+                &url,
+                "--trigger-token-file PATH, --trigger-token-env VAR or [smoketest] trigger_token = { file = \"PATH\" }",
+            )?;
             if url.contains("token=") {
                 return Err("the trigger URL must not carry the token (it would show in ps and logs); give it with --trigger-token-file or --trigger-token-env".into());
             }
@@ -296,6 +339,11 @@ pub fn resolve(
     let report = match args.report_url.clone().or_else(|| c.report_url.clone()) {
         None => None,
         Some(url) => {
+            check_http_url(
+                "the report URL",
+                &url,
+                "--report-token-file PATH, --report-token-env VAR or [smoketest] report_token = { file = \"PATH\" }",
+            )?;
             if url.contains("token=") {
                 return Err("the report URL must not carry the token; give it with --report-token-file or --report-token-env".into());
             }
@@ -421,5 +469,35 @@ mod tests {
         };
         let e = resolve(&args, &SmoketestConfig::default(), false).unwrap_err();
         assert!(e.contains("--no-trigger"), "{e}");
+    }
+
+    #[test]
+    fn user_info_in_http_urls_is_refused_without_echoing_the_password() {
+        assert_eq!(
+            shown_url("http://u:pw-9x@m.example:81/lui/x"),
+            "http://u:***@m.example:81/lui/x"
+        );
+        assert_eq!(shown_url("http://m.example/x@y"), "http://m.example/x@y");
+        for (trigger, report) in [
+            (Some("http://u:pw-9x@m.example/lui/externalAction.do"), None),
+            (Some("https://u@m.example/lui/externalAction.do"), None),
+            (None, Some("http://u:pw-9x@m.example/lui/externalAction.do")),
+        ] {
+            let args = SmokeArgs {
+                trigger_url: trigger.map(str::to_string),
+                no_trigger: trigger.is_none(),
+                trigger_token_env: Some("T".into()),
+                report_url: report.map(str::to_string),
+                report_token_env: Some("R".into()),
+                mailbox: Some("maildir:/tmp/x".into()),
+                ..SmokeArgs::default()
+            };
+            let e = resolve(&args, &SmoketestConfig::default(), false).unwrap_err();
+            assert!(e.contains("may not be written in the URL"), "{e}");
+            assert!(e.contains("-token-file PATH"), "{e}");
+            assert!(!e.contains("pw-9x"), "{e}");
+        }
+        let e = MailboxSpec::parse("imap://seed:pw-9x@mx.example/INBOX").unwrap_err();
+        assert!(!e.contains("pw-9x") && e.contains("--password-file"), "{e}");
     }
 }

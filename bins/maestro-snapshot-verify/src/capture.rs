@@ -13,7 +13,6 @@ use maestro_common::report::{Check, Finding, Report};
 use maestro_common::Status;
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -72,28 +71,49 @@ enum Output {
 }
 
 impl Output {
+    /// A path: a regular file (or none yet) is replaced atomically; an
+    /// existing FIFO or character device is written as a stream (a FIFO
+    /// nobody reads is refused at once, not waited on). Anything else is
+    /// refused by name: a manifest is never streamed onto a disk (a block
+    /// device) or into a socket.
     fn open(path: &Path) -> Result<Output, String> {
+        use std::os::unix::fs::FileTypeExt;
         let shown = path.display();
         match std::fs::metadata(path) {
-            Ok(m) if !m.is_file() && !m.is_dir() => {
-                // A FIFO without a reader is refused at once (ENXIO), not
-                // waited on.
-                let f = std::fs::File::options()
-                    .write(true)
-                    .custom_flags(libc::O_NONBLOCK)
-                    .open(path)
-                    .map_err(|e| match e.raw_os_error() {
-                        Some(libc::ENXIO) => format!("--out {shown}: a FIFO nobody reads"),
-                        _ => format!("--out {shown}: {e}"),
-                    })?;
-                clear_nonblocking(&f).map_err(|e| format!("--out {shown}: {e}"))?;
+            Ok(m) if m.file_type().is_fifo() || m.file_type().is_char_device() => {
+                let f = fsio::open_stream_for_writing(path).map_err(|e| format!("--out {e}"))?;
                 Ok(Output::Stream(io::BufWriter::with_capacity(1 << 16, f)))
             }
+            Ok(m) if !m.is_file() && !m.is_dir() => Err(format!(
+                "--out {shown}: is {}: a manifest is written to a regular file, a FIFO or a character device",
+                fsio::kind_name(m.file_type())
+            )),
             _ => {
-                let f = fsio::AtomicFile::create(path, 0o644).map_err(|e| format!("--out: {e}"))?;
+                // The admin names --out on the command line: a link there
+                // is theirs and is kept, the manifest replacing what it names.
+                let f = fsio::AtomicFile::create_through_link(path, 0o644)
+                    .map_err(|e| format!("--out: {e}"))?;
                 Ok(Output::Replace(io::BufWriter::with_capacity(1 << 16, f)))
             }
         }
+    }
+
+    /// A descriptor the tool was started with (`/dev/fd/3`), written as a
+    /// stream: it is already open, there is nothing to replace.
+    fn descriptor(fd: i32, named: Option<&Path>) -> Result<Output, String> {
+        let shown = named.map_or_else(|| format!("/dev/fd/{fd}"), |p| p.display().to_string());
+        // SAFETY: dup of a descriptor number; the new descriptor is owned
+        // by the File below and closed with it.
+        let new = unsafe { libc::dup(fd) };
+        if new < 0 {
+            return Err(format!(
+                "--out {shown}: descriptor {fd}: {}",
+                io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: `new` is a descriptor this process just got from dup.
+        let f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(new) };
+        Ok(Output::Stream(io::BufWriter::with_capacity(1 << 16, f)))
     }
 
     /// Flush, and put a replaced file in place.
@@ -127,16 +147,39 @@ impl Write for Output {
     }
 }
 
-fn clear_nonblocking(file: &std::fs::File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor this function's caller owns.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
+/// What `--out` names: a path, or a descriptor this process already has
+/// (`-`, `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`).
+/// Those names are written to the descriptor itself: opened by name, a
+/// descriptor sent to a regular file would have that file replaced, and a
+/// log stdout is appended to would lose what it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OutTarget {
+    Descriptor(i32),
+    Path(std::path::PathBuf),
+}
+
+impl OutTarget {
+    fn of(path: &Path) -> OutTarget {
+        let text = path.to_string_lossy();
+        let fd = match text.as_ref() {
+            "-" | "/dev/stdout" => Some(1),
+            "/dev/stderr" => Some(2),
+            other => other
+                .strip_prefix("/dev/fd/")
+                .or_else(|| other.strip_prefix("/proc/self/fd/"))
+                .or_else(|| {
+                    other
+                        .strip_prefix(&format!("/proc/{}/fd/", std::process::id()))
+                        .map(|s| s as &str)
+                })
+                .and_then(|n| n.parse::<i32>().ok())
+                .filter(|n| *n >= 0),
+        };
+        match fd {
+            Some(fd) => OutTarget::Descriptor(fd),
+            None => OutTarget::Path(path.to_path_buf()),
+        }
     }
-    Ok(())
 }
 
 pub fn host_name() -> String {
@@ -206,27 +249,18 @@ pub fn save_caches(
 
 pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
-    let to_stdout = args.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
-    if let Some(out) = args.out.as_ref().filter(|_| !to_stdout) {
-        let abs = std::path::absolute(out).unwrap_or_else(|_| out.clone());
-        if let Some(r) = plan.roots.iter().find(|r| abs.starts_with(&r.path)) {
-            return Err(ToolError::Usage(format!(
-                "--out {} lies inside the root {}: this tool never writes into the roots",
-                out.display(),
-                r.path.display()
-            )));
+    let target = args.out.as_deref().map(OutTarget::of);
+    let to_stdout = matches!(target, None | Some(OutTarget::Descriptor(1)));
+    match &target {
+        Some(OutTarget::Path(out)) => roots::refuse_writing_inside(&plan, out, "--out")?,
+        Some(OutTarget::Descriptor(fd)) => {
+            roots::refuse_descriptor_inside(&plan, *fd, "the output (--out)")?
         }
+        None => roots::refuse_descriptor_inside(&plan, 1, "the output (stdout)")?,
     }
     let mut report = Report::new(NAME, Some("capture"));
     if let Ok(dir) = ctx.state_dir() {
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
-        if let Some(r) = plan.roots.iter().find(|r| dir.starts_with(&r.path)) {
-            return Err(ToolError::Usage(format!(
-                "the state folder {} lies inside the root {}: this tool never writes into the roots",
-                dir.display(),
-                r.path.display()
-            )));
-        }
+        roots::refuse_writing_inside(&plan, &dir, "the state folder")?;
     }
     let mut catalog = open_catalog(ctx);
     let caches = load_caches(catalog.as_ref().ok(), &plan, args.walk.rehash);
@@ -255,11 +289,15 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         started_at: time::format_ns(start_ns),
         started_at_ns: start_ns,
     };
-    let out = if to_stdout {
-        Output::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout()))
-    } else {
-        Output::open(args.out.as_deref().unwrap_or(Path::new("")))
-            .map_err(|e| anyhow::anyhow!("cannot write the manifest: {e}"))?
+    let out = match &target {
+        None | Some(OutTarget::Descriptor(1)) => {
+            Output::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout()))
+        }
+        Some(OutTarget::Descriptor(fd)) => Output::descriptor(*fd, args.out.as_deref())
+            .map_err(|e| anyhow::anyhow!("cannot write the manifest: {e}"))?,
+        Some(OutTarget::Path(path)) => {
+            Output::open(path).map_err(|e| anyhow::anyhow!("cannot write the manifest: {e}"))?
+        }
     };
     let tee = Tee {
         a: out,

@@ -261,6 +261,10 @@ pub fn run_with(
     prepared: Option<std::collections::HashMap<String, store::RootCache>>,
 ) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
+    // The hash cache is written to the catalog: never inside a root.
+    if let Ok(dir) = ctx.state_dir() {
+        roots::refuse_writing_inside(&plan, &dir, "the state folder")?;
+    }
     let verify = crate::config::verify_section(ctx.config()?)?;
     let max_skew = args
         .max_skew
@@ -393,13 +397,21 @@ pub fn run_with(
     ));
     report.push(intrinsic::skew(&plan, &entries, max_skew));
     report.push(intrinsic::symlink_loops(&plan, &entries));
-    for (dir, shown) in intrinsic::innodb_dirs(&plan, &entries) {
-        if crate::innodb::tablespaces(&dir).is_empty() && !dir.join("ib_logfile0").exists() {
-            continue;
+    let mut myisam_elsewhere = Vec::new();
+    for folder in intrinsic::innodb_dirs(&plan, &entries) {
+        myisam_elsewhere.extend(crate::innodb::myisam_indexes_elsewhere(
+            &folder.path,
+            folder.linked,
+        ));
+        if crate::innodb::worth_checking(&folder.path) {
+            report.push(crate::innodb::check(
+                &folder.path,
+                &folder.shown,
+                innodb_policy,
+            ));
         }
-        report.push(crate::innodb::check(&dir, &shown, innodb_policy));
     }
-    report.push(intrinsic::myisam(&plan, &entries));
+    report.push(intrinsic::myisam(&plan, &entries, &myisam_elsewhere));
     Ok(report)
 }
 

@@ -131,7 +131,7 @@ pub struct CheckArgs {
     #[arg(long = "partial-dir", value_name = "NAME")]
     pub partial_dirs: Vec<String>,
 
-    /// How an InnoDB data folder this tool cannot judge counts: strict (WARNING) or best-effort (OK, with the reason and this setting named) [default: strict]
+    /// How an InnoDB log format (or pages) this tool does not read counts: strict (WARNING) or best-effort (OK, with the reason and this setting named); a mixed or broken copy is CRITICAL either way [default: strict]
     #[arg(long, value_name = "POLICY", value_enum)]
     pub innodb: Option<InnodbPolicy>,
 

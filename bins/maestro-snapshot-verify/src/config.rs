@@ -15,7 +15,7 @@ pub fn verify_section(loaded: &LoadedConfig) -> Result<VerifyConfig, ConfigError
 }
 
 /// `[verify]`: maestro-snapshot-verify. Every key also has a flag, which wins.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyConfig {
     /// Roots to walk instead of the site's data roots, as `DIR` or
@@ -49,25 +49,30 @@ pub struct VerifyConfig {
     pub remote_timeout: Option<HumanDuration>,
     /// The largest manifest read from the primary, in bytes. Default 4 GiB.
     pub remote_max_bytes: Option<u64>,
-    /// What a database folder whose InnoDB files cannot be judged gives:
-    /// `strict` (default) a WARNING, `best-effort` OK with the reason and
-    /// this setting named in the message (`--innodb`).
+    /// What a database folder whose InnoDB log format (or pages) this tool
+    /// does not read gives: `strict` (default) a WARNING, `best-effort` OK
+    /// with the reason and this setting named in the message (`--innodb`).
+    /// Evidence of a mixed or broken copy is CRITICAL either way.
     pub innodb: Option<InnodbPolicy>,
 }
 
-/// `[verify] innodb`: how an InnoDB data folder that cannot be judged counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+/// `[verify] innodb`: how an InnoDB log format this tool does not read counts.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum InnodbPolicy {
-    /// A log or page format the tool cannot read is a WARNING.
+    /// A log or page format the tool does not read is a WARNING.
     #[default]
     Strict,
     /// Accepted as OK, the reason kept in the message: for sites that know
-    /// their database cannot be judged and still want the gate to pass.
+    /// their log format is not read here and still want the gate to pass.
+    /// Never excuses evidence of a mixed copy.
     BestEffort,
 }
 
 impl InnodbPolicy {
+    /// The value as written in the config and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             InnodbPolicy::Strict => "strict",

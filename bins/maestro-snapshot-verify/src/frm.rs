@@ -9,6 +9,8 @@
 //! Aria) and partitioned tables (20, the partitions' engine is elsewhere)
 //! are not known from the number alone and count as "might be InnoDB".
 
+use maestro_common::fsio;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -42,14 +44,18 @@ fn non_innodb_engine(code: u8) -> Option<&'static str> {
 
 const INNODB: u8 = 12;
 
-pub fn read(path: &Path) -> std::io::Result<Definition> {
+/// Reads the head of a `.frm`; a FIFO or a device in its place is an
+/// error at once, never waited on.
+pub fn read(path: &Path) -> Result<Definition, String> {
     let mut head = [0u8; 9];
-    let mut f = std::fs::File::open(path)?;
+    let mut f = fsio::open_regular(path).map_err(|e| e.to_string())?;
     let mut n = 0;
     while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
         }
     }
     if head[..n].starts_with(b"TYPE=VIEW") {
@@ -70,7 +76,8 @@ pub fn read(path: &Path) -> std::io::Result<Definition> {
 /// The tables of a data folder (`DATADIR/DB/TABLE.frm`) by what they say.
 #[derive(Debug, Default)]
 pub struct Tables {
-    pub other_engine: u64,
+    /// Tables of engines that keep nothing in InnoDB, by engine.
+    pub other_engines: BTreeMap<&'static str, u64>,
     pub views: u64,
     pub innodb: Vec<PathBuf>,
     pub unknown: Vec<(PathBuf, String)>,
@@ -81,35 +88,44 @@ impl Tables {
     /// A folder without a single definition tells nothing (MySQL 8.0 keeps
     /// none, and a copy may have lost them): that is not "none".
     pub fn none_in_innodb(&self) -> bool {
-        self.innodb.is_empty() && self.unknown.is_empty() && self.other_engine + self.views > 0
+        self.innodb.is_empty() && self.unknown.is_empty() && self.other_engine() + self.views > 0
+    }
+
+    /// How many tables use other engines.
+    pub fn other_engine(&self) -> u64 {
+        self.other_engines.values().sum()
+    }
+
+    /// `MyISAM 3, MEMORY 1`.
+    pub fn engines_text(&self) -> String {
+        self.other_engines
+            .iter()
+            .map(|(e, n)| format!("{e} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
+/// The definitions of a data folder, its database folders reached through
+/// links included (the server reads those too).
 pub fn tables(datadir: &Path) -> Tables {
     let mut out = Tables::default();
-    let walker = walkdir::WalkDir::new(datadir)
-        .follow_links(false)
-        .min_depth(2)
-        .max_depth(2)
-        .sort_by_file_name();
-    for d in walker {
-        let d = match d {
-            Ok(d) => d,
-            Err(e) => {
-                let at = e.path().unwrap_or(datadir).to_path_buf();
-                out.unknown.push((at, e.to_string()));
-                continue;
-            }
-        };
-        if !d.file_type().is_file() || !d.file_name().to_string_lossy().ends_with(".frm") {
+    let listing = crate::datadir::list(datadir);
+    for (at, why) in listing.errors {
+        out.unknown.push((at, why));
+    }
+    for f in listing.files {
+        if f.top || !f.name.ends_with(".frm") || f.is_folder() {
             continue;
         }
-        match read(d.path()) {
-            Ok(Definition::OtherEngine(_)) => out.other_engine += 1,
+        match read(&f.path) {
+            Ok(Definition::OtherEngine(engine)) => {
+                *out.other_engines.entry(engine).or_insert(0) += 1
+            }
             Ok(Definition::View) => out.views += 1,
-            Ok(Definition::InnoDb) => out.innodb.push(d.into_path()),
-            Ok(Definition::Unknown(why)) => out.unknown.push((d.into_path(), why)),
-            Err(e) => out.unknown.push((d.into_path(), e.to_string())),
+            Ok(Definition::InnoDb) => out.innodb.push(f.path),
+            Ok(Definition::Unknown(why)) => out.unknown.push((f.path, why)),
+            Err(e) => out.unknown.push((f.path, e)),
         }
     }
     out
@@ -140,7 +156,8 @@ mod tests {
             Definition::OtherEngine("MyISAM")
         );
         let t = tables(dir.path());
-        assert_eq!((t.other_engine, t.views), (1, 1));
+        assert_eq!((t.other_engine(), t.views), (1, 1));
+        assert_eq!(t.engines_text(), "MyISAM 1");
         assert!(t.none_in_innodb());
 
         std::fs::write(db.join("b.frm"), frm(12)).unwrap();
@@ -151,5 +168,12 @@ mod tests {
         assert_eq!(t.unknown.len(), 1, "{t:?}");
         std::fs::write(db.join("p.frm"), b"garbage").unwrap();
         assert!(!tables(dir.path()).none_in_innodb());
+        // A FIFO in place of a definition is not read, and tells nothing.
+        std::fs::remove_file(db.join("p.frm")).unwrap();
+        let fifo = std::ffi::CString::new(db.join("q.frm").to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let t = tables(dir.path());
+        assert!(t.unknown[0].1.contains("FIFO"), "{t:?}");
     }
 }

@@ -245,25 +245,52 @@ pub fn unreadable(entries: &[Entry], what: &str) -> Check {
     check
 }
 
+/// Symbolic links: loops are a WARNING; links that lead to folders outside
+/// every root are counted, since the walk never follows a link and what
+/// lies behind them is not compared (database folders among them are
+/// judged by the innodb and myisam checks all the same).
 pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
     let mut check = Check::ok("symlinks", "");
     let mut links = 0u64;
+    let mut outside = 0u64;
+    let roots: Vec<PathBuf> = plan
+        .roots
+        .iter()
+        .map(|r| std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone()))
+        .collect();
     for e in entries.iter().filter(|e| e.kind == Kind::Symlink) {
         links += 1;
         let Some(abs) = abs_path(plan, e) else {
             continue;
         };
-        if let Err(err) = std::fs::metadata(&abs) {
-            if err.raw_os_error() == Some(libc::ELOOP) {
+        match std::fs::metadata(&abs) {
+            Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
                 check.add_finding(
                     Finding::new(Status::Warning, "symlink-loop", "a symlink loop")
                         .at(e.location()),
                 );
             }
+            Ok(m) if m.is_dir() => {
+                let real = std::fs::canonicalize(&abs).unwrap_or(abs);
+                if !roots.iter().any(|r| real.starts_with(r)) {
+                    outside += 1;
+                }
+            }
+            _ => {}
         }
     }
+    check = check.detail("links_to_folders_outside_the_roots", outside);
     check.message = if check.findings.is_empty() {
-        format!("{links} symlinks, none in a loop (never followed)")
+        format!(
+            "{links} symlinks, none in a loop (never followed by the walk{})",
+            if outside > 0 {
+                format!(
+                    "; {outside} lead to folders outside the roots, whose files are not compared"
+                )
+            } else {
+                String::new()
+            }
+        )
     } else {
         format!(
             "{} symlinks form loops (never followed)",
@@ -273,16 +300,21 @@ pub fn symlink_loops(plan: &Plan, entries: &[Entry]) -> Check {
     check
 }
 
-pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
+/// The MyISAM check: the `.MYI` files walked, those the walk reaches as
+/// links (a table with INDEX DIRECTORY), and `elsewhere`: those in data
+/// folders or database folders behind a link (path, location shown).
+pub fn myisam(plan: &Plan, entries: &[Entry], elsewhere: &[(PathBuf, String)]) -> Check {
     let mut check = Check::ok("myisam", "");
     let mut tables = 0u64;
-    for e in entries
+    let walked = entries
         .iter()
-        .filter(|e| e.kind == Kind::File && file_name(e).ends_with(b".MYI"))
-    {
-        let Some(abs) = abs_path(plan, e) else {
+        .filter(|e| matches!(e.kind, Kind::File | Kind::Symlink) && file_name(e).ends_with(b".MYI"))
+        .filter_map(|e| abs_path(plan, e).map(|abs| (abs, e.location())));
+    let mut seen = std::collections::HashSet::new();
+    for (abs, location) in walked.chain(elsewhere.iter().cloned()) {
+        if !seen.insert(std::fs::canonicalize(&abs).unwrap_or_else(|_| abs.clone())) {
             continue;
-        };
+        }
         match crate::myisam::read_state(&abs) {
             Ok(crate::myisam::IndexState::Closed) => tables += 1,
             Ok(crate::myisam::IndexState::NotMyisam) => {}
@@ -300,13 +332,11 @@ pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
                             if crashed { ", marked crashed" } else { "" }
                         ),
                     )
-                    .at(e.location()),
+                    .at(location),
                 );
             }
-            Err(err) => check.add_finding(
-                Finding::new(Status::Unknown, "myisam-unreadable", err.to_string())
-                    .at(e.location()),
-            ),
+            Err(err) => check
+                .add_finding(Finding::new(Status::Unknown, "myisam-unreadable", err).at(location)),
         }
     }
     check.message = if check.findings.is_empty() {
@@ -320,16 +350,52 @@ pub fn myisam(plan: &Plan, entries: &[Entry]) -> Check {
     check
 }
 
-/// Every InnoDB data folder among the walked entries.
-pub fn innodb_dirs(plan: &Plan, entries: &[Entry]) -> Vec<(PathBuf, String)> {
-    let mut dirs: Vec<(PathBuf, String)> = Vec::new();
-    for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
+/// An InnoDB data folder found in the roots.
+#[derive(Debug, Clone)]
+pub struct DataFolder {
+    /// The folder itself (a link's target, resolved).
+    pub path: PathBuf,
+    /// How reports name it: `lui:database`, `lui:database -> /srv/mysql`.
+    pub shown: String,
+    /// Reached through a symbolic link: the walk did not enter it.
+    pub linked: bool,
+}
+
+/// Every InnoDB data folder among the walked entries, and every one a
+/// walked symbolic link leads to (a database folder moved to another disk
+/// and linked back is judged, not skipped), each once.
+pub fn innodb_dirs(plan: &Plan, entries: &[Entry]) -> Vec<DataFolder> {
+    let mut dirs: Vec<DataFolder> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in entries
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Dir | Kind::Symlink))
+    {
         let Some(abs) = abs_path(plan, e) else {
             continue;
         };
-        if crate::innodb::is_data_dir(&abs) && !dirs.iter().any(|(d, _)| d == &abs) {
-            dirs.push((abs, e.location()));
+        let linked = e.kind == Kind::Symlink;
+        if linked && !std::fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
+            continue;
         }
+        if !crate::innodb::is_data_dir(&abs) {
+            continue;
+        }
+        let real = std::fs::canonicalize(&abs).unwrap_or_else(|_| abs.clone());
+        if !seen.insert(real.clone()) {
+            continue;
+        }
+        let (path, shown) = if linked {
+            let shown = format!("{} -> {}", e.location(), real.display());
+            (real, shown)
+        } else {
+            (abs, e.location())
+        };
+        dirs.push(DataFolder {
+            path,
+            shown,
+            linked,
+        });
     }
     dirs
 }

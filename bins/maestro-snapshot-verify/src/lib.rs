@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod datadir;
 pub mod frm;
 pub mod innodb;
 pub mod intrinsic;
@@ -58,7 +59,7 @@ fn config_check(ctx: &mut Context) -> Result<Report, ToolError> {
             let listed = plan
                 .roots
                 .iter()
-                .map(|r| format!("{}={}", r.name, r.path.display()))
+                .map(walk::Root::shown)
                 .collect::<Vec<_>>()
                 .join(", ");
             let missing: Vec<String> = plan

@@ -6,6 +6,7 @@
 //! base information; the state follows at 24: the open count (2 bytes,
 //! big-endian), then the `changed` flags (1 byte: 2 = crashed).
 
+use maestro_common::fsio;
 use std::io::Read;
 use std::path::Path;
 
@@ -16,14 +17,18 @@ pub enum IndexState {
     NotMyisam,
 }
 
-pub fn read_state(path: &Path) -> std::io::Result<IndexState> {
+/// Reads the state header; a FIFO or a device in place of the index is an
+/// error at once, never waited on.
+pub fn read_state(path: &Path) -> Result<IndexState, String> {
     let mut head = [0u8; 27];
-    let mut f = std::fs::File::open(path)?;
+    let mut f = fsio::open_regular(path).map_err(|e| e.to_string())?;
     let mut n = 0;
     while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
         }
     }
     if n < head.len() || head[..4] != [0xFE, 0xFE, 0x07, 0x01] {

@@ -128,6 +128,115 @@ fn resolve(root: Root) -> Result<Root, ToolError> {
     })
 }
 
+/// Where a write to `path` lands, links and `..` resolved: the folder that
+/// would be written to, canonical, with the name (when `path` is a link,
+/// the file it leads to, as an atomic replacement writes there). Parts of
+/// the path that do not exist yet are kept as they are, after the
+/// canonical part that does.
+fn landing(path: &Path) -> PathBuf {
+    let mut path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // A link is followed as a write through it would be (a bounded number
+    // of times: a loop ends in an error when written anyway).
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                path = match path.parent() {
+                    Some(parent) => parent.join(target),
+                    None => target,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    if let Ok(real) = std::fs::canonicalize(&path) {
+        return real;
+    }
+    // The deepest part that exists, canonical, then the rest.
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let mut at = path.as_path();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(at) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                if part == ".." {
+                    out.pop();
+                } else if part != "." {
+                    out.push(part);
+                }
+            }
+            return out;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            (Some(parent), None) => {
+                // `..` or `.` at the end.
+                rest.push(at.components().next_back().map_or_else(
+                    || std::ffi::OsString::from("."),
+                    |c| c.as_os_str().to_os_string(),
+                ));
+                at = parent;
+            }
+            _ => return path,
+        }
+    }
+}
+
+/// This tool never writes into a root: `path` (an output file or the state
+/// folder, named `what`) is refused when it lands inside one, whatever
+/// `..` or links on the way say.
+pub fn refuse_writing_inside(plan: &Plan, path: &Path, what: &str) -> Result<(), ToolError> {
+    let lands = landing(path);
+    for r in &plan.roots {
+        let root = std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone());
+        if lands.starts_with(&root) {
+            return Err(ToolError::Usage(format!(
+                "{what} {} lies inside the root {} ({}): this tool never writes into the roots",
+                path.display(),
+                r.shown(),
+                lands.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`refuse_writing_inside`] for a descriptor the tool writes to (stdout,
+/// `--out /dev/fd/N`): refused when it is a regular file that lies inside a
+/// root (`capture > ROOT/m.jsonl`). Where the system cannot name the file
+/// behind a descriptor (no `/proc`), nothing is refused.
+pub fn refuse_descriptor_inside(plan: &Plan, fd: i32, what: &str) -> Result<(), ToolError> {
+    let link = PathBuf::from(format!("/proc/self/fd/{fd}"));
+    let is_file = std::fs::metadata(&link).is_ok_and(|m| m.is_file());
+    match std::fs::read_link(&link) {
+        Ok(named) if is_file && named.is_absolute() => refuse_writing_inside(plan, &named, what),
+        _ => Ok(()),
+    }
+}
+
+/// The root `db` for the database folder `db` when it lies inside one of
+/// `roots` by its name but elsewhere once links are followed.
+fn linked_inside(roots: &[Root], db: &Path) -> Option<Root> {
+    if roots.iter().any(|r| r.name == Component::Db.as_str()) {
+        return None;
+    }
+    let inside = roots
+        .iter()
+        .find(|r| db.starts_with(r.link.as_ref().unwrap_or(&r.path)) || db.starts_with(&r.path))?;
+    let real = std::fs::canonicalize(db).ok()?;
+    let root_real = std::fs::canonicalize(&inside.path).unwrap_or_else(|_| inside.path.clone());
+    if real.starts_with(&root_real) || !real.is_dir() {
+        return None;
+    }
+    Some(Root {
+        name: Component::Db.as_str().to_string(),
+        path: real,
+        link: Some(db.to_path_buf()),
+    })
+}
+
 /// `path` with the link of a linked root it lies under replaced by the
 /// root's target.
 fn rebase(path: &Path, roots: &[Root]) -> PathBuf {
@@ -180,6 +289,13 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
                 path: path.to_path_buf(),
                 link: None,
             })?);
+        }
+        // The database folder inside a root, reached through a link (moved
+        // to another disk and linked back): the walk never follows links,
+        // so it becomes a root of its own, `db`, walked and compared.
+        let db = layout.db_data_dir().to_path_buf();
+        if let Some(root) = linked_inside(&plan.roots, &db) {
+            plan.roots.push(root);
         }
         for c in Component::APPLICATIONS {
             plan.component_dirs.push((layout.home(c).to_path_buf(), c));

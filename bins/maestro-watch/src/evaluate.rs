@@ -13,7 +13,8 @@ use maestro_common::Status;
 use std::time::Duration;
 
 /// The watcher's answer, as states a person and a script can follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum WatchState {
     /// The primary answers.
     Up,
@@ -54,15 +55,19 @@ pub struct Evaluation {
     pub message: String,
 }
 
-pub fn evaluate(
-    probes: &ProbeSettings,
-    decide: &DecideSettings,
-    catalog: &mut Catalog,
-) -> Result<Evaluation, CatalogError> {
+/// What the probes saw, before it is judged.
+pub struct Observation {
+    pub local: Vec<ProbeOutcome>,
+    pub gateway: Option<ProbeOutcome>,
+    pub witnesses: Vec<WitnessView>,
+}
+
+/// Probe from here, the gateway and the witnesses, all at once: an
+/// observation takes about one probe timeout (or the witnesses' bound),
+/// not their sum.
+pub fn observe(probes: &ProbeSettings, decide: &DecideSettings) -> Observation {
     let gateway_spec = decide.gateway.clone();
     let timeout = probes.timeout;
-    // Local probes, the gateway and the witnesses at once: an evaluation
-    // takes about one probe timeout, not their sum.
     let (local, gateway, witnesses) = std::thread::scope(|s| {
         let witnesses =
             s.spawn(|| crate::witness::ask_all(&decide.witnesses, &probes.probes, timeout));
@@ -72,6 +77,34 @@ pub fn evaluate(
         let witnesses = witnesses.join().unwrap_or_default();
         (local, gateway, witnesses)
     });
+    Observation {
+        local,
+        gateway,
+        witnesses,
+    }
+}
+
+pub fn evaluate(
+    probes: &ProbeSettings,
+    decide: &DecideSettings,
+    catalog: &mut Catalog,
+) -> Result<Evaluation, CatalogError> {
+    judge(observe(probes, decide), probes, decide, catalog)
+}
+
+/// Decide on an observation and advance the threshold timer.
+pub fn judge(
+    seen: Observation,
+    probes: &ProbeSettings,
+    decide: &DecideSettings,
+    catalog: &mut Catalog,
+) -> Result<Evaluation, CatalogError> {
+    let Observation {
+        local,
+        gateway,
+        witnesses,
+    } = seen;
+    let timeout = probes.timeout;
     let health = decision::health(gateway.as_ref(), &witnesses);
     let verdict = decision::decide(&local, &witnesses, &health);
     let down_now = matches!(verdict, Verdict::DownNow { .. });

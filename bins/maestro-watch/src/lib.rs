@@ -4,9 +4,11 @@
 //! and from witness servers, checks this host's own health, and confirms
 //! an outage only after it has lasted longer than the policy threshold.
 
+pub mod config;
 pub mod decision;
 pub mod evaluate;
 pub mod probe;
+pub mod records;
 mod runner;
 pub mod settings;
 pub mod timer;
@@ -96,7 +98,16 @@ impl Tool for Cli {
                 run,
             }) => runner::run(ctx, &probes, &decide, &run),
             Some(Command::Probe { probes }) => runner::probe(ctx, &probes),
-            Some(Command::Config(ConfigCommand::Check)) => cli::config_check(ctx),
+            Some(Command::Config(ConfigCommand::Check)) => cli::config_check_with(ctx, |loaded| {
+                vec![match config::Sources::from_loaded(loaded) {
+                    Ok(sources) => runner::config_check(&sources),
+                    Err(e) => maestro_common::Check::new(
+                        "watch",
+                        maestro_common::Status::Critical,
+                        e.to_string(),
+                    ),
+                }]
+            }),
             None => Err(ToolError::Usage(
                 "say what to do: once, run or probe (see --help)".into(),
             )),

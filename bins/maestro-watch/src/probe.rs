@@ -329,4 +329,59 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(l);
     }
+
+    #[test]
+    fn an_endless_body_or_header_is_not_read() {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let sent = std::sync::Arc::new(AtomicU64::new(0));
+        let counted = sent.clone();
+        let server = thread::spawn(move || {
+            for head in [
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nX-Endless: ",
+            ] {
+                let (mut s, _) = l.accept().unwrap();
+                let _ = s.read(&mut [0u8; 1024]);
+                s.write_all(head.as_bytes()).unwrap();
+                let chunk = [b'x'; 65536];
+                while counted.load(Ordering::SeqCst) < 1 << 30 {
+                    match s.write(&chunk) {
+                        Ok(n) => counted.fetch_add(n as u64, Ordering::SeqCst),
+                        Err(_) => break,
+                    };
+                }
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}/lui/");
+        let started = Instant::now();
+        let body = run_one(
+            &ProbeSpec::Http {
+                url: url.clone(),
+                expect: vec![],
+            },
+            Duration::from_secs(2),
+        );
+        assert_eq!(body.state, ProbeState::Up, "{body:?}");
+        let header = run_one(
+            &ProbeSpec::Http {
+                url,
+                expect: vec![],
+            },
+            Duration::from_secs(2),
+        );
+        // Not evidence either way: the server answered, but not HTTP as a
+        // Maestro speaks it.
+        assert_eq!(header.state, ProbeState::Error, "{header:?}");
+        assert!(header.detail.contains("too big"), "{header:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        server.join().unwrap();
+        assert!(
+            sent.load(Ordering::SeqCst) < 64 << 20,
+            "{} bytes read",
+            sent.load(Ordering::SeqCst)
+        );
+    }
 }

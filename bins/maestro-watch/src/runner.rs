@@ -3,6 +3,7 @@
 
 use crate::evaluate::{self, Evaluation, WatchState};
 use crate::probe::{self, ProbeState};
+use crate::records::{EventRecord, ExecRecord, WatchRecord};
 use crate::settings::{self, DecideArgs, ProbeArgs};
 use crate::timer;
 use crate::RunArgs;
@@ -10,8 +11,8 @@ use maestro_common::catalog::Catalog;
 use maestro_common::cli::{Context, ToolError};
 use maestro_common::render::{json::write_record, text::human_duration, Format};
 use maestro_common::report::{Check, Report};
+use maestro_common::safe_output::{escape_controls, MaskingWriter};
 use maestro_common::{signal, Status};
-use serde_json::json;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Command, Stdio};
@@ -30,8 +31,40 @@ fn open_catalog(ctx: &Context) -> Result<Catalog, ToolError> {
     Ok(catalog)
 }
 
+/// `config check`: the probes and the decision settings resolved as `once`
+/// and `run` resolve them with no flags, so the check passes only for a
+/// configuration a watcher can start with.
+pub fn config_check(config: &crate::config::Sources) -> Check {
+    if config.watch == crate::config::WatchConfig::default() && config.primary.is_none() {
+        return Check::ok(
+            "watch",
+            "[watch] not configured and no [primary] host: a run takes its target and probes from its flags",
+        );
+    }
+    let resolved = settings::decision_probe_settings(&ProbeArgs::default(), config)
+        .and_then(|p| settings::decide_settings(&DecideArgs::default(), config).map(|d| (p, d)));
+    match resolved {
+        Err(e) => Check::new("watch", Status::Critical, e),
+        Ok((p, d)) => {
+            let names: Vec<String> = p.probes.iter().map(|x| x.name()).collect();
+            Check::ok(
+                "watch",
+                format!(
+                    "{} probe(s), threshold {}, {} witness(es)",
+                    names.len(),
+                    human_duration(d.threshold),
+                    d.witnesses.len()
+                ),
+            )
+            .detail("probes", names.join(", "))
+            .detail("interval_s", d.interval.as_secs_f64())
+            .detail("exec", config.watch.exec.clone().unwrap_or_default())
+        }
+    }
+}
+
 pub fn probe(ctx: &mut Context, args: &ProbeArgs) -> Result<Report, ToolError> {
-    let config = ctx.config()?.config.clone();
+    let config = crate::config::Sources::from_loaded(ctx.config()?)?;
     let s = settings::probe_settings(args, &config).map_err(usage)?;
     let mut report = Report::new(ctx.tool, Some("probe"));
     for p in probe::run_all(&s.probes, s.timeout) {
@@ -51,8 +84,8 @@ pub fn probe(ctx: &mut Context, args: &ProbeArgs) -> Result<Report, ToolError> {
 }
 
 pub fn once(ctx: &mut Context, p: &ProbeArgs, d: &DecideArgs) -> Result<Report, ToolError> {
-    let config = ctx.config()?.config.clone();
-    let probes = settings::probe_settings(p, &config).map_err(usage)?;
+    let config = crate::config::Sources::from_loaded(ctx.config()?)?;
+    let probes = settings::decision_probe_settings(p, &config).map_err(usage)?;
     let decide = settings::decide_settings(d, &config).map_err(usage)?;
     let mut catalog = open_catalog(ctx)?;
     let eval = evaluate::evaluate(&probes, &decide, &mut catalog)
@@ -66,42 +99,43 @@ fn event(ctx: &Context, eval: &Evaluation, previous: Option<WatchState>) -> io::
     let at = chrono::DateTime::from_timestamp_millis(eval.now_ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut out = io::stdout().lock();
+    // Through the masking writer, as every report is: a probe's detail may
+    // quote what a server sent.
+    let mut out = MaskingWriter::new(io::stdout().lock());
     if ctx.globals.format == Format::Json {
         write_record(
             &mut out,
-            &json!({
-                "type": "event",
-                "at": at,
-                "target": eval.target,
-                "state": eval.state.as_str(),
-                "previous": previous.map(WatchState::as_str),
-                "status": eval.status,
-                "message": eval.message,
-                "down_for_s": eval.down_for().map(|d| d.as_secs_f64()),
-            }),
+            &WatchRecord::Event(EventRecord::new(
+                at.clone(),
+                &eval.target,
+                eval.state,
+                previous,
+                eval.status,
+                &eval.message,
+                eval.down_for().map(|d| d.as_secs_f64()),
+            )),
         )?;
     } else {
         writeln!(
             out,
             "{at} {} {}: {}",
             eval.state.as_str(),
-            eval.target,
-            eval.message
+            escape_controls(&eval.target),
+            escape_controls(&eval.message)
         )?;
     }
     out.flush()
 }
 
 fn exec_event(ctx: &Context, command: &str, outcome: &str, status: Status) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = MaskingWriter::new(io::stdout().lock());
     if ctx.globals.format == Format::Json {
         write_record(
             &mut out,
-            &json!({"type": "exec", "command": command, "outcome": outcome, "status": status}),
+            &WatchRecord::Exec(ExecRecord::new(command, outcome, status)),
         )?;
     } else {
-        writeln!(out, "exec {command}: {outcome}")?;
+        writeln!(out, "exec {}: {outcome}", escape_controls(command))?;
     }
     out.flush()
 }
@@ -135,9 +169,77 @@ impl ExecLock {
     }
 }
 
+/// How the `--exec` command's process group ended.
+enum GroupEnd {
+    Exited(std::process::ExitStatus),
+    TimedOut,
+    Interrupted,
+}
+
+/// How long the command's group gets between SIGTERM and SIGKILL: the
+/// runbook may clean up, but within the grace the tool itself has after a
+/// signal.
+const TERM_GRACE: Duration = Duration::from_secs(1);
+
+/// Signal a whole process group; false once no process of it is left.
+fn signal_group(pgid: i32, signal: i32) -> bool {
+    // SAFETY: kill(2) with a negative pid addresses a process group; the
+    // group was made for the child and holds only what it started.
+    unsafe { libc::kill(-pgid, signal) == 0 }
+}
+
+/// End every process of the group: SIGTERM, then SIGKILL after
+/// [`TERM_GRACE`] for those still there, and wait (bounded) until none is.
+fn kill_group(pgid: i32, child: &mut std::process::Child) {
+    signal_group(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + TERM_GRACE;
+    while Instant::now() < deadline {
+        let _ = child.try_wait();
+        if !signal_group(pgid, 0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(pgid, libc::SIGKILL);
+    let _ = child.wait();
+    let deadline = Instant::now() + TERM_GRACE;
+    while signal_group(pgid, 0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Wait for the command's group leader (`sh`) within `timeout`; at the
+/// timeout, or when the watcher is stopped, the whole group is ended, so a
+/// runbook's children (`sleep 300 &`, a hung ssh) do not live on.
+fn wait_group(mut child: std::process::Child, timeout: Duration) -> GroupEnd {
+    let pgid = child.id() as i32;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return GroupEnd::Exited(status),
+            Ok(None) => {}
+            Err(_) => {
+                kill_group(pgid, &mut child);
+                return GroupEnd::TimedOut;
+            }
+        }
+        if signal::interrupted() {
+            kill_group(pgid, &mut child);
+            return GroupEnd::Interrupted;
+        }
+        if Instant::now() >= deadline {
+            kill_group(pgid, &mut child);
+            return GroupEnd::TimedOut;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Run the failover command, its output on our stderr so it cannot mix
-/// with the event stream on stdout. Returns what happened and its status.
+/// with the event stream on stdout, in a process group of its own. Returns
+/// what happened and its status.
 fn fire(command: &str, eval: &Evaluation, timeout: Duration) -> (String, Status) {
+    use std::os::unix::process::CommandExt;
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => Stdio::from(fd),
         Err(_) => Stdio::null(),
@@ -155,16 +257,24 @@ fn fire(command: &str, eval: &Evaluation, timeout: Duration) -> (String, Status)
         .stdin(Stdio::null())
         .stdout(stderr)
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn();
     match child {
         Err(e) => (format!("could not start: {e}"), Status::Unknown),
-        Ok(child) => match probe::wait_bounded(child, timeout) {
-            None => (
-                format!("killed after {}", human_duration(timeout)),
+        Ok(child) => match wait_group(child, timeout) {
+            GroupEnd::TimedOut => (
+                format!(
+                    "killed after {} (its whole process group)",
+                    human_duration(timeout)
+                ),
                 Status::Critical,
             ),
-            Some(out) if out.status.success() => ("exited 0".into(), Status::Ok),
-            Some(out) => (format!("failed: {}", out.status), Status::Critical),
+            GroupEnd::Interrupted => (
+                "stopped with the watcher (its whole process group)".into(),
+                Status::Critical,
+            ),
+            GroupEnd::Exited(status) if status.success() => ("exited 0".into(), Status::Ok),
+            GroupEnd::Exited(status) => (format!("failed: {status}"), Status::Critical),
         },
     }
 }
@@ -180,8 +290,8 @@ pub fn run(
             "run streams events: use --format text or json (once is the Nagios check)".into(),
         ));
     }
-    let config = ctx.config()?.config.clone();
-    let probes = settings::probe_settings(p, &config).map_err(usage)?;
+    let config = crate::config::Sources::from_loaded(ctx.config()?)?;
+    let probes = settings::decision_probe_settings(p, &config).map_err(usage)?;
     let decide = settings::decide_settings(d, &config).map_err(usage)?;
     let exec = r.exec.clone().or(config.watch.exec.clone());
     let exec_timeout = r
@@ -191,14 +301,18 @@ pub fn run(
     let state_dir = ctx.state_dir()?;
     let mut catalog = open_catalog(ctx)?;
     let end = r.run_for.map(|d| Instant::now() + d);
-    let mut previous: Option<WatchState> = None;
+    let mut previous: Option<Evaluation> = None;
     let mut fired: Option<Check> = None;
     loop {
-        let eval = evaluate::evaluate(&probes, &decide, &mut catalog)
+        let Some(seen) = observe_unless_stopped(&probes, &decide) else {
+            return Ok(stopped_report(ctx, previous.as_ref(), fired));
+        };
+        let eval = evaluate::judge(seen, &probes, &decide, &mut catalog)
             .map_err(|e| ToolError::Failed(e.into()))?;
-        if previous != Some(eval.state) {
+        let previous_state = previous.as_ref().map(|p| p.state);
+        if previous_state != Some(eval.state) {
             // A reader that went away ends the watcher quietly.
-            if event(ctx, &eval, previous).is_err() {
+            if event(ctx, &eval, previous_state).is_err() {
                 return Err(ToolError::Interrupted);
             }
         }
@@ -217,7 +331,6 @@ pub fn run(
                 }
             }
         }
-        previous = Some(eval.state);
         let finished = end.is_some_and(|e| Instant::now() >= e);
         if finished {
             let mut report = Report::new(ctx.tool, Some("run"));
@@ -227,12 +340,60 @@ pub fn run(
             }
             return Ok(report);
         }
+        previous = Some(eval);
         let mut wait = decide.interval;
         if let Some(e) = end {
             wait = wait.min(e.saturating_duration_since(Instant::now()));
         }
         if !signal::sleep(wait) {
-            return Err(ToolError::Interrupted);
+            return Ok(stopped_report(ctx, previous.as_ref(), fired));
         }
     }
+}
+
+/// One observation on a thread of its own, waited for in short slices: a
+/// SIGTERM or SIGINT ends the wait at once (the observation is dropped,
+/// its probes end at their own timeouts). None when stopped.
+fn observe_unless_stopped(
+    probes: &settings::ProbeSettings,
+    decide: &settings::DecideSettings,
+) -> Option<evaluate::Observation> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (p, d) = (probes.clone(), decide.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(evaluate::observe(&p, &d));
+    });
+    loop {
+        if signal::interrupted() {
+            return None;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(seen) => return Some(seen),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+/// The report of a `run` stopped by SIGTERM or SIGINT: the last evaluation
+/// and what `--exec` did, then the summary; the harness exits 143 or 130.
+fn stopped_report(ctx: &Context, last: Option<&Evaluation>, fired: Option<Check>) -> Report {
+    let mut report = Report::new(ctx.tool, Some("run"));
+    match last {
+        Some(eval) => eval.report(&mut report),
+        None => report.push(Check::new(
+            "decision",
+            Status::Unknown,
+            "stopped before the first evaluation ended",
+        )),
+    }
+    if let Some(c) = fired {
+        report.push(c);
+    }
+    let why = "stopped by a signal";
+    report.summary = Some(match report.summary.take() {
+        Some(s) => format!("{s} ({why})"),
+        None => why.into(),
+    });
+    report
 }

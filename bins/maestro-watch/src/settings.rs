@@ -1,9 +1,10 @@
 //! What a run of maestro-watch uses: the flags over the `[watch]` section
 //! over the built-in defaults.
 
+use crate::config::Sources as Config;
 use crate::probe::ProbeSpec;
 use clap::Args;
-use maestro_common::config::{Config, WitnessConfig};
+use maestro_common::config::WitnessConfig;
 use maestro_common::duration::parse_duration;
 use std::time::Duration;
 
@@ -108,6 +109,28 @@ pub fn parse_gateway(word: &str) -> Result<ProbeSpec, String> {
     }
 }
 
+/// A probe URL may not carry a password: it would show in `ps` here and
+/// on every witness (whose command line repeats the probes), and in every
+/// report. The message masks it.
+fn check_probe_url(url: &str) -> Result<(), String> {
+    let authority = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next());
+    if let Some((info, host)) = authority.and_then(|a| a.rsplit_once('@')) {
+        if let Some((user, _)) = info.split_once(':') {
+            let shown = url.replacen(
+                info,
+                &format!("{user}:{}", maestro_common::safe_output::MASK),
+                1,
+            );
+            return Err(format!(
+                "HTTP probe {shown:?}: a password may not be written in a probe URL (it would show in ps here and on every witness); probe a URL of {host} that needs no login, or count its 401 as up with --http-expect 401 ([watch] http_expect)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn probe_settings(args: &ProbeArgs, config: &Config) -> Result<ProbeSettings, String> {
     let w = &config.watch;
     let target = args
@@ -166,6 +189,11 @@ pub fn probe_settings(args: &ProbeArgs, config: &Config) -> Result<ProbeSettings
             host: t.to_string(),
         });
     }
+    for p in &probes {
+        if let ProbeSpec::Http { url, .. } = p {
+            check_probe_url(url)?;
+        }
+    }
     if probes.is_empty() {
         return Err(
             "no probe configured: give --tcp, --http or --icmp, or set [watch] tcp_ports or http"
@@ -181,6 +209,37 @@ pub fn probe_settings(args: &ProbeArgs, config: &Config) -> Result<ProbeSettings
         probes,
         timeout,
     })
+}
+
+/// The probes `once` and `run` decide on. A probe set that is all ICMP is
+/// refused: ping is what firewalls drop first, so with no TCP or HTTP
+/// probe to answer, a blocked ping would read as an outage and start a
+/// failover of a primary that serves everyone.
+pub fn decision_probe_settings(args: &ProbeArgs, config: &Config) -> Result<ProbeSettings, String> {
+    let s = probe_settings(args, config)?;
+    if s.probes.iter().all(|p| p.is_icmp()) {
+        let from_flags =
+            !(args.tcp.is_empty() && args.http.is_empty() && args.icmp_host.is_empty());
+        let given = if from_flags {
+            "--icmp-host (or --icmp) with no --tcp or --http".to_string()
+        } else {
+            let w = &config.watch;
+            let ports = match &w.tcp_ports {
+                Some(p) if p.is_empty() => "[watch] tcp_ports = []".to_string(),
+                _ => "[watch] tcp_ports".to_string(),
+            };
+            let icmp = if args.icmp {
+                "--icmp"
+            } else {
+                "[watch] icmp = true"
+            };
+            format!("{ports}, [watch] http = [] and {icmp}")
+        };
+        return Err(format!(
+            "every probe is ICMP ({given}): a blocked ping would look like an outage and could start a failover; add a TCP or HTTP probe of the primary ([watch] tcp_ports or http, or --tcp or --http)"
+        ));
+    }
+    Ok(s)
 }
 
 pub fn decide_settings(args: &DecideArgs, config: &Config) -> Result<DecideSettings, String> {
@@ -213,7 +272,10 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> Config {
-        maestro_common::config::parse(text, std::path::Path::new("t.toml")).unwrap()
+        let loaded =
+            maestro_common::config::LoadedConfig::from_text(text, std::path::Path::new("t.toml"))
+                .unwrap();
+        Config::from_loaded(&loaded).unwrap()
     }
 
     #[test]
@@ -285,5 +347,52 @@ mod tests {
             ..Default::default()
         };
         assert!(decide_settings(&d, &c).is_err());
+    }
+
+    #[test]
+    fn a_probe_set_of_icmp_alone_is_refused_for_decisions() {
+        let c = config("[watch]\ntarget = \"m1\"\ntcp_ports = []\nicmp = true\n");
+        let e = decision_probe_settings(&ProbeArgs::default(), &c).unwrap_err();
+        assert!(
+            e.contains("every probe is ICMP")
+                && e.contains("[watch] tcp_ports = []")
+                && e.contains("[watch] icmp = true"),
+            "{e}"
+        );
+        let args = ProbeArgs {
+            icmp_host: vec!["m1".into()],
+            ..Default::default()
+        };
+        let e = decision_probe_settings(&args, &c).unwrap_err();
+        assert!(e.contains("--icmp-host"), "{e}");
+        // A witness's `probe` only reports: ICMP alone is fine there.
+        assert!(probe_settings(&args, &c).is_ok());
+        // ICMP beside a TCP or HTTP probe is what --icmp is for.
+        let c = config("[watch]\ntarget = \"m1\"\ntcp_ports = [80]\nicmp = true\n");
+        assert_eq!(
+            decision_probe_settings(&ProbeArgs::default(), &c)
+                .unwrap()
+                .probes
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_password_in_a_probe_url_is_refused_and_masked() {
+        let args = ProbeArgs {
+            http: vec!["http://u:pw-probe-7@m1/lui/".into()],
+            ..Default::default()
+        };
+        let e = probe_settings(&args, &config("")).unwrap_err();
+        assert!(
+            e.contains("http://u:***@m1/lui/") && !e.contains("pw-probe-7"),
+            "{e}"
+        );
+        let args = ProbeArgs {
+            http: vec!["http://m1/lui/?mail=a@b".into()],
+            ..Default::default()
+        };
+        assert!(probe_settings(&args, &config("")).is_ok());
     }
 }

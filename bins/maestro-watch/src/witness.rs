@@ -95,6 +95,10 @@ pub fn parse_probe_output(text: &str) -> Result<Vec<ProbeOutcome>, String> {
     Ok(probes)
 }
 
+/// What a witness's `probe --format json` may write: a record of under
+/// 1 KiB a probe. A witness writing more is not believed.
+pub const WITNESS_OUTPUT_LIMIT: usize = 1024 * 1024;
+
 fn ask(w: &WitnessConfig, probes: &[ProbeSpec], probe_timeout: Duration) -> WitnessView {
     let name = format!("{}@{}:{}", w.user, w.host, w.port);
     let unreachable = |detail: String| WitnessView {
@@ -109,7 +113,11 @@ fn ask(w: &WitnessConfig, probes: &[ProbeSpec], probe_timeout: Duration) -> Witn
     };
     let program = w.command.as_deref().unwrap_or("maestro-watch");
     let cmd = probe_command(program, probes, probe_timeout);
-    let out = match client.exec(&cmd, probe_timeout + Duration::from_secs(5)) {
+    let out = match client.exec_limited(
+        &cmd,
+        probe_timeout + Duration::from_secs(5),
+        WITNESS_OUTPUT_LIMIT,
+    ) {
         Ok(o) => o,
         Err(e) => return unreachable(format!("probe command: {e}")),
     };

@@ -28,6 +28,7 @@ fn millis(d: Duration) -> f64 {
 
 /// `{"ok": 1, "warning": 0, "critical": 0, "unknown": 0}`.
 #[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Counts {
     pub ok: usize,
     pub warning: usize,
@@ -48,6 +49,7 @@ impl From<StatusCounts> for Counts {
 
 /// One question a tool answered.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckRecord<'a> {
     pub format_version: u32,
     pub tool: &'a str,
@@ -65,6 +67,7 @@ pub struct CheckRecord<'a> {
 /// One thing a check found. `live-finding` has the same fields: a finding
 /// written the moment it was found, while a run goes on.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FindingRecord<'a> {
     pub format_version: u32,
     pub tool: &'a str,
@@ -79,6 +82,7 @@ pub struct FindingRecord<'a> {
 
 /// The last record of a run: the answer.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SummaryRecord<'a> {
     pub format_version: u32,
     pub tool: &'a str,

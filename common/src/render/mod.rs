@@ -1,4 +1,4 @@
-//! The three output formats every tool speaks (DESIGN.md, "Output").
+//! The three output formats every tool speaks.
 //!
 //! Renderers write to any `io::Write` and return its errors untouched, so
 //! that the harness in [`crate::cli`] can tell a broken pipe (a reader that

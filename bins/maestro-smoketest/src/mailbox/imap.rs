@@ -1,8 +1,10 @@
 //! The seed mailbox over IMAP, with the `imap` crate on a stream of our
-//! own: a TCP socket with read/write timeouts (so no command can hang),
-//! wrapped in rustls for `imaps://` or after STARTTLS for `imap://`.
+//! own: a TCP socket under [`StepLimits`] (every command ends within
+//! `--io-timeout` and reads a bounded number of bytes, whatever the server
+//! sends), wrapped in rustls for `imaps://` or after STARTTLS for `imap://`.
 
-use super::{best, Found, ImapSecurity, Mailbox, MailboxError, MessageLocation};
+use super::{best, Found, ImapSecurity, Mailbox, MailboxError, MessageLocation, MESSAGE_LIMIT};
+use crate::bounded::{size_text, BoundedTcp, StepLimits};
 use crate::settings::Matcher;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,9 +16,16 @@ use std::time::{Duration, SystemTime};
 
 /// A plain or TLS stream for the IMAP client.
 pub enum ImapStream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Plain(BoundedTcp),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, BoundedTcp>>),
 }
+
+/// What one IMAP answer other than a message's body may hold: a LIST of
+/// thousands of folders, a FETCH of the sizes of thousands of messages.
+const REPLY_LIMIT: u64 = 4 * maestro_common::fsio::MIB;
+
+/// A message's body and the FETCH answer around it.
+const BODY_REPLY_LIMIT: u64 = MESSAGE_LIMIT + 64 * maestro_common::fsio::KIB;
 
 impl fmt::Debug for ImapStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,6 +77,9 @@ pub struct ImapOptions {
 pub struct ImapMailbox {
     opts: ImapOptions,
     session: imap::Session<ImapStream>,
+    limits: StepLimits,
+    /// Messages not read, said once each: too large.
+    skipped: Vec<String>,
     folders: Vec<(String, bool)>,
     /// UIDNEXT of each folder at the snapshot.
     uid_next: BTreeMap<String, u32>,
@@ -139,7 +151,7 @@ fn handshake_error_detail(e: &io::Error, host: &str) -> String {
 }
 
 fn wrap_tls(
-    tcp: TcpStream,
+    tcp: BoundedTcp,
     host: &str,
     port: u16,
     ca_file: Option<&PathBuf>,
@@ -173,11 +185,7 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Ma
     let mut last = format!("{host} has no address");
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                let _ = s.set_read_timeout(Some(timeout));
-                let _ = s.set_write_timeout(Some(timeout));
-                return Ok(s);
-            }
+            Ok(s) => return Ok(s),
             Err(e) => last = format!("{addr}: {e}"),
         }
     }
@@ -201,7 +209,7 @@ fn is_loopback(host: &str, port: u16) -> bool {
 /// STARTTLS. The `imap` crate does STARTTLS only on sockets it opens
 /// itself, without our timeouts, so these three exchanges are done here;
 /// everything after them is the crate's.
-fn starttls(tcp: TcpStream, opts: &ImapOptions) -> Result<TcpStream, MailboxError> {
+fn starttls(tcp: BoundedTcp, opts: &ImapOptions) -> Result<BoundedTcp, MailboxError> {
     use std::io::BufRead;
     let mut reader = io::BufReader::new(tcp.try_clone().map_err(|e| imap_err("STARTTLS", e))?);
     let mut writer = tcp;
@@ -219,6 +227,7 @@ fn starttls(tcp: TcpStream, opts: &ImapOptions) -> Result<TcpStream, MailboxErro
         return Err(imap_err("greeting", line.trim_end()));
     }
     let mut caps = line.to_ascii_uppercase();
+    writer.limits().start(opts.io_timeout, REPLY_LIMIT);
     writer
         .write_all(b"s1 CAPABILITY\r\n")
         .map_err(|e| imap_err("CAPABILITY", e))?;
@@ -238,6 +247,7 @@ fn starttls(tcp: TcpStream, opts: &ImapOptions) -> Result<TcpStream, MailboxErro
             opts.host, opts.port
         )));
     }
+    writer.limits().start(opts.io_timeout, REPLY_LIMIT);
     writer
         .write_all(b"s2 STARTTLS\r\n")
         .map_err(|e| imap_err("STARTTLS", e))?;
@@ -261,7 +271,12 @@ impl ImapMailbox {
                 opts.host
             )));
         }
-        let tcp = connect_tcp(&opts.host, opts.port, opts.io_timeout)?;
+        let limits = StepLimits::new(opts.io_timeout, REPLY_LIMIT);
+        let tcp = BoundedTcp::new(
+            connect_tcp(&opts.host, opts.port, opts.io_timeout)?,
+            limits.clone(),
+        );
+        // The TLS handshake and the greeting are the first step.
         let client = match (opts.security, opts.insecure_plain) {
             (ImapSecurity::Implicit, _) => {
                 let mut c =
@@ -276,28 +291,38 @@ impl ImapMailbox {
             }
             (ImapSecurity::StartTls, false) => {
                 let tcp = starttls(tcp, &opts)?;
+                limits.start(opts.io_timeout, REPLY_LIMIT);
                 imap::Client::new(wrap_tls(tcp, &opts.host, opts.port, opts.ca_file.as_ref())?)
             }
         };
-        let mut session = client.login(&opts.user, password).map_err(|(e, _)| {
-            let detail = match &e {
-                imap::Error::No(no) => format!("the server said NO: {}", no.information),
-                imap::Error::Bad(bad) => format!("the server said BAD: {}", bad.information),
-                other => other.to_string(),
-            };
-            MailboxError::LoginRefused {
-                user: opts.user.clone(),
-                detail,
-            }
-        })?;
+        limits.start(opts.io_timeout, REPLY_LIMIT);
+        // Only the server's NO or BAD is a refusal; silence or a cut
+        // connection is what it is (a timeout, a lost connection).
+        let mut session = client
+            .login(&opts.user, password)
+            .map_err(|(e, _)| match &e {
+                imap::Error::No(no) => MailboxError::LoginRefused {
+                    user: opts.user.clone(),
+                    detail: format!("the server said NO: {}", no.information),
+                },
+                imap::Error::Bad(bad) => MailboxError::LoginRefused {
+                    user: opts.user.clone(),
+                    detail: format!("the server said BAD: {}", bad.information),
+                },
+                other => imap_err(&format!("LOGIN as {}", opts.user), other),
+            })?;
+        limits.start(opts.io_timeout, REPLY_LIMIT);
         let uidplus = session
             .capabilities()
             .map(|c| c.has_str("UIDPLUS"))
             .unwrap_or(false);
+        limits.start(opts.io_timeout, REPLY_LIMIT);
         let folders = Self::folders_to_watch(&mut session, &opts)?;
         Ok(ImapMailbox {
             opts,
             session,
+            limits,
+            skipped: Vec::new(),
             folders,
             uid_next: BTreeMap::new(),
             uidplus,
@@ -354,7 +379,13 @@ impl ImapMailbox {
         Ok(folders)
     }
 
+    /// A new IMAP command: its own `--io-timeout` and byte budget.
+    fn step(&self, budget: u64) {
+        self.limits.start(self.opts.io_timeout, budget);
+    }
+
     fn uid_next_of(&mut self, folder: &str) -> Result<u32, MailboxError> {
+        self.step(REPLY_LIMIT);
         let mb = self
             .session
             .examine(folder)
@@ -362,6 +393,7 @@ impl ImapMailbox {
         match mb.uid_next {
             Some(n) => Ok(n),
             None => {
+                self.step(REPLY_LIMIT);
                 let st = self
                     .session
                     .status(folder, "(UIDNEXT)")
@@ -373,12 +405,22 @@ impl ImapMailbox {
         }
     }
 
+    fn skip(&mut self, why: String) {
+        if !self.skipped.contains(&why) {
+            self.skipped.push(why);
+        }
+    }
+
+    /// The new messages of a folder: first their sizes and dates, then the
+    /// body of each one small enough to be the test message, one command a
+    /// message, so that no answer is larger than one message.
     fn fetch_new(
         &mut self,
         folder: &str,
         junk: bool,
         since: Option<SystemTime>,
     ) -> Result<Vec<Found>, MailboxError> {
+        self.step(REPLY_LIMIT);
         self.session
             .examine(folder)
             .map_err(|e| imap_err(&format!("EXAMINE {folder}"), e))?;
@@ -387,6 +429,7 @@ impl ImapMailbox {
             (Some(n), _) => format!("{n}:*"),
             (None, Some(t)) => {
                 let day = chrono::DateTime::<chrono::Utc>::from(t) - chrono::Duration::days(1);
+                self.step(REPLY_LIMIT);
                 let uids = self
                     .session
                     .uid_search(format!("SINCE {}", day.format("%d-%b-%Y")))
@@ -403,25 +446,31 @@ impl ImapMailbox {
             }
             (None, None) => "1:*".to_string(),
         };
-        let fetches = match self
+        self.step(REPLY_LIMIT);
+        let candidates: Vec<(u32, Option<u32>, Option<SystemTime>)> = match self
             .session
-            .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+            .uid_fetch(&set, "(UID RFC822.SIZE INTERNALDATE)")
         {
-            Ok(f) => f,
+            Ok(fetches) => fetches
+                .iter()
+                .filter_map(|f| {
+                    let uid = f.uid?;
+                    let arrived = f
+                        .internal_date()
+                        .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)));
+                    Some((uid, f.size, arrived))
+                })
+                .collect(),
             // An empty folder answers `1:*` with an error on some servers.
             Err(imap::Error::No(_)) | Err(imap::Error::Bad(_)) => return Ok(Vec::new()),
             Err(e) => return Err(imap_err(&format!("UID FETCH in {folder}"), e)),
         };
         let mut found = Vec::new();
-        for f in fetches.iter() {
-            let Some(uid) = f.uid else { continue };
+        for (uid, size, arrived) in candidates {
             // `N:*` also returns the last message when N is past the end.
             if from_uid.is_some_and(|n| uid < n) {
                 continue;
             }
-            let arrived = f
-                .internal_date()
-                .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)));
             if from_uid.is_none() {
                 if let (Some(s), Some(a)) = (since, arrived) {
                     if a < s {
@@ -429,7 +478,33 @@ impl ImapMailbox {
                     }
                 }
             }
-            let Some(body) = f.body() else { continue };
+            if let Some(size) = size.filter(|&s| u64::from(s) > MESSAGE_LIMIT) {
+                self.skip(format!(
+                    "UID {uid} in {folder} ({size} bytes, larger than {}): not read",
+                    size_text(MESSAGE_LIMIT)
+                ));
+                continue;
+            }
+            // A server that said a smaller size than it sends is stopped by the budget.
+            self.step(BODY_REPLY_LIMIT);
+            let fetches = self
+                .session
+                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                .map_err(|e| imap_err(&format!("UID FETCH {uid} in {folder}"), e))?;
+            let Some(body) = fetches
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.body())
+            else {
+                continue;
+            };
+            if body.len() as u64 > MESSAGE_LIMIT {
+                self.skip(format!(
+                    "UID {uid} in {folder} (larger than {}): not read",
+                    size_text(MESSAGE_LIMIT)
+                ));
+                continue;
+            }
             found.push(Found {
                 folder: folder.to_string(),
                 junk,
@@ -471,12 +546,15 @@ impl Mailbox for ImapMailbox {
         let MessageLocation::Imap { folder, uid } = &found.location else {
             return Err(imap_err("remove", "not an IMAP message"));
         };
+        self.step(REPLY_LIMIT);
         self.session
             .select(folder)
             .map_err(|e| imap_err(&format!("SELECT {folder}"), e))?;
+        self.step(REPLY_LIMIT);
         self.session
             .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")
             .map_err(|e| imap_err("UID STORE \\Deleted", e))?;
+        self.step(REPLY_LIMIT);
         if self.uidplus {
             self.session
                 .uid_expunge(uid.to_string())
@@ -491,7 +569,12 @@ impl Mailbox for ImapMailbox {
         self.folders.iter().map(|(f, _)| f.clone()).collect()
     }
 
+    fn skipped(&self) -> Vec<String> {
+        self.skipped.clone()
+    }
+
     fn close(&mut self) {
+        self.step(REPLY_LIMIT);
         let _ = self.session.logout();
     }
 }

@@ -4,8 +4,9 @@
 //! `:2,`), which stays the same when a mail client moves a file from
 //! `new/` to `cur/` and adds flags.
 
-use super::{best, Found, Mailbox, MailboxError, MessageLocation};
+use super::{best, Found, Mailbox, MailboxError, MessageLocation, MESSAGE_LIMIT};
 use crate::settings::Matcher;
+use maestro_common::fsio::{self, FsioError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -16,6 +17,32 @@ pub struct MaildirMailbox {
     /// (folder name for messages, its Maildir, junk?)
     folders: Vec<(String, PathBuf, bool)>,
     seen: Option<BTreeMap<PathBuf, BTreeSet<String>>>,
+    /// Files not read, said once each: too large, or not regular files.
+    skipped: Vec<String>,
+}
+
+/// A message file, read only when it is a regular file of at most
+/// [`MESSAGE_LIMIT`] bytes. A FIFO is refused at its opening (without
+/// blocking), a device or a socket likewise.
+enum MessageFile {
+    Message(Vec<u8>),
+    Gone,
+    Skipped(String),
+}
+
+fn read_message(path: &Path) -> Result<MessageFile, MailboxError> {
+    match fsio::read_regular(path, MESSAGE_LIMIT) {
+        Ok(raw) => Ok(MessageFile::Message(raw)),
+        // Moved or removed meanwhile by a mail client.
+        Err(e) if e.is_not_found() => Ok(MessageFile::Gone),
+        Err(e @ (FsioError::NotRegular { .. } | FsioError::TooLarge { .. })) => {
+            Ok(MessageFile::Skipped(format!("{e}: not read")))
+        }
+        Err(e) => Err(MailboxError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> MailboxError {
@@ -88,6 +115,7 @@ impl MaildirMailbox {
             root: root.to_path_buf(),
             folders,
             seen: None,
+            skipped: Vec::new(),
         })
     }
 }
@@ -130,10 +158,15 @@ impl Mailbox for MaildirMailbox {
                         }
                     }
                 }
-                let raw = match std::fs::read(&path) {
-                    Ok(r) => r,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io_err(&path, e)),
+                let raw = match read_message(&path)? {
+                    MessageFile::Message(raw) => raw,
+                    MessageFile::Gone => continue,
+                    MessageFile::Skipped(why) => {
+                        if !self.skipped.contains(&why) {
+                            self.skipped.push(why);
+                        }
+                        continue;
+                    }
                 };
                 candidates.push(Found {
                     folder: name.clone(),
@@ -175,6 +208,10 @@ impl Mailbox for MaildirMailbox {
 
     fn folders(&self) -> Vec<String> {
         self.folders.iter().map(|(n, _, _)| n.clone()).collect()
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        self.skipped.clone()
     }
 }
 

@@ -14,6 +14,12 @@ use std::time::{Duration, SystemTime};
 pub use self::imap::{ImapMailbox, ImapOptions};
 pub use self::maildir::MaildirMailbox;
 
+/// The largest message read as a candidate for the test message. A test
+/// mailing is a few KiB; a larger message in the seed mailbox is skipped
+/// (and said so), never read whole: a 2 GB message would cost 2 GB of
+/// memory and the run's time.
+pub const MESSAGE_LIMIT: u64 = 16 * maestro_common::fsio::MIB;
+
 /// How IMAP is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImapSecurity {
@@ -37,7 +43,10 @@ pub enum MailboxSpec {
 }
 
 impl MailboxSpec {
-    pub fn parse(url: &str) -> Result<MailboxSpec, String> {
+    pub fn parse(url_given: &str) -> Result<MailboxSpec, String> {
+        // Messages quote the URL with the password of a `user:password@` masked.
+        let url = crate::settings::shown_url(url_given);
+        let url = url.as_str();
         if let Some(path) = url.strip_prefix("maildir:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
@@ -63,7 +72,7 @@ impl MailboxSpec {
             .ok_or_else(|| format!("mailbox {url:?}: no user (USER@HOST)"))?;
         if user.contains(':') {
             return Err(format!(
-                "mailbox {url:?}: a password may not be written in the URL; use --password-file or --password-env"
+                "mailbox {url:?}: a password may not be written in the URL (it would show in ps, logs and reports); give it with --password-file PATH, --password-env VAR or [smoketest] mailbox_password = {{ file = \"PATH\" }}"
             ));
         }
         let user = percent_decode(user).map_err(|e| format!("mailbox {url:?}: {e}"))?;
@@ -180,6 +189,10 @@ pub trait Mailbox {
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError>;
     /// The folders looked in, for messages.
     fn folders(&self) -> Vec<String>;
+    /// Messages not read (too large, not a regular file), each said once.
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
+    }
     fn close(&mut self) {}
 }
 

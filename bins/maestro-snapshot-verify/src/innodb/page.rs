@@ -13,6 +13,13 @@
 //!   `size - 8`, as `crc32` (CRC-32C of bytes 4..26 xor 38..size-8), the
 //!   legacy `innodb` fold, or `none` (0xDEADBEEF); the last 4 bytes repeat
 //!   the low half of the LSN.
+//!
+//! Encrypted tablespaces: MariaDB (before `full_crc32`) encrypts what lies
+//! between the FIL header and the 8-byte trailer and writes the key
+//! version at 26; page 0 says so with its crypt data (the magic
+//! `s\x0e\x0cREt` and scheme 1 after the FSP header's extent descriptors).
+//! MySQL 5.7+ marks the tablespace in its FSP flags (bit 13) and gives
+//! each encrypted page a type of its own (15, 16, 17), trailer included.
 
 /// How the pages of one tablespace are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,15 +29,13 @@ pub struct Layout {
     /// ROW_FORMAT=COMPRESSED or page_compressed: LSNs are read, checksums
     /// are not judged.
     pub compressed: bool,
+    /// Page 0 says the tablespace is encrypted: a page whose checksum
+    /// fails and that names a key version is not judged (its torn-page
+    /// check still is, the trailer being clear text).
+    pub encrypted: bool,
 }
 
-pub fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-pub fn be64(b: &[u8], at: usize) -> u64 {
-    (u64::from(be32(b, at)) << 32) | u64::from(be32(b, at + 4))
-}
+use super::bytes::{be32, NO_CHECKSUM_MAGIC};
 
 pub const FSP_FLAGS_AT: usize = 38 + 16;
 
@@ -47,6 +52,7 @@ pub fn layout(flags: u32) -> Result<Layout, String> {
             page_size: 512 << ssize,
             full_crc32: true,
             compressed: (flags >> 5) & 7 != 0,
+            encrypted: false,
         });
     }
     let page_ssize = (flags >> 6) & 15;
@@ -70,6 +76,7 @@ pub fn layout(flags: u32) -> Result<Layout, String> {
             page_size: 512 << zip_ssize,
             full_crc32: false,
             compressed: true,
+            encrypted: flags & MYSQL_ENCRYPTION_FLAG != 0,
         });
     }
     Ok(Layout {
@@ -77,7 +84,37 @@ pub fn layout(flags: u32) -> Result<Layout, String> {
         full_crc32: false,
         // MariaDB's PAGE_COMPRESSION flag (bit 16).
         compressed: flags & (1 << 16) != 0,
+        encrypted: flags & MYSQL_ENCRYPTION_FLAG != 0,
     })
+}
+
+/// MySQL 5.7+: FSP flag `ENCRYPTION`.
+const MYSQL_ENCRYPTION_FLAG: u32 = 1 << 13;
+/// MariaDB's crypt data on page 0: this magic, then the scheme (1 byte).
+const CRYPT_MAGIC: [u8; 6] = [b's', 0x0E, 0x0C, b'R', b'E', b't'];
+const CRYPT_SCHEME_1: u8 = 1;
+
+/// Where MariaDB keeps the crypt data on page 0 of a tablespace of this
+/// physical page size: after the FSP header (at 38, 112 bytes) and the
+/// extent descriptors of the pages page 0 describes.
+fn crypt_data_offset(page_size: usize) -> usize {
+    let extent_pages = if page_size <= 16384 {
+        (1 << 20) / page_size
+    } else {
+        64
+    };
+    // 24 bytes of list node and state, then 2 bits a page.
+    let descriptor = 24 + (extent_pages * 2).div_ceil(8);
+    38 + 112 + descriptor * page_size / extent_pages
+}
+
+/// Whether page 0 (`page0`, a whole page) carries MariaDB crypt data of an
+/// encrypting scheme.
+pub fn mariadb_encrypted(page0: &[u8]) -> bool {
+    let at = crypt_data_offset(page0.len());
+    page0.len() > at + CRYPT_MAGIC.len()
+        && page0[at..at + CRYPT_MAGIC.len()] == CRYPT_MAGIC
+        && page0[at + CRYPT_MAGIC.len()] == CRYPT_SCHEME_1
 }
 
 /// InnoDB's `ut_fold_binary`. The servers compute it in a `ulint` (32 or
@@ -104,8 +141,6 @@ pub fn crc32_checksum(page: &[u8]) -> u32 {
     let n = page.len();
     crc32c::crc32c(&page[4..26]) ^ crc32c::crc32c(&page[38..n - 8])
 }
-
-const NO_CHECKSUM_MAGIC: u32 = 0xDEAD_BEEF;
 
 /// The two checksum fields as the servers accept them when not told to be
 /// strict (MySQL 4.1 to 5.7, MariaDB): both CRC-32C, both 0xDEADBEEF, or
@@ -137,6 +172,10 @@ pub enum PageVerdict {
 
 const FIL_PAGE_PAGE_COMPRESSED: u16 = 34354;
 const FIL_PAGE_PAGE_COMPRESSED_ENCRYPTED: u16 = 37401;
+/// MySQL 5.7+: transparent page compression and encryption, trailer
+/// included (14 compressed, 15 encrypted, 16 both, 17 an encrypted R-tree
+/// page). MySQL 5.6 and older never wrote these types.
+const MYSQL_COMPRESSED_OR_ENCRYPTED: std::ops::RangeInclusive<u16> = 14..=17;
 
 pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
     if page.iter().all(|&b| b == 0) {
@@ -165,25 +204,32 @@ pub fn verify(page: &[u8], layout: &Layout) -> PageVerdict {
     if matches!(
         page_type,
         FIL_PAGE_PAGE_COMPRESSED | FIL_PAGE_PAGE_COMPRESSED_ENCRYPTED
-    ) {
+    ) || MYSQL_COMPRESSED_OR_ENCRYPTED.contains(&page_type)
+    {
         return PageVerdict::NotJudged;
+    }
+    // The trailer is clear text here, encrypted or not: halves of two
+    // writes are a torn page whatever the checksum fields say.
+    if be32(page, 20) != be32(page, n - 4) {
+        return PageVerdict::Corrupt(format!(
+            "the LSN in the header and trailer disagree (torn page: header {:#x}, trailer {:#x})",
+            be32(page, 20),
+            be32(page, n - 4)
+        ));
     }
     let field1 = be32(page, 0);
     let field2 = be32(page, n - 8);
     let crc = crc32_checksum(page);
     if !checksum_fields_hold(page, field1, field2, crc) {
-        // MariaDB writes encrypted pages with a key version at 26.
-        if be32(page, 4) != 0 && be32(page, 26) != 0 {
+        // MariaDB's encrypted pages carry their key version at 26, and
+        // their checksum over the encrypted bytes: only where page 0 says
+        // the tablespace is encrypted.
+        if layout.encrypted && be32(page, 26) != 0 {
             return PageVerdict::NotJudged;
         }
         return PageVerdict::Corrupt(format!(
             "checksum mismatch (stored {field1:#010x}/{field2:#010x}, crc32 {crc:#010x})"
         ));
-    }
-    if be32(page, 20) != be32(page, n - 4) {
-        return PageVerdict::Corrupt(
-            "the LSN in the header and trailer disagree (torn page)".into(),
-        );
     }
     PageVerdict::Ok
 }
@@ -200,7 +246,8 @@ mod tests {
             Layout {
                 page_size: 16384,
                 full_crc32: true,
-                compressed: false
+                compressed: false,
+                encrypted: false,
             }
         );
         assert_eq!(layout(0x10 | 4).unwrap().page_size, 8192);
@@ -252,5 +299,39 @@ mod tests {
         assert!(matches!(verify(&p, &fl), PageVerdict::Corrupt(_)));
 
         assert_eq!(verify(&vec![0u8; 16384], &l), PageVerdict::Empty);
+    }
+
+    /// A page whose checksum fails and whose word at 26 is not zero is an
+    /// encrypted page only in a tablespace page 0 calls encrypted; a torn
+    /// one is torn either way.
+    #[test]
+    fn encrypted_pages_are_told_by_page_0_and_torn_pages_always_are() {
+        let mut p = page(16384, 9);
+        let n = p.len();
+        p[n - 4..].copy_from_slice(&9u32.to_be_bytes());
+        p[26..30].copy_from_slice(&7u32.to_be_bytes()); // a key version
+        p[0] = 0x55; // and a checksum over bytes this tool cannot see
+        let plain = layout(0).unwrap();
+        assert!(matches!(verify(&p, &plain), PageVerdict::Corrupt(_)));
+        let mut page0 = vec![0u8; 16384];
+        let at = crypt_data_offset(16384);
+        assert_eq!(at, 38 + 112 + 40 * 256, "MariaDB's offset for 16 KiB pages");
+        page0[at..at + 6].copy_from_slice(&CRYPT_MAGIC);
+        page0[at + 6] = CRYPT_SCHEME_1;
+        assert!(mariadb_encrypted(&page0));
+        let encrypted = Layout {
+            encrypted: true,
+            ..plain
+        };
+        assert_eq!(verify(&p, &encrypted), PageVerdict::NotJudged);
+        p[n - 4..].copy_from_slice(&8u32.to_be_bytes());
+        let PageVerdict::Corrupt(why) = verify(&p, &encrypted) else {
+            panic!("a torn page was not judged");
+        };
+        assert!(why.contains("torn"), "{why}");
+        // The scheme byte says "unencrypted" (a table being converted).
+        page0[at + 6] = 0;
+        assert!(!mariadb_encrypted(&page0));
+        assert!(layout(1 << 13).unwrap().encrypted);
     }
 }
