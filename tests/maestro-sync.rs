@@ -296,6 +296,45 @@ fn a_held_or_changed_current_generation_is_not_replaced() {
     );
 }
 
+/// The failback as docs/maestro-sync.md gives it: the receiving side's
+/// current generation changed (Maestro ran from it), so the copy back from
+/// a stopped Maestro needs --no-snapshot and --discard-changes, and then
+/// replaces it with what the sending side has, marked not a point in time.
+#[test]
+fn the_failback_replaces_a_changed_current_only_when_told() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current().unwrap();
+    fs::write(p.gen().join("current/data/lui/jobs/2.xml"), "ran here").unwrap();
+    tick();
+    fs::write(p.source().join("lui/jobs/1.xml"), "failed back").unwrap();
+    let run = p.sender(&["push", "--reverse", "--no-snapshot"]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("current")
+            .contains("changed since it was received"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(p.current().as_ref(), Some(&before));
+    let run = p.sender(&["push", "--reverse", "--no-snapshot", "--discard-changes"]);
+    assert_eq!(run.code, Some(1), "replaced, with warnings: {}", run.dump());
+    assert!(
+        run.message_of("generation").contains("NOT a point in time"),
+        "{}",
+        run.dump()
+    );
+    assert_ne!(p.current().as_ref(), Some(&before));
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/1.xml")).unwrap(),
+        "failed back"
+    );
+    assert_ne!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/2.xml")).unwrap(),
+        "ran here"
+    );
+}
+
 #[test]
 fn the_admins_check_waits_for_a_running_sync() {
     let p = pair();
