@@ -16,10 +16,9 @@
 //! killed sync never leaves the folder locked. The exclusive holder writes
 //! who it is into the file, for the messages of those who wait.
 
+use crate::platform::{self, LockKind};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -102,10 +101,9 @@ impl SyncLock {
         create: bool,
     ) -> Result<SyncLock, SyncLockError> {
         let mut opts = OpenOptions::new();
-        opts.read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC);
+        platform::no_follow_no_block(opts.read(true));
         if create {
-            opts.write(true).create(true).truncate(false).mode(0o644);
+            platform::create_mode(opts.write(true).create(true).truncate(false), 0o644);
         }
         let not_regular = |meta: std::fs::Metadata| SyncLockError::NotRegular {
             path: path.to_path_buf(),
@@ -133,14 +131,15 @@ impl SyncLock {
                 })
             }
         }
-        let op = match mode {
-            LockMode::Shared => libc::LOCK_SH,
-            LockMode::Exclusive => libc::LOCK_EX,
+        let kind = match mode {
+            LockMode::Shared => LockKind::Shared,
+            LockMode::Exclusive => LockKind::Exclusive,
         };
         let started = Instant::now();
         loop {
-            // SAFETY: flock on a descriptor we own; no memory is involved.
-            if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
+            // An error other than "held" is waited out like a holder: the
+            // wait is bounded, and nothing goes on unlocked.
+            if let Ok(true) = platform::try_lock(&file, kind) {
                 return Ok(SyncLock {
                     file,
                     path: path.to_path_buf(),
@@ -211,6 +210,7 @@ fn read_holder(file: &File) -> Option<String> {
 
 /// The pid a holder text names, when that process is a maestro-sync
 /// (a pid reused by another program since is never signalled).
+#[cfg(unix)]
 fn sync_holder_pid(holder: &str) -> Option<libc::pid_t> {
     let pid: libc::pid_t = holder
         .split_whitespace()
@@ -242,12 +242,17 @@ pub fn take_over(generations: &Path, wait: Duration) -> Result<Option<SyncLock>,
     match SyncLock::acquire(&path, LockMode::Exclusive, first, true) {
         Ok(lock) => Ok(Some(lock)),
         Err(SyncLockError::Busy { holder, .. }) => {
+            // (maestro-sync runs on Linux only: elsewhere there is no sync
+            // to end, only the lock to wait for.)
+            #[cfg(unix)]
             if let Some(pid) = holder.as_deref().and_then(sync_holder_pid) {
                 // SAFETY: kill has no memory-safety preconditions.
                 unsafe {
                     libc::kill(pid, libc::SIGTERM);
                 }
             }
+            #[cfg(not(unix))]
+            let _ = holder;
             let rest = wait.saturating_sub(started.elapsed());
             SyncLock::acquire(&path, LockMode::Exclusive, rest, true).map(Some)
         }
@@ -285,6 +290,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_lock_file_that_is_not_a_regular_file_is_refused_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = lock_file(dir.path());
@@ -299,6 +305,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn the_lock_guarding_a_path_is_found_through_links() {
         let dir = tempfile::tempdir().unwrap();
         let gen = dir.path().join("gen");

@@ -85,15 +85,29 @@ fn handle(file: &File) -> HANDLE {
     file.as_raw_handle() as HANDLE
 }
 
+/// Where the lock byte lies: far past any content. Windows' byte-range
+/// locks are mandatory (a locked range cannot be read by others), so the
+/// lock is put where no data is, and the file's text (who holds it) stays
+/// readable, as with flock.
+/// (Within a signed 64-bit offset: Wine maps the lock to a POSIX one.)
+const LOCK_OFFSET: u64 = i64::MAX as u64 - 1;
+
+fn lock_overlapped() -> OVERLAPPED {
+    // SAFETY: OVERLAPPED is plain data; zero is no event.
+    let mut overlapped: OVERLAPPED = unsafe { std::mem::zeroed() };
+    overlapped.Anonymous.Anonymous.Offset = LOCK_OFFSET as u32;
+    overlapped.Anonymous.Anonymous.OffsetHigh = (LOCK_OFFSET >> 32) as u32;
+    overlapped
+}
+
 pub fn try_lock(file: &File, kind: LockKind) -> io::Result<bool> {
     let mut flags = LOCKFILE_FAIL_IMMEDIATELY;
     if kind == LockKind::Exclusive {
         flags |= LOCKFILE_EXCLUSIVE_LOCK;
     }
-    // SAFETY: OVERLAPPED is plain data; zero is offset 0 with no event.
-    let mut overlapped: OVERLAPPED = unsafe { std::mem::zeroed() };
-    // SAFETY: the handle is open for the duration; the whole range locked.
-    let ok = unsafe { LockFileEx(handle(file), flags, 0, u32::MAX, u32::MAX, &mut overlapped) };
+    let mut overlapped = lock_overlapped();
+    // SAFETY: the handle is open for the duration; one byte locked.
+    let ok = unsafe { LockFileEx(handle(file), flags, 0, 1, 0, &mut overlapped) };
     if ok != 0 {
         return Ok(true);
     }
@@ -106,8 +120,9 @@ pub fn try_lock(file: &File, kind: LockKind) -> io::Result<bool> {
 }
 
 pub fn unlock(file: &File) -> io::Result<()> {
-    // SAFETY: the handle is open; the same range as locked.
-    if unsafe { UnlockFile(handle(file), 0, 0, u32::MAX, u32::MAX) } != 0 {
+    // SAFETY: the handle is open; the same byte as locked.
+    let (low, high) = (LOCK_OFFSET as u32, (LOCK_OFFSET >> 32) as u32);
+    if unsafe { UnlockFile(handle(file), low, high, 1, 0) } != 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
