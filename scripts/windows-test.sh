@@ -82,6 +82,6 @@ echo "== unit tests under Wine: ${CRATES[*]}"
 cargo test --locked --target "$TARGET" "${pkgs[@]}" --lib
 
 echo "== trycmd cases under Wine"
-cargo test --locked --target "$TARGET" --test cli trycmd_cases
+cargo test --locked --target "$TARGET" --test cmd_cases
 
 echo "scripts/windows-test.sh: done in $((SECONDS - started)) s"

@@ -295,15 +295,6 @@ fn colour_only_on_request_of_a_tty() {
 }
 
 #[test]
-fn trycmd_cases() {
-    let cases = trycmd::TestCases::new();
-    for t in TOOLS {
-        cases.register_bin(t, std::path::Path::new(bin_path(t)));
-    }
-    cases.env("NO_COLOR", "1").case("tests/cmd/*.toml");
-}
-
-#[test]
 fn a_config_that_is_not_a_regular_file_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("config.toml");

@@ -120,6 +120,7 @@ pub fn list(datadir: &Path) -> Listing {
 
 #[cfg(test)]
 mod tests {
+    #[cfg_attr(not(unix), allow(unused_imports))]
     use super::*;
 
     #[test]

@@ -464,6 +464,10 @@ mod tests {
             || false,
         );
         assert!(matches!(end, GroupEnd::TimedOut), "{end:?}");
+        // A Job Object counts only live processes. A Unix process group
+        // still has the killed grandchild as a zombie until init reaps it
+        // (tests/watch.rs checks the group through /proc there).
+        #[cfg(windows)]
         assert!(!child.any_left(), "a process of the group outlived the end");
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -477,6 +481,7 @@ mod tests {
         let mut child = GroupChild::spawn(&mut shell_command(sleeper_line())).unwrap();
         let end = child.wait_bounded(Duration::from_secs(30), Duration::from_millis(500), || true);
         assert!(matches!(end, GroupEnd::Interrupted), "{end:?}");
+        #[cfg(windows)]
         assert!(!child.any_left());
     }
 }
