@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_quick_child_exits_with_its_status() {
-        let line = if cfg!(windows) { "exit 3" } else { "exit 3" };
+        let line = "exit 3";
         let mut child = GroupChild::spawn(&mut shell_command(line)).unwrap();
         match child.wait_bounded(Duration::from_secs(20), Duration::from_secs(1), || false) {
             GroupEnd::Exited(status) => assert_eq!(status.code(), Some(3)),
