@@ -305,6 +305,11 @@ pub struct ServicesConfig {
     /// The Maestro service (unit, init script, Windows service) names.
     #[serde(default)]
     pub names: Vec<String>,
+    /// `commands` manager: starts one service; `{name}` is replaced by the
+    /// service name (shell-quoted). Run through `sh -c` by the Pacemaker
+    /// agent `ocf:maestro-ha:maestro`; it must return once the service runs
+    /// on its own (detached, its output not on the command's stdout).
+    pub start_command: Option<String>,
     /// `commands` manager: stops one service; `{name}` is replaced by the
     /// service name (shell-quoted). Run through `sh -c` on the host.
     pub stop_command: Option<String>,
