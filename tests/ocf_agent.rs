@@ -149,7 +149,7 @@ fn every_gate_of_the_start_must_hold_and_a_failed_start_leaves_nothing_running()
     assert_eq!(r.code, Some(1), "{}", r.all());
     let why = r.exit_reason().unwrap_or_default();
     assert!(
-        why.starts_with("the lui start-up log") && why.contains("table-missing"),
+        why.starts_with("lui start-up log") && why.contains("table-missing"),
         "{}",
         r.all()
     );

@@ -86,7 +86,8 @@ fn wait_mon(c: &Cluster, within: Duration, what: &str, ready: impl Fn(&str) -> b
 /// Waits until the start has failed: crm_mon lists it with its reason.
 fn wait_failed_start(c: &Cluster) -> String {
     wait_mon(c, Duration::from_secs(90), "a failed start", |m| {
-        m.contains("Failed Resource Actions") && m.contains("maestro_start_0")
+        m.contains("Failed Resource Actions")
+            && m.contains("maestro start on node1 returned 'error'")
     })
 }
 
@@ -215,7 +216,7 @@ fn pacemaker_starts_maestro_only_through_the_gates() {
     pcs(&cluster, &["resource", "enable", "maestro-group"]);
     let m = wait_failed_start(&cluster);
     assert!(
-        m.contains("exitreason='replica check") && m.contains("CRITICAL"),
+        m.contains("returned 'error' (replica check: CRITICAL compare: replica is not the primary"),
         "{m}"
     );
     assert!(!n.running("db") && !n.running("lui"));
@@ -231,7 +232,7 @@ fn pacemaker_starts_maestro_only_through_the_gates() {
     pcs(&cluster, &["resource", "enable", "maestro-group"]);
     let m = wait_failed_start(&cluster);
     assert!(
-        m.contains("exitreason='the lui start-up log: CRITICAL [table-missing]"),
+        m.contains("returned 'error' (lui start-up log: CRITICAL [table-missing]"),
         "{m}"
     );
     assert!(!n.running("db") && !n.running("lui"));

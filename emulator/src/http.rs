@@ -73,12 +73,11 @@ fn page(status: u16, title: &str) -> Response<std::io::Cursor<Vec<u8>>> {
 fn handle(req: Request, shared: &Shared) {
     let url = req.url().to_string();
     let path = url.split('?').next().unwrap_or("");
-    let response = if req.method() != &tiny_http::Method::Get
-        && req.method() != &tiny_http::Method::Head
-    {
-        page(405, "Method Not Allowed")
-    } else {
-        match path {
+    let response =
+        if req.method() != &tiny_http::Method::Get && req.method() != &tiny_http::Method::Head {
+            page(405, "Method Not Allowed")
+        } else {
+            match path {
             "/lui/externalAction.do" => external_action(&url, shared),
             "/trk/click" => click(&url, shared),
             // The LUI's start page, which a monitor may request.
@@ -88,7 +87,7 @@ fn handle(req: Request, shared: &Shared) {
             .with_header(header("Content-Type", "text/html; charset=utf-8")),
             _ => page(404, "Not Found"),
         }
-    };
+        };
     let _ = req.respond(response);
 }
 

@@ -164,18 +164,12 @@ pub fn start(env: &Env, log: &Log) -> Result<(), Failure> {
         Role::Primary => {
             let mut args = s.tool_args();
             args.extend(["guard".into(), "--deadline".into(), secs(gates.remaining())]);
-            tools::gate(log, "guard (the primary may start)", &fence, &args, &gates)?;
+            tools::gate(log, "guard", &fence, &args, &gates)?;
         }
         Role::Failover => {
             let mut args = s.tool_args();
             args.extend(["check".into(), "--deadline".into(), secs(gates.remaining())]);
-            tools::gate(
-                log,
-                "fence check (the old primary is fenced)",
-                &fence,
-                &args,
-                &gates,
-            )?;
+            tools::gate(log, "fence check", &fence, &args, &gates)?;
             let now = tools::epoch(log, &fence, &s.tool_args(), &gates)?;
             epoch = Some(now);
             replica_gate(&s, log, &gates, &record_path, now)?;
@@ -214,7 +208,7 @@ pub fn start(env: &Env, log: &Log) -> Result<(), Failure> {
             "--timeout".into(),
             secs(gates.remaining()),
         ]);
-        let what = format!("the {component} start-up log");
+        let what = format!("{component} start-up log");
         if let Err(f) = tools::gate(log, &what, &logscan, &args, &gates) {
             return Err(stopped_again(&s, log, &deadline, f));
         }
@@ -285,7 +279,7 @@ fn replica_gate(
             args.extend(replica.check_args());
             tools::gate(
                 log,
-                "replica check (one point in time)",
+                "replica check",
                 &verify,
                 &args,
                 gates,
@@ -420,13 +414,7 @@ pub fn monitor(env: &Env, log: &Log) -> Result<OcfStatus, Failure> {
             "--message".into(),
             message.display().to_string(),
         ]);
-        tools::gate(
-            log,
-            "smoketest (the tracker links of a saved test mailing)",
-            &smoketest,
-            &args,
-            &deadline,
-        )?;
+        tools::gate(log, "smoketest", &smoketest, &args, &deadline)?;
     }
     Ok(OcfStatus::Success)
 }

@@ -322,17 +322,34 @@ impl Log {
     }
 
     /// The one line Pacemaker keeps as the action's reason (`crm_mon`
-    /// shows it with the failed action), and the same in the log.
+    /// shows it with the failed action), and the same in the log, whole.
     pub fn exit_reason(&self, env: &Env, reason: &str) {
         let prefix = env
             .var("OCF_EXIT_REASON_PREFIX")
             .filter(|p| !p.is_empty())
             .unwrap_or("ocf-exit-reason:");
         let one_line = escape_controls(&reason.replace(['\n', '\r'], " "));
-        eprintln!("{prefix}{one_line}");
+        eprintln!("{prefix}{}", shortened(&one_line, EXIT_REASON_MAX));
         // On stderr once: the log file and syslog get it as an error line.
         self.write(Level::Err, &one_line, false);
     }
+}
+
+/// Pacemaker keeps at most this many bytes of an exit reason (it cuts the
+/// rest, possibly inside a character); the whole reason is in the log.
+pub const EXIT_REASON_MAX: usize = 128;
+
+/// `s` cut at a character boundary to at most `max` bytes, ending in
+/// "..." when it was cut.
+pub fn shortened(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
 }
 
 /// Control characters from a tool's output or a file name never reach the
@@ -443,6 +460,18 @@ mod tests {
         let e = level(&[("OCF_CHECK_LEVEL", "deep")]).unwrap_err();
         assert_eq!(e.status, OcfStatus::ErrConfigured);
         assert!(e.reason.contains("OCF_CHECK_LEVEL"), "{e:?}");
+    }
+
+    #[test]
+    fn a_long_exit_reason_is_cut_where_pacemaker_would_cut_it() {
+        assert_eq!(shortened("short", 128), "short");
+        let long = "é".repeat(100);
+        let cut = shortened(&long, EXIT_REASON_MAX);
+        assert!(
+            cut.len() <= EXIT_REASON_MAX && cut.ends_with("..."),
+            "{cut}"
+        );
+        assert_eq!(cut.len(), 2 * 62 + 3);
     }
 
     #[test]
