@@ -14,6 +14,7 @@
 //! this node), [`actions`].
 
 pub mod actions;
+pub mod manpage;
 pub mod metadata;
 pub mod ocf;
 pub mod record;

@@ -80,11 +80,29 @@ pub const PARAMS: &[Param] = &[
     },
 ];
 
+/// What the agent does, as the metadata and the manual page say it.
+pub const DESCRIPTION: &str =
+    "LISTSERV Maestro's services on this node, started only through maestro-ha's gates. \
+On a node that takes over: maestro-fence check (the old primary is fenced at the current epoch), \
+then maestro-snapshot-verify check of the replica against the primary's last manifest (or of \
+maestro-sync's current generation, which maestro-sync hold then pins), then the services, then \
+maestro-logscan following the database's and the LUI's start-up logs until they say ready with \
+no critical finding of this start. On the primary's node: maestro-fence guard instead of the \
+first two. Any gate that does not hold fails the start (the services it started are stopped \
+again), with the tool's words in the log and as the exit reason. A node where Maestro already \
+ran after a gated start, at the same fence epoch, does not check its data against the primary's \
+manifest again (it is Maestro's own data now). Stop stops the services in reverse order and \
+fails unless every one is seen stopped. Monitor: depth 0 the services run, 10 the LUI answers \
+HTTP, 20 maestro-smoketest click on a saved test mailing.";
+
+/// The one-line summary.
+pub const SHORTDESC: &str = "LISTSERV Maestro, started through maestro-ha's gates";
+
 /// The actions with their advised timeouts. The start timeout must cover
 /// the fence check, the replica check (which hashes the replica: with a
 /// warm hash cache seconds, cold as long as reading it), the services' start
 /// and the wait for their readiness.
-const ACTIONS: &[(&str, &str)] = &[
+pub const ACTIONS: &[(&str, &str)] = &[
     ("start", r#"timeout="900s""#),
     ("stop", r#"timeout="300s""#),
     ("monitor", r#"depth="0" timeout="60s" interval="30s""#),
@@ -121,20 +139,7 @@ pub fn xml() -> String {
     ));
     x.push_str("<version>1.1</version>\n");
     x.push_str("<longdesc lang=\"en\">\n");
-    x.push_str(&xml_escape(
-        "LISTSERV Maestro's services on this node, started only through maestro-ha's gates. \
-On a node that takes over: maestro-fence check (the old primary is fenced at the current epoch), \
-then maestro-snapshot-verify check of the replica against the primary's last manifest (or of \
-maestro-sync's current generation, which maestro-sync hold then pins), then the services, then \
-maestro-logscan following the database's and the LUI's start-up logs until they say ready with \
-no critical finding of this start. On the primary's node: maestro-fence guard instead of the \
-first two. Any gate that does not hold fails the start (the services it started are stopped \
-again), with the tool's words in the log and as the exit reason. A node where Maestro already \
-ran after a gated start, at the same fence epoch, does not check its data against the primary's \
-manifest again (it is Maestro's own data now). Stop stops the services in reverse order and \
-fails unless every one is seen stopped. Monitor: depth 0 the services run, 10 the LUI answers \
-HTTP, 20 maestro-smoketest click on a saved test mailing.",
-    ));
+    x.push_str(&xml_escape(DESCRIPTION));
     x.push_str("\n</longdesc>\n");
     x.push_str(
         "<shortdesc lang=\"en\">LISTSERV Maestro, started through maestro-ha's gates</shortdesc>\n",
