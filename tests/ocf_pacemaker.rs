@@ -2,7 +2,7 @@
 //! of the fence-agent test (Debian's corosync with knet on 127.0.0.1 and
 //! `pacemakerd -f`, no systemd, in a network and a mount namespace of their
 //! own), the agent linked in as /usr/lib/ocf/resource.d/maestro-ha/maestro,
-//! and the resource made with `pcs` as docs/ocf-agent.md shows it: Maestro
+//! and the resource made with `pcs` as docs/maestro-ocf.md shows it: Maestro
 //! first in a group, an IPaddr2 address after it. One cluster serves
 //! three starts: every gate holds and Maestro comes up (monitored at depth
 //! 10), then a torn replica and then a LUI start-up log with a CRITICAL
