@@ -92,7 +92,7 @@ meta=$(mktemp)
 "$agent" meta-data >"$meta" || fail "$agent meta-data"
 xmllint --noout "$meta" || fail "the agent's metadata is not XML"
 if [[ -f /usr/share/resource-agents/ra-api-1.dtd ]]; then
-  xmllint --noout --dtdvalid /usr/share/resource-agents/ra-api-1.dtd "$meta" || fail "the agent's metadata is not valid against ra-api-1.dtd"
+  (cd /usr/share/resource-agents && xmllint --noout --valid - <"$meta") || fail "the agent's metadata is not valid against ra-api-1.dtd"
 fi
 rm -f "$meta"
 man -w ocf_maestro-ha_maestro >/dev/null || fail "man -w ocf_maestro-ha_maestro"

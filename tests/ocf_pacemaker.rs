@@ -5,9 +5,11 @@
 //! and the resource made with `pcs` as docs/maestro-ocf.md shows it: Maestro
 //! first in a group, an IPaddr2 address after it. One cluster serves
 //! three starts: every gate holds and Maestro comes up (monitored at depth
-//! 10), then a torn replica and then a LUI start-up log with a CRITICAL
-//! finding each leave it down with a failed start, the address never
-//! raised, and `crm_mon` showing why. About a minute; needs root.
+//! 10: a LUI URL that does not answer fails a monitor, after a restart
+//! that skips the replica check at the same fence epoch), then a torn
+//! replica and then a LUI start-up log with a CRITICAL finding each leave
+//! it down with a failed start, the address never raised, and `crm_mon`
+//! showing why. About a minute; needs root.
 
 mod support;
 
@@ -198,6 +200,52 @@ fn pacemaker_starts_maestro_only_through_the_gates() {
         log.contains("maestro-snapshot-verify: OK") && log.contains("ready: readiness marker"),
         "{}",
         cluster.logs()
+    );
+    // The cluster's monitors really run at depth 10: pointed at a port
+    // nothing listens on, Maestro restarts (the parameter changed; the
+    // replica check is not repeated at the same epoch) and its next
+    // monitor fails with the agent's reason.
+    pcs(
+        &cluster,
+        &[
+            "resource",
+            "update",
+            "maestro",
+            "http_url=http://127.0.0.1:18081/lui/",
+        ],
+    );
+    wait_mon(
+        &cluster,
+        Duration::from_secs(90),
+        "a failed depth 10 monitor",
+        |m| {
+            m.contains("monitor on node1 returned 'error' (the LUI does not answer at http://127.0.0.1:18081/lui/")
+        },
+    );
+    let log = std::fs::read_to_string(cluster.path("pacemaker.log")).unwrap_or_default();
+    assert!(
+        log.contains("replica check not repeated"),
+        "{}",
+        cluster.logs()
+    );
+    pcs(
+        &cluster,
+        &[
+            "resource",
+            "update",
+            "maestro",
+            &format!("http_url={}", n.url()),
+        ],
+    );
+    pcs(&cluster, &["resource", "cleanup", "maestro"]);
+    wait_mon(
+        &cluster,
+        Duration::from_secs(90),
+        "Maestro started again and monitored",
+        |m| {
+            resource_line(m, "maestro-ip").contains("Started node1")
+                && !m.contains("Failed Resource Actions")
+        },
     );
     pcs(&cluster, &["resource", "disable", "maestro-group"]);
     wait_mon(

@@ -117,11 +117,17 @@ impl Cluster {
             setup.push_str(&format!("mount -t tmpfs tmpfs {p}\n"));
         }
         setup.push_str(&format!(
-            "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={d}/sbin-upper,workdir={d}/sbin-work /usr/sbin
-mount -t overlay overlay -o lowerdir=/usr/lib/ocf/resource.d,upperdir={d}/ocf-upper,workdir={d}/ocf-work /usr/lib/ocf/resource.d
-",
+            "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={d}/sbin-upper,workdir={d}/sbin-work /usr/sbin\n",
             d = d.display(),
         ));
+        // Only a cluster with resource agents under test needs the OCF
+        // folder (Debian's resource-agents makes it).
+        if !agents.ocf.is_empty() {
+            setup.push_str(&format!(
+                "mount -t overlay overlay -o lowerdir=/usr/lib/ocf/resource.d,upperdir={d}/ocf-upper,workdir={d}/ocf-work /usr/lib/ocf/resource.d\n",
+                d = d.display(),
+            ));
+        }
         for (name, agent) in &agents.fence {
             setup.push_str(&format!("ln -sfn {} /usr/sbin/{name}\n", agent.display()));
         }
