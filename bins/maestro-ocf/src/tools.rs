@@ -59,7 +59,7 @@ impl ToolRun {
             self.stdout
                 .lines()
                 .find(|l| l.starts_with(prefix))
-                .map(|l| squeeze(l))
+                .map(squeeze)
         };
         top("CRITICAL")
             .or_else(|| top("UNKNOWN"))
