@@ -163,6 +163,7 @@ fn every_gate_of_the_start_must_hold_and_a_failed_start_leaves_nothing_running()
     let r = n.action("start", &[]);
     assert_eq!(r.code, Some(0), "{}", r.all());
     assert!(n.running("db") && n.running("lui"));
+    eprintln!("a start through every gate took {:?}", r.took);
     assert!(r.stderr.contains("ready: readiness marker"), "{}", r.all());
     for depth in ["0", "10"] {
         let m = n.action("monitor", &[("OCF_CHECK_LEVEL", depth)]);
