@@ -1359,3 +1359,211 @@ fn config_check_runs_the_settings_a_run_would_use() {
         assert!(!message.contains("pw-cfg"), "{message}");
     }
 }
+
+#[test]
+fn a_sigterm_while_waiting_for_the_message_writes_the_report_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let mailbox = format!("maildir:{}", md.display());
+    let mut child = smoketest_cmd(
+        "json",
+        &[
+            "all",
+            "--no-trigger",
+            "--mailbox",
+            &mailbox,
+            "--smtp",
+            "127.0.0.1:9",
+            "--timeout",
+            "20s",
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(143));
+    let o = Outcome::of(out);
+    assert_eq!(o.status("deliver"), "UNKNOWN", "{:#?}", o.checks);
+    assert!(
+        o.message("deliver").contains("interrupted by a signal"),
+        "{:#?}",
+        o.checks
+    );
+    for step in ["click", "bounce"] {
+        assert!(
+            o.message(step).contains("stopped by a signal"),
+            "{step}: {:#?}",
+            o.checks
+        );
+    }
+}
+
+/// An HTTP server that answers each of `connections` requests with `answer`,
+/// then runs `after` (on its own thread).
+fn http_server(
+    connections: usize,
+    answer: &'static str,
+    after: impl Fn() + Send + Sync + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
+    hostile_server(connections, move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        while !line(&mut r).trim_end().is_empty() {}
+        let mut w = s;
+        let _ = w.write_all(answer.as_bytes());
+        let _ = w.flush();
+        after();
+    })
+}
+
+fn deliver_triggered(trigger_port: u16, md: &Path, token: &Path) -> Outcome {
+    let mailbox = format!("maildir:{}", md.display());
+    let url = format!("http://127.0.0.1:{trigger_port}/lui/externalAction.do");
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "deliver",
+                "--trigger-url",
+                &url,
+                "--trigger-token-file",
+                token.to_str().unwrap(),
+                "--mailbox",
+                &mailbox,
+                "--timeout",
+                "3s",
+                "--io-timeout",
+                "3s",
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    Outcome::of(run.out)
+}
+
+#[test]
+fn a_trigger_answering_200_with_an_error_text_is_critical() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let token = secret_in(dir.path(), "token", "tok-4f1e-9a", 0o600);
+    let (port, server) = http_server(
+        1,
+        "HTTP/1.1 200 OK\r\nContent-Length: 32\r\nConnection: close\r\n\r\nError: invalid or expired token\n",
+        || {},
+    );
+    let o = deliver_triggered(port, &md, &token);
+    server.join().unwrap();
+    assert_eq!(o.status("trigger"), "CRITICAL", "{:#?}", o.checks);
+    assert!(
+        o.message("trigger").contains("invalid or expired token"),
+        "{:#?}",
+        o.checks
+    );
+    assert_eq!(o.code, Some(2));
+}
+
+#[test]
+fn a_mailing_of_an_earlier_run_delivered_late_is_not_this_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let token = secret_in(dir.path(), "token", "tok-4f1e-9a", 0o600);
+    let new = md.join("new");
+    // The trigger works, but what arrives is a mailing sent long before.
+    let (port, server) = http_server(
+        1,
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\ntriggered\n",
+        move || {
+            std::fs::write(
+                new.join("1700000000.late.host"),
+                "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nReturn-Path: <bounce-1-1@maestro.test>\r\n\
+                 To: seed@seed.test\r\nSubject: maestro-ha smoke test (job 1)\r\n\r\nhello\r\n",
+            )
+            .unwrap();
+        },
+    );
+    let o = deliver_triggered(port, &md, &token);
+    server.join().unwrap();
+    assert_eq!(o.status("trigger"), "OK", "{:#?}", o.checks);
+    assert_eq!(o.status("deliver"), "CRITICAL", "{:#?}", o.checks);
+    assert!(
+        o.message("deliver").contains("earlier mailing"),
+        "{:#?}",
+        o.checks
+    );
+}
+
+#[test]
+fn a_click_never_goes_through_a_proxy_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = free_port();
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(
+        &msg,
+        format!(
+            "Return-Path: <bounce-7-1@maestro.test>\r\nTo: seed@seed.test\r\n\
+             Subject: maestro-ha smoke test (job 7)\r\nContent-Type: text/plain\r\n\r\n\
+             Link 1: http://127.0.0.1:{down}/trk/click?ref=7-1-1&\r\n"
+        ),
+    )
+    .unwrap();
+    // A proxy that answers every request with the expected redirect.
+    let answer: &'static str = Box::leak(
+        format!("HTTP/1.1 302 Found\r\nLocation: {TARGET}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .into_boxed_str(),
+    );
+    // ureq tunnels even http:// through a proxy with CONNECT.
+    let (proxy, server) = hostile_server(1, move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let first = line(&mut r);
+        while !line(&mut r).trim_end().is_empty() {}
+        if first.starts_with("CONNECT") {
+            let _ = w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            while !line(&mut r).trim_end().is_empty() {}
+        }
+        let _ = w.write_all(answer.as_bytes());
+    });
+    let proxy_url = format!("http://127.0.0.1:{proxy}");
+    let run = run_watched(
+        smoketest_cmd(
+            "json",
+            &[
+                "click",
+                "--message",
+                msg.to_str().unwrap(),
+                "--expect-target",
+                TARGET,
+                "--io-timeout",
+                "2s",
+            ],
+        )
+        .env("http_proxy", &proxy_url)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url),
+        Duration::from_secs(30),
+    );
+    // Let the proxy's accept end, whether or not the tool came.
+    let _ = TcpStream::connect(("127.0.0.1", proxy));
+    server.join().unwrap();
+    let o = Outcome::of(run.out);
+    assert_eq!(o.status("click"), "CRITICAL", "{:#?}", o.checks);
+    assert!(
+        o.message("click").contains("no HTTP answer"),
+        "{:#?}",
+        o.checks
+    );
+}

@@ -882,7 +882,10 @@ mod tests {
         let own = dir.path().join("state");
         std::os::unix::fs::symlink(&victim, &own).unwrap();
         write_atomic(&own.join("epoch"), b"1\n", 0o600).unwrap();
-        assert_eq!(std::fs::read_to_string(victim.join("epoch")).unwrap(), "1\n");
+        assert_eq!(
+            std::fs::read_to_string(victim.join("epoch")).unwrap(),
+            "1\n"
+        );
     }
 
     /// Opening a FIFO, even without blocking, is an act: a writer waiting

@@ -65,7 +65,11 @@ fn hex_digit_either_case(digit: char) -> String {
     if digit.is_ascii_digit() {
         digit.to_string()
     } else {
-        format!("[{}{}]", digit.to_ascii_lowercase(), digit.to_ascii_uppercase())
+        format!(
+            "[{}{}]",
+            digit.to_ascii_lowercase(),
+            digit.to_ascii_uppercase()
+        )
     }
 }
 
@@ -87,7 +91,11 @@ fn pattern_of(value: &str) -> String {
                 let hex = format!("{b:02X}");
                 let mut digits = hex.chars();
                 let (hi, lo) = (digits.next().unwrap_or('0'), digits.next().unwrap_or('0'));
-                format!("%{}{}", hex_digit_either_case(hi), hex_digit_either_case(lo))
+                format!(
+                    "%{}{}",
+                    hex_digit_either_case(hi),
+                    hex_digit_either_case(lo)
+                )
             })
             .collect();
         let plain = regex::escape(c.encode_utf8(&mut buf));

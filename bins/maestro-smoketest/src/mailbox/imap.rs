@@ -3,10 +3,12 @@
 //! `--io-timeout` and reads a bounded number of bytes, whatever the server
 //! sends), wrapped in rustls for `imaps://` or after STARTTLS for `imap://`.
 
-use super::{best, Found, ImapSecurity, Mailbox, MailboxError, MessageLocation, MESSAGE_LIMIT};
+use super::{
+    Best, Found, ImapSecurity, Judged, Mailbox, MailboxError, MessageLocation, Wanted,
+    MESSAGE_LIMIT,
+};
 use crate::bounded::{size_text, BoundedTcp, StepLimits};
-use crate::settings::Matcher;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
@@ -84,6 +86,9 @@ pub struct ImapMailbox {
     /// UIDNEXT of each folder at the snapshot.
     uid_next: BTreeMap<String, u32>,
     uidplus: bool,
+    /// (folder, UID) of the messages judged not the test message (or too
+    /// large): not fetched again on the next look.
+    rejected: BTreeSet<(String, u32)>,
 }
 
 fn imap_err(step: &str, e: impl fmt::Display) -> MailboxError {
@@ -325,6 +330,7 @@ impl ImapMailbox {
             skipped: Vec::new(),
             folders,
             uid_next: BTreeMap::new(),
+            rejected: BTreeSet::new(),
             uidplus,
         })
     }
@@ -412,14 +418,18 @@ impl ImapMailbox {
     }
 
     /// The new messages of a folder: first their sizes and dates, then the
-    /// body of each one small enough to be the test message, one command a
-    /// message, so that no answer is larger than one message.
+    /// body of each one small enough to be the test message and not judged
+    /// before, one command a message, so that no answer is larger than one
+    /// message. Each body is judged as it arrives and kept only when it is
+    /// the best so far.
     fn fetch_new(
         &mut self,
         folder: &str,
         junk: bool,
         since: Option<SystemTime>,
-    ) -> Result<Vec<Found>, MailboxError> {
+        want: &Wanted,
+        best: &mut Best,
+    ) -> Result<(), MailboxError> {
         self.step(REPLY_LIMIT);
         self.session
             .examine(folder)
@@ -435,7 +445,7 @@ impl ImapMailbox {
                     .uid_search(format!("SINCE {}", day.format("%d-%b-%Y")))
                     .map_err(|e| imap_err(&format!("UID SEARCH in {folder}"), e))?;
                 if uids.is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 let mut uids: Vec<u32> = uids.into_iter().collect();
                 uids.sort_unstable();
@@ -462,13 +472,16 @@ impl ImapMailbox {
                 })
                 .collect(),
             // An empty folder answers `1:*` with an error on some servers.
-            Err(imap::Error::No(_)) | Err(imap::Error::Bad(_)) => return Ok(Vec::new()),
+            Err(imap::Error::No(_)) | Err(imap::Error::Bad(_)) => return Ok(()),
             Err(e) => return Err(imap_err(&format!("UID FETCH in {folder}"), e)),
         };
-        let mut found = Vec::new();
         for (uid, size, arrived) in candidates {
             // `N:*` also returns the last message when N is past the end.
             if from_uid.is_some_and(|n| uid < n) {
+                continue;
+            }
+            let key = (folder.to_string(), uid);
+            if self.rejected.contains(&key) {
                 continue;
             }
             if from_uid.is_none() {
@@ -483,6 +496,7 @@ impl ImapMailbox {
                     "UID {uid} in {folder} ({size} bytes, larger than {}): not read",
                     size_text(MESSAGE_LIMIT)
                 ));
+                self.rejected.insert(key);
                 continue;
             }
             // A server that said a smaller size than it sends is stopped by the budget.
@@ -503,20 +517,30 @@ impl ImapMailbox {
                     "UID {uid} in {folder} (larger than {}): not read",
                     size_text(MESSAGE_LIMIT)
                 ));
+                self.rejected.insert(key);
                 continue;
             }
-            found.push(Found {
-                folder: folder.to_string(),
-                junk,
-                location: MessageLocation::Imap {
+            match want.judge(body) {
+                Judged::Ours => best.offer(Found {
                     folder: folder.to_string(),
-                    uid,
-                },
-                raw: body.to_vec(),
-                arrived,
-            });
+                    junk,
+                    location: MessageLocation::Imap {
+                        folder: folder.to_string(),
+                        uid,
+                    },
+                    raw: body.to_vec(),
+                    arrived,
+                }),
+                Judged::Other => {
+                    self.rejected.insert(key);
+                }
+                Judged::Earlier(why) => {
+                    self.skip(format!("UID {uid} in {folder}: {why}"));
+                    self.rejected.insert(key);
+                }
+            }
         }
-        Ok(found)
+        Ok(())
     }
 }
 
@@ -532,14 +556,14 @@ impl Mailbox for ImapMailbox {
 
     fn find(
         &mut self,
-        matcher: &Matcher,
+        want: &Wanted,
         since: Option<SystemTime>,
     ) -> Result<Option<Found>, MailboxError> {
-        let mut all = Vec::new();
+        let mut best = Best::default();
         for (folder, junk) in self.folders.clone() {
-            all.extend(self.fetch_new(&folder, junk, since)?);
+            self.fetch_new(&folder, junk, since, want, &mut best)?;
         }
-        Ok(best(all, matcher))
+        Ok(best.take())
     }
 
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError> {
