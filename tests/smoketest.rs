@@ -1567,3 +1567,82 @@ fn a_click_never_goes_through_a_proxy_from_the_environment() {
         o.checks
     );
 }
+
+#[test]
+fn many_large_messages_that_do_not_match_are_read_one_at_a_time_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    // 12 messages of 15 MiB each (sparse: no disk), none the test message.
+    for i in 0..12 {
+        let f = std::fs::File::create(md.join(format!("new/17000000{i:02}.big.host"))).unwrap();
+        f.set_len(15 << 20).unwrap();
+    }
+    let mailbox = format!("maildir:{}", md.display());
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &mailbox,
+                "--timeout",
+                "2s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let peak_mib = run.peak_kib >> 10;
+    let o = Outcome::of(run.out);
+    assert_eq!(o.status("deliver"), "CRITICAL", "{:#?}", o.checks);
+    // One message at a time (and the best one): not 12 × 15 MiB at once.
+    assert!(peak_mib < 80, "peak {peak_mib} MiB");
+    // Each is read once, not again on every look, and no look runs past
+    // the --timeout.
+    assert!(run.took < Duration::from_secs(4), "took {:?}", run.took);
+    eprintln!(
+        "12 × 15 MiB non-matching: peak {peak_mib} MiB in {:?}",
+        run.took
+    );
+}
+
+#[test]
+fn the_number_of_links_clicked_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = free_port();
+    let links: String = (1..=25)
+        .map(|i| format!("Link {i}: http://127.0.0.1:{down}/trk/click?ref=7-1-{i}&\r\n"))
+        .collect();
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(
+        &msg,
+        format!(
+            "Return-Path: <bounce-7-1@maestro.test>\r\nTo: seed@seed.test\r\n\
+             Subject: maestro-ha smoke test (job 7)\r\nContent-Type: text/plain\r\n\r\n{links}"
+        ),
+    )
+    .unwrap();
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "click",
+                "--message",
+                msg.to_str().unwrap(),
+                "--io-timeout",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let o = Outcome::of(run.out);
+    let click = o.check("click");
+    assert_eq!(click["details"]["links"], 20, "{click:#}");
+    let clicked = click["perfdata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["label"].as_str().unwrap().starts_with("click_"))
+        .count();
+    assert_eq!(clicked, 20, "{click:#}");
+}

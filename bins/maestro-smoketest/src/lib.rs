@@ -8,6 +8,7 @@ pub mod bounce;
 pub mod bounded;
 pub mod click;
 pub mod config;
+pub mod connect;
 pub mod dns;
 pub mod http;
 pub mod mailbox;

@@ -140,6 +140,9 @@ fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The most tracker links requested in one run.
+const MAX_LINKS: usize = 20;
+
 /// Why a step did not run after a SIGTERM or SIGINT.
 const STOPPED: &str = "the run was stopped by a signal";
 
@@ -351,6 +354,7 @@ fn obtain(
     let mut want = Wanted {
         matcher: s.matcher.clone(),
         sent_not_before: None,
+        until: None,
     };
     let since = match (&s.trigger, trigger_token) {
         (Some(t), Some(token)) => {
@@ -439,6 +443,7 @@ fn obtain(
     };
 
     let t0 = Instant::now();
+    want.until = Some(t0 + s.timeout);
     let mut pause = Duration::ZERO;
     let mut looks = 0u32;
     let found = loop {
@@ -605,11 +610,14 @@ fn click_checks(
     report_token: Option<&Secret>,
     report: &mut Report,
 ) {
-    let links: Vec<&String> = m
+    let on_tracker: Vec<&String> = m
         .tracker_links
         .iter()
         .filter(|l| click::on_tracker(l, s.tracker_host.as_deref()))
         .collect();
+    // A test mailing has a few links; a message with hundreds would hold
+    // the run for one I/O timeout each.
+    let links: Vec<&String> = on_tracker.iter().take(MAX_LINKS).copied().collect();
     if links.is_empty() {
         let other = if m.tracker_links.is_empty() {
             String::new()
@@ -713,9 +721,36 @@ fn click_checks(
     let before = src.map(|(r, t)| report_export::fetch(r, t, s.io_timeout));
 
     let mut check = Check::ok("click", "");
+    if on_tracker.len() > links.len() {
+        check.add_finding(Finding::new(
+            Status::Warning,
+            "too-many-links",
+            format!(
+                "{} tracker links; only the first {MAX_LINKS} are requested",
+                on_tracker.len()
+            ),
+        ));
+    }
+    // All the clicks together within the run's --timeout, each within what
+    // is left of it (and its own --io-timeout).
+    let clicks_until = Instant::now() + s.timeout;
     let mut clicked_ok = 0u64;
     let mut slowest = Duration::ZERO;
     for (i, link) in links.iter().enumerate() {
+        let left = clicks_until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            check.add_finding(Finding::new(
+                Status::Unknown,
+                "out-of-time",
+                format!(
+                    "{} of {} tracker links not requested: the clicks took the whole --timeout of {}",
+                    links.len() - i,
+                    links.len(),
+                    crate::bounded::seconds_text(s.timeout)
+                ),
+            ));
+            break;
+        }
         if signal::interrupted() {
             check.add_finding(Finding::new(
                 Status::Unknown,
@@ -732,7 +767,7 @@ fn click_checks(
         let o = click::click(
             link,
             &s.expect_targets,
-            s.io_timeout,
+            s.io_timeout.min(left),
             pinned.map(Vec::as_slice),
         );
         ctx.info(format!("{link}: {}", o.seen));

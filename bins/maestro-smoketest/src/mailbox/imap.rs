@@ -179,22 +179,10 @@ fn wrap_tls(
 }
 
 fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, MailboxError> {
-    let what = format!("IMAP server {host}:{port}");
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| MailboxError::Connect {
-            what: what.clone(),
-            detail: format!("cannot resolve {host}: {e}"),
-        })?
-        .collect();
-    let mut last = format!("{host} has no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = format!("{addr}: {e}"),
-        }
-    }
-    Err(MailboxError::Connect { what, detail: last })
+    crate::connect::connect(host, port, timeout).map_err(|detail| MailboxError::Connect {
+        what: format!("IMAP server {host}:{port}"),
+        detail,
+    })
 }
 
 fn is_loopback(host: &str, port: u16) -> bool {
@@ -483,6 +471,9 @@ impl ImapMailbox {
             let key = (folder.to_string(), uid);
             if self.rejected.contains(&key) {
                 continue;
+            }
+            if want.out_of_time() {
+                return Ok(());
             }
             if from_uid.is_none() {
                 if let (Some(s), Some(a)) = (since, arrived) {

@@ -151,6 +151,9 @@ impl Mailbox for MaildirMailbox {
                 if self.rejected.contains(&key) {
                     continue;
                 }
+                if want.out_of_time() {
+                    return Ok(best.take());
+                }
                 let meta = match std::fs::metadata(&path) {
                     Ok(m) => m,
                     // Moved or removed meanwhile by a mail client.
@@ -258,6 +261,7 @@ mod tests {
         let matcher = Wanted {
             matcher: Matcher::Subject("smoke test".into()),
             sent_not_before: None,
+            until: None,
         };
         assert!(
             mb.find(&matcher, None).unwrap().is_none(),
@@ -285,6 +289,7 @@ mod tests {
         let want = Wanted {
             matcher: Matcher::Subject("smoke test".into()),
             sent_not_before: Some(SystemTime::now() - super::super::CLOCK_SKEW),
+            until: None,
         };
         // An earlier run's mailing, delivered late, and one without a date.
         std::fs::write(
@@ -325,6 +330,7 @@ mod tests {
         let want = Wanted {
             matcher: Matcher::Subject("smoke test".into()),
             sent_not_before: None,
+            until: None,
         };
         let other = root.join("new/1.other");
         std::fs::write(&other, "Subject: hello\r\n\r\nbody\r\n").unwrap();

@@ -9,7 +9,7 @@ mod maildir;
 use crate::message;
 use crate::settings::Matcher;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use self::imap::{ImapMailbox, ImapOptions};
 pub use self::maildir::MaildirMailbox;
@@ -188,6 +188,17 @@ pub struct Wanted {
     /// With a trigger: its time less [`CLOCK_SKEW`]. A message must carry a
     /// `Date:` no earlier than this.
     pub sent_not_before: Option<SystemTime>,
+    /// The end of the run's wait: a look reads no further message after it
+    /// (one look may otherwise read many messages, each within its own
+    /// I/O timeout).
+    pub until: Option<Instant>,
+}
+
+impl Wanted {
+    /// The run's wait is over: stop reading candidates.
+    pub fn out_of_time(&self) -> bool {
+        self.until.is_some_and(|u| Instant::now() >= u)
+    }
 }
 
 /// What one message read from the mailbox is.
