@@ -1646,3 +1646,95 @@ fn the_number_of_links_clicked_is_capped() {
         .count();
     assert_eq!(clicked, 20, "{click:#}");
 }
+
+/// An SMTP server that takes one message (250 to everything).
+fn accepting_smtp() -> (u16, std::thread::JoinHandle<()>) {
+    hostile_server(1, |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        w.write_all(b"220 relay ESMTP\r\n").unwrap();
+        let _ehlo = line(&mut r);
+        w.write_all(b"250-relay\r\n250 8BITMIME\r\n").unwrap();
+        for reply in ["250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n", "354 go ahead\r\n"] {
+            let _ = line(&mut r);
+            w.write_all(reply.as_bytes()).unwrap();
+        }
+        while line(&mut r).trim_end() != "." {}
+        w.write_all(b"250 2.0.0 queued\r\n").unwrap();
+        let _quit = line(&mut r);
+        let _ = w.write_all(b"221 bye\r\n");
+    })
+}
+
+#[test]
+fn a_bounce_taken_by_a_mail_server_that_is_not_this_one_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = message_file(dir.path());
+    for (server_address, status, words) in [
+        // This server is 127.0.0.1: the bounce reached it, but only the
+        // report export could show LISTSERV counted it.
+        ("127.0.0.1", "OK", "shown only with --report-url"),
+        // This server is elsewhere (no traffic goes there): the SMTP
+        // listener on 127.0.0.1 is another mail server.
+        ("192.0.2.1", "WARNING", "not this server"),
+    ] {
+        let (port, server) = accepting_smtp();
+        let smtp = format!("127.0.0.1:{port}");
+        let run = run_watched(
+            &mut smoketest_cmd(
+                "json",
+                &[
+                    "bounce",
+                    "--message",
+                    msg.to_str().unwrap(),
+                    "--smtp",
+                    &smtp,
+                    "--server-address",
+                    server_address,
+                    "--io-timeout",
+                    "3s",
+                ],
+            ),
+            Duration::from_secs(30),
+        );
+        server.join().unwrap();
+        let o = Outcome::of(run.out);
+        assert_eq!(o.status("bounce"), status, "{:#?}", o.checks);
+        assert!(o.message("bounce").contains(words), "{:#?}", o.checks);
+    }
+}
+
+#[test]
+fn tracker_dns_with_no_host_to_look_up_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir.path().join("msg.eml");
+    // A port past 65535: the link is a tracker link, its host unreadable.
+    std::fs::write(
+        &msg,
+        "Return-Path: <bounce-7-1@maestro.test>\r\nTo: seed@seed.test\r\n\
+         Subject: maestro-ha smoke test (job 7)\r\nContent-Type: text/plain\r\n\r\n\
+         Link 1: http://127.0.0.1:99999/trk/click?ref=7-1-1&\r\n",
+    )
+    .unwrap();
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "click",
+                "--message",
+                msg.to_str().unwrap(),
+                "--io-timeout",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    let o = Outcome::of(run.out);
+    assert_eq!(o.status("tracker-dns"), "UNKNOWN", "{:#?}", o.checks);
+    assert!(
+        o.message("tracker-dns")
+            .contains("no host name could be read"),
+        "{:#?}",
+        o.checks
+    );
+}

@@ -140,6 +140,16 @@ fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Where the SMTP listener's name points when that is not this server
+/// (`--server-address`, else this machine's interfaces): a relay or a proxy
+/// that takes the DSN proves nothing about LISTSERV here. None when it is
+/// this server, or when that cannot be told.
+fn smtp_elsewhere(s: &Settings, host: &str) -> Option<String> {
+    let ours = dns::server_addresses(&s.server_addresses).ok()?;
+    let v = dns::compare(dns::resolve(host).ok()?, &ours);
+    (!v.elsewhere.is_empty()).then(|| format!("{host} resolves to {}", dns::join(&v.elsewhere)))
+}
+
 /// The most tracker links requested in one run.
 const MAX_LINKS: usize = 20;
 
@@ -936,17 +946,34 @@ fn bounce_checks(
     let before = src.map(|(r, t)| report_export::fetch(r, t, s.io_timeout));
     let accepted = match bounce::send(&host, port, &to, &dsn, s.io_timeout) {
         Ok(o) if o.code == 250 => {
-            report.push(
-                Check::ok(
-                    "bounce",
+            let mut check = Check::ok(
+                "bounce",
+                format!(
+                    "DSN 5.1.1 for {failed} accepted for {to} by {host}:{port}: {} {}{}",
+                    o.code,
+                    o.reply,
+                    if src.is_some() {
+                        ""
+                    } else {
+                        " (a mail server took it; that LISTSERV counted it is shown only with --report-url)"
+                    }
+                ),
+            );
+            if let Some(elsewhere) = smtp_elsewhere(s, &host) {
+                check.add_finding(Finding::new(
+                    Status::Warning,
+                    "smtp-elsewhere",
                     format!(
-                        "DSN 5.1.1 for {failed} accepted for {to} by {host}:{port}: {} {}",
-                        o.code, o.reply
+                        "the bounce went to {host}:{port}, which is not this server ({elsewhere}): another mail server took it, not this server's LISTSERV"
                     ),
-                )
-                .timed(o.elapsed)
-                .detail("bounce_address", to.clone())
-                .perf(Perfdata::seconds("smtp_time", o.elapsed)),
+                ));
+                check.message = check.findings[0].message.clone();
+            }
+            report.push(
+                check
+                    .timed(o.elapsed)
+                    .detail("bounce_address", to.clone())
+                    .perf(Perfdata::seconds("smtp_time", o.elapsed)),
             );
             true
         }
