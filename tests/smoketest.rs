@@ -1365,7 +1365,7 @@ fn a_sigterm_while_waiting_for_the_message_writes_the_report_so_far() {
     let dir = tempfile::tempdir().unwrap();
     let md = empty_maildir(dir.path());
     let mailbox = format!("maildir:{}", md.display());
-    let mut child = smoketest_cmd(
+    let child = smoketest_cmd(
         "json",
         &[
             "all",

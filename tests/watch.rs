@@ -794,7 +794,7 @@ fn fake_proxy() -> (u16, std::thread::JoinHandle<()>) {
                     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
                     let mut r = BufReader::new(s.try_clone().unwrap());
                     let mut w = s;
-                    let mut head = |r: &mut BufReader<std::net::TcpStream>| {
+                    let head = |r: &mut BufReader<std::net::TcpStream>| {
                         let mut first = String::new();
                         let _ = r.read_line(&mut first);
                         let mut l = String::from("x");
