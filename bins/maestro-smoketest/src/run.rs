@@ -381,8 +381,13 @@ fn obtain(
             // an earlier mailing, not the one this trigger sends.
             want.sent_not_before = Some(SystemTime::now() - mailbox::CLOCK_SKEW);
             let answer = http::get(&t.url, Some(token), s.io_timeout);
+            let refusal = answer
+                .as_ref()
+                .ok()
+                .filter(|a| (200..300).contains(&a.status))
+                .and_then(|a| trigger_refusal(&a.body));
             let ok = match &answer {
-                Ok(a) if (200..300).contains(&a.status) && trigger_refusal(&a.body).is_some() => {
+                Ok(a) if refusal.is_some() => {
                     report.push(
                         Check::new(
                             "trigger",
@@ -391,7 +396,7 @@ fn obtain(
                                 "HTTP {} from {}, but the answer says it failed: {}",
                                 a.status,
                                 t.url,
-                                trigger_refusal(&a.body).unwrap_or_default()
+                                refusal.unwrap_or_default()
                             ),
                         )
                         .timed(a.elapsed)
