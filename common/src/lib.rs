@@ -16,7 +16,9 @@
 //! - [`site`] and [`ini`]: the layout of a Maestro installation and its INI files;
 //! - [`fsio`]: bounded reads of regular files and atomic rewrites;
 //! - [`catalog`]: the SQLite state catalog;
-//! - [`ssh`]: the SSH client every remote step uses.
+//! - [`ssh`]: the SSH client every remote step uses;
+//! - [`sync_lock`]: the lock of a generations folder that maestro-sync,
+//!   snapshot-verify's check, maestro-fence and a Maestro start respect.
 
 pub mod catalog;
 pub mod cli;
@@ -34,6 +36,7 @@ pub mod site;
 pub mod ssh;
 pub mod state;
 pub mod status;
+pub mod sync_lock;
 
 pub use report::{Check, Finding, Report};
 pub use status::Status;
