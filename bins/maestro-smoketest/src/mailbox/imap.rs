@@ -552,6 +552,9 @@ impl Mailbox for ImapMailbox {
     ) -> Result<Option<Found>, MailboxError> {
         let mut best = Best::default();
         for (folder, junk) in self.folders.clone() {
+            if want.out_of_time() {
+                break;
+            }
             self.fetch_new(&folder, junk, since, want, &mut best)?;
         }
         Ok(best.take())
