@@ -194,13 +194,6 @@ pub struct Wanted {
     pub until: Option<Instant>,
 }
 
-impl Wanted {
-    /// The run's wait is over: stop reading candidates.
-    pub fn out_of_time(&self) -> bool {
-        self.until.is_some_and(|u| Instant::now() >= u)
-    }
-}
-
 /// What one message read from the mailbox is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judged {
@@ -214,6 +207,12 @@ pub enum Judged {
 }
 
 impl Wanted {
+    /// The run's wait is over: stop reading candidates.
+    pub fn out_of_time(&self) -> bool {
+        self.until.is_some_and(|u| Instant::now() >= u)
+    }
+
+    /// Whether `raw` is this run's test message.
     pub fn judge(&self, raw: &[u8]) -> Judged {
         if !message::matches(raw, &self.matcher) {
             return Judged::Other;
