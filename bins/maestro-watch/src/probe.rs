@@ -135,7 +135,18 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> (ProbeState, String) {
         Ok(a) => a,
         Err(e) => return (ProbeState::Error, e),
     };
-    connect_any(&addrs, timeout.saturating_sub(started.elapsed()))
+    let left = timeout.saturating_sub(started.elapsed());
+    if left.is_zero() {
+        // Our resolver was slow, not the primary: no evidence either way.
+        return (
+            ProbeState::Error,
+            format!(
+                "looking up {host} took longer than the probe's {}",
+                seconds_text(timeout)
+            ),
+        );
+    }
+    connect_any(&addrs, left)
 }
 
 /// Connect to every address at once, each within what is left of the
