@@ -16,14 +16,18 @@
 //! - [`site`] and [`ini`]: the layout of a Maestro installation and its INI files;
 //! - [`fsio`]: bounded reads of regular files and atomic rewrites;
 //! - [`catalog`]: the SQLite state catalog;
-//! - [`ssh`]: the SSH client every remote step uses.
+//! - [`ssh`]: the SSH client every remote step uses;
+//! - [`bounded_io`]: a TCP stream bounded in time and bytes per protocol step;
+//! - [`net`]: this host's addresses and bounded name lookups.
 
+pub mod bounded_io;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod fsio;
 pub mod ini;
+pub mod net;
 pub mod perfdata;
 pub mod render;
 pub mod report;

@@ -3,13 +3,13 @@
 //! seed address, sent with the null envelope sender to the bounce address
 //! of the test message's Return-Path, through LISTSERV's SMTP listener.
 
-use crate::bounded::{BoundedTcp, StepLimits};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt};
 use lettre::transport::smtp::extension::{
     ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo,
 };
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
+use maestro_common::bounded_io::{BoundedTcp, StepLimits};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::str::FromStr;
@@ -224,10 +224,10 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(s) => return Ok(s),
-            Err(e) if crate::bounded::is_timeout(&e) => {
+            Err(e) if maestro_common::bounded_io::is_timeout(&e) => {
                 last = format!(
                     "connection to {addr} timed out after {}",
-                    crate::bounded::seconds_text(timeout)
+                    maestro_common::bounded_io::seconds_text(timeout)
                 )
             }
             Err(e) => last = format!("connection to {addr} failed: {e}"),

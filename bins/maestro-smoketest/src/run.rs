@@ -134,7 +134,7 @@ fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(
             "stdin did not end within {}",
-            crate::bounded::seconds_text(timeout)
+            maestro_common::bounded_io::seconds_text(timeout)
         )),
     }
 }
@@ -563,7 +563,7 @@ fn click_checks(
     hosts.sort();
     hosts.dedup();
     let t_dns = Instant::now();
-    match dns::server_addresses(&s.server_addresses) {
+    match dns::server_addresses(&s.server_addresses, s.io_timeout) {
         Err(e) => report.push(Check::new(
             "tracker-dns",
             Status::Unknown,
@@ -574,7 +574,7 @@ fn click_checks(
                 Check::ok("tracker-dns", "").detail("server_addresses", dns::join(&ours));
             let mut msgs = Vec::new();
             for h in &hosts {
-                match dns::resolve(h) {
+                match dns::resolve(h, s.io_timeout) {
                     Err(e) => check.add_finding(
                         Finding::new(
                             Status::Critical,

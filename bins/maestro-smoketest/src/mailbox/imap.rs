@@ -4,8 +4,8 @@
 //! sends), wrapped in rustls for `imaps://` or after STARTTLS for `imap://`.
 
 use super::{best, Found, ImapSecurity, Mailbox, MailboxError, MessageLocation, MESSAGE_LIMIT};
-use crate::bounded::{size_text, BoundedTcp, StepLimits};
 use crate::settings::Matcher;
+use maestro_common::bounded_io::{size_text, BoundedTcp, StepLimits};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Write};
