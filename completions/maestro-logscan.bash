@@ -50,7 +50,7 @@ _maestro__logscan() {
 
     case "${cmd}" in
         maestro__logscan)
-            opts="-q -v -h -V --config --set --format --state-dir --quiet --verbose --component --date --since --until --since-start --missing-ok --timestamp-format --rules --list-rules --write-patterns --min-severity --follow --until-ready --timeout --poll-interval --incremental --max-line-bytes --help --version config help"
+            opts="-q -v -h -V --config --set --format --state-dir --quiet --verbose --component --date --since --until --since-start --since-start-after --missing-ok --timestamp-format --rules --list-rules --write-patterns --min-severity --follow --until-ready --timeout --poll-interval --incremental --max-line-bytes --help --version config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -85,6 +85,10 @@ _maestro__logscan() {
                     return 0
                     ;;
                 --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since-start-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_maestro_logscan_global_optspecs
-    string join \n config= set= format= state-dir= q/quiet v/verbose component= date= since= until= since-start missing-ok timestamp-format= rules= list-rules write-patterns= min-severity= follow until-ready timeout= poll-interval= incremental max-line-bytes= h/help V/version
+    string join \n config= set= format= state-dir= q/quiet v/verbose component= date= since= until= since-start since-start-after= missing-ok timestamp-format= rules= list-rules write-patterns= min-severity= follow until-ready timeout= poll-interval= incremental max-line-bytes= h/help V/version
 end
 
 function __fish_maestro_logscan_needs_command
@@ -37,6 +37,7 @@ db\t''"
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l date -d 'The day whose log to read (YYYY-MM-DD, local) [default: today]' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l since -d 'Only records at or after TIME (2026-11-26T08:00, "2026-11-26 08:00:00", 08:00 today) or DURATION ago (15m)' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l until -d 'Only records at or before TIME or DURATION ago' -r
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l since-start-after -d 'Like --since-start, for the start that began at or after TIME (noted before starting Maestro): an earlier start\'s lines in the same log never count; with --follow, a start logged before following began is read too' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l timestamp-format -d 'strftime format of the timestamps records start with, instead of auto-detection' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l rules -d 'A TOML rule file that adds or overrides rules (repeatable; after [logscan] rules)' -r -F
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l write-patterns -d 'Write the regexes of the rules that apply to FILE, one a line (for `rg -f`, `grep -E -f`), and exit' -r -F
@@ -48,7 +49,7 @@ complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l poll-in
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l max-line-bytes -d 'The longest line kept whole, in bytes; the rest of a longer line is skipped [default: 1048576]' -r
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s q -l quiet -d 'Say less: only what is not OK, and the summary'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -s v -l verbose -d 'Say more: details, timings and perfdata (-vv: debug diagnostics)'
-complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l since-start -d 'Only records from the last startup marker of the component\'s pack on'
+complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l since-start -d 'Only records from the last startup marker of the component\'s pack on; with --follow, only a start appended after following began (see --since-start-after)'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l missing-ok -d 'A missing log file is OK, not UNKNOWN'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l list-rules -d 'List the rules that apply (with --component) and exit'
 complete -c maestro-logscan -n "__fish_maestro_logscan_needs_command" -l follow -d 'Keep reading the log as it grows (it may not exist yet, and may rotate at midnight)'

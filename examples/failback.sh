@@ -72,8 +72,16 @@ step 0 "guard allows" ssh "$PRIMARY" maestro-fence "${C[@]}" guard
 step 0 "redirect undo" maestro-redirect "${C[@]}" undo
 step 0 "redirect to the primary" ssh "$PRIMARY" maestro-redirect "${C[@]}" move
 step 0 "redirect check" ssh "$PRIMARY" maestro-redirect "${C[@]}" check
+# The primary's clock before the start (no space in it: it goes through
+# ssh): only the start that begins after it counts, also when it has
+# logged everything before logscan reads (the log copied back holds this
+# server's starts too).
+STARTED_AT=TIME
+if ((!DRY_RUN)); then
+  STARTED_AT=$(ssh "$PRIMARY" date +%FT%T) || { echo "failback.sh: STOP: cannot read the primary's clock" >&2; exit 1; }
+fi
 step 0 "start Maestro" ssh "$PRIMARY" systemctl start "${UNITS[@]}"
-step 0 "startup logs" ssh "$PRIMARY" maestro-logscan "${C[@]}" --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
+step 0 "startup logs" ssh "$PRIMARY" maestro-logscan "${C[@]}" --follow --until-ready --timeout "$READY_TIMEOUT" --since-start-after "$STARTED_AT"
 step 0 "test mailing" maestro-smoketest "${C[@]}" all
 # 7. Satisfied: resume the sync from the primary to this server.
 step 0 "resume the sync" maestro-fence "${C[@]}" unfence --resume-sync

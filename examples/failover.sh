@@ -72,11 +72,17 @@ step 0 "snapshot check" maestro-snapshot-verify "${C[@]}" check --manifest "$MAN
 # 4. Start Maestro here; the units' ExecStartPre= gates (fence check,
 #    snapshot check: examples/systemd/maestro-failover-prestart.conf) run again.
 step 0 "pre-start gate" maestro-fence "${C[@]}" check
+# The logs may hold an earlier start's lines (the log folder came with the
+# data): note the time now, so that only the start that begins after it
+# counts, even when it has logged everything before logscan reads it.
+printf -v STARTED_AT '%(%F %T)T' -1
 step 0 "start Maestro" systemctl start "${UNITS[@]}"
 # 5. The startup logs: the database's crash recovery, then the LUI's
-#    LUI-yyyymmdd.LOG, each from its last start until it says ready.
-step 0 "database log" maestro-logscan "${C[@]}" --component db --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
-step 0 "LUI log" maestro-logscan "${C[@]}" --component lui --follow --until-ready --timeout "$READY_TIMEOUT" --since-start
+#    LUI-yyyymmdd.LOG, each from this start's startup line until it says
+#    ready (the logs must be stamped in this server's time zone, and the
+#    database must start with the units above, not before them).
+step 0 "database log" maestro-logscan "${C[@]}" --component db --follow --until-ready --timeout "$READY_TIMEOUT" --since-start-after "$STARTED_AT"
+step 0 "LUI log" maestro-logscan "${C[@]}" --component lui --follow --until-ready --timeout "$READY_TIMEOUT" --since-start-after "$STARTED_AT"
 # 6. A test mailing: delivered, bounce received, click tracked.
 step 0 "test mailing" maestro-smoketest "${C[@]}" all
 if ((DRY_RUN)); then echo "failover.sh: dry run: nothing ran"; else echo "failover.sh: every step held: Maestro serves from this server"; fi

@@ -147,6 +147,7 @@ printf 'demo-report-token\n' >"$SANDBOX/report.token"
 chmod 600 "$SANDBOX/trigger.token" "$SANDBOX/report.token"
 E_HTTP=$(free_port)
 E_SMTP=$(free_port)
+STARTED_AT=$(date '+%F %T')   # the start that begins now is the one judged
 printf '\n$ maestro-emulator --log-dir %s ... &\n' "$ROOT/lui/logs"
 maestro-emulator --http-listen "127.0.0.1:$E_HTTP" --smtp-listen "127.0.0.1:$E_SMTP" \
   --trigger-token-file "$SANDBOX/trigger.token" --report-token-file "$SANDBOX/report.token" \
@@ -154,7 +155,7 @@ maestro-emulator --http-listen "127.0.0.1:$E_HTTP" --smtp-listen "127.0.0.1:$E_S
   --link-target https://www.example.org/welcome --log-dir "$ROOT/lui/logs" >"$SANDBOX/emulator.out" 2>&1 &
 EMU_PID=$!
 trap 'kill $PRIMARY_PID $GATEWAY_PID $EMU_PID 2>/dev/null; rm -rf "$SANDBOX"' EXIT
-run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --follow --until-ready --timeout 10s --since-start
+run maestro-logscan --config "$SANDBOX/config.toml" --state-dir "$SANDBOX/state" --follow --until-ready --timeout 10s --since-start-after "$STARTED_AT"
 for _ in $(seq 50); do grep -q http= "$SANDBOX/emulator.out" 2>/dev/null && break; sleep 0.1; done
 
 echo

@@ -121,6 +121,16 @@ fn failover_dry_run_prints_the_runbook_in_order() {
         commands[8].contains("--component lui --follow --until-ready"),
         "{stdout}"
     );
+    // Both name the time noted before `systemctl start`: an earlier
+    // start's lines in the same log never pass for this one.
+    let logscans: Vec<&String> = commands
+        .iter()
+        .filter(|c| c.starts_with("maestro-logscan"))
+        .collect();
+    assert_eq!(logscans.len(), 2, "{stdout}");
+    for c in logscans {
+        assert!(c.contains("--since-start-after"), "{stdout}");
+    }
     assert!(stdout.contains("dry run: nothing ran"), "{stdout}");
 }
 
@@ -172,6 +182,14 @@ fn failback_dry_run_prints_the_runbook_in_order() {
     assert!(!commands[8].starts_with("ssh "), "undo runs here: {stdout}");
     assert!(commands[9].starts_with("ssh root@maestro1 "), "{stdout}");
     assert!(commands[14].ends_with("unfence --resume-sync"), "{stdout}");
+    // The primary's start-up log is judged from the start after its clock
+    // was read (an earlier start in the log copied back never passes).
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("maestro-logscan") && c.contains("--since-start-after")),
+        "{stdout}"
+    );
     // Without the primary it refuses, before printing anything.
     let (code, commands, _) = dry_run("failback.sh", &[]);
     assert_eq!((code, commands.len()), (Some(3), 0));

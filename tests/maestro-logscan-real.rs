@@ -136,6 +136,52 @@ const EXPECTED: &[(&str, &[&str], i32, &[(u64, &str, &str)])] = &[
         2,
         &[(3, "db-pool-gave-up", C), (40, "db-unreachable", C)],
     ),
+    // c3p0 gives up after its attempts and says so at WARNING, once a
+    // connection asked for: critical, not a retry.
+    (
+        "pool-c3p0-jul.log",
+        &[],
+        2,
+        &[
+            (9, "db-pool-gave-up", C),
+            (43, "db-pool-gave-up", C),
+            (77, "db-pool-gave-up", C),
+            (111, "db-pool-gave-up", C),
+        ],
+    ),
+    // A JVM in German on New York time: JUL's header "Nov. 27, 2026
+    // 10:41:36 PM" and "SCHWERWIEGEND:" read as in English.
+    ("jdbc-clean-jul-de.log", &[], 0, &[]),
+    (
+        "jdbc-refused-jul-de.log",
+        &[],
+        2,
+        &[(3, "db-unreachable", C)],
+    ),
+    ("tomcat-de-clean/catalina.log", &[], 0, &[]),
+    ("tomcat-de-clean/localhost.log", &[], 0, &[]),
+    (
+        "tomcat-de-listener-refused/catalina.log",
+        &[],
+        2,
+        &[
+            (38, "tomcat-context-failed", C),
+            (39, "tomcat-context-failed", C),
+        ],
+    ),
+    (
+        "tomcat-de-listener-refused/localhost.log",
+        &[],
+        2,
+        &[(1, "db-unreachable", C)],
+    ),
+    // The shutdown port taken: logged right after "Server startup in".
+    (
+        "tomcat-shutdown-port/catalina.log",
+        &[],
+        2,
+        &[(41, "port-in-use", C)],
+    ),
     ("tomcat-clean/catalina.log", &[], 0, &[]),
     ("tomcat-clean/localhost.log", &[], 0, &[]),
     (
@@ -453,8 +499,14 @@ fn since_start_with_a_failed_deploy_is_critical_not_ready() {
         msg.contains("catalina.log:38") && msg.contains("catalina.log:44"),
         "names the failure and the readiness line that does not count: {msg}"
     );
-    // A clean start is ready.
-    let (code, recs) = scan("tomcat-clean/catalina.log", &["--since-start"]);
+    // A clean start is ready (Tomcat's two logs read together).
+    let (code, recs) = scan(
+        "tomcat-clean/catalina.log",
+        &[
+            "--since-start",
+            real("tomcat-clean/localhost.log").to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 0, "{recs:?}");
     let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
     assert_eq!(ready["status"], "OK", "{ready}");
@@ -475,6 +527,25 @@ fn since_start_keeps_errors_logged_before_the_service_starts() {
     );
 }
 
+/// Wait (at most 20 s) until process `pid` has `path` open: from then on
+/// it follows the file, and what is appended is "after following began".
+fn wait_until_open(pid: u32, path: &Path) {
+    let want = std::fs::canonicalize(path).unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            let open = fds
+                .flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == want));
+            if open {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{pid} did not open {}", path.display());
+}
+
 /// Write `lines` of a real log into `log` one by one, `pause_after` a
 /// pause of `pause` after the line with that number (1-based).
 fn replay(log: PathBuf, lines: Vec<String>, pause_after: usize, pause: Duration) {
@@ -492,6 +563,14 @@ fn replay(log: PathBuf, lines: Vec<String>, pause_after: usize, pause: Duration)
 }
 
 fn follow_replay(name: &str, pause_after: usize) -> (i32, Duration, Vec<Value>) {
+    follow_replay_pausing(name, pause_after, Duration::from_secs(8))
+}
+
+fn follow_replay_pausing(
+    name: &str,
+    pause_after: usize,
+    pause: Duration,
+) -> (i32, Duration, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("catalina.log");
     std::fs::write(&log, "").unwrap();
@@ -513,11 +592,11 @@ fn follow_replay(name: &str, pause_after: usize) -> (i32, Duration, Vec<Value>) 
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_open(child.id(), &log);
     let t0 = Instant::now();
     let writer = {
         let log = log.clone();
-        std::thread::spawn(move || replay(log, lines, pause_after, Duration::from_secs(8)))
+        std::thread::spawn(move || replay(log, lines, pause_after, pause))
     };
     let out = child.wait_with_output().unwrap();
     let took = t0.elapsed();
@@ -597,4 +676,210 @@ fn follow_until_ready_on_a_clean_tomcat_start_is_ready() {
             .contains("catalina.log:41"),
         "{ready}"
     );
+}
+
+/// Tomcat writes a servlet that fails at load only to localhost.*.log:
+/// read with its catalina.*.log, the start is not ready, in either order
+/// the files are named.
+#[test]
+fn a_tomcat_pair_is_read_together_in_either_order() {
+    let c = real("tomcat-servlet/catalina.log");
+    let l = real("tomcat-servlet/localhost.log");
+    for files in [[&c, &l], [&l, &c]] {
+        let out = run(&[
+            "--since-start",
+            "--format",
+            "json",
+            files[0].to_str().unwrap(),
+            files[1].to_str().unwrap(),
+        ]);
+        let recs = records(&out);
+        assert_eq!(out.status.code(), Some(2), "{files:?}: {recs:?}");
+        let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+        assert_eq!(ready["status"], "CRITICAL", "{ready}");
+        assert!(
+            ready["message"]
+                .as_str()
+                .unwrap()
+                .contains("[tomcat-deploy-exception] localhost.log:1"),
+            "{ready}"
+        );
+    }
+}
+
+/// With --since-start, what localhost.*.log says about an earlier start
+/// (older than catalina's last startup line) does not count; a startup
+/// line in one file clears nothing in an unrelated file.
+#[test]
+fn localhost_lines_of_an_earlier_start_do_not_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // catalina: a failed start, then a later clean one; localhost: only
+    // the failed start's exception.
+    let catalina = dir.path().join("catalina.log");
+    let mut text = std::fs::read_to_string(real("tomcat-listener-refused/catalina.log")).unwrap();
+    text.push_str(&std::fs::read_to_string(real("tomcat-servlet/catalina.log")).unwrap());
+    std::fs::write(&catalina, text).unwrap();
+    let localhost = dir.path().join("localhost.log");
+    std::fs::copy(real("tomcat-listener-refused/localhost.log"), &localhost).unwrap();
+    let out = run(&[
+        "--since-start",
+        "--format",
+        "json",
+        catalina.to_str().unwrap(),
+        localhost.to_str().unwrap(),
+    ]);
+    let recs = records(&out);
+    assert_eq!(out.status.code(), Some(0), "{recs:?}");
+    // An unrelated file's startup line clears nothing here.
+    let lui = dir.path().join("LUI.LOG");
+    std::fs::write(
+        &lui,
+        "2026-11-28 09:00:00,000 INFO  [main] lui - Starting LISTSERV Maestro\n",
+    )
+    .unwrap();
+    for order in [
+        [real("tomcat-listener-refused/catalina.log"), lui.clone()],
+        [lui.clone(), real("tomcat-listener-refused/catalina.log")],
+    ] {
+        let out = run(&[
+            "--since-start",
+            "--format",
+            "json",
+            order[0].to_str().unwrap(),
+            order[1].to_str().unwrap(),
+        ]);
+        let recs = records(&out);
+        assert_eq!(out.status.code(), Some(2), "{order:?}: {recs:?}");
+        assert_eq!(summary(&recs).len(), 2, "{order:?}: {recs:?}");
+    }
+}
+
+/// Judging readiness on catalina.*.log alone while its localhost.*.log
+/// lies beside it: a warning says the other half was not read.
+#[test]
+fn readiness_on_catalina_alone_warns_about_its_localhost_log() {
+    let (code, recs) = scan("tomcat-servlet/catalina.log", &["--since-start"]);
+    assert_eq!(code, 1, "{recs:?}");
+    let w = recs
+        .iter()
+        .find(|r| r["type"] == "check" && r["status"] == "WARNING")
+        .unwrap();
+    assert!(
+        w["message"].as_str().unwrap().contains("localhost.log"),
+        "{w}"
+    );
+}
+
+/// Followed as a pair while Tomcat writes them: the servlet's failure in
+/// localhost.log makes the start not ready.
+#[test]
+fn follow_until_ready_reads_catalina_and_localhost_as_a_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalina = dir.path().join("catalina.log");
+    let localhost = dir.path().join("localhost.log");
+    std::fs::write(&catalina, "").unwrap();
+    let c_text = std::fs::read_to_string(real("tomcat-servlet/catalina.log")).unwrap();
+    let l_text = std::fs::read_to_string(real("tomcat-servlet/localhost.log")).unwrap();
+    let child = logscan(dir.path())
+        .args([
+            "--follow",
+            "--until-ready",
+            "--since-start",
+            "--timeout",
+            "30s",
+            "--poll-interval",
+            "50ms",
+            "--format",
+            "json",
+            catalina.to_str().unwrap(),
+            localhost.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_open(child.id(), &catalina);
+    let ready_at = c_text
+        .lines()
+        .position(|l| l.contains("Server startup in"))
+        .unwrap();
+    let lines: Vec<&str> = c_text.lines().collect();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&catalina)
+        .unwrap();
+    for l in &lines[..ready_at] {
+        writeln!(f, "{l}").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&localhost, &l_text).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    for l in &lines[ready_at..] {
+        writeln!(f, "{l}").unwrap();
+    }
+    drop(f);
+    let out = child.wait_with_output().unwrap();
+    let recs = records(&out);
+    assert_eq!(out.status.code(), Some(2), "{recs:?}");
+    let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("localhost.log:1"),
+        "{ready}"
+    );
+}
+
+/// Tomcat wrote "Server startup in" and, a moment later, that another
+/// program holds its shutdown port (another instance): followed as it is
+/// written, with a pause between the two lines, the start is not ready.
+#[test]
+fn follow_until_ready_reads_on_after_the_readiness_line() {
+    let text = std::fs::read_to_string(real("tomcat-shutdown-port/catalina.log")).unwrap();
+    let ready_line = text
+        .lines()
+        .position(|l| l.contains("Server startup in"))
+        .unwrap()
+        + 1;
+    let (code, _, recs) = follow_replay_pausing(
+        "tomcat-shutdown-port/catalina.log",
+        ready_line,
+        Duration::from_millis(300),
+    );
+    assert_eq!(code, 2, "{recs:?}");
+    let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+    // (At line 42 when a poll closed the SEVERE line's record before its
+    // BindException line was written.)
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("[port-in-use] catalina.log:4"),
+        "{ready}"
+    );
+}
+
+/// Tomcat in German on New York time: its level names are German
+/// (INFORMATION, SCHWERWIEGEND), its months English; a clean start is
+/// ready, a failed one is not.
+#[test]
+fn a_tomcat_in_another_language_is_judged_the_same() {
+    for (dir, want) in [("tomcat-de-clean", 0), ("tomcat-de-listener-refused", 2)] {
+        let (code, recs) = scan(
+            &format!("{dir}/catalina.log"),
+            &[
+                "--since-start",
+                real(&format!("{dir}/localhost.log")).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, want, "{dir}: {recs:?}");
+        let ready = recs.iter().find(|r| r["name"] == "ready").unwrap();
+        assert_eq!(
+            ready["status"],
+            if want == 0 { "OK" } else { "CRITICAL" },
+            "{dir}: {ready}"
+        );
+    }
+    let (code, _, recs) = follow_replay("tomcat-de-clean/catalina.log", 0);
+    assert_eq!(code, 0, "{recs:?}");
 }

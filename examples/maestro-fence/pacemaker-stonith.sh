@@ -1,8 +1,8 @@
 #!/bin/sh
 # Pacemaker: fence the old Maestro primary with fence_maestro before Maestro
-# starts on the failover node. Install the agent link first (Pacemaker looks
-# for fence agents in /usr/sbin):
-#   ln -s /usr/local/bin/maestro-fence /usr/sbin/fence_maestro
+# starts on the failover node. The Debian package installs the agent as
+# /usr/sbin/fence_maestro (a link to maestro-fence), where Pacemaker looks for
+# fence agents; with a cargo install, make that link by hand.
 # Pacemaker passes the options on stdin (FenceAgentAPI); fence_maestro reads
 # everything else (services, sync, levels) from the maestro-ha config.
 #

@@ -542,6 +542,10 @@ pub struct Drill {
     started: Instant,
     /// Rows written on the failover while it serves (carried back by the failback).
     failover_rows: Option<u64>,
+    /// The local time noted before the database and Maestro were started
+    /// on a host (`date '+%F %T'`, as the runbook notes it): the start-up
+    /// logs count from the start that began after it.
+    maestro_started_at: String,
 }
 
 impl Drill {
@@ -630,6 +634,7 @@ impl Drill {
             steps: Vec::new(),
             started,
             failover_rows: None,
+            maestro_started_at: String::new(),
         };
         drill.write_configs();
         drill.start_primary_database();
@@ -1156,6 +1161,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
 
     pub fn start_failover_database(&mut self) -> bool {
         self.step("MariaDB starts on the failover", "mariadbd", |d| {
+            d.maestro_started_at = local_time_now();
             let datadir = d.path("failover/maestro/lui/database/data");
             match Mariadb::start_on(
                 &datadir,
@@ -1189,13 +1195,16 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     }
 
     /// The start-up logs, followed until each says ready (bounded): the
-    /// database's error log, then the LUI's LUI-yyyymmdd.LOG, each from its
-    /// last start-up. A critical finding stops the runbook.
+    /// database's error log, then the LUI's LUI-yyyymmdd.LOG, each from the
+    /// start that began after the time noted before starting them (the
+    /// logs hold the primary's earlier starts too). A critical finding
+    /// stops the runbook.
     pub fn startup_logs(&mut self, host: &'static str) -> bool {
         [("db", "startup logs (db)"), ("lui", "startup logs (LUI)")]
             .into_iter()
             .all(|(component, step)| {
                 self.step(step, "maestro-logscan --follow --until-ready", |d| {
+                    let since = d.maestro_started_at.clone();
                     let args = [
                         "--component",
                         component,
@@ -1203,7 +1212,8 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                         "--until-ready",
                         "--timeout",
                         "30s",
-                        "--since-start",
+                        "--since-start-after",
+                        &since,
                     ];
                     let run = d.on_host(host, LOGSCAN, &args);
                     run.outcome(run.exit == Some(0))
@@ -1451,6 +1461,7 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
 
     pub fn start_primary_again(&mut self) -> bool {
         self.step("MariaDB starts on the primary", "mariadbd", |d| {
+            d.maestro_started_at = local_time_now();
             let datadir = d.primary.datadir();
             match Mariadb::start_on(
                 &datadir,
@@ -1694,4 +1705,13 @@ pub fn make_install_tree(root: &Path) {
     for (p, text) in files {
         fs::write(root.join(p), text).unwrap();
     }
+}
+
+/// This host's local time to the second, as `date '+%F %T'` gives it.
+fn local_time_now() -> String {
+    Command::new("date")
+        .arg("+%F %T")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }

@@ -65,9 +65,13 @@ pub struct ScanArgs {
     #[arg(long, value_name = "TIME|DURATION")]
     pub until: Option<String>,
 
-    /// Only records from the last startup marker of the component's pack on
+    /// Only records from the last startup marker of the component's pack on; with --follow, only a start appended after following began (see --since-start-after)
     #[arg(long)]
     pub since_start: bool,
+
+    /// Like --since-start, for the start that began at or after TIME (noted before starting Maestro): an earlier start's lines in the same log never count; with --follow, a start logged before following began is read too
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since_start_after: Option<String>,
 
     /// A missing log file is OK, not UNKNOWN
     #[arg(long)]

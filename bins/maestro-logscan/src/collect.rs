@@ -10,7 +10,7 @@
 use crate::record::Record;
 use crate::rules::{Rule, RuleKind, RuleSet, Severity};
 use chrono::NaiveDateTime;
-use maestro_common::{Finding, Status};
+use maestro_common::Finding;
 use std::collections::{BTreeMap, HashMap};
 
 /// The most distinct findings kept a file; more are counted, not kept, so
@@ -49,6 +49,8 @@ pub struct Group {
     pub first_time: Option<NaiveDateTime>,
     pub last_time: Option<NaiveDateTime>,
     pub last_line: u64,
+    /// Why the severity is what it is, when that is not plain.
+    pub note: Option<String>,
 }
 
 impl Group {
@@ -67,6 +69,9 @@ impl Group {
             });
         if let Some(c) = caused {
             message.push_str(&format!(" / {}", c.trim()));
+        }
+        if let Some(n) = &self.note {
+            message.push_str(&format!(" [{n}]"));
         }
         if self.count > 1 {
             let span = match (self.first_time, self.last_time) {
@@ -143,63 +148,135 @@ pub struct FileFindings {
     index: HashMap<(String, String), usize>,
     /// Findings past [`MAX_GROUPS`], by severity.
     pub overflow: BTreeMap<Severity, u64>,
+    /// Findings per rule (folded repeats counted), for the totals.
+    pub rule_counts: BTreeMap<String, u64>,
+    /// The stream the file belongs to.
+    pub stream: usize,
+    /// Another file of the stream's program (Tomcat's localhost.*.log
+    /// beside its catalina.*.log): its markers do not count, and with
+    /// --since-start its records count from the stream's last startup
+    /// line's time on.
+    pub companion: bool,
 }
 
 impl FileFindings {
-    pub fn worst(&self) -> Status {
-        let kept = self.groups.iter().map(|g| g.severity.status());
-        let over = self.overflow.keys().map(|s| s.status());
-        Status::worst_of(kept.chain(over))
-    }
-
     fn clear(&mut self) -> u64 {
         let n =
             self.groups.iter().map(|g| g.count).sum::<u64>() + self.overflow.values().sum::<u64>();
         self.groups.clear();
         self.index.clear();
         self.overflow.clear();
+        self.rule_counts.clear();
         n
     }
 }
 
-/// What a record did, for the follow loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Nothing,
-    Finding(Severity),
-    Ready,
+/// How a run tells the start it judges from earlier ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartRule {
+    /// `--since-start`: a startup line clears what its stream logged before.
+    pub since_start: bool,
+    /// `--since-start-after TIME`: this start's startup line is stamped at
+    /// or after TIME (the time noted before Maestro was started); an
+    /// earlier start's lines never count.
+    pub after: Option<NaiveDateTime>,
+    /// Following: lines that were in the file before following began
+    /// belong to this start only when `after` says so.
+    pub follow: bool,
+}
+
+/// How far a startup line's stamp may lie ahead of this host's clock
+/// before the log is taken for one written in another time zone.
+pub const CLOCK_SLACK_SECS: i64 = 120;
+
+/// Successive files of one log (a component's day files), or a program's
+/// files read together (Tomcat's catalina and localhost logs): a startup
+/// line in it starts a new start for all of its files, and nothing else.
+#[derive(Debug, Default)]
+pub struct Stream {
+    /// The first file, for the checks.
+    pub display: String,
+    pub last_startup: Option<Point>,
+    /// Whether the start being read is the one judged ("this start").
+    pub this_start: bool,
+    /// The time of this start's startup line.
+    pub start_time: Option<NaiveDateTime>,
+    /// This start's first readiness line.
+    pub ready: Option<Point>,
+    /// A readiness line that did not count (an earlier start's).
+    pub stale_ready: Option<Point>,
+    /// The last startup line stamped before `--since-start-after`.
+    pub earlier_start: Option<Point>,
+    pub ok_point: Option<Point>,
+    /// Findings dropped: before this start, or before an ok-rule.
+    pub cleared: u64,
+    /// WARN-level retries taken at the lower severity in this start, per rule.
+    demoted: HashMap<String, u64>,
+    pub files: Vec<usize>,
 }
 
 /// Findings across the files of one run.
 #[derive(Debug, Default)]
 pub struct Collector {
-    pub since_start: bool,
+    pub start_rule: StartRule,
     pub files: Vec<FileFindings>,
-    pub rule_counts: BTreeMap<String, u64>,
-    pub last_startup: Option<Point>,
-    pub ready: Option<Point>,
-    pub ok_point: Option<Point>,
-    /// Findings dropped because a startup (with --since-start) or an ok-rule came after them.
-    pub cleared: u64,
+    pub streams: Vec<Stream>,
+    /// With `--since-start-after`: a startup line stamped ahead of this
+    /// host's clock, so the log is not in this host's time zone and its
+    /// stamps cannot be compared with TIME.
+    pub zone_mismatch: Option<Point>,
     /// When set (`--follow`), every finding record as it is accepted, one
     /// finding each (not folded), for the caller to write out at once.
     pub live: Option<Vec<Finding>>,
 }
 
 impl Collector {
-    pub fn new(since_start: bool) -> Collector {
+    pub fn new(start_rule: StartRule) -> Collector {
         Collector {
-            since_start,
+            start_rule,
             ..Collector::default()
         }
     }
 
-    /// The first critical finding that still counts (in file order), as
-    /// `[rule] file:line`: a start with one is not ready, whatever
-    /// readiness line follows it.
-    pub fn first_critical(&self) -> Option<String> {
-        self.files
-            .iter()
+    /// Start a new stream; returns its index.
+    pub fn add_stream(&mut self, display: &str) -> usize {
+        self.streams.push(Stream {
+            display: display.to_string(),
+            // Reading whole files without a TIME, every start is "this
+            // start" in turn (the last one wins); following, or with a
+            // TIME, a start must show that it is this one.
+            this_start: !self.start_rule.follow && self.start_rule.after.is_none(),
+            ..Stream::default()
+        });
+        self.streams.len() - 1
+    }
+
+    /// Start a new file of `stream`; returns its index.
+    pub fn add_file(&mut self, stream: usize, companion: bool) -> usize {
+        self.files.push(FileFindings {
+            stream,
+            companion,
+            ..FileFindings::default()
+        });
+        let idx = self.files.len() - 1;
+        if let Some(st) = self.streams.get_mut(stream) {
+            st.files.push(idx);
+        }
+        idx
+    }
+
+    /// The first critical finding of `stream` that still counts (in file
+    /// order), as `[rule] file:line`: a start with one is not ready,
+    /// whatever readiness line follows it.
+    pub fn first_critical(&self, stream: usize) -> Option<String> {
+        let files = || {
+            self.streams
+                .get(stream)
+                .into_iter()
+                .flat_map(|s| &s.files)
+                .filter_map(|&i| self.files.get(i))
+        };
+        files()
             .find_map(|f| {
                 f.groups
                     .iter()
@@ -208,93 +285,217 @@ impl Collector {
             })
             .map(|g| format!("[{}] {}:{}", g.rule.id, g.file, g.first.line))
             .or_else(|| {
-                self.files
-                    .iter()
+                files()
                     .any(|f| f.overflow.contains_key(&Severity::Critical))
                     .then(|| "critical findings past the kept ones".to_string())
             })
     }
 
-    /// Start a new file; returns its index.
-    pub fn add_file(&mut self) -> usize {
-        self.files.push(FileFindings::default());
-        self.files.len() - 1
-    }
-
-    fn clear_all(&mut self) {
-        for f in &mut self.files {
-            self.cleared += f.clear();
+    /// Findings per rule over all files.
+    pub fn rule_counts(&self) -> BTreeMap<String, u64> {
+        let mut all = BTreeMap::new();
+        for (k, v) in self.files.iter().flat_map(|f| &f.rule_counts) {
+            *all.entry(k.clone()).or_default() += v;
         }
-        self.rule_counts.clear();
+        all
     }
 
-    pub fn accept(&mut self, file: usize, name: &str, rec: Record, rules: &RuleSet) -> Event {
+    fn clear_stream(&mut self, stream: usize) {
+        let Some(st) = self.streams.get_mut(stream) else {
+            return;
+        };
+        for &i in &st.files {
+            if let Some(f) = self.files.get_mut(i) {
+                st.cleared += f.clear();
+            }
+        }
+        st.demoted.clear();
+    }
+
+    /// Whether a startup line (stamped `time`; `fresh`: appended after
+    /// following began) starts the start being judged.
+    fn is_this_start(&self, time: Option<NaiveDateTime>, fresh: bool) -> bool {
+        let stamped_after = |t: NaiveDateTime| time.is_some_and(|x| x >= t);
+        match (self.start_rule.follow, self.start_rule.after) {
+            (true, None) => fresh,
+            (true, Some(t)) => fresh || stamped_after(t),
+            (false, None) => true,
+            (false, Some(t)) => stamped_after(t),
+        }
+    }
+
+    /// Whether a finding of `stream` counts: with --since-start only this
+    /// start's; another file of the program (a companion) from this
+    /// start's startup line's time on.
+    fn counts(
+        &self,
+        stream: usize,
+        companion: bool,
+        time: Option<NaiveDateTime>,
+        fresh: bool,
+    ) -> bool {
+        if !self.start_rule.since_start || fresh {
+            return true;
+        }
+        let Some(st) = self.streams.get(stream) else {
+            return true;
+        };
+        if !st.this_start {
+            return false;
+        }
+        match (companion, st.start_time) {
+            (true, Some(start)) => time.is_some_and(|t| t >= start),
+            _ => true,
+        }
+    }
+
+    fn startup(&mut self, stream: usize, point: Point, fresh: bool) {
+        let ours = self.is_this_start(point.time, fresh);
+        if let (Some(_), Some(t), false) = (self.start_rule.after, point.time, fresh) {
+            let now = chrono::Local::now().naive_local();
+            if t > now + chrono::Duration::seconds(CLOCK_SLACK_SECS) {
+                self.zone_mismatch.get_or_insert_with(|| point.clone());
+            }
+        }
+        let since_start = self.start_rule.since_start;
+        let Some(st) = self.streams.get_mut(stream) else {
+            return;
+        };
+        if !ours && self.start_rule.after.is_some() {
+            st.earlier_start = Some(point.clone());
+        }
+        st.start_time = point.time;
+        st.last_startup = Some(point);
+        st.this_start = ours;
+        st.ready = None;
+        if since_start {
+            self.clear_stream(stream);
+        }
+    }
+
+    fn readiness_line(&mut self, stream: usize, point: Point, fresh: bool) {
+        let follow = self.start_rule.follow;
+        let Some(st) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let counts = st.this_start || (follow && fresh);
+        if !counts {
+            st.stale_ready = Some(point);
+        } else if st.ready.is_none() {
+            st.ready = Some(point);
+        }
+    }
+
+    /// Take one record of `file` (`fresh`: appended after following began).
+    pub fn accept(&mut self, file: usize, name: &str, rec: Record, rules: &RuleSet, fresh: bool) {
+        let Some(ff) = self.files.get(file) else {
+            return;
+        };
+        let (stream, companion) = (ff.stream, ff.companion);
         let point = || Point {
             file: name.to_string(),
             line: rec.line,
             time: rec.time,
             text: rec.text.clone(),
         };
-        let kinds = |k: RuleKind| rec.rules.iter().any(|&i| rules.rules[i].kind == k);
-        if kinds(RuleKind::Startup) {
-            self.last_startup = Some(point());
-            self.ready = None;
-            if self.since_start {
-                self.clear_all();
-            }
-        }
-        if kinds(RuleKind::Ok) {
-            self.ok_point = Some(point());
-            self.clear_all();
-        }
-        let mut event = Event::Nothing;
-        if kinds(RuleKind::Ready) && self.ready.is_none() {
-            self.ready = Some(point());
-            event = Event::Ready;
-        }
-        // The finding is named by its most severe rule at the record's
-        // level, the first in rule order among equals (specific rules come
-        // first).
         let level = crate::level::of_record(
             rec.text.get(rec.stamp_len..).unwrap_or(""),
             rec.message.as_deref(),
         );
+        // The finding is named by its most severe rule at the record's
+        // level, the first in rule order among equals (specific rules come
+        // first). A WARN-level retry is the lower severity only when the
+        // match is the record's own message or exception.
+        let severity_of = |i: usize| {
+            let r = &rules.rules[i];
+            if rec.loose_rules.contains(&i) {
+                r.severity
+            } else {
+                r.severity_at(level)
+            }
+        };
+        let is_finding_rule = |i: &usize| {
+            let r = &rules.rules[*i];
+            r.kind == RuleKind::Finding && r.applies_at(level)
+        };
         let best = rec
             .rules
             .iter()
             .copied()
-            .filter(|&i| rules.rules[i].kind == RuleKind::Finding)
-            .max_by_key(|&i| (rules.rules[i].severity_at(level), usize::MAX - i));
+            .filter(is_finding_rule)
+            .max_by_key(|&i| (severity_of(i), usize::MAX - i));
+        // A marker is the first line (or JUL's message line) of a record
+        // logged at INFO (or at no level the record names) that is no
+        // finding itself: "ERROR ... while initializing Maestro" or a
+        // stack line naming it starts nothing.
+        let marker_level = matches!(level, None | Some(crate::level::Level::Info));
+        let is_finding = best.is_some_and(|i| severity_of(i) > Severity::Info);
+        let head = |k: RuleKind| rec.head_rules.iter().any(|&i| rules.rules[i].kind == k);
+        if !companion && marker_level && !is_finding {
+            if head(RuleKind::Startup) {
+                self.startup(stream, point(), fresh);
+            }
+            if head(RuleKind::Ready) {
+                self.readiness_line(stream, point(), fresh);
+            }
+        }
+        if head(RuleKind::Ok) {
+            self.clear_stream(stream);
+            if let Some(st) = self.streams.get_mut(stream) {
+                st.ok_point = Some(point());
+            }
+        }
         let Some(best) = best else {
-            return event;
+            return;
         };
+        if !self.counts(stream, companion, rec.time, fresh) {
+            if let Some(st) = self.streams.get_mut(stream) {
+                st.cleared += 1;
+            }
+            return;
+        }
         let rule = &rules.rules[best];
-        let severity = rule.severity_at(level);
-        *self.rule_counts.entry(rule.id.clone()).or_default() += 1;
+        let mut severity = severity_of(best);
+        let mut note = None;
+        if severity < rule.severity {
+            // One retry while the database starts is a warning; a second
+            // in the same start is the failure it stands for.
+            let st = &mut self.streams[stream];
+            let n = st.demoted.entry(rule.id.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                severity = rule.severity;
+                note = Some(format!(
+                    "WARN-level match {n} of this rule in this start: no longer a retry"
+                ));
+            }
+        }
         let also: Vec<String> = rec
             .rules
             .iter()
-            .filter(|&&i| i != best && rules.rules[i].kind == RuleKind::Finding)
+            .filter(|&&i| i != best && is_finding_rule(&i))
             .map(|&i| rules.rules[i].id.clone())
             .collect();
         let Some(ff) = self.files.get_mut(file) else {
-            return event;
+            return;
         };
+        *ff.rule_counts.entry(rule.id.clone()).or_default() += 1;
         // Repeats are the same rule and the same message.
         let key = (rule.id.clone(), fold_key(&rec));
+        let group = || Group {
+            rule: rule.clone(),
+            severity,
+            also: also.clone(),
+            first: rec.clone(),
+            file: name.to_string(),
+            count: 1,
+            first_time: rec.time,
+            last_time: rec.time,
+            last_line: rec.line,
+            note: note.clone(),
+        };
         if let Some(live) = self.live.as_mut() {
-            let one = Group {
-                rule: rule.clone(),
-                severity,
-                also: also.clone(),
-                first: rec.clone(),
-                file: name.to_string(),
-                count: 1,
-                first_time: rec.time,
-                last_time: rec.time,
-                last_line: rec.line,
-            };
-            live.push(one.to_finding());
+            live.push(group().to_finding());
         }
         match ff.index.get(&key) {
             Some(&g) => {
@@ -304,29 +505,19 @@ impl Collector {
                 if rec.time.is_some() {
                     g.last_time = rec.time;
                 }
+                if severity > g.severity {
+                    g.severity = severity;
+                    g.note = note;
+                }
             }
             None if ff.groups.len() >= MAX_GROUPS => {
                 *ff.overflow.entry(severity).or_default() += 1;
             }
             None => {
                 ff.index.insert(key, ff.groups.len());
-                ff.groups.push(Group {
-                    rule: rule.clone(),
-                    severity,
-                    also,
-                    file: name.to_string(),
-                    count: 1,
-                    first_time: rec.time,
-                    last_time: rec.time,
-                    last_line: rec.line,
-                    first: rec,
-                });
+                ff.groups.push(group());
             }
         }
-        if event == Event::Nothing {
-            event = Event::Finding(severity);
-        }
-        event
     }
 }
 
@@ -335,16 +526,21 @@ mod tests {
     use super::*;
     use crate::record::{parse_records, ParserOptions};
     use crate::rules::{built_in, merge_text, Pack};
+    use maestro_common::Status;
 
     fn run(data: &str, since_start: bool, extra: &str) -> Collector {
         let mut rules = built_in();
         merge_text(&mut rules, extra, "t").unwrap();
         let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap();
         let (recs, _) = parse_records(data.as_bytes(), &set, ParserOptions::default(), 4096);
-        let mut c = Collector::new(since_start);
-        let f = c.add_file();
+        let mut c = Collector::new(StartRule {
+            since_start,
+            ..StartRule::default()
+        });
+        let s = c.add_stream("LUI.LOG");
+        let f = c.add_file(s, false);
         for r in recs {
-            c.accept(f, "LUI.LOG", r, &set);
+            c.accept(f, "LUI.LOG", r, &set, false);
         }
         c
     }
@@ -377,8 +573,8 @@ mod tests {
             finding.message
         );
         assert_eq!(finding.location.as_deref(), Some("LUI.LOG:3"));
-        assert_eq!(c.rule_counts["table-missing"], 3);
-        assert_eq!(c.ready.as_ref().map(|p| p.line), Some(6));
+        assert_eq!(c.rule_counts()["table-missing"], 3);
+        assert_eq!(c.streams[0].ready.as_ref().map(|p| p.line), Some(6));
     }
 
     #[test]
@@ -387,11 +583,12 @@ mod tests {
         merge_text(&mut rules, "", "t").unwrap();
         let set = RuleSet::compile(&rules, Pack::Maestro, Severity::Info).unwrap();
         let (recs, _) = parse_records(LOG.as_bytes(), &set, ParserOptions::default(), 4096);
-        let mut c = Collector::new(false);
+        let mut c = Collector::new(StartRule::default());
         c.live = Some(Vec::new());
-        let f = c.add_file();
+        let s = c.add_stream("LUI.LOG");
+        let f = c.add_file(s, false);
         for r in recs {
-            c.accept(f, "LUI.LOG", r, &set);
+            c.accept(f, "LUI.LOG", r, &set, false);
         }
         let live = c.live.take().unwrap();
         let at: Vec<_> = live.iter().map(|f| f.location.clone().unwrap()).collect();
@@ -404,8 +601,8 @@ mod tests {
     fn since_start_drops_what_came_before_the_last_startup() {
         let c = run(LOG, true, "");
         assert_eq!(c.files[0].groups.len(), 1);
-        assert_eq!(c.cleared, 1);
-        assert_eq!(c.last_startup.as_ref().map(|p| p.line), Some(2));
+        assert_eq!(c.streams[0].cleared, 1);
+        assert_eq!(c.streams[0].last_startup.as_ref().map(|p| p.line), Some(2));
     }
 
     #[test]
@@ -415,8 +612,7 @@ mod tests {
             false,
             "[[rule]]\nid = \"started\"\nkind = \"ok\"\nregex = \"Server startup in\"\n",
         );
-        assert!(c.files[0].groups.is_empty());
-        assert_eq!(c.cleared, 4);
-        assert_eq!(c.files[0].worst(), Status::Ok);
+        assert!(c.files[0].groups.is_empty() && c.files[0].overflow.is_empty());
+        assert_eq!(c.streams[0].cleared, 4);
     }
 }

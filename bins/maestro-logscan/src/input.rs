@@ -4,12 +4,12 @@
 
 use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime, NaiveTime};
 use maestro_common::site::{Component, SiteLayout};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Standard input read with a deadline: a reader thread passes blocks over
-/// a small channel, and a read that would wait past the deadline fails
-/// with `TimedOut`. The thread, blocked in a read that never returns, ends
-/// with the process.
+/// a small channel, and a read at or past the deadline fails with
+/// `TimedOut`, whether the stream is silent or never stops talking. The
+/// thread, blocked in a read that never returns, ends with the process.
 pub struct TimedStdin {
     rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
     deadline: std::time::Instant,
@@ -55,6 +55,9 @@ impl TimedStdin {
 
 impl std::io::Read for TimedStdin {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if !self.done && std::time::Instant::now() >= self.deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
         if self.at == self.pending.len() {
             if self.done {
                 return Ok(0);
@@ -101,6 +104,13 @@ pub struct Input {
     /// A missing required file is UNKNOWN (OK with --missing-ok); an
     /// earlier day's file that is missing is only noted.
     pub required: bool,
+    /// Which stream it belongs to: the files of one log (a component's
+    /// day files) or of one program (Tomcat's catalina and localhost
+    /// logs). A startup line starts a new start for its stream only.
+    pub stream: usize,
+    /// Tomcat's localhost.*.log read with its catalina.*.log: the
+    /// catalina log's startup lines say when its start began.
+    pub companion: bool,
 }
 
 impl Input {
@@ -109,6 +119,8 @@ impl Input {
             display: path.display().to_string(),
             path: Some(path),
             required,
+            stream: 0,
+            companion: false,
         }
     }
 
@@ -117,8 +129,82 @@ impl Input {
             path: None,
             display: "-".into(),
             required: true,
+            stream: 0,
+            companion: false,
         }
     }
+}
+
+/// Tomcat's other log of the same day beside `path`: `localhost.X.log`
+/// for `catalina.X.log` (and `catalina.log`/`localhost.log`).
+pub fn tomcat_localhost_of(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix("catalina.")?;
+    (rest == "log" || rest.ends_with(".log"))
+        .then(|| path.with_file_name(format!("localhost.{rest}")))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+}
+
+/// The files named on the command line (`-` for standard input), each a
+/// stream of its own, except that a `localhost.*.log` named with its
+/// `catalina.*.log` is read right after it, in its stream: a servlet or
+/// filter that fails at start is logged only there, and which start it
+/// belongs to only catalina's startup lines tell.
+pub fn named_inputs(paths: &[PathBuf]) -> Vec<Input> {
+    let plain = |p: &PathBuf| {
+        if p.as_os_str() == "-" {
+            Input::stdin()
+        } else {
+            Input::file(p.clone(), true)
+        }
+    };
+    let companion_of = |i: usize| -> Option<usize> {
+        paths
+            .iter()
+            .position(|c| tomcat_localhost_of(c).is_some_and(|l| same_file(&l, &paths[i])))
+    };
+    let mut out: Vec<Input> = Vec::new();
+    let mut stream = 0;
+    for (i, p) in paths.iter().enumerate() {
+        if companion_of(i).is_some() {
+            continue;
+        }
+        let mut inp = plain(p);
+        inp.stream = stream;
+        out.push(inp);
+        for (j, q) in paths.iter().enumerate() {
+            if companion_of(j) == Some(i) && j != i {
+                let mut c = plain(q);
+                c.stream = stream;
+                c.companion = true;
+                out.push(c);
+            }
+        }
+        stream += 1;
+    }
+    out
+}
+
+/// The catalina.*.log inputs whose localhost.*.log lies beside them but
+/// was not named: a readiness judged on them alone misses a servlet that
+/// failed at load. (catalina display, localhost path)
+pub fn lone_catalina_logs(inputs: &[Input]) -> Vec<(String, PathBuf)> {
+    inputs
+        .iter()
+        .filter(|i| !i.companion)
+        .filter_map(|i| {
+            let local = tomcat_localhost_of(i.path.as_deref()?)?;
+            let paired = inputs.iter().any(|c| c.companion && c.stream == i.stream);
+            (!paired && local.is_file()).then(|| (i.display.clone(), local))
+        })
+        .collect()
 }
 
 /// Parse `--since`/`--until`: a duration ago (`15m`), a date and time
@@ -217,10 +303,52 @@ mod tests {
         };
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
         assert!(start.elapsed() < std::time::Duration::from_secs(3));
+        // A stream that keeps coming ends at the deadline too.
+        let start = std::time::Instant::now();
+        let mut r =
+            TimedStdin::from_reader(std::io::repeat(b'x'), std::time::Duration::from_millis(300));
+        let mut n = 0u64;
+        let err = loop {
+            match r.read(&mut buf) {
+                Ok(got) => n += got as u64,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(n > 0 && start.elapsed() < std::time::Duration::from_secs(3));
         let mut r = TimedStdin::from_reader(&b"a\nb\n"[..], std::time::Duration::from_secs(5));
         let mut s = String::new();
         r.read_to_string(&mut s).unwrap();
         assert_eq!(s, "a\nb\n");
+    }
+
+    #[test]
+    fn a_tomcat_pair_is_one_stream_catalina_first() {
+        let p = |s: &str| PathBuf::from(s);
+        let got = named_inputs(&[
+            p("/l/localhost.2026-11-28.log"),
+            p("/x/LUI.LOG"),
+            p("/l/catalina.2026-11-28.log"),
+            p("/l/localhost.2026-11-27.log"),
+        ]);
+        let shown: Vec<(&str, usize, bool)> = got
+            .iter()
+            .map(|i| (i.display.as_str(), i.stream, i.companion))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("/x/LUI.LOG", 0, false),
+                ("/l/catalina.2026-11-28.log", 1, false),
+                ("/l/localhost.2026-11-28.log", 1, true),
+                ("/l/localhost.2026-11-27.log", 2, false),
+            ]
+        );
+        assert_eq!(
+            tomcat_localhost_of(Path::new("/l/catalina.log")),
+            Some(p("/l/localhost.log"))
+        );
+        assert_eq!(tomcat_localhost_of(Path::new("/l/catalina.out")), None);
     }
 
     #[test]
@@ -257,6 +385,10 @@ mod tests {
         assert_eq!(two.len(), 2);
         assert!(two[0].display.ends_with("LUI-20261125.LOG") && !two[0].required);
         assert!(two[1].required);
+        assert!(
+            two.iter().all(|i| i.stream == 0),
+            "the day files are one log"
+        );
         let hub = component_inputs(&layout, Component::Hub, date, None, true);
         assert_eq!(hub.len(), 2);
         assert!(hub[1].display.ends_with("HUB-20261126.LOG"));

@@ -1,11 +1,17 @@
 //! The level a record was logged at (log4j's `WARN`, java.util.logging's
 //! `WARNING:` line, Tomcat's `SEVERE`), as far as the record says: some
 //! rules weigh a retry logged at WARN less than the same failure logged at
-//! ERROR.
+//! ERROR, and a startup or readiness line counts only at INFO.
+//!
+//! java.util.logging (and Tomcat, which logs through it) writes its level
+//! names in the JVM's language: `SCHWERWIEGEND`, `WARNUNG`, `INFORMATION`
+//! in German, `GRAVE`, `AVERTISSEMENT`, `INFOS` in French, and so on. The
+//! names of the languages whose names are ASCII words are known here.
 
 /// Log levels, least serious first; the names of log4j, java.util.logging,
 /// Tomcat and syslog map onto them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Trace,
     Debug,
@@ -26,6 +32,12 @@ fn word_level(word: &str) -> Option<Level> {
         "INFO" | "NOTICE" => Level::Info,
         "WARN" | "WARNING" => Level::Warn,
         "ERROR" | "SEVERE" | "FATAL" | "CRITICAL" | "ERR" => Level::Error,
+        // java.util.logging in German, French, Italian, Spanish,
+        // Portuguese and Swedish (the JDK's own level names).
+        "FEIN" | "FEINER" | "KONFIGURATION" => Level::Debug,
+        "INFORMATION" | "INFOS" | "INFORMAZIONI" => Level::Info,
+        "WARNUNG" | "AVERTISSEMENT" | "AVVERTENZA" | "ADVERTENCIA" | "VARNING" => Level::Warn,
+        "SCHWERWIEGEND" | "GRAVE" | "ALLVARLIG" => Level::Error,
         _ => return None,
     })
 }
@@ -87,7 +99,19 @@ mod tests {
             ),
             None
         );
-        assert_eq!(of_record(" x", Some("SCHWERWIEGEND: y")), None);
+        assert_eq!(
+            of_record(" x", Some("SCHWERWIEGEND: y")),
+            Some(Level::Error)
+        );
+        assert_eq!(of_record(" x", Some("WARNUNG: y")), Some(Level::Warn));
+        assert_eq!(
+            of_record(
+                " INFORMATION [main] x.Y.z Server startup in [1] milliseconds",
+                None
+            ),
+            Some(Level::Info)
+        );
+        assert_eq!(of_record(" x", Some("KRITISCH: y")), None);
         assert!(Level::Info < Level::Warn && Level::Warn < Level::Error);
     }
 }

@@ -88,6 +88,25 @@ pub struct Record {
     pub left_out_at: usize,
     /// Indexes into the rule set of every rule a line of it matched.
     pub rules: Vec<usize>,
+    /// The rules its head matched: the first line, or java.util.logging's
+    /// message line. Only these make a record a startup or readiness line.
+    pub head_rules: Vec<usize>,
+    /// The rules a continuation line matched that is neither the
+    /// exception right under the head nor a `Caused by:` of its chain:
+    /// a stack trace another thread printed into the record, say. A match
+    /// there keeps a rule's full severity whatever the record's level.
+    pub loose_rules: Vec<usize>,
+}
+
+/// Where in a record a line stands, for what a match on it may mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineRole {
+    /// The first line, or java.util.logging's message line.
+    Head,
+    /// The exception line right under the head, or a `Caused by:` line.
+    Chain,
+    /// Any other continuation line (frames, another printed trace).
+    Loose,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +127,14 @@ struct Open {
     root: Vec<Vec<u8>>,
     more: u64,
     rules: Vec<usize>,
+    head_rules: Vec<usize>,
+    loose_rules: Vec<usize>,
+    /// Continuation lines after the head (the message line not counted).
+    body_lines: u64,
+    /// A line came after the first one that is no part of a stack trace
+    /// (not a frame, `... N more` or `Caused by:`): another exception or
+    /// text printed into the record; what follows is not its own chain.
+    foreign: bool,
     in_window: bool,
     headless: bool,
 }
@@ -261,6 +288,19 @@ impl<'r> RecordParser<'r> {
         self.counts.bytes += n;
     }
 
+    /// Forget a cut line whose end was not read yet (`--incremental` stops
+    /// at the last whole line): the counts go back to where it began, and
+    /// a record it began is dropped, so the next run reads it whole.
+    fn unread_cut_line(&mut self, at: CutLine) {
+        self.counts.bytes = at.offset;
+        self.counts.lines = at.lines;
+        self.counts.records = at.records;
+        self.counts.cut_lines = self.counts.cut_lines.saturating_sub(1);
+        if self.open.as_ref().is_some_and(|o| o.line > at.lines) {
+            self.spare = self.open.take();
+        }
+    }
+
     /// Close the open record (end of input, or a pause in follow mode).
     pub fn flush(&mut self, out: &mut Vec<Record>) {
         if let Some(open) = self.open.take() {
@@ -279,6 +319,7 @@ impl<'r> RecordParser<'r> {
     ) {
         let mut line = strip_cr(&block[s..e]);
         let mut candidate = candidate;
+        let role;
         if line.len() > self.opts.max_line {
             // Whole in the buffer, but past the limit: judged like a line
             // the buffer had to cut, so the result never depends on where
@@ -313,8 +354,19 @@ impl<'r> RecordParser<'r> {
             open.root.clear();
             open.more = 0;
             open.rules.clear();
+            open.head_rules.clear();
+            open.loose_rules.clear();
+            open.body_lines = 0;
+            open.foreign = false;
             open.in_window = true;
             open.headless = !starts;
+            // A record that starts without a head (the first lines of an
+            // input in the middle of a stack trace) has no head.
+            role = if starts {
+                LineRole::Head
+            } else {
+                LineRole::Loose
+            };
             if !self.opts.window.is_open() && starts {
                 let t = self.stamp(line);
                 open.in_window = t.is_none_or(|(t, _)| self.opts.window.contains(t));
@@ -331,6 +383,23 @@ impl<'r> RecordParser<'r> {
                 && is_jul_message(line)
             {
                 open.message = Some(kept.to_vec());
+                role = LineRole::Head;
+            } else {
+                open.body_lines += 1;
+                if open.body_lines > 1 && !open.foreign && !is_trace_line(line) {
+                    open.foreign = true;
+                }
+                let chain = candidate
+                    && !open.foreign
+                    && ((open.body_lines == 1 && !open.headless) || is_caused_by(line));
+                role = if chain {
+                    LineRole::Chain
+                } else {
+                    LineRole::Loose
+                };
+            }
+            if role == LineRole::Head {
+                // The message line is kept apart, not in the stack.
             } else if open.stack.len() < self.opts.max_stack_lines {
                 open.stack.push(kept.to_vec());
             } else {
@@ -343,6 +412,8 @@ impl<'r> RecordParser<'r> {
                     open.root.push(kept.to_vec());
                 }
             }
+        } else {
+            role = LineRole::Loose;
         }
         if candidate {
             if let Some(open) = self.open.as_mut() {
@@ -351,6 +422,14 @@ impl<'r> RecordParser<'r> {
                     for i in self.rules.set.matches(line).into_iter() {
                         if !open.rules.contains(&i) {
                             open.rules.push(i);
+                        }
+                        let by_role = match role {
+                            LineRole::Head => &mut open.head_rules,
+                            LineRole::Loose => &mut open.loose_rules,
+                            LineRole::Chain => continue,
+                        };
+                        if !by_role.contains(&i) {
+                            by_role.push(i);
                         }
                     }
                 }
@@ -421,6 +500,8 @@ impl<'r> RecordParser<'r> {
             more_lines: more,
             left_out_at,
             rules: std::mem::take(&mut open.rules),
+            head_rules: std::mem::take(&mut open.head_rules),
+            loose_rules: std::mem::take(&mut open.loose_rules),
         });
         self.spare = Some(open);
     }
@@ -536,6 +617,21 @@ fn is_caused_by(line: &[u8]) -> bool {
     line[start..].starts_with(b"Caused by:")
 }
 
+/// A line of a Java stack trace after its first: a frame (`at ...`), `...
+/// N more` (`... N common frames omitted`), or a cause (`Caused by:`,
+/// `Suppressed:`), indented or not.
+fn is_trace_line(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .position(|&b| b != b'\t' && b != b' ')
+        .unwrap_or(line.len());
+    let rest = &line[start..];
+    rest.starts_with(b"at ")
+        || rest.starts_with(b"...")
+        || rest.starts_with(b"Caused by:")
+        || rest.starts_with(b"Suppressed:")
+}
+
 /// java.util.logging SimpleFormatter's second line: a level name (in any
 /// language: letters only, so an exception's class name is not one), a
 /// colon and a space.
@@ -595,6 +691,16 @@ pub struct BlockReader {
     len: usize,
     max_line: usize,
     skipping: bool,
+    /// Where the cut line being skipped began.
+    cut: Option<CutLine>,
+}
+
+/// The counts before a line that was cut at the line limit.
+#[derive(Debug, Clone, Copy)]
+struct CutLine {
+    offset: u64,
+    lines: u64,
+    records: u64,
 }
 
 /// How much is read at a time beyond the line limit.
@@ -608,6 +714,7 @@ impl BlockReader {
             len: 0,
             max_line,
             skipping: false,
+            cut: None,
         }
     }
 
@@ -633,9 +740,13 @@ impl BlockReader {
         }
     }
 
-    /// Drop what is buffered without feeding it (incremental mode leaves a
-    /// partial last line for the next run).
-    pub fn discard(&mut self) {
+    /// Drop what is buffered without feeding it, and a cut line whose end
+    /// was not read yet: incremental mode leaves a partial last line for
+    /// the next run, so the counts end at the last whole line.
+    pub fn discard_partial(&mut self, p: &mut RecordParser) {
+        if let Some(at) = self.cut.take().filter(|_| self.skipping) {
+            p.unread_cut_line(at);
+        }
         self.len = 0;
         self.skipping = false;
     }
@@ -652,6 +763,7 @@ impl BlockReader {
                         p.skip(i as u64 + 1);
                         self.consume(i + 1);
                         self.skipping = false;
+                        self.cut = None;
                         continue;
                     }
                     None => {
@@ -667,6 +779,11 @@ impl BlockReader {
                 // What is left has no newline; fall through to the limit check.
             }
             if self.len >= self.max_line {
+                self.cut = Some(CutLine {
+                    offset: p.counts.bytes,
+                    lines: p.counts.lines,
+                    records: p.counts.records,
+                });
                 p.counts.cut_lines += 1;
                 p.feed_partial(&self.buf[..self.max_line], self.max_line as u64, out);
                 // The rest of the line, read or not, is skipped.
@@ -683,11 +800,6 @@ impl BlockReader {
         self.len -= n;
     }
 
-    /// Bytes buffered that are not a whole line yet.
-    pub fn pending(&self) -> usize {
-        self.len
-    }
-
     /// End of input: a last line without a newline is a line too, and the
     /// open record is closed.
     pub fn finish(&mut self, p: &mut RecordParser, out: &mut Vec<Record>) {
@@ -700,6 +812,7 @@ impl BlockReader {
         }
         self.len = 0;
         self.skipping = false;
+        self.cut = None;
         p.flush(out);
     }
 }

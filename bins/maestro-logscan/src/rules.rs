@@ -7,6 +7,7 @@
 //! broken line is matched the same as a clean one and the fast whole-block
 //! prefilter sees exactly what the per-line rules see.
 
+use crate::level::Level;
 use maestro_common::site::Component;
 use maestro_common::Status;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -122,21 +123,34 @@ pub struct Rule {
     pub description: String,
     pub advice: String,
     pub enabled: bool,
-    /// The severity of a match in a record logged at WARN level or below
-    /// (`WARN`, `WARNING`, `INFO`, ...): a retry a program logs while the
-    /// database is still starting is not the failure it logs at ERROR when
-    /// it gives up. None: `severity` whatever the level.
+    /// The severity of a match in a record logged at WARN level (`WARN`,
+    /// `WARNING`, `WARNUNG`, ...), in the record's own message or the
+    /// exception chain under it: a retry a program logs while the database
+    /// is still starting is not the failure it logs at ERROR when it gives
+    /// up. A match at another level, or one only in lines printed into the
+    /// record, keeps `severity`; so does a second such retry in one start
+    /// (see [`crate::collect`]). None: `severity` whatever the level.
     pub warn_severity: Option<Severity>,
+    /// The rule counts only in records logged at this level or above (the
+    /// level the record says, see [`crate::level`]); None: any record.
+    pub min_level: Option<Level>,
 }
 
 impl Rule {
-    /// The severity of a match in a record logged at `level` (None: the
-    /// level is unknown, and the rule's full severity holds).
-    pub fn severity_at(&self, level: Option<crate::level::Level>) -> Severity {
+    /// The severity of a match in a record logged at `level`: the lower
+    /// `warn_severity` at exactly WARN level, else the full severity (also
+    /// when the level is not known).
+    pub fn severity_at(&self, level: Option<Level>) -> Severity {
         match (self.warn_severity, level) {
-            (Some(s), Some(l)) if l <= crate::level::Level::Warn => s.min(self.severity),
+            (Some(s), Some(Level::Warn)) => s.min(self.severity),
             _ => self.severity,
         }
+    }
+
+    /// Whether a record logged at `level` is one this rule is about.
+    pub fn applies_at(&self, level: Option<Level>) -> bool {
+        self.min_level
+            .is_none_or(|min| level.is_some_and(|l| l >= min))
     }
 }
 
@@ -159,8 +173,13 @@ fn rule(
         advice: advice.into(),
         enabled: true,
         warn_severity: None,
+        min_level: None,
     }
 }
+
+/// What MariaDB and MySQL say, in their own log and to a client, when
+/// they refuse a user.
+const ACCESS_DENIED: &str = r"Access denied for user '[^']*'@'[^']*'";
 
 /// [`rule`], with a lower severity for matches in WARN-level records.
 #[allow(clippy::too_many_arguments)]
@@ -195,18 +214,21 @@ pub fn built_in() -> Vec<Rule> {
     use Severity::{Critical, Info, Warning};
     vec![
         // ---- Maestro / Tomcat / JDBC (the LUI, HUB and Tracker logs). The
-        // markers are guesses: Maestro's own wording is not documented.
-        // Tomcat's first line of a start is the version listener's (in
-        // every server.xml Tomcat ships); its later start lines ("Starting
-        // service [Catalina]", one "Initializing ProtocolHandler" a
-        // connector) come after errors of the same start, such as a port
-        // already taken, and must not clear them.
+        // markers are guesses: Maestro's own wording is not documented, so
+        // they name LISTSERV Maestro in so many words (not "Maestro
+        // scheduler started"), and count only as a record's first line
+        // (or java.util.logging's message line) logged at INFO (see
+        // collect.rs). Tomcat's first line of a start is the version
+        // listener's (in every server.xml Tomcat ships); its later start
+        // lines ("Starting service [Catalina]", one "Initializing
+        // ProtocolHandler" a connector) come after errors of the same
+        // start, such as a port already taken, and must not clear them.
         rule(Maestro, Startup, "maestro-startup", Info,
-            r"(?i)\b(starting|initiali[sz]ing) (listserv )?maestro\b|Server version name:",
+            r"\b[Ss]tarting LISTSERV Maestro\b|Server version name:",
             "the component is starting",
             "--since-start counts from the last of these"),
         rule(Maestro, Ready, "maestro-ready", Info,
-            r"Server startup in \[?\d+|(?i)\bmaestro( \w+)? (started|startup completed?|is ready)\b",
+            r"Server startup in \[?\d[\d,.]*\]? ?(ms|milliseconds)\s*$|\bLISTSERV Maestro (started|is ready|startup completed?( in \d+ ?(ms|milliseconds))?)\s*$",
             "the component finished starting",
             "--until-ready returns here"),
         rule(Maestro, Finding, "table-missing", Critical,
@@ -234,13 +256,15 @@ pub fn built_in() -> Vec<Rule> {
         // missing; then what Tomcat writes when the application does not
         // deploy. The wordings are those of MariaDB Connector/J 2.x and 3.x
         // (`address=(host=..)(port=..)(type=master|primary)`), MySQL
-        // Connector/J, HikariCP, Commons DBCP, Tomcat's JDBC pool and c3p0.
+        // Connector/J, HikariCP, Commons DBCP, Tomcat's JDBC pool and c3p0
+        // (its exception, and its give-up after the configured number of
+        // acquisition attempts, which it logs at WARN).
         rule(Maestro, Finding, "db-access-denied", Critical,
-            r"Access denied for user '[^']*'@'[^']*'|SQLInvalidAuthorizationSpecException",
+            &format!("{ACCESS_DENIED}|SQLInvalidAuthorizationSpecException"),
             "the database refused the component's user (wrong password, or the user or its host grant is missing)",
             "compare the database user and password in the component's configuration (lui.ini) with the database's grants (SELECT user, host FROM mysql.user); after a failover the copied grants may name the old primary's host"),
         rule(Maestro, Finding, "db-pool-gave-up", Critical,
-            r"Exception during pool initialization|PoolInitializationException|Cannot create PoolableConnectionFactory|Cannot get a connection, pool error|Unable to create initial connections of pool|Connection is not available, request timed out after \d+|CannotAcquireResourceException|could not acquire a resource from its primary factory",
+            r"Exception during pool initialization|PoolInitializationException|Cannot create PoolableConnectionFactory|Cannot get a connection, pool error|Unable to create initial connections of pool|Connection is not available, request timed out after \d+|CannotAcquireResourceException|could not acquire a resource from its primary factory|Acquisition Attempt Failed!!!|failed to succeed more than the maximum number of allowed acquisition attempts|A RESOURCE POOL IS PERMANENTLY BROKEN",
             "the database connection pool gave up: the component has no database connection",
             "the component does not work without its database: check that the database runs and listens on the address and port the component is configured with, then restart the component"),
         rule(Maestro, Finding, "db-driver-missing", Critical,
@@ -248,7 +272,7 @@ pub fn built_in() -> Vec<Rule> {
             "the JDBC driver is not on the component's class path",
             "the application files are incomplete (the driver .jar is missing): copy them again from one point in time"),
         rule_warn_level(Maestro, "db-unreachable", Critical, Warning,
-            r"Could not connect to (address=\(host=|HostAddress)|Socket fail to connect to|Communications link failure|Connection refused.{0,80}3306|port:? ?\d+\W{0,3}Connection refused",
+            r"Could not connect to (address=\(host=|HostAddress)|Socket fail to connect to|Communications link failure|Connection refused.{0,80}(\bport:? ?|:)3306\b",
             "the database cannot be reached (refused, down, or the wrong address); a WARN-level retry while it starts is a warning",
             "start the database and check that it listens where the component connects (host, port, bind-address); a component that gave up must be restarted after it"),
         rule(Maestro, Finding, "tomcat-context-failed", Critical,
@@ -264,7 +288,7 @@ pub fn built_in() -> Vec<Rule> {
             "a Tomcat component (a connector, a host) did not start: the web interface may not be reachable",
             "read the cause below it (a port already taken, a missing key store) and restart Tomcat"),
         rule(Maestro, Finding, "db-connection-lost", Warning,
-            r"Communications link failure|CommunicationsException|Connection refused.{0,80}3306|Could not create connection to database server",
+            r"CommunicationsException|Could not create connection to database server",
             "the component lost or could not open its database connection",
             "check that the database runs and listens; if it persists after startup, Maestro is not working"),
         rule(Maestro, Finding, "deadlock", Warning,
@@ -283,10 +307,16 @@ pub fn built_in() -> Vec<Rule> {
             r"SQL\w*Exception|com\.mysql\.(cj\.)?jdbc\.exceptions|(JDBC|Jdbc)\w*Exception",
             "an SQL/JDBC error",
             "read the stack trace; at startup it often names a table the replica lacks"),
-        rule(Maestro, Finding, "error-level", Warning,
-            r"\b(SEVERE|ERROR|FATAL)\b",
-            "a line logged at SEVERE/ERROR level",
-            "read it; the tool does not know this message"),
+        // The level word anywhere in a record is not its level (a JVM
+        // argument `-Dlog.level=ERROR` in Tomcat's INFO lines): the record
+        // must be logged at ERROR (its level, see level.rs).
+        Rule {
+            min_level: Some(Level::Error),
+            ..rule(Maestro, Finding, "error-level", Warning,
+                r"\b(SEVERE|ERROR|FATAL|SCHWERWIEGEND|GRAVE|ALLVARLIG)\b",
+                "a record logged at SEVERE/ERROR level",
+                "read it; the tool does not know this message")
+        },
         // ---- InnoDB / MySQL / MariaDB crash recovery (the error log).
         rule(Db, Startup, "db-startup", Info,
             r"\bstarting as process \d+|\bas process \d+\s*(\.\.\.)?\s*$|\bmysqld(\.exe)?: ?Started\b",
@@ -329,7 +359,7 @@ pub fn built_in() -> Vec<Rule> {
             "the database server crashed",
             "the next start runs crash recovery; read whether it completed"),
         rule(Db, Finding, "db-user-refused", Warning,
-            r"Access denied for user '[^']*'@'[^']*'",
+            ACCESS_DENIED,
             "the database refused a user's login",
             "when it is the user of the LUI, HUB or Tracker, that component cannot start: check its password and the user's host grants"),
         rule(Db, Finding, "db-error", Warning,
@@ -371,6 +401,7 @@ struct RuleSpec {
     advice: Option<String>,
     enabled: Option<bool>,
     warn_severity: Option<Severity>,
+    min_level: Option<Level>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -433,6 +464,7 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
                     advice: String::new(),
                     enabled: true,
                     warn_severity: None,
+                    min_level: None,
                 });
                 rules
                     .last_mut()
@@ -462,6 +494,9 @@ pub fn merge_text(rules: &mut Vec<Rule>, text: &str, shown: &str) -> Result<(), 
         }
         if let Some(v) = spec.warn_severity {
             r.warn_severity = Some(v);
+        }
+        if let Some(v) = spec.min_level {
+            r.min_level = Some(v);
         }
     }
     Ok(())
@@ -791,6 +826,56 @@ mod tests {
         .all(|id| id != "db-unreachable"));
     }
 
+    /// A refusal names the database only by its port (3306 as a port, not
+    /// "3306 ms" nor 33060) or by the driver's own wording; the HUB's
+    /// refusal is the HUB's.
+    #[test]
+    fn db_unreachable_is_about_the_database_only() {
+        let set = RuleSet::compile(&built_in(), Pack::Maestro, Severity::Info).unwrap();
+        for line in [
+            "2026-11-26 08:00:00 ERROR [main] x - Cannot reach the HUB (host hub.example.org port 1099): Connection refused",
+            "2026-11-26 08:00:00 ERROR [main] x - Connection refused (after 3306 ms)",
+            "2026-11-26 08:00:00 ERROR [main] x - Connection refused: connect to 10.0.0.5:33060",
+        ] {
+            let got = ids(&set, line);
+            assert!(!got.contains(&"db-unreachable".to_string()), "{line}: {got:?}");
+        }
+        let hub = ids(&set, "2026-11-26 08:00:00 ERROR [main] x - Cannot reach the HUB (host hub.example.org port 1099): Connection refused");
+        assert!(hub.contains(&"hub-unreachable".to_string()), "{hub:?}");
+        for line in [
+            "Caused by: java.net.ConnectException: Connection refused (Connection refused) host 10.0.0.5 port 3306",
+            "java.net.ConnectException: Connection refused: db.example.org:3306",
+        ] {
+            assert!(ids(&set, line).contains(&"db-unreachable".to_string()), "{line}");
+        }
+    }
+
+    /// The markers: LISTSERV Maestro's start and readiness in so many
+    /// words, not any component of it that starts.
+    #[test]
+    fn markers_name_listserv_maestro_itself() {
+        let set = RuleSet::compile(&built_in(), Pack::Maestro, Severity::Info).unwrap();
+        for (line, want) in [
+            ("INFO Starting LISTSERV Maestro", Some("maestro-startup")),
+            ("INFO Starting Maestro scheduler", None),
+            ("ERROR Error while initializing Maestro", None),
+            ("INFO Initializing LISTSERV Maestro", None),
+            ("INFO org.apache.catalina.startup.Catalina.start Server startup in [2477] milliseconds", Some("maestro-ready")),
+            ("INFO Server startup in 4000 ms", Some("maestro-ready")),
+            ("INFO LISTSERV Maestro started", Some("maestro-ready")),
+            ("INFO LISTSERV Maestro startup completed in 812 ms", Some("maestro-ready")),
+            ("INFO LISTSERV Maestro startup completed for 3 of 4 parts", None),
+            ("INFO Maestro scheduler started", None),
+            ("INFO Maestro started the cleanup job", None),
+        ] {
+            let got: Vec<String> = ids(&set, line)
+                .into_iter()
+                .filter(|id| id == "maestro-startup" || id == "maestro-ready")
+                .collect();
+            assert_eq!(got.first().map(String::as_str), want, "{line}");
+        }
+    }
+
     #[test]
     fn a_warn_level_retry_is_a_warning() {
         use crate::level::Level;
@@ -803,7 +888,11 @@ mod tests {
             "unknown level: full severity"
         );
         assert_eq!(r.severity_at(Some(Level::Warn)), Severity::Warning);
-        assert_eq!(r.severity_at(Some(Level::Info)), Severity::Warning);
+        assert_eq!(
+            r.severity_at(Some(Level::Info)),
+            Severity::Critical,
+            "only WARN demotes: an INFO line with a stack under it is no retry"
+        );
         let pool = rules.iter().find(|r| r.id == "db-pool-gave-up").unwrap();
         assert_eq!(pool.severity_at(Some(Level::Warn)), Severity::Critical);
         // A rule file can set it, and it never raises a severity.

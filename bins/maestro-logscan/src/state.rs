@@ -1,12 +1,16 @@
 //! `--incremental`: what was read of each file, kept in the catalog, so a
 //! cron job or a Nagios check reads only what is new. Per file: device,
-//! inode, size, offset (always at a line end), line number, a fingerprint
-//! of its first bytes (up to 4 KiB) and a hash of the last bytes before the
-//! offset (up to 64 KiB: the last records). A file whose inode changed was
-//! rotated (its old self is looked for in the same folder and finished
-//! first); one that shrank, or whose first or last hashed bytes changed,
-//! was truncated or rewritten (copytruncate and new lines, even past the
-//! old offset): it is read again from the start.
+//! inode, offset (always at a line end: a last line still being written,
+//! even one past the line limit, is left for the next run), line number, a
+//! fingerprint of its first bytes (up to 4 KiB) and a hash of the last
+//! bytes before the offset (up to 64 KiB: the last records). Both are of
+//! the bytes as they were read ([`SeenBytes`]), never read again after the
+//! scan: a file rewritten in between must not lend its new bytes to the
+//! old offset. A file whose inode changed was rotated (its old self is
+//! looked for in the same folder and finished first); one that shrank, or
+//! whose first or last hashed bytes changed, was truncated or rewritten
+//! (copytruncate and new lines, even past the old offset): it is read
+//! again from the start.
 
 use maestro_common::catalog::{Catalog, Migration};
 use std::io::{Read, Seek, SeekFrom};
@@ -36,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE logscan_files ADD COLUMN head_len INTEGER NOT NULL DEFAULT 0;
           ALTER TABLE logscan_files ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';",
     },
+    Migration {
+        version: 3,
+        description: "logscan: the file size is not kept (the offset and fingerprints tell)",
+        sql: "ALTER TABLE logscan_files DROP COLUMN size;",
+    },
 ];
 
 /// How many of a file's first bytes its fingerprint covers.
@@ -48,7 +57,6 @@ pub const MAX_TAIL: u64 = 64 * 1024;
 pub struct FileState {
     pub device: u64,
     pub inode: u64,
-    pub size: u64,
     pub offset: u64,
     pub line: u64,
     pub tail_start: u64,
@@ -80,7 +88,7 @@ pub fn open(state_dir: &Path) -> Result<Catalog, maestro_common::catalog::Catalo
 
 pub fn load(c: &Catalog, path: &str) -> rusqlite::Result<Option<FileState>> {
     let mut stmt = c.conn().prepare(
-        "SELECT device, inode, size, offset, line, tail_start, tail_hash, head_len, head_hash FROM logscan_files WHERE path = ?1",
+        "SELECT device, inode, offset, line, tail_start, tail_hash, head_len, head_hash FROM logscan_files WHERE path = ?1",
     )?;
     let mut rows = stmt.query([path])?;
     match rows.next()? {
@@ -88,13 +96,12 @@ pub fn load(c: &Catalog, path: &str) -> rusqlite::Result<Option<FileState>> {
         Some(r) => Ok(Some(FileState {
             device: r.get::<_, i64>(0)? as u64,
             inode: r.get::<_, i64>(1)? as u64,
-            size: r.get::<_, i64>(2)? as u64,
-            offset: r.get::<_, i64>(3)? as u64,
-            line: r.get::<_, i64>(4)? as u64,
-            tail_start: r.get::<_, i64>(5)? as u64,
-            tail_hash: r.get(6)?,
-            head_len: r.get::<_, i64>(7)? as u64,
-            head_hash: r.get(8)?,
+            offset: r.get::<_, i64>(2)? as u64,
+            line: r.get::<_, i64>(3)? as u64,
+            tail_start: r.get::<_, i64>(4)? as u64,
+            tail_hash: r.get(5)?,
+            head_len: r.get::<_, i64>(6)? as u64,
+            head_hash: r.get(7)?,
         })),
     }
 }
@@ -107,17 +114,16 @@ pub fn save(
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     c.write(|tx| {
         tx.execute(
-            "INSERT INTO logscan_files (path, device, inode, size, offset, line, tail_start, tail_hash, updated_at, head_len, head_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            "INSERT INTO logscan_files (path, device, inode, offset, line, tail_start, tail_hash, updated_at, head_len, head_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (path) DO UPDATE SET device = excluded.device, inode = excluded.inode,
-               size = excluded.size, offset = excluded.offset, line = excluded.line,
+               offset = excluded.offset, line = excluded.line,
                tail_start = excluded.tail_start, tail_hash = excluded.tail_hash, updated_at = excluded.updated_at,
                head_len = excluded.head_len, head_hash = excluded.head_hash",
             rusqlite::params![
                 path,
                 s.device as i64,
                 s.inode as i64,
-                s.size as i64,
                 s.offset as i64,
                 s.line as i64,
                 s.tail_start as i64,
@@ -147,12 +153,149 @@ pub fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
 
 /// FNV-1a 64, written out: stable across Rust versions, unlike std's hasher.
 fn fnv1a(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_from(0xcbf2_9ce4_8422_2325, data)
+}
+
+/// FNV-1a 64 continued from the hash of the bytes before `data`.
+fn fnv1a_from(mut h: u64, data: &[u8]) -> u64 {
     for &b in data {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+fn hash_text(h: u64) -> String {
+    format!("fnv1a64:{h:016x}")
+}
+
+/// A saved hash continued over `data` (None: not a hash this tool wrote).
+fn continue_hash(saved: &str, data: &[u8]) -> Option<String> {
+    let h = u64::from_str_radix(saved.strip_prefix("fnv1a64:")?, 16).ok()?;
+    Some(hash_text(fnv1a_from(h, data)))
+}
+
+/// What a reader saw of a file, as it read it: the bytes from where it
+/// began up to [`HEAD_BYTES`] into the file, and the last `keep` bytes.
+/// Fingerprints come from these, not from reading the file again, which
+/// may have been rewritten since.
+#[derive(Debug, Clone)]
+pub struct SeenBytes {
+    /// The file offset of the first byte seen.
+    pub start: u64,
+    /// The file offset after the last byte seen.
+    pub pos: u64,
+    /// The bytes seen below [`HEAD_BYTES`], from `start` on.
+    pub head: Vec<u8>,
+    /// The last bytes seen (at most `keep`, once trimmed), ending at `pos`.
+    tail: Vec<u8>,
+    keep: usize,
+}
+
+impl SeenBytes {
+    pub fn new(start: u64, keep: usize) -> SeenBytes {
+        SeenBytes {
+            start,
+            pos: start,
+            head: Vec::new(),
+            tail: Vec::new(),
+            keep,
+        }
+    }
+
+    pub fn saw(&mut self, bytes: &[u8]) {
+        if self.pos < HEAD_BYTES {
+            let n = ((HEAD_BYTES - self.pos) as usize).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..n]);
+        }
+        self.pos += bytes.len() as u64;
+        let bytes = &bytes[bytes.len().saturating_sub(self.keep)..];
+        if self.tail.len() + bytes.len() > 2 * self.keep {
+            let drop = (self.tail.len() + bytes.len())
+                .saturating_sub(self.keep)
+                .min(self.tail.len());
+            self.tail.drain(..drop);
+        }
+        self.tail.extend_from_slice(bytes);
+    }
+
+    /// The bytes seen in `[from, to)`, when all of them are still kept.
+    pub fn range(&self, from: u64, to: u64) -> Option<&[u8]> {
+        let tail_start = self.pos - self.tail.len() as u64;
+        if from < tail_start || to > self.pos || from > to {
+            return None;
+        }
+        let a = (from - tail_start) as usize;
+        let b = (to - tail_start) as usize;
+        Some(&self.tail[a..b])
+    }
+
+    /// The first offset whose byte is still kept.
+    pub fn kept_from(&self) -> u64 {
+        self.pos - self.tail.len() as u64
+    }
+}
+
+/// A reader that shows every byte it passes on to a [`SeenBytes`].
+pub struct Tapped<'a, R: Read + ?Sized> {
+    pub inner: &'a mut R,
+    pub seen: &'a mut SeenBytes,
+}
+
+impl<R: Read + ?Sized> Read for Tapped<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.saw(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The fingerprints to save after an incremental run that read from
+/// `seen.start` and consumed whole lines up to `end`, given what was saved
+/// before (verified by [`decide`] when the run resumed from it):
+/// `(head_len, head_hash, tail_start, tail_hash)`.
+pub fn fingerprints(
+    seen: &SeenBytes,
+    end: u64,
+    saved: Option<&FileState>,
+) -> (u64, String, u64, String) {
+    let start = seen.start;
+    let resumed = saved.filter(|s| start > 0 && s.offset == start);
+    // The first bytes: all read now, or the saved ones continued.
+    let head_len = end.min(HEAD_BYTES);
+    let head = if start == 0 {
+        seen.head
+            .get(..head_len as usize)
+            .map(|b| hash_text(fnv1a(b)))
+    } else {
+        match resumed {
+            Some(s) if s.head_len == head_len => Some(s.head_hash.clone()),
+            Some(s) if s.head_len == start && head_len > start => seen
+                .head
+                .get(..(head_len - start) as usize)
+                .and_then(|b| continue_hash(&s.head_hash, b)),
+            _ => None,
+        }
+    };
+    let (head_len, head) = match head {
+        Some(h) => (head_len, h),
+        None => (0, String::new()),
+    };
+    // The last bytes before the end: the saved range continued while it
+    // stays short, else what is still kept of this run's bytes.
+    let tail = resumed.and_then(|s| {
+        if end - s.tail_start > 2 * MAX_TAIL {
+            return None;
+        }
+        let new = seen.range(start, end)?;
+        Some((s.tail_start, continue_hash(&s.tail_hash, new)?))
+    });
+    let (tail_start, tail_hash) = tail.unwrap_or_else(|| {
+        let from = end.saturating_sub(MAX_TAIL).max(seen.kept_from()).min(end);
+        let bytes = seen.range(from, end).unwrap_or(&[]);
+        (from, hash_text(fnv1a(bytes)))
+    });
+    (head_len, head, tail_start, tail_hash)
 }
 
 /// Hash the bytes `[start, end)` of a file (the start moved up so that at
@@ -165,7 +308,7 @@ pub fn tail_hash(file: &mut std::fs::File, start: u64, end: u64) -> std::io::Res
     if (buf.len() as u64) < end - start {
         return Ok((start, String::new()));
     }
-    Ok((start, format!("fnv1a64:{:016x}", fnv1a(&buf))))
+    Ok((start, hash_text(fnv1a(&buf))))
 }
 
 /// The fingerprint of a file's first bytes: how many (at most
@@ -242,7 +385,6 @@ mod tests {
             head_hash: head,
             device: dev,
             inode: ino,
-            size: 18,
             offset: 18,
             line: 2,
             tail_start: start,
@@ -301,5 +443,72 @@ mod tests {
             find_rotated(dir.path(), s2.device, s2.inode),
             Some(dir.path().join("a.log.1"))
         );
+    }
+
+    /// The fingerprints saved are those of the bytes as read: from a whole
+    /// read they equal the file's; resumed, the saved ones continue over
+    /// the new bytes and still equal the file's.
+    #[test]
+    fn fingerprints_come_from_the_bytes_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        let mut text = Vec::new();
+        for i in 0..300 {
+            text.extend_from_slice(format!("2026-11-26 08:00:00 INFO line {i}\n").as_bytes());
+        }
+        let first = 1000usize; // a resume point under HEAD_BYTES
+        let first = first + text[first..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        std::fs::write(&log, &text[..first]).unwrap();
+        let mut seen = SeenBytes::new(0, (2 * MAX_TAIL) as usize);
+        seen.saw(&text[..first]);
+        let (hl, hh, ts, th) = fingerprints(&seen, first as u64, None);
+        let mut f = std::fs::File::open(&log).unwrap();
+        assert_eq!((hl, hh.clone()), head_hash(&mut f, first as u64).unwrap());
+        assert_eq!(
+            (ts, th.clone()),
+            tail_hash(&mut f, 0, first as u64).unwrap()
+        );
+        let saved = FileState {
+            device: 0,
+            inode: 0,
+            offset: first as u64,
+            line: 0,
+            tail_start: ts,
+            tail_hash: th,
+            head_len: hl,
+            head_hash: hh,
+        };
+        // The rest, read by a run that resumed at `first`; a partial line
+        // after the end is seen but not consumed.
+        let end = text.len();
+        std::fs::write(&log, &text).unwrap();
+        let mut seen = SeenBytes::new(first as u64, (2 * MAX_TAIL) as usize);
+        seen.saw(&text[first..]);
+        seen.saw(b"2026-11-26 08:00:00 INFO half a li");
+        let (hl, hh, ts, th) = fingerprints(&seen, end as u64, Some(&saved));
+        let mut f = std::fs::File::open(&log).unwrap();
+        assert_eq!((hl, hh), head_hash(&mut f, end as u64).unwrap());
+        assert_eq!(ts, 0, "the saved range continued");
+        assert_eq!((ts, th), tail_hash(&mut f, ts, end as u64).unwrap());
+        // Nothing new: the saved fingerprints stay.
+        let seen = SeenBytes::new(first as u64, 16);
+        let got = fingerprints(&seen, first as u64, Some(&saved));
+        assert_eq!(
+            got,
+            (
+                saved.head_len,
+                saved.head_hash.clone(),
+                saved.tail_start,
+                saved.tail_hash.clone()
+            )
+        );
+        // The kept tail is the last bytes, however they came.
+        let mut seen = SeenBytes::new(0, 8);
+        for chunk in text.chunks(7) {
+            seen.saw(chunk);
+        }
+        let n = text.len() as u64;
+        assert_eq!(seen.range(n - 8, n), Some(&text[text.len() - 8..]));
+        assert_eq!(seen.head.len() as u64, HEAD_BYTES.min(n));
     }
 }

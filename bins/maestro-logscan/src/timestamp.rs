@@ -18,7 +18,10 @@ pub enum TimestampFormat {
     /// `2026-11-26T08:00:01.123`, `2026-11-26 08:00:01,123`, with an optional
     /// zone; also MySQL/MariaDB's `2026-11-26  8:00:01` (hour padded with a space).
     Iso8601,
-    /// java.util.logging's SimpleFormatter: `Nov 26, 2026 8:00:01 AM`.
+    /// java.util.logging's SimpleFormatter: `Nov 26, 2026 8:00:01 AM`,
+    /// also in the JVM's language (`Nov. 26, 2026 8:00:01 PM` in German,
+    /// `déc. 3, 2026 ...` in French, `a. m.` in Spanish, `FM`/`EM` in
+    /// Swedish).
     JavaUtilLogging,
     /// Tomcat's OneLineFormatter: `26-Nov-2026 08:00:01.123`.
     Tomcat,
@@ -310,11 +313,127 @@ fn month(b: &[u8], i: usize) -> Option<u32> {
         .map(|p| p as u32 + 1)
 }
 
+/// Short month names as java.util.logging writes them (`%tb`) in the
+/// JVM's language, lower-cased, without a trailing dot: English, German
+/// (also Austrian `jän`), French, Spanish, Italian, Portuguese, Dutch,
+/// the Scandinavian languages, Finnish, Polish and Czech.
+const JUL_MONTHS: [(&str, u32); 80] = [
+    ("jan", 1),
+    ("janv", 1),
+    ("jän", 1),
+    ("ene", 1),
+    ("gen", 1),
+    ("sty", 1),
+    ("tammik", 1),
+    ("led", 1),
+    ("feb", 2),
+    ("févr", 2),
+    ("fev", 2),
+    ("lut", 2),
+    ("helmik", 2),
+    ("úno", 2),
+    ("mar", 3),
+    ("mär", 3),
+    ("märz", 3),
+    ("mrz", 3),
+    ("mars", 3),
+    ("mrt", 3),
+    ("maalisk", 3),
+    ("bře", 3),
+    ("apr", 4),
+    ("avr", 4),
+    ("abr", 4),
+    ("kwi", 4),
+    ("huhtik", 4),
+    ("dub", 4),
+    ("may", 5),
+    ("mai", 5),
+    ("mag", 5),
+    ("mei", 5),
+    ("maj", 5),
+    ("toukok", 5),
+    ("kvě", 5),
+    ("jun", 6),
+    ("juni", 6),
+    ("juin", 6),
+    ("giu", 6),
+    ("cze", 6),
+    ("kesäk", 6),
+    ("čvn", 6),
+    ("jul", 7),
+    ("juli", 7),
+    ("juil", 7),
+    ("juill", 7),
+    ("lug", 7),
+    ("lip", 7),
+    ("heinäk", 7),
+    ("čvc", 7),
+    ("aug", 8),
+    ("août", 8),
+    ("ago", 8),
+    ("sie", 8),
+    ("elok", 8),
+    ("srp", 8),
+    ("sep", 9),
+    ("sept", 9),
+    ("set", 9),
+    ("wrz", 9),
+    ("syysk", 9),
+    ("zář", 9),
+    ("oct", 10),
+    ("okt", 10),
+    ("ott", 10),
+    ("out", 10),
+    ("paź", 10),
+    ("lokak", 10),
+    ("říj", 10),
+    ("nov", 11),
+    ("lis", 11),
+    ("marrask", 11),
+    ("dec", 12),
+    ("dez", 12),
+    ("dic", 12),
+    ("déc", 12),
+    ("des", 12),
+    ("gru", 12),
+    ("jouluk", 12),
+    ("pro", 12),
+];
+
+/// The morning and afternoon markers java.util.logging writes (`%Tp`):
+/// (marker, afternoon).
+const JUL_AM_PM: [(&str, bool); 14] = [
+    ("AM", false),
+    ("PM", true),
+    ("A.M.", false),
+    ("P.M.", true),
+    ("A.\u{a0}M.", false),
+    ("P.\u{a0}M.", true),
+    ("FM", false),
+    ("EM", true),
+    ("AP.", false),
+    ("IP.", true),
+    ("DOP.", false),
+    ("ODP.", true),
+    ("DA MANHÃ", false),
+    ("DA TARDE", true),
+];
+
+/// A JUL month name at the start of `b` and the bytes it took.
+fn jul_month(b: &[u8]) -> Option<(u32, usize)> {
+    let end = b.iter().take(12).position(|&c| c == b' ')?;
+    let word = b[..end].strip_suffix(b".").unwrap_or(&b[..end]);
+    JUL_MONTHS
+        .iter()
+        .find(|(name, _)| word.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|&(_, m)| (m, end))
+}
+
 fn jul(b: &[u8]) -> Option<(Fields, usize)> {
-    let mo = month(b, 0)?;
-    at(b, 3, b' ')?;
-    let (d, w) = num_1_2(b, 4)?;
-    let mut i = 4 + w;
+    let (mo, mut i) = jul_month(b)?;
+    at(b, i, b' ')?;
+    let (d, w) = num_1_2(b, i + 1)?;
+    i += 1 + w;
     at(b, i, b',')?;
     at(b, i + 1, b' ')?;
     let y = num(b, i + 2, 4)?;
@@ -323,16 +442,20 @@ fn jul(b: &[u8]) -> Option<(Fields, usize)> {
     let (h, mi, s, w) = hms(b, i + 1)?;
     i += 1 + w;
     at(b, i, b' ')?;
-    let pm = match b.get(i + 1..i + 3) {
-        Some(x) if x.eq_ignore_ascii_case(b"AM") => false,
-        Some(x) if x.eq_ignore_ascii_case(b"PM") => true,
-        _ => return None,
-    };
+    let rest = &b[i + 1..];
+    let (marker, pm) = JUL_AM_PM.iter().find(|(m, _)| {
+        rest.get(..m.len())
+            .is_some_and(|x| x.eq_ignore_ascii_case(m.as_bytes()))
+    })?;
+    // The marker is a word of its own (the source class follows).
+    if !matches!(rest.get(marker.len()), None | Some(b' ')) {
+        return None;
+    }
     if !(1..=12).contains(&h) {
         return None;
     }
-    let h24 = (h % 12) + if pm { 12 } else { 0 };
-    Some((make(y as i32, mo, d, h24, mi, s, 0)?, i + 3))
+    let h24 = (h % 12) + if *pm { 12 } else { 0 };
+    Some((make(y as i32, mo, d, h24, mi, s, 0)?, i + 1 + marker.len()))
 }
 
 fn tomcat(b: &[u8]) -> Option<(Fields, usize)> {
@@ -466,6 +589,44 @@ mod tests {
         ];
         for (f, line, want, len) in cases {
             assert_eq!(f.parse(line.as_bytes()), Some((t(want), len)), "{line}");
+        }
+    }
+
+    /// java.util.logging in the JVM's language (the lines are what Java 17
+    /// writes with -Duser.language=...).
+    #[test]
+    fn jul_headers_in_other_languages() {
+        for (line, want) in [
+            (
+                "Nov. 27, 2026 10:41:36 PM com.example.X main",
+                "2026-11-27 22:41:36",
+            ),
+            ("März 5, 2026 9:00:00 AM x y", "2026-03-05 09:00:00"),
+            ("déc. 5, 2026 9:00:00 PM x y", "2026-12-05 21:00:00"),
+            ("janv. 5, 2026 9:00:00 AM x y", "2026-01-05 09:00:00"),
+            ("ene 5, 2026 9:00:00 P.\u{a0}M. x y", "2026-01-05 21:00:00"),
+            ("okt. 5, 2026 9:00:00 EM x y", "2026-10-05 21:00:00"),
+            ("mrt. 5, 2026 12:00:00 A.M. x y", "2026-03-05 00:00:00"),
+            ("out. 5, 2026 9:00:00 DA TARDE x y", "2026-10-05 21:00:00"),
+        ] {
+            let got = TimestampFormat::JavaUtilLogging.parse(line.as_bytes());
+            assert_eq!(got.map(|(t, _)| t), Some(t(want)), "{line}");
+        }
+        let (_, n) = TimestampFormat::JavaUtilLogging
+            .parse("Nov. 27, 2026 10:41:36 PM com.example.X main".as_bytes())
+            .unwrap();
+        assert_eq!(n, "Nov. 27, 2026 10:41:36 PM".len());
+        for not in [
+            "Nov 27, 2026 10:41:36 PMx y",
+            "Foo 27, 2026 10:41:36 PM x",
+            "Nov. 27, 2026 10:41:36 XX x",
+        ] {
+            assert!(
+                TimestampFormat::JavaUtilLogging
+                    .parse(not.as_bytes())
+                    .is_none(),
+                "{not}"
+            );
         }
     }
 

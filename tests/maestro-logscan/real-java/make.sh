@@ -8,10 +8,15 @@
 # read the committed files and need no JDK. README.md says what each file is.
 #
 #   tests/maestro-logscan/real-java/make.sh
+#   ONLY="pool-c3p0-jul tomcat-shutdown-port" tests/maestro-logscan/real-java/make.sh
+#
+# With ONLY (output names, without .log), only those files are made again
+# and the others are left as they are (MariaDB's error log is then not
+# copied: it is the whole run's).
 #
 # Needs the Debian packages default-jdk-headless tomcat10 libmariadb-java
 # liblog4j1.2-java liblog4j2-java libhikaricp-java libcommons-dbcp2-java
-# libslf4j-java mariadb-server (installed when missing). Everything runs on
+# libslf4j-java libc3p0-java mariadb-server (installed when missing). Everything runs on
 # 127.0.0.1 in a scratch folder, every wait is bounded, and the servers it
 # starts are stopped when it ends.
 set -euo pipefail
@@ -19,8 +24,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$HERE/logs
 WORK=/tmp/maestro-logscan-real-java
 JAVA_OPTS_COMMON=(-Duser.language=en -Duser.country=US -Duser.timezone=UTC)
+# A JVM in another language and time zone than the host's: java.util.logging
+# (and Tomcat through it) then writes German month and level names.
+JAVA_OPTS_DE=(-Duser.language=de -Duser.country=DE -Duser.timezone=America/New_York)
 PKGS=(default-jdk-headless tomcat10 libmariadb-java liblog4j1.2-java liblog4j2-java
-      libhikaricp-java libcommons-dbcp2-java libslf4j-java mariadb-server)
+      libhikaricp-java libcommons-dbcp2-java libslf4j-java libc3p0-java mariadb-server)
+want() { [[ -z ${ONLY:-} || " $ONLY " == *" $1 "* ]]; }
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -40,7 +49,7 @@ cleanup() {  # each server runs in a process group of its own (setsid)
 trap cleanup EXIT
 rm -rf "$WORK"
 mkdir -p "$WORK" "$OUT"
-rm -rf "${OUT:?}"/*
+[[ -n ${ONLY:-} ]] || rm -rf "${OUT:?}"/*
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
@@ -84,7 +93,7 @@ DEAD_URL=jdbc:mariadb://127.0.0.1:$DEAD_PORT/maestro
 # The pools are on every class path (the program refers to them); they run
 # with java.util.logging only (slf4j-jdk14; Commons Logging and Tomcat's
 # JULI default to it).
-CP_BASE=$MARIADB_JAR:$J/HikariCP.jar:$J/slf4j-api.jar:$J/commons-dbcp2.jar:$J/commons-pool2.jar:$J/commons-logging.jar:$TC/lib/tomcat-jdbc.jar:$TC/bin/tomcat-juli.jar
+CP_BASE=$MARIADB_JAR:$J/HikariCP.jar:$J/slf4j-api.jar:$J/commons-dbcp2.jar:$J/commons-pool2.jar:$J/commons-logging.jar:$TC/lib/tomcat-jdbc.jar:$TC/bin/tomcat-juli.jar:$J/c3p0.jar
 CP_JUL=$CP_BASE:$J/slf4j-jdk14.jar
 CP_LOG4J1=$CP_BASE:$J/log4j-1.2.jar
 CP_LOG4J2=$CP_BASE:$J/log4j-api.jar:$J/log4j-core.jar
@@ -93,17 +102,21 @@ javac -nowarn -d "$WORK/probe" -cp "$CP_JUL:$J/log4j-1.2.jar:$J/log4j-api.jar:$J
 
 probe() { # probe LOGGER SCENARIO OUTFILE URL USER PASSWORD [GO]
   local logger=$1 scenario=$2 out=$3; shift 3
-  local cp opts=()
+  want "$(basename "$out" .log)" || return 0
+  local cp opts=() jvm=("${JAVA_OPTS_COMMON[@]}")
+  [[ $out != *-de.log ]] || jvm=("${JAVA_OPTS_DE[@]}")
   case $logger in
     jul)
       cp=$CP_JUL
       sed "s|^java.util.logging.FileHandler.pattern=.*|java.util.logging.FileHandler.pattern=$out|" \
         "$HERE/probe/jul.properties" >"$WORK/jul.properties"
-      opts=(-Djava.util.logging.config.file="$WORK/jul.properties") ;;
+      # (c3p0 would take log4j 1.2, which a Debian jar's manifest brings in.)
+      opts=(-Djava.util.logging.config.file="$WORK/jul.properties"
+            -Dcom.mchange.v2.log.MLog=com.mchange.v2.log.jdk14logging.Jdk14MLog) ;;
     log4j1) cp=$CP_LOG4J1; opts=(-Dlog4j.configuration="file:$HERE/probe/log4j.properties") ;;
     log4j2) cp=$CP_LOG4J2; opts=(-Dlog4j2.configurationFile="$HERE/probe/log4j2.xml") ;;
   esac
-  timeout 120 java "${JAVA_OPTS_COMMON[@]}" "${opts[@]}" -Dprobe.log="$out" \
+  timeout 120 java "${jvm[@]}" "${opts[@]}" -Dprobe.log="$out" \
     -cp "$WORK/probe:$cp" LuiDbProbe "$logger" "$scenario" "$@"
   rm -f "$out.lck"
 }
@@ -114,11 +127,15 @@ for logger in jul log4j1 log4j2; do
   probe "$logger" denied "$OUT/jdbc-denied-$logger.log" "$URL" lui wrong-password
   probe "$logger" tables "$OUT/jdbc-tables-$logger.log" "$URL" lui lui-secret
 done
-for pool in hikari dbcp2 tomcat-jdbc; do
+for pool in hikari dbcp2 tomcat-jdbc c3p0; do
   probe jul "$pool" "$OUT/pool-$pool-jul.log" "$DEAD_URL" lui lui-secret
 done
+# The same program in German, on New York time.
+probe jul clean "$OUT/jdbc-clean-jul-de.log" "$URL" lui lui-secret
+probe jul refused "$OUT/jdbc-refused-jul-de.log" "$DEAD_URL" lui lui-secret
 # The database is still starting: one failed attempt, then it is up.
 for logger in jul log4j2; do
+  want "jdbc-retry-$logger" || continue
   stop_db
   GO=$WORK/go-$logger
   probe "$logger" retry "$OUT/jdbc-retry-$logger.log" "$URL" lui lui-secret "$GO" &
@@ -135,7 +152,12 @@ mkdir -p "$WEBAPP/classes"
 javac -nowarn -d "$WEBAPP/classes" -cp "$TC/lib/servlet-api.jar" "$HERE"/webapp/src/*.java
 tomcat() { # tomcat SCENARIO [URL USER PASSWORD]
   local scenario=$1 url=${2:-$URL} user=${3:-lui} password=${4:-lui-secret}
-  local base=$WORK/tomcat-$scenario port holder=
+  local base=$WORK/tomcat-$scenario port holder= jvm=("${JAVA_OPTS_COMMON[@]}")
+  want "tomcat-$scenario" || return 0
+  if [[ $scenario == de-* ]]; then  # the web application's own scenario, in German
+    jvm=("${JAVA_OPTS_DE[@]}")
+    scenario=${scenario#de-}
+  fi
   port=$(free_port)
   mkdir -p "$base"/{conf,logs,temp,work,webapps/lui/WEB-INF/lib}
   cp -r /etc/tomcat10/. "$base/conf/"
@@ -148,6 +170,17 @@ tomcat() { # tomcat SCENARIO [URL USER PASSWORD]
     # A web.xml cut off in the middle (a copy that stopped halfway).
     head -c 700 "$base/webapps/lui/WEB-INF/web.xml" >"$base/x" && mv "$base/x" "$base/webapps/lui/WEB-INF/web.xml"
   fi
+  if [[ $scenario == shutdown-port ]]; then
+    # Another instance holds the shutdown port: Tomcat logs "Server startup
+    # in" first, then that it cannot listen for the shutdown command.
+    local sport
+    sport=$(free_port)
+    sed -i -e "s|<Server port=\"-1\"|<Server port=\"$sport\"|" "$base/conf/server.xml"
+    python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$sport)); s.listen(); time.sleep(120)" &
+    holder=$!
+    PIDS+=("$holder")
+    sleep 0.5
+  fi
   if [[ $scenario == port-in-use ]]; then
     # Another program (an old instance) holds the HTTP port.
     python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(120)" &
@@ -156,7 +189,7 @@ tomcat() { # tomcat SCENARIO [URL USER PASSWORD]
     sleep 0.5
   fi
   CATALINA_HOME=$TC CATALINA_BASE=$base CATALINA_TMPDIR=$base/temp \
-    JAVA_OPTS="${JAVA_OPTS_COMMON[*]}" setsid timeout 180 "$TC/bin/catalina.sh" run >"$base/console.out" 2>&1 &
+    JAVA_OPTS="${jvm[*]}" setsid timeout 180 "$TC/bin/catalina.sh" run >"$base/console.out" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   # The file handlers write asynchronously; the console has it at once.
@@ -164,12 +197,13 @@ tomcat() { # tomcat SCENARIO [URL USER PASSWORD]
   sleep 1
   # Stop it as systemd does (SIGTERM to the JVM; catalina.sh run execs it).
   # ($pid is timeout(1), which passes the signal on to the JVM.)
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null || true  # (it may have stopped itself)
   wait "$pid" || true
   [[ -z $holder ]] || kill -KILL "$holder"
-  mkdir -p "$OUT/tomcat-$scenario"
+  local dir=$OUT/$(basename "$base")
+  mkdir -p "$dir"
   for f in catalina localhost; do  # a web.xml that does not parse gets no localhost log
-    if [[ -e $(echo "$base"/logs/$f.*.log) ]]; then cp "$base"/logs/$f.*.log "$OUT/tomcat-$scenario/$f.log"; fi
+    if [[ -e $(echo "$base"/logs/$f.*.log) ]]; then cp "$base"/logs/$f.*.log "$dir/$f.log"; fi
   done
 }
 tomcat clean
@@ -180,13 +214,16 @@ tomcat filter
 tomcat servlet
 tomcat webxml
 tomcat port-in-use
+tomcat shutdown-port
+tomcat de-clean
+tomcat de-listener-refused "$DEAD_URL"
 stop_db
-cp "$DB/mariadb.err" "$OUT/mariadb.err"
+[[ -n ${ONLY:-} ]] || cp "$DB/mariadb.err" "$OUT/mariadb.err"
 
 # Paths of this run's scratch folder and ports say nothing the tests need,
 # but keep the files the same from run to run where that is cheap.
 {
-  echo "made: $(date -u '+%Y-%m-%d %H:%M:%S UTC') by make.sh"
+  echo "made: $(date -u '+%Y-%m-%d %H:%M:%S UTC') by make.sh${ONLY:+ (ONLY=\"$ONLY\": the other files in an earlier run)}"
   java -version 2>&1 | head -1
   dpkg-query -W -f '${Package} ${Version}\n' "${PKGS[@]}" libtomcat10-java
   echo "MariaDB Connector/J jar: $(basename "$MARIADB_JAR")"

@@ -7,7 +7,7 @@
 //   java LuiDbProbe LOGGER SCENARIO URL USER PASSWORD [GO_FILE]
 //
 // LOGGER: jul | log4j1 | log4j2 (each writes the file named by -Dprobe.log)
-// SCENARIO: clean | refused | denied | retry | tables | hikari | dbcp2 | tomcat-jdbc
+// SCENARIO: clean | refused | denied | retry | tables | hikari | dbcp2 | tomcat-jdbc | c3p0
 
 import java.io.File;
 import java.sql.Connection;
@@ -76,7 +76,7 @@ public class LuiDbProbe {
             case "refused": case "denied": connectOnce(url, user, pass); break;
             case "retry": retry(url, user, pass, new File(a[5])); break;
             case "tables": checkTables(url, user, pass); break;
-            case "hikari": case "dbcp2": case "tomcat-jdbc": pool(scenario, url, user, pass); break;
+            case "hikari": case "dbcp2": case "tomcat-jdbc": case "c3p0": pool(scenario, url, user, pass); break;
             default: throw new IllegalArgumentException(scenario);
         }
         if (logger.equals("log4j2")) {
@@ -146,6 +146,19 @@ public class LuiDbProbe {
                     cfg.setPassword(pass);
                     cfg.setConnectionTimeout(3000);
                     ds = new com.zaxxer.hikari.HikariDataSource(cfg);
+                    break;
+                }
+                case "c3p0": {
+                    // Gives up after a few quick attempts (30, a second
+                    // apart, by default), and says so at WARNING.
+                    com.mchange.v2.c3p0.ComboPooledDataSource c = new com.mchange.v2.c3p0.ComboPooledDataSource();
+                    c.setDriverClass("org.mariadb.jdbc.Driver");
+                    c.setJdbcUrl(url);
+                    c.setUser(user);
+                    c.setPassword(pass);
+                    c.setAcquireRetryAttempts(5);
+                    c.setAcquireRetryDelay(200);
+                    ds = c;
                     break;
                 }
                 case "dbcp2": {
