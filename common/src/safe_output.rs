@@ -6,7 +6,9 @@
 //!   a password in its user-info, an error quoting a config value. Every
 //!   secret a tool loads is registered here, and every string that leaves
 //!   the tool (report records, diagnostics) has each registered value, and
-//!   the password of any `scheme://user:password@` URL, replaced by `***`.
+//!   the password of any `scheme://user:password@` URL and the value of any
+//!   `password=` style parameter (a JDBC URL's `;password=...`, a query's
+//!   `&pwd=...`), replaced by `***`.
 //! - **control characters**: a file named `new\nOK  forged: line` would print
 //!   a forged line, an ESC sequence would reach the terminal. Text and
 //!   nagios output escape them (`\n`, `\x1b`, `\u{202e}`); JSON escapes them
@@ -30,6 +32,14 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 /// `scheme://user:password@`: the password is masked whatever its source.
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@]*):([^\s/@]*)@").expect("a valid regex")
+});
+
+/// `password=VALUE` inside a value: connection strings and JDBC URLs carry
+/// credentials as parameters (`;user=sa;password=...`, `?pwd=...`). The
+/// value ends at a separator of such strings, a quote or white space.
+static PARAM_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(password|passwd|passphrase|pwd|pass)(\s*=\s*)([^\s;&,"'<>]+)"#)
+        .expect("a valid regex")
 });
 
 /// Remember `value` as a secret: from now on it is masked in everything the
@@ -68,6 +78,13 @@ pub fn mask_secrets(text: &str) -> Cow<'_, str> {
         out = Cow::Owned(
             URL_PASSWORD
                 .replace_all(&out, format!("${{1}}:{MASK}@").as_str())
+                .into_owned(),
+        );
+    }
+    if PARAM_PASSWORD.is_match(&out) {
+        out = Cow::Owned(
+            PARAM_PASSWORD
+                .replace_all(&out, format!("${{1}}${{2}}{MASK}").as_str())
                 .into_owned(),
         );
     }
@@ -227,6 +244,24 @@ mod tests {
         // No password, nothing masked.
         assert_eq!(mask_secrets("http://user@host/x"), "http://user@host/x");
         assert_eq!(mask_secrets("mail me: a@b.c"), "mail me: a@b.c");
+    }
+
+    #[test]
+    fn password_parameters_are_masked_in_connection_strings() {
+        assert_eq!(
+            mask_secrets("JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=Sup3rSecret"),
+            "JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=***"
+        );
+        assert_eq!(
+            mask_secrets(r#"{"value":"jdbc:mysql://db/m?user=maestro&password=An0therSecret&useSSL=false"}"#),
+            r#"{"value":"jdbc:mysql://db/m?user=maestro&password=***&useSSL=false"}"#
+        );
+        assert_eq!(mask_secrets("PWD = x1y2; Pass=z"), "PWD = ***; Pass=***");
+        // Not a parameter: the words alone, and words that end in "pass".
+        assert_eq!(
+            mask_secrets("password authentication failed; bypass=on"),
+            "password authentication failed; bypass=on"
+        );
     }
 
     #[test]
