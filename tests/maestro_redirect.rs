@@ -330,7 +330,14 @@ fn a_secondary_that_lags_is_a_warning_with_its_serial_and_notify_catches_it_up()
     wait_for(&d.lab, NS2, &format!("maestro.{ZONE}"), HERE);
 
     // Down during the next update, then up again from its zone file: it
-    // serves the old records until the next NOTIFY or refresh.
+    // serves the old records until the next NOTIFY or refresh. The names
+    // move to another address of this server.
+    support::redirect_lab::must(
+        d.lab
+            .command("f", "ip")
+            .args(["addr", "add", "198.18.0.7/32", "dev", "eth0"]),
+        "a second address of this server",
+    );
     d.secondary.kill();
     let c2 = write(
         d.dir.path(),
@@ -568,8 +575,12 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
         )
         .unwrap();
     drop(journal);
+    // Taken, because the primary is fenced, but it still answers after
+    // the announcement: the fence did not silence it (an isolate fence is
+    // a firewall on this server), so clients may reach either machine.
+    // Never "redirected"; the address this run added is removed again.
     let r = l.run(&["move"]);
-    assert_eq!(r.code, Some(1), "{}", r.text());
+    assert_eq!(r.code, Some(2), "{}", r.text());
     let still = r.findings("ip");
     assert!(
         still.iter().any(|f| f["id"] == "ip-still-answers"
@@ -577,6 +588,18 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
                 .as_str()
                 .unwrap()
                 .contains("primary is fenced (epoch 1")),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.message().contains("the fence did not silence it") && r.message().contains(&l.mac("p")),
+        "{}",
+        r.text()
+    );
+    assert!(!l.holds("f", FLOATING), "removed again: {}", r.text());
+    assert_eq!(
+        r.check("ip")["details"]["rolled_back"],
+        true,
         "{}",
         r.text()
     );
@@ -813,7 +836,7 @@ fn the_command_method_is_bounded_and_verified() {
             dir.path(),
             name,
             &format!(
-                "[redirect]\nmethods = [\"command\"]\nmove_command = \"{mv}\"\nundo_command = \"rm -f {f}\"\nverify_command = \"{verify}\"\ncommand_timeout = \"{timeout}\"\n",
+                "[redirect]\nmethods = [\"command\"]\nmove_command = \"{mv}\"\nundo_command = \"rm -f {f}\"\nverify_command = \"{verify}\"\nundo_verify_command = \"test ! -e {f}\"\ncommand_timeout = \"{timeout}\"\n",
                 f = flag.display()
             ),
         )
@@ -842,9 +865,38 @@ fn the_command_method_is_bounded_and_verified() {
     assert_eq!(
         code,
         Some(0),
-        "undo holds when verify says 'not here': {out}"
+        "undo holds when undo_verify_command says 'at the primary': {out}"
     );
     assert!(!flag.exists());
+    // Without undo_verify_command nothing runs: a verify command that
+    // merely fails (exit 1) would have passed for "traffic left".
+    std::fs::write(&flag, "").unwrap();
+    let unverifiable = write(
+        dir.path(),
+        "no-undo-verify.toml",
+        &std::fs::read_to_string(&good)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("undo_verify_command"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    let (code, out) = tool(&unverifiable, &["undo"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("undo_verify_command is not set"), "{out}");
+    assert!(flag.exists(), "the undo command did not run");
+    // An undo verify that fails (a pipe into `grep -q` that finds nothing) is CRITICAL.
+    let failing = write(
+        dir.path(),
+        "undo-verify-fails.toml",
+        &std::fs::read_to_string(&good).unwrap().replace(
+            &format!("undo_verify_command = \"test ! -e {}\"", flag.display()),
+            "undo_verify_command = \"echo primary-down | grep -q primary-up\"",
+        ),
+    );
+    let (code, out) = tool(&failing, &["undo"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not undone"), "{out}");
     // The move ran but the verify says no: never "redirected".
     let (code, out) = tool(&config("no.toml", "true", &verify, "5s"), &["move"]);
     assert_eq!(code, Some(2), "{out}");

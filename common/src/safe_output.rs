@@ -253,7 +253,9 @@ mod tests {
             "JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=***"
         );
         assert_eq!(
-            mask_secrets(r#"{"value":"jdbc:mysql://db/m?user=maestro&password=An0therSecret&useSSL=false"}"#),
+            mask_secrets(
+                r#"{"value":"jdbc:mysql://db/m?user=maestro&password=An0therSecret&useSSL=false"}"#
+            ),
             r#"{"value":"jdbc:mysql://db/m?user=maestro&password=***&useSSL=false"}"#
         );
         assert_eq!(mask_secrets("PWD = x1y2; Pass=z"), "PWD = ***; Pass=***");

@@ -18,6 +18,7 @@ pub mod dns_wire;
 pub mod fenced;
 pub mod ini_scan;
 pub mod ip;
+pub mod journal;
 pub mod neighbour;
 pub mod net;
 pub mod settings;

@@ -80,18 +80,23 @@ fn parse_port(p: &str, whole: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("{whole:?}: {p:?} is not a port number"))
 }
 
-/// The addresses of this machine's interfaces, canonical (see
-/// [`maestro_common::net::local_addresses`]).
-pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
-    common::local_addresses().map_err(|e| e.to_string())
-}
-
 /// This machine's host name.
 pub fn host_name() -> Option<String> {
     use maestro_common::site::SiteHost;
     maestro_common::site::LocalHost
         .host_name()
         .filter(|h| check_host_name(h).is_ok())
+}
+
+/// The addresses clients on other machines can reach this host on now:
+/// its interfaces' addresses without loopback and link-local ones. Only
+/// these are "this server" when a name or a connection is judged.
+pub fn routable_here() -> Result<BTreeSet<IpAddr>, String> {
+    Ok(common::local_addresses()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|a| common::is_routable(*a))
+        .collect())
 }
 
 /// Where a name points, as this machine's resolver sees it, within
@@ -111,8 +116,10 @@ pub fn resolve_all(
         .collect()
 }
 
-/// 128 random bits, hex: the token a witness must read back.
-pub fn random_token() -> String {
+/// 128 random bits from the kernel, hex: a token a witness must read
+/// back, which nobody else can guess. No randomness, no token: a guessable
+/// one would prove nothing.
+pub fn random_token() -> Result<String, String> {
     let mut buf = [0u8; 16];
     let mut filled = 0;
     while filled < buf.len() {
@@ -121,17 +128,14 @@ pub fn random_token() -> String {
             unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n > 0 {
             filled += n as usize;
-        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            // No kernel randomness: the time still makes a token nobody else serves.
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos();
-            buf.copy_from_slice(&t.to_le_bytes());
-            break;
+        } else {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(format!("no randomness from the kernel (getrandom): {e}"));
+            }
         }
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -179,13 +183,11 @@ mod tests {
             ["::1".parse().unwrap()].into()
         );
         assert!(resolve("no-such-host.invalid", Duration::from_secs(5)).is_err());
-        let ours = local_addresses().unwrap();
-        assert!(ours.contains(&"127.0.0.1".parse().unwrap()), "{ours:?}");
     }
 
     #[test]
     fn tokens_differ() {
-        let (a, b) = (random_token(), random_token());
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
     }
