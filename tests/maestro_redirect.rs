@@ -977,3 +977,121 @@ fn config_check_runs_the_tools_own_resolution() {
         );
     }
 }
+
+#[test]
+fn check_counts_only_what_is_on_this_server_now_and_proven() {
+    let mut lab = Lab::new();
+    lab.add_host("p", 1);
+    lab.add_host("f", 2);
+    lab.add_host("w", 3);
+    // The names, as each host's resolver answers them: the service name
+    // points at the floating address (still on the old primary), the
+    // tracker's name at the failover; on the witness the tracker's name
+    // is a loopback address (a broken resolver).
+    let hosts =
+        |trk: &str| format!("127.0.0.1 localhost\n{FLOATING} maestro.{ZONE}\n{trk} trk.{ZONE}\n");
+    let resolv = "options timeout:1 attempts:1\n";
+    let mut etcs = Vec::new();
+    for (h, trk) in [("p", HERE), ("f", HERE), ("w", "127.0.0.1")] {
+        let etc = NetnsEtc::new(&lab, h);
+        etc.write("hosts", &hosts(trk));
+        etc.write("resolv.conf", resolv);
+        etcs.push(etc);
+    }
+    let sshd = Sshd::start_in_netns(&lab.ns("w"), &lab.addr(3));
+    support::redirect_lab::must(
+        lab.command("p", "ip")
+            .args(["addr", "add", &format!("{FLOATING}/32"), "dev", "eth0"]),
+        "the old primary holds the floating address",
+    );
+    let _old_service = Banner::start(&lab, "p", FLOATING, 8080, "old-primary");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = |name: &str, ports: &str| {
+        write(
+            dir.path(),
+            name,
+            &format!(
+                "[primary]\nhost = \"{OLD}\"\n\n[redirect]\naddresses = [\"{HERE}\"]\nfloating_address = \"{FLOATING}\"\ninterface = \"eth0\"\nstep_timeout = \"2s\"\nnames = [\"maestro.{ZONE}\", \"trk.{ZONE}\"]\n{ports}\n[[redirect.witnesses]]\nhost = \"{w}\"\nport = {port}\nuser = \"{user}\"\nidentity_file = \"{k}\"\nknown_hosts = \"{kh}\"\nconnect_timeout = \"3s\"\n",
+                w = lab.addr(3),
+                port = sshd.port(),
+                user = sshd.user(),
+                k = sshd.user_key_path().display(),
+                kh = sshd.known_hosts().display(),
+            ),
+        )
+    };
+
+    // On the failover: the floating address is configured but on the old
+    // primary; the witness's connection to it reads the old primary's
+    // banner, not a token: CRITICAL, never "a service listens there".
+    let r = run(
+        &lab,
+        "f",
+        &config("f.toml", "ports = [8080]\n"),
+        &state,
+        &["check"],
+    );
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    let ports = r.findings("ports");
+    let to_floating = ports
+        .iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{FLOATING}:8080"))
+        })
+        .unwrap_or_else(|| panic!("{}", r.text()));
+    assert_eq!(to_floating["id"], "port-elsewhere", "{}", r.text());
+    assert!(
+        to_floating["message"]
+            .as_str()
+            .unwrap()
+            .contains("old-primary"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.check("ports")["status"], "CRITICAL", "{}", r.text());
+    // The same address is not "this server" for the names either, from
+    // here or from the witness; the witness's loopback answer is CRITICAL.
+    let names = r.findings("names");
+    let about = |from: &str, name: &str| {
+        names
+            .iter()
+            .find(|f| {
+                f["location"].as_str().unwrap().starts_with(from)
+                    && f["message"].as_str().unwrap().starts_with(name)
+            })
+            .unwrap_or_else(|| panic!("{from} {name}: {}", r.text()))
+    };
+    for from in ["here", "witness"] {
+        let f = about(from, &format!("maestro.{ZONE}"));
+        assert_eq!(f["id"], "name-elsewhere", "{}", r.text());
+    }
+    assert_eq!(about("here", &format!("trk.{ZONE}"))["id"], "name-here");
+    assert_eq!(
+        about("witness", &format!("trk.{ZONE}"))["id"],
+        "name-not-routable",
+        "{}",
+        r.text()
+    );
+
+    // On the primary (the same config, as a failback runs check there):
+    // a name pointing at the failover's [redirect] addresses is the old
+    // server's, not "this server".
+    let r = run(&lab, "p", &config("p.toml", ""), &state, &["check"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    let names = r.findings("names");
+    let trk_here = names
+        .iter()
+        .find(|f| f["location"] == "here" && f["message"].as_str().unwrap().starts_with("trk."))
+        .unwrap_or_else(|| panic!("{}", r.text()));
+    assert_eq!(trk_here["id"], "name-old-primary", "{}", r.text());
+    // The floating address is on the primary: there it is this server.
+    let maestro_here = names
+        .iter()
+        .find(|f| f["location"] == "here" && f["message"].as_str().unwrap().starts_with("maestro."))
+        .unwrap();
+    assert_eq!(maestro_here["id"], "name-here", "{}", r.text());
+}

@@ -550,37 +550,85 @@ fn names_check(
 fn smtp_check(env: &Env, s: &crate::settings::SmtpSettings) -> Check {
     let started = Instant::now();
     let total = env.step().saturating_mul(4).min(env.left());
-    let (server, verdict) = smtp::check_relay(s, env.step(), total);
-    let relay = server.map_or(format!("{}:{}", s.host, s.port), |a| a.to_string());
-    let source = server
-        .and_then(smtp::source_address)
-        .map_or("this server".to_string(), |a| a.to_string());
-    let (status, message) = match &verdict {
-        RelayVerdict::Accepted(reply) => (
-            Status::Ok,
-            format!(
-                "relay {relay} accepts mail from {source} for {} (stopped before DATA): {reply}",
-                s.rcpt
-            ),
-        ),
-        RelayVerdict::Refused { at, reply, permanent: true } => (
-            Status::Critical,
-            format!(
-                "relay {relay} refuses mail from {source} at {at}: \"{reply}\": its IP-based relay rules may name only the old primary"
-            ),
-        ),
-        RelayVerdict::Refused { at, reply, permanent: false } => (
-            Status::Unknown,
-            format!("relay {relay} refused mail from {source} at {at} for now: \"{reply}\" (a temporary reply: ask again)"),
-        ),
-        RelayVerdict::Failed(e) => (
-            Status::Critical,
-            format!("relay {relay} cannot be used from {source}: {e}"),
-        ),
+    let relay_name = format!("{}:{}", s.host, s.port);
+    let results = match smtp::check_relay(s, env.step(), total) {
+        Ok(r) => r,
+        Err(e) => {
+            return Check::new(
+                "smtp",
+                Status::Critical,
+                format!("relay {relay_name} cannot be used: {e}"),
+            )
+            .detail("relay", relay_name)
+            .timed(started.elapsed())
+        }
     };
-    Check::new("smtp", status, message)
-        .detail("relay", relay)
-        .detail("source", source)
+    let mut c = Check::ok("smtp", "");
+    let mut sources = BTreeSet::new();
+    let mut messages = Vec::new();
+    for (server, verdict) in &results {
+        let relay = server.to_string();
+        let source =
+            smtp::source_address(*server).map_or("this server".to_string(), |a| a.to_string());
+        sources.insert(source.clone());
+        let (status, id, message) = match verdict {
+            RelayVerdict::Accepted(reply) => (
+                Status::Ok,
+                "relay-accepts",
+                format!(
+                    "relay {relay} accepts mail from {source} for {} (stopped before DATA): {reply}",
+                    s.rcpt
+                ),
+            ),
+            RelayVerdict::Refused { at, reply, permanent: true } => (
+                Status::Critical,
+                "relay-refuses",
+                format!(
+                    "relay {relay} refuses mail from {source} at {at}: \"{reply}\": its IP-based relay rules may name only the old primary"
+                ),
+            ),
+            RelayVerdict::Refused { at, reply, permanent: false } => (
+                Status::Unknown,
+                "relay-refuses-for-now",
+                format!("relay {relay} refused mail from {source} at {at} for now: \"{reply}\" (a temporary reply: ask again)"),
+            ),
+            RelayVerdict::Failed(e) => (
+                Status::Critical,
+                "relay-unusable",
+                format!("relay {relay} cannot be used from {source}: {e}"),
+            ),
+        };
+        messages.push((status, message.clone()));
+        c.add_finding(Finding::new(status, id, message).at(relay));
+    }
+    let worst = c.status;
+    let first = messages
+        .iter()
+        .find(|(st, _)| *st == worst)
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    c.message = if results.len() == 1 {
+        first
+    } else if worst == Status::Ok {
+        format!(
+            "relay {relay_name}: all {} of its addresses accept mail from this server for {} (stopped before DATA)",
+            results.len(),
+            s.rcpt
+        )
+    } else {
+        let ok = messages.iter().filter(|(st, _)| *st == Status::Ok).count();
+        format!(
+            "{ok} of {} addresses of relay {relay_name} accept mail: {first}",
+            results.len()
+        )
+    };
+    let relay = if results.len() == 1 {
+        results[0].0.to_string()
+    } else {
+        relay_name
+    };
+    c.detail("relay", relay)
+        .detail("source", sources.into_iter().collect::<Vec<_>>().join(", "))
         .detail("rcpt", s.rcpt.clone())
         .timed(started.elapsed())
 }

@@ -30,9 +30,7 @@ fn url_re() -> &'static Regex {
 
 fn ipv4_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}").expect("valid regex")
-    })
+    RE.get_or_init(|| Regex::new(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}").expect("valid regex"))
 }
 
 /// The words of a key: `DBHost` -> db, host; `smtp.relay_server` -> smtp, relay, server.
@@ -79,11 +77,7 @@ const SECRET_WORDS: [&str; 6] = ["password", "passwd", "pwd", "secret", "token",
 /// `MailRelays`, `AllowedIPs`, `ServerAddresses`).
 pub fn key_names_host(key: &str) -> bool {
     key_words(key).iter().any(|w| {
-        let singular = [
-            Some(w.as_str()),
-            w.strip_suffix('s'),
-            w.strip_suffix("es"),
-        ];
+        let singular = [Some(w.as_str()), w.strip_suffix('s'), w.strip_suffix("es")];
         singular
             .into_iter()
             .flatten()
@@ -158,7 +152,9 @@ pub fn mentions(key: &str, value: &str) -> Vec<Mention> {
         if t.contains(':') && t.chars().filter(|c| *c == ':').count() >= 2 {
             if let Ok(ip) = t.parse::<std::net::Ipv6Addr>() {
                 // `::ffff:c000:20a` is 192.0.2.10, as the old primary's list has it.
-                push(Mention::Address(maestro_common::net::canonical(IpAddr::V6(ip))));
+                push(Mention::Address(maestro_common::net::canonical(
+                    IpAddr::V6(ip),
+                )));
             }
         }
     }
@@ -274,7 +270,12 @@ mod tests {
             mentions("ListservServers", "maestro1.example.test:2306"),
             vec![name("maestro1.example.test")]
         );
-        for key in ["MailRelays", "TrustedHosts", "TrackerURLs", "ServerAddresses"] {
+        for key in [
+            "MailRelays",
+            "TrustedHosts",
+            "TrackerURLs",
+            "ServerAddresses",
+        ] {
             assert!(key_names_host(key), "{key}");
         }
         assert!(!key_names_host("Aliases"));
@@ -289,7 +290,10 @@ mod tests {
         );
         // The IPv4-mapped form, in either spelling, is the IPv4 address.
         assert_eq!(mentions("Peer", "::ffff:c000:20a"), vec![ip("192.0.2.10")]);
-        assert_eq!(mentions("Peer", "[::ffff:192.0.2.10]"), vec![ip("192.0.2.10")]);
+        assert_eq!(
+            mentions("Peer", "[::ffff:192.0.2.10]"),
+            vec![ip("192.0.2.10")]
+        );
         assert!(mentions("Version", "v1.2.3.4.5 build 10.0.0").is_empty());
     }
 
