@@ -507,6 +507,28 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
     let r = l.run(&["move", "--dry-run"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     assert!(r.text().contains("arping -D"), "{}", r.text());
+    assert_eq!(r.check("ip")["details"]["dry_run"], true, "{}", r.stdout);
+    assert!(
+        r.check("ip")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry run: would"),
+        "{}",
+        r.stdout
+    );
+    assert!(!l.holds("f", FLOATING));
+
+    // Less time left than the probe and the announcement take: refused
+    // before anything is asked or changed, within the deadline.
+    let started = Instant::now();
+    let r = l.run(&["move", "--deadline", "1s"]);
+    assert_eq!(r.code, Some(3), "{}", r.text());
+    assert!(r.message().contains("nothing was changed"), "{}", r.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!l.holds("f", FLOATING));
 
     // The old primary still answers for it and is not fenced: refused.
@@ -914,6 +936,23 @@ fn the_command_method_is_bounded_and_verified() {
         started.elapsed()
     );
     assert!(out.contains("did not finish"), "{out}");
+
+    // A dry run says so in every record, and a plan that could never be
+    // verified (the ip method without a witness) is UNKNOWN, not OK.
+    let (code, out) = tool(&good, &["move", "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("\"dry_run\":true") && out.contains("dry run: would"),
+        "{out}"
+    );
+    let unwitnessed = write(
+        dir.path(),
+        "ip-no-witness.toml",
+        "[redirect]\nmethods = [\"ip\"]\nfloating_address = \"192.0.2.30\"\ninterface = \"eth0\"\n",
+    );
+    let (code, out) = tool(&unwitnessed, &["move", "--dry-run"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("no witness could prove it"), "{out}");
 }
 
 #[test]

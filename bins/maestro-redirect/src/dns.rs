@@ -596,7 +596,9 @@ fn ask(e: &mut Endpoint, wanted: &[Wanted], zone: &Name, timeout: Duration, sinc
                     seen.push(format!(
                         "answers {} -> {}{}",
                         name.to_ascii().trim_end_matches('.'),
-                        if h.addresses.is_empty() {
+                        if h.nxdomain {
+                            "NXDOMAIN (no such name)".to_string()
+                        } else if h.addresses.is_empty() {
                             "nothing".to_string()
                         } else {
                             net::join(&h.addresses)

@@ -161,6 +161,12 @@ fn move_or_undo(
                 RedirectMethod::Command => command::run(&env, direction),
             }
         };
+        // A plan is never to be read as a verified result.
+        let check = if args.dry_run {
+            check.detail("dry_run", true)
+        } else {
+            check
+        };
         report.push(check);
     }
     if args.dry_run {
