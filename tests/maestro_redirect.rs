@@ -243,7 +243,27 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
     assert!(r.text().contains("update-policy"), "{}", r.text());
     assert_eq!(d.answers(NS1, "maestro"), OLD);
 
-    // The move: both servers answer here, the old TTL is reported.
+    // The old primary also has an AAAA record with a day's TTL (added
+    // with nsupdate and the same key): what resolvers may keep longest.
+    let cmds = write(
+        d.dir.path(),
+        "aaaa.nsupdate",
+        &format!(
+            "server {NS1}\nzone {ZONE}\nupdate add maestro.{ZONE} 86400 AAAA 2001:db8::1\nsend\n"
+        ),
+    );
+    support::redirect_lab::must(
+        d.lab
+            .command("f", "nsupdate")
+            .arg("-k")
+            .arg(&d.key)
+            .arg(&cmds),
+        "the old primary's AAAA record",
+    );
+    wait_for_aaaa(&d.lab, NS2, &format!("maestro.{ZONE}"), "2001:db8::1");
+
+    // The move: both servers answer here (both families replaced), the
+    // old TTL reported is the longest of A (300s) and AAAA (86400s).
     let r = d.run(&good, &["move"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     let m = r.message();
@@ -254,15 +274,17 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
         "{m}"
     );
     assert!(
-        m.contains(&format!(
-            "old TTL 300s: resolvers may send clients to {OLD} until"
-        )),
+        m.contains("old TTL 86400s: resolvers may send clients to"),
         "{m}"
     );
     let dns = r.check("dns");
-    assert_eq!(dns["details"]["old_ttl_s"], 300);
+    assert_eq!(dns["details"]["old_ttl_s"], 86400);
     assert_eq!(dns["details"]["old_addresses"][0], OLD);
-    assert_eq!(dns["details"]["primary_serial"], 2);
+    assert_eq!(dns["details"]["primary_serial"], 3);
+    assert_eq!(
+        dig(&d.lab, "f", NS1, &format!("maestro.{ZONE}"), "AAAA"),
+        ""
+    );
     for server in [NS1, NS2] {
         assert_eq!(d.answers(server, "maestro"), HERE, "{server}");
         assert_eq!(d.answers(server, "trk"), HERE, "{server}");
@@ -275,11 +297,63 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
         .unwrap()
         .starts_with("not needed"));
 
-    // The failback points the names back at the old primary.
+    // The failback restores exactly what the names held before the first
+    // move: the A and the AAAA record, each with its TTL.
     let r = d.run(&good, &["undo"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     for server in [NS1, NS2] {
         assert_eq!(d.answers(server, "maestro"), OLD, "{server}");
+    }
+    let aaaa = dig_ttl(&d.lab, NS1, &format!("maestro.{ZONE}"), "AAAA");
+    assert_eq!(
+        aaaa, "86400 2001:db8::1",
+        "the AAAA record and its TTL are back"
+    );
+    assert_eq!(
+        dig_ttl(&d.lab, NS1, &format!("maestro.{ZONE}"), "A"),
+        format!("300 {OLD}")
+    );
+    // Nothing left to undo: said so, and nothing is sent.
+    let r = d.run(&good, &["undo"]);
+    assert_eq!(r.code, Some(0), "{}", r.text());
+    assert!(r.message().contains("nothing to undo"), "{}", r.text());
+}
+
+/// `TTL ADDRESS` of a name's records of `rtype`, as `server` answers.
+fn dig_ttl(lab: &Lab, server: &str, name: &str, rtype: &str) -> String {
+    let out = lab
+        .command("f", "dig")
+        .args([
+            "+noall",
+            "+answer",
+            "+norec",
+            "+time=2",
+            "+tries=1",
+            &format!("@{server}"),
+            name,
+            rtype,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {}", f.get(1).unwrap_or(&""), f.last().unwrap_or(&""))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Waits (bounded) until `server` answers `want` for the name's AAAA.
+fn wait_for_aaaa(lab: &Lab, server: &str, name: &str, want: &str) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while dig(lab, "f", server, name, "AAAA") != want {
+        assert!(
+            Instant::now() < until,
+            "{server} never answered {want} for {name}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

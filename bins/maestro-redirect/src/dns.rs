@@ -222,13 +222,24 @@ pub fn run(env: &Env, direction: Direction) -> Check {
                 .detail("dry_run", true)
             }
             None => {
+                let undone = journal
+                    .as_ref()
+                    .and_then(|j| j.last_undone(NAME).ok().flatten());
+                if let Some(at) = undone {
+                    return check(
+                        Status::Ok,
+                        format!(
+                            "nothing to undo: the records the last `move` changed were restored at {at}"
+                        ),
+                    );
+                }
                 return check(
                     Status::Unknown,
                     format!(
                         "not undone: no `move` recorded what {} held before its update (in the state catalog): nothing to restore; set the records by hand, or run `move` on the primary",
                         names_text(&dns.names)
                     ),
-                )
+                );
             }
         },
     };

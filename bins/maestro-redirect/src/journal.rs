@@ -134,6 +134,22 @@ impl Journal {
         }
     }
 
+    /// When the newest change of `method` was undone, if the newest one was.
+    pub fn last_undone(&self, method: &str) -> Result<Option<String>, String> {
+        self.catalog
+            .conn()
+            .query_row(
+                "SELECT undone_at FROM redirect_changes WHERE method = ?1 ORDER BY id DESC LIMIT 1",
+                [method],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| format!("{}: {e}", self.catalog.path().display()))
+    }
+
     /// Records a change of `method` before it is made; returns its id.
     pub fn record<T: Serialize>(&mut self, method: &str, change: &T) -> Result<i64, String> {
         let state = serde_json::to_string(change).map_err(|e| e.to_string())?;
@@ -189,8 +205,10 @@ mod tests {
         let p = j.pending::<IpChange>("ip").unwrap().unwrap();
         assert_eq!((p.id, &p.change), (id, &change));
         assert_eq!(j.pending::<IpChange>("dns").unwrap(), None);
+        assert_eq!(j.last_undone("ip").unwrap(), None);
         j.undone(id).unwrap();
         assert_eq!(j.pending::<IpChange>("ip").unwrap(), None);
+        assert!(j.last_undone("ip").unwrap().is_some());
         let id = j.record("ip", &change).unwrap();
         j.forget(id).unwrap();
         assert_eq!(j.pending::<IpChange>("ip").unwrap(), None);

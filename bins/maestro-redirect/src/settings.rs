@@ -226,7 +226,14 @@ impl Settings {
         }
         let failover_service = service_list("redirect.addresses", &r.addresses)?;
         let primary_service = service_list("redirect.primary_addresses", &r.primary_addresses)?;
-        let local = net::routable_here().unwrap_or_default();
+        // Which server this is decides what the names point to: not known,
+        // nothing runs.
+        let local = net::routable_here().map_err(|e| {
+            err(
+                "primary.addresses",
+                format!("which server this is cannot be told: {e}"),
+            )
+        })?;
         let role = role(config, &local)?;
         let service_addresses = match role {
             Role::Failover => failover_service.clone(),
