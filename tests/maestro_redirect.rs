@@ -699,6 +699,28 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
         "{}",
         r.text()
     );
+    // The address on another interface of this server (a bond, a VLAN, a
+    // renamed NIC), not added by a move: undo looks at every interface,
+    // says where it is and leaves it (CRITICAL), never "nothing to release".
+    support::redirect_lab::must(
+        l.lab.command("f", "ip").args([
+            "link", "add", "vlan7", "type", "veth", "peer", "name", "vlan7p",
+        ]),
+        "a second interface",
+    );
+    support::redirect_lab::must(
+        l.lab
+            .command("f", "ip")
+            .args(["addr", "add", &format!("{FLOATING}/32"), "dev", "vlan7"]),
+        "the address on it",
+    );
+    let r = l.run(&["undo"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    assert!(
+        r.message().contains("vlan7") && r.message().contains("not released"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
