@@ -243,6 +243,26 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
     assert!(r.text().contains("update-policy"), "{}", r.text());
     assert_eq!(d.answers(NS1, "maestro"), OLD);
 
+    // Service addresses that are not this server's (the config read on
+    // the wrong server, or a NAT address no witness proves): refused,
+    // nothing sent.
+    let elsewhere = write(
+        d.dir.path(),
+        "elsewhere.toml",
+        &std::fs::read_to_string(&good).unwrap().replace(
+            &format!("addresses = [\"{HERE}\"]"),
+            "addresses = [\"198.18.0.99\"]",
+        ),
+    );
+    let r = d.run(&elsewhere, &["move"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    assert!(
+        r.message().contains("refused: 198.18.0.99") && r.message().contains("nothing was changed"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(d.answers(NS1, "maestro"), OLD);
+
     // The old primary also has an AAAA record with a day's TTL (added
     // with nsupdate and the same key): what resolvers may keep longest.
     let cmds = write(
@@ -1049,6 +1069,20 @@ fn the_command_method_is_bounded_and_verified() {
     let (code, out) = tool(&unwitnessed, &["move", "--dry-run"]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("no witness could prove it"), "{out}");
+
+    // A witness that is this server proves nothing: refused before any
+    // login (no sshd is needed for that), the names' check says so.
+    let own_witness = write(
+        dir.path(),
+        "own-witness.toml",
+        "[redirect]\nnames = [\"localhost\"]\n\n[[redirect.witnesses]]\nhost = \"127.0.0.1\"\nport = 9\nuser = \"nobody\"\n",
+    );
+    let (code, out) = tool(&own_witness, &["check"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("witness-unreachable") && out.contains("a witness must be another machine"),
+        "{out}"
+    );
 }
 
 #[test]

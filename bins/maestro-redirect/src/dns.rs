@@ -153,6 +153,13 @@ fn move_targets(env: &Env, dns: &DnsSettings) -> Result<Vec<Wanted>, Box<Check>>
 /// `undo`: the names get back exactly what they held before the first
 /// `move` (both families, their TTLs), as the journal recorded it.
 fn undo_targets(dns: &DnsSettings, pending: &Pending<DnsChange>) -> Result<Vec<Wanted>, String> {
+    let zone = dns.zone.trim_end_matches('.').to_ascii_lowercase();
+    if pending.change.zone != zone {
+        return Err(format!(
+            "not undone: the `move` recorded at {} changed zone {}, not {zone} as configured now: restore it by hand",
+            pending.recorded_at, pending.change.zone
+        ));
+    }
     pending
         .change
         .before
