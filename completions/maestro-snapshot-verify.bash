@@ -152,7 +152,7 @@ _maestro__snapshot__verify() {
             return 0
             ;;
         maestro__subcmd__snapshot__subcmd__verify__subcmd__check)
-            opts="-q -v -h --root --exclude --rehash --threads --manifest --manifest-label --remote --remote-manifest --remote-timeout --accept-new-host-key --quick --max-skew --partial-dir --innodb --config --set --format --state-dir --quiet --verbose --help"
+            opts="-q -v -h --root --exclude --rehash --threads --manifest --manifest-label --remote --remote-manifest --remote-timeout --accept-new-host-key --quick --max-skew --partial-dir --innodb --sync-lock-wait --config --set --format --state-dir --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,6 +196,10 @@ _maestro__snapshot__verify() {
                     ;;
                 --innodb)
                     COMPREPLY=($(compgen -W "strict best-effort" -- "${cur}"))
+                    return 0
+                    ;;
+                --sync-lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -63,7 +63,7 @@ trap 'dpkg --purge maestro-ha >/dev/null 2>&1 || true' EXIT
 dpkg --path-include='/usr/share/man/*' --path-include='/usr/share/doc/maestro-ha/*' -i "$deb"
 
 step "the installed tools"
-for t in maestro-fence maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch maestro-redirect; do
+for t in maestro-fence maestro-snapshot-verify maestro-logscan maestro-smoketest maestro-watch maestro-sync maestro-redirect; do
   [[ $(command -v "$t") == /usr/sbin/$t ]] || fail "$t is not /usr/sbin/$t"
   v=$("/usr/sbin/$t" --version)
   [[ $v == "$t "* ]] || fail "$t --version said: $v"

@@ -17,6 +17,7 @@ PACKAGES=(
   rsync mariadb-server nftables iproute2 openssh-server procps  # the failover drill: namespaces, sshd, rsync over ssh, MariaDB, isolate
   mariadb-server mariadb-client   # maestro-logscan: a real MariaDB crashes and recovers on 127.0.0.1
   dovecot-imapd dovecot-lmtpd postfix   # maestro-smoketest: a real IMAP seed mailbox fed by a real SMTP server over LMTP
+  rsync openssh-server openssh-client mariadb-server iproute2 btrfs-progs e2fsprogs util-linux  # maestro-sync: rsync over sshd in namespaces, btrfs and ext4 on loop devices (mount, fallocate), MariaDB recovering from generations
   bind9 bind9-utils bind9-dnsutils iputils-arping ndisc6 postfix python3 iproute2 nftables openssh-server  # maestro-redirect (and the drill's DNS): BIND primary/secondary with TSIG, ARP/NDP probes, a relay refusing relay
 )
 

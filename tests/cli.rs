@@ -9,12 +9,13 @@ use std::io::Write;
 use std::process::Stdio;
 use support::plugin_output::{parse_json_lines, parse_nagios};
 
-const TOOLS: [&str; 6] = [
+const TOOLS: [&str; 7] = [
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
     "maestro-smoketest",
     "maestro-watch",
+    "maestro-sync",
     "maestro-redirect",
 ];
 
@@ -25,6 +26,7 @@ fn bin_path(tool: &str) -> &'static str {
         "maestro-logscan" => env!("CARGO_BIN_EXE_maestro-logscan"),
         "maestro-smoketest" => env!("CARGO_BIN_EXE_maestro-smoketest"),
         "maestro-watch" => env!("CARGO_BIN_EXE_maestro-watch"),
+        "maestro-sync" => env!("CARGO_BIN_EXE_maestro-sync"),
         "maestro-redirect" => env!("CARGO_BIN_EXE_maestro-redirect"),
         other => panic!("no such tool {other}"),
     }

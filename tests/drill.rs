@@ -1,5 +1,5 @@
-//! The failover drill: the runbook end to end in network
-//! namespaces, with real sshd, MariaDB and rsync (tests/support/drill.rs).
+//! The failover drill: the runbook end to end in network namespaces, with
+//! real sshd, MariaDB, rsync and maestro-sync (tests/support/drill.rs).
 //! A clean run must pass every step; each injected fault must stop the
 //! runbook at the right step with the right message. `scripts/drill.sh`
 //! runs the same tests by hand and shows their tables.
@@ -121,26 +121,43 @@ fn planned_switchover_fences_over_ssh_and_loses_nothing() {
     assert!(started.message.contains("as synced"), "{table}");
 }
 
-#[test]
-fn rsync_cut_off_halfway_stops_at_snapshot_verify() {
-    let drill = run(Fault::RsyncCut);
-    assert_stopped_at(
-        &drill,
-        "replica is one point in time",
-        "maestro-snapshot-verify",
-        &["replica is not the primary"],
-    );
+/// A step of the drill that must have passed, with words its message has.
+fn assert_step(drill: &Drill, step: &str, message_has: &[&str]) {
+    let table = drill.table();
+    let s = drill
+        .steps
+        .iter()
+        .find(|s| s.step == step)
+        .unwrap_or_else(|| panic!("no step {step:?}:\n{table}"));
+    assert!(s.passed, "{table}");
+    for m in message_has {
+        assert!(s.message.contains(m), "{step} does not say {m:?}:\n{table}");
+    }
 }
 
+/// maestro-sync makes a cut sync change nothing the failover starts from:
+/// the runbook passes with the generation before it, and MariaDB starts
+/// with exactly that generation's rows.
 #[test]
-fn database_files_copied_at_different_moments_stop_at_snapshot_verify() {
-    let drill = run(Fault::DbTorn);
-    assert_stopped_at(
+fn rsync_cut_off_halfway_leaves_the_generation_before_it() {
+    let drill = run(Fault::RsyncCut);
+    assert_step(
         &drill,
-        "replica is one point in time",
-        "maestro-snapshot-verify",
-        &["innodb", "beyond"],
+        "last sync (cut off)",
+        &["transfer", "current unchanged"],
     );
+    assert_clean(&drill, &["outage confirmed", "fence the primary"]);
+    assert_step(&drill, "MariaDB starts on the failover", &["as synced"]);
+}
+
+/// A copy whose database files come from different moments fails the
+/// failover's check when it arrives and never becomes current.
+#[test]
+fn database_files_copied_at_different_moments_never_become_current() {
+    let drill = run(Fault::DbTorn);
+    assert_step(&drill, "last sync (torn copy)", &["innodb", "beyond"]);
+    assert_clean(&drill, &["outage confirmed", "fence the primary"]);
+    assert_step(&drill, "MariaDB starts on the failover", &["as synced"]);
 }
 
 #[test]

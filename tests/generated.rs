@@ -15,6 +15,7 @@ fn tools() -> Vec<clap::Command> {
         maestro_logscan::command(),
         maestro_smoketest::command(),
         maestro_watch::command(),
+        maestro_sync::command(),
         maestro_redirect::command(),
     ]
 }
@@ -53,12 +54,13 @@ fn see_also(page: &str, tool: &str) -> String {
     out
 }
 
-const TOOL_NAMES: [&str; 6] = [
+const TOOL_NAMES: [&str; 7] = [
     "maestro-fence",
     "maestro-snapshot-verify",
     "maestro-logscan",
     "maestro-smoketest",
     "maestro-watch",
+    "maestro-sync",
     "maestro-redirect",
 ];
 

@@ -345,6 +345,109 @@ pub struct SyncConfig {
     /// On the failover: the systemd unit of the rsync daemon that receives
     /// the sync, stopped by `isolate`, like `rsync.service`.
     pub rsync_daemon_unit: Option<String>,
+
+    // maestro-sync: replication into verified generations.
+    /// On the sending server: the folder replicated. Default: `[site] install_root`.
+    pub source: Option<String>,
+    /// On the receiving server: the folder of the generations and the
+    /// `current` link (each generation a complete, verified point in time).
+    pub generations: Option<PathBuf>,
+    /// Complete generations kept on the receiving server, `current`
+    /// included. Default 3.
+    pub keep: Option<u32>,
+    /// How the point in time is taken on the sending server: `btrfs`,
+    /// `zfs`, `lvm` or `command`. `none` only with the `--no-snapshot` flag.
+    pub snapshot: Option<SyncSnapshot>,
+    /// btrfs: the folder (on the same file system) the read-only snapshot
+    /// is made in; lvm: where the snapshot is mounted; command: the local
+    /// copy the hooks bracket.
+    pub snapshot_dir: Option<PathBuf>,
+    /// btrfs: the subvolume snapshotted. Default: the one holding `source`.
+    pub btrfs_subvolume: Option<PathBuf>,
+    /// zfs: the dataset holding `source`, like `tank/maestro`.
+    pub zfs_dataset: Option<String>,
+    /// lvm: the logical volume holding `source`, like `vg0/maestro`.
+    pub lvm_volume: Option<String>,
+    /// lvm: the size of a classic (copy-on-write) snapshot, like `2G`;
+    /// unset: a thin snapshot (the volume must be thin).
+    pub lvm_snapshot_size: Option<String>,
+    /// lvm: the options the snapshot is mounted with. Default `ro`
+    /// (XFS needs `ro,nouuid`).
+    pub lvm_mount_options: Option<String>,
+    /// zfs and lvm: where the volume is mounted. Default: read from the
+    /// mount table.
+    pub volume_mountpoint: Option<PathBuf>,
+    /// `command`: replaces the built-in local copy (`rsync -a --delete
+    /// SOURCE/ SNAPSHOT_DIR/`), like a reflink copy; run by `sh -c` with
+    /// `MAESTRO_SYNC_SOURCE` and `MAESTRO_SYNC_COPY` set, between the hooks.
+    pub copy_command: Option<String>,
+    /// Run (`sh -c`) before the snapshot is taken: flush and pause writers.
+    pub quiesce_command: Option<String>,
+    /// Run after the snapshot is taken, also when taking it failed.
+    pub unquiesce_command: Option<String>,
+    /// Bound on each hook. Default 60s.
+    pub hook_timeout: Option<HumanDuration>,
+    /// Bound on each snapshot command (create, mount, remove). Default 60s.
+    pub command_timeout: Option<HumanDuration>,
+    /// Globs left out of the replication and its manifest, relative to
+    /// `source`; without `/` a name at any depth.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Extra rsync options for the data transfer, like `["-AX"]`.
+    #[serde(default)]
+    pub rsync_options: Vec<String>,
+    /// The local rsync. Default `rsync`.
+    pub rsync: Option<String>,
+    /// The rsync on the other server. Default `rsync`.
+    pub remote_rsync: Option<String>,
+    /// The maestro-sync command on the other server (a shell command
+    /// prefix). Default `maestro-sync`.
+    pub remote_command: Option<String>,
+    /// The SSH user of the sync. Default: the peer's `user`.
+    pub user: Option<String>,
+    /// The sync user's private key. Default: the peer's `identity_file`.
+    pub identity_file: Option<PathBuf>,
+    /// rsync's I/O timeout and the SSH keepalive: a transfer that moves
+    /// nothing for this long is cut. Default 120s.
+    pub io_timeout: Option<HumanDuration>,
+    /// Bound on a whole run. Default 12h.
+    pub deadline: Option<HumanDuration>,
+    /// How long a run waits for another run's lock. Default 60s.
+    pub lock_wait: Option<HumanDuration>,
+    /// How often the sync runs (the timer's interval). Default 15m.
+    pub interval: Option<HumanDuration>,
+    /// `status`: the RPO (age of `current`) that warns. Default two intervals.
+    pub rpo_warning: Option<HumanDuration>,
+    /// `status`: the RPO that is critical. Default four intervals.
+    pub rpo_critical: Option<HumanDuration>,
+}
+
+/// `[sync] snapshot`: how maestro-sync takes the point in time it replicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncSnapshot {
+    /// A read-only btrfs snapshot of the subvolume.
+    Btrfs,
+    /// A ZFS snapshot of the dataset, read through `.zfs/snapshot`.
+    Zfs,
+    /// An LVM snapshot (thin, or classic with `lvm_snapshot_size`), mounted read-only.
+    Lvm,
+    /// The admin's quiesce and unquiesce commands around a local copy.
+    Command,
+    /// No snapshot: not a point in time (refused without `--no-snapshot`).
+    None,
+}
+
+impl SyncSnapshot {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncSnapshot::Btrfs => "btrfs",
+            SyncSnapshot::Zfs => "zfs",
+            SyncSnapshot::Lvm => "lvm",
+            SyncSnapshot::Command => "command",
+            SyncSnapshot::None => "none",
+        }
+    }
 }
 
 /// One witness in `[[watch.witnesses]]`.

@@ -18,7 +18,9 @@
 //! - [`catalog`]: the SQLite state catalog;
 //! - [`ssh`]: the SSH client every remote step uses;
 //! - [`bounded_io`]: a TCP stream bounded in time and bytes per protocol step;
-//! - [`net`]: this host's addresses and bounded name lookups.
+//! - [`net`]: this host's addresses and bounded name lookups;
+//! - [`sync_lock`]: the lock of a generations folder that maestro-sync,
+//!   snapshot-verify's check, maestro-fence and a Maestro start respect.
 
 pub mod bounded_io;
 pub mod catalog;
@@ -38,6 +40,7 @@ pub mod site;
 pub mod ssh;
 pub mod state;
 pub mod status;
+pub mod sync_lock;
 
 pub use report::{Check, Finding, Report};
 pub use status::Status;

@@ -12,11 +12,13 @@
 //!   TSIG key for dynamic updates; the failover and the witness resolve
 //!   through it (`/etc/netns/NS/resolv.conf`).
 //!
-//! Replication is real rsync over ssh on a schedule (a thread): each cycle
-//! pauses the writer, waits until MariaDB has flushed, freezes a copy of
-//! the tree (a "snapshot", as LVM would), captures its manifest with
-//! `maestro-snapshot-verify capture --from-snapshot`, and pushes the copy and
-//! then the manifest to the failover.
+//! Replication is maestro-sync on a schedule (a thread): each cycle runs
+//! `maestro-sync push` on the primary, whose `command` snapshot's quiesce
+//! hook pauses the writer until MariaDB has flushed (the quiescer thread
+//! answers it), copies the tree, captures its manifest and sends both into
+//! a new generation on the failover, which checks it and makes it
+//! `current`. The failover's `maestro` folder is a link to
+//! `gen/current/data`, as the documented layout has it.
 //!
 //! Every step is recorded (step, tool, status, exit, time, message) and the
 //! table is printed when the drill ends, also when a step fails or the test
@@ -41,6 +43,7 @@ pub const FENCE: &str = env!("CARGO_BIN_EXE_maestro-fence");
 pub const VERIFY: &str = env!("CARGO_BIN_EXE_maestro-snapshot-verify");
 pub const LOGSCAN: &str = env!("CARGO_BIN_EXE_maestro-logscan");
 pub const SMOKETEST: &str = env!("CARGO_BIN_EXE_maestro-smoketest");
+pub const SYNC: &str = env!("CARGO_BIN_EXE_maestro-sync");
 pub const REDIRECT: &str = env!("CARGO_BIN_EXE_maestro-redirect");
 
 const P: &str = "p";
@@ -59,10 +62,12 @@ const TOOL_BOUND: Duration = Duration::from_secs(60);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     None,
-    /// The last sync before the outage is cut off halfway (rsync killed).
+    /// The last sync before the outage is cut off halfway (rsync killed):
+    /// the failover keeps the generation before it.
     RsyncCut,
-    /// The last sync copies the InnoDB redo log before the tablespaces, with
-    /// commits in between: database files from different moments.
+    /// The last sync's copy takes the InnoDB redo log before the
+    /// tablespaces, with commits in between: database files from different
+    /// moments, which the failover's check refuses to make current.
     DbTorn,
     /// The primary's link comes back right after the fence.
     PrimaryReturns,
@@ -239,29 +244,24 @@ impl Drop for Background {
     }
 }
 
-/// What the writer and the sync share with the test.
+/// What the writer, the quiescer and the sync share with the test.
 struct PrimarySide {
     lab_ns_p: String,
     root: PathBuf,
     db: Mutex<Option<Mariadb>>,
-    /// Rows committed at the last completed sync cycle.
+    /// Rows in the failover's current generation after the last completed
+    /// sync cycle (the quiescer writes the count into the tree it pauses).
     synced_rows: Mutex<Option<u64>>,
     /// Rows when Maestro was stopped for a planned switchover: from then
     /// on a sync copies the stopped tree as it is.
     stopped_rows: Mutex<Option<u64>>,
     cycles: Mutex<u32>,
     sync_errors: Mutex<Vec<String>>,
-    failover_ssh: String,
-    failover_addr: String,
-    failover_user: String,
 }
 
 impl PrimarySide {
     fn live(&self) -> PathBuf {
         self.root.join("primary/maestro")
-    }
-    fn stage(&self) -> PathBuf {
-        self.root.join("primary/stage/maestro")
     }
     fn datadir(&self) -> PathBuf {
         self.live().join("lui/database/data")
@@ -284,160 +284,112 @@ impl PrimarySide {
         .map_err(|e| e.to_string())
     }
 
-    /// Freeze a copy of the live tree while the writer is paused and every
-    /// dirty page is written: one point in time.
-    fn stage_consistent(&self) -> Result<u64, String> {
+    /// The quiesce hook's other end: when the hook asks (its request file),
+    /// the writer is paused (the DB lock held), every dirty page written,
+    /// the row count written into the tree (so the generation says what it
+    /// holds), and the hook told; the pause lasts until the unquiesce hook
+    /// removes the request. A stopped Maestro is quiet as it is.
+    fn answer_quiesce(&self, stop: &AtomicBool) -> Result<(), String> {
+        let (request, done) = (
+            self.root.join("primary/quiesce-request"),
+            self.root.join("primary/quiesced"),
+        );
+        if !request.exists() || done.exists() {
+            return Ok(());
+        }
         let guard = self.db.lock().unwrap();
-        let Some(db) = guard.as_ref() else {
-            // A stopped Maestro's files are one point in time as they are.
-            let rows = (*self.stopped_rows.lock().unwrap())
-                .ok_or("the primary's database is not running")?;
-            local_rsync(&self.live(), &self.stage(), &[])?;
-            return Ok(rows);
+        let rows = match guard.as_ref() {
+            Some(db) => {
+                wait_flushed(db)?;
+                db.try_sql("SELECT COUNT(*) FROM maestro.jobs")?
+                    .parse::<u64>()
+                    .map_err(|e| format!("row count: {e}"))?
+            }
+            None => (*self.stopped_rows.lock().unwrap())
+                .ok_or("the primary's database is not running")?,
         };
-        wait_flushed(db)?;
-        let rows: u64 = db
-            .try_sql("SELECT COUNT(*) FROM maestro.jobs")?
-            .parse()
-            .map_err(|e| format!("row count: {e}"))?;
-        local_rsync(&self.live(), &self.stage(), &[])?;
-        Ok(rows)
-    }
-
-    /// The fault: the redo log copied first, then commits and flushes,
-    /// then the tablespaces: the copy mixes two moments.
-    fn stage_torn(&self) -> Result<u64, String> {
-        let log = "lui/database/data/ib_logfile0";
-        {
-            let guard = self.db.lock().unwrap();
-            let db = guard
-                .as_ref()
-                .ok_or("the primary's database is not running")?;
-            wait_flushed(db)?;
-            local_rsync(&self.live(), &self.stage(), &[])?;
+        fs::write(self.live().join("lui/sync-rows"), format!("{rows}\n"))
+            .map_err(|e| e.to_string())?;
+        fs::write(&done, "").map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while request.exists() && !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(500));
-        let guard = self.db.lock().unwrap();
-        let db = guard
-            .as_ref()
-            .ok_or("the primary's database is not running")?;
-        for round in 0..3 {
-            db.try_sql(&format!(
-                "UPDATE maestro.jobs SET body = REPEAT('{round}', 300)"
-            ))?;
-        }
-        db.try_sql("FLUSH TABLES")?;
-        wait_flushed(db)?;
-        let rows: u64 = db
-            .try_sql("SELECT COUNT(*) FROM maestro.jobs")?
-            .parse()
-            .map_err(|e| format!("row count: {e}"))?;
-        local_rsync(&self.live(), &self.stage(), &[format!("--exclude=/{log}")])?;
-        Ok(rows)
-    }
-
-    fn ssh_command(&self) -> String {
-        self.failover_ssh.clone()
-    }
-
-    fn remote(&self, path: &Path) -> String {
-        format!(
-            "{}@{}:{}",
-            self.failover_user,
-            self.failover_addr,
-            path.display()
-        )
-    }
-
-    /// Capture the frozen copy and push it, then its manifest.
-    fn push(&self, cut_after: Option<Duration>) -> Result<(), String> {
-        let manifest = self.root.join("primary/stage/manifest.jsonl");
-        let out = ns_run(
-            &self.lab_ns_p,
-            VERIFY,
-            &[
-                "--config".into(),
-                self.root.join("config-stage.toml").display().to_string(),
-                "--state-dir".into(),
-                self.root.join("state-p").display().to_string(),
-                "capture".into(),
-                "--from-snapshot".into(),
-                "--out".into(),
-                manifest.display().to_string(),
-            ],
-            TOOL_BOUND,
-        );
-        if out.status.code() != Some(0) {
-            return Err(format!(
-                "capture of the frozen copy failed (exit {:?}): {}{}",
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let mut args: Vec<String> = vec![
-            "-a".into(),
-            "--delete".into(),
-            "--partial-dir=.rsync-partial".into(),
-            "-e".into(),
-            self.ssh_command(),
-        ];
-        if cut_after.is_some() {
-            args.push("--bwlimit=1500".into());
-        }
-        args.push(format!("{}/", self.stage().display()));
-        args.push(self.remote(&self.root.join("failover/maestro/")));
-        match cut_after {
-            None => {
-                let out = ns_run(&self.lab_ns_p, "rsync", &args, Duration::from_secs(60));
-                if !out.status.success() {
-                    return Err(format!(
-                        "rsync of the data failed: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    ));
-                }
-            }
-            Some(after) => {
-                // Cut off halfway: the sender and its ssh killed mid-transfer.
-                use std::os::unix::process::CommandExt;
-                let mut child = Command::new("ip")
-                    .args(["netns", "exec", &self.lab_ns_p, "rsync"])
-                    .args(&args)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .process_group(0)
-                    .spawn()
-                    .map_err(|e| e.to_string())?;
-                std::thread::sleep(after);
-                let _ = Command::new("kill")
-                    .args(["-KILL", &format!("-{}", child.id())])
-                    .status();
-                let _ = child.wait();
-                // The receiver keeps its partial file when it sees the end.
-                std::thread::sleep(Duration::from_millis(500));
-                return Err("rsync cut off halfway (killed)".into());
-            }
-        }
-        let out = ns_run(
-            &self.lab_ns_p,
-            "rsync",
-            &[
-                "-a".into(),
-                "-e".into(),
-                self.ssh_command(),
-                manifest.display().to_string(),
-                self.remote(&self.root.join("failover/manifest.jsonl")),
-            ],
-            Duration::from_secs(30),
-        );
-        if !out.status.success() {
-            return Err(format!(
-                "rsync of the manifest failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+        let _ = fs::remove_file(&done);
+        drop(guard);
         Ok(())
+    }
+
+    /// `maestro-sync push` on the primary (bounded), with extra flags.
+    fn push_with(&self, extra: &[String]) -> ToolRun {
+        let mut args: Vec<String> = vec![
+            "--config".into(),
+            self.root.join("config-primary.toml").display().to_string(),
+            "--state-dir".into(),
+            self.root.join("state-p").display().to_string(),
+            "--format".into(),
+            "json".into(),
+        ];
+        args.extend(extra.iter().cloned());
+        args.push("push".into());
+        ToolRun::from_output(ns_run(&self.lab_ns_p, SYNC, &args, TOOL_BOUND))
+    }
+
+    /// The rows the failover's current generation holds, as its tree says.
+    fn current_rows(&self) -> Option<u64> {
+        fs::read_to_string(self.root.join("failover/gen/current/data/lui/sync-rows"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+    }
+
+    /// The last sync before the outage, cut: rsync (and its ssh) killed
+    /// mid-transfer of a 6 MB file.
+    fn push_cut(&self) -> ToolRun {
+        use std::os::unix::process::CommandExt;
+        let args: Vec<String> = vec![
+            "--config".into(),
+            self.root.join("config-primary.toml").display().to_string(),
+            "--state-dir".into(),
+            self.root.join("state-p").display().to_string(),
+            "--format".into(),
+            "json".into(),
+            "--set".into(),
+            "sync.rsync_options=[\"--bwlimit=1500\"]".into(),
+            "push".into(),
+        ];
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.lab_ns_p, SYNC])
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("maestro-sync runs");
+        let gen = self.root.join("failover/gen").display().to_string();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        std::thread::sleep(Duration::from_millis(500));
+        while Instant::now() < deadline {
+            let pid = fs::read_dir("/proc").ok().and_then(|rd| {
+                rd.flatten().find_map(|e| {
+                    let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                    let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                    let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                    (cmd.starts_with("rsync ") && cmd.contains("--link-dest") && cmd.contains(&gen))
+                        .then_some(pid)
+                })
+            });
+            if let Some(pid) = pid {
+                std::thread::sleep(Duration::from_millis(1500));
+                // The data rsync of the run this drill started, by its id.
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ToolRun::from_output(child.wait_with_output().expect("maestro-sync ends"))
     }
 
     /// Whether the sync's cron entry is active: the schedule thread stands
@@ -457,9 +409,15 @@ impl PrimarySide {
         if !self.cron_active() {
             return Ok(());
         }
-        let rows = self.stage_consistent()?;
-        self.push(None)?;
-        *self.synced_rows.lock().unwrap() = Some(rows);
+        let run = self.push_with(&[]);
+        if run.exit != Some(0) {
+            return Err(format!(
+                "maestro-sync push: {}\n{}",
+                run.message,
+                run.problems()
+            ));
+        }
+        *self.synced_rows.lock().unwrap() = self.current_rows();
         *self.cycles.lock().unwrap() += 1;
         Ok(())
     }
@@ -476,25 +434,6 @@ fn wait_flushed(db: &Mariadb) -> Result<(), String> {
             return Err(format!("{dirty} dirty pages left after 30s"));
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn local_rsync(from: &Path, to: &Path, extra: &[String]) -> Result<(), String> {
-    fs::create_dir_all(to).map_err(|e| e.to_string())?;
-    let out = Command::new("timeout")
-        .args(["-k", "2", "60", "rsync", "-a", "--delete"])
-        .args(extra)
-        .arg(format!("{}/", from.display()))
-        .arg(format!("{}/", to.display()))
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "local rsync failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
     }
 }
 
@@ -526,6 +465,7 @@ fn ssh_command(sshd: &Sshd) -> String {
 pub struct Drill {
     writer: Option<Background>,
     sync: Option<Background>,
+    quiescer: Option<Background>,
     primary: Arc<PrimarySide>,
     failover_db: Option<Mariadb>,
     emulator: Option<Emulator>,
@@ -602,7 +542,14 @@ impl Drill {
             &lab.addr(1),
         );
         make_install_tree(&root.join("primary/maestro"));
-        fs::create_dir_all(root.join("failover/maestro")).unwrap();
+        // The failover runs Maestro from the current generation: its
+        // install root is a link into it (dangling until the first sync).
+        fs::create_dir_all(root.join("failover/gen")).unwrap();
+        std::os::unix::fs::symlink(
+            root.join("failover/gen/current/data"),
+            root.join("failover/maestro"),
+        )
+        .unwrap();
         fs::create_dir_all(root.join("primary/stage")).unwrap();
         let primary = Arc::new(PrimarySide {
             lab_ns_p: lab.ns(P),
@@ -612,13 +559,11 @@ impl Drill {
             stopped_rows: Mutex::new(None),
             cycles: Mutex::new(0),
             sync_errors: Mutex::new(Vec::new()),
-            failover_ssh: ssh_command(&sshd_f),
-            failover_addr: lab.addr(2),
-            failover_user: sshd_f.user().to_string(),
         });
         let mut drill = Drill {
             writer: None,
             sync: None,
+            quiescer: None,
             primary,
             failover_db: None,
             emulator: None,
@@ -699,7 +644,7 @@ disable_command = \"touch {r}/primary/{{name}}.disabled\"\n\
 enable_command = \"rm -f {r}/primary/{{name}}.disabled\"\n\
 active_command = \"{active}\"\n\
 enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
-[sync]\nauthorized_keys = \"{fak}\"\nkey_match = \"maestro-ha-test\"\nprocess_name = \"\"\n{cron}\n\
+[sync]\nauthorized_keys = \"{fak}\"\nkey_match = \"maestro-ha-test\"\nprocess_name = \"\"\ngenerations = \"{r}/failover/gen\"\nkeep = 3\nio_timeout = \"5s\"\nlock_wait = \"10s\"\n{cron}\n\
 {fence}\
 [watch]\ntarget = \"{p_addr}\"\ntcp_ports = [{pp}, {DB_PORT}]\nicmp = true\nprobe_timeout = \"1s\"\nthreshold = \"{THRESHOLD_SECS}s\"\ninterval = \"1s\"\n\n\
 [[watch.witnesses]]\nhost = \"{w_addr}\"\nport = {wp}\nuser = \"{wu}\"\nidentity_file = \"{wk}\"\nknown_hosts = \"{wkh}\"\nconnect_timeout = \"2s\"\ncommand = \"{WATCH}\"\n\n\
@@ -726,8 +671,19 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             wkh = sw.known_hosts().display(),
         );
         fs::write(self.path("config-failover.toml"), failover).unwrap();
+        // The primary's sync: a `command` snapshot whose quiesce hook asks
+        // the quiescer thread to pause the writer until MariaDB has flushed.
+        let request = format!("{r}/primary/quiesce-request");
+        let quiesced = format!("{r}/primary/quiesced");
+        let sync = format!(
+            "[sync]\nsnapshot = \"command\"\nsnapshot_dir = \"{r}/primary/stage/maestro\"\n\
+quiesce_command = \"touch {request}; i=0; while [ ! -e {quiesced} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; test -e {quiesced}\"\n\
+unquiesce_command = \"rm -f {request}\"\n\
+hook_timeout = \"40s\"\nremote_command = \"{SYNC} --config {r}/config-failover.toml --state-dir {r}/state-f\"\n\
+io_timeout = \"5s\"\nlock_wait = \"10s\"\ndeadline = \"50s\"\n\n"
+        );
         let primary = format!(
-            "{site}[primary]\nhost = \"{p_addr}\"\n\n[failover]\nhost = \"{f_addr}\"\nport = {fp}\nuser = \"{fu}\"\nidentity_file = \"{fk}\"\nknown_hosts = \"{fkh}\"\nconnect_timeout = \"2s\"\n\n{fence}",
+            "{site}[primary]\nhost = \"{p_addr}\"\n\n[failover]\nhost = \"{f_addr}\"\nport = {fp}\nuser = \"{fu}\"\nidentity_file = \"{fk}\"\nknown_hosts = \"{fkh}\"\nconnect_timeout = \"2s\"\n\n{sync}{fence}",
             site = site("primary/maestro"),
             fp = sf.port(),
             fu = sf.user(),
@@ -740,15 +696,10 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             // thread runs only while this entry is active.
             fs::write(
                 self.path("primary/sync.cron"),
-                format!("* * * * * root rsync -a --delete {r}/primary/stage/maestro/ failover:{r}/failover/maestro/\n"),
+                format!("* * * * * root maestro-sync --config {r}/config-primary.toml push\n"),
             )
             .unwrap();
         }
-        fs::write(
-            self.path("config-stage.toml"),
-            site("primary/stage/maestro"),
-        )
-        .unwrap();
     }
 
     fn start_primary_database(&self) {
@@ -789,8 +740,27 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
         });
     }
 
-    /// The scheduled sync: a cycle every second while the primary is up.
+    /// The scheduled sync: a cycle every second while the primary is up;
+    /// and the quiescer, which answers the sync's quiesce hook (until the
+    /// drill ends: the faults run a last sync after the schedule stopped).
     fn start_sync(&mut self) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (side, flag) = (self.primary.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                if let Err(e) = side.answer_quiesce(&flag) {
+                    side.sync_errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("quiesce: {e}"));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        self.quiescer = Some(Background {
+            stop,
+            handle: Some(handle),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let (side, flag) = (self.primary.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
@@ -894,14 +864,23 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
                     .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
                     .collect();
                 fs::write(big, data).unwrap();
-                self.primary.stage_consistent().unwrap();
-                let cut = self.primary.push(Some(Duration::from_millis(1500)));
-                assert!(cut.is_err());
+                self.step("last sync (cut off)", "maestro-sync push", |d| {
+                    let run = d.primary.push_cut();
+                    let mut o = run.outcome(run.exit == Some(2));
+                    o.message = format!("{}\n{}", run.message, run.problems().trim_end());
+                    o
+                });
             }
             Fault::DbTorn => {
-                let rows = self.primary.stage_torn().unwrap();
-                self.primary.push(None).unwrap();
-                *self.primary.synced_rows.lock().unwrap() = Some(rows);
+                self.step("last sync (torn copy)", "maestro-sync push", |d| {
+                    let run = d
+                        .primary
+                        .push_with(&["--set".into(), d.torn_copy_command()]);
+                    let problems = run.problems();
+                    let mut o = run.outcome(run.exit == Some(2) && problems.contains("innodb"));
+                    o.message = format!("{}\n{}", run.message, problems.trim_end());
+                    o
+                });
             }
             Fault::TableMissing => {
                 if let Some(db) = self.primary.db.lock().unwrap().as_ref() {
@@ -934,6 +913,31 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
         if let Some(db) = self.primary.db.lock().unwrap().as_mut() {
             db.crash();
         }
+    }
+
+    /// The fault's copy: the redo log first, then commits and flushes,
+    /// then the tablespaces; the copy mixes two moments (`--set` of the
+    /// sync's copy_command for one run).
+    fn torn_copy_command(&self) -> String {
+        let socket = self
+            .primary
+            .db
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(Mariadb::socket)
+            .expect("the primary's database runs");
+        let m = format!(
+            "{} --no-defaults -uroot --socket={} --connect-timeout=5 -N -B",
+            find(&["mariadb", "mysql"]).display(),
+            socket.display()
+        );
+        format!(
+            "sync.copy_command=set -e; rsync -a --delete \"$MAESTRO_SYNC_SOURCE/\" \"$MAESTRO_SYNC_COPY/\"; sleep 0.5; \
+             for r in 0 1 2; do {m} -e \"UPDATE maestro.jobs SET body = REPEAT('$r', 300)\"; done; {m} -e 'FLUSH TABLES'; \
+             i=0; while [ \"$({m} -e \"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='INNODB_BUFFER_POOL_PAGES_DIRTY'\")\" != 0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
+             rsync -a --delete --exclude=/lui/database/data/ib_logfile0 \"$MAESTRO_SYNC_SOURCE/\" \"$MAESTRO_SYNC_COPY/\""
+        )
     }
 
     /// maestro-watch once, every second, until DOWN or the threshold plus
@@ -1061,40 +1065,24 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
     /// push must not get through the fence.
     pub fn primary_returns(&mut self) -> bool {
         self.lab.link(P, true);
-        self.step("primary's sync is blocked", "rsync", |d| {
-            let out = ns_run(
-                &d.lab.ns(P),
-                "rsync",
-                &[
-                    "-a".into(),
-                    "-e".into(),
-                    d.primary.ssh_command(),
-                    format!("{}/", d.primary.stage().display()),
-                    d.primary.remote(&d.path("failover/maestro/")),
-                ],
-                Duration::from_secs(20),
-            );
-            let code = out.status.code();
-            Outcome {
-                status: if out.status.success() {
-                    "ran".into()
-                } else {
-                    "failed".into()
-                },
-                exit: code,
-                passed: !out.status.success(),
-                message: if out.status.success() {
-                    "the returning primary pushed its files over the replica".into()
-                } else {
-                    format!(
-                        "refused as it must be: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                    )
-                },
-            }
+        self.step("primary's sync is blocked", "maestro-sync push", |d| {
+            let run = d.primary.push_with(&[]);
+            let passed = run.exit == Some(2);
+            let mut o = run.outcome(passed);
+            o.status = if passed {
+                "refused".into()
+            } else {
+                run.status.clone()
+            };
+            o.message = if passed {
+                format!("refused as it must be: {}", run.message)
+            } else {
+                format!(
+                    "the returning primary's sync was not refused: {}",
+                    run.message
+                )
+            };
+            o
         }) && self.guard_refuses()
     }
 
@@ -1145,8 +1133,15 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
             "replica is one point in time",
             "maestro-snapshot-verify check",
             |d| {
-                let manifest = d.path("failover/manifest.jsonl").display().to_string();
-                let run = d.on_failover(VERIFY, &["check", "--manifest", &manifest]);
+                // The current generation, through the failover's install
+                // root (a link into it), against its manifest.
+                let manifest = d
+                    .path("failover/gen/current/manifest.jsonl")
+                    .display()
+                    .to_string();
+                let root = format!("data={}", d.path("failover/maestro").display());
+                let run =
+                    d.on_failover(VERIFY, &["check", "--root", &root, "--manifest", &manifest]);
                 run.outcome(run.exit == Some(0))
             },
         )
@@ -1161,6 +1156,12 @@ enabled_command = \"test ! -e {r}/primary/{{name}}.disabled\"\n\n\
 
     pub fn start_failover_database(&mut self) -> bool {
         self.step("MariaDB starts on the failover", "mariadbd", |d| {
+            // A Maestro start pins the current generation first: no sync
+            // replaces or prunes it while Maestro runs from it.
+            let hold = d.on_failover(SYNC, &["hold"]);
+            if hold.exit != Some(0) {
+                return hold.outcome(false);
+            }
             d.maestro_started_at = local_time_now();
             let datadir = d.path("failover/maestro/lui/database/data");
             match Mariadb::start_on(
@@ -1613,6 +1614,9 @@ impl Drop for Drill {
         }
         if let Some(s) = self.sync.as_mut() {
             s.stop();
+        }
+        if let Some(q) = self.quiescer.as_mut() {
+            q.stop();
         }
         if let Some(db) = self.primary.db.lock().unwrap().as_mut() {
             db.crash();

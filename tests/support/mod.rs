@@ -6,6 +6,7 @@ pub mod drill;
 pub mod maestro_fence;
 pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;
+pub mod maestro_sync;
 pub mod netns;
 pub mod pacemaker;
 pub mod plugin_output;

@@ -142,6 +142,22 @@ pub fn fence(env: &mut Env, dry_run: bool) -> Result<(Report, bool), ToolError> 
         Ok(l) => l,
         Err(e) => return refuse(report, e.to_string()),
     };
+    // A sync into this server's generations (maestro-sync) is ended
+    // before the epoch is taken and none starts while the fence runs:
+    // after it, the journal holds the fence and every sync refuses, so
+    // `current` no longer moves under the Maestro about to start here.
+    let _sync_lock = match env.settings.sync.generations.as_deref() {
+        None => None,
+        Some(g) => match maestro_common::sync_lock::take_over(g, deadline.remaining()) {
+            Ok(l) => l,
+            Err(e) => {
+                return refuse(
+                    report,
+                    format!("a sync into {} could not be stopped: {e}", g.display()),
+                )
+            }
+        },
+    };
     let s = env.settings.clone();
     let began = journal
         .wait_at_most(deadline.remaining())

@@ -211,16 +211,13 @@ pub fn load_caches(
     }
     if let Some(catalog) = catalog {
         for r in &plan.roots {
-            if let Ok(c) = store::load_cache(catalog, &cache_root_key(&r.path)) {
+            if let Ok(mut c) = store::load_cache(catalog, &plan.cache_key(r)) {
+                c.set_across_devices(plan.cache_across_devices);
                 caches.insert(r.name.clone(), c);
             }
         }
     }
     caches
-}
-
-pub fn cache_root_key(path: &Path) -> String {
-    path.display().to_string()
 }
 
 /// Write what the walk learnt into the cache; the hits and the new hashes
@@ -232,16 +229,19 @@ pub fn save_caches(
     stats: &walk::WalkStats,
 ) -> Result<(), String> {
     for r in &plan.roots {
-        let added = stats
+        let added: Vec<_> = stats
             .cache_added
             .get(&r.name)
             .map(Vec::as_slice)
-            .unwrap_or(&[]);
+            .unwrap_or(&[])
+            .iter()
+            .map(|(k, h)| (store::normalize(*k, plan.cache_across_devices), *h))
+            .collect();
         let stale = caches
             .get(&r.name)
             .map(RootCache::stale)
             .unwrap_or_default();
-        store::update_cache(catalog, &cache_root_key(&r.path), added, &stale)
+        store::update_cache(catalog, &plan.cache_key(r), &added, &stale)
             .map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -265,6 +265,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
     let mut catalog = open_catalog(ctx);
     let caches = load_caches(catalog.as_ref().ok(), &plan, args.walk.rehash);
     let copy = match (&catalog, ctx.state_dir()) {
+        _ if args.no_catalog_copy => None,
         (Ok(_), Ok(dir)) => tempfile::tempfile_in(dir).ok(),
         _ => None,
     };
@@ -476,6 +477,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         ),
         Ok(catalog) => {
             let stored = match copy.map(|w| w.into_inner()) {
+                _ if args.no_catalog_copy => Ok(None),
                 _ if copy_failed.is_some() => Err(format!(
                     "manifest not stored: cannot write the catalog's copy: {}",
                     copy_failed
@@ -497,6 +499,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
                     },
                     &mut file,
                 )
+                .map(Some)
                 .map_err(|e| e.to_string()),
                 Some(Err(e)) => Err(format!("cannot write the catalog's copy: {e}")),
                 None => Err("cannot make a temporary file in the state folder".to_string()),
@@ -505,9 +508,10 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
             match (stored, cached) {
                 (Ok(id), Ok(())) => Check::ok(
                     "catalog",
-                    match &args.label {
-                        Some(l) => format!("stored as manifest #{id} with label {l:?}"),
-                        None => format!("stored as manifest #{id} (no label)"),
+                    match (id, &args.label) {
+                        (None, _) => "hash cache updated (no copy of the manifest kept)".into(),
+                        (Some(id), Some(l)) => format!("stored as manifest #{id} with label {l:?}"),
+                        (Some(id), None) => format!("stored as manifest #{id} (no label)"),
                     },
                 )
                 .detail("catalog", catalog.path().display().to_string()),

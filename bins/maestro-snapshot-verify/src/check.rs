@@ -10,7 +10,7 @@ use crate::{store, time, walk, NAME};
 use maestro_common::cli::{Context, ToolError};
 use maestro_common::perfdata::{Perfdata, Range};
 use maestro_common::report::{Check, Finding, Report};
-use maestro_common::Status;
+use maestro_common::{signal, Status};
 use std::time::{Duration, Instant};
 
 const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(300);
@@ -204,7 +204,62 @@ fn load_reference(ctx: &mut Context, args: &CheckArgs) -> Reference {
     Reference::None
 }
 
+/// How long a check waits for a running sync of a generations folder.
+const DEFAULT_SYNC_LOCK_WAIT: Duration = Duration::from_secs(600);
+
+/// The generations locks of the roots, shared, so no sync moves `current`
+/// or links into a generation while it is walked. `Err`: the check that
+/// says why it could not be had.
+fn sync_locks(
+    plan: &roots::Plan,
+    args: &CheckArgs,
+) -> Result<Vec<maestro_common::sync_lock::SyncLock>, Box<Check>> {
+    use maestro_common::sync_lock::{self, LockMode, SyncLock, SyncLockError};
+    if args.sync_lock_held {
+        return Ok(Vec::new());
+    }
+    let wait = args.sync_lock_wait.unwrap_or(DEFAULT_SYNC_LOCK_WAIT);
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    for r in &plan.roots {
+        for p in [Some(&r.path), r.link.as_ref()].into_iter().flatten() {
+            if let Some(lock) = sync_lock::guarding(p) {
+                if !paths.contains(&lock) {
+                    paths.push(lock);
+                }
+            }
+        }
+    }
+    let mut held = Vec::new();
+    for p in paths {
+        match SyncLock::acquire(&p, LockMode::Shared, wait, false) {
+            Ok(l) => held.push(l),
+            Err(SyncLockError::Interrupted { .. }) => {
+                return Err(Box::new(Check::new("sync-lock", Status::Unknown, "interrupted")))
+            }
+            Err(e) => {
+                return Err(Box::new(Check::new(
+                    "sync-lock",
+                    Status::Unknown,
+                    format!("a root lies in a maestro-sync generations folder and its lock could not be shared: {e}"),
+                )))
+            }
+        }
+    }
+    Ok(held)
+}
+
 pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
+    run_with(ctx, args, None)
+}
+
+/// [`run`] for library callers that prepared the roots' hash caches
+/// themselves (maestro-sync confirms the cached keys of a generation
+/// before it links the next one from it, and sets the relink window).
+pub fn run_with(
+    ctx: &mut Context,
+    args: CheckArgs,
+    prepared: Option<std::collections::HashMap<String, store::RootCache>>,
+) -> Result<Report, ToolError> {
     let plan = roots::plan(ctx, &args.walk)?;
     // The hash cache is written to the catalog: never inside a root.
     if let Ok(dir) = ctx.state_dir() {
@@ -226,10 +281,23 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     let innodb_policy = args.innodb.or(verify.innodb).unwrap_or_default();
     let mut report = Report::new(NAME, Some("check"));
 
+    let _locks = match sync_locks(&plan, &args) {
+        Ok(l) => l,
+        Err(c) => {
+            if signal::interrupted() {
+                return Err(ToolError::Interrupted);
+            }
+            report.push(*c);
+            return Ok(report);
+        }
+    };
     let reference = load_reference(ctx, &args);
     let hash = matches!(reference, Reference::Loaded(_)) && !args.quick;
     let mut catalog = if hash { open_catalog(ctx).ok() } else { None };
-    let caches = load_caches(catalog.as_ref(), &plan, args.walk.rehash);
+    let caches = match prepared {
+        Some(c) => c,
+        None => load_caches(catalog.as_ref(), &plan, args.walk.rehash),
+    };
 
     // Walk the replica.
     let started = Instant::now();
@@ -268,6 +336,7 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     )
     .timed(started.elapsed())
     .detail("cache_hits", stats.cache_hits)
+    .detail("relinked", stats.relinked)
     .detail("files_read", stats.files_read)
     .perf(Perfdata::count("entries", entries.len() as u64));
     report.push(walked);
@@ -315,7 +384,17 @@ pub fn run(ctx: &mut Context, args: CheckArgs) -> Result<Report, ToolError> {
     }
     report.push(live);
     report.push(intrinsic::unreadable(&entries, "here"));
-    report.push(intrinsic::leftovers(&entries, &partial_dirs));
+    // What the primary's manifest lists is the primary's, whatever its
+    // name: leftover rules judge only what it does not list.
+    let listed = match &reference {
+        Reference::Loaded(m) => Some(intrinsic::Listed::of(&m.entries)),
+        _ => None,
+    };
+    report.push(intrinsic::leftovers(
+        &entries,
+        &partial_dirs,
+        listed.as_ref(),
+    ));
     report.push(intrinsic::skew(&plan, &entries, max_skew));
     report.push(intrinsic::symlink_loops(&plan, &entries));
     let mut myisam_elsewhere = Vec::new();

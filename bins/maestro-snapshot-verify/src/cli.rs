@@ -55,6 +55,16 @@ pub struct WalkArgs {
     /// Hashing threads [default: every core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+
+    /// For library callers (maestro-sync): the hash cache's key of a root,
+    /// by root name, instead of the path the root was given as.
+    #[arg(skip)]
+    pub cache_keys: Vec<(String, String)>,
+
+    /// For library callers: hash cache keys without the device, for roots
+    /// that are snapshots (a device of their own each time they are made).
+    #[arg(skip)]
+    pub cache_across_devices: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -73,6 +83,11 @@ pub struct CaptureArgs {
     /// The roots are a frozen snapshot (LVM, ZFS, VSS): any file that changes while read is CRITICAL
     #[arg(long)]
     pub from_snapshot: bool,
+
+    /// For library callers: do not keep a copy of the manifest in the
+    /// catalog (the caller keeps it; the hash cache is still updated).
+    #[arg(skip)]
+    pub no_catalog_copy: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +134,14 @@ pub struct CheckArgs {
     /// How an InnoDB log format (or pages) this tool does not read counts: strict (WARNING) or best-effort (OK, with the reason and this setting named); a mixed or broken copy is CRITICAL either way [default: strict]
     #[arg(long, value_name = "POLICY", value_enum)]
     pub innodb: Option<InnodbPolicy>,
+
+    /// How long to wait for a running maestro-sync when a root lies in its generations folder (the check shares the folder's lock) [default: 10m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub sync_lock_wait: Option<Duration>,
+
+    /// For library callers: the caller holds the generations lock already.
+    #[arg(skip)]
+    pub sync_lock_held: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -39,7 +39,32 @@ fn file_name(e: &Entry) -> &[u8] {
     e.path.0.rsplit(|&b| b == b'/').next().unwrap_or(&[])
 }
 
-pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
+/// The entries a manifest lists, by root and path.
+#[derive(Debug, Default)]
+pub struct Listed(std::collections::HashSet<(String, Vec<u8>)>);
+
+impl Listed {
+    pub fn of(entries: &[Entry]) -> Listed {
+        Listed(
+            entries
+                .iter()
+                .map(|e| (e.root.clone(), e.path.0.clone()))
+                .collect(),
+        )
+    }
+
+    fn contains(&self, e: &Entry) -> bool {
+        // Borrowed lookups of a tuple key need the owned form; the check
+        // runs once per leftover candidate only.
+        self.0.contains(&(e.root.clone(), e.path.0.clone()))
+    }
+}
+
+/// Leftovers of an interrupted transfer: rsync's temporary files, its
+/// `--partial-dir` folders, `*.tmp` files. An entry the primary's manifest
+/// lists (`listed`) is the primary's own file, whatever its name, and no
+/// leftover: its content is judged by the comparison.
+pub fn leftovers(entries: &[Entry], partial_dirs: &[String], listed: Option<&Listed>) -> Check {
     let mut check = Check::ok("leftovers", "");
     let mut count = 0usize;
     for e in entries {
@@ -54,6 +79,9 @@ pub fn leftovers(entries: &[Entry], partial_dirs: &[String]) -> Check {
             }
             _ => continue,
         };
+        if listed.is_some_and(|l| l.contains(e)) {
+            continue;
+        }
         count += 1;
         if count <= MAX_FINDINGS {
             check.add_finding(Finding::new(Status::Critical, "leftover", why).at(e.location()));
@@ -80,11 +108,14 @@ pub fn newest_by_component(
     entries: &[Entry],
 ) -> BTreeMap<&'static str, (i64, String)> {
     let mut newest: BTreeMap<&'static str, (i64, String)> = BTreeMap::new();
+    // Whether a folder holds InnoDB files, asked once a folder: files share
+    // their folders, and each answer costs three stats.
+    let mut data_dirs: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
     for e in entries.iter().filter(|e| e.kind == Kind::File) {
         let Some(abs) = abs_path(plan, e) else {
             continue;
         };
-        let Some(c) = component_for(plan, &abs) else {
+        let Some(c) = component_for(plan, &abs, &mut data_dirs) else {
             continue;
         };
         let slot = newest
@@ -97,14 +128,26 @@ pub fn newest_by_component(
     newest
 }
 
-fn component_for(plan: &Plan, abs: &Path) -> Option<Component> {
+fn component_for(
+    plan: &Plan,
+    abs: &Path,
+    data_dirs: &mut std::collections::HashMap<PathBuf, bool>,
+) -> Option<Component> {
     // A folder holding InnoDB files is the database's wherever it lies.
     let mut dir = abs.parent();
     while let Some(d) = dir {
         if plan.roots.iter().all(|r| !d.starts_with(&r.path)) {
             break;
         }
-        if crate::innodb::is_data_dir(d) {
+        let is_data = match data_dirs.get(d) {
+            Some(known) => *known,
+            None => {
+                let known = crate::innodb::is_data_dir(d);
+                data_dirs.insert(d.to_path_buf(), known);
+                known
+            }
+        };
+        if is_data {
             return Some(Component::Db);
         }
         dir = d.parent();
@@ -369,5 +412,49 @@ mod tests {
         assert!(!is_rsync_temp(b".profile"));
         assert!(!is_rsync_temp(b"..abcdef"));
         assert!(!is_rsync_temp(b".x.ab-def"));
+    }
+
+    fn entry(root: &str, path: &str, kind: Kind) -> Entry {
+        Entry {
+            root: root.into(),
+            path: crate::manifest::RawName(path.as_bytes().to_vec()),
+            kind,
+            size: 0,
+            mode: 0o644,
+            mtime_ns: 0,
+            sha256: None,
+            target: None,
+            torn: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn what_the_manifest_lists_is_no_leftover() {
+        let primary = vec![
+            entry("lui", "jobs/export.tmp", Kind::File),
+            entry("lui", "cache/.index.a8Xk2Q", Kind::File),
+            entry("lui", "spool/.rsync-partial", Kind::Dir),
+        ];
+        let mut replica = primary.clone();
+        replica.push(entry("lui", "jobs/half.tmp", Kind::File));
+        replica.push(entry("db", "jobs/export.tmp", Kind::File));
+        let partial = [".rsync-partial".to_string()];
+        // Without a manifest every name that looks like a leftover is one.
+        let c = leftovers(&replica, &partial, None);
+        assert_eq!((c.findings.len(), c.status), (5, Status::Critical));
+        // With it, only what the primary does not have: the same path in
+        // another root is another file.
+        let listed = Listed::of(&primary);
+        let c = leftovers(&replica, &partial, Some(&listed));
+        let at: Vec<&str> = c
+            .findings
+            .iter()
+            .filter_map(|f| f.location.as_deref())
+            .collect();
+        assert_eq!(at, ["lui:jobs/half.tmp", "db:jobs/export.tmp"], "{c:?}");
+        assert_eq!(c.status, Status::Critical);
+        let c = leftovers(&primary, &partial, Some(&listed));
+        assert_eq!((c.findings.len(), c.status), (0, Status::Ok), "{c:?}");
     }
 }

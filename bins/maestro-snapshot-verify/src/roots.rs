@@ -19,6 +19,10 @@ pub struct Plan {
     pub excluded_paths: Vec<PathBuf>,
     pub globs: Vec<ExcludeGlob>,
     pub threads: usize,
+    /// Hash cache keys given by a library caller, by root name.
+    pub cache_keys: std::collections::HashMap<String, String>,
+    /// Hash cache keys without the device (the roots are snapshots).
+    pub cache_across_devices: bool,
 }
 
 impl Plan {
@@ -39,6 +43,21 @@ impl Plan {
         let mut v: Vec<String> = self.globs.iter().map(|g| g.text.clone()).collect();
         v.extend(self.excluded_paths.iter().map(|p| p.display().to_string()));
         v
+    }
+
+    /// The hash cache's key of a root: the caller's, else the path the
+    /// root was given as (a root given as a link keeps its cache when the
+    /// link moves to another folder: the cache holds inodes, not paths).
+    pub fn cache_key(&self, root: &Root) -> String {
+        match self.cache_keys.get(&root.name) {
+            Some(k) => k.clone(),
+            None => root
+                .link
+                .as_ref()
+                .unwrap_or(&root.path)
+                .display()
+                .to_string(),
+        }
     }
 
     pub fn root_path(&self, name: &str) -> Option<&Path> {
@@ -258,6 +277,8 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
         excluded_paths: Vec::new(),
         globs,
         threads,
+        cache_keys: args.cache_keys.iter().cloned().collect(),
+        cache_across_devices: args.cache_across_devices,
     };
     if specs.is_empty() {
         let layout = SiteLayout::resolve(&config.site)
@@ -301,6 +322,16 @@ pub fn plan(ctx: &mut Context, args: &WalkArgs) -> Result<Plan, ToolError> {
             }
             plan.roots.push(root);
         }
+    }
+    // A root in a maestro-sync generations folder: its generations may be
+    // btrfs subvolumes, a device each, which keep the inode numbers and
+    // times of the generation they were made from.
+    if plan
+        .roots
+        .iter()
+        .any(|r| maestro_common::sync_lock::guarding(&r.path).is_some())
+    {
+        plan.cache_across_devices = true;
     }
     // Folders named through a root given as a link lie in its target.
     for (dir, _) in &mut plan.component_dirs {

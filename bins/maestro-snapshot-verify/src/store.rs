@@ -63,10 +63,37 @@ pub struct CacheKey {
 /// hash table's power-of-two growth (and a second table of the keys met)
 /// took a cached capture of 1M files past 250 MiB. The flags are set by
 /// whichever walk thread met the key.
+///
+/// Two refinements serve maestro-sync's generations:
+/// - `across_devices`: the keys leave the device out. A btrfs, LVM or ZFS
+///   snapshot is a device of its own each time it is made, with the
+///   origin's inode numbers and times; within the snapshots of one volume
+///   (device, inode) and (inode) name the same file.
+/// - a relink window: a hard link made to a file changes its ctime (the
+///   link count is in the inode) but not its content. The ctime can then no
+///   longer prove that nothing changed since the file was hashed, so this
+///   is accepted only under two conditions, both stated by the caller: the
+///   cached key was [`RootCache::confirm`]ed right before the window began
+///   (the file was unchanged then), and the new ctime lies inside the window
+///   (a span in which only links were made to existing files: maestro-sync's
+///   transfer, under the generations lock, which writes every changed file
+///   to a new inode). Outside those conditions a ctime change is a change.
 #[derive(Debug, Default)]
 pub struct RootCache {
     entries: Vec<(CacheKey, [u8; 32])>,
     seen: Vec<AtomicBool>,
+    confirmed: Vec<AtomicBool>,
+    across_devices: bool,
+    relink_window: Option<(i64, i64)>,
+}
+
+/// A hash the cache answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheHit {
+    pub sha256: [u8; 32],
+    /// Answered through the relink window: the file's key has a new ctime,
+    /// which the cache should learn.
+    pub relinked: bool,
 }
 
 impl RootCache {
@@ -76,14 +103,88 @@ impl RootCache {
         entries.sort_unstable_by_key(|(k, _)| *k);
         entries.dedup_by_key(|(k, _)| *k);
         let seen = entries.iter().map(|_| AtomicBool::new(false)).collect();
-        RootCache { entries, seen }
+        let confirmed = entries.iter().map(|_| AtomicBool::new(false)).collect();
+        RootCache {
+            entries,
+            seen,
+            confirmed,
+            across_devices: false,
+            relink_window: None,
+        }
+    }
+
+    /// Keys without the device (see the type's comment). Set before use:
+    /// the stored keys are expected in the same form.
+    pub fn set_across_devices(&mut self, yes: bool) {
+        self.across_devices = yes;
+    }
+
+    /// Accept keys whose ctime lies in `start_ns ..= end_ns` for confirmed
+    /// entries that differ in nothing else (see the type's comment).
+    pub fn set_relink_window(&mut self, start_ns: i64, end_ns: i64) {
+        self.relink_window = Some((start_ns, end_ns));
+    }
+
+    /// The key as this cache stores it.
+    pub fn normalize(&self, key: CacheKey) -> CacheKey {
+        normalize(key, self.across_devices)
+    }
+
+    fn find(&self, key: &CacheKey) -> Option<usize> {
+        self.entries
+            .binary_search_by_key(&self.normalize(*key), |(k, _)| *k)
+            .ok()
     }
 
     /// The cached hash of `key`, marking the key as met.
     pub fn hit(&self, key: &CacheKey) -> Option<&[u8; 32]> {
-        let i = self.entries.binary_search_by_key(key, |(k, _)| *k).ok()?;
+        let i = self.find(key)?;
         self.seen[i].store(true, Ordering::Relaxed);
         Some(&self.entries[i].1)
+    }
+
+    /// [`RootCache::hit`], and through the relink window. An entry
+    /// answered through the window is not marked met: its old key is stale
+    /// (every name of the inode has the new ctime now).
+    pub fn lookup(&self, key: &CacheKey) -> Option<CacheHit> {
+        if let Some(h) = self.hit(key) {
+            return Some(CacheHit {
+                sha256: *h,
+                relinked: false,
+            });
+        }
+        let (start, end) = self.relink_window?;
+        let key = self.normalize(*key);
+        if key.ctime_ns < start || key.ctime_ns > end {
+            return None;
+        }
+        let same_file = |k: &CacheKey| {
+            (k.dev, k.ino, k.size, k.mtime_ns) == (key.dev, key.ino, key.size, key.mtime_ns)
+        };
+        let first = self.entries.partition_point(|(k, _)| {
+            (k.dev, k.ino, k.size, k.mtime_ns) < (key.dev, key.ino, key.size, key.mtime_ns)
+        });
+        self.entries[first..]
+            .iter()
+            .zip(&self.confirmed[first..])
+            .take_while(|((k, _), _)| same_file(k))
+            .find(|((k, _), confirmed)| k.ctime_ns < start && confirmed.load(Ordering::Relaxed))
+            .map(|((_, h), _)| CacheHit {
+                sha256: *h,
+                relinked: true,
+            })
+    }
+
+    /// Records that `key` was seen unchanged now, before a relink window
+    /// begins. Returns whether the cache holds it.
+    pub fn confirm(&self, key: &CacheKey) -> bool {
+        match self.find(key) {
+            Some(i) => {
+                self.confirmed[i].store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The keys no one met (read after the walk's threads ended, so no
@@ -95,6 +196,15 @@ impl RootCache {
             .filter(|(_, seen)| !seen.load(Ordering::Relaxed))
             .map(|((k, _), _)| *k)
             .collect()
+    }
+}
+
+/// A key without its device when `across_devices`.
+pub fn normalize(key: CacheKey, across_devices: bool) -> CacheKey {
+    if across_devices {
+        CacheKey { dev: 0, ..key }
+    } else {
+        key
     }
 }
 
@@ -316,4 +426,60 @@ pub fn load_manifest(
     blob.read_to_end(&mut body)
         .map_err(|e| io_err(catalog, e))?;
     Ok(Some((meta, body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dev: u64, ino: u64, ctime_ns: i64) -> CacheKey {
+        CacheKey {
+            dev,
+            ino,
+            size: 10,
+            mtime_ns: 1_000,
+            ctime_ns,
+        }
+    }
+
+    #[test]
+    fn a_new_ctime_is_a_change_unless_confirmed_and_inside_the_relink_window() {
+        let hash = [7u8; 32];
+        let mut cache = RootCache::new(vec![(key(1, 5, 2_000), hash), (key(1, 6, 2_000), hash)]);
+        // A link made later changed the ctime: not the cached file any more.
+        assert_eq!(cache.lookup(&key(1, 5, 9_000)), None);
+        cache.set_relink_window(8_000, 10_000);
+        // Not confirmed before the window began: still a change.
+        assert_eq!(cache.lookup(&key(1, 5, 9_000)), None);
+        assert!(cache.confirm(&key(1, 5, 2_000)));
+        assert!(!cache.confirm(&key(1, 7, 2_000)));
+        let hit = cache.lookup(&key(1, 5, 9_000)).unwrap();
+        assert!(hit.relinked && hit.sha256 == hash);
+        // A ctime outside the window, or another size or mtime, is a change.
+        assert_eq!(cache.lookup(&key(1, 5, 10_001)), None);
+        assert_eq!(cache.lookup(&key(1, 5, 7_999)), None);
+        assert_eq!(
+            cache.lookup(&CacheKey {
+                mtime_ns: 1_001,
+                ..key(1, 5, 9_000)
+            }),
+            None
+        );
+        // The relinked key's old form is stale (every name of the inode has
+        // the new ctime), as is the key no one met.
+        assert_eq!(cache.stale(), vec![key(1, 5, 2_000), key(1, 6, 2_000)]);
+        assert_eq!(cache.hit(&key(1, 6, 2_000)), Some(&hash));
+        assert_eq!(cache.stale(), vec![key(1, 5, 2_000)]);
+    }
+
+    #[test]
+    fn keys_across_devices_ignore_the_device() {
+        let hash = [1u8; 32];
+        let mut cache = RootCache::new(vec![(key(0, 5, 2_000), hash)]);
+        assert_eq!(cache.hit(&key(42, 5, 2_000)), None);
+        cache.set_across_devices(true);
+        assert_eq!(cache.hit(&key(42, 5, 2_000)), Some(&hash));
+        assert_eq!(normalize(key(42, 5, 1), true).dev, 0);
+        assert_eq!(normalize(key(42, 5, 1), false).dev, 42);
+    }
 }

@@ -80,7 +80,7 @@ impl ExcludeGlob {
         })
     }
 
-    fn matches(&self, rel: &Path) -> bool {
+    pub fn matches(&self, rel: &Path) -> bool {
         let opts = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
@@ -111,6 +111,9 @@ pub struct WalkOptions {
 #[derive(Debug, Default)]
 pub struct WalkStats {
     pub cache_hits: u64,
+    /// Of the cache hits: answered through a relink window (see
+    /// [`RootCache::lookup`]), their new keys among `cache_added`.
+    pub relinked: u64,
     pub files_read: u64,
     pub bytes_read: u64,
     /// Per root: new hashes for the cache. (The cached keys that hit are
@@ -256,10 +259,7 @@ pub fn walk(
             }
             out.flush();
         }
-        let Ordered {
-            mut stats, failure, ..
-        } = out;
-        stats.files_read = stats.cache_added.values().map(|v| v.len() as u64).sum();
+        let Ordered { stats, failure, .. } = out;
         match failure {
             Some(e) => Err(e),
             None if maestro_common::signal::interrupted() => {
@@ -453,6 +453,11 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<'_, F> {
         self.in_flight = self.in_flight.saturating_sub(1);
         if d.cache_hit {
             self.stats.cache_hits += 1;
+            if d.hashed.is_some() {
+                self.stats.relinked += 1;
+            }
+        } else if d.hashed.is_some() {
+            self.stats.files_read += 1;
         }
         if let Some((k, h)) = d.hashed {
             match self.stats.cache_added.get_mut(&d.entry.root) {
@@ -484,13 +489,14 @@ fn settle(
     let wants_read = shared.opts.hash && entry.kind == Kind::File && entry.error.is_none();
     if let (true, Some(meta)) = (wants_read, meta) {
         let key = key_of(meta);
-        let cached = shared.caches.get(&entry.root).and_then(|c| c.hit(&key));
-        if let Some(sha256) = cached {
+        let cached = shared.caches.get(&entry.root).and_then(|c| c.lookup(&key));
+        if let Some(hit) = cached {
             let mut entry = entry;
-            entry.sha256 = Some(crate::manifest::hex(sha256));
+            entry.sha256 = Some(crate::manifest::hex(&hit.sha256));
             return Done {
                 entry,
-                hashed: None,
+                // A relinked file's new key is learnt, as if it was read.
+                hashed: hit.relinked.then_some((key, hit.sha256)),
                 cache_hit: true,
                 bytes_read: 0,
             };

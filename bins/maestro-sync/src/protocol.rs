@@ -1,0 +1,172 @@
+//! What the two sides of a run say to each other over the SSH session
+//! that runs `receive` (or `serve`) on the other server.
+//!
+//! The other side writes lines `maestro-sync: WORD {json}` on stdout as
+//! it gets ready, then its report (JSON Lines, `--format json`) when it
+//! ends. This side writes plain lines on its stdin: `prepare {json}`,
+//! `alive` (every few seconds while rsync runs, so the other side can
+//! tell a long transfer from a dead sender), `verify` or `done`, and
+//! `abort`. A closed stdin is an abort. Lines that are neither (a login
+//! banner) are ignored.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const PREFIX: &str = "maestro-sync: ";
+
+/// `ready` from `receive`: the lock is held, nothing refuses the run, and
+/// the current generation was looked at.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReceiverReady {
+    pub current: Option<String>,
+    pub host: String,
+}
+
+/// `prepare` to `receive`: the generation the sender took.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PrepareRequest {
+    pub id: String,
+    pub point_in_time_ns: i64,
+    pub consistent: bool,
+    pub snapshot: String,
+    pub source_host: String,
+    pub source: String,
+}
+
+/// `prepared` from `receive`: where rsync sends the generation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Prepared {
+    /// The partial generation's folder.
+    pub partial: String,
+    /// Its data folder, rsync's destination (with a trailing `/`).
+    pub data: String,
+    /// The current generation's data: rsync's `--link-dest`.
+    pub link_dest: Option<String>,
+    /// The current generation's folder: the manifest's `--link-dest` (the
+    /// old manifest is the basis of the new one's delta).
+    pub manifest_link_dest: Option<String>,
+    /// rsync's `--partial-dir` (absolute, outside the data).
+    pub partial_dir: String,
+    /// Where `rsync-wrap` records rsync's CPU time on that side.
+    pub usage: String,
+    /// The last check of this partial failed: compare content.
+    pub checksum: bool,
+    pub resumed: Option<String>,
+}
+
+/// `ready` from `serve`: the point in time is taken and captured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SourceReady {
+    pub request: PrepareRequest,
+    /// The source's data in the snapshot (rsync's source, with a trailing `/`).
+    pub data: String,
+    /// The manifest file.
+    pub manifest: String,
+    pub usage: String,
+    pub steps: BTreeMap<String, u64>,
+    pub warnings: Vec<String>,
+}
+
+/// A line from the other side, sorted out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// `maestro-sync: WORD {json}`.
+    Message(String, serde_json::Value),
+    /// A record of its report.
+    Record(serde_json::Value),
+    /// Anything else (banners, noise).
+    Other(String),
+}
+
+pub fn message(word: &str, body: &impl Serialize) -> String {
+    format!(
+        "{PREFIX}{word} {}",
+        serde_json::to_string(body).unwrap_or_else(|_| "{}".into())
+    )
+}
+
+pub fn classify(line: &str) -> Incoming {
+    if let Some(rest) = line.strip_prefix(PREFIX) {
+        let (word, body) = rest.split_once(' ').unwrap_or((rest, "{}"));
+        if let Ok(v) = serde_json::from_str(body) {
+            return Incoming::Message(word.to_string(), v);
+        }
+    }
+    if line.starts_with('{') {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            if v.get("type").is_some() {
+                return Incoming::Record(v);
+            }
+        }
+    }
+    Incoming::Other(line.to_string())
+}
+
+/// What this side tells the other.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Prepare(PrepareRequest),
+    Alive,
+    /// `verify` (to receive) or `done` (to serve): go on to the end.
+    Go,
+    Abort,
+}
+
+impl Command {
+    pub fn line(&self) -> String {
+        match self {
+            Command::Prepare(r) => {
+                format!("prepare {}", serde_json::to_string(r).unwrap_or_default())
+            }
+            Command::Alive => "alive".into(),
+            Command::Go => "go".into(),
+            Command::Abort => "abort".into(),
+        }
+    }
+
+    pub fn parse(line: &str) -> Option<Command> {
+        let line = line.trim();
+        let (word, body) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "prepare" => serde_json::from_str(body).ok().map(Command::Prepare),
+            "alive" => Some(Command::Alive),
+            "go" => Some(Command::Go),
+            "abort" => Some(Command::Abort),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_and_noise_is_told_apart() {
+        let r = PrepareRequest {
+            id: "20261126T011645.868Z".into(),
+            consistent: true,
+            ..PrepareRequest::default()
+        };
+        assert_eq!(
+            Command::parse(&Command::Prepare(r.clone()).line()),
+            Some(Command::Prepare(r))
+        );
+        assert_eq!(Command::parse("go\n"), Some(Command::Go));
+        assert_eq!(Command::parse("prepare {broken"), None);
+        let m = message("ready", &ReceiverReady::default());
+        assert!(matches!(classify(&m), Incoming::Message(w, _) if w == "ready"));
+        assert!(matches!(
+            classify("{\"type\":\"summary\"}"),
+            Incoming::Record(_)
+        ));
+        assert!(matches!(
+            classify("Welcome to maestro2"),
+            Incoming::Other(_)
+        ));
+        assert!(matches!(
+            classify("maestro-sync: ready {nope"),
+            Incoming::Other(_)
+        ));
+    }
+}

@@ -1,0 +1,729 @@
+//! maestro-sync against a real OpenSSH server and real rsync on 127.0.0.1
+//! (the two servers are two configs and state folders on this machine):
+//! generations made and hard-linked, verified against the manifest, the
+//! refusals (a fenced primary, a fenced failover, a held or changed current
+//! generation), the lock the admin's check respects, the hash cache across
+//! generations, `pull`, and the run killed at every step of the switch.
+
+mod support;
+
+use maestro_common::sync_lock::{self, LockMode, SyncLock};
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::maestro_sync::{ino, tick, Pair, Run, SYNC};
+
+fn pair() -> Pair {
+    let p = Pair::new("");
+    let stage = p.path("stage");
+    p.write_configs(&format!(
+        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
+        stage.display()
+    ));
+    p
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+}
+
+#[test]
+fn push_makes_a_verified_generation_and_links_what_did_not_change() {
+    let p = pair();
+    let run = p.push();
+    ok(&run);
+    let first = p.current().expect("current");
+    assert!(
+        run.message_of("generation")
+            .starts_with(&format!("current -> {first}")),
+        "{}",
+        run.dump()
+    );
+    let data = p.gen().join("current/data");
+    assert_eq!(
+        fs::read_to_string(data.join("lui/jobs/7.xml")).unwrap(),
+        "<job id=\"7\"/>\n"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(p.gen().join("current/generation.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (meta["consistent"].as_bool(), meta["snapshot"].as_str()),
+        (Some(true), Some("command"))
+    );
+    tick();
+    fs::write(
+        p.source().join("lui/jobs/7.xml"),
+        "<job id=\"7\" sent=\"yes\"/>\n",
+    )
+    .unwrap();
+    fs::remove_file(p.source().join("lui/jobs/9.xml")).unwrap();
+    let logins = || p.sshd.log().matches("Accepted publickey").count();
+    let before = logins();
+    let run = p.push();
+    ok(&run);
+    // One SSH login a run: the data's and the manifest's rsync go through
+    // the receiving session's connection.
+    assert_eq!(logins() - before, 1, "{}", p.sshd.log());
+    let second = p.current().unwrap();
+    assert!(second > first);
+    let (a, b) = (
+        p.gen().join(&first).join("data"),
+        p.gen().join(&second).join("data"),
+    );
+    // Unchanged: one inode in both; changed: a new file; removed: gone.
+    assert_eq!(
+        ino(&a.join("lui/jobs/8.xml")),
+        ino(&b.join("lui/jobs/8.xml"))
+    );
+    assert_ne!(
+        ino(&a.join("lui/jobs/7.xml")),
+        ino(&b.join("lui/jobs/7.xml"))
+    );
+    assert!(!b.join("lui/jobs/9.xml").exists() && a.join("lui/jobs/9.xml").exists());
+    let stats = &run.check("transfer").unwrap()["details"]["stats"];
+    assert_eq!(stats["transferred"], 1, "{}", run.dump());
+    // The receiving side's check read only the changed file: the linked
+    // ones kept their cached hashes through the link (their new ctime is
+    // from inside the transfer's window).
+    let verify = &run.check("verify").unwrap()["details"];
+    assert_eq!(verify["files_read"], 1, "{}", run.dump());
+    assert!(verify["relinked"].as_u64().unwrap() >= 50, "{}", run.dump());
+    // The admin's check of `current`, through the link: every hash from
+    // the cache, the primary's *.tmp file no leftover.
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    assert_eq!(
+        check.check("walk").unwrap()["details"]["files_read"],
+        0,
+        "{}",
+        check.dump()
+    );
+    assert_eq!(check.status_of("leftovers"), "OK", "{}", check.dump());
+    // A root given as a link to the data (the documented layout) is
+    // resolved once and named both ways.
+    let maestro = p.path("maestro");
+    std::os::unix::fs::symlink(p.gen().join("current/data"), &maestro).unwrap();
+    let check = p.check_current(&maestro);
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    let walked = check.message_of("walk");
+    assert!(
+        walked.contains(&format!("data={} -> {}", maestro.display(), b.display())),
+        "{walked}"
+    );
+    // keep = 2: a third generation prunes the first, never current.
+    tick();
+    fs::write(p.source().join("lui/jobs/10.xml"), "x").unwrap();
+    ok(&p.push());
+    let gens = p.generations();
+    assert_eq!(gens.len(), 2, "{gens:?}");
+    assert!(!gens.contains(&first));
+    assert_eq!(gens.last(), p.current().as_ref());
+}
+
+#[test]
+fn status_gives_the_rpo_with_thresholds() {
+    let p = pair();
+    let none = p.receiver(&["status"]);
+    assert_eq!(none.code, Some(2), "{}", none.dump());
+    ok(&p.push());
+    let run = p.receiver(&["status"]);
+    ok(&run);
+    assert!(
+        run.message_of("current").contains("point in time"),
+        "{}",
+        run.dump()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let o = Command::new(SYNC)
+        .arg("--config")
+        .arg(p.path("receiver.toml"))
+        .arg("--state-dir")
+        .arg(p.path("state-r"))
+        .args([
+            "--format",
+            "nagios",
+            "status",
+            "--warning",
+            "1s",
+            "--critical",
+            "1h",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("MAESTRO-SYNC WARNING:"), "{text}");
+    assert!(first.contains("'rpo'=") || first.contains("rpo="), "{text}");
+    assert!(first.contains("s;1;3600;0"), "{text}");
+    // The sending side knows its last generation too.
+    let run = p.sender(&["status", "--critical", "1h", "--warning", "30m"]);
+    ok(&run);
+    assert!(
+        run.message_of("current")
+            .contains("the last generation made from here"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn a_fenced_primary_and_a_failover_that_took_over_refuse() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current();
+    // The fence's marker on the sending side.
+    fs::write(p.path("fenced"), "maestro-fence-marker=1\nepoch=3\n").unwrap();
+    let run = p.push();
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("marker")
+            .contains("refused: this server is fenced"),
+        "{}",
+        run.dump()
+    );
+    fs::remove_file(p.path("fenced")).unwrap();
+    // A fence in the receiving side's journal (it has taken over).
+    let mut journal = maestro_fence::journal::Journal::open(&p.path("state-r")).unwrap();
+    let epoch = journal.begin("fence", "127.0.0.1", "failover").unwrap();
+    journal
+        .finish(
+            epoch,
+            maestro_fence::journal::FENCED,
+            Some("isolate"),
+            &serde_json::json!([]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
+    let run = p.push();
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("fence-journal").contains("has taken over"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(p.current(), before);
+    // The failback direction asks no fence state.
+    let unfence = journal.begin("unfence", "127.0.0.1", "failover").unwrap();
+    let run = p.push();
+    assert_eq!(
+        run.code,
+        Some(2),
+        "an unfence under way still refuses: {}",
+        run.dump()
+    );
+    journal
+        .finish(
+            unfence,
+            maestro_fence::journal::UNFENCED,
+            None,
+            &serde_json::json!([]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
+    ok(&p.push());
+    assert_ne!(p.current(), before);
+    // The failback direction asks no fence state: with the fence back in
+    // force here, a push --reverse (its receiving side told so) still runs.
+    let epoch = journal.begin("fence", "127.0.0.1", "failover").unwrap();
+    journal
+        .finish(
+            epoch,
+            maestro_fence::journal::FENCED,
+            Some("ssh"),
+            &serde_json::json!([]),
+            &serde_json::json!([]),
+        )
+        .unwrap();
+    tick();
+    fs::write(p.source().join("lui/jobs/5.xml"), "failback").unwrap();
+    assert_eq!(p.push().code, Some(2));
+    let run = p.sender(&["push", "--reverse"]);
+    ok(&run);
+    assert!(run.check("fence-journal").is_none(), "{}", run.dump());
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/5.xml")).unwrap(),
+        "failback"
+    );
+}
+
+#[test]
+fn a_held_or_changed_current_generation_is_not_replaced() {
+    let p = pair();
+    ok(&p.push());
+    let held = p.current().unwrap();
+    let run = p.receiver(&["hold"]);
+    ok(&run);
+    tick();
+    fs::write(p.source().join("lui/jobs/1.xml"), "new").unwrap();
+    let run = p.push();
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("hold")
+            .contains(&format!("generation {held} is held")),
+        "{}",
+        run.dump()
+    );
+    ok(&p.receiver(&["release"]));
+    // Maestro wrote into it (a failover ran from it).
+    fs::write(
+        p.gen().join("current/data/lui/jobs/2.xml"),
+        "written on the failover",
+    )
+    .unwrap();
+    fs::write(p.gen().join("current/data/lui/jobs/new.xml"), "a new job").unwrap();
+    let run = p.push();
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    let m = run.message_of("current");
+    assert!(
+        m.contains("changed since it was received (2 differences)"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(p.current().as_ref(), Some(&held));
+    let run = p.sender(&["push", "--discard-changes"]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "replaced, with a warning: {}",
+        run.dump()
+    );
+    assert_ne!(p.current().as_ref(), Some(&held));
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/1.xml")).unwrap(),
+        "new"
+    );
+}
+
+/// The failback as docs/maestro-sync.md gives it: the receiving side's
+/// current generation changed (Maestro ran from it), so the copy back from
+/// a stopped Maestro needs --no-snapshot and --discard-changes, and then
+/// replaces it with what the sending side has, marked not a point in time.
+#[test]
+fn the_failback_replaces_a_changed_current_only_when_told() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current().unwrap();
+    fs::write(p.gen().join("current/data/lui/jobs/2.xml"), "ran here").unwrap();
+    tick();
+    fs::write(p.source().join("lui/jobs/1.xml"), "failed back").unwrap();
+    let run = p.sender(&["push", "--reverse", "--no-snapshot"]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("current")
+            .contains("changed since it was received"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(p.current().as_ref(), Some(&before));
+    let run = p.sender(&["push", "--reverse", "--no-snapshot", "--discard-changes"]);
+    assert_eq!(run.code, Some(1), "replaced, with warnings: {}", run.dump());
+    assert!(
+        run.message_of("generation").contains("NOT a point in time"),
+        "{}",
+        run.dump()
+    );
+    assert_ne!(p.current().as_ref(), Some(&before));
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/1.xml")).unwrap(),
+        "failed back"
+    );
+    assert_ne!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/2.xml")).unwrap(),
+        "ran here"
+    );
+}
+
+#[test]
+fn the_admins_check_waits_for_a_running_sync() {
+    let p = pair();
+    ok(&p.push());
+    let lock = SyncLock::acquire(
+        &sync_lock::lock_file(&p.gen()),
+        LockMode::Exclusive,
+        Duration::ZERO,
+        true,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let o = Command::new(support::maestro_sync::VERIFY)
+        .arg("--config")
+        .arg(p.path("receiver.toml"))
+        .arg("--state-dir")
+        .arg(p.path("state-r"))
+        .args(["--format", "json", "check", "--root"])
+        .arg(format!("data={}", p.gen().join("current/data").display()))
+        .args(["--sync-lock-wait", "1s"])
+        .output()
+        .unwrap();
+    let run = Run::from_output(o);
+    assert_eq!(run.code, Some(3), "{}", run.dump());
+    assert!(
+        run.message_of("sync-lock").contains("could not be shared"),
+        "{}",
+        run.dump()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // So does a sync (the same lock), and `hold`.
+    let push = p.push();
+    assert_eq!(push.code, Some(2), "{}", push.dump());
+    assert!(
+        push.message_of("target-lock").contains("is held"),
+        "{}",
+        push.dump()
+    );
+    drop(lock);
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+}
+
+#[test]
+fn pull_makes_the_same_generation_driven_from_the_receiving_side() {
+    let p = pair();
+    let run = p.receiver(&["pull"]);
+    ok(&run);
+    let first = p.current().unwrap();
+    assert!(run.check("rpo").is_some(), "{}", run.dump());
+    tick();
+    fs::write(p.source().join("hub/hub.ini"), "HubPort=1100\n").unwrap();
+    let run = p.receiver(&["pull"]);
+    ok(&run);
+    let second = p.current().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(
+        ino(&p.gen().join(&first).join("data/lui/lui.ini")),
+        ino(&p.gen().join(&second).join("data/lui/lui.ini"))
+    );
+    // The serving side recorded its part.
+    let status = p.sender(&["status", "--critical", "1h", "--warning", "30m"]);
+    let recent = &status.check("runs").unwrap()["details"]["recent"];
+    assert_eq!(recent[0]["role"], "serve", "{}", status.dump());
+}
+
+/// The run is killed (SIGKILL, as a power loss stops it) at each step of
+/// making a generation current; after each, `current` is a complete,
+/// verified generation, and the next run goes on from there.
+#[test]
+fn killed_at_any_step_current_stays_complete_and_the_next_run_goes_on() {
+    let p = pair();
+    ok(&p.push());
+    for (i, step) in [
+        "before-rename",
+        "after-rename",
+        "before-switch",
+        "after-switch",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let before = p.current().unwrap();
+        tick();
+        fs::write(p.source().join(format!("lui/jobs/crash-{i}.xml")), step).unwrap();
+        let rx = format!(
+            "env MAESTRO_SYNC_TEST_CRASH_AT={step} {}",
+            p.receiver_command()
+        );
+        let run = p.sender(&["--set", &format!("sync.remote_command={rx}"), "push"]);
+        assert_eq!(run.code, Some(2), "{step}: {}", run.dump());
+        let now = p.current().unwrap();
+        if *step == "after-switch" {
+            assert_ne!(now, before, "{step}: the switch was done before the kill");
+        } else {
+            assert_eq!(now, before, "{step}: current moved: {}", run.dump());
+        }
+        let check = p.check_current(&p.gen().join("current/data"));
+        assert_eq!(check.code, Some(0), "{step}: {}", check.dump());
+        let run = p.push();
+        ok(&run);
+        assert!(p
+            .gen()
+            .join("current/data")
+            .join(format!("lui/jobs/crash-{i}.xml"))
+            .exists());
+        assert!(!p.gen().join(".current.tmp").exists());
+    }
+}
+
+/// rsync killed mid-transfer: `current` untouched, and the next run
+/// resumes the partial generation instead of sending it again.
+#[test]
+fn a_transfer_cut_halfway_is_resumed_by_the_next_run() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current().unwrap();
+    let big: Vec<u8> = (0..8 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(p.source().join("lui/attachment.bin"), &big).unwrap();
+    let push = Command::new(SYNC)
+        .arg("--config")
+        .arg(p.path("sender.toml"))
+        .arg("--state-dir")
+        .arg(p.path("state-s"))
+        .args([
+            "--format",
+            "json",
+            "--set",
+            "sync.rsync_options=[\"--bwlimit=2000\"]",
+            "push",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the data rsync (this run's, found by its destination) once it
+    // has sent part of the file.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let killed = loop {
+        assert!(Instant::now() < deadline, "the data rsync never showed up");
+        if let (Some(pid), true) = (
+            p.data_rsync_pid(),
+            p.partly_sent("attachment.bin") > 2 * 1024 * 1024,
+        ) {
+            // SAFETY: kill of a process this test started (its run's rsync).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = push.wait_with_output().unwrap();
+    let run = Run::from_output(out);
+    assert_eq!(run.code, Some(2), "rsync {killed} killed: {}", run.dump());
+    assert_eq!(run.status_of("transfer"), "CRITICAL", "{}", run.dump());
+    assert_eq!(p.current().unwrap(), before);
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    let partials: Vec<_> = fs::read_dir(p.gen())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert_eq!(partials.len(), 1);
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("prepare")
+            .contains("resumes the partial generation"),
+        "{}",
+        run.dump()
+    );
+    let sent = run.check("transfer").unwrap()["details"]["stats"]["bytes_sent"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        sent < 7 * 1024 * 1024,
+        "the resumed transfer sent {sent} bytes again"
+    );
+    assert_eq!(
+        fs::read(p.gen().join("current/data/lui/attachment.bin")).unwrap(),
+        big
+    );
+}
+
+#[test]
+fn a_dry_run_shows_the_lvm_and_zfs_commands_and_runs_nothing() {
+    let p = Pair::new("");
+    for (sync, want) in [
+        (
+            "snapshot = \"lvm\"\nlvm_volume = \"vg0/maestro\"\nlvm_snapshot_size = \"1G\"\nsnapshot_dir = \"/mnt/maestro-sync\"\nvolume_mountpoint = \"/\"\n",
+            vec!["lvcreate --snapshot --name maestro-sync --size 1G vg0/maestro", "mount -o ro /dev/vg0/maestro-sync /mnt/maestro-sync", "lvremove -f vg0/maestro-sync"],
+        ),
+        (
+            "snapshot = \"zfs\"\nzfs_dataset = \"tank/maestro\"\nvolume_mountpoint = \"/\"\n",
+            vec!["zfs snapshot tank/maestro@maestro-sync", "zfs destroy tank/maestro@maestro-sync", "/.zfs/snapshot/maestro-sync/"],
+        ),
+    ] {
+        p.write_configs(sync);
+        let run = p.sender(&["push", "--dry-run"]);
+        ok(&run);
+        let text = run.stdout.clone();
+        for w in want {
+            assert!(text.contains(w), "{w}: {}", run.dump());
+        }
+        assert!(run.message_of("transfer").contains("--link-dest="), "{}", run.dump());
+        assert!(p.current().is_none());
+    }
+}
+
+#[test]
+fn none_needs_the_flag_and_marks_the_generation() {
+    let p = Pair::new("");
+    let run = p.sender(&["push"]);
+    assert_eq!(run.code, Some(3), "{}", run.dump());
+    assert!(run.stderr.contains("sync.snapshot"), "{}", run.dump());
+    p.write_configs("snapshot = \"none\"\n");
+    let run = p.sender(&["config", "check"]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("sync").contains("--no-snapshot"),
+        "{}",
+        run.dump()
+    );
+    p.write_configs("");
+    let run = p.sender(&["push", "--no-snapshot"]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "a generation, not a point in time: {}",
+        run.dump()
+    );
+    assert!(
+        run.message_of("generation").contains("NOT a point in time"),
+        "{}",
+        run.dump()
+    );
+    let status = p.receiver(&["status"]);
+    assert_eq!(status.code, Some(1), "{}", status.dump());
+}
+
+/// `maestro-fence fence` takes the generations lock before it records its
+/// epoch: a sync receiving at that moment is ended (SIGTERM) before it
+/// moves `current`, and leaves its partial generation.
+#[test]
+fn the_fence_ends_a_running_sync_before_it_takes_over() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current().unwrap();
+    let mut receive = Command::new(SYNC)
+        .arg("--config")
+        .arg(p.path("receiver.toml"))
+        .arg("--state-dir")
+        .arg(p.path("state-r"))
+        .args(["--format", "json", "receive", "--from", "test"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(receive.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("maestro-sync: ready "), "{line}");
+    let started = Instant::now();
+    let lock = sync_lock::take_over(&p.gen(), Duration::from_secs(10)).unwrap();
+    assert!(lock.is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = receive.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "the receive was stopped by SIGTERM"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("current unchanged"), "{rest}");
+    drop(stdin_of(receive));
+    assert_eq!(p.current().unwrap(), before);
+}
+
+fn stdin_of(mut c: std::process::Child) -> Option<std::process::ChildStdin> {
+    c.stdin.take()
+}
+
+/// A receiving rsync of an earlier run whose sender vanished (a pulled
+/// cable leaves it waiting for good) is ended before the next run reuses
+/// the partial generation it writes into.
+#[test]
+fn a_stray_rsync_in_the_generations_is_ended_before_its_partial_is_reused() {
+    let p = pair();
+    ok(&p.push());
+    let partial = p.gen().join("20200101T000000.000Z.partial/data");
+    fs::create_dir_all(&partial).unwrap();
+    // A program named rsync (a copy of sleep), working in the partial.
+    let bin = p.path("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy("/bin/sleep", bin.join("rsync")).unwrap();
+    let mut stray = Command::new(bin.join("rsync"))
+        .arg("60")
+        .current_dir(&partial)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(p.rsyncs_in_generations(), vec![stray.id() as i32]);
+    tick();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("strays")
+            .contains(&format!("[{}]", stray.id())),
+        "{}",
+        run.dump()
+    );
+    let status = stray.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+}
+
+/// On btrfs, a generation is a subvolume: a writable snapshot of the
+/// current one brought up to date in place (no hard links to make); the
+/// hash cache follows the files across the subvolumes' devices; pruning
+/// deletes subvolumes; a kill before the switch leaves current whole.
+#[test]
+fn generations_on_btrfs_are_snapshots_of_the_current_one() {
+    let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
+    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
+    let stage = p.path("stage");
+    p.write_configs(&format!(
+        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
+        stage.display()
+    ));
+    ok(&p.push());
+    let first = p.current().unwrap();
+    let is_subvolume = |g: &str| ino(&p.gen().join(g)) == 256;
+    assert!(is_subvolume(&first));
+    tick();
+    fs::write(p.source().join("lui/jobs/3.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    let second = p.current().unwrap();
+    assert!(is_subvolume(&second));
+    assert!(
+        run.message_of("prepare")
+            .contains("btrfs snapshot of the current generation"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.check("transfer").unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 of"),
+        "{}",
+        run.dump()
+    );
+    // The unchanged files of the new generation are the current one's,
+    // seen on another device: their hashes came from the cache.
+    let verify = &run.check("verify").unwrap()["details"];
+    assert_eq!(verify["files_read"], 1, "{}", run.dump());
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    assert_eq!(
+        check.check("walk").unwrap()["details"]["files_read"],
+        0,
+        "{}",
+        check.dump()
+    );
+    // A power loss before the switch; then keep = 2 prunes a subvolume.
+    tick();
+    fs::write(p.source().join("lui/jobs/4.xml"), "changed").unwrap();
+    let rx = format!(
+        "env MAESTRO_SYNC_TEST_CRASH_AT=before-switch {}",
+        p.receiver_command()
+    );
+    let run = p.sender(&["--set", &format!("sync.remote_command={rx}"), "push"]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert_eq!(p.current().unwrap(), second);
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
+    tick();
+    ok(&p.push());
+    let gens = p.generations();
+    assert_eq!(gens.len(), 2, "{gens:?}");
+    assert!(!gens.contains(&first));
+    assert!(gens.iter().all(|g| is_subvolume(g)));
+}
