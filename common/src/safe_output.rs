@@ -7,8 +7,9 @@
 //!   secret a tool loads is registered here ([`register_secret`]). Each
 //!   registered value, in any of the forms a request may carry it (raw,
 //!   percent-encoded with upper- or lower-case hex, `+` for a space, JSON
-//!   escaped), and the password of any `scheme://user:password@` URL, is
-//!   replaced by `***` in: every report, value by value, before it is
+//!   escaped), the password of any `scheme://user:password@` URL, and the
+//!   value of any `password=` style parameter (a JDBC URL's
+//!   `;password=...`, a query's `&pwd=...`), is replaced by `***` in: every report, value by value, before it is
 //!   rendered ([`crate::render::render`], [`mask_report`]); every record a
 //!   tool streams, before it is serialized
 //!   ([`crate::render::json::write_record`], [`mask_json`]); every
@@ -58,6 +59,14 @@ static SECRETS: RwLock<Registry> = RwLock::new(Registry {
 /// `scheme://user:password@`: the password is masked whatever its source.
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@]*):([^\s/@]*)@").expect("a valid regex")
+});
+
+/// `password=VALUE` inside a value: connection strings and JDBC URLs carry
+/// credentials as parameters (`;user=sa;password=...`, `?pwd=...`). The
+/// value ends at a separator of such strings, a quote or white space.
+static PARAM_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(password|passwd|passphrase|pwd|pass)(\s*=\s*)([^\s;&,"'<>]+)"#)
+        .expect("a valid regex")
 });
 
 /// A regex character class that matches `digit` in either case: `[fF]`.
@@ -163,6 +172,13 @@ pub fn mask_secrets(text: &str) -> Cow<'_, str> {
         out = Cow::Owned(
             URL_PASSWORD
                 .replace_all(&out, format!("${{1}}:{MASK}@").as_str())
+                .into_owned(),
+        );
+    }
+    if PARAM_PASSWORD.is_match(&out) {
+        out = Cow::Owned(
+            PARAM_PASSWORD
+                .replace_all(&out, format!("${{1}}${{2}}{MASK}").as_str())
                 .into_owned(),
         );
     }
@@ -346,6 +362,26 @@ mod tests {
         // No password, nothing masked.
         assert_eq!(mask_secrets("http://user@host/x"), "http://user@host/x");
         assert_eq!(mask_secrets("mail me: a@b.c"), "mail me: a@b.c");
+    }
+
+    #[test]
+    fn password_parameters_are_masked_in_connection_strings() {
+        assert_eq!(
+            mask_secrets("JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=Sup3rSecret"),
+            "JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=***"
+        );
+        assert_eq!(
+            mask_secrets(
+                r#"{"value":"jdbc:mysql://db/m?user=maestro&password=An0therSecret&useSSL=false"}"#
+            ),
+            r#"{"value":"jdbc:mysql://db/m?user=maestro&password=***&useSSL=false"}"#
+        );
+        assert_eq!(mask_secrets("PWD = x1y2; Pass=z"), "PWD = ***; Pass=***");
+        // Not a parameter: the words alone, and words that end in "pass".
+        assert_eq!(
+            mask_secrets("password authentication failed; bypass=on"),
+            "password authentication failed; bypass=on"
+        );
     }
 
     #[test]

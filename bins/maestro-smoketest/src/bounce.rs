@@ -3,13 +3,13 @@
 //! seed address, sent with the null envelope sender to the bounce address
 //! of the test message's Return-Path, through LISTSERV's SMTP listener.
 
-use crate::bounded::{BoundedTcp, StepLimits};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt};
 use lettre::transport::smtp::extension::{
     ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo,
 };
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
+use maestro_common::bounded_io::{BoundedTcp, StepLimits};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::str::FromStr;
 use std::time::{Duration, Instant};

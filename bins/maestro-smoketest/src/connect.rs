@@ -3,9 +3,10 @@
 //! wins. One after the other, each with the whole timeout, two addresses
 //! that drop the SYN (an AAAA without a route) would take twice the
 //! timeout before the one that answers was tried. The IMAP session and the
-//! bounce's SMTP session open their sockets here.
+//! bounce's SMTP session open their sockets here. The name lookup is
+//! bounded by the same timeout.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -13,13 +14,12 @@ use std::time::{Duration, Instant};
 /// address did (the last one that answered, or that none did in time).
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
     let started = Instant::now();
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+    // The lookup within the same timeout (getaddrinfo has no bound of its own).
+    let addrs: Vec<SocketAddr> = maestro_common::net::resolve(host, timeout)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
         .collect();
-    if addrs.is_empty() {
-        return Err(format!("{host} has no address"));
-    }
     connect_any(&addrs, timeout.saturating_sub(started.elapsed()))
 }
 
@@ -46,14 +46,14 @@ pub fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream,
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            crate::bounded::seconds_text(timeout)
+            maestro_common::bounded_io::seconds_text(timeout)
         )
     };
     let mut last = None;
     loop {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok((_, Ok(s))) => return Ok(s),
-            Ok((_, Err(e))) if crate::bounded::is_timeout(&e) => {}
+            Ok((_, Err(e))) if maestro_common::bounded_io::is_timeout(&e) => {}
             Ok((addr, Err(e))) => last = Some(format!("connection to {addr} failed: {e}")),
             Err(_) => return Err(last.unwrap_or_else(timed_out)),
         }

@@ -86,7 +86,10 @@ fn agent(timeout: Duration, pinned: Option<&[IpAddr]>) -> ureq::Agent {
 fn failure(e: ureq::Error, secret: Option<&Secret>, timeout: Duration) -> String {
     let text = match &e {
         ureq::Error::Timeout(_) => {
-            format!("timed out after {}", crate::bounded::seconds_text(timeout))
+            format!(
+                "timed out after {}",
+                maestro_common::bounded_io::seconds_text(timeout)
+            )
         }
         ureq::Error::ConnectionFailed => "connection failed".to_string(),
         ureq::Error::Io(io) => io.to_string(),
@@ -139,7 +142,10 @@ pub fn get_from(
         .map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::TimedOut => {
-                    format!("timed out after {}", crate::bounded::seconds_text(timeout))
+                    format!(
+                        "timed out after {}",
+                        maestro_common::bounded_io::seconds_text(timeout)
+                    )
                 }
                 _ => e.to_string(),
             };

@@ -5,7 +5,6 @@
 //! link of the chain broke.
 
 pub mod bounce;
-pub mod bounded;
 pub mod click;
 pub mod config;
 pub mod connect;

@@ -135,7 +135,7 @@ fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(
             "stdin did not end within {}",
-            crate::bounded::seconds_text(timeout)
+            maestro_common::bounded_io::seconds_text(timeout)
         )),
     }
 }
@@ -145,8 +145,8 @@ fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
 /// that takes the DSN proves nothing about LISTSERV here. None when it is
 /// this server, or when that cannot be told.
 fn smtp_elsewhere(s: &Settings, host: &str) -> Option<String> {
-    let ours = dns::server_addresses(&s.server_addresses).ok()?;
-    let v = dns::compare(dns::resolve(host).ok()?, &ours);
+    let ours = dns::server_addresses(&s.server_addresses, s.io_timeout).ok()?;
+    let v = dns::compare(dns::resolve(host, s.io_timeout).ok()?, &ours);
     (!v.elsewhere.is_empty()).then(|| format!("{host} resolves to {}", dns::join(&v.elsewhere)))
 }
 
@@ -667,7 +667,7 @@ fn click_checks(
     // clicks connect to these, so what was judged is what is clicked.
     let mut pins: std::collections::HashMap<String, Vec<std::net::IpAddr>> =
         std::collections::HashMap::new();
-    match dns::server_addresses(&s.server_addresses) {
+    match dns::server_addresses(&s.server_addresses, s.io_timeout) {
         _ if hosts.is_empty() => report.push(Check::new(
             "tracker-dns",
             Status::Unknown,
@@ -686,7 +686,7 @@ fn click_checks(
                 Check::ok("tracker-dns", "").detail("server_addresses", dns::join(&ours));
             let mut msgs = Vec::new();
             for h in &hosts {
-                match dns::resolve(h) {
+                match dns::resolve(h, s.io_timeout) {
                     Err(e) => check.add_finding(
                         Finding::new(
                             Status::Critical,
@@ -761,7 +761,7 @@ fn click_checks(
                     "{} of {} tracker links not requested: the clicks took the whole --timeout of {}",
                     links.len() - i,
                     links.len(),
-                    crate::bounded::seconds_text(s.timeout)
+                    maestro_common::bounded_io::seconds_text(s.timeout)
                 ),
             ));
             break;

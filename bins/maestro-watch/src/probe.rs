@@ -4,7 +4,7 @@
 //! (error). Only "down" is evidence of an outage; an error never is.
 
 use serde::{Deserialize, Serialize};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -112,26 +112,21 @@ pub fn run_one(spec: &ProbeSpec, timeout: Duration) -> ProbeOutcome {
     }
 }
 
-/// Resolve `host:port`; a name that does not resolve is our problem, not
-/// evidence that the primary is down.
-fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (host, port)
-        .to_socket_addrs()
-        .map(|a| a.collect::<Vec<_>>())
-        .map_err(|e| format!("cannot resolve {host}: {e}"))
-        .and_then(|a| {
-            if a.is_empty() {
-                Err(format!("{host} has no address"))
-            } else {
-                Ok(a)
-            }
+/// Resolve `host:port` within `timeout`; a name that does not resolve (or
+/// not in time) is our problem, not evidence that the primary is down.
+fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
+    maestro_common::net::resolve(host, timeout)
+        .map(|ips| {
+            ips.into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect()
         })
+        .map_err(|e| e.to_string())
 }
 
 fn tcp(host: &str, port: u16, timeout: Duration) -> (ProbeState, String) {
     let started = Instant::now();
-    let addrs = match resolve(host, port) {
+    let addrs = match resolve(host, port, timeout) {
         Ok(a) => a,
         Err(e) => return (ProbeState::Error, e),
     };
@@ -141,7 +136,7 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> (ProbeState, String) {
         return (
             ProbeState::Error,
             format!(
-                "looking up {host} took longer than the probe's {}",
+                "looking up {host} took the probe's whole {}",
                 seconds_text(timeout)
             ),
         );

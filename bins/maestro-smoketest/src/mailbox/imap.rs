@@ -7,11 +7,11 @@ use super::{
     Best, Found, ImapSecurity, Judged, Mailbox, MailboxError, MessageLocation, Wanted,
     MESSAGE_LIMIT,
 };
-use crate::bounded::{size_text, BoundedTcp, StepLimits};
+use maestro_common::bounded_io::{size_text, BoundedTcp, StepLimits};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -185,17 +185,11 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Ma
     })
 }
 
-fn is_loopback(host: &str, port: u16) -> bool {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return ip.is_loopback();
-    }
-    match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
+/// Whether every address of `host` is a loopback one; the lookup within
+/// `timeout` (a name that does not resolve in time is not loopback).
+fn is_loopback(host: &str, timeout: Duration) -> bool {
+    maestro_common::net::resolve(host, timeout)
+        .is_ok_and(|addrs| addrs.iter().all(|a| a.is_loopback()))
 }
 
 /// The plain-text part of STARTTLS (RFC 3501 6.2.1): greeting, CAPABILITY,
@@ -258,7 +252,7 @@ fn starttls(tcp: BoundedTcp, opts: &ImapOptions) -> Result<BoundedTcp, MailboxEr
 
 impl ImapMailbox {
     pub fn connect(opts: ImapOptions, password: &str) -> Result<ImapMailbox, MailboxError> {
-        if opts.insecure_plain && !is_loopback(&opts.host, opts.port) {
+        if opts.insecure_plain && !is_loopback(&opts.host, opts.io_timeout) {
             return Err(MailboxError::Insecure(format!(
                 "--insecure-plain is only allowed to a loopback address, and {} is not one; use imaps:// or imap:// with STARTTLS",
                 opts.host
