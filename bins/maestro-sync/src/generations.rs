@@ -456,8 +456,8 @@ impl Layout {
         if checksum {
             std::fs::remove_file(&failed).map_err(io(&failed, "cannot remove it"))?;
         }
-        // The manifest there (an earlier one) stays: rsync sends the new
-        // one as a delta against it.
+        // The manifest there (an earlier one) stays: when rsync sends the new
+        // one, it is the delta's basis.
         let usage = path.join(USAGE);
         if usage.exists() {
             std::fs::remove_file(&usage).map_err(io(&usage, "cannot remove it"))?;

@@ -1,7 +1,8 @@
 //! `push` and `pull`: one run, from the point in time to the new current
 //! generation, driven from the sending side (`push`) or from the receiving
 //! side (`pull`). The other side runs over SSH (`receive` or `serve`), the
-//! data and then the manifest go by rsync over SSH, and the run is recorded
+//! data goes by rsync over SSH, then the manifest (over the session, or by
+//! rsync), and the run is recorded
 //! on the side that drove it.
 
 use crate::cli::RunArgs;
