@@ -569,6 +569,11 @@ impl LoadedConfig {
         }
     }
 
+    /// The keys given to `--set`, never their values.
+    pub fn override_keys(&self) -> Vec<&str> {
+        override_keys(&self.overrides)
+    }
+
     fn check_sections(&self) -> Result<(), ConfigError> {
         for section in registered_sections() {
             section.check(self)?;
@@ -760,11 +765,11 @@ fn strip_comment(line: &str) -> &str {
 
 /// Merge `--set a.b=value` arguments into the file's table and type it again.
 fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+    let keys = override_keys(overrides);
     let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Override {
-        arg: String::new(),
+        arg: keys.join(" "),
         message: e.message().to_string(),
     })?;
-    let keys = override_keys(overrides);
     for (arg, key_shown) in overrides.iter().zip(&keys) {
         let err = |message: &str| ConfigError::Override {
             arg: key_shown.to_string(),
