@@ -500,7 +500,7 @@ _maestro__sync() {
             return 0
             ;;
         maestro__subcmd__sync__subcmd__receive)
-            opts="-q -v -h --reverse --no-snapshot --discard-changes --from --deadline --alive-every --config --set --format --state-dir --quiet --verbose --help"
+            opts="-q -v -h --reverse --no-snapshot --discard-changes --from --deadline --alive-every --look-first --config --set --format --state-dir --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -116,6 +116,7 @@ complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -l st
 complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -l reverse -d 'The run is a failback (no fence state is asked here)'
 complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -l no-snapshot -d 'The generation will not be a point in time (the sender took no snapshot)'
 complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -l discard-changes -d 'Replace a current generation that changed since it was received'
+complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -l look-first -d 'Compare the current generation with its manifest before saying ready (the sender\'s snapshot, which pauses nothing, is already being taken)'
 complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -s q -l quiet -d 'Say less: only what is not OK, and the summary'
 complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -s v -l verbose -d 'Say more: details, timings and perfdata (-vv: debug diagnostics)'
 complete -c maestro-sync -n "__fish_maestro_sync_using_subcommand receive" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -66,9 +66,11 @@ step 0 "ship the manifest" rsync -a "$MANIFEST" "$PRIMARY:$MANIFEST"
 # 5. The same checks on the primary, then start it.
 step 0 "snapshot check" ssh "$PRIMARY" maestro-snapshot-verify "${C[@]}" check --manifest "$MANIFEST"
 step 0 "guard allows" ssh "$PRIMARY" maestro-fence "${C[@]}" guard
-# 6. Traffic back: release the address and point the names back here
-#    (undo), the primary takes the address (move there), and nothing may
-#    point at this server any more (check there).
+# 6. Traffic back: release the address and restore the names' records as
+#    they were before the failover's move (undo), the primary takes the
+#    address and points the names at [redirect] primary_addresses (move
+#    there: the tool tells from its interfaces that it runs on the
+#    primary), and nothing may point at this server any more (check there).
 step 0 "redirect undo" maestro-redirect "${C[@]}" undo
 step 0 "redirect to the primary" ssh "$PRIMARY" maestro-redirect "${C[@]}" move
 step 0 "redirect check" ssh "$PRIMARY" maestro-redirect "${C[@]}" check

@@ -7,7 +7,8 @@
 #    children, ssh included; the receiving side: rsync under maestro-sync's
 #    rsync-wrap for both, plus maestro-sync receive for maestro-sync; sshd's
 #    own encryption is counted for neither);
-#  - bytes sent (rsync's --stats; maestro-sync: the data and the manifest);
+#  - bytes sent (rsync's --stats; maestro-sync: the data, and the manifest
+#    over its session);
 #  - the RPO right after a run (the age of the new current generation),
 #    against the target of one interval plus one run.
 # The source is a btrfs subvolume on a loop device (maestro-sync takes a
@@ -159,6 +160,16 @@ for i in rnd.sample(range(files), n):
 PY
 }
 
+# What one SSH login costs here (the connection and the login shell's
+# start files): maestro-sync opens two sessions a run (the receiving side,
+# and the data's rsync through the same connection), plain rsync one.
+logins=()
+for _ in 1 2 3; do
+  read -r _ wall _ _ <<<"$(measure $SSH 127.0.0.1 true | grep '^MEASURE')"
+  logins+=("$wall")
+done
+login=$(printf '%s\n' "${logins[@]}" | sort -g | awk '{a[NR]=$1} END {print a[2]}')
+
 rows=()
 for r in $(seq "$ROUNDS"); do
   change "$r"
@@ -200,7 +211,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
 sw=$(col 1) pw=$(col 2) sc=$(col 3) pc=$(col 4) sb=$(col 5) pb=$(col 6) rpo=$(col 7)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "maestro-sync against rsync -a --delete, $CHANGED of $FILES files ($FILE_KB KiB each) changed, median of $ROUNDS rounds, receiving disk $DEST_FS"
+echo "maestro-sync against rsync -a --delete, $CHANGED of $FILES files ($FILE_KB KiB each) changed, median of $ROUNDS rounds, receiving disk $DEST_FS; one SSH login (ssh HOST true) took $login s before the rounds"
 printf 'BENCH|maestro-sync|push, 1%% of %d files changed, %s: wall (median of %d)|%.3f s|rsync -a --delete %.3f s|%s|<= 1.2\n' "$FILES" "$DEST_FS" "$ROUNDS" "$sw" "$pw" "$(ratio "$sw" "$pw")"
 printf 'BENCH|maestro-sync|CPU, both sides, %s|%.3f s|rsync -a --delete %.3f s|%s|<= 1.2\n' "$DEST_FS" "$sc" "$pc" "$(ratio "$sc" "$pc")"
 printf 'BENCH|maestro-sync|bytes sent (data and manifest), %s|%d|rsync -a --delete %d|%s|\n' "$DEST_FS" "$sb" "$pb" "$(ratio "$sb" "$pb")"

@@ -84,6 +84,21 @@ meta=$(mktemp)
 /usr/sbin/fence_maestro -o metadata >"$meta" || fail "fence_maestro -o metadata"
 xmllint --noout --relaxng tests/maestro_fence/fence-agents-metadata.rng "$meta" || fail "metadata is not valid"
 rm -f "$meta"
+# The OCF resource agent: the link, its metadata, its manual page.
+agent=/usr/lib/ocf/resource.d/maestro-ha/maestro
+[[ $(readlink "$agent") == ../../../../sbin/maestro-fence && $(readlink -f "$agent") == /usr/sbin/maestro-fence ]] ||
+  fail "$agent is not a link to /usr/sbin/maestro-fence"
+meta=$(mktemp)
+"$agent" meta-data >"$meta" || fail "$agent meta-data"
+xmllint --noout "$meta" || fail "the agent's metadata is not XML"
+if [[ -f /usr/share/resource-agents/ra-api-1.dtd ]]; then
+  (cd /usr/share/resource-agents && xmllint --noout --valid - <"$meta") || fail "the agent's metadata is not valid against ra-api-1.dtd"
+fi
+rm -f "$meta"
+man -w ocf_maestro-ha_maestro >/dev/null || fail "man -w ocf_maestro-ha_maestro"
+rc=0
+env -i OCF_ROOT=/usr/lib/ocf OCF_RESKEY_config_file=/nonexistent.toml "$agent" validate-all 2>/dev/null || rc=$?
+((rc == 5)) || fail "$agent validate-all without a configuration file: exit $rc, not 5 (OCF_ERR_INSTALLED)"
 [[ $(stat -c %a /var/lib/maestro-ha) == 700 ]] || fail "/var/lib/maestro-ha is not mode 0700"
 for f in /usr/share/bash-completion/completions/maestro-fence /usr/share/zsh/vendor-completions/_maestro-fence \
   /usr/share/fish/vendor_completions.d/maestro-fence.fish /usr/share/doc/maestro-ha/examples/systemd/maestro-watch.service; do
@@ -97,7 +112,8 @@ dpkg --purge maestro-ha
 trap - EXIT
 left=()
 for p in /usr/sbin/maestro-fence /usr/sbin/fence_maestro /etc/maestro-ha /var/lib/maestro-ha \
-  /usr/share/doc/maestro-ha /usr/share/man/man8/maestro-fence.8.gz; do
+  /usr/share/doc/maestro-ha /usr/share/man/man8/maestro-fence.8.gz /usr/lib/ocf/resource.d/maestro-ha \
+  /usr/share/man/man7/ocf_maestro-ha_maestro.7.gz; do
   [[ -e $p || -L $p ]] && left+=("$p")
 done
 ((${#left[@]} == 0)) || fail "left after purge: ${left[*]}"

@@ -13,6 +13,7 @@ PACKAGES=(
   iproute2 nftables iputils-ping python3   # maestro-watch: test hosts in network namespaces, firewall faults, ICMP, an HTTP server
   fence-agents nftables iptables libxml2-utils iproute2 procps  # maestro-fence: fence_dummy, isolate in netns, metadata schema check, pgrep
   pacemaker corosync pacemaker-cli-utils pcs   # maestro-fence: a real one-node cluster fences through fence_maestro (stonith_admin, pcs stonith create)
+  resource-agents pacemaker corosync pcs libxml2-utils   # ocf:maestro-ha:maestro: ocf-tester, the OCF metadata schemas, IPaddr2 after it in a real one-node cluster
   rsync mariadb-server            # maestro-snapshot-verify: rsync cut off by SIGKILL; real InnoDB files
   rsync mariadb-server nftables iproute2 openssh-server procps  # the failover drill: namespaces, sshd, rsync over ssh, MariaDB, isolate
   mariadb-server mariadb-client   # maestro-logscan: a real MariaDB crashes and recovers on 127.0.0.1

@@ -269,6 +269,15 @@ fn expected() -> Vec<(PathBuf, Vec<u8>)> {
         root.join("man").join(format!("{agent_name}.{SECTION}")),
         man_page(&agent, "maestro-fence"),
     ));
+    // The OCF resource agent's page, from its metadata.
+    files.push((
+        root.join("man").join(format!(
+            "{}.{}",
+            maestro_ocf::manpage::PAGE,
+            maestro_ocf::manpage::SECTION
+        )),
+        maestro_ocf::manpage::roff().into_bytes(),
+    ));
     for cmd in tools() {
         let name = cmd.get_name().to_string();
         man_pages(&cmd, &name, &root.join("man"), &mut files);

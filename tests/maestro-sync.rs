@@ -32,6 +32,11 @@ fn push_makes_a_verified_generation_and_links_what_did_not_change() {
     let p = pair();
     let run = p.push();
     ok(&run);
+    assert!(
+        run.message_of("manifest").contains("whole"),
+        "{}",
+        run.dump()
+    );
     let first = p.current().expect("current");
     assert!(
         run.message_of("generation")
@@ -83,6 +88,27 @@ fn push_makes_a_verified_generation_and_links_what_did_not_change() {
     assert!(!b.join("lui/jobs/9.xml").exists() && a.join("lui/jobs/9.xml").exists());
     let stats = &run.check("transfer").unwrap()["details"]["stats"];
     assert_eq!(stats["transferred"], 1, "{}", run.dump());
+    // The manifest went over the session, as a delta against the one sent
+    // before (the first run had no base: whole), and arrived byte for byte.
+    let sent = p.path("state-s/maestro-sync/outgoing/manifest.jsonl");
+    let manifest = fs::read(&sent).unwrap();
+    assert_eq!(
+        fs::read(p.gen().join(&second).join("manifest.jsonl")).unwrap(),
+        manifest
+    );
+    let said = run.message_of("manifest");
+    assert!(
+        said.contains("over the session") && said.contains("a delta"),
+        "{said}"
+    );
+    let manifest_bytes = run.check("manifest").unwrap()["details"]["stats"]["bytes_sent"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        manifest_bytes < manifest.len() as u64 / 2,
+        "{manifest_bytes} of {}",
+        manifest.len()
+    );
     // The receiving side's check read only the changed file: the linked
     // ones kept their cached hashes through the link (their new ctime is
     // from inside the transfer's window).
@@ -112,9 +138,18 @@ fn push_makes_a_verified_generation_and_links_what_did_not_change() {
         "{walked}"
     );
     // keep = 2: a third generation prunes the first, never current.
+    // The manifest sent before no longer matches the receiving side's (a
+    // base the delta cannot copy from): the new one goes whole, and passes.
+    fs::write(&sent, "{}\n").unwrap();
     tick();
     fs::write(p.source().join("lui/jobs/10.xml"), "x").unwrap();
-    ok(&p.push());
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("manifest").contains("whole"),
+        "{}",
+        run.dump()
+    );
     let gens = p.generations();
     assert_eq!(gens.len(), 2, "{gens:?}");
     assert!(!gens.contains(&first));
@@ -726,4 +761,63 @@ fn generations_on_btrfs_are_snapshots_of_the_current_one() {
     assert_eq!(gens.len(), 2, "{gens:?}");
     assert!(!gens.contains(&first));
     assert!(gens.iter().all(|g| is_subvolume(g)));
+}
+
+/// A btrfs snapshot without quiesce hooks pauses no writer: it is taken
+/// and captured while the receiving side gets ready (which then compares
+/// its current generation first). A refusal still refuses, and the
+/// snapshot taken for it is released.
+#[test]
+fn a_snapshot_that_pauses_nothing_is_taken_while_the_receiving_side_gets_ready() {
+    let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
+    let volume = disk.mount_point.join("maestro");
+    let out = std::process::Command::new("btrfs")
+        .args(["subvolume", "create"])
+        .arg(&volume)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let snapshots = disk.mount_point.join("snapshots");
+    fs::create_dir(&snapshots).unwrap();
+    let p = Pair::with_folders(Some(volume.join("app")), None);
+    p.write_configs(&format!(
+        "snapshot = \"btrfs\"\nsnapshot_dir = \"{}\"\n",
+        snapshots.display()
+    ));
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("snapshot").starts_with("btrfs snapshot"),
+        "{}",
+        run.dump()
+    );
+    tick();
+    fs::write(p.source().join("lui/jobs/3.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("current").contains("as received"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.message_of("manifest").contains("a delta"),
+        "{}",
+        run.dump()
+    );
+    let current = p.current().unwrap();
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/3.xml")).unwrap(),
+        "changed"
+    );
+    // Held: refused as before, nothing replaced, the snapshot released.
+    ok(&p.receiver(&["hold"]));
+    tick();
+    fs::write(p.source().join("lui/jobs/4.xml"), "changed").unwrap();
+    let run = p.push();
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(run.message_of("hold").contains("refused"), "{}", run.dump());
+    assert_eq!(p.current().unwrap(), current);
+    assert!(!snapshots.join("maestro-sync").exists(), "{}", run.dump());
+    assert_eq!(p.generations().len(), 2);
 }

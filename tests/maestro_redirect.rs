@@ -243,7 +243,47 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
     assert!(r.text().contains("update-policy"), "{}", r.text());
     assert_eq!(d.answers(NS1, "maestro"), OLD);
 
-    // The move: both servers answer here, the old TTL is reported.
+    // Service addresses that are not this server's (the config read on
+    // the wrong server, or a NAT address no witness proves): refused,
+    // nothing sent.
+    let elsewhere = write(
+        d.dir.path(),
+        "elsewhere.toml",
+        &std::fs::read_to_string(&good).unwrap().replace(
+            &format!("addresses = [\"{HERE}\"]"),
+            "addresses = [\"198.18.0.99\"]",
+        ),
+    );
+    let r = d.run(&elsewhere, &["move"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    assert!(
+        r.message().contains("refused: 198.18.0.99") && r.message().contains("nothing was changed"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(d.answers(NS1, "maestro"), OLD);
+
+    // The old primary also has an AAAA record with a day's TTL (added
+    // with nsupdate and the same key): what resolvers may keep longest.
+    let cmds = write(
+        d.dir.path(),
+        "aaaa.nsupdate",
+        &format!(
+            "server {NS1}\nzone {ZONE}\nupdate add maestro.{ZONE} 86400 AAAA 2001:db8::1\nsend\n"
+        ),
+    );
+    support::redirect_lab::must(
+        d.lab
+            .command("f", "nsupdate")
+            .arg("-k")
+            .arg(&d.key)
+            .arg(&cmds),
+        "the old primary's AAAA record",
+    );
+    wait_for_aaaa(&d.lab, NS2, &format!("maestro.{ZONE}"), "2001:db8::1");
+
+    // The move: both servers answer here (both families replaced), the
+    // old TTL reported is the longest of A (300s) and AAAA (86400s).
     let r = d.run(&good, &["move"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     let m = r.message();
@@ -254,15 +294,17 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
         "{m}"
     );
     assert!(
-        m.contains(&format!(
-            "old TTL 300s: resolvers may send clients to {OLD} until"
-        )),
+        m.contains("old TTL 86400s: resolvers may send clients to"),
         "{m}"
     );
     let dns = r.check("dns");
-    assert_eq!(dns["details"]["old_ttl_s"], 300);
+    assert_eq!(dns["details"]["old_ttl_s"], 86400);
     assert_eq!(dns["details"]["old_addresses"][0], OLD);
-    assert_eq!(dns["details"]["primary_serial"], 2);
+    assert_eq!(dns["details"]["primary_serial"], 3);
+    assert_eq!(
+        dig(&d.lab, "f", NS1, &format!("maestro.{ZONE}"), "AAAA"),
+        ""
+    );
     for server in [NS1, NS2] {
         assert_eq!(d.answers(server, "maestro"), HERE, "{server}");
         assert_eq!(d.answers(server, "trk"), HERE, "{server}");
@@ -275,11 +317,63 @@ fn dns_update_reaches_every_authoritative_server_and_refusals_are_named() {
         .unwrap()
         .starts_with("not needed"));
 
-    // The failback points the names back at the old primary.
+    // The failback restores exactly what the names held before the first
+    // move: the A and the AAAA record, each with its TTL.
     let r = d.run(&good, &["undo"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     for server in [NS1, NS2] {
         assert_eq!(d.answers(server, "maestro"), OLD, "{server}");
+    }
+    let aaaa = dig_ttl(&d.lab, NS1, &format!("maestro.{ZONE}"), "AAAA");
+    assert_eq!(
+        aaaa, "86400 2001:db8::1",
+        "the AAAA record and its TTL are back"
+    );
+    assert_eq!(
+        dig_ttl(&d.lab, NS1, &format!("maestro.{ZONE}"), "A"),
+        format!("300 {OLD}")
+    );
+    // Nothing left to undo: said so, and nothing is sent.
+    let r = d.run(&good, &["undo"]);
+    assert_eq!(r.code, Some(0), "{}", r.text());
+    assert!(r.message().contains("nothing to undo"), "{}", r.text());
+}
+
+/// `TTL ADDRESS` of a name's records of `rtype`, as `server` answers.
+fn dig_ttl(lab: &Lab, server: &str, name: &str, rtype: &str) -> String {
+    let out = lab
+        .command("f", "dig")
+        .args([
+            "+noall",
+            "+answer",
+            "+norec",
+            "+time=2",
+            "+tries=1",
+            &format!("@{server}"),
+            name,
+            rtype,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {}", f.get(1).unwrap_or(&""), f.last().unwrap_or(&""))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Waits (bounded) until `server` answers `want` for the name's AAAA.
+fn wait_for_aaaa(lab: &Lab, server: &str, name: &str, want: &str) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while dig(lab, "f", server, name, "AAAA") != want {
+        assert!(
+            Instant::now() < until,
+            "{server} never answered {want} for {name}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -330,7 +424,14 @@ fn a_secondary_that_lags_is_a_warning_with_its_serial_and_notify_catches_it_up()
     wait_for(&d.lab, NS2, &format!("maestro.{ZONE}"), HERE);
 
     // Down during the next update, then up again from its zone file: it
-    // serves the old records until the next NOTIFY or refresh.
+    // serves the old records until the next NOTIFY or refresh. The names
+    // move to another address of this server.
+    support::redirect_lab::must(
+        d.lab
+            .command("f", "ip")
+            .args(["addr", "add", "198.18.0.7/32", "dev", "eth0"]),
+        "a second address of this server",
+    );
     d.secondary.kill();
     let c2 = write(
         d.dir.path(),
@@ -500,6 +601,28 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
     let r = l.run(&["move", "--dry-run"]);
     assert_eq!(r.code, Some(0), "{}", r.text());
     assert!(r.text().contains("arping -D"), "{}", r.text());
+    assert_eq!(r.check("ip")["details"]["dry_run"], true, "{}", r.stdout);
+    assert!(
+        r.check("ip")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry run: would"),
+        "{}",
+        r.stdout
+    );
+    assert!(!l.holds("f", FLOATING));
+
+    // Less time left than the probe and the announcement take: refused
+    // before anything is asked or changed, within the deadline.
+    let started = Instant::now();
+    let r = l.run(&["move", "--deadline", "1s"]);
+    assert_eq!(r.code, Some(3), "{}", r.text());
+    assert!(r.message().contains("nothing was changed"), "{}", r.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!l.holds("f", FLOATING));
 
     // The old primary still answers for it and is not fenced: refused.
@@ -568,8 +691,12 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
         )
         .unwrap();
     drop(journal);
+    // Taken, because the primary is fenced, but it still answers after
+    // the announcement: the fence did not silence it (an isolate fence is
+    // a firewall on this server), so clients may reach either machine.
+    // Never "redirected"; the address this run added is removed again.
     let r = l.run(&["move"]);
-    assert_eq!(r.code, Some(1), "{}", r.text());
+    assert_eq!(r.code, Some(2), "{}", r.text());
     let still = r.findings("ip");
     assert!(
         still.iter().any(|f| f["id"] == "ip-still-answers"
@@ -577,6 +704,40 @@ fn floating_address_refused_while_the_old_primary_holds_it_then_taken_after_the_
                 .as_str()
                 .unwrap()
                 .contains("primary is fenced (epoch 1")),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.message().contains("the fence did not silence it") && r.message().contains(&l.mac("p")),
+        "{}",
+        r.text()
+    );
+    assert!(!l.holds("f", FLOATING), "removed again: {}", r.text());
+    assert_eq!(
+        r.check("ip")["details"]["rolled_back"],
+        true,
+        "{}",
+        r.text()
+    );
+    // The address on another interface of this server (a bond, a VLAN, a
+    // renamed NIC), not added by a move: undo looks at every interface,
+    // says where it is and leaves it (CRITICAL), never "nothing to release".
+    support::redirect_lab::must(
+        l.lab.command("f", "ip").args([
+            "link", "add", "vlan7", "type", "veth", "peer", "name", "vlan7p",
+        ]),
+        "a second interface",
+    );
+    support::redirect_lab::must(
+        l.lab
+            .command("f", "ip")
+            .args(["addr", "add", &format!("{FLOATING}/32"), "dev", "vlan7"]),
+        "the address on it",
+    );
+    let r = l.run(&["undo"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    assert!(
+        r.message().contains("vlan7") && r.message().contains("not released"),
         "{}",
         r.text()
     );
@@ -813,7 +974,7 @@ fn the_command_method_is_bounded_and_verified() {
             dir.path(),
             name,
             &format!(
-                "[redirect]\nmethods = [\"command\"]\nmove_command = \"{mv}\"\nundo_command = \"rm -f {f}\"\nverify_command = \"{verify}\"\ncommand_timeout = \"{timeout}\"\n",
+                "[redirect]\nmethods = [\"command\"]\nmove_command = \"{mv}\"\nundo_command = \"rm -f {f}\"\nverify_command = \"{verify}\"\nundo_verify_command = \"test ! -e {f}\"\ncommand_timeout = \"{timeout}\"\n",
                 f = flag.display()
             ),
         )
@@ -842,9 +1003,38 @@ fn the_command_method_is_bounded_and_verified() {
     assert_eq!(
         code,
         Some(0),
-        "undo holds when verify says 'not here': {out}"
+        "undo holds when undo_verify_command says 'at the primary': {out}"
     );
     assert!(!flag.exists());
+    // Without undo_verify_command nothing runs: a verify command that
+    // merely fails (exit 1) would have passed for "traffic left".
+    std::fs::write(&flag, "").unwrap();
+    let unverifiable = write(
+        dir.path(),
+        "no-undo-verify.toml",
+        &std::fs::read_to_string(&good)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("undo_verify_command"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    let (code, out) = tool(&unverifiable, &["undo"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("undo_verify_command is not set"), "{out}");
+    assert!(flag.exists(), "the undo command did not run");
+    // An undo verify that fails (a pipe into `grep -q` that finds nothing) is CRITICAL.
+    let failing = write(
+        dir.path(),
+        "undo-verify-fails.toml",
+        &std::fs::read_to_string(&good).unwrap().replace(
+            &format!("undo_verify_command = \"test ! -e {}\"", flag.display()),
+            "undo_verify_command = \"echo primary-down | grep -q primary-up\"",
+        ),
+    );
+    let (code, out) = tool(&failing, &["undo"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not undone"), "{out}");
     // The move ran but the verify says no: never "redirected".
     let (code, out) = tool(&config("no.toml", "true", &verify, "5s"), &["move"]);
     assert_eq!(code, Some(2), "{out}");
@@ -862,6 +1052,37 @@ fn the_command_method_is_bounded_and_verified() {
         started.elapsed()
     );
     assert!(out.contains("did not finish"), "{out}");
+
+    // A dry run says so in every record, and a plan that could never be
+    // verified (the ip method without a witness) is UNKNOWN, not OK.
+    let (code, out) = tool(&good, &["move", "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("\"dry_run\":true") && out.contains("dry run: would"),
+        "{out}"
+    );
+    let unwitnessed = write(
+        dir.path(),
+        "ip-no-witness.toml",
+        "[redirect]\nmethods = [\"ip\"]\nfloating_address = \"192.0.2.30\"\ninterface = \"eth0\"\n",
+    );
+    let (code, out) = tool(&unwitnessed, &["move", "--dry-run"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("no witness could prove it"), "{out}");
+
+    // A witness that is this server proves nothing: refused before any
+    // login (no sshd is needed for that), the names' check says so.
+    let own_witness = write(
+        dir.path(),
+        "own-witness.toml",
+        "[redirect]\nnames = [\"localhost\"]\n\n[[redirect.witnesses]]\nhost = \"127.0.0.1\"\nport = 9\nuser = \"nobody\"\n",
+    );
+    let (code, out) = tool(&own_witness, &["check"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("witness-unreachable") && out.contains("a witness must be another machine"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -924,4 +1145,122 @@ fn config_check_runs_the_tools_own_resolution() {
             "{bin}: {err}"
         );
     }
+}
+
+#[test]
+fn check_counts_only_what_is_on_this_server_now_and_proven() {
+    let mut lab = Lab::new();
+    lab.add_host("p", 1);
+    lab.add_host("f", 2);
+    lab.add_host("w", 3);
+    // The names, as each host's resolver answers them: the service name
+    // points at the floating address (still on the old primary), the
+    // tracker's name at the failover; on the witness the tracker's name
+    // is a loopback address (a broken resolver).
+    let hosts =
+        |trk: &str| format!("127.0.0.1 localhost\n{FLOATING} maestro.{ZONE}\n{trk} trk.{ZONE}\n");
+    let resolv = "options timeout:1 attempts:1\n";
+    let mut etcs = Vec::new();
+    for (h, trk) in [("p", HERE), ("f", HERE), ("w", "127.0.0.1")] {
+        let etc = NetnsEtc::new(&lab, h);
+        etc.write("hosts", &hosts(trk));
+        etc.write("resolv.conf", resolv);
+        etcs.push(etc);
+    }
+    let sshd = Sshd::start_in_netns(&lab.ns("w"), &lab.addr(3));
+    support::redirect_lab::must(
+        lab.command("p", "ip")
+            .args(["addr", "add", &format!("{FLOATING}/32"), "dev", "eth0"]),
+        "the old primary holds the floating address",
+    );
+    let _old_service = Banner::start(&lab, "p", FLOATING, 8080, "old-primary");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = |name: &str, ports: &str| {
+        write(
+            dir.path(),
+            name,
+            &format!(
+                "[primary]\nhost = \"{OLD}\"\n\n[redirect]\naddresses = [\"{HERE}\"]\nfloating_address = \"{FLOATING}\"\ninterface = \"eth0\"\nstep_timeout = \"2s\"\nnames = [\"maestro.{ZONE}\", \"trk.{ZONE}\"]\n{ports}\n[[redirect.witnesses]]\nhost = \"{w}\"\nport = {port}\nuser = \"{user}\"\nidentity_file = \"{k}\"\nknown_hosts = \"{kh}\"\nconnect_timeout = \"3s\"\n",
+                w = lab.addr(3),
+                port = sshd.port(),
+                user = sshd.user(),
+                k = sshd.user_key_path().display(),
+                kh = sshd.known_hosts().display(),
+            ),
+        )
+    };
+
+    // On the failover: the floating address is configured but on the old
+    // primary; the witness's connection to it reads the old primary's
+    // banner, not a token: CRITICAL, never "a service listens there".
+    let r = run(
+        &lab,
+        "f",
+        &config("f.toml", "ports = [8080]\n"),
+        &state,
+        &["check"],
+    );
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    let ports = r.findings("ports");
+    let to_floating = ports
+        .iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{FLOATING}:8080"))
+        })
+        .unwrap_or_else(|| panic!("{}", r.text()));
+    assert_eq!(to_floating["id"], "port-elsewhere", "{}", r.text());
+    assert!(
+        to_floating["message"]
+            .as_str()
+            .unwrap()
+            .contains("old-primary"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.check("ports")["status"], "CRITICAL", "{}", r.text());
+    // The same address is not "this server" for the names either, from
+    // here or from the witness; the witness's loopback answer is CRITICAL.
+    let names = r.findings("names");
+    let about = |from: &str, name: &str| {
+        names
+            .iter()
+            .find(|f| {
+                f["location"].as_str().unwrap().starts_with(from)
+                    && f["message"].as_str().unwrap().starts_with(name)
+            })
+            .unwrap_or_else(|| panic!("{from} {name}: {}", r.text()))
+    };
+    for from in ["here", "witness"] {
+        let f = about(from, &format!("maestro.{ZONE}"));
+        assert_eq!(f["id"], "name-elsewhere", "{}", r.text());
+    }
+    assert_eq!(about("here", &format!("trk.{ZONE}"))["id"], "name-here");
+    assert_eq!(
+        about("witness", &format!("trk.{ZONE}"))["id"],
+        "name-not-routable",
+        "{}",
+        r.text()
+    );
+
+    // On the primary (the same config, as a failback runs check there):
+    // a name pointing at the failover's [redirect] addresses is the old
+    // server's, not "this server".
+    let r = run(&lab, "p", &config("p.toml", ""), &state, &["check"]);
+    assert_eq!(r.code, Some(2), "{}", r.text());
+    let names = r.findings("names");
+    let trk_here = names
+        .iter()
+        .find(|f| f["location"] == "here" && f["message"].as_str().unwrap().starts_with("trk."))
+        .unwrap_or_else(|| panic!("{}", r.text()));
+    assert_eq!(trk_here["id"], "name-old-primary", "{}", r.text());
+    // The floating address is on the primary: there it is this server.
+    let maestro_here = names
+        .iter()
+        .find(|f| f["location"] == "here" && f["message"].as_str().unwrap().starts_with("maestro."))
+        .unwrap();
+    assert_eq!(maestro_here["id"], "name-here", "{}", r.text());
 }

@@ -1359,3 +1359,382 @@ fn config_check_runs_the_settings_a_run_would_use() {
         assert!(!message.contains("pw-cfg"), "{message}");
     }
 }
+
+#[test]
+fn a_sigterm_while_waiting_for_the_message_writes_the_report_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let mailbox = format!("maildir:{}", md.display());
+    let child = smoketest_cmd(
+        "json",
+        &[
+            "all",
+            "--no-trigger",
+            "--mailbox",
+            &mailbox,
+            "--smtp",
+            "127.0.0.1:9",
+            "--timeout",
+            "20s",
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(143));
+    let o = Outcome::of(out);
+    assert_eq!(o.status("deliver"), "UNKNOWN", "{:#?}", o.checks);
+    assert!(
+        o.message("deliver").contains("interrupted by a signal"),
+        "{:#?}",
+        o.checks
+    );
+    for step in ["click", "bounce"] {
+        assert!(
+            o.message(step).contains("stopped by a signal"),
+            "{step}: {:#?}",
+            o.checks
+        );
+    }
+}
+
+/// An HTTP server that answers each of `connections` requests with `answer`,
+/// then runs `after` (on its own thread).
+fn http_server(
+    connections: usize,
+    answer: &'static str,
+    after: impl Fn() + Send + Sync + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
+    hostile_server(connections, move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        while !line(&mut r).trim_end().is_empty() {}
+        let mut w = s;
+        let _ = w.write_all(answer.as_bytes());
+        let _ = w.flush();
+        after();
+    })
+}
+
+fn deliver_triggered(trigger_port: u16, md: &Path, token: &Path) -> Outcome {
+    let mailbox = format!("maildir:{}", md.display());
+    let url = format!("http://127.0.0.1:{trigger_port}/lui/externalAction.do");
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "deliver",
+                "--trigger-url",
+                &url,
+                "--trigger-token-file",
+                token.to_str().unwrap(),
+                "--mailbox",
+                &mailbox,
+                "--timeout",
+                "3s",
+                "--io-timeout",
+                "3s",
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    Outcome::of(run.out)
+}
+
+#[test]
+fn a_trigger_answering_200_with_an_error_text_is_critical() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let token = secret_in(dir.path(), "token", "tok-4f1e-9a", 0o600);
+    let (port, server) = http_server(
+        1,
+        "HTTP/1.1 200 OK\r\nContent-Length: 32\r\nConnection: close\r\n\r\nError: invalid or expired token\n",
+        || {},
+    );
+    let o = deliver_triggered(port, &md, &token);
+    server.join().unwrap();
+    assert_eq!(o.status("trigger"), "CRITICAL", "{:#?}", o.checks);
+    assert!(
+        o.message("trigger").contains("invalid or expired token"),
+        "{:#?}",
+        o.checks
+    );
+    assert_eq!(o.code, Some(2));
+}
+
+#[test]
+fn a_mailing_of_an_earlier_run_delivered_late_is_not_this_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    let token = secret_in(dir.path(), "token", "tok-4f1e-9a", 0o600);
+    let new = md.join("new");
+    // The trigger works, but what arrives is a mailing sent long before.
+    let (port, server) = http_server(
+        1,
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\ntriggered\n",
+        move || {
+            std::fs::write(
+                new.join("1700000000.late.host"),
+                "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nReturn-Path: <bounce-1-1@maestro.test>\r\n\
+                 To: seed@seed.test\r\nSubject: maestro-ha smoke test (job 1)\r\n\r\nhello\r\n",
+            )
+            .unwrap();
+        },
+    );
+    let o = deliver_triggered(port, &md, &token);
+    server.join().unwrap();
+    assert_eq!(o.status("trigger"), "OK", "{:#?}", o.checks);
+    assert_eq!(o.status("deliver"), "CRITICAL", "{:#?}", o.checks);
+    assert!(
+        o.message("deliver").contains("earlier mailing"),
+        "{:#?}",
+        o.checks
+    );
+}
+
+#[test]
+fn a_click_never_goes_through_a_proxy_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = free_port();
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(
+        &msg,
+        format!(
+            "Return-Path: <bounce-7-1@maestro.test>\r\nTo: seed@seed.test\r\n\
+             Subject: maestro-ha smoke test (job 7)\r\nContent-Type: text/plain\r\n\r\n\
+             Link 1: http://127.0.0.1:{down}/trk/click?ref=7-1-1&\r\n"
+        ),
+    )
+    .unwrap();
+    // A proxy that answers every request with the expected redirect.
+    let answer: &'static str = Box::leak(
+        format!("HTTP/1.1 302 Found\r\nLocation: {TARGET}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .into_boxed_str(),
+    );
+    // ureq tunnels even http:// through a proxy with CONNECT.
+    let (proxy, server) = hostile_server(1, move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let first = line(&mut r);
+        while !line(&mut r).trim_end().is_empty() {}
+        if first.starts_with("CONNECT") {
+            let _ = w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            while !line(&mut r).trim_end().is_empty() {}
+        }
+        let _ = w.write_all(answer.as_bytes());
+    });
+    let proxy_url = format!("http://127.0.0.1:{proxy}");
+    let run = run_watched(
+        smoketest_cmd(
+            "json",
+            &[
+                "click",
+                "--message",
+                msg.to_str().unwrap(),
+                "--expect-target",
+                TARGET,
+                "--io-timeout",
+                "2s",
+            ],
+        )
+        .env("http_proxy", &proxy_url)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url),
+        Duration::from_secs(30),
+    );
+    // Let the proxy's accept end, whether or not the tool came.
+    let _ = TcpStream::connect(("127.0.0.1", proxy));
+    server.join().unwrap();
+    let o = Outcome::of(run.out);
+    assert_eq!(o.status("click"), "CRITICAL", "{:#?}", o.checks);
+    assert!(
+        o.message("click").contains("no HTTP answer"),
+        "{:#?}",
+        o.checks
+    );
+}
+
+#[test]
+fn many_large_messages_that_do_not_match_are_read_one_at_a_time_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = empty_maildir(dir.path());
+    // 12 messages of 15 MiB each (sparse: no disk), none the test message.
+    for i in 0..12 {
+        let f = std::fs::File::create(md.join(format!("new/17000000{i:02}.big.host"))).unwrap();
+        f.set_len(15 << 20).unwrap();
+    }
+    let mailbox = format!("maildir:{}", md.display());
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "deliver",
+                "--no-trigger",
+                "--mailbox",
+                &mailbox,
+                "--timeout",
+                "2s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let peak_mib = run.peak_kib >> 10;
+    let o = Outcome::of(run.out);
+    assert_eq!(o.status("deliver"), "CRITICAL", "{:#?}", o.checks);
+    // One message at a time (and the best one): not 12 × 15 MiB at once.
+    assert!(peak_mib < 80, "peak {peak_mib} MiB");
+    // Each is read once, not again on every look, and no look runs past
+    // the --timeout.
+    assert!(run.took < Duration::from_secs(4), "took {:?}", run.took);
+    eprintln!(
+        "12 × 15 MiB non-matching: peak {peak_mib} MiB in {:?}",
+        run.took
+    );
+}
+
+#[test]
+fn the_number_of_links_clicked_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = free_port();
+    let links: String = (1..=25)
+        .map(|i| format!("Link {i}: http://127.0.0.1:{down}/trk/click?ref=7-1-{i}&\r\n"))
+        .collect();
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(
+        &msg,
+        format!(
+            "Return-Path: <bounce-7-1@maestro.test>\r\nTo: seed@seed.test\r\n\
+             Subject: maestro-ha smoke test (job 7)\r\nContent-Type: text/plain\r\n\r\n{links}"
+        ),
+    )
+    .unwrap();
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "click",
+                "--message",
+                msg.to_str().unwrap(),
+                "--io-timeout",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let o = Outcome::of(run.out);
+    let click = o.check("click");
+    assert_eq!(click["details"]["links"], 20, "{click:#}");
+    let clicked = click["perfdata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["label"].as_str().unwrap().starts_with("click_"))
+        .count();
+    assert_eq!(clicked, 20, "{click:#}");
+}
+
+/// An SMTP server that takes one message (250 to everything).
+fn accepting_smtp() -> (u16, std::thread::JoinHandle<()>) {
+    hostile_server(1, |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        w.write_all(b"220 relay ESMTP\r\n").unwrap();
+        let _ehlo = line(&mut r);
+        w.write_all(b"250-relay\r\n250 8BITMIME\r\n").unwrap();
+        for reply in ["250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n", "354 go ahead\r\n"] {
+            let _ = line(&mut r);
+            w.write_all(reply.as_bytes()).unwrap();
+        }
+        while line(&mut r).trim_end() != "." {}
+        w.write_all(b"250 2.0.0 queued\r\n").unwrap();
+        let _quit = line(&mut r);
+        let _ = w.write_all(b"221 bye\r\n");
+    })
+}
+
+#[test]
+fn a_bounce_taken_by_a_mail_server_that_is_not_this_one_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = message_file(dir.path());
+    for (server_address, status, words) in [
+        // This server is 127.0.0.1: the bounce reached it, but only the
+        // report export could show LISTSERV counted it.
+        ("127.0.0.1", "OK", "shown only with --report-url"),
+        // This server is elsewhere (no traffic goes there): the SMTP
+        // listener on 127.0.0.1 is another mail server.
+        ("192.0.2.1", "WARNING", "not this server"),
+    ] {
+        let (port, server) = accepting_smtp();
+        let smtp = format!("127.0.0.1:{port}");
+        let run = run_watched(
+            &mut smoketest_cmd(
+                "json",
+                &[
+                    "bounce",
+                    "--message",
+                    msg.to_str().unwrap(),
+                    "--smtp",
+                    &smtp,
+                    "--server-address",
+                    server_address,
+                    "--io-timeout",
+                    "3s",
+                ],
+            ),
+            Duration::from_secs(30),
+        );
+        server.join().unwrap();
+        let o = Outcome::of(run.out);
+        assert_eq!(o.status("bounce"), status, "{:#?}", o.checks);
+        assert!(o.message("bounce").contains(words), "{:#?}", o.checks);
+    }
+}
+
+#[test]
+fn tracker_dns_with_no_host_to_look_up_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir.path().join("msg.eml");
+    // A port past 65535: the link is a tracker link, its host unreadable.
+    std::fs::write(
+        &msg,
+        "Return-Path: <bounce-7-1@maestro.test>\r\nTo: seed@seed.test\r\n\
+         Subject: maestro-ha smoke test (job 7)\r\nContent-Type: text/plain\r\n\r\n\
+         Link 1: http://127.0.0.1:99999/trk/click?ref=7-1-1&\r\n",
+    )
+    .unwrap();
+    let run = run_watched(
+        &mut smoketest_cmd(
+            "json",
+            &[
+                "click",
+                "--message",
+                msg.to_str().unwrap(),
+                "--io-timeout",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    let o = Outcome::of(run.out);
+    assert_eq!(o.status("tracker-dns"), "UNKNOWN", "{:#?}", o.checks);
+    assert!(
+        o.message("tracker-dns")
+            .contains("no host name could be read"),
+        "{:#?}",
+        o.checks
+    );
+}

@@ -326,3 +326,60 @@ fn tcp_exchange_connects_from_the_server_and_reports_refusals_and_silence() {
     assert!(client.exec("true", T).unwrap().success());
     drop(mute);
 }
+
+/// Every process below `pid` (its children, theirs, ...), from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // "PID (COMM) STATE PPID ...": COMM may hold spaces, so after the last ')'.
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+            parent_of.push((p, ppid));
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(q) = queue.pop() {
+        for &(p, pp) in &parent_of {
+            if pp == q && !out.contains(&p) {
+                out.push(p);
+                queue.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn tcp_exchange_through_a_session_that_dies_is_an_error_not_a_closed_peer() {
+    let sshd = Sshd::start();
+    let client = SshClient::connect(&sshd.options()).unwrap();
+    // A peer that accepts and never answers; the SSH session serving the
+    // channel is killed while the exchange waits for it.
+    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mute.local_addr().unwrap().port();
+    let listener = sshd.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        // Only the per-connection processes this test's sshd started.
+        for p in descendants(listener) {
+            // SAFETY: kill(2) with a pid read from /proc and a valid signal.
+            unsafe { libc::kill(p as i32, libc::SIGKILL) };
+        }
+    });
+    let started = Instant::now();
+    let r = client.tcp_exchange("127.0.0.1", port, b"", 64, Duration::from_secs(5));
+    killer.join().unwrap();
+    match r {
+        Err(SshError::Channel { .. }) => {}
+        other => panic!("a dead session reads as {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+    drop(mute);
+}

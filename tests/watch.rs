@@ -730,3 +730,163 @@ fn a_witness_that_writes_without_end_is_cut_off_and_unreachable() {
     assert!(m.contains("more than 1 MiB of output"), "{m}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+#[test]
+fn run_fires_exec_and_goes_on_when_stdout_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gw = format!("127.0.0.1:{}", gateway.local_addr().unwrap().port());
+    let down = format!("127.0.0.1:{}", closed_port());
+    let fired = dir.path().join("fired");
+    let exec = format!("touch {}", fired.display());
+    // /dev/full: every write fails with ENOSPC, not EPIPE.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = watch_cmd(
+        dir.path(),
+        &[
+            "run",
+            "--tcp",
+            &down,
+            "--gateway",
+            &gw,
+            "--probe-timeout",
+            "1s",
+            "--threshold",
+            "0s",
+            "--interval",
+            "300ms",
+            "--for",
+            "3s",
+            "--exec",
+            &exec,
+        ],
+    )
+    .stdout(Stdio::from(full))
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(fired.exists(), "--exec did not fire: {stderr}");
+    assert_ne!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot write the events to stdout").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// A fake HTTP proxy that answers every request 200 (so a probe going
+/// through it would read the primary as up).
+fn fake_proxy() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::Write;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let handle = std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(4) {
+            match l.accept() {
+                Ok((s, _)) => {
+                    use std::io::BufRead;
+                    s.set_nonblocking(false).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                    let mut r = BufReader::new(s.try_clone().unwrap());
+                    let mut w = s;
+                    let head = |r: &mut BufReader<std::net::TcpStream>| {
+                        let mut first = String::new();
+                        let _ = r.read_line(&mut first);
+                        let mut l = String::from("x");
+                        while !l.trim_end().is_empty() {
+                            l.clear();
+                            if r.read_line(&mut l).unwrap_or(0) == 0 {
+                                break;
+                            }
+                        }
+                        first
+                    };
+                    // ureq tunnels even http:// through a proxy with CONNECT.
+                    if head(&mut r).starts_with("CONNECT") {
+                        let _ = w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                        head(&mut r);
+                    }
+                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn the_http_probe_never_goes_through_a_proxy_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy, server) = fake_proxy();
+    let down = closed_port();
+    let proxy_url = format!("http://127.0.0.1:{proxy}");
+    let gw = format!("127.0.0.1:{proxy}");
+    let out = watch_cmd(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "once",
+            "--tcp",
+            &format!("127.0.0.1:{down}"),
+            "--http",
+            &format!("http://127.0.0.1:{down}/lui/"),
+            "--gateway",
+            &gw,
+            "--probe-timeout",
+            "1s",
+        ],
+    )
+    .env("http_proxy", &proxy_url)
+    .env("HTTP_PROXY", &proxy_url)
+    .env("ALL_PROXY", &proxy_url)
+    .output()
+    .unwrap();
+    server.join().unwrap();
+    let records = parse_json_lines(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let (state, message) = decision(&records);
+    assert_ne!(state, "UP", "{message}: {records:#?}");
+}
+
+#[test]
+fn an_answering_ping_with_every_service_down_is_not_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gw = format!("127.0.0.1:{}", gateway.local_addr().unwrap().port());
+    let out = watch_cmd(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "once",
+            "--target",
+            "127.0.0.1",
+            "--tcp",
+            &closed_port().to_string(),
+            "--icmp",
+            "--gateway",
+            &gw,
+            "--probe-timeout",
+            "1s",
+        ],
+    )
+    .output()
+    .unwrap();
+    let records = parse_json_lines(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let local = records.iter().find(|r| r["name"] == "local").unwrap();
+    if local["message"] != "1 of 2 probes answer from here" {
+        // No ping here (no binary, or no permission): nothing to show.
+        eprintln!("ping does not answer here: {local}");
+        return;
+    }
+    let (state, message) = decision(&records);
+    assert_eq!(state, "UNKNOWN", "{message}");
+    assert!(message.contains("Maestro may hang"), "{message}");
+    assert_eq!(out.status.code(), Some(3));
+}

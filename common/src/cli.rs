@@ -6,8 +6,14 @@
 //! - `--help` and `--version` exit 0;
 //! - errors become an UNKNOWN report, so a Nagios or JSON consumer reads
 //!   an answer on stdout, and a diagnostic on stderr prefixed with the tool;
+//! - what is written is masked and escaped ([`crate::safe_output`]): the
+//!   report by [`crate::render::render`], diagnostics and clap's usage
+//!   errors here;
 //! - a broken pipe on stdout ends the run quietly;
-//! - SIGINT exits 130, SIGTERM 143, after the report is written.
+//! - SIGINT exits 130, SIGTERM 143: a tool stopped by a signal returns the
+//!   report of what it did so far, which is written, and the exit code is
+//!   the signal's. [`ToolError::Interrupted`] ends the run without a
+//!   report: for a run that has nothing to report, or no reader left.
 
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::render::{self, Format, RenderOptions, Verbosity};
@@ -212,11 +218,12 @@ where
     code
 }
 
-/// Render to stdout; a reader that went away ends the run quietly.
+/// Render to stdout (masked by the renderer); a reader that went away ends
+/// the run quietly.
 fn emit(report: &Report, format: Format, opts: RenderOptions) -> u8 {
     let status = report.status();
     let stdout = io::stdout();
-    let mut out = crate::safe_output::MaskingWriter::new(io::BufWriter::new(stdout.lock()));
+    let mut out = io::BufWriter::new(stdout.lock());
     match render::render(report, format, opts, &mut out) {
         Ok(()) => status.exit_code(),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status.exit_code(),
@@ -241,10 +248,13 @@ fn usage_error<T: Tool>(e: clap::Error, args: &[OsString]) -> u8 {
             0
         }
         _ => {
-            let _ = e.print();
+            // clap quotes the value it refused, which may be a URL with a
+            // password or a secret given where it does not belong.
+            let text = crate::safe_output::printable_lines(&e.render().to_string());
+            let _ = io::stderr().lock().write_all(text.as_bytes());
             let format = format_from_args(args);
             if format != Format::Text {
-                let first = e.to_string();
+                let first = crate::safe_output::mask_secrets(&e.to_string()).into_owned();
                 let first = first
                     .lines()
                     .next()
@@ -340,7 +350,8 @@ pub fn config_check_with(
     let mut c = Check::ok("config", format!("valid: {file}"))
         .detail("path", loaded.path.display().to_string());
     if !loaded.overrides.is_empty() {
-        c = c.detail("overrides", loaded.overrides.join(" "));
+        // The keys only: `--set` may (wrongly) carry a secret.
+        c = c.detail("overrides", loaded.override_keys().join(" "));
     }
     report.push(c);
     report.push(site_check(&loaded.config.site));

@@ -307,6 +307,11 @@ pub struct ServicesConfig {
     /// The Maestro service (unit, init script, Windows service) names.
     #[serde(default)]
     pub names: Vec<String>,
+    /// `commands` manager: starts one service; `{name}` is replaced by the
+    /// service name (shell-quoted). Run through `sh -c` by the Pacemaker
+    /// agent `ocf:maestro-ha:maestro`; it must return once the service runs
+    /// on its own (detached, its output not on the command's stdout).
+    pub start_command: Option<String>,
     /// `commands` manager: stops one service; `{name}` is replaced by the
     /// service name (shell-quoted). Run through `sh -c` on the host.
     pub stop_command: Option<String>,
@@ -571,6 +576,11 @@ impl LoadedConfig {
         }
     }
 
+    /// The keys given to `--set`, never their values.
+    pub fn override_keys(&self) -> Vec<&str> {
+        override_keys(&self.overrides)
+    }
+
     fn check_sections(&self) -> Result<(), ConfigError> {
         for section in registered_sections() {
             section.check(self)?;
@@ -765,11 +775,11 @@ fn strip_comment(line: &str) -> &str {
 
 /// Merge `--set a.b=value` arguments into the file's table and type it again.
 fn apply_overrides(text: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+    let keys = override_keys(overrides);
     let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Override {
-        arg: String::new(),
+        arg: keys.join(" "),
         message: e.message().to_string(),
     })?;
-    let keys = override_keys(overrides);
     for (arg, key_shown) in overrides.iter().zip(&keys) {
         let err = |message: &str| ConfigError::Override {
             arg: key_shown.to_string(),

@@ -7,10 +7,18 @@
 //! it without bound), and a regular file larger than the caller's limit is
 //! an error, not an allocation.
 //!
+//! Nothing is opened before it is known to be a regular file: opening a
+//! device or a FIFO is itself an act (a terminal becomes the controlling
+//! terminal, a watchdog is armed, a writer waiting on a FIFO is let
+//! through).
+//!
 //! Writes are atomic: the new content goes to a temporary file beside the
 //! target, is flushed to disk, renamed over the target, and the folder is
 //! flushed too. A crash, a SIGKILL or a full disk at any point leaves either
-//! the old file or the new one, never a cut one.
+//! the old file or the new one, never a cut one, and a write that fails
+//! before the rename leaves no temporary file. All of it happens in one
+//! folder opened once, so a folder swapped for a link meanwhile is not
+//! written through.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -31,6 +39,18 @@ pub enum FsioError {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{}: is not valid UTF-8 text", .path.display())]
     NotText { path: PathBuf },
+    #[error("{}: changed while being opened (refused)", .path.display())]
+    Changed { path: PathBuf },
+    /// A folder on the way to a file being written is a symbolic link
+    /// that belongs to another user: whoever owns it decides where the
+    /// write goes (`~sync/.ssh -> /root/.ssh`).
+    #[error("{}: is a symbolic link owned by another user (uid {uid}), not followed for a write", .path.display())]
+    ForeignLink { path: PathBuf, uid: u32 },
+    /// The new content is in place, but the folder could not be flushed:
+    /// a crash soon after may still bring the old file back. Not a failed
+    /// write: a caller that records what it did must record it as done.
+    #[error("{}: replaced, but the folder could not be flushed to disk: {source}", .path.display())]
+    ReplacedNotFlushed { path: PathBuf, source: io::Error },
     #[error("{}: cannot {action}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -43,6 +63,12 @@ impl FsioError {
     /// The file (or a folder on its path) does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, FsioError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// The new content is in place although the write reported an error
+    /// ([`FsioError::ReplacedNotFlushed`]).
+    pub fn replaced(&self) -> bool {
+        matches!(self, FsioError::ReplacedNotFlushed { .. })
     }
 
     fn io(path: &Path, action: &'static str, source: io::Error) -> FsioError {
@@ -95,33 +121,30 @@ pub fn kind_name(ft: std::fs::FileType) -> &'static str {
 }
 
 /// Opens `path` for reading, refusing anything that is not a regular file
-/// (symbolic links are followed to what they name). A FIFO is opened
-/// without blocking, so it is refused at once rather than waited on.
+/// (symbolic links are followed to what they name). What the path names is
+/// looked at first, and anything else is refused without being opened; the
+/// open itself cannot block or take a terminal (`O_NONBLOCK`, `O_NOCTTY`),
+/// and what was opened must be what was looked at.
 /// `/dev/null` is a device like any other here: the configuration, the one
 /// place where it means something ("no configuration"), says so itself.
 pub fn open_regular(path: &Path) -> Result<File, FsioError> {
+    let before = std::fs::metadata(path).map_err(|e| FsioError::io(path, "open it", e))?;
+    if !before.is_file() {
+        return Err(FsioError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(before.file_type()),
+        });
+    }
     let mut opts = OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK);
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
-    let file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            // A socket cannot be opened at all (ENXIO): say what it is.
-            if let Ok(meta) = std::fs::metadata(path) {
-                if !meta.is_file() {
-                    return Err(FsioError::NotRegular {
-                        path: path.to_path_buf(),
-                        kind: kind_name(meta.file_type()),
-                    });
-                }
-            }
-            return Err(FsioError::io(path, "open it", e));
-        }
-    };
+    let file = opts
+        .open(path)
+        .map_err(|e| FsioError::io(path, "open it", e))?;
     let meta = file
         .metadata()
         .map_err(|e| FsioError::io(path, "read its metadata", e))?;
@@ -132,7 +155,15 @@ pub fn open_regular(path: &Path) -> Result<File, FsioError> {
         });
     }
     #[cfg(unix)]
-    clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it", e))?;
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (meta.dev(), meta.ino()) != (before.dev(), before.ino()) {
+            return Err(FsioError::Changed {
+                path: path.to_path_buf(),
+            });
+        }
+        clear_nonblocking(&file).map_err(|e| FsioError::io(path, "open it", e))?;
+    }
     Ok(file)
 }
 
@@ -245,22 +276,186 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode_if_new: u32) -> Result<(), F
 
 /// A file being written in place of another: written to a temporary file
 /// beside the target, and put in its place by [`AtomicFile::commit`]
-/// (fsync, rename, fsync of the folder). Dropped without a commit, the
-/// temporary file is removed and the target is untouched.
+/// (fsync, rename, fsync of the folder). Dropped without a commit, or when
+/// the commit fails before the rename, the temporary file is removed and
+/// the target is untouched.
 ///
 /// An existing target keeps its permissions and its owner and group: a
 /// chown that fails is an error (the new file would belong to someone
 /// else). A target that is a symbolic link is refused by
 /// [`AtomicFile::create`]: a tool running as root in a folder someone else
-/// can write to would otherwise replace whatever file the link names.
+/// can write to would otherwise replace whatever file the link names; so is
+/// a folder on the way that is a link owned by another user than the one
+/// running the tool or root ([`FsioError::ForeignLink`]).
 /// [`AtomicFile::create_through_link`] is the explicit opt-in for a path
 /// the user named on the command line: the file the link names is
 /// replaced, and the link is kept.
+///
+/// The folder is opened once, and the temporary file is created, renamed
+/// and removed relative to it (`openat`, `renameat`, `unlinkat`): a folder
+/// swapped for a link after the checks is not written through.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
+    folder: Folder,
+    target_name: std::ffi::OsString,
+    temp_name: std::ffi::OsString,
     file: Option<File>,
+}
+
+/// The folder a file is written in, open.
+#[derive(Debug)]
+struct Folder {
+    path: PathBuf,
+    #[cfg(unix)]
+    dir: File,
+}
+
+#[cfg(unix)]
+fn c_name(name: &std::ffi::OsStr) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(name.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the name"))
+}
+
+#[cfg(unix)]
+fn cvt(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl Folder {
+    /// Refuses a link on the way that belongs to someone else, then opens
+    /// the folder.
+    fn open(folder: &Path) -> Result<Folder, FsioError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+            // SAFETY: geteuid cannot fail.
+            let me = unsafe { libc::geteuid() };
+            let mut prefix = PathBuf::new();
+            for part in folder.components() {
+                prefix.push(part);
+                if let Ok(m) = std::fs::symlink_metadata(&prefix) {
+                    if m.file_type().is_symlink() && m.uid() != 0 && m.uid() != me {
+                        return Err(FsioError::ForeignLink {
+                            path: prefix,
+                            uid: m.uid(),
+                        });
+                    }
+                }
+            }
+            let dir = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(folder)
+                .map_err(|e| FsioError::io(folder, "open the folder", e))?;
+            Ok(Folder {
+                path: folder.to_path_buf(),
+                dir,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Folder {
+            path: folder.to_path_buf(),
+        })
+    }
+
+    /// What `name` in the folder is, without following a link.
+    fn entry(&self, name: &std::ffi::OsStr) -> io::Result<Option<std::fs::Metadata>> {
+        // The standard library has no fstatat; the folder's path plus the
+        // name is looked at, and the checks that matter are repeated on
+        // the descriptors (the temporary file is created O_EXCL|O_NOFOLLOW,
+        // the rename is relative to the open folder).
+        match std::fs::symlink_metadata(self.path.join(name)) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[cfg(unix)]
+    fn create_new(&self, name: &std::ffi::OsStr) -> io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let c = c_name(name)?;
+        // SAFETY: openat with a descriptor we own and a valid C string; the
+        // returned descriptor is owned by the File made from it.
+        let fd = unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o600 as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a new descriptor nobody else owns.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    #[cfg(unix)]
+    fn rename(&self, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let (from, to) = (c_name(from)?, c_name(to)?);
+        let fd = self.dir.as_raw_fd();
+        // SAFETY: renameat within one folder we hold open, valid C strings.
+        cvt(unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) })
+    }
+
+    #[cfg(unix)]
+    fn remove(&self, name: &std::ffi::OsStr) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let c = c_name(name)?;
+        // SAFETY: unlinkat in a folder we hold open, a valid C string.
+        cvt(unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) })
+    }
+
+    #[cfg(unix)]
+    fn sync(&self) -> io::Result<()> {
+        self.dir.sync_all()
+    }
+
+    #[cfg(not(unix))]
+    fn create_new(&self, name: &std::ffi::OsStr) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.path.join(name))
+    }
+
+    #[cfg(not(unix))]
+    fn rename(&self, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
+        std::fs::rename(self.path.join(from), self.path.join(to))
+    }
+
+    #[cfg(not(unix))]
+    fn remove(&self, name: &std::ffi::OsStr) -> io::Result<()> {
+        std::fs::remove_file(self.path.join(name))
+    }
+
+    #[cfg(not(unix))]
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The folder holding `path`, and the name in it.
+fn split(path: &Path) -> Result<(PathBuf, std::ffi::OsString), FsioError> {
+    let name = path.file_name().ok_or_else(|| FsioError::NotRegular {
+        path: path.to_path_buf(),
+        kind: "a folder",
+    })?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((folder, name.to_os_string()))
 }
 
 impl AtomicFile {
@@ -287,40 +482,42 @@ impl AtomicFile {
     }
 
     fn create_at(target: PathBuf, mode_if_new: u32) -> Result<AtomicFile, FsioError> {
+        let (folder_path, target_name) = split(&target)?;
+        let folder = Folder::open(&folder_path)?;
         // Not following a link: one put there since the caller looked is
         // refused as "a symbolic link", never written through.
-        let existing = match std::fs::symlink_metadata(&target) {
-            Ok(m) if m.is_file() => Some(m),
-            Ok(m) => {
+        let existing = match folder.entry(&target_name) {
+            Ok(Some(m)) if m.is_file() => Some(m),
+            Ok(Some(m)) => {
                 return Err(FsioError::NotRegular {
                     path: target,
                     kind: kind_name(m.file_type()),
                 })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Ok(None) => None,
             Err(e) => return Err(FsioError::io(&target, "read its metadata", e)),
         };
-        let temp = temp_path_beside(&target);
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
+        let temp_name = temp_name_for(&target_name);
+        let temp = folder_path.join(&temp_name);
+        let file = folder
+            .create_new(&temp_name)
+            .map_err(|e| FsioError::io(&temp, "create it", e))?;
+        let atomic = AtomicFile {
+            target,
+            temp,
+            folder,
+            target_name,
+            temp_name,
+            file: Some(file),
+        };
         #[cfg(unix)]
         {
-            use std::os::unix::fs::OpenOptionsExt;
             use std::os::unix::fs::PermissionsExt;
             let mode = existing
                 .as_ref()
                 .map_or(mode_if_new, |m| m.permissions().mode() & 0o7777);
-            // The umask must not widen or narrow what the file had: start
-            // private and set the exact mode once the owner is right.
-            opts.mode(0o600);
-            let file = opts
-                .open(&temp)
-                .map_err(|e| FsioError::io(&temp, "create it", e))?;
-            let atomic = AtomicFile {
-                target,
-                temp,
-                file: Some(file),
-            };
+            // The umask must not widen or narrow what the file had: it was
+            // created private, and gets the exact mode once the owner is right.
             if let Some(m) = &existing {
                 atomic.keep_owner(m)?;
             }
@@ -328,20 +525,10 @@ impl AtomicFile {
                 .file()
                 .set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(|e| FsioError::io(&atomic.temp, "set its mode", e))?;
-            Ok(atomic)
         }
         #[cfg(not(unix))]
-        {
-            let _ = (mode_if_new, existing);
-            let file = opts
-                .open(&temp)
-                .map_err(|e| FsioError::io(&temp, "create it", e))?;
-            Ok(AtomicFile {
-                target,
-                temp,
-                file: Some(file),
-            })
-        }
+        let _ = (mode_if_new, existing);
+        Ok(atomic)
     }
 
     #[cfg(unix)]
@@ -378,15 +565,27 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flush the content to disk, rename it over the target, flush the folder.
+    /// Flush the content to disk, rename it over the target, flush the
+    /// folder. An error before the rename leaves the target as it was and
+    /// no temporary file; after it, the error is
+    /// [`FsioError::ReplacedNotFlushed`]: the new content is in place.
     pub fn commit(mut self) -> Result<(), FsioError> {
-        let file = self.file.take().expect("commit is called once");
-        file.sync_all()
-            .map_err(|e| FsioError::io(&self.temp, "flush it to disk", e))?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.target)
+        let flushed = self
+            .file()
+            .sync_all()
+            .map_err(|e| FsioError::io(&self.temp, "flush it to disk", e));
+        flushed?; // Drop removes the temporary file.
+        self.folder
+            .rename(&self.temp_name, &self.target_name)
             .map_err(|e| FsioError::io(&self.target, "rename the new content over it", e))?;
-        sync_parent(&self.target)
+        // Renamed: nothing is left to remove.
+        self.file = None;
+        self.folder
+            .sync()
+            .map_err(|source| FsioError::ReplacedNotFlushed {
+                path: self.target.clone(),
+                source,
+            })
     }
 }
 
@@ -409,21 +608,22 @@ impl Write for AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp);
+            let _ = self.folder.remove(&self.temp_name);
         }
     }
 }
 
-/// `.NAME.PID.N.tmp` beside `target`: hidden, unique within the process and
-/// among processes, on the same file system so that the rename is atomic.
-fn temp_path_beside(target: &Path) -> PathBuf {
+/// `.NAME.PID.N.tmp` beside the target: hidden, unique within the process
+/// and among processes, in the same folder so that the rename is atomic.
+fn temp_name_for(target_name: &std::ffi::OsStr) -> std::ffi::OsString {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    target.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+    format!(
+        ".{}.{}.{n}.tmp",
+        target_name.to_string_lossy(),
+        std::process::id()
+    )
+    .into()
 }
 
 /// Flushes the folder holding `path`, so that a rename into it survives a crash.
@@ -637,5 +837,86 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = write_atomic(dir.path(), b"x", 0o600).unwrap_err();
         assert!(err.to_string().contains("is a folder"), "{err}");
+    }
+
+    /// A commit that fails leaves no temporary file behind.
+    #[test]
+    fn a_failed_commit_removes_its_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest");
+        let mut f = AtomicFile::create(&p, 0o644).unwrap();
+        f.write_all(b"new manifest").unwrap();
+        // The target turns into a folder that is not empty before the commit.
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(p.join("inside"), "x").unwrap();
+        assert!(f.commit().is_err());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["manifest".to_string()], "left behind");
+    }
+
+    /// `~sync/.ssh -> /root/.ssh`: a folder on the way that is a link
+    /// made by someone else is not written through.
+    #[test]
+    fn a_parent_folder_that_is_a_link_owned_by_another_user_is_refused() {
+        if unsafe { libc::geteuid() } != 0 {
+            return; // only root can make a link owned by another user
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("root-ssh");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::write(victim.join("authorized_keys"), "root's keys\n").unwrap();
+        let home = dir.path().join("home-sync");
+        std::fs::create_dir(&home).unwrap();
+        let link = home.join(".ssh");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        let err = write_atomic(&link.join("authorized_keys"), b"forced\n", 0o600).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(victim.join("authorized_keys")).unwrap(),
+            "root's keys\n"
+        );
+        // A link made by the user running the tool (a state folder moved
+        // to another disk) is followed.
+        let own = dir.path().join("state");
+        std::os::unix::fs::symlink(&victim, &own).unwrap();
+        write_atomic(&own.join("epoch"), b"1\n", 0o600).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(victim.join("epoch")).unwrap(),
+            "1\n"
+        );
+    }
+
+    /// Opening a FIFO, even without blocking, is an act: a writer waiting
+    /// for a reader is let through. Nothing that is not a regular file is
+    /// opened at all.
+    #[test]
+    fn a_special_file_is_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("config.toml");
+        mkfifo(&fifo);
+        let writer_path = fifo.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = std::thread::spawn(move || {
+            // Blocks until somebody opens the FIFO for reading.
+            let f = OpenOptions::new().write(true).open(&writer_path);
+            let _ = tx.send(());
+            f
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let err = read_regular(&fifo, MIB).unwrap_err();
+        assert!(err.to_string().contains("is a FIFO"), "{err}");
+        let let_through = rx.recv_timeout(Duration::from_millis(300)).is_ok();
+        // Release the writer either way.
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(!let_through, "read_regular opened the FIFO");
     }
 }

@@ -17,15 +17,19 @@
 //! - [`fsio`]: bounded reads of regular files and atomic rewrites;
 //! - [`catalog`]: the SQLite state catalog;
 //! - [`ssh`]: the SSH client every remote step uses;
+//! - [`bounded_io`]: a TCP stream bounded in time and bytes per protocol step;
+//! - [`net`]: this host's addresses and bounded name lookups;
 //! - [`sync_lock`]: the lock of a generations folder that maestro-sync,
 //!   snapshot-verify's check, maestro-fence and a Maestro start respect.
 
+pub mod bounded_io;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod fsio;
 pub mod ini;
+pub mod net;
 pub mod perfdata;
 pub mod platform;
 pub mod render;

@@ -217,11 +217,19 @@ pub fn number(v: f64) -> String {
 
 /// Quote a label where the guidelines require it: labels with spaces,
 /// quotes or `=` are put in single quotes, an inner `'` doubled. `=` cannot
-/// be expressed at all (the parser splits on it), so it becomes `_`.
+/// be expressed at all (the parser splits on it), so it becomes `_`, as
+/// does every character that would break the line or show the label as
+/// another ([`crate::safe_output::must_escape`]).
 pub fn quote_label(label: &str) -> String {
     let label: String = label
         .chars()
-        .map(|c| if c == '=' || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if c == '=' || crate::safe_output::must_escape(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let label = if label.is_empty() {
         "_".to_string()
@@ -330,5 +338,11 @@ mod tests {
             Perfdata::new("b c", 2.0, Uom::Bytes),
         ];
         assert_eq!(join(&items), "a=1;;;0 'b c'=2B");
+    }
+
+    #[test]
+    fn a_label_cannot_hide_or_reorder_text() {
+        assert_eq!(quote_label("http evil\u{202e}gpj"), "'http evil_gpj'");
+        assert_eq!(quote_label("a\u{2028}b\u{200b}c"), "a_b_c");
     }
 }

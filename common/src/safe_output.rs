@@ -4,63 +4,167 @@
 //! - **secrets**: a server that echoes the request (an HTTP error page with
 //!   the request line, an IMAP `NO` quoting the `LOGIN` command), a URL with
 //!   a password in its user-info, an error quoting a config value. Every
-//!   secret a tool loads is registered here, and every string that leaves
-//!   the tool (report records, diagnostics) has each registered value, and
-//!   the password of any `scheme://user:password@` URL, replaced by `***`.
+//!   secret a tool loads is registered here ([`register_secret`]). Each
+//!   registered value, in any of the forms a request may carry it (raw,
+//!   percent-encoded with upper- or lower-case hex, `+` for a space, JSON
+//!   escaped), the password of any `scheme://user:password@` URL, and the
+//!   value of any `password=` style parameter (a JDBC URL's
+//!   `;password=...`, a query's `&pwd=...`), is replaced by `***` in: every report, value by value, before it is
+//!   rendered ([`crate::render::render`], [`mask_report`]); every record a
+//!   tool streams, before it is serialized
+//!   ([`crate::render::json::write_record`], [`mask_json`]); every
+//!   diagnostic on stderr ([`printable`]); and clap's usage errors. A tool
+//!   that writes anything else must pass it through [`printable`].
+//!   Masking comes before any format rewrites the text (nagios turns `|`
+//!   into `/`, JSON escapes `\` and `"`), so a secret is recognised whole,
+//!   and it works on values, never on rendered bytes, so a secret that
+//!   reads like a piece of JSON (`null`, a number) cannot touch its
+//!   structure.
 //! - **control characters**: a file named `new\nOK  forged: line` would print
-//!   a forged line, an ESC sequence would reach the terminal. Text and
-//!   nagios output escape them (`\n`, `\x1b`, `\u{202e}`); JSON escapes them
-//!   by its own rules.
+//!   a forged line, an ESC sequence would reach the terminal, a right-to-left
+//!   override or a zero-width character would show a name as another. Text
+//!   and nagios output escape them (`\n`, `\x1b`, `\u{202e}`); JSON escapes
+//!   the controls by its own rules.
 
+use crate::report::Report;
 use regex::Regex;
 use std::borrow::Cow;
-use std::io::{self, Write};
 use std::sync::{LazyLock, RwLock};
 
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 
-/// Secrets shorter than this are not masked in free text: a two-character
-/// value would mangle every message that happens to hold those characters,
-/// and gives an attacker little to learn anyway.
+/// Secrets shorter than this cannot be masked without mangling every
+/// message that happens to hold those characters; [`crate::secret`]
+/// refuses to load one.
 pub const MIN_MASKED_LEN: usize = 3;
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// A secret longer than this is masked in its literal forms only: the
+/// pattern that also finds every percent-encoding of it would be too large
+/// (tokens and passwords are far shorter).
+const ENCODED_FORMS_MAX_LEN: usize = 1024;
+
+#[derive(Default)]
+struct Registry {
+    values: Vec<String>,
+    /// Every form of every registered value, longest value first.
+    pattern: Option<Regex>,
+}
+
+static SECRETS: RwLock<Registry> = RwLock::new(Registry {
+    values: Vec::new(),
+    pattern: None,
+});
 
 /// `scheme://user:password@`: the password is masked whatever its source.
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@]*):([^\s/@]*)@").expect("a valid regex")
 });
 
-/// Remember `value` as a secret: from now on it is masked in everything the
-/// tool prints. A value given percent-encoded in a URL is registered in
-/// both forms by the caller.
-pub fn register_secret(value: &str) {
-    if value.len() < MIN_MASKED_LEN {
-        return;
+/// `password=VALUE` inside a value: connection strings and JDBC URLs carry
+/// credentials as parameters (`;user=sa;password=...`, `?pwd=...`). The
+/// value ends at a separator of such strings, a quote or white space.
+static PARAM_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(password|passwd|passphrase|pwd|pass)(\s*=\s*)([^\s;&,"'<>]+)"#)
+        .expect("a valid regex")
+});
+
+/// A regex character class that matches `digit` in either case: `[fF]`.
+fn hex_digit_either_case(digit: char) -> String {
+    if digit.is_ascii_digit() {
+        digit.to_string()
+    } else {
+        format!(
+            "[{}{}]",
+            digit.to_ascii_lowercase(),
+            digit.to_ascii_uppercase()
+        )
     }
-    // JSON output carries a value with quotes, backslashes or controls in
-    // its escaped form: mask that form too.
-    let in_json = serde_json::to_string(value).unwrap_or_default();
-    let in_json = &in_json[1..in_json.len().saturating_sub(1).max(1)];
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    for form in [value, in_json] {
-        if !secrets.iter().any(|s| s == form) {
-            secrets.push(form.to_string());
+}
+
+/// The pattern of one secret: each character as itself or as the
+/// percent-encoding of its UTF-8 bytes (either case of hex), a space also
+/// as `+`; so every mix of encoded and plain characters a client, a proxy
+/// or a server's echo may produce is found.
+fn pattern_of(value: &str) -> String {
+    if value.chars().count() > ENCODED_FORMS_MAX_LEN {
+        return regex::escape(value);
+    }
+    let mut p = String::new();
+    for c in value.chars() {
+        let mut buf = [0u8; 4];
+        let encoded: String = c
+            .encode_utf8(&mut buf)
+            .bytes()
+            .map(|b| {
+                let hex = format!("{b:02X}");
+                let mut digits = hex.chars();
+                let (hi, lo) = (digits.next().unwrap_or('0'), digits.next().unwrap_or('0'));
+                format!(
+                    "%{}{}",
+                    hex_digit_either_case(hi),
+                    hex_digit_either_case(lo)
+                )
+            })
+            .collect();
+        let plain = regex::escape(c.encode_utf8(&mut buf));
+        if c == ' ' {
+            p.push_str(&format!("(?:{plain}|\\+|{encoded})"));
+        } else {
+            p.push_str(&format!("(?:{plain}|{encoded})"));
         }
     }
-    // Longest first, so a secret that contains another is masked whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    p
+}
+
+/// Remember `value` as a secret: from now on it is masked in everything the
+/// tool prints, in every form a request may carry it.
+pub fn register_secret(value: &str) {
+    if value.chars().count() < MIN_MASKED_LEN {
+        return;
+    }
+    let mut registry = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if registry.values.iter().any(|v| v == value) {
+        return;
+    }
+    registry.values.push(value.to_string());
+    // Longest first, so a secret that contains another is masked whole
+    // (the regex takes the first alternative that matches at a position).
+    registry
+        .values
+        .sort_by_key(|v| std::cmp::Reverse(v.chars().count()));
+    let mut alternatives = Vec::new();
+    for v in &registry.values {
+        alternatives.push(pattern_of(v));
+        // A server that echoes a JSON body carries the value JSON-escaped.
+        let json = serde_json::to_string(v).unwrap_or_default();
+        let json = json.trim_start_matches('"').trim_end_matches('"');
+        if json != v {
+            alternatives.push(regex::escape(json));
+        }
+    }
+    // A pattern that cannot be built (too large) falls back to the raw values.
+    let pattern = Regex::new(&alternatives.join("|")).or_else(|_| {
+        Regex::new(
+            &registry
+                .values
+                .iter()
+                .map(|v| regex::escape(v))
+                .collect::<Vec<_>>()
+                .join("|"),
+        )
+    });
+    registry.pattern = pattern.ok();
 }
 
 /// `text` with every registered secret and every URL password masked.
 pub fn mask_secrets(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     {
-        let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-        for s in secrets.iter() {
-            if out.contains(s.as_str()) {
-                out = Cow::Owned(out.replace(s.as_str(), MASK));
+        let registry = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = &registry.pattern {
+            if p.is_match(&out) {
+                out = Cow::Owned(p.replace_all(&out, MASK).into_owned());
             }
         }
     }
@@ -71,15 +175,42 @@ pub fn mask_secrets(text: &str) -> Cow<'_, str> {
                 .into_owned(),
         );
     }
+    if PARAM_PASSWORD.is_match(&out) {
+        out = Cow::Owned(
+            PARAM_PASSWORD
+                .replace_all(&out, format!("${{1}}${{2}}{MASK}").as_str())
+                .into_owned(),
+        );
+    }
     out
 }
 
+/// `url` as it may be printed: the password of its user-info, if any, as
+/// `***` (`imap://seed:***@host/`), whether or not it is registered.
+pub fn shown_url(url: &str) -> String {
+    URL_PASSWORD
+        .replace_all(url, format!("${{1}}:{MASK}@").as_str())
+        .into_owned()
+}
+
 /// Characters that must not reach a terminal or a line-based reader raw:
-/// the C0 and C1 controls and DEL, and the Unicode marks that reorder text
-/// on screen (a file name can otherwise display as another).
-fn must_escape(c: char) -> bool {
+/// the C0 and C1 controls and DEL; the line and paragraph separators; and
+/// the marks that are invisible or reorder text on screen (a file name can
+/// otherwise display as another): bidirectional marks, overrides and
+/// isolates, the Arabic letter mark, zero-width spaces and joiners, the
+/// word joiner and invisible operators, the byte order mark.
+pub fn must_escape(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }
 
 /// `text` with control characters written as escapes: `\n`, `\r`, `\t`,
@@ -105,12 +236,26 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Masked and escaped: for a line of text output or a diagnostic.
+/// Masked, then escaped: for a line of text output or a diagnostic.
 pub fn printable(text: &str) -> Cow<'_, str> {
     match mask_secrets(text) {
         Cow::Borrowed(b) => escape_controls(b),
         Cow::Owned(o) => Cow::Owned(escape_controls(&o).into_owned()),
     }
+}
+
+/// Several lines (a usage message), each masked and escaped, the line
+/// breaks kept.
+pub fn printable_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let (body, end) = match line.strip_suffix('\n') {
+                Some(b) => (b, "\n"),
+                None => (line, ""),
+            };
+            format!("{}{end}", printable(body))
+        })
+        .collect()
 }
 
 /// Mask secrets in a string in place.
@@ -120,7 +265,8 @@ pub fn mask_in_place(text: &mut String) {
     }
 }
 
-/// Mask secrets in every string of a JSON value, keys included.
+/// Mask secrets in every string of a JSON value, keys included. Numbers,
+/// booleans and nulls are never touched.
 pub fn mask_json(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
@@ -140,54 +286,43 @@ pub fn mask_json(value: &mut serde_json::Value) {
     }
 }
 
-/// A writer that masks secrets line by line on their way out: every report
-/// a tool renders, and every record it streams, goes through one.
-pub struct MaskingWriter<W: Write> {
-    inner: W,
-    line: Vec<u8>,
-}
-
-impl<W: Write> MaskingWriter<W> {
-    pub fn new(inner: W) -> MaskingWriter<W> {
-        MaskingWriter {
-            inner,
-            line: Vec::new(),
+/// A copy of `report` with every string masked: names, messages, details
+/// (keys and string values), locations, perfdata labels, the summary.
+pub fn mask_report(report: &Report) -> Report {
+    let mut r = report.clone();
+    mask_in_place(&mut r.tool);
+    if let Some(c) = r.command.as_mut() {
+        mask_in_place(c);
+    }
+    if let Some(s) = r.summary.as_mut() {
+        mask_in_place(s);
+    }
+    let mask_details = |details: &mut crate::report::Details| {
+        *details = std::mem::take(details)
+            .into_iter()
+            .map(|(k, mut v)| {
+                mask_json(&mut v);
+                (mask_secrets(&k).into_owned(), v)
+            })
+            .collect();
+    };
+    for c in &mut r.checks {
+        mask_in_place(&mut c.name);
+        mask_in_place(&mut c.message);
+        mask_details(&mut c.details);
+        for p in &mut c.perfdata {
+            mask_in_place(&mut p.label);
+        }
+        for f in &mut c.findings {
+            mask_in_place(&mut f.id);
+            mask_in_place(&mut f.message);
+            if let Some(l) = f.location.as_mut() {
+                mask_in_place(l);
+            }
+            mask_details(&mut f.details);
         }
     }
-
-    fn write_masked(&mut self, upto: usize) -> io::Result<()> {
-        let rest = self.line.split_off(upto);
-        let line = std::mem::replace(&mut self.line, rest);
-        match std::str::from_utf8(&line) {
-            Ok(text) => self.inner.write_all(mask_secrets(text).as_bytes()),
-            // Every renderer writes UTF-8; bytes that are not cannot hold a
-            // registered secret (secrets are text) other than in pieces.
-            Err(_) => self.inner.write_all(&line),
-        }
-    }
-}
-
-impl<W: Write> Write for MaskingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.line.extend_from_slice(buf);
-        while let Some(nl) = self.line.iter().position(|&b| b == b'\n') {
-            self.write_masked(nl + 1)?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.line.is_empty() {
-            self.write_masked(self.line.len())?;
-        }
-        self.inner.flush()
-    }
-}
-
-impl<W: Write> Drop for MaskingWriter<W> {
-    fn drop(&mut self) {
-        let _ = self.flush();
-    }
+    r
 }
 
 #[cfg(test)]
@@ -230,6 +365,26 @@ mod tests {
     }
 
     #[test]
+    fn password_parameters_are_masked_in_connection_strings() {
+        assert_eq!(
+            mask_secrets("JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=Sup3rSecret"),
+            "JdbcUrl=jdbc:sqlserver://192.0.2.10:1433;databaseName=m;user=sa;password=***"
+        );
+        assert_eq!(
+            mask_secrets(
+                r#"{"value":"jdbc:mysql://db/m?user=maestro&password=An0therSecret&useSSL=false"}"#
+            ),
+            r#"{"value":"jdbc:mysql://db/m?user=maestro&password=***&useSSL=false"}"#
+        );
+        assert_eq!(mask_secrets("PWD = x1y2; Pass=z"), "PWD = ***; Pass=***");
+        // Not a parameter: the words alone, and words that end in "pass".
+        assert_eq!(
+            mask_secrets("password authentication failed; bypass=on"),
+            "password authentication failed; bypass=on"
+        );
+    }
+
+    #[test]
     fn control_characters_are_escaped() {
         assert_eq!(
             escape_controls("new\nOK       forged: line"),
@@ -244,26 +399,29 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_masks_line_by_line_across_partial_writes() {
+    fn streamed_records_are_masked_value_by_value() {
+        register_secret("q\"uote");
         register_secret("writer-s3cret");
         let mut buf = Vec::new();
-        {
-            let mut w = MaskingWriter::new(&mut buf);
-            w.write_all(b"a writer-s").unwrap();
-            w.write_all(b"3cret b\nsecond writer-s3cret").unwrap();
-        }
-        assert_eq!(String::from_utf8(buf).unwrap(), "a *** b\nsecond ***");
-        register_secret("q\"uote");
-        let mut buf = Vec::new();
         crate::render::json::write_record(
-            &mut MaskingWriter::new(&mut buf),
-            &serde_json::json!({"m": "q\"uote"}),
+            &mut buf,
+            &serde_json::json!({"m": "q\"uote and writer-s3cret", "n": null}),
         )
         .unwrap();
-        assert!(
-            !String::from_utf8(buf.clone()).unwrap().contains("uote"),
-            "{:?}",
-            String::from_utf8(buf)
+        let line = String::from_utf8(buf).unwrap();
+        assert_eq!(line, "{\"m\":\"*** and ***\",\"n\":null}\n");
+    }
+
+    #[test]
+    fn url_passwords_are_shown_masked() {
+        assert_eq!(
+            shown_url("http://u:pw-9x@m.example:81/lui/x"),
+            "http://u:***@m.example:81/lui/x"
+        );
+        assert_eq!(shown_url("http://m.example/x@y"), "http://m.example/x@y");
+        assert_eq!(
+            printable_lines("error: invalid value 'http://u:pw123456@h/'\n\x1b[2J\n"),
+            "error: invalid value 'http://u:***@h/'\n\\x1b[2J\n"
         );
     }
 
@@ -276,5 +434,39 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("json-s3cret"), "{text}");
         assert!(text.contains("\"x ***\""));
+    }
+
+    #[test]
+    fn a_secret_sent_percent_encoded_is_masked_in_every_encoding() {
+        register_secret("tok+en/1==");
+        for echoed in [
+            "GET /lui/externalAction.do?token=tok%2Ben%2F1%3D%3D HTTP/1.1",
+            "GET /lui/externalAction.do?token=tok%2ben%2f1%3d%3d HTTP/1.1",
+            "GET /lui/externalAction.do?token=tok%2Ben/1%3D= HTTP/1.1",
+        ] {
+            assert_eq!(
+                mask_secrets(echoed),
+                "GET /lui/externalAction.do?token=*** HTTP/1.1",
+                "{echoed}"
+            );
+        }
+        register_secret("two words");
+        assert_eq!(mask_secrets("q=two+words&x"), "q=***&x");
+        assert_eq!(mask_secrets("q=two%20words&x"), "q=***&x");
+    }
+
+    #[test]
+    fn invisible_and_line_breaking_characters_are_escaped() {
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{061c}', '\u{200b}', '\u{200d}', '\u{2060}', '\u{feff}',
+        ] {
+            let text = format!("a{c}b");
+            assert_eq!(
+                escape_controls(&text),
+                format!("a\\u{{{:x}}}b", c as u32),
+                "{:x}",
+                c as u32
+            );
+        }
     }
 }

@@ -54,6 +54,11 @@ pub enum SecretError {
     EnvMissing { name: String },
     #[error("environment variable {name} is empty")]
     EnvEmpty { name: String },
+    /// A value of one or two characters cannot be masked in output without
+    /// mangling every message that holds those characters, so it would be
+    /// printed wherever a server echoes it.
+    #[error("the secret in {place} is shorter than {} characters: too short to be kept out of the output (a token or password is longer)", crate::safe_output::MIN_MASKED_LEN)]
+    TooShort { place: String },
 }
 
 impl SecretRef {
@@ -82,14 +87,28 @@ impl SecretRef {
                 if value.is_empty() {
                     return Err(SecretError::EmptyFile { path: path.clone() });
                 }
+                self.long_enough(value)?;
                 Ok(Secret::new(value))
             }
             SecretRef::Env(name) => match std::env::var_os(name) {
                 None => Err(SecretError::EnvMissing { name: name.clone() }),
                 Some(v) if v.is_empty() => Err(SecretError::EnvEmpty { name: name.clone() }),
-                Some(v) => Ok(Secret::new(&v.to_string_lossy())),
+                Some(v) => {
+                    let value = v.to_string_lossy();
+                    self.long_enough(&value)?;
+                    Ok(Secret::new(&value))
+                }
             },
         }
+    }
+
+    fn long_enough(&self, value: &str) -> Result<(), SecretError> {
+        if value.chars().count() < crate::safe_output::MIN_MASKED_LEN {
+            return Err(SecretError::TooShort {
+                place: self.describe(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -269,5 +288,31 @@ mod tests {
         assert!(matches!(e, Err(SecretError::EnvMissing { .. })));
         let e = SecretRef::File("/nonexistent/maestro-ha/secret".into()).load(&mut |_| {});
         assert!(matches!(e, Err(SecretError::Read(_))));
+    }
+
+    #[test]
+    fn a_secret_too_short_to_mask_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pin");
+        std::fs::write(&p, "42\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let e = SecretRef::File(p.clone()).load(&mut |_| {}).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("too short"), "{text}");
+        assert!(!text.contains("42"), "{text}");
+        std::env::set_var("MAESTRO_HA_TEST_SHORT_SECRET", "ab");
+        let e = SecretRef::Env("MAESTRO_HA_TEST_SHORT_SECRET".into())
+            .load(&mut |_| {})
+            .unwrap_err();
+        assert!(e.to_string().contains("too short"), "{e}");
+        std::fs::write(&p, "abc").unwrap();
+        assert_eq!(
+            SecretRef::File(p).load(&mut |_| {}).unwrap().expose(),
+            "abc"
+        );
     }
 }

@@ -257,6 +257,8 @@ impl SshError {
 /// the one libssh2 session between blocking and non-blocking mode.
 pub struct SshClient {
     session: Session,
+    /// The server's address, as the TCP connection reached it.
+    peer: Option<std::net::SocketAddr>,
     /// The socket the session owns, for `poll`; valid as long as `session`.
     fd: crate::platform::RawSocket,
     fingerprint: String,
@@ -280,6 +282,7 @@ impl SshClient {
         let addrs = resolve(&opts.host, opts.port, timeout)?;
         let stream = connect_any(&addrs, &target, timeout)?;
         let fd = crate::platform::raw_socket(&stream);
+        let peer = stream.peer_addr().ok();
 
         let mut session = Session::new().map_err(|e| SshError::Handshake {
             host: opts.host.clone(),
@@ -313,10 +316,16 @@ impl SshClient {
 
         Ok(SshClient {
             session,
+            peer,
             fd,
             fingerprint,
             op_lock: Mutex::new(()),
         })
+    }
+
+    /// The server's address, as this connection reached it.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.peer
     }
 
     /// The server's host key fingerprint as OpenSSH prints it ("SHA256:...").
@@ -491,7 +500,9 @@ impl SshClient {
     /// OpenSSH confirms the channel only once its connect succeeded, so an
     /// `Ok` means the connection was made; a refused or unreachable target is
     /// [`SshError::Channel`] with the server's reason, a target that never
-    /// answers is [`SshError::Timeout`].
+    /// answers is [`SshError::Timeout`]. A channel or session that breaks
+    /// while reading is [`SshError::Channel`] too (what was read is lost):
+    /// it says nothing about the peer.
     pub fn tcp_exchange(
         &self,
         host: &str,
@@ -546,9 +557,16 @@ impl SshClient {
                     progressed = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => {
-                    closed = true;
-                    break;
+                // The channel or the session broke: no statement about the
+                // peer can be made, so it is no "the peer closed".
+                Err(e) => {
+                    let _ = channel.close();
+                    self.back_to_blocking();
+                    drop(channel);
+                    return Err(SshError::Channel {
+                        what: format!("read from {target}"),
+                        reason: e.to_string(),
+                    });
                 }
             }
             if channel.eof() {

@@ -78,10 +78,15 @@ fn handle(req: Request, shared: &Shared) {
             page(405, "Method Not Allowed")
         } else {
             match path {
-                "/lui/externalAction.do" => external_action(&url, shared),
-                "/trk/click" => click(&url, shared),
-                _ => page(404, "Not Found"),
-            }
+            "/lui/externalAction.do" => external_action(&url, shared),
+            "/trk/click" => click(&url, shared),
+            // The LUI's start page, which a monitor may request.
+            "/lui" | "/lui/" => Response::from_string(
+                "<html><head><title>LISTSERV Maestro</title></head><body>Log in</body></html>\n",
+            )
+            .with_header(header("Content-Type", "text/html; charset=utf-8")),
+            _ => page(404, "Not Found"),
+        }
         };
     let _ = req.respond(response);
 }

@@ -1632,7 +1632,7 @@ impl Drop for Drill {
 /// The emulator's binary, next to the tools. It belongs to another crate
 /// of the workspace, which `cargo test` of this package does not build, so
 /// it is built here once (bounded) when it is missing.
-fn emulator_binary() -> Result<PathBuf, String> {
+pub fn emulator_binary() -> Result<PathBuf, String> {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {

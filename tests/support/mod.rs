@@ -8,6 +8,7 @@ pub mod maestro_logscan;
 pub mod maestro_snapshot_verify;
 pub mod maestro_sync;
 pub mod netns;
+pub mod ocf;
 pub mod pacemaker;
 pub mod plugin_output;
 pub mod redirect_lab;

@@ -4,9 +4,10 @@
 //! namespace of their own. The mount namespace puts empty tmpfs folders over
 //! everything the cluster keeps state in (/var/lib/pacemaker,
 //! /var/lib/corosync, /etc/corosync, /var/log/pacemaker, /run, /dev/shm)
-//! and an overlay over /usr/sbin, where Pacemaker looks for fence agents,
-//! holding the `fence_maestro` link: nothing of the machine is changed, and
-//! everything is gone when the namespace's last process ends.
+//! and overlays over /usr/sbin, where Pacemaker looks for fence agents,
+//! and /usr/lib/ocf/resource.d, where it looks for OCF resource agents,
+//! holding the links to the agents under test: nothing of the machine is
+//! changed, and everything is gone when the namespace's last process ends.
 //!
 //! Drop kills every process of the mount namespace (the daemons and any
 //! agent they still run), so a failing test leaves nothing behind.
@@ -63,11 +64,32 @@ logging {
 }
 ";
 
+/// The agents the cluster's namespace links in before the daemons start.
+#[derive(Default)]
+pub struct Agents<'a> {
+    /// Fence agents, linked as `/usr/sbin/<name>`.
+    pub fence: Vec<(&'a str, &'a Path)>,
+    /// OCF resource agents `ocf:<provider>:<type>`, linked as
+    /// `/usr/lib/ocf/resource.d/<provider>/<type>`.
+    pub ocf: Vec<(&'a str, &'a str, &'a Path)>,
+}
+
 impl Cluster {
     /// Starts corosync and pacemakerd inside network namespace `netns`, with
     /// `/usr/sbin/fence_maestro` linked to `agent`, and waits until the
     /// node is online with quorum (about 25 s: the wait for a DC).
     pub fn start(netns: &str, agent: &Path) -> Cluster {
+        Cluster::start_with(
+            netns,
+            &Agents {
+                fence: vec![("fence_maestro", agent)],
+                ..Agents::default()
+            },
+        )
+    }
+
+    /// Starts the cluster as [`Cluster::start`] does, with `agents` linked in.
+    pub fn start_with(netns: &str, agents: &Agents) -> Cluster {
         for program in [
             "/usr/sbin/corosync",
             "/usr/sbin/pacemakerd",
@@ -87,16 +109,36 @@ impl Cluster {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let d = dir.path();
         fs::write(d.join("corosync.conf"), COROSYNC_CONF).unwrap();
-        fs::create_dir_all(d.join("sbin-upper")).unwrap();
-        fs::create_dir_all(d.join("sbin-work")).unwrap();
+        for sub in ["sbin-upper", "sbin-work", "ocf-upper", "ocf-work"] {
+            fs::create_dir_all(d.join(sub)).unwrap();
+        }
         let mut setup = String::from("set -e\n");
         for p in PRIVATE {
             setup.push_str(&format!("mount -t tmpfs tmpfs {p}\n"));
         }
         setup.push_str(&format!(
-            "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={d}/sbin-upper,workdir={d}/sbin-work /usr/sbin
-ln -sfn {agent} /usr/sbin/fence_maestro
-mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores /var/log/pacemaker/bundles
+            "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={d}/sbin-upper,workdir={d}/sbin-work /usr/sbin\n",
+            d = d.display(),
+        ));
+        // Only a cluster with resource agents under test needs the OCF
+        // folder (Debian's resource-agents makes it).
+        if !agents.ocf.is_empty() {
+            setup.push_str(&format!(
+                "mount -t overlay overlay -o lowerdir=/usr/lib/ocf/resource.d,upperdir={d}/ocf-upper,workdir={d}/ocf-work /usr/lib/ocf/resource.d\n",
+                d = d.display(),
+            ));
+        }
+        for (name, agent) in &agents.fence {
+            setup.push_str(&format!("ln -sfn {} /usr/sbin/{name}\n", agent.display()));
+        }
+        for (provider, kind, agent) in &agents.ocf {
+            setup.push_str(&format!(
+                "mkdir -p /usr/lib/ocf/resource.d/{provider}\nln -sfn {} /usr/lib/ocf/resource.d/{provider}/{kind}\n",
+                agent.display()
+            ));
+        }
+        setup.push_str(&format!(
+            "mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores /var/log/pacemaker/bundles
 chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker
 chmod 750 /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores
 cp {d}/corosync.conf /etc/corosync/corosync.conf
@@ -104,7 +146,6 @@ touch {d}/ready
 exec sleep 3600
 ",
             d = d.display(),
-            agent = agent.display()
         ));
         let holder = Command::new("ip")
             .args([

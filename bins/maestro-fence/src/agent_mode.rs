@@ -15,6 +15,7 @@ use crate::ops::{self, Env};
 use crate::settings::{Overrides, Settings};
 use maestro_common::config;
 use maestro_common::render::{self, Format, RenderOptions};
+use maestro_common::safe_output;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -230,8 +231,76 @@ fn delay_of(values: &BTreeMap<String, String>) -> Result<Duration, String> {
     }
 }
 
-/// Runs the agent; returns the FenceAgentAPI exit code.
+/// A writer that passes what it is given on line by line, masked: every
+/// registered secret and a URL's password become `***`, and on stderr
+/// (`escape`) control characters are escaped too. Stdout keeps its tabs
+/// (the metadata XML is indented with them). A failure can quote what a
+/// server or a config value said, and Pacemaker logs both streams.
+struct MaskedLines<'a> {
+    inner: &'a mut dyn Write,
+    pending: Vec<u8>,
+    escape: bool,
+}
+
+impl<'a> MaskedLines<'a> {
+    fn new(inner: &'a mut dyn Write, escape: bool) -> Self {
+        MaskedLines {
+            inner,
+            pending: Vec::new(),
+            escape,
+        }
+    }
+
+    fn write_line(&mut self, line: &[u8], end: &str) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(line);
+        let shown = if self.escape {
+            safe_output::printable(&text)
+        } else {
+            safe_output::mask_secrets(&text)
+        };
+        write!(self.inner, "{shown}{end}")
+    }
+}
+
+impl Write for MaskedLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=i).collect();
+            self.write_line(&line[..i], "\n")?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.write_line(&rest, "")?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl Drop for MaskedLines<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Runs the agent; returns the FenceAgentAPI exit code. Everything it
+/// writes is masked (see [`MaskedLines`]).
 pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let mut out = MaskedLines::new(out, false);
+    let mut err = MaskedLines::new(err, true);
+    run_unmasked(args, stdin, &mut out, &mut err)
+}
+
+fn run_unmasked(
+    args: &[String],
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let values = if args.is_empty() {
         let mut text = String::new();
         if let Err(e) = stdin.take(MAX_STDIN).read_to_string(&mut text) {
@@ -540,6 +609,28 @@ fn settings_from(values: &BTreeMap<String, String>) -> Result<Settings, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_agent_writes_is_masked_and_escaped() {
+        let mut stdin = "action=http://u:pw-7h3xq9@h/\n".as_bytes();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(&[], &mut stdin, &mut out, &mut err);
+        let err = String::from_utf8(err).unwrap();
+        assert_eq!(code, EXIT_FAILED, "{err}");
+        assert!(err.contains("unknown action"), "{err}");
+        assert!(!err.contains("pw-7h3xq9"), "{err}");
+        // A control character in a flag's value is escaped on stderr.
+        let args = ["--delay".to_string(), "1\x1b[2J".to_string()];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        run(&args, &mut "".as_bytes(), &mut out, &mut err);
+        let err = String::from_utf8(err).unwrap();
+        assert!(!err.contains('\x1b'), "{err}");
+        // The metadata keeps its tabs on stdout.
+        let mut stdin = "action=metadata\n".as_bytes();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(&[], &mut stdin, &mut out, &mut err), EXIT_OK);
+        assert!(String::from_utf8(out).unwrap().contains("\t<parameter"));
+    }
 
     #[test]
     fn stdin_comments_last_wins_aliases_and_junk() {

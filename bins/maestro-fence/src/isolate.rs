@@ -10,21 +10,20 @@
 //! blocked address on the primary's SSH port (and the `[watch]` ports)
 //! gets no connection, and the fence's own probe rule counted its SYNs,
 //! within a window long enough for SYN retransmits. Never an address of
-//! this server (see [`crate::local_addrs`]).
+//! this server (see `maestro_common::net`).
 
 use crate::config::{FenceLevel, FirewallBackend};
 use crate::deadline::Deadline;
 use crate::firewall::{self, Firewall, LocalCommand, NftTable};
 use crate::level::{change_state, ChangeLog, LevelOutcome, UndoRecord, Verdict, DISABLED_TAG};
-use crate::local_addrs::{self, OwnAddress};
 use crate::probe::{self, Reach, MIN_PROBE_WINDOW, PROBE_TIMEOUT};
 use crate::process::{self, LocalOutput};
 use crate::remote::{brief, Answer, Judge};
 use crate::settings::Settings;
+use maestro_common::net::{self as local_addrs, OwnAddress, ResolveError};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What a fence sets aside for the `isolate` level when it comes after
@@ -50,28 +49,18 @@ pub fn choose(s: &Settings) -> Firewall {
     }
 }
 
-/// Resolves one name (or parses an address), bounded: name lookup has no
-/// timeout of its own, so it runs on a thread that is left behind at the
-/// bound. Every address comes back canonical: `::ffff:a.b.c.d` travels as
-/// IPv4, and a rule for its IPv6 spelling would never match.
+/// Resolves one name (or parses an address), bounded (see
+/// `maestro_common::net::resolve`). Every address comes back canonical:
+/// `::ffff:a.b.c.d` travels as IPv4, and a rule for its IPv6 spelling would
+/// never match.
 fn resolve(key: &str, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
-    if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(vec![local_addrs::canonical(ip)]);
-    }
-    let (tx, rx) = mpsc::channel();
-    let lookup = name.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(
-            (lookup.as_str(), 0)
-                .to_socket_addrs()
-                .map(|a| a.map(|s| s.ip()).collect::<Vec<_>>()),
-        );
-    });
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(ips)) if !ips.is_empty() => Ok(ips.into_iter().map(local_addrs::canonical).collect()),
-        Ok(Ok(_)) => Err(format!("{key} {name} resolves to no address")),
-        Ok(Err(e)) => Err(format!("{key}: cannot resolve {name}: {e}")),
-        Err(_) => Err(format!("{key}: resolving {name} timed out")),
+    match local_addrs::resolve(name, timeout) {
+        Ok(ips) => Ok(ips.into_iter().collect()),
+        Err(ResolveError::NoAddress { .. }) => Err(format!("{key} {name} resolves to no address")),
+        Err(ResolveError::Failed { reason, .. }) => {
+            Err(format!("{key}: cannot resolve {name}: {reason}"))
+        }
+        Err(ResolveError::TimedOut { .. }) => Err(format!("{key}: resolving {name} timed out")),
     }
 }
 

@@ -23,7 +23,6 @@ pub mod firewall;
 pub mod isolate;
 pub mod journal;
 pub mod level;
-pub mod local_addrs;
 pub mod marker;
 pub mod metadata;
 pub mod ops;

@@ -40,8 +40,12 @@ fn old_addresses(env: &Env) -> (BTreeSet<IpAddr>, Vec<String>) {
 
 pub fn run(env: &Env) -> Report {
     let mut report = Report::new(crate::TOOL, Some("check"));
-    let local = net::local_addresses().unwrap_or_default();
-    let ours = env.settings.this_server(&local);
+    // Only addresses on this host's interfaces now (no loopback, no
+    // link-local) are "this server": not the configured service addresses
+    // (one config serves both servers), not the floating address while
+    // another machine holds it.
+    let here = net::routable_here();
+    let local = here.clone().unwrap_or_default();
     let (old, notes) = old_addresses(env);
     let old_names: BTreeSet<String> = env
         .settings
@@ -50,7 +54,13 @@ pub fn run(env: &Env) -> Report {
         .iter()
         .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
         .collect();
-    let mut ini = ini_check(env, &ours, &old, &old_names);
+    // An INI literal of this server's own service addresses is no warning.
+    let mut ini_ours = local.clone();
+    ini_ours.extend(env.settings.service_addresses.iter().copied());
+    if let Some(ip) = &env.settings.ip {
+        ini_ours.insert(ip.address);
+    }
+    let mut ini = ini_check(env, &ini_ours, &old, &old_names);
     if old.is_empty() && old_names.is_empty() {
         ini.status = ini.status.worst(Status::Unknown);
         ini.message = format!(
@@ -65,15 +75,54 @@ pub fn run(env: &Env) -> Report {
         ini.detail("old_server", net::join(&old))
             .detail("old_server_from", env.settings.old.source.clone()),
     );
-    let witness_results = witness_round(env, &ours);
     if !env.settings.names.is_empty() {
-        report.push(names_check(env, &ours, &old, &witness_results));
+        let names = match &here {
+            Ok(_) => {
+                // A service address that is not on an interface here (a
+                // NAT's public address) is this server's only when a
+                // witness's connection through it reads a token served here.
+                let remote: Vec<IpAddr> = env
+                    .settings
+                    .service_addresses
+                    .iter()
+                    .filter(|a| !local.contains(a))
+                    .copied()
+                    .collect();
+                let mut ours = local.clone();
+                let mut unproven = BTreeMap::new();
+                if !remote.is_empty() {
+                    for (ip, r) in witness::prove_reaches_here(
+                        &env.settings.witnesses,
+                        &remote,
+                        env.settings.verify_port,
+                        env.step(),
+                    ) {
+                        match r {
+                            Ok(_) => {
+                                ours.insert(ip);
+                            }
+                            Err(why) => {
+                                unproven.insert(ip, why);
+                            }
+                        }
+                    }
+                }
+                let round = witness_round(env, &[], &BTreeMap::new(), &local, true);
+                names_check(env, &ours, &unproven, &old, &round)
+            }
+            Err(e) => Check::new(
+                "names",
+                Status::Unknown,
+                format!("this server's addresses cannot be listed: {e}"),
+            ),
+        };
+        report.push(names);
     }
     if let Some(s) = &env.settings.smtp {
         report.push(smtp_check(env, s));
     }
     if !env.settings.ports.is_empty() {
-        report.push(ports_check(env, &witness_results));
+        report.push(ports_check(env, &local));
     }
     report
 }
@@ -245,8 +294,9 @@ struct WitnessView {
     ports: Vec<(IpAddr, u16, Landed)>,
 }
 
-/// The addresses the port checks connect to.
-fn port_targets(env: &Env, ours: &BTreeSet<IpAddr>) -> Vec<IpAddr> {
+/// The addresses the port checks connect to: the floating address and the
+/// service addresses, else what the names resolve to on this server.
+fn port_targets(env: &Env, local: &BTreeSet<IpAddr>) -> Vec<IpAddr> {
     let mut t: BTreeSet<IpAddr> = env.settings.service_addresses.iter().copied().collect();
     if let Some(ip) = &env.settings.ip {
         t.insert(ip.address);
@@ -254,80 +304,65 @@ fn port_targets(env: &Env, ours: &BTreeSet<IpAddr>) -> Vec<IpAddr> {
     if t.is_empty() {
         for (_, r) in net::resolve_all(&env.settings.names, env.step()) {
             if let Ok(a) = r {
-                t.extend(
-                    a.into_iter()
-                        .filter(|ip| ours.contains(ip) && !ip.is_loopback()),
-                );
+                t.extend(a.into_iter().filter(|ip| local.contains(ip)));
             }
         }
     }
     t.into_iter().collect()
 }
 
-/// Every witness, once, in parallel: its lookups of the names and its
-/// connections to the ports (a token served on each port that is free).
-fn witness_round(env: &Env, ours: &BTreeSet<IpAddr>) -> (Vec<WitnessView>, Vec<String>) {
+/// Every witness, once, in parallel: its lookups of the names (when
+/// `names`) and its connections to each target on each port, where
+/// `servers` serve a token on every address of this host (`None`: the port
+/// is in use here).
+fn witness_round(
+    env: &Env,
+    targets: &[IpAddr],
+    servers: &BTreeMap<u16, Option<TokenServer>>,
+    local: &BTreeSet<IpAddr>,
+    names: bool,
+) -> Vec<WitnessView> {
     let s = &env.settings;
-    if s.witnesses.is_empty() || (s.names.is_empty() && s.ports.is_empty()) {
-        return (Vec::new(), Vec::new());
+    if s.witnesses.is_empty() {
+        return Vec::new();
     }
-    let targets = if s.ports.is_empty() {
-        Vec::new()
-    } else {
-        port_targets(env, ours)
-    };
-    let mut problems = Vec::new();
-    let mut servers: BTreeMap<(IpAddr, u16), Option<TokenServer>> = BTreeMap::new();
-    for ip in &targets {
-        for port in &s.ports {
-            match TokenServer::start(*ip, *port) {
-                Ok(Listen::Serving(t)) => {
-                    servers.insert((*ip, *port), Some(t));
-                }
-                Ok(Listen::PortInUse) => {
-                    servers.insert((*ip, *port), None);
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-    }
-    if !s.ports.is_empty() && targets.is_empty() {
-        problems.push("no address of this server to connect to: set [redirect] addresses".into());
-    }
-    let views = std::thread::scope(|scope| {
-        let handles: Vec<_> = s
-            .witnesses
+    let logins = witness::login_all(&s.witnesses, env.step());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = logins
             .iter()
-            .map(|w| {
-                let servers = &servers;
+            .map(|(label, w)| {
                 scope.spawn(move || {
-                    let label = witness::label(w);
                     let mut view = WitnessView {
                         label: label.clone(),
                         error: None,
                         names: BTreeMap::new(),
                         ports: Vec::new(),
                     };
-                    let client = match witness::connect(w, env.step()) {
-                        Ok(c) => c,
+                    let w = match w {
+                        Ok(w) => w,
                         Err(e) => {
-                            view.error = Some(e.to_string());
+                            view.error = Some(e.clone());
                             return view;
                         }
                     };
-                    for n in &s.names {
-                        view.names
-                            .insert(n.clone(), witness::resolve_on(&client, n, env.step()));
+                    if names {
+                        for n in &s.names {
+                            view.names
+                                .insert(n.clone(), witness::resolve_on(w, n, env.step()));
+                        }
                     }
-                    for ((ip, port), server) in servers.iter() {
-                        let landed = witness::connect_probe(
-                            &client,
-                            *ip,
-                            *port,
-                            server.as_ref(),
-                            env.step(),
-                        );
-                        view.ports.push((*ip, *port, landed));
+                    for ip in targets {
+                        for (port, server) in servers {
+                            let landed = witness::connect_probe(
+                                w,
+                                *ip,
+                                *port,
+                                server.as_ref(),
+                                local.contains(ip),
+                                env.step(),
+                            );
+                            view.ports.push((*ip, *port, landed));
+                        }
                     }
                     view
                 })
@@ -335,28 +370,30 @@ fn witness_round(env: &Env, ours: &BTreeSet<IpAddr>) -> (Vec<WitnessView>, Vec<S
             .collect();
         handles
             .into_iter()
-            .zip(&s.witnesses)
-            .map(|(h, w)| {
+            .zip(&logins)
+            .map(|(h, (label, _))| {
                 h.join().unwrap_or_else(|_| WitnessView {
-                    label: witness::label(w),
+                    label: label.clone(),
                     error: Some("the witness check failed".into()),
                     names: BTreeMap::new(),
                     ports: Vec::new(),
                 })
             })
             .collect()
-    });
-    (views, problems)
+    })
 }
 
 // ---- names ---------------------------------------------------------------------
 
-/// A name's addresses judged against this server and the old one.
+/// A name's addresses judged against this server (`ours`: its interfaces'
+/// routable addresses and service addresses a witness proved), service
+/// addresses not proven (and why) and the old server.
 fn judge_name(
     name: &str,
     from: &str,
     r: &Result<BTreeSet<IpAddr>, String>,
     ours: &BTreeSet<IpAddr>,
+    unproven: &BTreeMap<IpAddr, String>,
     old: &BTreeSet<IpAddr>,
 ) -> Finding {
     let (status, id, message) = match r {
@@ -374,9 +411,13 @@ fn judge_name(
             ),
         ),
         Ok(a) => {
-            let at_old: BTreeSet<IpAddr> = a.intersection(old).copied().collect();
-            let elsewhere: BTreeSet<IpAddr> =
-                a.iter().filter(|ip| !ours.contains(ip)).copied().collect();
+            let pick = |f: &dyn Fn(&IpAddr) -> bool| -> BTreeSet<IpAddr> {
+                a.iter().filter(|ip| f(ip)).copied().collect()
+            };
+            let at_old = pick(&|ip| old.contains(ip));
+            let not_routable = pick(&|ip| !maestro_common::net::is_routable(*ip));
+            let elsewhere = pick(&|ip| !ours.contains(ip) && !unproven.contains_key(ip));
+            let not_proven = pick(&|ip| unproven.contains_key(ip));
             if !at_old.is_empty() {
                 (
                     Status::Critical,
@@ -386,13 +427,36 @@ fn judge_name(
                         net::join(&at_old)
                     ),
                 )
-            } else {
+            } else if !not_routable.is_empty() {
+                (
+                    Status::Critical,
+                    "name-not-routable",
+                    format!(
+                        "{name} resolves to {} from {from}: a loopback, link-local or unspecified address, which no client reaches this server on",
+                        net::join(&not_routable)
+                    ),
+                )
+            } else if !elsewhere.is_empty() {
                 (
                     Status::Critical,
                     "name-elsewhere",
                     format!(
                         "{name} resolves to {} from {from}, not to this server",
                         net::join(&elsewhere)
+                    ),
+                )
+            } else {
+                let why: Vec<String> = not_proven
+                    .iter()
+                    .map(|ip| format!("{ip}: {}", unproven[ip]))
+                    .collect();
+                (
+                    Status::Warning,
+                    "name-unproven",
+                    format!(
+                        "{name} resolves to {} from {from}, a service address of this server that is not on its interfaces, and no witness proved it reaches this server ({})",
+                        net::join(&not_proven),
+                        why.join("; ")
                     ),
                 )
             }
@@ -404,16 +468,17 @@ fn judge_name(
 fn names_check(
     env: &Env,
     ours: &BTreeSet<IpAddr>,
+    unproven: &BTreeMap<IpAddr, String>,
     old: &BTreeSet<IpAddr>,
-    witnesses: &(Vec<WitnessView>, Vec<String>),
+    witnesses: &[WitnessView],
 ) -> Check {
     let started = Instant::now();
     let mut c = Check::ok("names", "");
     for (name, r) in net::resolve_all(&env.settings.names, env.step()) {
-        c.add_finding(judge_name(&name, "here", &r, ours, old));
+        c.add_finding(judge_name(&name, "here", &r, ours, unproven, old));
     }
-    let answered = witnesses.0.iter().filter(|v| v.error.is_none()).count();
-    for v in &witnesses.0 {
+    let answered = witnesses.iter().filter(|v| v.error.is_none()).count();
+    for v in witnesses {
         match &v.error {
             Some(e) => c.add_finding(
                 Finding::new(
@@ -434,28 +499,38 @@ fn names_check(
                         &format!("witness {}", v.label),
                         r,
                         ours,
+                        unproven,
                         old,
                     ));
                 }
             }
         }
     }
-    let bad = c
+    if env.settings.witnesses.is_empty() {
+        // This host's resolver alone (/etc/hosts can override it) says
+        // nothing about what clients resolve.
+        c.add_finding(Finding::new(
+            Status::Warning,
+            "names-no-witness",
+            "no witness configured: the names were resolved only here, and this host's resolver (or /etc/hosts) is not what clients use; configure [[redirect.witnesses]]",
+        ));
+    }
+    let worst = c
         .findings
         .iter()
-        .filter(|f| f.status == Status::Critical)
+        .filter(|f| f.status == c.status && f.status != Status::Ok)
         .count();
-    c.message = if bad > 0 {
+    c.message = if worst > 0 {
         let first = c
             .findings
             .iter()
-            .find(|f| f.status == Status::Critical)
+            .find(|f| f.status == c.status)
             .map(|f| f.message.clone())
             .unwrap_or_default();
         format!(
             "{first}{}",
-            if bad > 1 {
-                format!(" (and {} more)", bad - 1)
+            if worst > 1 {
+                format!(" (and {} more)", worst - 1)
             } else {
                 String::new()
             }
@@ -464,12 +539,9 @@ fn names_check(
         format!(
             "{} resolve to this server from here and from {answered} of {} witnesses",
             env.settings.names.join(", "),
-            witnesses.0.len()
+            witnesses.len()
         )
     };
-    if env.settings.witnesses.is_empty() {
-        c.message.push_str(" (no witness configured)");
-    }
     c.timed(started.elapsed())
 }
 
@@ -478,65 +550,136 @@ fn names_check(
 fn smtp_check(env: &Env, s: &crate::settings::SmtpSettings) -> Check {
     let started = Instant::now();
     let total = env.step().saturating_mul(4).min(env.left());
-    let (server, verdict) = smtp::check_relay(s, env.step(), total);
-    let relay = server.map_or(format!("{}:{}", s.host, s.port), |a| a.to_string());
-    let source = server
-        .and_then(smtp::source_address)
-        .map_or("this server".to_string(), |a| a.to_string());
-    let (status, message) = match &verdict {
-        RelayVerdict::Accepted(reply) => (
-            Status::Ok,
-            format!(
-                "relay {relay} accepts mail from {source} for {} (stopped before DATA): {reply}",
-                s.rcpt
-            ),
-        ),
-        RelayVerdict::Refused { at, reply, permanent: true } => (
-            Status::Critical,
-            format!(
-                "relay {relay} refuses mail from {source} at {at}: \"{reply}\": its IP-based relay rules may name only the old primary"
-            ),
-        ),
-        RelayVerdict::Refused { at, reply, permanent: false } => (
-            Status::Unknown,
-            format!("relay {relay} refused mail from {source} at {at} for now: \"{reply}\" (a temporary reply: ask again)"),
-        ),
-        RelayVerdict::Failed(e) => (
-            Status::Critical,
-            format!("relay {relay} cannot be used from {source}: {e}"),
-        ),
+    let relay_name = format!("{}:{}", s.host, s.port);
+    let results = match smtp::check_relay(s, env.step(), total) {
+        Ok(r) => r,
+        Err(e) => {
+            return Check::new(
+                "smtp",
+                Status::Critical,
+                format!("relay {relay_name} cannot be used: {e}"),
+            )
+            .detail("relay", relay_name)
+            .timed(started.elapsed())
+        }
     };
-    Check::new("smtp", status, message)
-        .detail("relay", relay)
-        .detail("source", source)
+    let mut c = Check::ok("smtp", "");
+    let mut sources = BTreeSet::new();
+    let mut messages = Vec::new();
+    for (server, verdict) in &results {
+        let relay = server.to_string();
+        let source =
+            smtp::source_address(*server).map_or("this server".to_string(), |a| a.to_string());
+        sources.insert(source.clone());
+        let (status, id, message) = match verdict {
+            RelayVerdict::Accepted(reply) => (
+                Status::Ok,
+                "relay-accepts",
+                format!(
+                    "relay {relay} accepts mail from {source} for {} (stopped before DATA): {reply}",
+                    s.rcpt
+                ),
+            ),
+            RelayVerdict::Refused { at, reply, permanent: true } => (
+                Status::Critical,
+                "relay-refuses",
+                format!(
+                    "relay {relay} refuses mail from {source} at {at}: \"{reply}\": its IP-based relay rules may name only the old primary"
+                ),
+            ),
+            RelayVerdict::Refused { at, reply, permanent: false } => (
+                Status::Unknown,
+                "relay-refuses-for-now",
+                format!("relay {relay} refused mail from {source} at {at} for now: \"{reply}\" (a temporary reply: ask again)"),
+            ),
+            RelayVerdict::Failed(e) => (
+                Status::Critical,
+                "relay-unusable",
+                format!("relay {relay} cannot be used from {source}: {e}"),
+            ),
+        };
+        messages.push((status, message.clone()));
+        c.add_finding(Finding::new(status, id, message).at(relay));
+    }
+    let worst = c.status;
+    let first = messages
+        .iter()
+        .find(|(st, _)| *st == worst)
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    c.message = if results.len() == 1 {
+        first
+    } else if worst == Status::Ok {
+        format!(
+            "relay {relay_name}: all {} of its addresses accept mail from this server for {} (stopped before DATA)",
+            results.len(),
+            s.rcpt
+        )
+    } else {
+        let ok = messages.iter().filter(|(st, _)| *st == Status::Ok).count();
+        format!(
+            "{ok} of {} addresses of relay {relay_name} accept mail: {first}",
+            results.len()
+        )
+    };
+    let relay = if results.len() == 1 {
+        results[0].0.to_string()
+    } else {
+        relay_name
+    };
+    c.detail("relay", relay)
+        .detail("source", sources.into_iter().collect::<Vec<_>>().join(", "))
         .detail("rcpt", s.rcpt.clone())
         .timed(started.elapsed())
 }
 
 // ---- ports -----------------------------------------------------------------------
 
-fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check {
+fn ports_check(env: &Env, local: &BTreeSet<IpAddr>) -> Check {
+    let started = Instant::now();
     let mut c = Check::ok("ports", "");
-    for p in &witnesses.1 {
-        c.add_finding(Finding::new(Status::Unknown, "ports-not-served", p.clone()));
-    }
     if env.settings.witnesses.is_empty() {
         c.status = Status::Unknown;
         c.message =
             "no witness configured to connect from: configure [[redirect.witnesses]]".into();
         return c;
     }
-    let answered = witnesses.0.iter().filter(|v| v.error.is_none()).count();
+    let targets = port_targets(env, local);
+    if targets.is_empty() {
+        c.status = Status::Unknown;
+        c.message = "no address of this server to connect to: set [redirect] addresses".into();
+        return c;
+    }
+    // One listener a port on every address of this host: a connection to
+    // a target reads a token only when it arrives here.
+    let mut servers: BTreeMap<u16, Option<TokenServer>> = BTreeMap::new();
+    for port in &env.settings.ports {
+        match TokenServer::on_every_address(*port) {
+            Ok(Listen::Serving(t)) => {
+                servers.insert(*port, Some(t));
+            }
+            Ok(Listen::PortInUse) => {
+                servers.insert(*port, None);
+            }
+            Err(e) => c.add_finding(
+                Finding::new(Status::Unknown, "ports-not-served", e).detail("port", *port),
+            ),
+        }
+    }
+    let views = witness_round(env, &targets, &servers, local, false);
+    drop(servers);
+    let answered = views.iter().filter(|v| v.error.is_none()).count();
+    let unasked = if answered > 0 {
+        Status::Warning
+    } else {
+        Status::Unknown
+    };
     let mut reached = 0;
-    for v in &witnesses.0 {
+    for v in &views {
         if let Some(e) = &v.error {
             c.add_finding(
                 Finding::new(
-                    if answered > 0 {
-                        Status::Warning
-                    } else {
-                        Status::Unknown
-                    },
+                    unasked,
                     "witness-unreachable",
                     format!("cannot ask the witness: {e}"),
                 )
@@ -551,10 +694,25 @@ fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check 
                     reached += 1;
                     Finding::new(Status::Ok, "port-here", format!("reaches {target} on this server"))
                 }
-                Landed::Reachable => {
-                    reached += 1;
-                    Finding::new(Status::Ok, "port-reachable", format!("reaches {target} (a service listens there)"))
-                }
+                Landed::Reachable if local.contains(ip) => Finding::new(
+                    Status::Warning,
+                    "port-unproven",
+                    format!(
+                        "reaches {target}, where a service already listens on this server's port: no token could be served, so where the connection landed is not proven"
+                    ),
+                ),
+                Landed::Reachable => Finding::new(
+                    Status::Unknown,
+                    "port-unproven",
+                    format!(
+                        "connects to {target}, but port {port} is in use here (no token could be served) and {ip} is not on this server's interfaces: the connection may have reached another machine"
+                    ),
+                ),
+                Landed::Unproven(why) => Finding::new(
+                    Status::Warning,
+                    "port-unproven",
+                    format!("its connection to {target}: not proven: {why}"),
+                ),
                 Landed::Elsewhere(a) => Finding::new(
                     Status::Critical,
                     "port-elsewhere",
@@ -565,33 +723,43 @@ fn ports_check(env: &Env, witnesses: &(Vec<WitnessView>, Vec<String>)) -> Check 
                     "port-blocked",
                     format!("cannot reach {target}: {e}: a firewall rule may name only the old primary's address"),
                 ),
+                Landed::Broken(e) => Finding::new(
+                    unasked,
+                    "witness-unreachable",
+                    format!("the witness's channel broke connecting to {target}: {e}"),
+                ),
             };
             c.add_finding(f.at(v.label.clone()).detail("port", *port));
         }
     }
-    let total: usize = witnesses.0.iter().map(|v| v.ports.len()).sum();
-    c.message = if c.status == Status::Critical {
+    let total: usize = views.iter().map(|v| v.ports.len()).sum();
+    c.message = if c.status != Status::Ok {
         let first = c
             .findings
             .iter()
-            .find(|f| f.status == Status::Critical)
+            .find(|f| f.status == c.status)
             .map(|f| f.message.clone())
             .unwrap_or_default();
-        format!("{reached} of {total} connections reach this server: {first}")
+        format!("{reached} of {total} connections proven to reach this server: {first}")
     } else if total == 0 {
         c.status = c.status.worst(Status::Unknown);
         "no connection could be tried".to_string()
     } else {
         format!(
-            "ports {} reachable from {answered} of {} witnesses",
+            "ports {} of {} reach this server from {answered} of {} witnesses",
             env.settings
                 .ports
                 .iter()
                 .map(u16::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            witnesses.0.len(),
+            targets
+                .iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            views.len(),
         )
     };
-    c
+    c.timed(started.elapsed())
 }

@@ -4,7 +4,10 @@
 //! Exit codes as maestro-fence's commands read them: the move or undo
 //! command exits 0 when done; the verify command exits 0 when traffic
 //! arrives here, 1 when it does not, anything else means "cannot tell".
-//! `undo` holds when the verify command then says 1 (not here any more).
+//! `undo` is verified by its own command, `undo_verify_command`, which
+//! exits 0 when traffic arrives at the primary again: a verify command
+//! that merely fails (exit 1 from a broken pipe, a script that dies) is
+//! no proof that traffic left, so `undo` runs nothing without it.
 
 use crate::{human, Direction, Env};
 use maestro_common::{Check, Finding, Status};
@@ -79,21 +82,27 @@ pub fn run(env: &Env, direction: Direction) -> Check {
             format!("[redirect] {key} is not set"),
         );
     };
-    let timeout = cs.timeout.min(env.left());
-    // `undo` is verified when traffic no longer arrives here.
-    let want = match direction {
-        Direction::Move => 0,
-        Direction::Undo => 1,
+    let (verify, verify_key) = match direction {
+        Direction::Move => (Some(cs.verify_command.as_str()), "verify_command"),
+        Direction::Undo => (cs.undo_verify_command.as_deref(), "undo_verify_command"),
     };
+    let Some(verify) = verify else {
+        return Check::new(
+            NAME,
+            Status::Unknown,
+            "not undone: [redirect] undo_verify_command is not set (a command that exits 0 when traffic arrives at the primary): without it the undo could not be verified, so nothing was run",
+        );
+    };
+    let timeout = cs.timeout.min(env.left());
     if env.dry_run {
         return Check::ok(
             NAME,
             format!(
-                "would run locally: sh -c {action:?} (bounded {}), then sh -c {:?}, which must exit {want}",
+                "dry run: would run locally: sh -c {action:?} (bounded {}), then sh -c {verify:?}, which must exit 0",
                 human(timeout),
-                cs.verify_command
             ),
-        );
+        )
+        .detail("dry_run", true);
     }
     let mut c = Check::ok(NAME, "");
     match sh(action, timeout, &[]) {
@@ -119,35 +128,30 @@ pub fn run(env: &Env, direction: Direction) -> Check {
         }
     }
     let timeout = cs.timeout.min(env.left());
-    match sh(
-        &cs.verify_command,
-        timeout,
-        &[("MAESTRO_REDIRECT", direction.as_str())],
-    ) {
+    match sh(verify, timeout, &[("MAESTRO_REDIRECT", direction.as_str())]) {
         Err(e) => {
             c.status = Status::Critical;
-            c.message = format!("{key} ran, but the verify command failed: {e}: not verified");
+            c.message = format!("{key} ran, but {verify_key} failed: {e}: not verified");
         }
         Ok(out) => {
-            c = c.detail("verify_command", cs.verify_command.clone());
-            let verdict = match (direction, out.code) {
-                (Direction::Move, Some(0)) => Ok("traffic arrives here"),
-                (Direction::Undo, Some(1)) => Ok("traffic no longer arrives here"),
-                (Direction::Move, Some(1)) => Err(Status::Critical),
-                (Direction::Undo, Some(0)) => Err(Status::Critical),
+            c = c.detail(verify_key, verify.to_string());
+            let what = match direction {
+                Direction::Move => "traffic arrives here",
+                Direction::Undo => "traffic arrives at the primary",
+            };
+            let verdict = match out.code {
+                Some(0) => Ok(()),
+                Some(1) => Err(Status::Critical),
                 _ => Err(Status::Unknown),
             };
             match verdict {
-                Ok(what) => {
-                    c.message = format!(
-                        "{key} ran; the verify command says {what} ({})",
-                        brief(&out)
-                    );
+                Ok(()) => {
+                    c.message = format!("{key} ran; {verify_key} says {what} ({})", brief(&out));
                 }
                 Err(status) => {
                     c.status = status;
                     c.message = format!(
-                        "{key} ran, but the verify command {} (wanted exit {want}): not {}",
+                        "{key} ran, but {verify_key} {} (wanted exit 0: {what}): not {}",
                         brief(&out),
                         done_word(direction)
                     );

@@ -46,14 +46,22 @@ pub struct RedirectConfig {
     pub deadline: Option<HumanDuration>,
     /// Each network step (an SSH login, a DNS exchange, an SMTP session). Default 5s.
     pub step_timeout: Option<HumanDuration>,
-    /// This server's service addresses (IP literals): what the DNS names
-    /// point to after `move`, and addresses `check` counts as this server's
-    /// besides its interfaces' (a NAT's public address).
+    /// The failover's service addresses (IP literals): what the DNS names
+    /// point to after `move` on the failover. One that is not on the
+    /// failover's interfaces (a NAT's public address) counts only when a
+    /// witness's connection to it reaches the failover.
     #[serde(default)]
     pub addresses: Vec<String>,
-    /// The other server's addresses or names: what must no longer be pointed
-    /// at, and what `undo` points the names back to. Default: `[primary]`
-    /// host and addresses (`[failover]`'s when `[primary]` is this server).
+    /// The primary's service addresses (IP literals): what the names point
+    /// to after `move` on the primary (the failback), and what `check` on
+    /// the failover looks for as the old primary's. The primary is the
+    /// server that holds an address of `[primary] addresses` (or `host`,
+    /// when it is an address).
+    #[serde(default)]
+    pub primary_addresses: Vec<String>,
+    /// On the failover: the primary's addresses or names, what must no
+    /// longer be pointed at. Default: `[primary]` host and addresses. On
+    /// the primary the old server is always `[failover]` and `addresses`.
     #[serde(default)]
     pub old_addresses: Vec<String>,
     /// Servers that prove from outside that traffic arrives here. Default:
@@ -65,8 +73,9 @@ pub struct RedirectConfig {
     pub floating_address: Option<String>,
     /// `ip`: the interface that holds the floating address.
     pub interface: Option<String>,
-    /// `ip`: the port the witnesses connect to while this tool serves a
-    /// token there. Default 80.
+    /// The port the witnesses connect to while this tool serves a token
+    /// there: the `ip` method's proof, and the `dns` method's for a service
+    /// address that is not on this server's interfaces. Default 80.
     pub verify_port: Option<u16>,
     /// `dns`: the zone of the names, like `example.org`.
     pub dns_zone: Option<String>,
@@ -92,9 +101,14 @@ pub struct RedirectConfig {
     pub move_command: Option<String>,
     /// `command`: moves it back (failback).
     pub undo_command: Option<String>,
-    /// `command`: exit 0 when traffic arrives here, 1 when it does not,
-    /// anything else "cannot tell".
+    /// `command`: after `move_command`, exit 0 when traffic arrives here, 1
+    /// when it does not, anything else "cannot tell".
     pub verify_command: Option<String>,
+    /// `command`: after `undo_command`, exit 0 when traffic arrives at the
+    /// primary, 1 when it does not, anything else "cannot tell". `undo`
+    /// runs nothing without it (a command that fails is no proof that
+    /// traffic left).
+    pub undo_verify_command: Option<String>,
     /// `command`: each command's bound. Default 30s.
     pub command_timeout: Option<HumanDuration>,
     /// `check`: the Maestro and tracker names that must resolve to this

@@ -12,8 +12,9 @@
 //! once, where the admin allows it, before waiting again.
 
 use crate::dns_wire::{self, DnsError, Held};
+use crate::journal::{DnsChange, Journal, NameRecords, Pending};
 use crate::settings::DnsSettings;
-use crate::{human, net, tsig, Direction, Env};
+use crate::{human, net, tsig, witness, Direction, Env};
 use hickory_proto::rr::Name;
 use maestro_common::perfdata::{Perfdata, Uom};
 use maestro_common::{Check, Finding, Status};
@@ -25,29 +26,26 @@ const NAME: &str = "dns";
 const POLL: Duration = Duration::from_millis(200);
 /// How long `dns_notify_command` may run.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Authoritative servers answer on the DNS port; `dns_server`'s port (a
+/// hidden primary on another port) says nothing about theirs.
+const NS_PORT: u16 = 53;
 
 fn check(status: Status, message: impl Into<String>) -> Check {
     Check::new(NAME, status, message)
 }
 
-/// The addresses the names get: this server's on `move`, the old
-/// server's on `undo` (its names resolved, bounded).
-fn targets(env: &Env, dns: &DnsSettings, direction: Direction) -> Result<Vec<IpAddr>, String> {
-    match direction {
-        Direction::Move => Ok(dns.targets.clone()),
-        Direction::Undo => {
-            let old = &env.settings.old;
-            if old.entries.is_empty() {
-                return Err("no old server to point the names back to: set [redirect] old_addresses or [primary]".into());
-            }
-            let mut all: BTreeSet<IpAddr> = old.literal_addresses();
-            if all.is_empty() {
-                for name in old.names() {
-                    all.extend(net::resolve(&name, env.step())?);
-                }
-            }
-            Ok(all.into_iter().collect())
-        }
+/// One name and what it must hold after this run.
+#[derive(Debug, Clone)]
+struct Wanted {
+    text: String,
+    name: Name,
+    /// Each address with its TTL.
+    records: Vec<(IpAddr, u32)>,
+}
+
+impl Wanted {
+    fn addresses(&self) -> BTreeSet<IpAddr> {
+        self.records.iter().map(|(a, _)| *a).collect()
     }
 }
 
@@ -59,12 +57,124 @@ fn names_text(names: &[String]) -> String {
         .join(", ")
 }
 
-fn addrs_text(addrs: &[IpAddr]) -> String {
-    addrs
-        .iter()
-        .map(IpAddr::to_string)
+fn wanted_text(w: &[Wanted]) -> String {
+    w.iter()
+        .map(|w| {
+            let to = if w.records.is_empty() {
+                "no address".to_string()
+            } else {
+                w.records
+                    .iter()
+                    .map(|(a, t)| format!("{a} (TTL {t}s)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("{} -> {to}", w.text.trim_end_matches('.'))
+        })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
+}
+
+fn fqdn(text: &str) -> Result<Name, String> {
+    let t = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    Name::from_ascii(&t).map_err(|e| format!("{text}: {e}"))
+}
+
+/// Opens the journal, or says why the method cannot run.
+fn journal(env: &Env) -> Result<Journal, String> {
+    let dir = env.state_dir.as_ref().ok_or_else(|| {
+        "no state folder to record the change in (give --state-dir or set $MAESTRO_HA_STATE_DIR)"
+            .to_string()
+    })?;
+    Journal::open(dir, env.step())
+}
+
+/// `move`: the names get this server's service addresses. One that is not
+/// on this server's interfaces (a NAT's public address) must be proven by
+/// a witness first: pointing the names at an address of the other server
+/// (one config read on the wrong host) would undo the redirect.
+fn move_targets(env: &Env, dns: &DnsSettings) -> Result<Vec<Wanted>, Box<Check>> {
+    let targets = env.settings.service_addresses.clone();
+    let local = net::routable_here().map_err(|e| {
+        Box::new(check(
+            Status::Unknown,
+            format!("not redirected: this server's addresses cannot be listed: {e}; nothing was changed"),
+        ))
+    })?;
+    let remote: Vec<IpAddr> = targets
+        .iter()
+        .filter(|a| !local.contains(a))
+        .copied()
+        .collect();
+    if !remote.is_empty() && !env.dry_run {
+        let proofs = witness::prove_reaches_here(
+            &env.settings.witnesses,
+            &remote,
+            env.settings.verify_port,
+            env.step(),
+        );
+        let refused: Vec<String> = proofs
+            .iter()
+            .filter_map(|(ip, r)| r.as_ref().err().map(|why| format!("{ip}: {why}")))
+            .collect();
+        if !refused.is_empty() {
+            return Err(Box::new(check(
+                Status::Critical,
+                format!(
+                    "refused: {} ({}) is not on this server's interfaces, and no witness proved that it reaches this server: {}; nothing was changed (is this config read on the right server?)",
+                    remote
+                        .iter()
+                        .map(IpAddr::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    env.settings.role.service_key(),
+                    refused.join("; ")
+                ),
+            )));
+        }
+    }
+    dns.names
+        .iter()
+        .map(|n| {
+            Ok(Wanted {
+                text: n.clone(),
+                name: fqdn(n)?,
+                records: targets.iter().map(|a| (*a, dns.ttl)).collect(),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|e| Box::new(check(Status::Unknown, e)))
+}
+
+/// `undo`: the names get back exactly what they held before the first
+/// `move` (both families, their TTLs), as the journal recorded it.
+fn undo_targets(dns: &DnsSettings, pending: &Pending<DnsChange>) -> Result<Vec<Wanted>, String> {
+    let zone = dns.zone.trim_end_matches('.').to_ascii_lowercase();
+    if pending.change.zone != zone {
+        return Err(format!(
+            "not undone: the `move` recorded at {} changed zone {}, not {zone} as configured now: restore it by hand",
+            pending.recorded_at, pending.change.zone
+        ));
+    }
+    pending
+        .change
+        .before
+        .iter()
+        .map(|r| {
+            let ttl = |t: Option<u32>| t.unwrap_or(dns.ttl);
+            let mut records: Vec<(IpAddr, u32)> = r.a.iter().map(|a| (*a, ttl(r.a_ttl))).collect();
+            records.extend(r.aaaa.iter().map(|a| (*a, ttl(r.aaaa_ttl))));
+            Ok(Wanted {
+                text: r.name.clone(),
+                name: fqdn(&r.name)?,
+                records,
+            })
+        })
+        .collect()
 }
 
 pub fn run(env: &Env, direction: Direction) -> Check {
@@ -72,39 +182,108 @@ pub fn run(env: &Env, direction: Direction) -> Check {
         return check(Status::Unknown, "the dns method is not configured");
     };
     let started = Instant::now();
-    let targets = match targets(env, dns, direction) {
-        Ok(t) => t,
-        Err(e) => return check(Status::Unknown, e),
-    };
     let server_text = format!("{}:{}", dns.server_host, dns.server_port);
+    let journal = match journal(env) {
+        Ok(j) => Some(j),
+        Err(e) if env.dry_run => {
+            let _ = e;
+            None
+        }
+        Err(e) => {
+            return check(
+                Status::Unknown,
+                format!(
+                "not redirected: cannot record what the update changes: {e}; nothing was changed"
+            ),
+            )
+        }
+    };
+    let pending: Option<Pending<DnsChange>> = match journal.as_ref().map(|j| j.pending(NAME)) {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            return check(
+                Status::Unknown,
+                format!("cannot read what an earlier `move` changed: {e}; nothing was changed"),
+            )
+        }
+        None => None,
+    };
+    let wanted = match direction {
+        Direction::Move => match move_targets(env, dns) {
+            Ok(w) => w,
+            Err(c) => return c.timed(started.elapsed()),
+        },
+        Direction::Undo => match &pending {
+            Some(p) => match undo_targets(dns, p) {
+                Ok(w) => w,
+                Err(e) => return check(Status::Unknown, e),
+            },
+            None if env.dry_run => {
+                return check(
+                    Status::Ok,
+                    format!(
+                        "dry run: would restore the records a `move` recorded before its update; none is recorded{}",
+                        if journal.is_none() { " (no state folder)" } else { "" }
+                    ),
+                )
+                .detail("dry_run", true)
+            }
+            None => {
+                let undone = journal
+                    .as_ref()
+                    .and_then(|j| j.last_undone(NAME).ok().flatten());
+                if let Some(at) = undone {
+                    return check(
+                        Status::Ok,
+                        format!(
+                            "nothing to undo: the records the last `move` changed were restored at {at}"
+                        ),
+                    );
+                }
+                return check(
+                    Status::Unknown,
+                    format!(
+                        "not undone: no `move` recorded what {} held before its update (in the state catalog): nothing to restore; set the records by hand, or run `move` on the primary",
+                        names_text(&dns.names)
+                    ),
+                );
+            }
+        },
+    };
     let plan = format!(
-        "update {server_text}: zone {zone}: replace the A/AAAA records of {names} with {to} (TTL {ttl}s), signed with the TSIG key {key} ({alg}); then ask every NS of {zone} until each answers them, within {wait}",
+        "update {server_text}: zone {zone}: replace the A/AAAA records: {to}, signed with the TSIG key {key} ({alg}); then ask every NS of {zone} (port {NS_PORT}) until each answers them with authority, within {wait}",
         zone = dns.zone.trim_end_matches('.'),
-        names = names_text(&dns.names),
-        to = addrs_text(&targets),
-        ttl = dns.ttl,
+        to = wanted_text(&wanted),
         key = dns.key.name.trim_end_matches('.'),
         alg = dns.key.algorithm,
         wait = human(dns.wait),
     );
+    let targets: Vec<String> = wanted
+        .iter()
+        .flat_map(|w| w.records.iter().map(|(a, _)| a.to_string()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if env.dry_run {
-        return check(Status::Ok, format!("would {plan}"))
+        return check(Status::Ok, format!("dry run: would {plan}"))
+            .detail("dry_run", true)
             .detail("server", server_text)
-            .detail(
-                "targets",
-                targets.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            );
+            .detail("targets", targets);
     }
-    let mut c = run_update(env, dns, &targets, &server_text);
-    c = c
-        .detail("server", server_text)
+    let mut journal = journal.expect("opened unless dry run");
+    let c = run_update(
+        env,
+        dns,
+        &wanted,
+        &server_text,
+        direction,
+        &mut journal,
+        &pending,
+    );
+    c.detail("server", server_text)
         .detail("zone", dns.zone.clone())
-        .detail(
-            "targets",
-            targets.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        )
-        .timed(started.elapsed());
-    c
+        .detail("targets", targets)
+        .timed(started.elapsed())
 }
 
 fn server_addr(env: &Env, dns: &DnsSettings) -> Result<SocketAddr, String> {
@@ -118,23 +297,32 @@ fn server_addr(env: &Env, dns: &DnsSettings) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, dns.server_port))
 }
 
-fn parse_names(dns: &DnsSettings) -> Result<(Name, Vec<Name>), String> {
-    let zone = Name::from_ascii(&dns.zone).map_err(|e| format!("zone {}: {e}", dns.zone))?;
-    let names = dns
-        .names
-        .iter()
-        .map(|n| Name::from_ascii(n).map_err(|e| format!("{n}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((zone, names))
-}
-
-/// Whether a server holds exactly `want` for a name.
+/// Whether a server holds exactly `want` for a name, as its authority.
 fn holds(h: &Held, want: &BTreeSet<IpAddr>) -> bool {
-    h.cname.is_none() && &h.addresses == want
+    h.cname.is_none() && &h.addresses == want && h.authoritative
 }
 
-fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &str) -> Check {
-    let (zone, names) = match parse_names(dns) {
+fn records_of(text: &str, h: &Held) -> NameRecords {
+    NameRecords {
+        name: text.trim_end_matches('.').to_ascii_lowercase(),
+        a: h.family(true),
+        a_ttl: h.a_ttl,
+        aaaa: h.family(false),
+        aaaa_ttl: h.aaaa_ttl,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_update(
+    env: &Env,
+    dns: &DnsSettings,
+    wanted: &[Wanted],
+    server_text: &str,
+    direction: Direction,
+    journal: &mut Journal,
+    pending: &Option<Pending<DnsChange>>,
+) -> Check {
+    let zone = match fqdn(&dns.zone) {
         Ok(z) => z,
         Err(e) => return check(Status::Unknown, e),
     };
@@ -147,24 +335,23 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
             )
         }
     };
-    let want: BTreeSet<IpAddr> = targets.iter().copied().collect();
 
     // What the primary server holds now: the old records and their TTL.
     let mut before: BTreeMap<String, Held> = BTreeMap::new();
-    for (text, name) in dns.names.iter().zip(&names) {
-        match dns_wire::held(server, name, env.step()) {
+    for w in wanted {
+        match dns_wire::held(server, &w.name, env.step()) {
             Ok(h) => {
                 if let Some(target) = &h.cname {
                     return check(
                         Status::Critical,
                         format!(
                             "not redirected: {} is an alias (CNAME) of {}; move that name instead",
-                            text.trim_end_matches('.'),
+                            w.text.trim_end_matches('.'),
                             target.trim_end_matches('.')
                         ),
                     );
                 }
-                before.insert(text.clone(), h);
+                before.insert(w.text.clone(), h);
             }
             Err(e) => {
                 return check(
@@ -174,12 +361,16 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
             }
         }
     }
-    let old_ttl = before.values().filter_map(|h| h.ttl).max();
+    let old_ttl = before.values().filter_map(Held::ttl).max();
     let old_addresses: BTreeSet<IpAddr> = before
         .values()
         .flat_map(|h| h.addresses.iter().copied())
         .collect();
-    let already = before.values().all(|h| holds(h, &want));
+    let already = wanted.iter().all(|w| {
+        before
+            .get(&w.text)
+            .is_some_and(|h| h.cname.is_none() && h.addresses == w.addresses())
+    });
 
     let mut c = check(Status::Ok, "");
     c = c.detail(
@@ -194,6 +385,39 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
             .detail("old_ttl_s", t)
             .perf(Perfdata::new("old_ttl", f64::from(t), Uom::Seconds).with_min(0.0));
     }
+    // `move` records what the names held before the first move, before
+    // the update is sent: `undo` restores exactly that.
+    let mut recorded_now: Option<i64> = None;
+    if direction == Direction::Move && pending.is_none() && !already {
+        let change = DnsChange {
+            zone: dns.zone.trim_end_matches('.').to_ascii_lowercase(),
+            server: server_text.to_string(),
+            before: wanted
+                .iter()
+                .map(|w| records_of(&w.text, &before[&w.text]))
+                .collect(),
+            targets: wanted
+                .iter()
+                .flat_map(|w| w.records.iter().map(|(a, _)| *a))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        };
+        match journal.record(NAME, &change) {
+            Ok(id) => recorded_now = Some(id),
+            Err(e) => {
+                return c.tap(
+                    Status::Unknown,
+                    format!("not redirected: cannot record the records before the update: {e}; nothing was changed"),
+                )
+            }
+        }
+    }
+    let forget = |journal: &mut Journal| {
+        if let Some(id) = recorded_now {
+            let _ = journal.forget(id);
+        }
+    };
     let update_sent_at = Instant::now();
     if already {
         c = c.detail(
@@ -201,14 +425,20 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
             "not needed: the records already hold these addresses",
         );
     } else {
-        let message = dns_wire::replace_message(&zone, &names, targets, dns.ttl);
-        match dns_wire::send_signed(server, message, &dns.key, env.step()) {
+        let records: Vec<(Name, Vec<(IpAddr, u32)>)> = wanted
+            .iter()
+            .map(|w| (w.name.clone(), w.records.clone()))
+            .collect();
+        let sent = dns_wire::update_message(&zone, &records)
+            .and_then(|m| dns_wire::send_signed(server, m, &dns.key, env.step()));
+        match sent {
             Ok(took) => {
                 c = c
                     .detail("update", format!("accepted in {}", human(took)))
                     .detail("update_ms", took.as_millis() as u64);
             }
             Err(DnsError::Rcode { text, .. }) => {
+                forget(journal);
                 let advice = tsig::refusal_advice(&text);
                 return c
                     .with_finding(
@@ -226,10 +456,11 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
                     ));
             }
             Err(e) => {
+                // Whether it was applied is not known: the record stays.
                 return c.tap(
                     Status::Critical,
                     format!("not redirected: the update to {server_text} failed: {e}"),
-                )
+                );
             }
         }
     }
@@ -238,12 +469,12 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
     let verify_until = Instant::now() + env.step();
     loop {
         let mut wrong = Vec::new();
-        for (text, name) in dns.names.iter().zip(&names) {
-            match dns_wire::held(server, name, env.step()) {
-                Ok(h) if holds(&h, &want) => {}
+        for w in wanted {
+            match dns_wire::held(server, &w.name, env.step()) {
+                Ok(h) if h.cname.is_none() && h.addresses == w.addresses() => {}
                 Ok(h) => wrong.push(format!(
                     "{} answers {}",
-                    text.trim_end_matches('.'),
+                    w.text.trim_end_matches('.'),
                     if h.addresses.is_empty() {
                         "nothing".to_string()
                     } else {
@@ -268,18 +499,29 @@ fn run_update(env: &Env, dns: &DnsSettings, targets: &[IpAddr], server_text: &st
         std::thread::sleep(POLL);
     }
 
-    propagate(
+    let c = propagate(
         env,
         dns,
         server,
         &zone,
-        &names,
-        &want,
+        wanted,
         update_sent_at,
         c,
         old_ttl,
         &old_addresses,
-    )
+    );
+    if direction == Direction::Undo && matches!(c.status, Status::Ok | Status::Warning) {
+        if let Some(p) = pending {
+            if let Err(e) = journal.undone(p.id) {
+                return c.with_finding(Finding::new(
+                    Status::Warning,
+                    "journal-not-written",
+                    format!("the restore is not recorded in the state catalog: {e}"),
+                ));
+            }
+        }
+    }
+    c
 }
 
 /// An authoritative server of the zone, at one of its addresses.
@@ -360,28 +602,29 @@ fn strip_server(text: &str, addr: SocketAddr) -> String {
 }
 
 /// Asks one endpoint whether it holds `want` for every name.
-fn ask(
-    e: &mut Endpoint,
-    names: &[Name],
-    zone: &Name,
-    want: &BTreeSet<IpAddr>,
-    timeout: Duration,
-    since: Instant,
-) {
+fn ask(e: &mut Endpoint, wanted: &[Wanted], zone: &Name, timeout: Duration, since: Instant) {
     let mut seen = Vec::new();
     let mut all = true;
-    for name in names {
+    for w in wanted {
+        let name = &w.name;
         match dns_wire::held(e.addr, name, timeout) {
             Ok(h) => {
-                if !holds(&h, want) {
+                if !holds(&h, &w.addresses()) {
                     all = false;
                     seen.push(format!(
-                        "answers {} -> {}",
+                        "answers {} -> {}{}",
                         name.to_ascii().trim_end_matches('.'),
-                        if h.addresses.is_empty() {
+                        if h.nxdomain {
+                            "NXDOMAIN (no such name)".to_string()
+                        } else if h.addresses.is_empty() {
                             "nothing".to_string()
                         } else {
                             net::join(&h.addresses)
+                        },
+                        if h.authoritative {
+                            ""
+                        } else {
+                            " without authority (no AA flag: not a server of the zone)"
                         }
                     ));
                 }
@@ -410,8 +653,7 @@ fn propagate(
     dns: &DnsSettings,
     server: SocketAddr,
     zone: &Name,
-    names: &[Name],
-    want: &BTreeSet<IpAddr>,
+    wanted: &[Wanted],
     since: Instant,
     mut c: Check,
     old_ttl: Option<u32>,
@@ -419,13 +661,13 @@ fn propagate(
 ) -> Check {
     let zone_text = zone.to_ascii();
     let zone_text = zone_text.trim_end_matches('.');
-    let (mut eps, findings) = match endpoints(env, server, zone, dns.server_port) {
+    let (mut eps, findings) = match endpoints(env, server, zone, NS_PORT) {
         Ok(x) => x,
         Err(e) => {
             return c.tap(
-                Status::Warning,
+                Status::Unknown,
                 format!(
-                    "the primary server holds the new records, but the zone's name servers cannot be listed: {e}"
+                    "not verified: the primary server holds the new records, but the zone's name servers cannot be listed: {e}: no authoritative server was asked"
                 ),
             )
         }
@@ -449,7 +691,7 @@ fn propagate(
             .max(Duration::from_millis(100));
         std::thread::scope(|s| {
             for e in eps.iter_mut().filter(|e| e.done_after.is_none()) {
-                s.spawn(move || ask(e, names, zone, want, step, since));
+                s.spawn(move || ask(e, wanted, zone, step, since));
             }
         });
         if eps.iter().all(|e| e.done_after.is_some()) {
@@ -531,7 +773,8 @@ fn propagate(
             ),
         );
     }
-    let left_behind: BTreeSet<IpAddr> = old_addresses.difference(want).copied().collect();
+    let want: BTreeSet<IpAddr> = wanted.iter().flat_map(Wanted::addresses).collect();
+    let left_behind: BTreeSet<IpAddr> = old_addresses.difference(&want).copied().collect();
     let ttl_text = match old_ttl {
         Some(t) if !left_behind.is_empty() => {
             let until = chrono::Utc::now() + chrono::Duration::seconds(i64::from(t));
@@ -543,13 +786,23 @@ fn propagate(
         }
         _ => String::new(),
     };
-    let names_shown = names
+    let names_shown = wanted
         .iter()
-        .map(|n| n.to_ascii().trim_end_matches('.').to_string())
+        .map(|w| w.text.trim_end_matches('.').to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let want_shown = net::join(want);
-    if done.is_empty() && !eps.is_empty() {
+    let want_shown = if want.is_empty() {
+        "no address".to_string()
+    } else {
+        net::join(&want)
+    };
+    if eps.is_empty() {
+        return c.tap(
+            Status::Unknown,
+            format!("not verified: the primary server holds {want_shown} for {names_shown}, but no authoritative server of {zone_text} could be asked (none of its NS names has an address){ttl_text}"),
+        );
+    }
+    if done.is_empty() {
         return c.tap(
             Status::Critical,
             format!("not redirected: no authoritative server of {zone_text} answers {want_shown} for {names_shown} within {}{ttl_text}", human(since.elapsed())),

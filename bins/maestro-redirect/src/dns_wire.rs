@@ -64,9 +64,10 @@ fn left(deadline: Instant) -> Option<Duration> {
     (!l.is_zero()).then_some(l)
 }
 
-fn random_id() -> u16 {
-    let t = crate::net::random_token();
-    u16::from_str_radix(&t[..4], 16).unwrap_or(0x4d48)
+/// A message id nobody can guess (an answer with our id is taken for ours).
+fn random_id() -> Result<u16, DnsError> {
+    let t = crate::net::random_token().map_err(DnsError::Other)?;
+    u16::from_str_radix(&t[..4], 16).map_err(|e| DnsError::Other(e.to_string()))
 }
 
 /// One UDP exchange: sent, and the first datagram with our id read, until the deadline.
@@ -181,7 +182,7 @@ pub fn query(
     rtype: RecordType,
     timeout: Duration,
 ) -> Result<Message, DnsError> {
-    let id = random_id();
+    let id = random_id()?;
     let mut m = Message::new();
     m.set_id(id)
         .set_message_type(MessageType::Query)
@@ -211,18 +212,38 @@ pub fn query(
 pub struct Held {
     /// Every A and AAAA address.
     pub addresses: BTreeSet<IpAddr>,
-    /// The smallest TTL of those records.
-    pub ttl: Option<u32>,
+    /// The TTL of the A records (the largest, should they differ).
+    pub a_ttl: Option<u32>,
+    /// The TTL of the AAAA records.
+    pub aaaa_ttl: Option<u32>,
     /// The name is an alias (a CNAME's target): updating its A records would do nothing.
     pub cname: Option<String>,
-    /// NXDOMAIN: the name does not exist (the negative TTL is the SOA's minimum).
+    /// NXDOMAIN: the name does not exist.
     pub nxdomain: bool,
-    /// Whether the server answered as an authority for it.
+    /// Whether every answer came from an authority for the name (the AA
+    /// flag): a cache's answer says nothing about the zone.
     pub authoritative: bool,
 }
 
+impl Held {
+    /// How long a resolver may keep what it got: the longest TTL of the
+    /// name's records (an IPv6 client holds the AAAA as long as its TTL).
+    pub fn ttl(&self) -> Option<u32> {
+        self.a_ttl.max(self.aaaa_ttl)
+    }
+
+    /// The addresses of one family.
+    pub fn family(&self, v4: bool) -> Vec<IpAddr> {
+        self.addresses
+            .iter()
+            .filter(|a| a.is_ipv4() == v4)
+            .copied()
+            .collect()
+    }
+}
+
 fn held_from(name: &Name, answer: &Message, into: &mut Held) {
-    into.authoritative |= answer.authoritative();
+    into.authoritative &= answer.authoritative();
     if answer.response_code() == hickory_proto::op::ResponseCode::NXDomain {
         into.nxdomain = true;
     }
@@ -230,18 +251,17 @@ fn held_from(name: &Name, answer: &Message, into: &mut Held) {
         if !r.name().eq_case(name) && r.name() != name {
             continue;
         }
-        let ip = match r.data() {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            RData::CNAME(c) => {
-                into.cname = Some(c.0.to_ascii());
-                None
+        match r.data() {
+            RData::A(a) => {
+                into.addresses.insert(IpAddr::V4(a.0));
+                into.a_ttl = into.a_ttl.max(Some(r.ttl()));
             }
-            _ => None,
-        };
-        if let Some(ip) = ip {
-            into.addresses.insert(ip);
-            into.ttl = Some(into.ttl.map_or(r.ttl(), |t| t.min(r.ttl())));
+            RData::AAAA(a) => {
+                into.addresses.insert(IpAddr::V6(a.0));
+                into.aaaa_ttl = into.aaaa_ttl.max(Some(r.ttl()));
+            }
+            RData::CNAME(c) => into.cname = Some(c.0.to_ascii()),
+            _ => {}
         }
     }
 }
@@ -249,7 +269,10 @@ fn held_from(name: &Name, answer: &Message, into: &mut Held) {
 /// The A and AAAA records a server holds for `name`.
 pub fn held(server: SocketAddr, name: &Name, timeout: Duration) -> Result<Held, DnsError> {
     let deadline = Instant::now() + timeout;
-    let mut h = Held::default();
+    let mut h = Held {
+        authoritative: true,
+        ..Held::default()
+    };
     for rtype in [RecordType::A, RecordType::AAAA] {
         let l = left(deadline).ok_or(DnsError::Timeout {
             server,
@@ -315,33 +338,36 @@ pub fn name_servers(
 }
 
 /// The RFC 2136 message that replaces the A and AAAA records of every name
-/// with `targets` (both families: an AAAA left behind would keep IPv6
-/// clients on the old server), in one transaction.
-pub fn replace_message(zone: &Name, names: &[Name], targets: &[IpAddr], ttl: u32) -> Message {
+/// with the addresses given for it, each with its own TTL (a name given
+/// none ends with no A or AAAA record), in one transaction.
+pub fn update_message(
+    zone: &Name,
+    records: &[(Name, Vec<(IpAddr, u32)>)],
+) -> Result<Message, DnsError> {
     let mut m = Message::new();
-    m.set_id(random_id())
+    m.set_id(random_id()?)
         .set_message_type(MessageType::Query)
         .set_op_code(OpCode::Update)
         .set_recursion_desired(false);
     let mut zq = Query::query(zone.clone(), RecordType::SOA);
     zq.set_query_class(DNSClass::IN);
     m.add_zone(zq);
-    for name in names {
+    for (name, addrs) in records {
         for rtype in [RecordType::A, RecordType::AAAA] {
             // RFC 2136 2.5.2, delete an RRset: class ANY, TTL 0, no data.
             let mut del = Record::update0(name.clone(), 0, rtype);
             del.set_dns_class(DNSClass::ANY);
             m.add_update(del);
         }
-        for ip in targets {
+        for (ip, ttl) in addrs {
             let rdata = match ip {
                 IpAddr::V4(v4) => RData::A(A(*v4)),
                 IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
             };
-            m.add_update(Record::from_rdata(name.clone(), ttl, rdata));
+            m.add_update(Record::from_rdata(name.clone(), *ttl, rdata));
         }
     }
-    m
+    Ok(m)
 }
 
 /// Signs `message` with `key`, sends it over TCP and checks the answer:
@@ -401,7 +427,11 @@ mod tests {
     fn the_update_replaces_both_families_in_one_message() {
         let zone = Name::from_ascii("example.org.").unwrap();
         let name = Name::from_ascii("maestro.example.org.").unwrap();
-        let m = replace_message(&zone, &[name], &["198.51.100.2".parse().unwrap()], 60);
+        let m = update_message(
+            &zone,
+            &[(name, vec![("198.51.100.2".parse().unwrap(), 60)])],
+        )
+        .unwrap();
         assert_eq!(m.op_code(), OpCode::Update);
         assert_eq!(m.queries()[0].query_type(), RecordType::SOA);
         let updates = m.name_servers();
@@ -411,6 +441,45 @@ mod tests {
             .all(|r| r.dns_class() == DNSClass::ANY && r.ttl() == 0));
         assert_eq!(updates[2].ttl(), 60);
         assert_eq!(updates[2].dns_class(), DNSClass::IN);
+    }
+
+    #[test]
+    fn the_old_ttl_is_the_longest_of_both_families_and_authority_needs_every_answer() {
+        let name = Name::from_ascii("maestro.example.org.").unwrap();
+        let answer = |rdata: RData, ttl: u32, aa: bool| {
+            let mut m = Message::new();
+            m.set_message_type(MessageType::Response)
+                .set_authoritative(aa);
+            m.add_answer(Record::from_rdata(name.clone(), ttl, rdata));
+            m
+        };
+        let mut h = Held {
+            authoritative: true,
+            ..Held::default()
+        };
+        held_from(
+            &name,
+            &answer(RData::A(A("192.0.2.10".parse().unwrap())), 60, true),
+            &mut h,
+        );
+        held_from(
+            &name,
+            &answer(
+                RData::AAAA(AAAA("2001:db8::10".parse().unwrap())),
+                86400,
+                false,
+            ),
+            &mut h,
+        );
+        assert_eq!(
+            (h.a_ttl, h.aaaa_ttl, h.ttl()),
+            (Some(60), Some(86400), Some(86400))
+        );
+        assert!(!h.authoritative, "one answer without AA");
+        assert_eq!(
+            h.family(false),
+            vec!["2001:db8::10".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]

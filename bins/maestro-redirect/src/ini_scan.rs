@@ -30,10 +30,7 @@ fn url_re() -> &'static Regex {
 
 fn ipv4_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?:^|[^0-9.])((?:[0-9]{1,3}\.){3}[0-9]{1,3})(?:$|[^0-9.])")
-            .expect("valid regex")
-    })
+    RE.get_or_init(|| Regex::new(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}").expect("valid regex"))
 }
 
 /// The words of a key: `DBHost` -> db, host; `smtp.relay_server` -> smtp, relay, server.
@@ -48,10 +45,16 @@ fn key_words(key: &str) -> Vec<String> {
             }
             continue;
         }
+        // `URLs`, `IPs`: a lone `s` after capitals is a plural, no new word.
+        let plural_s = chars.get(i + 1) == Some(&'s')
+            && chars
+                .get(i + 2)
+                .is_none_or(|n| !n.is_ascii_lowercase() && !n.is_ascii_digit());
         let boundary = ch.is_ascii_uppercase()
             && i > 0
             && (chars[i - 1].is_ascii_lowercase()
                 || (chars[i - 1].is_ascii_uppercase()
+                    && !plural_s
                     && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())));
         if boundary && !cur.is_empty() {
             words.push(std::mem::take(&mut cur));
@@ -70,11 +73,16 @@ const HOST_WORDS: [&str; 17] = [
 ];
 const SECRET_WORDS: [&str; 6] = ["password", "passwd", "pwd", "secret", "token", "passphrase"];
 
-/// Whether a key names a host.
+/// Whether a key names a host (or hosts: `DBHosts`, `TrackerURLs`,
+/// `MailRelays`, `AllowedIPs`, `ServerAddresses`).
 pub fn key_names_host(key: &str) -> bool {
-    key_words(key)
-        .iter()
-        .any(|w| HOST_WORDS.contains(&w.as_str()))
+    key_words(key).iter().any(|w| {
+        let singular = [Some(w.as_str()), w.strip_suffix('s'), w.strip_suffix("es")];
+        singular
+            .into_iter()
+            .flatten()
+            .any(|s| HOST_WORDS.contains(&s))
+    })
 }
 
 /// Whether a key holds a secret (its value is never read).
@@ -83,9 +91,16 @@ pub fn key_is_secret(key: &str) -> bool {
     SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
 
-/// A bare host name, with an optional `:port`.
+/// A bare host name, with an optional `:port`, also in brackets
+/// (`[host]`, `[host]:port`).
 fn bare_name(value: &str) -> Option<String> {
     let v = value.trim();
+    let v = match v.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((inner, rest)) if rest.is_empty() || rest.starts_with(':') => {
+            return bare_name(&format!("{inner}{rest}"))
+        }
+        _ => v,
+    };
     let host = match v.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => h,
         _ => v,
@@ -116,8 +131,17 @@ pub fn mentions(key: &str, value: &str) -> Vec<Mention> {
             }
         }
     }
-    for c in ipv4_re().captures_iter(value) {
-        if let Ok(ip) = c[1].parse::<std::net::Ipv4Addr>() {
+    // Each candidate is judged by its neighbours without consuming them,
+    // so `a,b` and `a b` give both addresses; a digit or dot next to it
+    // makes it part of something else (a version, a longer number).
+    let bytes = value.as_bytes();
+    let part_of_more = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_digit() || *b == b'.');
+    for m in ipv4_re().find_iter(value) {
+        let before = m.start().checked_sub(1).and_then(|i| bytes.get(i));
+        if part_of_more(before) || part_of_more(bytes.get(m.end())) {
+            continue;
+        }
+        if let Ok(ip) = m.as_str().parse::<std::net::Ipv4Addr>() {
             push(Mention::Address(IpAddr::V4(ip)));
         }
     }
@@ -127,7 +151,10 @@ pub fn mentions(key: &str, value: &str) -> Vec<Mention> {
         let t = t.split(']').next().unwrap_or(t);
         if t.contains(':') && t.chars().filter(|c| *c == ':').count() >= 2 {
             if let Ok(ip) = t.parse::<std::net::Ipv6Addr>() {
-                push(Mention::Address(IpAddr::V6(ip)));
+                // `::ffff:c000:20a` is 192.0.2.10, as the old primary's list has it.
+                push(Mention::Address(maestro_common::net::canonical(
+                    IpAddr::V6(ip),
+                )));
             }
         }
     }
@@ -163,6 +190,9 @@ mod tests {
             vec!["smtp", "relay", "server"]
         );
         assert_eq!(key_words("TrackerURL"), vec!["tracker", "url"]);
+        assert_eq!(key_words("TrackerURLs"), vec!["tracker", "urls"]);
+        assert_eq!(key_words("AllowedIPs"), vec!["allowed", "ips"]);
+        assert_eq!(key_words("DBServer"), vec!["db", "server"]);
         assert!(key_names_host("MailServer"));
         assert!(
             !key_names_host("RecipientCount"),
@@ -210,6 +240,61 @@ mod tests {
         assert_eq!(mentions("DBServer", "db1:3306"), vec![name("db1")]);
         assert!(mentions("DBDriver", "com.mysql.jdbc.Driver").is_empty());
         assert!(mentions("Title", "maestro.example.org newsletter").is_empty());
+    }
+
+    #[test]
+    fn lists_plural_keys_brackets_and_mapped_addresses() {
+        // Every address of a list, whatever separates them.
+        for v in [
+            "127.0.0.1,192.0.2.10",
+            "127.0.0.1 192.0.2.10",
+            "127.0.0.1;192.0.2.10",
+            "127.0.0.1, 192.0.2.10",
+        ] {
+            assert_eq!(
+                mentions("Whatever", v),
+                vec![ip("127.0.0.1"), ip("192.0.2.10")],
+                "{v}"
+            );
+        }
+        assert_eq!(
+            mentions("AllowedIPs", "10.0.0.1,10.0.0.2,10.0.0.3"),
+            vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3")]
+        );
+        // Plural keys name hosts too.
+        assert_eq!(
+            mentions("DBHosts", "maestro1.example.test"),
+            vec![name("maestro1.example.test")]
+        );
+        assert_eq!(
+            mentions("ListservServers", "maestro1.example.test:2306"),
+            vec![name("maestro1.example.test")]
+        );
+        for key in [
+            "MailRelays",
+            "TrustedHosts",
+            "TrackerURLs",
+            "ServerAddresses",
+        ] {
+            assert!(key_names_host(key), "{key}");
+        }
+        assert!(!key_names_host("Aliases"));
+        // A bracketed name.
+        assert_eq!(
+            mentions("LSHost", "[maestro1.example.test]"),
+            vec![name("maestro1.example.test")]
+        );
+        assert_eq!(
+            mentions("LSHost", "[maestro1.example.test]:2306"),
+            vec![name("maestro1.example.test")]
+        );
+        // The IPv4-mapped form, in either spelling, is the IPv4 address.
+        assert_eq!(mentions("Peer", "::ffff:c000:20a"), vec![ip("192.0.2.10")]);
+        assert_eq!(
+            mentions("Peer", "[::ffff:192.0.2.10]"),
+            vec![ip("192.0.2.10")]
+        );
+        assert!(mentions("Version", "v1.2.3.4.5 build 10.0.0").is_empty());
     }
 
     #[test]

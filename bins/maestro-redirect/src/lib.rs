@@ -18,6 +18,7 @@ pub mod dns_wire;
 pub mod fenced;
 pub mod ini_scan;
 pub mod ip;
+pub mod journal;
 pub mod neighbour;
 pub mod net;
 pub mod settings;
@@ -159,6 +160,12 @@ fn move_or_undo(
                 RedirectMethod::Dns => dns::run(&env, direction),
                 RedirectMethod::Command => command::run(&env, direction),
             }
+        };
+        // A plan is never to be read as a verified result.
+        let check = if args.dry_run {
+            check.detail("dry_run", true)
+        } else {
+            check
         };
         report.push(check);
     }

@@ -62,8 +62,35 @@ pub fn probe_command(interface: &str, ip: IpAddr) -> (&'static str, Vec<String>)
     }
 }
 
-/// Does another machine answer for `ip` on the link?
+/// How long the probe takes when nobody answers: two ARP probes a second
+/// apart and arping's `-w 2`; two neighbour solicitations 500ms apart.
+pub fn probe_takes(ip: IpAddr) -> Duration {
+    match ip {
+        IpAddr::V4(_) => Duration::from_secs(2),
+        IpAddr::V6(_) => Duration::from_secs(1),
+    }
+}
+
+/// How long the announcement takes: two gratuitous ARPs a second apart
+/// (arping's `-w 2`); two advertisements 200ms apart.
+pub fn announce_takes(ip: IpAddr) -> Duration {
+    match ip {
+        IpAddr::V4(_) => Duration::from_secs(2),
+        IpAddr::V6(_) => Duration::from_millis(300),
+    }
+}
+
+/// Does another machine answer for `ip` on the link? `timeout` bounds the
+/// program; less than [`probe_takes`] is refused before it starts (a probe
+/// cut short would read as "nobody answers").
 pub fn probe(interface: &str, ip: IpAddr, timeout: Duration) -> Probe {
+    if timeout < probe_takes(ip) {
+        return Probe::CannotTell(format!(
+            "the probe takes {}, and only {} of the run is left",
+            crate::human(probe_takes(ip)),
+            crate::human(timeout)
+        ));
+    }
     let (program, args) = probe_command(interface, ip);
     let package = if ip.is_ipv4() {
         "iputils-arping"
@@ -100,8 +127,16 @@ pub fn announce_text(interface: &str, ip: IpAddr) -> String {
     }
 }
 
-/// Tells the link that `ip` is here now.
+/// Tells the link that `ip` is here now, within `timeout` (refused before
+/// it starts when that is less than [`announce_takes`]).
 pub fn announce(interface: &str, ip: IpAddr, timeout: Duration) -> Result<(), String> {
+    if timeout < announce_takes(ip) {
+        return Err(format!(
+            "the announcement takes {}, and only {} of the run is left",
+            crate::human(announce_takes(ip)),
+            crate::human(timeout)
+        ));
+    }
     match ip {
         IpAddr::V4(_) => {
             let args = ["-U", "-c", "2", "-w", "2", "-I", interface, &ip.to_string()]

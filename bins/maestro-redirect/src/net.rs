@@ -1,21 +1,13 @@
-//! Addresses and names: parsing them, this machine's own addresses, and
-//! name lookups through the system resolver with a bound (getaddrinfo has
-//! none of its own: a dead name server costs its timeout times its retries).
+//! Addresses and names as this tool reads them from its configuration and
+//! from INI files, and the random tokens of its proofs. This host's own
+//! addresses and bounded name lookups are [`maestro_common::net`]'s.
 
-use std::collections::BTreeSet;
-use std::net::{IpAddr, ToSocketAddrs};
-use std::sync::mpsc;
+use maestro_common::net as common;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::time::Duration;
 
-/// An IP literal, also in brackets (`[2001:db8::1]`).
-pub fn parse_ip(text: &str) -> Option<IpAddr> {
-    let t = text.trim();
-    let t = t
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(t);
-    t.parse().ok()
-}
+pub use maestro_common::net::{join, parse_ip};
 
 /// A host name as DNS spells it: labels of letters, digits, `-` and `_`,
 /// none empty or longer than 63, at most 253 in all, not all-numeric at
@@ -88,48 +80,6 @@ fn parse_port(p: &str, whole: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("{whole:?}: {p:?} is not a port number"))
 }
 
-/// The addresses of this machine's interfaces (getifaddrs).
-#[cfg(unix)]
-pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
-    let mut out = BTreeSet::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list freed below with
-    // freeifaddrs; every node is read only while the list is alive.
-    unsafe {
-        if libc::getifaddrs(&mut head) != 0 {
-            return Err(format!("getifaddrs: {}", std::io::Error::last_os_error()));
-        }
-        let mut node = head;
-        while !node.is_null() {
-            let addr = (*node).ifa_addr;
-            if !addr.is_null() {
-                match i32::from((*addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*(addr as *const libc::sockaddr_in);
-                        out.insert(IpAddr::from(
-                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
-                        ));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(addr as *const libc::sockaddr_in6);
-                        out.insert(IpAddr::from(sin6.sin6_addr.s6_addr));
-                    }
-                    _ => {}
-                }
-            }
-            node = (*node).ifa_next;
-        }
-        libc::freeifaddrs(head);
-    }
-    Ok(out)
-}
-
-/// Not built for Windows yet (GetAdaptersAddresses is the way there).
-#[cfg(not(unix))]
-pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
-    Err("listing this machine's addresses is not available on Windows yet".into())
-}
-
 /// This machine's host name.
 pub fn host_name() -> Option<String> {
     use maestro_common::site::SiteHost;
@@ -138,75 +88,46 @@ pub fn host_name() -> Option<String> {
         .filter(|h| check_host_name(h).is_ok())
 }
 
+/// The addresses clients on other machines can reach this host on now:
+/// its interfaces' addresses without loopback and link-local ones. Only
+/// these are "this server" when a name or a connection is judged.
+pub fn routable_here() -> Result<BTreeSet<IpAddr>, String> {
+    Ok(common::local_addresses()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|a| common::is_routable(*a))
+        .collect())
+}
+
 /// Where a name points, as this machine's resolver sees it, within
-/// `timeout` (the lookup runs on a thread that is left behind on timeout:
-/// getaddrinfo cannot be cancelled).
+/// `timeout`, canonical (see [`maestro_common::net::resolve`]).
 pub fn resolve(name: &str, timeout: Duration) -> Result<BTreeSet<IpAddr>, String> {
-    if let Some(ip) = parse_ip(name) {
-        return Ok([ip].into());
-    }
-    let (tx, rx) = mpsc::channel();
-    let owned = name.to_string();
-    std::thread::spawn(move || {
-        let result = (owned.as_str(), 0)
-            .to_socket_addrs()
-            .map(|addrs| addrs.map(|a| a.ip()).collect::<BTreeSet<_>>())
-            .map_err(|e| e.to_string());
-        let _ = tx.send(result);
-    });
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(addrs)) if addrs.is_empty() => Err(format!("{name} has no address")),
-        Ok(Ok(addrs)) => Ok(addrs),
-        Ok(Err(e)) => Err(format!("cannot resolve {name}: {e}")),
-        Err(_) => Err(format!(
-            "cannot resolve {name}: no answer within {}",
-            crate::human(timeout)
-        )),
-    }
+    common::resolve(name, timeout).map_err(|e| e.to_string())
 }
 
 /// Resolves many names at once, each bounded by `timeout`.
 pub fn resolve_all(
     names: &[String],
     timeout: Duration,
-) -> std::collections::BTreeMap<String, Result<BTreeSet<IpAddr>, String>> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = names
-            .iter()
-            .map(|n| (n.clone(), s.spawn(move || resolve(n, timeout))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|(n, h)| {
-                let r = h
-                    .join()
-                    .unwrap_or_else(|_| Err(format!("the lookup of {n} failed")));
-                (n, r)
-            })
-            .collect()
-    })
+) -> BTreeMap<String, Result<BTreeSet<IpAddr>, String>> {
+    common::resolve_all(names, timeout)
+        .into_iter()
+        .map(|(n, r)| (n, r.map_err(|e| e.to_string())))
+        .collect()
 }
 
-pub fn join(addrs: &BTreeSet<IpAddr>) -> String {
-    addrs
-        .iter()
-        .map(IpAddr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// 128 random bits, hex: the token a witness must read back.
-pub fn random_token() -> String {
+/// 128 random bits from the kernel, hex: a token a witness must read
+/// back, which nobody else can guess. No randomness, no token: a guessable
+/// one would prove nothing.
+pub fn random_token() -> Result<String, String> {
     let mut buf = [0u8; 16];
-    if maestro_common::platform::fill_random(&mut buf).is_err() {
-        // No kernel randomness: the time still makes a token nobody else serves.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        buf.copy_from_slice(&t.to_le_bytes());
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    maestro_common::platform::fill_random(&mut buf).map_err(|e| {
+        format!(
+            "no randomness from the kernel ({}): {e}",
+            maestro_common::platform::RANDOM_SOURCE
+        )
+    })?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -254,13 +175,11 @@ mod tests {
             ["::1".parse().unwrap()].into()
         );
         assert!(resolve("no-such-host.invalid", Duration::from_secs(5)).is_err());
-        let ours = local_addresses().unwrap();
-        assert!(ours.contains(&"127.0.0.1".parse().unwrap()), "{ours:?}");
     }
 
     #[test]
     fn tokens_differ() {
-        let (a, b) = (random_token(), random_token());
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
     }

@@ -64,13 +64,39 @@ pub struct Overrides {
     pub old_addresses: Vec<String>,
 }
 
+/// Which server of the pair runs the tool: the one whose `move` takes the
+/// traffic. The primary is the host that holds a routable address of
+/// `[primary] addresses` (or `host`, when it is an address); every other
+/// host is the failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Failover,
+    Primary,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Failover => "failover",
+            Role::Primary => "primary",
+        }
+    }
+
+    /// The key that holds this server's service addresses.
+    pub fn service_key(self) -> &'static str {
+        match self {
+            Role::Failover => "redirect.addresses",
+            Role::Primary => "redirect.primary_addresses",
+        }
+    }
+}
+
 /// `ip`: the floating service address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpSettings {
     pub address: IpAddr,
     pub prefix: u8,
     pub interface: String,
-    pub verify_port: u16,
 }
 
 /// `dns`: the dynamic update and where it goes.
@@ -86,8 +112,6 @@ pub struct DnsSettings {
     pub key: TsigKey,
     pub wait: Duration,
     pub notify_command: Option<String>,
-    /// What the names point to after `move`: this server's service addresses.
-    pub targets: Vec<IpAddr>,
 }
 
 /// `command`: the admin's own commands.
@@ -96,6 +120,7 @@ pub struct CommandSettings {
     pub move_command: Option<String>,
     pub undo_command: Option<String>,
     pub verify_command: String,
+    pub undo_verify_command: Option<String>,
     pub timeout: Duration,
 }
 
@@ -140,9 +165,14 @@ pub struct Settings {
     pub methods: Vec<RedirectMethod>,
     pub deadline: Duration,
     pub step_timeout: Duration,
-    /// This server's service addresses (`[redirect] addresses`).
+    /// Which server this is.
+    pub role: Role,
+    /// This server's service addresses (`[redirect] addresses` on the
+    /// failover, `primary_addresses` on the primary).
     pub service_addresses: Vec<IpAddr>,
     pub old: OldServer,
+    /// Where the token of a witness's proof is served.
+    pub verify_port: u16,
     /// `[primary] host`, as the fence journal names it.
     pub primary_host: Option<String>,
     pub witnesses: Vec<WitnessConfig>,
@@ -194,19 +224,29 @@ impl Settings {
         if step_timeout.is_zero() {
             return Err(err("redirect.step_timeout", "must be longer than 0"));
         }
-        let service_addresses = r
-            .addresses
-            .iter()
-            .map(|a| {
-                net::parse_ip(a).ok_or_else(|| {
-                    err(
-                        "redirect.addresses",
-                        format!("{a:?} is not an IP address (this server's service addresses are given as literals)"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let old = old_server(config, r, &flags.old_addresses)?;
+        let failover_service = service_list("redirect.addresses", &r.addresses)?;
+        let primary_service = service_list("redirect.primary_addresses", &r.primary_addresses)?;
+        // Which server this is decides what the names point to: not known,
+        // nothing runs.
+        let local = net::routable_here().map_err(|e| {
+            err(
+                "primary.addresses",
+                format!("which server this is cannot be told: {e}"),
+            )
+        })?;
+        let role = role(config, &local)?;
+        let service_addresses = match role {
+            Role::Failover => failover_service.clone(),
+            Role::Primary => primary_service.clone(),
+        };
+        let old = old_server(
+            config,
+            r,
+            role,
+            &flags.old_addresses,
+            &failover_service,
+            &primary_service,
+        )?;
         let (witnesses, witnesses_from) = if r.witnesses.is_empty() {
             (
                 loaded.section::<WatchWitnesses>("watch")?.witnesses,
@@ -220,11 +260,27 @@ impl Settings {
         } else {
             None
         };
-        let dns = if methods.contains(&RedirectMethod::Dns) {
-            Some(dns_settings(r, &service_addresses, warn)?)
+        // The key is loaded whenever it is configured, whatever the methods
+        // of this run: loading registers the secret, so that no output of
+        // any run (a command that prints it) shows it.
+        let dns = if methods.contains(&RedirectMethod::Dns) || r.dns_key.is_some() {
+            Some(dns_settings(r, warn)?)
         } else {
             None
         };
+        if methods.contains(&RedirectMethod::Dns) && service_addresses.is_empty() {
+            return Err(err(
+                role.service_key(),
+                format!(
+                    "the dns method needs this server's service addresses (what the names point to after the move on the {})",
+                    role.as_str()
+                ),
+            ));
+        }
+        let verify_port = r.verify_port.unwrap_or(DEFAULT_VERIFY_PORT);
+        if verify_port == 0 {
+            return Err(err("redirect.verify_port", "port 0"));
+        }
         let command = if methods.contains(&RedirectMethod::Command) {
             Some(command_settings(r)?)
         } else {
@@ -251,8 +307,10 @@ impl Settings {
             methods,
             deadline,
             step_timeout,
+            role,
             service_addresses,
             old,
+            verify_port,
             primary_host: config.primary.as_ref().map(|p| p.host.clone()),
             witnesses,
             witnesses_from,
@@ -276,16 +334,56 @@ impl Settings {
         }
         Ok(())
     }
+}
 
-    /// Every address this server answers on: its interfaces', the
-    /// configured service addresses and the floating address.
-    pub fn this_server(&self, local: &BTreeSet<IpAddr>) -> BTreeSet<IpAddr> {
-        let mut all = local.clone();
-        all.extend(self.service_addresses.iter().copied());
-        if let Some(ip) = &self.ip {
-            all.insert(ip.address);
+/// Service addresses as configured: IP literals, canonical.
+fn service_list(key: &str, list: &[String]) -> Result<Vec<IpAddr>, SettingsError> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for a in list {
+        let ip = net::parse_ip(a).ok_or_else(|| {
+            err(
+                key,
+                format!("{a:?} is not an IP address (service addresses are given as literals)"),
+            )
+        })?;
+        if !maestro_common::net::is_routable(ip) {
+            return Err(err(
+                key,
+                format!("{ip} cannot be a service address (loopback, link-local, unspecified or multicast)"),
+            ));
         }
-        all
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+/// The literal addresses of a `[primary]`/`[failover]` section: its
+/// addresses and its host, where they are addresses.
+fn literals(h: &HostConfig) -> BTreeSet<IpAddr> {
+    h.addresses
+        .iter()
+        .chain(std::iter::once(&h.host))
+        .filter_map(|e| net::parse_ip(e))
+        .collect()
+}
+
+/// Which server this is, from the addresses on its interfaces now. Names
+/// are never resolved for this: a name like the service's own would make
+/// the failover take itself for the primary once the name moved.
+fn role(config: &Config, local: &BTreeSet<IpAddr>) -> Result<Role, SettingsError> {
+    let holds = |h: &Option<HostConfig>| {
+        h.as_ref()
+            .is_some_and(|h| literals(h).iter().any(|a| local.contains(a)))
+    };
+    match (holds(&config.primary), holds(&config.failover)) {
+        (true, true) => Err(err(
+            "primary.addresses",
+            "this host holds addresses of both [primary] and [failover]: which server it is cannot be told",
+        )),
+        (true, false) => Ok(Role::Primary),
+        _ => Ok(Role::Failover),
     }
 }
 
@@ -303,13 +401,16 @@ fn host_entries(h: &HostConfig) -> Vec<String> {
     v
 }
 
-/// The other server: `--old-address`, else `[redirect] old_addresses`,
-/// else `[primary]`; when `[primary]`'s literal addresses are this host's
-/// own (the config of the primary, after a failback), `[failover]`.
+/// The other server: `--old-address`, else on the failover `[redirect]
+/// old_addresses` or `[primary]`, with `primary_addresses`; on the primary
+/// (the failback) `[failover]` with `[redirect] addresses`.
 fn old_server(
     config: &Config,
     r: &RedirectConfig,
+    role: Role,
     flags: &[String],
+    failover_service: &[IpAddr],
+    primary_service: &[IpAddr],
 ) -> Result<OldServer, SettingsError> {
     let validate = |key: &str, entries: &[String]| -> Result<(), SettingsError> {
         for e in entries {
@@ -326,34 +427,46 @@ fn old_server(
             source: "--old-address".into(),
         });
     }
-    if !r.old_addresses.is_empty() {
-        validate("redirect.old_addresses", &r.old_addresses)?;
-        return Ok(OldServer {
-            entries: r.old_addresses.clone(),
-            source: "[redirect] old_addresses".into(),
-        });
-    }
-    let Some(primary) = &config.primary else {
-        return Ok(OldServer::default());
+    let with = |mut entries: Vec<String>, service: &[IpAddr]| {
+        for a in service {
+            let a = a.to_string();
+            if !entries.contains(&a) {
+                entries.push(a);
+            }
+        }
+        entries
     };
-    let entries = host_entries(primary);
-    let local = net::local_addresses().unwrap_or_default();
-    let primary_is_here = entries
-        .iter()
-        .filter_map(|e| net::parse_ip(e))
-        .any(|a| local.contains(&a) && !a.is_loopback());
-    if primary_is_here {
-        if let Some(failover) = &config.failover {
-            return Ok(OldServer {
-                entries: host_entries(failover),
-                source: "[failover] (this server is [primary])".into(),
-            });
+    match role {
+        Role::Primary => {
+            let entries = config
+                .failover
+                .as_ref()
+                .map(host_entries)
+                .unwrap_or_default();
+            Ok(OldServer {
+                entries: with(entries, failover_service),
+                source: "[failover] and [redirect] addresses (this server is [primary])".into(),
+            })
+        }
+        Role::Failover if !r.old_addresses.is_empty() => {
+            validate("redirect.old_addresses", &r.old_addresses)?;
+            Ok(OldServer {
+                entries: with(r.old_addresses.clone(), primary_service),
+                source: "[redirect] old_addresses".into(),
+            })
+        }
+        Role::Failover => {
+            let entries = config
+                .primary
+                .as_ref()
+                .map(host_entries)
+                .unwrap_or_default();
+            Ok(OldServer {
+                entries: with(entries, primary_service),
+                source: "[primary]".into(),
+            })
         }
     }
-    Ok(OldServer {
-        entries,
-        source: "[primary]".into(),
-    })
 }
 
 fn ip_settings(r: &RedirectConfig) -> Result<IpSettings, SettingsError> {
@@ -395,21 +508,15 @@ fn ip_settings(r: &RedirectConfig) -> Result<IpSettings, SettingsError> {
             format!("{interface:?} is not an interface name"),
         ));
     }
-    let verify_port = r.verify_port.unwrap_or(DEFAULT_VERIFY_PORT);
-    if verify_port == 0 {
-        return Err(err("redirect.verify_port", "port 0"));
-    }
     Ok(IpSettings {
         address,
         prefix,
         interface,
-        verify_port,
     })
 }
 
 fn dns_settings(
     r: &RedirectConfig,
-    service_addresses: &[IpAddr],
     warn: &mut dyn FnMut(String),
 ) -> Result<DnsSettings, SettingsError> {
     let zone = r
@@ -461,12 +568,6 @@ fn dns_settings(
     let key = TsigKey::parse(loaded.expose(), r.dns_key_name.as_deref())
         .map_err(|m| err("redirect.dns_key", format!("{}: {m}", secret.describe())))?;
     let wait = r.dns_wait.map_or(DEFAULT_DNS_WAIT, |d| d.0);
-    if service_addresses.is_empty() {
-        return Err(err(
-            "redirect.addresses",
-            "the dns method needs this server's service addresses (what the names point to after the move)",
-        ));
-    }
     Ok(DnsSettings {
         zone,
         server_host,
@@ -476,7 +577,6 @@ fn dns_settings(
         key,
         wait,
         notify_command: r.dns_notify_command.clone(),
-        targets: service_addresses.to_vec(),
     })
 }
 
@@ -501,6 +601,7 @@ fn command_settings(r: &RedirectConfig) -> Result<CommandSettings, SettingsError
         move_command: r.move_command.clone(),
         undo_command: r.undo_command.clone(),
         verify_command,
+        undo_verify_command: r.undo_verify_command.clone(),
         timeout,
     })
 }
@@ -589,7 +690,7 @@ mod tests {
     fn the_floating_address_takes_a_host_prefix_unless_given() {
         let s = resolve("[redirect]\nmethods = [\"ip\"]\nfloating_address = \"198.51.100.20\"\ninterface = \"eth0\"\n").unwrap();
         let ip = s.ip.unwrap();
-        assert_eq!((ip.prefix, ip.verify_port), (32, 80));
+        assert_eq!((ip.prefix, s.verify_port), (32, 80));
         let s =
             resolve("[redirect]\nfloating_address = \"2001:db8::20/64\"\ninterface = \"eth0\"\n")
                 .unwrap();

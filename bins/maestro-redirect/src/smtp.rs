@@ -3,21 +3,36 @@
 //! `mynetworks`, Exchange receive connectors), and a rule naming only the
 //! old primary refuses the failover at `RCPT TO` ("Relay access denied").
 //!
-//! The dialogue is lettre's SMTP client at the command level: connect,
-//! EHLO, `MAIL FROM`, `RCPT TO`, then `RSET` and `QUIT`. It stops before
-//! `DATA`, so no mail is ever sent. lettre's high-level transport always
-//! goes on to DATA, hence the command level. The whole dialogue runs on a
-//! thread bounded as one, since a relay that trickles its replies would
-//! otherwise get a timeout for every read.
+//! The dialogue is lettre's SMTP commands and reply parser over our own
+//! reading: connect, EHLO, `MAIL FROM`, `RCPT TO`, then `RSET` and `QUIT`.
+//! It stops before `DATA`, so no mail is ever sent. lettre's own client
+//! reads a reply line without a size limit, so a relay sending an endless
+//! line would fill the memory; here the whole session reads through
+//! [`maestro_common::bounded_io`]: one time bound, [`SESSION_LIMIT`] bytes,
+//! and each reply line at most [`REPLY_LINE_LIMIT`].
+//!
+//! Every address of the relay's name is asked: Maestro may reach any of
+//! them, and one that refuses is a failure waiting for its turn. What this
+//! cannot see: a relay that accepts every recipient and refuses later (at
+//! the end of DATA, in a milter) passes, since the check never sends DATA.
 
 use crate::settings::SmtpSettings;
-use lettre::transport::smtp::client::SmtpConnection;
-use lettre::transport::smtp::commands::{Mail, Quit, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Ehlo, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
 use lettre::Address;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::mpsc;
-use std::time::Duration;
+use maestro_common::bounded_io::{BoundedTcp, StepLimits};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// What a whole session may read: a greeting, an EHLO list and a few
+/// one-line replies are a few KiB.
+pub const SESSION_LIMIT: u64 = 64 * 1024;
+
+/// One reply line's limit (RFC 5321 says 512 octets; Postfix allows 2048).
+pub const REPLY_LINE_LIMIT: usize = 4096;
 
 /// How far the relay let us go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,29 +61,77 @@ pub fn source_address(target: SocketAddr) -> Option<IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
-/// The server's reply as it sent it, `554 5.7.1 <x@y>: Relay access denied`
-/// (lettre's text of the error is `permanent error (554): ...`).
-fn reply_text(e: &lettre::transport::smtp::Error) -> String {
-    match (e.status(), std::error::Error::source(e)) {
-        (Some(code), Some(text)) => format!("{code} {text}"),
-        _ => e.to_string(),
-    }
+/// A session on a bounded stream: lettre's commands, our reading.
+struct Session {
+    reader: BufReader<BoundedTcp>,
+    writer: BoundedTcp,
 }
 
-fn refused(at: &'static str, e: &lettre::transport::smtp::Error) -> RelayVerdict {
-    let reply = reply_text(e);
-    if e.is_permanent() || e.is_transient() {
-        RelayVerdict::Refused {
-            at,
-            reply,
-            permanent: e.is_permanent(),
+impl Session {
+    fn reply(&mut self) -> Result<Response, String> {
+        let mut text = String::new();
+        loop {
+            let mut line = Vec::new();
+            let n = (&mut self.reader)
+                .take(REPLY_LINE_LIMIT as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the server closed the connection".into());
+            }
+            if line.len() > REPLY_LINE_LIMIT {
+                return Err(format!(
+                    "the server sent a reply line longer than {REPLY_LINE_LIMIT} bytes"
+                ));
+            }
+            let line = String::from_utf8_lossy(&line);
+            text.push_str(&line);
+            if !line.ends_with('\n') {
+                text.push_str("\r\n");
+            }
+            // `250-...` continues, `250 ...` (or a bare code) ends the reply.
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
         }
-    } else {
-        RelayVerdict::Failed(format!("{at}: {reply}"))
+        Response::from_str(&text).map_err(|e| {
+            let shown: String = text.trim_end().chars().take(80).collect();
+            format!("unreadable reply {shown:?}: {e}")
+        })
+    }
+
+    fn command(&mut self, command: impl std::fmt::Display) -> Result<Response, String> {
+        self.writer
+            .write_all(command.to_string().as_bytes())
+            .and_then(|()| self.writer.flush())
+            .map_err(|e| e.to_string())?;
+        self.reply()
     }
 }
 
-fn dialogue(s: &SmtpSettings, server: SocketAddr, step: Duration) -> RelayVerdict {
+/// The reply as the server sent it: `554 5.7.1 <x@y>: Relay access denied`.
+fn reply_text(r: &Response) -> String {
+    format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" "))
+}
+
+/// A negative reply at `at`, or the next step.
+fn expect(at: &'static str, r: Result<Response, String>) -> Result<Response, RelayVerdict> {
+    match r {
+        Err(e) => Err(RelayVerdict::Failed(format!("{at}: {e}"))),
+        Ok(r) if r.is_positive() => Ok(r),
+        Ok(r) => {
+            let code = r.code().to_string();
+            Err(RelayVerdict::Refused {
+                at,
+                reply: reply_text(&r),
+                permanent: code.starts_with('5'),
+            })
+        }
+    }
+}
+
+fn dialogue(s: &SmtpSettings, server: SocketAddr, step: Duration, total: Duration) -> RelayVerdict {
+    let started = Instant::now();
     let from: Address = match s.from.parse() {
         Ok(a) => a,
         Err(e) => return RelayVerdict::Failed(format!("smtp_from {}: {e}", s.from)),
@@ -77,60 +140,145 @@ fn dialogue(s: &SmtpSettings, server: SocketAddr, step: Duration) -> RelayVerdic
         Ok(a) => a,
         Err(e) => return RelayVerdict::Failed(format!("smtp_rcpt {}: {e}", s.rcpt)),
     };
-    let hello = ClientId::Domain(s.helo.clone());
-    let mut conn = match SmtpConnection::connect(server, Some(step), &hello, None, None) {
-        Ok(c) => c,
-        Err(e) => return refused("the greeting or EHLO", &e),
+    let tcp = match TcpStream::connect_timeout(&server, step.min(total)) {
+        Ok(t) => t,
+        Err(e) => return RelayVerdict::Failed(format!("cannot connect: {e}")),
     };
-    let verdict = match conn.command(Mail::new(Some(from), vec![])) {
-        Err(e) => refused("MAIL FROM", &e),
-        Ok(_) => match conn.command(Rcpt::new(rcpt, vec![])) {
-            Err(e) => refused("RCPT TO", &e),
-            Ok(r) => RelayVerdict::Accepted(format!(
-                "{} {}",
-                r.code(),
-                r.message().collect::<Vec<_>>().join(" ")
-            )),
-        },
+    let left = total.saturating_sub(started.elapsed());
+    let writer = BoundedTcp::new(tcp, StepLimits::new(left, SESSION_LIMIT));
+    let reader = match writer.try_clone() {
+        Ok(r) => BufReader::new(r),
+        Err(e) => return RelayVerdict::Failed(e.to_string()),
     };
-    // Leave politely; nothing was sent either way.
-    let _ = conn.command(Rset);
-    let _ = conn.command(Quit);
+    let mut session = Session { reader, writer };
+    let run = |session: &mut Session| -> Result<RelayVerdict, RelayVerdict> {
+        expect("the greeting", session.reply())?;
+        expect(
+            "EHLO",
+            session.command(Ehlo::new(ClientId::Domain(s.helo.clone()))),
+        )?;
+        expect("MAIL FROM", session.command(Mail::new(Some(from), vec![])))?;
+        let r = expect("RCPT TO", session.command(Rcpt::new(rcpt, vec![])))?;
+        Ok(RelayVerdict::Accepted(reply_text(&r)))
+    };
+    let verdict = run(&mut session).unwrap_or_else(|v| v);
+    // Leave politely, within what is left; nothing was sent either way.
+    if !matches!(verdict, RelayVerdict::Failed(_)) {
+        let _ = session.command(Rset);
+        let _ = session.command(Quit);
+    }
     verdict
 }
 
-/// The relay dialogue, bounded as a whole by `total`.
+/// The relay dialogue with every address of the relay's name, each
+/// bounded by `total` (the lookup by `step`).
 pub fn check_relay(
     s: &SmtpSettings,
     step: Duration,
     total: Duration,
-) -> (Option<SocketAddr>, RelayVerdict) {
-    let addrs = match crate::net::resolve(&s.host, step) {
-        Ok(a) => a,
-        Err(e) => return (None, RelayVerdict::Failed(e)),
-    };
-    let Some(ip) = addrs
+) -> Result<Vec<(SocketAddr, RelayVerdict)>, String> {
+    let addrs = crate::net::resolve(&s.host, step)?;
+    if addrs.is_empty() {
+        return Err(format!("{} has no address", s.host));
+    }
+    let servers: Vec<SocketAddr> = addrs
         .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.iter().next())
-        .copied()
-    else {
-        return (
-            None,
-            RelayVerdict::Failed(format!("{} has no address", s.host)),
+        .map(|ip| SocketAddr::new(*ip, s.port))
+        .collect();
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = servers
+            .iter()
+            .map(|server| scope.spawn(move || dialogue(s, *server, step, total)))
+            .collect();
+        servers
+            .iter()
+            .zip(handles)
+            .map(|(server, h)| {
+                (
+                    *server,
+                    h.join().unwrap_or_else(|_| {
+                        RelayVerdict::Failed("the SMTP dialogue failed".into())
+                    }),
+                )
+            })
+            .collect()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn settings(port: u16) -> SmtpSettings {
+        SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: "maestro@example.org".into(),
+            rcpt: "probe@example.net".into(),
+            helo: "maestro2.example.org".into(),
+        }
+    }
+
+    #[test]
+    fn an_endless_reply_line_is_cut_off_in_bytes_and_time() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = l.accept() {
+                let _ = c.write_all(b"220 ");
+                let chunk = [b'A'; 64 * 1024];
+                // Until the client goes away.
+                while c.write_all(&chunk).is_ok() {}
+            }
+        });
+        let started = Instant::now();
+        let v = check_relay(
+            &settings(port),
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
         );
-    };
-    let server = SocketAddr::new(ip, s.port);
-    let (tx, rx) = mpsc::channel();
-    let settings = s.clone();
-    std::thread::spawn(move || {
-        let _ = tx.send(dialogue(&settings, server, step));
-    });
-    let verdict = rx.recv_timeout(total).unwrap_or_else(|_| {
-        RelayVerdict::Failed(format!(
-            "the SMTP dialogue with {server} did not end within {}",
-            crate::human(total)
-        ))
-    });
-    (Some(server), verdict)
+        match &v[0].1 {
+            RelayVerdict::Failed(e) => assert!(e.contains("longer than 4096"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_relay_that_trickles_is_cut_off_at_the_total() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = l.accept() {
+                for _ in 0..100 {
+                    if c.write_all(b"2").is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        });
+        let started = Instant::now();
+        let v = check_relay(
+            &settings(port),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            matches!(&v[0].1, RelayVerdict::Failed(e) if e.contains("timed out")),
+            "{v:?}"
+        );
+    }
 }

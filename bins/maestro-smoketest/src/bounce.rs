@@ -3,15 +3,14 @@
 //! seed address, sent with the null envelope sender to the bounce address
 //! of the test message's Return-Path, through LISTSERV's SMTP listener.
 
-use crate::bounded::{BoundedTcp, StepLimits};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt};
 use lettre::transport::smtp::extension::{
     ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo,
 };
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
+use maestro_common::bounded_io::{BoundedTcp, StepLimits};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -207,27 +206,6 @@ fn code_of(r: &Response) -> u16 {
     r.code().to_string().parse().unwrap_or(0)
 }
 
-fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let mut last = format!("{host} has no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok(s),
-            Err(e) if crate::bounded::is_timeout(&e) => {
-                last = format!(
-                    "connection to {addr} timed out after {}",
-                    crate::bounded::seconds_text(timeout)
-                )
-            }
-            Err(e) => last = format!("connection to {addr} failed: {e}"),
-        }
-    }
-    Err(last)
-}
-
 /// Send `data` with the null sender `<>` to `to` through `host:port`
 /// (plain SMTP, as one MTA bounces to another), the whole session within
 /// `timeout`. Ok: the server's reply to the end of DATA, or its first
@@ -244,7 +222,7 @@ pub fn send(
     let rcpt: Address = to
         .parse()
         .map_err(|e| format!("the bounce address {to:?} is not an address: {e}"))?;
-    let tcp = connect(host, port, timeout)?;
+    let tcp = crate::connect::connect(host, port, timeout)?;
     let left = timeout.saturating_sub(started.elapsed());
     let writer = BoundedTcp::new(tcp, StepLimits::new(left, SESSION_LIMIT));
     let reader = BufReader::new(writer.try_clone().map_err(|e| e.to_string())?);

@@ -5,6 +5,7 @@
 use crate::http;
 use crate::message::url_authority;
 use maestro_common::Status;
+use std::net::IpAddr;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +43,15 @@ fn same_target(location: &str, expected: &str) -> bool {
     location.trim_end_matches('/') == expected.trim_end_matches('/')
 }
 
-pub fn click(link: &str, expect: &[String], timeout: Duration) -> LinkOutcome {
+/// Request `link` and judge its answer. With `pinned`, only those addresses
+/// are connected to (the ones the DNS check judged), not what the name
+/// resolves to at the time of the click.
+pub fn click(
+    link: &str,
+    expect: &[String],
+    timeout: Duration,
+    pinned: Option<&[IpAddr]>,
+) -> LinkOutcome {
     let ref_ = link
         .split_once("ref=")
         .map(|(_, r)| r.trim_end_matches('&'))
@@ -55,7 +64,7 @@ pub fn click(link: &str, expect: &[String], timeout: Duration) -> LinkOutcome {
         location,
         elapsed,
     };
-    let a = match http::get(link, None, timeout) {
+    let a = match http::get_from(link, None, timeout, pinned) {
         Ok(a) => a,
         Err(e) => {
             return out(
@@ -151,6 +160,7 @@ mod tests {
             &format!("http://127.0.0.1:{port}/trk/click?ref=1&"),
             &[],
             Duration::from_secs(2),
+            None,
         );
         assert_eq!(o.status, Status::Critical);
         assert!(

@@ -1,67 +1,24 @@
 //! Does the tracker's host name resolve to this server? Mail already sent
 //! carries the tracker's name in every link, so after a failover that name
 //! must follow to the active server, or every click of every mailing sent
-//! before is lost.
+//! before is lost. This host's addresses and the bounded lookup are
+//! `maestro_common::net`'s, as every tool has them.
 
+use maestro_common::net;
 use std::collections::BTreeSet;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
+use std::time::Duration;
 
-/// The addresses of this machine's interfaces (getifaddrs).
-#[cfg(unix)]
+pub use maestro_common::net::join;
+
+/// The addresses of this machine's interfaces.
 pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
-    let mut out = BTreeSet::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list we free below with
-    // freeifaddrs; every node is read only while the list is alive.
-    unsafe {
-        if libc::getifaddrs(&mut head) != 0 {
-            return Err(format!("getifaddrs: {}", std::io::Error::last_os_error()));
-        }
-        let mut node = head;
-        while !node.is_null() {
-            let addr = (*node).ifa_addr;
-            if !addr.is_null() {
-                match i32::from((*addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*(addr as *const libc::sockaddr_in);
-                        out.insert(IpAddr::from(
-                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
-                        ));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(addr as *const libc::sockaddr_in6);
-                        out.insert(IpAddr::from(sin6.sin6_addr.s6_addr));
-                    }
-                    _ => {}
-                }
-            }
-            node = (*node).ifa_next;
-        }
-        libc::freeifaddrs(head);
-    }
-    Ok(out)
+    net::local_addresses().map_err(|e| e.to_string())
 }
 
-/// Not built for Windows yet (GetAdaptersAddresses is the way there).
-#[cfg(not(unix))]
-pub fn local_addresses() -> Result<BTreeSet<IpAddr>, String> {
-    Err("listing this machine's addresses is not available on Windows yet".into())
-}
-
-/// Where a host name points, as this machine's resolver sees it.
-pub fn resolve(host: &str) -> Result<BTreeSet<IpAddr>, String> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok([ip].into());
-    }
-    let addrs: BTreeSet<IpAddr> = (host, 0)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .map(|a| a.ip())
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("{host} has no address"));
-    }
-    Ok(addrs)
+/// Where a host name points, as this machine's resolver sees it, within `timeout`.
+pub fn resolve(host: &str, timeout: Duration) -> Result<BTreeSet<IpAddr>, String> {
+    net::resolve(host, timeout).map_err(|e| e.to_string())
 }
 
 /// The outcome of comparing the tracker name's addresses with ours.
@@ -84,30 +41,29 @@ pub fn compare(resolved: BTreeSet<IpAddr>, ours: &BTreeSet<IpAddr>) -> DnsVerdic
     }
 }
 
-/// Parse the configured server addresses (`--server-address`); a name is resolved.
-pub fn server_addresses(configured: &[String]) -> Result<BTreeSet<IpAddr>, String> {
+/// Parse the configured server addresses (`--server-address`); a name is
+/// resolved, within `timeout`.
+pub fn server_addresses(
+    configured: &[String],
+    timeout: Duration,
+) -> Result<BTreeSet<IpAddr>, String> {
     if configured.is_empty() {
         return local_addresses();
     }
     let mut out = BTreeSet::new();
     for a in configured {
-        out.extend(resolve(a.trim_start_matches('[').trim_end_matches(']'))?);
+        out.extend(resolve(a, timeout)?);
     }
     Ok(out)
-}
-
-pub fn join(addrs: &BTreeSet<IpAddr>) -> String {
-    addrs
-        .iter()
-        .map(IpAddr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const T: Duration = Duration::from_secs(5);
+
+    // The interfaces are listed on Unix only (common::net).
     #[test]
     #[cfg(unix)]
     fn loopback_is_a_local_address() {
@@ -121,10 +77,15 @@ mod tests {
     #[test]
     fn a_name_pointing_elsewhere_is_seen() {
         let ours: BTreeSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
-        let v = compare(resolve("127.0.0.1").unwrap(), &ours);
+        let v = compare(resolve("127.0.0.1", T).unwrap(), &ours);
         assert_eq!(join(&v.elsewhere), "127.0.0.1");
-        let v = compare(resolve("192.0.2.1").unwrap(), &ours);
+        let v = compare(resolve("192.0.2.1", T).unwrap(), &ours);
         assert!(v.elsewhere.is_empty());
-        assert!(resolve("no-such-host.invalid").is_err());
+        assert!(resolve("no-such-host.invalid", T).is_err());
+        assert_eq!(
+            server_addresses(&["[::ffff:192.0.2.1]".to_string()], T).unwrap(),
+            ours,
+            "a mapped address is the IPv4 one"
+        );
     }
 }

@@ -5,9 +5,9 @@
 //! link of the chain broke.
 
 pub mod bounce;
-pub mod bounded;
 pub mod click;
 pub mod config;
+pub mod connect;
 pub mod dns;
 pub mod http;
 pub mod mailbox;

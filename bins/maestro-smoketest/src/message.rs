@@ -233,10 +233,17 @@ pub fn tracker_links(body: &str, html: bool) -> Vec<String> {
     out
 }
 
-/// `HOST` or `HOST:PORT` of a URL.
-pub fn url_authority(url: &str) -> Option<&str> {
+/// The whole authority of a URL with `scheme://`, user-info included
+/// (`user:pw@host:port`). The one place a URL is split: the settings check
+/// and mask the user-info, the clicks and the DNS check use the host.
+pub fn url_authority_with_userinfo(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
-    let a = rest.split(['/', '?', '#']).next()?;
+    rest.split(['/', '?', '#']).next()
+}
+
+/// `HOST` or `HOST:PORT` of a URL (the user-info dropped).
+pub fn url_authority(url: &str) -> Option<&str> {
+    let a = url_authority_with_userinfo(url)?;
     Some(a.rsplit_once('@').map_or(a, |(_, h)| h))
 }
 

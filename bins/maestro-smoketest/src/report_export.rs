@@ -2,7 +2,8 @@
 //! and a bounce were counted. The export's exact format is not documented
 //! publicly, so this reads the two simplest forms (a documented guess):
 //! a JSON object with numeric `clicks` and `bounces` (and `sent`), or CSV
-//! whose header row names those columns and whose next row has the values.
+//! whose header row names those columns and whose one other row has the
+//! values. A body that was cut off is never read as a whole one.
 
 use crate::http;
 use crate::settings::ReportSource;
@@ -54,38 +55,73 @@ pub fn parse(body: &str) -> Result<Counts, String> {
         }
         return Ok(c);
     }
-    let mut lines = t.lines().filter(|l| !l.trim().is_empty());
-    let header = lines.next().ok_or("the report is empty")?;
-    let values = lines
-        .next()
-        .ok_or("the CSV report has a header row but no values")?;
-    let split = |l: &str| -> Vec<String> {
-        let sep = if l.contains(';') && !l.contains(',') {
-            ';'
-        } else {
-            ','
-        };
-        l.split(sep)
-            .map(|s| s.trim().trim_matches('"').to_ascii_lowercase())
-            .collect()
+    parse_csv(t)
+}
+
+/// CSV with a header row naming the columns and exactly one row of values
+/// (the job's). One separator for the whole file, from the header row: `;`
+/// when it has semicolons and no commas (a European export, where `0,7` is a
+/// number), else tab when it has tabs and no commas, else `,`. Quoted fields
+/// follow RFC 4180, so a job name with a comma stays one field.
+fn parse_csv(t: &str) -> Result<Counts, String> {
+    let header = t
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .ok_or("the report is empty")?;
+    let delimiter = if header.contains(';') && !header.contains(',') {
+        b';'
+    } else if header.contains('\t') && !header.contains(',') {
+        b'\t'
+    } else {
+        b','
     };
-    let (h, v) = (split(header), split(values));
-    let n = |k: &str| -> Option<u64> {
-        let i = h.iter().position(|c| c == k)?;
-        v.get(i)?.parse().ok()
-    };
-    let c = Counts {
-        sent: n("sent"),
-        clicks: n("clicks"),
-        bounces: n("bounces"),
-    };
-    if c.clicks.is_none() && c.bounces.is_none() {
-        return Err(format!(
-            "the report is neither JSON nor CSV with clicks/bounces columns (starts {:?})",
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(t.as_bytes());
+    let not_csv = |why: String| {
+        format!(
+            "the report is neither JSON nor CSV with clicks/bounces columns ({why}; starts {:?})",
             http::snippet(t)
-        ));
+        )
+    };
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| not_csv(e.to_string()))?
+        .iter()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let column = |k: &str| names.iter().position(|c| c == k);
+    if column("clicks").is_none() && column("bounces").is_none() {
+        return Err(not_csv("no clicks or bounces column".into()));
     }
-    Ok(c)
+    let rows = reader
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the CSV report cannot be read: {e}"))?;
+    let row = match rows.as_slice() {
+        [row] => row,
+        [] => return Err("the CSV report has a header row but no values".into()),
+        more => {
+            return Err(format!(
+                "the CSV report has {} rows of values: which one is this run's job is unknown",
+                more.len()
+            ))
+        }
+    };
+    let n = |k: &str| -> Result<Option<u64>, String> {
+        let Some(i) = column(k) else { return Ok(None) };
+        let v = row.get(i).unwrap_or("");
+        v.parse()
+            .map(Some)
+            .map_err(|_| format!("the CSV report's {k} value {v:?} is not a count"))
+    };
+    Ok(Counts {
+        sent: n("sent").ok().flatten(),
+        clicks: n("clicks")?,
+        bounces: n("bounces")?,
+    })
 }
 
 pub fn fetch(src: &ReportSource, token: &Secret, io_timeout: Duration) -> Result<Counts, String> {
@@ -96,6 +132,13 @@ pub fn fetch(src: &ReportSource, token: &Secret, io_timeout: Duration) -> Result
             a.status,
             src.url,
             http::snippet(&a.body)
+        ));
+    }
+    if a.body_cut {
+        return Err(format!(
+            "the report export {} is larger than {}: not read whole",
+            src.url,
+            maestro_common::fsio::size_text(http::BODY_LIMIT)
         ));
     }
     parse(&a.body)
@@ -130,9 +173,9 @@ pub fn wait_for_increase(
             ));
         }
         pause = crate::mailbox::next_backoff(pause);
-        std::thread::sleep(pause.min(src.timeout.saturating_sub(started.elapsed())));
-        if maestro_common::signal::interrupted() {
-            return Err("interrupted".into());
+        if !maestro_common::signal::sleep(pause.min(src.timeout.saturating_sub(started.elapsed())))
+        {
+            return Err("interrupted by a signal".into());
         }
     }
 }
@@ -140,6 +183,42 @@ pub fn wait_for_increase(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A report export that declares `Content-Length` for `Clicks\r\n120\r\n`
+    /// but sends only its start, then either goes silent or closes.
+    fn cut_export(close: bool) -> (String, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}/export", l.local_addr().unwrap().port());
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let _ = s.read(&mut [0u8; 4096]);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nClicks\r\n12")
+                .unwrap();
+            if !close {
+                // Silent until the client gives up.
+                let _ = s.read(&mut [0u8; 1]);
+            }
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn a_cut_body_is_a_failed_fetch_not_a_smaller_count() {
+        for close in [false, true] {
+            let (url, server) = cut_export(close);
+            let src = ReportSource {
+                url,
+                token: maestro_common::secret::SecretRef::Env("UNUSED".into()),
+                timeout: Duration::from_secs(1),
+            };
+            let r = fetch(&src, &Secret::new("report-token-1"), Duration::from_secs(1));
+            server.join().unwrap();
+            let e = r.expect_err("a cut body read as a whole one");
+            assert!(e.contains("body"), "{e}");
+        }
+    }
 
     #[test]
     fn json_and_csv_reports() {
@@ -170,5 +249,21 @@ mod tests {
         assert!(parse("{\"x\":1}").is_err());
         assert!(parse("{").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_one_separator_holds_for_the_file() {
+        // A quoted job name with a comma is one field.
+        let c = parse("Job,Sent,Clicks,Bounces\r\n\"Smoke, test\",1,0,0\r\n").unwrap();
+        assert_eq!((c.sent, c.clicks, c.bounces), (Some(1), Some(0), Some(0)));
+        // A decimal comma in a semicolon file is not a separator.
+        let c = parse("Sent;Clicks;Bounces;Rate\n10;3;1;0,7\n").unwrap();
+        assert_eq!((c.sent, c.clicks, c.bounces), (Some(10), Some(3), Some(1)));
+        // Several jobs: which is ours cannot be told.
+        let e = parse("Job,Clicks\n1,5\n2,6\n").unwrap_err();
+        assert!(e.contains("2 rows"), "{e}");
+        // A count that is not a number is an error, not a missing column.
+        let e = parse("Clicks,Bounces\nn/a,0\n").unwrap_err();
+        assert!(e.contains("not a count"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use crate::dns;
 use crate::http;
 use crate::mailbox::{
     self, Found, ImapMailbox, ImapOptions, Mailbox, MailboxError, MailboxSpec, MaildirMailbox,
+    Wanted,
 };
 use crate::message::{self, TestMessage};
 use crate::report_export::{self, Counter};
@@ -134,10 +135,26 @@ fn read_stdin(limit: u64, timeout: Duration) -> Result<Vec<u8>, String> {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(
             "stdin did not end within {}",
-            crate::bounded::seconds_text(timeout)
+            maestro_common::bounded_io::seconds_text(timeout)
         )),
     }
 }
+
+/// Where the SMTP listener's name points when that is not this server
+/// (`--server-address`, else this machine's interfaces): a relay or a proxy
+/// that takes the DSN proves nothing about LISTSERV here. None when it is
+/// this server, or when that cannot be told.
+fn smtp_elsewhere(s: &Settings, host: &str) -> Option<String> {
+    let ours = dns::server_addresses(&s.server_addresses, s.io_timeout).ok()?;
+    let v = dns::compare(dns::resolve(host, s.io_timeout).ok()?, &ours);
+    (!v.elsewhere.is_empty()).then(|| format!("{host} resolves to {}", dns::join(&v.elsewhere)))
+}
+
+/// The most tracker links requested in one run.
+const MAX_LINKS: usize = 20;
+
+/// Why a step did not run after a SIGTERM or SIGINT.
+const STOPPED: &str = "the run was stopped by a signal";
 
 fn not_run(name: &str, why: &str) -> Check {
     Check::new(name, Status::Unknown, format!("not run: {why}"))
@@ -179,11 +196,16 @@ pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, 
         &mut report,
     )?;
     let Some(mut obtained) = obtained else {
+        let why = if signal::interrupted() {
+            STOPPED
+        } else {
+            "no test message (see deliver)"
+        };
         if steps.click() {
-            report.push(not_run("click", "no test message (see deliver)"));
+            report.push(not_run("click", why));
         }
         if steps.bounce() {
-            report.push(not_run("bounce", "no test message (see deliver)"));
+            report.push(not_run("bounce", why));
         }
         return Ok(finish(report, started));
     };
@@ -199,7 +221,10 @@ pub fn run(ctx: &mut Context, steps: Steps, args: &SmokeArgs) -> Result<Report, 
             )),
         }
     }
-    if steps.bounce() {
+    if steps.bounce() && signal::interrupted() {
+        // No bounce is sent once the run is told to stop.
+        report.push(not_run("bounce", STOPPED));
+    } else if steps.bounce() {
         match &parsed {
             Ok(m) => bounce_checks(&s, m, report_token.as_ref(), &mut report),
             Err(e) => report.push(Check::new(
@@ -336,6 +361,11 @@ fn obtain(
         mb.folders().join(", ")
     ));
 
+    let mut want = Wanted {
+        matcher: s.matcher.clone(),
+        sent_not_before: None,
+        until: None,
+    };
     let since = match (&s.trigger, trigger_token) {
         (Some(t), Some(token)) => {
             if let Err(e) = mb.snapshot() {
@@ -347,8 +377,33 @@ fn obtain(
                 ));
                 return Ok(None);
             }
+            // A message dated before this moment (less the clocks' skew) is
+            // an earlier mailing, not the one this trigger sends.
+            want.sent_not_before = Some(SystemTime::now() - mailbox::CLOCK_SKEW);
             let answer = http::get(&t.url, Some(token), s.io_timeout);
+            let refusal = answer
+                .as_ref()
+                .ok()
+                .filter(|a| (200..300).contains(&a.status))
+                .and_then(|a| trigger_refusal(&a.body));
             let ok = match &answer {
+                Ok(a) if refusal.is_some() => {
+                    report.push(
+                        Check::new(
+                            "trigger",
+                            Status::Critical,
+                            format!(
+                                "HTTP {} from {}, but the answer says it failed: {}",
+                                a.status,
+                                t.url,
+                                refusal.unwrap_or_default()
+                            ),
+                        )
+                        .timed(a.elapsed)
+                        .perf(Perfdata::seconds("trigger_time", a.elapsed)),
+                    );
+                    false
+                }
                 Ok(a) if (200..300).contains(&a.status) => {
                     report.push(
                         Check::ok("trigger", format!("HTTP {} from {}", a.status, t.url))
@@ -403,11 +458,12 @@ fn obtain(
     };
 
     let t0 = Instant::now();
+    want.until = Some(t0 + s.timeout);
     let mut pause = Duration::ZERO;
     let mut looks = 0u32;
     let found = loop {
         looks += 1;
-        match mb.find(&s.matcher, since) {
+        match mb.find(&want, since) {
             Ok(Some(f)) => break Some(f),
             Ok(None) => {}
             Err(e) => {
@@ -432,8 +488,21 @@ fn obtain(
         }
         pause = mailbox::next_backoff(pause);
         if !signal::sleep(pause.min(left)) {
+            // What was done so far is the report (a trigger may have sent a
+            // mailing already); the harness exits with the signal's code.
+            report.push(
+                Check::new(
+                    "deliver",
+                    Status::Unknown,
+                    format!(
+                        "interrupted by a signal while waiting for the test message in {where_} ({:.1}s, looked {looks} times)",
+                        t0.elapsed().as_secs_f64()
+                    ),
+                )
+                .detail("mailbox", where_.clone()),
+            );
             mb.close();
-            return Err(ToolError::Interrupted);
+            return Ok(None);
         }
     };
     let latency = t0.elapsed();
@@ -521,6 +590,34 @@ fn obtain(
     }))
 }
 
+/// The words by which a trigger's answer says that nothing was sent. Some
+/// web applications answer an expired token or a failed job with HTTP 200
+/// and an error page.
+const REFUSAL_WORDS: &[&str] = &[
+    "error",
+    "invalid",
+    "expired",
+    "denied",
+    "unauthorized",
+    "unauthorised",
+    "forbidden",
+    "failed",
+    "failure",
+    "exception",
+];
+
+/// The first line of a 2xx trigger answer that holds one of
+/// [`REFUSAL_WORDS`] as a word, shortened; None when there is none.
+fn trigger_refusal(body: &str) -> Option<String> {
+    body.lines().find_map(|line| {
+        let lower = line.to_lowercase();
+        lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| REFUSAL_WORDS.contains(&w))
+            .then(|| http::snippet(line))
+    })
+}
+
 fn click_checks(
     ctx: &Context,
     s: &Settings,
@@ -528,11 +625,14 @@ fn click_checks(
     report_token: Option<&Secret>,
     report: &mut Report,
 ) {
-    let links: Vec<&String> = m
+    let on_tracker: Vec<&String> = m
         .tracker_links
         .iter()
         .filter(|l| click::on_tracker(l, s.tracker_host.as_deref()))
         .collect();
+    // A test mailing has a few links; a message with hundreds would hold
+    // the run for one I/O timeout each.
+    let links: Vec<&String> = on_tracker.iter().take(MAX_LINKS).copied().collect();
     if links.is_empty() {
         let other = if m.tracker_links.is_empty() {
             String::new()
@@ -563,7 +663,19 @@ fn click_checks(
     hosts.sort();
     hosts.dedup();
     let t_dns = Instant::now();
-    match dns::server_addresses(&s.server_addresses) {
+    // The addresses each host name resolved to for the DNS check: the
+    // clicks connect to these, so what was judged is what is clicked.
+    let mut pins: std::collections::HashMap<String, Vec<std::net::IpAddr>> =
+        std::collections::HashMap::new();
+    match dns::server_addresses(&s.server_addresses, s.io_timeout) {
+        _ if hosts.is_empty() => report.push(Check::new(
+            "tracker-dns",
+            Status::Unknown,
+            format!(
+                "no host name could be read from the {} tracker link(s): nothing to look up",
+                links.len()
+            ),
+        )),
         Err(e) => report.push(Check::new(
             "tracker-dns",
             Status::Unknown,
@@ -574,7 +686,7 @@ fn click_checks(
                 Check::ok("tracker-dns", "").detail("server_addresses", dns::join(&ours));
             let mut msgs = Vec::new();
             for h in &hosts {
-                match dns::resolve(h) {
+                match dns::resolve(h, s.io_timeout) {
                     Err(e) => check.add_finding(
                         Finding::new(
                             Status::Critical,
@@ -584,6 +696,7 @@ fn click_checks(
                         .at(h.clone()),
                     ),
                     Ok(addrs) => {
+                        pins.insert(h.clone(), addrs.iter().copied().collect());
                         let v = dns::compare(addrs, &ours);
                         if v.elsewhere.is_empty() {
                             msgs.push(format!(
@@ -623,10 +736,55 @@ fn click_checks(
     let before = src.map(|(r, t)| report_export::fetch(r, t, s.io_timeout));
 
     let mut check = Check::ok("click", "");
+    if on_tracker.len() > links.len() {
+        check.add_finding(Finding::new(
+            Status::Warning,
+            "too-many-links",
+            format!(
+                "{} tracker links; only the first {MAX_LINKS} are requested",
+                on_tracker.len()
+            ),
+        ));
+    }
+    // All the clicks together within the run's --timeout, each within what
+    // is left of it (and its own --io-timeout).
+    let clicks_until = Instant::now() + s.timeout;
     let mut clicked_ok = 0u64;
     let mut slowest = Duration::ZERO;
     for (i, link) in links.iter().enumerate() {
-        let o = click::click(link, &s.expect_targets, s.io_timeout);
+        let left = clicks_until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            check.add_finding(Finding::new(
+                Status::Unknown,
+                "out-of-time",
+                format!(
+                    "{} of {} tracker links not requested: the clicks took the whole --timeout of {}",
+                    links.len() - i,
+                    links.len(),
+                    maestro_common::bounded_io::seconds_text(s.timeout)
+                ),
+            ));
+            break;
+        }
+        if signal::interrupted() {
+            check.add_finding(Finding::new(
+                Status::Unknown,
+                "interrupted",
+                format!(
+                    "{STOPPED}: {} of {} tracker links not requested",
+                    links.len() - i,
+                    links.len()
+                ),
+            ));
+            break;
+        }
+        let pinned = message::url_host(link).and_then(|h| pins.get(&h));
+        let o = click::click(
+            link,
+            &s.expect_targets,
+            s.io_timeout.min(left),
+            pinned.map(Vec::as_slice),
+        );
         ctx.info(format!("{link}: {}", o.seen));
         if let Some(e) = o.elapsed {
             slowest = slowest.max(e);
@@ -706,6 +864,9 @@ fn confirm(
             )
         }
     };
+    if signal::interrupted() {
+        return not_run(name, STOPPED);
+    }
     match report_export::wait_for_increase(r, token, io_timeout, counter, before, by) {
         Ok((now, took)) => Check::ok(
             name,
@@ -720,6 +881,14 @@ fn confirm(
             format!("{}_counted_time", counter.name()),
             took,
         )),
+        Err(_) if signal::interrupted() => Check::new(
+            name,
+            Status::Unknown,
+            format!(
+                "interrupted by a signal while waiting for the report export {} to count",
+                r.url
+            ),
+        ),
         Err(e) => Check::new(
             name,
             Status::Critical,
@@ -782,17 +951,34 @@ fn bounce_checks(
     let before = src.map(|(r, t)| report_export::fetch(r, t, s.io_timeout));
     let accepted = match bounce::send(&host, port, &to, &dsn, s.io_timeout) {
         Ok(o) if o.code == 250 => {
-            report.push(
-                Check::ok(
-                    "bounce",
+            let mut check = Check::ok(
+                "bounce",
+                format!(
+                    "DSN 5.1.1 for {failed} accepted for {to} by {host}:{port}: {} {}{}",
+                    o.code,
+                    o.reply,
+                    if src.is_some() {
+                        ""
+                    } else {
+                        " (a mail server took it; that LISTSERV counted it is shown only with --report-url)"
+                    }
+                ),
+            );
+            if let Some(elsewhere) = smtp_elsewhere(s, &host) {
+                check.add_finding(Finding::new(
+                    Status::Warning,
+                    "smtp-elsewhere",
                     format!(
-                        "DSN 5.1.1 for {failed} accepted for {to} by {host}:{port}: {} {}",
-                        o.code, o.reply
+                        "the bounce went to {host}:{port}, which is not this server ({elsewhere}): another mail server took it, not this server's LISTSERV"
                     ),
-                )
-                .timed(o.elapsed)
-                .detail("bounce_address", to.clone())
-                .perf(Perfdata::seconds("smtp_time", o.elapsed)),
+                ));
+                check.message = check.findings[0].message.clone();
+            }
+            report.push(
+                check
+                    .timed(o.elapsed)
+                    .detail("bounce_address", to.clone())
+                    .perf(Perfdata::seconds("smtp_time", o.elapsed)),
             );
             true
         }
@@ -836,5 +1022,27 @@ fn bounce_checks(
             before,
             u64::from(accepted),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_answer_saying_it_failed_is_a_refusal() {
+        assert_eq!(
+            trigger_refusal("Error: invalid or expired token\n").as_deref(),
+            Some("Error: invalid or expired token")
+        );
+        assert!(trigger_refusal("<html><body><h1>Access denied</h1></body></html>").is_some());
+        assert_eq!(
+            trigger_refusal(
+                "<html><body>Job 7 was triggered and is being delivered.</body></html>\n"
+            ),
+            None
+        );
+        // Part of a longer word is not the word.
+        assert_eq!(trigger_refusal("errorless terror"), None);
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::config::SmoketestConfig;
 use crate::mailbox::MailboxSpec;
+use crate::message::{url_authority_with_userinfo as authority, url_host};
 use clap::Args;
 use maestro_common::duration::parse_duration;
 use maestro_common::secret::SecretRef;
@@ -224,21 +225,6 @@ pub fn parse_host_port(word: &str, default_port: u16) -> Result<(String, u16), S
         None if word.is_empty() => Err("empty host".into()),
         None => Ok((word.to_string(), default_port)),
     }
-}
-
-/// The host of an http(s) URL, for the default SMTP listener.
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, _) = parse_host_port(authority, 80).ok()?;
-    Some(host)
-}
-
-/// The authority of a URL (`user:pw@host:port`), if it has `scheme://`.
-fn authority(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    rest.split(['/', '?', '#']).next()
 }
 
 /// `url` as it may be printed: the password of its user-info (if any) as `***`.

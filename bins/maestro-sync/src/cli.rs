@@ -122,6 +122,12 @@ pub struct ReceiveArgs {
     /// How often the sender says it is alive: three times as long without a word ends the run [default: a quarter of [sync] io_timeout, 1s to 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub alive_every: Option<Duration>,
+
+    /// Compare the current generation with its manifest before saying
+    /// ready (the sender's snapshot, which pauses nothing, is already
+    /// being taken)
+    #[arg(long, hide = true)]
+    pub look_first: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

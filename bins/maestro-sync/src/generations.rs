@@ -36,6 +36,8 @@ pub const HOLD: &str = ".hold";
 pub const PARTIAL_SUFFIX: &str = ".partial";
 pub const DATA: &str = "data";
 pub const MANIFEST: &str = "manifest.jsonl";
+/// The manifest being written when it comes over the session.
+pub const MANIFEST_TMP: &str = "manifest.jsonl.tmp";
 pub const META: &str = "generation.json";
 /// rsync's CPU time on this side, a line a run (see `rsync-wrap`).
 pub const USAGE: &str = ".rsync-usage.jsonl";
@@ -454,8 +456,8 @@ impl Layout {
         if checksum {
             std::fs::remove_file(&failed).map_err(io(&failed, "cannot remove it"))?;
         }
-        // The manifest there (an earlier one) stays: rsync sends the new
-        // one as a delta against it.
+        // The manifest there (an earlier one) stays: when rsync sends the new
+        // one, it is the delta's basis.
         let usage = path.join(USAGE);
         if usage.exists() {
             std::fs::remove_file(&usage).map_err(io(&usage, "cannot remove it"))?;
@@ -506,7 +508,7 @@ impl Layout {
     /// system flushed (rsync does not flush), then the rename, flushed.
     pub fn finalize(&self, id: &str, meta: &Meta) -> Result<(), LayoutError> {
         let partial = self.partial(id);
-        for leftover in [USAGE, VERIFY_FAILED] {
+        for leftover in [USAGE, VERIFY_FAILED, MANIFEST_TMP] {
             let p = partial.join(leftover);
             if p.exists() {
                 std::fs::remove_file(&p).map_err(io(&p, "cannot remove it"))?;

@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod generations;
 pub mod journal;
+pub mod manifest_delta;
 pub mod mounts;
 pub mod proc;
 pub mod protocol;

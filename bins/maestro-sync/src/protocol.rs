@@ -52,6 +52,14 @@ pub struct Prepared {
     /// The last check of this partial failed: compare content.
     pub checksum: bool,
     pub resumed: Option<String>,
+    /// This side takes the manifest over the session (`manifest` and its
+    /// delta) instead of by a second rsync.
+    #[serde(default)]
+    pub manifest_by_session: bool,
+    /// SHA-256 of the manifest this side holds (the current generation's):
+    /// the base a delta may copy lines from.
+    #[serde(default)]
+    pub manifest_base: Option<String>,
 }
 
 /// `ready` from `serve`: the point in time is taken and captured.
@@ -106,6 +114,8 @@ pub fn classify(line: &str) -> Incoming {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Prepare(PrepareRequest),
+    /// The manifest follows, as [`crate::manifest_delta`] lines.
+    Manifest(crate::manifest_delta::Head),
     Alive,
     /// `verify` (to receive) or `done` (to serve): go on to the end.
     Go,
@@ -118,6 +128,9 @@ impl Command {
             Command::Prepare(r) => {
                 format!("prepare {}", serde_json::to_string(r).unwrap_or_default())
             }
+            Command::Manifest(h) => {
+                format!("manifest {}", serde_json::to_string(h).unwrap_or_default())
+            }
             Command::Alive => "alive".into(),
             Command::Go => "go".into(),
             Command::Abort => "abort".into(),
@@ -129,6 +142,7 @@ impl Command {
         let (word, body) = line.split_once(' ').unwrap_or((line, ""));
         match word {
             "prepare" => serde_json::from_str(body).ok().map(Command::Prepare),
+            "manifest" => serde_json::from_str(body).ok().map(Command::Manifest),
             "alive" => Some(Command::Alive),
             "go" => Some(Command::Go),
             "abort" => Some(Command::Abort),
@@ -153,6 +167,16 @@ mod tests {
             Some(Command::Prepare(r))
         );
         assert_eq!(Command::parse("go\n"), Some(Command::Go));
+        let h = crate::manifest_delta::Head {
+            sha256: "ab".into(),
+            lines: 3,
+            bytes: 10,
+            base: None,
+        };
+        assert_eq!(
+            Command::parse(&Command::Manifest(h.clone()).line()),
+            Some(Command::Manifest(h))
+        );
         assert_eq!(Command::parse("prepare {broken"), None);
         let m = message("ready", &ReceiverReady::default());
         assert!(matches!(classify(&m), Incoming::Message(w, _) if w == "ready"));

@@ -12,6 +12,7 @@
 
 use crate::generations::{self, Layout, Meta};
 use crate::journal::{self, RunRecord};
+use crate::manifest_delta;
 use crate::proc::Cpu;
 use crate::protocol::{self, Command, PrepareRequest, Prepared, ReceiverReady};
 use crate::settings::Settings;
@@ -450,6 +451,12 @@ impl Receiver {
             usage: p.path.join(generations::USAGE).display().to_string(),
             checksum: p.checksum,
             resumed: p.resumed.clone(),
+            manifest_by_session: true,
+            manifest_base: self.current.as_ref().and_then(|c| {
+                std::fs::read(self.layout.dir(c).join(generations::MANIFEST))
+                    .ok()
+                    .map(|b| manifest_delta::sha256_hex(&b))
+            }),
         };
         let mut c = Check::ok(
             "prepare",
@@ -472,6 +479,57 @@ impl Receiver {
         self.checks.push(c);
         self.prepared = Some((req, p));
         Ok(answer)
+    }
+
+    /// Takes the manifest over the session: `head`, then its delta's
+    /// lines (see [`manifest_delta`]), rebuilt against the current
+    /// generation's manifest and accepted only with the SHA-256 the sender
+    /// stated. It replaces the partial generation's manifest.
+    pub fn take_manifest(
+        &mut self,
+        head: manifest_delta::Head,
+        mut next: impl FnMut() -> Result<String, String>,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let Some((_, prepared)) = &self.prepared else {
+            return Err("the sender sent a manifest before it prepared a generation".into());
+        };
+        let partial = prepared.path.clone();
+        let base = match (&head.base, &self.current) {
+            (None, _) => None,
+            (Some(_), None) => return Err("the sender's manifest copies from a base this side does not have (no current generation)".into()),
+            (Some(sha), Some(cur)) => {
+                let path = self.layout.dir(cur).join(generations::MANIFEST);
+                let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                if &manifest_delta::sha256_hex(&text) != sha {
+                    return Err(format!("the sender's manifest copies from a base other than {}", path.display()));
+                }
+                Some(text)
+            }
+        };
+        let mut rebuild = manifest_delta::Rebuild::new(base.as_deref(), head.bytes);
+        for _ in 0..head.lines {
+            rebuild.line(&next()?).map_err(|e| e.to_string())?;
+        }
+        let text = rebuild.text;
+        let sha = manifest_delta::sha256_hex(&text);
+        if text.len() as u64 != head.bytes || sha != head.sha256 {
+            return Err(format!(
+                "the manifest arrived as {} bytes with SHA-256 {sha}, not the {} bytes with SHA-256 {} the sender stated",
+                text.len(),
+                head.bytes,
+                head.sha256
+            ));
+        }
+        // Flushed with the rest of the generation before it is renamed.
+        let path = partial.join(generations::MANIFEST);
+        let tmp = partial.join(generations::MANIFEST_TMP);
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.steps
+            .insert("manifest_in".into(), ms(started.elapsed()));
+        Ok(())
     }
 
     /// The end of a run that was not completed: the partial generation
@@ -808,11 +866,17 @@ pub fn run(
         Opened::Ready(rx) => rx,
     };
     let lines = stdin_lines();
-    say(&protocol::message("ready", &rx.ready()));
-    // While the sender takes its snapshot: is current still as received?
+    // Is current still as received? While the sender takes its snapshot
+    // (after `ready`), or, when the sender took it already, before.
+    if !args.look_first {
+        say(&protocol::message("ready", &rx.ready()));
+    }
     rx.look()?;
     if let Some(report) = rx.refused() {
         return Ok(report);
+    }
+    if args.look_first {
+        say(&protocol::message("ready", &rx.ready()));
     }
     // The sender speaks at least every few seconds while it works; a
     // longer silence is a sender that died with its connection open (a
@@ -844,6 +908,11 @@ pub fn run(
                     return Ok(rx.abort(&why, status));
                 }
             },
+            Some(Command::Manifest(head)) => {
+                if let Err(why) = rx.take_manifest(head, || next_line(&lines, silence, deadline)) {
+                    return Ok(rx.abort(&format!("the manifest: {why}"), Status::Critical));
+                }
+            }
             Some(Command::Go) => return Ok(rx.finish(ctx)),
             Some(Command::Abort) => {
                 return Ok(rx.abort("the sender stopped the run", Status::Critical))

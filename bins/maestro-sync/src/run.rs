@@ -1,11 +1,13 @@
 //! `push` and `pull`: one run, from the point in time to the new current
 //! generation, driven from the sending side (`push`) or from the receiving
 //! side (`pull`). The other side runs over SSH (`receive` or `serve`), the
-//! data and then the manifest go by rsync over SSH, and the run is recorded
+//! data goes by rsync over SSH, then the manifest (over the session, or by
+//! rsync), and the run is recorded
 //! on the side that drove it.
 
 use crate::cli::RunArgs;
 use crate::journal::{self, RunRecord};
+use crate::manifest_delta;
 use crate::proc::{self, Cpu, ProcError, Session, SessionError, Spec};
 use crate::protocol::{self, Command, Incoming, Prepared, SourceReady};
 use crate::receive::{self, direction, Opened as RxOpened, ReceiveOptions, Receiver, TOOL};
@@ -392,6 +394,19 @@ fn multiplexed(ctx: &Context, args: &RunArgs, peer: &Peer) -> Option<std::path::
     transfer::control_path(&dir, peer)
 }
 
+/// Whether this run's point in time pauses no writer: a btrfs or ZFS
+/// snapshot without quiesce hooks (LVM suspends the file system, the
+/// `command` kind copies).
+fn pauses_nothing(settings: &Settings, args: &RunArgs) -> bool {
+    use maestro_common::config::SyncSnapshot;
+    settings.quiesce.is_none()
+        && settings.unquiesce.is_none()
+        && matches!(
+            settings.snapshot_for_run(args.no_snapshot),
+            Ok(SyncSnapshot::Btrfs | SyncSnapshot::Zfs)
+        )
+}
+
 /// `maestro-sync push`.
 pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Report, ToolError> {
     let role = if args.reverse {
@@ -428,14 +443,16 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             return Ok(out.finish(false, &state_dir, true));
         }
     }
+    let snapshot_early = pauses_nothing(settings, &args);
     let remote = remote_line(
         settings,
         "receive",
         &args,
         run_deadline,
         &format!(
-            " --from {}",
-            proc::shell_quote(&maestro_snapshot_verify::capture::host_name())
+            " --from {}{}",
+            proc::shell_quote(&maestro_snapshot_verify::capture::host_name()),
+            flag(snapshot_early, "--look-first")
         ),
     );
     let mut rx = Remote::start(
@@ -445,10 +462,26 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
     .map_err(|e| ToolError::Failed(anyhow::anyhow!("{e}")))?;
     // The receiving side first: when it cannot be reached or refuses (a
     // failover that took over, a held generation), no snapshot is taken
-    // and no writer on this side is paused for nothing.
+    // and no writer on this side is paused for nothing. A snapshot that
+    // pauses nothing (btrfs or ZFS, no quiesce hooks) is taken, and
+    // captured, while the receiving side gets ready, and released unused
+    // when it refuses.
+    let source_options = SourceOptions {
+        reverse: args.reverse,
+        no_snapshot: args.no_snapshot,
+        deadline,
+    };
+    let mut early = if snapshot_early {
+        Some(Source::open(ctx, settings, &source_options)?)
+    } else {
+        None
+    };
     match interrupted_or(rx.expect("ready", deadline))? {
         Ok(_) => {}
         Err(why) => {
+            if let Some(SourceOpened::Ready(s)) = &mut early {
+                s.release();
+            }
             if !why.is_empty() {
                 out.report.push(Check::new(
                     "session",
@@ -469,15 +502,11 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         }
     }
     // The point in time and its manifest.
-    let mut source = match Source::open(
-        ctx,
-        settings,
-        &SourceOptions {
-            reverse: args.reverse,
-            no_snapshot: args.no_snapshot,
-            deadline,
-        },
-    )? {
+    let opened = match early.take() {
+        Some(o) => o,
+        None => Source::open(ctx, settings, &source_options)?,
+    };
+    let mut source = match opened {
         SourceOpened::Refused(checks) => {
             rx.send(&Command::Abort);
             out.record.result = journal::REFUSED.into();
@@ -572,31 +601,105 @@ fn push_to(
         checksum: prepared.checksum,
         data: true,
     };
+    // The manifest over this session when the receiving side takes it so
+    // and every line survives the trip; else by a second rsync.
+    let by_session = if prepared.manifest_by_session {
+        manifest_lines(source)
+    } else {
+        None
+    };
+    let manifest_rsync = Rsync {
+        settings,
+        remote_shell: Some(e.to_string()),
+        rsync_path: Some(path),
+        from: source.manifest.display().to_string(),
+        to: transfer::remote_path(peer, &format!("{}/", prepared.partial)),
+        link_dest: prepared.manifest_link_dest.clone(),
+        partial_dir: None,
+        checksum: false,
+        data: false,
+    };
     let sent = send(
         settings,
         data,
-        Rsync {
-            settings,
-            remote_shell: Some(e.to_string()),
-            rsync_path: Some(path),
-            from: source.manifest.display().to_string(),
-            to: transfer::remote_path(peer, &format!("{}/", prepared.partial)),
-            link_dest: prepared.manifest_link_dest.clone(),
-            partial_dir: None,
-            checksum: false,
-            data: false,
-        },
+        by_session.is_none().then_some(manifest_rsync),
         deadline,
         out,
     )?;
-    let Some(sent) = sent else {
+    let Some(mut sent) = sent else {
         rx.send(&Command::Abort);
         let _ = rx.drain(deadline);
         return Ok(false);
     };
-    out.sent(&sent);
+    // No keepalive line may fall among the manifest's.
     rx.session.stop_keepalive();
+    if let Some(text) = by_session {
+        let started = Instant::now();
+        let previous = std::fs::read(&source.previous_manifest).ok();
+        let lines = manifest_delta::lines_of(&text).unwrap_or_default();
+        let base = match (&prepared.manifest_base, &previous) {
+            (Some(sha), Some(prev)) if &manifest_delta::sha256_hex(prev) == sha => {
+                manifest_delta::lines_of(prev).map(|b| (sha.clone(), b))
+            }
+            _ => None,
+        };
+        let delta = manifest_delta::encode(&lines, base.as_ref().map(|(_, b)| b.as_slice()));
+        let head = manifest_delta::Head {
+            sha256: manifest_delta::sha256_hex(&text),
+            lines: delta.len() as u64,
+            bytes: text.len() as u64,
+            base: base.as_ref().map(|(sha, _)| sha.clone()),
+        };
+        let head = Command::Manifest(head);
+        let head_line = head.line();
+        let mut wire = String::with_capacity(delta.iter().map(|l| l.len() + 1).sum());
+        for l in &delta {
+            wire.push_str(l);
+            wire.push('\n');
+        }
+        wire.pop();
+        let bytes = (head_line.len() + 1 + wire.len() + 1) as u64;
+        if !(rx.send(&head) && (wire.is_empty() || rx.session.send(&wire).is_ok())) {
+            out.report.push(Check::new(
+                "manifest",
+                Status::Critical,
+                "the manifest, last: the receiving side's session closed",
+            ));
+            let _ = rx.drain(deadline);
+            return Ok(false);
+        }
+        let elapsed = started.elapsed();
+        out.record.steps.insert("manifest".into(), ms(elapsed));
+        sent.manifest = Stats {
+            files: 1,
+            regular_files: 1,
+            transferred: 1,
+            bytes_sent: bytes,
+            bytes_received: 0,
+        };
+        out.report.push(
+            Check::ok(
+                "manifest",
+                format!(
+                    "the manifest, last, over the session: {bytes} bytes sent for its {} ({}), in {:.1}s",
+                    text.len(),
+                    if base.is_some() {
+                        "a delta against the manifest sent before"
+                    } else {
+                        "whole"
+                    },
+                    elapsed.as_secs_f64()
+                ),
+            )
+            .timed(elapsed)
+            .detail("stats", serde_json::json!(sent.manifest))
+            .perf(Perfdata::new("manifest_bytes", bytes as f64, Uom::Bytes)),
+        );
+    }
+    out.sent(&sent);
     rx.send(&Command::Go);
+    // Everything is sent: the snapshot goes while the receiving side checks.
+    source.release();
     match rx.drain(deadline) {
         Ok(()) => Ok(true),
         Err(Ended::Interrupted) => Err(ToolError::Interrupted),
@@ -612,12 +715,20 @@ fn push_to(
     }
 }
 
+/// The manifest's text when it can go over the session (every line
+/// survives the session's line reading), else `None` (rsync sends it).
+fn manifest_lines(source: &Source) -> Option<Vec<u8>> {
+    let text = std::fs::read(&source.manifest).ok()?;
+    manifest_delta::lines_of(&text)?;
+    Some(text)
+}
+
 /// Runs the data rsync, then the manifest's. `None` when one failed (its
 /// check says why).
 fn send(
     settings: &Settings,
     data: Rsync<'_>,
-    manifest: Rsync<'_>,
+    manifest: Option<Rsync<'_>>,
     deadline: Instant,
     out: &mut Outcome,
 ) -> Result<Option<Sent>, ToolError> {
@@ -640,6 +751,12 @@ fn send(
     if !ok {
         return Ok(None);
     }
+    let Some(manifest) = manifest else {
+        return Ok(Some(Sent {
+            data: data_stats,
+            manifest: Stats::default(),
+        }));
+    };
     let started = Instant::now();
     let r = proc::run(
         &manifest.spec(),
@@ -796,7 +913,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             checksum: prepared.checksum,
             data: true,
         },
-        Rsync {
+        Some(Rsync {
             settings,
             remote_shell: Some(e.clone()),
             rsync_path: Some(path),
@@ -806,7 +923,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             partial_dir: None,
             checksum: false,
             data: false,
-        },
+        }),
         deadline,
         &mut out,
     );

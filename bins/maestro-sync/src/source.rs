@@ -20,6 +20,9 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The last run's manifest, beside the new one.
+const PREVIOUS_MANIFEST: &str = "manifest.previous.jsonl";
+
 /// The sending side's own folder in the state folder.
 pub fn outgoing(state_dir: &Path) -> PathBuf {
     state_dir.join("maestro-sync")
@@ -36,11 +39,15 @@ pub struct Source {
     pub request: PrepareRequest,
     pub taken: Taken,
     pub manifest: PathBuf,
+    /// The manifest of the run before (see [`crate::manifest_delta`]).
+    pub previous_manifest: PathBuf,
     pub usage: PathBuf,
     pub steps: BTreeMap<String, u64>,
     pub checks: Vec<Check>,
     pub warnings: Vec<String>,
     settings: Settings,
+    /// The check of the snapshot's release, once released.
+    released: Option<Check>,
     _lock: SyncLock,
 }
 
@@ -192,6 +199,10 @@ impl Source {
         if let Some(parent) = manifest.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
+        // The manifest sent last: the base the new one goes as a delta
+        // against, when the receiving side holds it too.
+        let previous_manifest = dir.join("outgoing").join(PREVIOUS_MANIFEST);
+        let _ = std::fs::rename(&manifest, &previous_manifest);
         let usage = dir.join("rsync-usage.jsonl");
         let _ = std::fs::remove_file(&usage);
         let consistent = taken.point_in_time();
@@ -228,11 +239,13 @@ impl Source {
             },
             taken,
             manifest,
+            previous_manifest,
             usage,
             steps,
             checks,
             warnings,
             settings: settings.clone(),
+            released: None,
             _lock: lock,
         };
         let report = match captured {
@@ -286,6 +299,15 @@ impl Source {
 
     /// Removes the snapshot; the check of it.
     pub fn release(&mut self) -> Check {
+        if let Some(c) = &self.released {
+            return c.clone();
+        }
+        let c = self.release_now();
+        self.released = Some(c.clone());
+        c
+    }
+
+    fn release_now(&mut self) -> Check {
         let started = Instant::now();
         let r = self.taken.release(&self.settings);
         self.steps.insert("release".into(), ms(started.elapsed()));

@@ -80,8 +80,14 @@ pub fn decide(local: &[ProbeOutcome], witnesses: &[WitnessView], health: &Health
             reason: "no probe is configured".into(),
         };
     }
+    // Only a TCP or HTTP answer shows that Maestro serves: a kernel answers
+    // ping while Maestro hangs. ICMP can keep the verdict from DOWN, never
+    // make it UP.
+    let service_up = local
+        .iter()
+        .any(|p| p.state == ProbeState::Up && !p.spec.is_icmp());
     let failing: Vec<&ProbeOutcome> = local.iter().filter(|p| p.state != ProbeState::Up).collect();
-    if failing.len() < local.len() {
+    if service_up {
         let mut warnings: Vec<String> = failing
             .iter()
             .map(|p| format!("{}: {}", p.name, p.detail))
@@ -94,6 +100,14 @@ pub fn decide(local: &[ProbeOutcome], witnesses: &[WitnessView], health: &Health
             );
         }
         return Verdict::Up { warnings };
+    }
+    if let Some(p) = local.iter().find(|p| p.state == ProbeState::Up) {
+        return Verdict::Unknown {
+            reason: format!(
+                "no TCP or HTTP probe answers, but {} does: the host is there and Maestro may hang; ping alone is not an answer from Maestro",
+                p.name
+            ),
+        };
     }
     if let Some(e) = local.iter().find(|p| p.state == ProbeState::Error) {
         return Verdict::Unknown {
@@ -181,7 +195,7 @@ mod tests {
     use ProbeState::{Down, Error, Up};
 
     #[test]
-    fn any_answer_is_up_and_icmp_only_failure_is_a_warning() {
+    fn a_service_answer_is_up_and_icmp_only_failure_is_a_warning() {
         assert_eq!(
             decide(&[tcp(Up)], &[], &healthy()),
             Verdict::Up { warnings: vec![] }
@@ -192,11 +206,17 @@ mod tests {
             }
             v => panic!("{v:?}"),
         }
-        // ICMP answering while TCP fails is still "up": the host is there.
-        assert!(matches!(
-            decide(&[tcp(Down), icmp(Up)], &[], &healthy()),
-            Verdict::Up { .. }
-        ));
+        // ICMP answering while TCP fails is not "up": a kernel answers ping
+        // while Maestro hangs. It is not an outage either.
+        match decide(&[tcp(Down), icmp(Up)], &[], &healthy()) {
+            Verdict::Unknown { reason } => {
+                assert!(
+                    reason.contains("icmp p") && reason.contains("Maestro may hang"),
+                    "{reason}"
+                )
+            }
+            v => panic!("{v:?}"),
+        }
     }
 
     #[test]

@@ -108,7 +108,8 @@ pub fn judge(
     let health = decision::health(gateway.as_ref(), &witnesses);
     let verdict = decision::decide(&local, &witnesses, &health);
     let down_now = matches!(verdict, Verdict::DownNow { .. });
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now = timer::Now::read();
+    let now_ms = now.wall;
     // Evaluations are `interval` apart plus however long one takes, so the
     // gap that still counts as continuous watching allows for both.
     let evaluation_bound =
@@ -125,7 +126,7 @@ pub fn judge(
         Verdict::Partition { .. } => "PARTITION",
         Verdict::Unknown { .. } => "UNKNOWN",
     };
-    let timer = timer::record(catalog, &target, down_now, preliminary, now_ms, max_gap_ms)?;
+    let timer = timer::record(catalog, &target, down_now, preliminary, now, max_gap_ms)?;
     let threshold_ms = i64::try_from(decide.threshold.as_millis()).unwrap_or(i64::MAX);
     let (state, status, message) = match &verdict {
         Verdict::Up { warnings } if warnings.is_empty() => (
@@ -139,7 +140,7 @@ pub fn judge(
             format!("the primary answers; {}", warnings.join("; ")),
         ),
         Verdict::DownNow { evidence } => {
-            let down_for = timer.down_for_ms(now_ms).unwrap_or(0);
+            let down_for = timer.down_for_ms().unwrap_or(0);
             if down_for >= threshold_ms {
                 (
                     WatchState::Down,
@@ -174,7 +175,7 @@ pub fn judge(
         ),
     };
     if state == WatchState::Down {
-        timer::record(catalog, &target, true, "DOWN", now_ms, max_gap_ms)?;
+        timer::record(catalog, &target, true, "DOWN", now, max_gap_ms)?;
     }
     Ok(Evaluation {
         target,
@@ -229,7 +230,7 @@ pub fn probe_perfdata(p: &ProbeOutcome) -> Perfdata {
 impl Evaluation {
     pub fn down_for(&self) -> Option<Duration> {
         self.timer
-            .down_for_ms(self.now_ms)
+            .down_for_ms()
             .map(|ms| Duration::from_millis(ms as u64))
     }
 

@@ -4,7 +4,7 @@
 //! (error). Only "down" is evidence of an outage; an error never is.
 
 use serde::{Deserialize, Serialize};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -85,14 +85,14 @@ pub fn run_all(specs: &[ProbeSpec], timeout: Duration) -> Vec<ProbeOutcome> {
                 name: spec.name(),
                 spec: spec.clone(),
                 state: ProbeState::Down,
-                detail: format!("no answer within {}", ms_text(timeout)),
+                detail: format!("no answer within {}", seconds_text(timeout)),
                 elapsed_ms: timeout.as_secs_f64() * 1e3,
             })
         })
         .collect()
 }
 
-fn ms_text(d: Duration) -> String {
+fn seconds_text(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
 
@@ -112,43 +112,69 @@ pub fn run_one(spec: &ProbeSpec, timeout: Duration) -> ProbeOutcome {
     }
 }
 
-/// Resolve `host:port`; a name that does not resolve is our problem, not
-/// evidence that the primary is down.
-fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (host, port)
-        .to_socket_addrs()
-        .map(|a| a.collect::<Vec<_>>())
-        .map_err(|e| format!("cannot resolve {host}: {e}"))
-        .and_then(|a| {
-            if a.is_empty() {
-                Err(format!("{host} has no address"))
-            } else {
-                Ok(a)
-            }
+/// Resolve `host:port` within `timeout`; a name that does not resolve (or
+/// not in time) is our problem, not evidence that the primary is down.
+fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
+    maestro_common::net::resolve(host, timeout)
+        .map(|ips| {
+            ips.into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect()
         })
+        .map_err(|e| e.to_string())
 }
 
 fn tcp(host: &str, port: u16, timeout: Duration) -> (ProbeState, String) {
-    let addrs = match resolve(host, port) {
+    let started = Instant::now();
+    let addrs = match resolve(host, port, timeout) {
         Ok(a) => a,
         Err(e) => return (ProbeState::Error, e),
     };
-    let mut last = String::new();
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(_) => return (ProbeState::Up, format!("connected to {addr}")),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                last = format!("no answer within {}", ms_text(timeout))
-            }
-            Err(e) => last = e.to_string(),
+    let left = timeout.saturating_sub(started.elapsed());
+    if left.is_zero() {
+        // Our resolver was slow, not the primary: no evidence either way.
+        return (
+            ProbeState::Error,
+            format!(
+                "looking up {host} took the probe's whole {}",
+                seconds_text(timeout)
+            ),
+        );
+    }
+    connect_any(&addrs, left)
+}
+
+/// Connect to every address at once, each within what is left of the
+/// probe's time: the first that connects makes the probe up. One after the
+/// other, two addresses that drop the SYN (an AAAA without a route) would
+/// use up the whole timeout before the one that answers was tried.
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> (ProbeState, String) {
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = mpsc::channel();
+    for addr in addrs.iter().copied() {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let _ = tx.send((addr, TcpStream::connect_timeout(&addr, timeout).map(drop)));
+        });
+    }
+    drop(tx);
+    let mut last = format!("no answer within {}", seconds_text(timeout));
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((addr, Ok(()))) => return (ProbeState::Up, format!("connected to {addr}")),
+            Ok((_, Err(e))) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Ok((addr, Err(e))) if addrs.len() > 1 => last = format!("{addr}: {e}"),
+            Ok((_, Err(e))) => last = e.to_string(),
+            Err(_) => return (ProbeState::Down, last),
         }
     }
-    (ProbeState::Down, last)
 }
 
 fn http(url: &str, expect: &[u16], timeout: Duration) -> (ProbeState, String) {
+    // No proxy, whatever the environment says (ureq honours http_proxy and
+    // its kin by default): a proxy that answers would read as the primary.
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
         .timeout_global(Some(timeout))
         .max_redirects(0)
         .http_status_as_error(false)
@@ -255,6 +281,54 @@ mod tests {
         );
         assert_eq!(down.state, ProbeState::Down, "{down:?}");
         assert!(down.detail.contains("refused"), "{}", down.detail);
+    }
+
+    /// A loopback address that drops every SYN: a listener whose accept
+    /// queue is full (backlog 0, filled, never accepted). Linux drops the
+    /// SYNs; Windows refuses them (a reset), so there is no such address
+    /// there and the tests that need one are built for Unix only.
+    #[cfg(unix)]
+    fn blackhole() -> (TcpListener, Vec<TcpStream>, SocketAddr) {
+        use std::os::fd::AsRawFd;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen(2) again on a listening socket we own only sets
+        // its backlog.
+        assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
+        let addr = l.local_addr().unwrap();
+        let mut held = Vec::new();
+        while let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            held.push(s);
+            assert!(held.len() < 16, "the accept queue never filled");
+        }
+        (l, held, addr)
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn two_silent_addresses_before_one_that_answers_is_up_within_the_timeout() {
+        let (_b1, _h1, silent1) = blackhole();
+        let (_b2, _h2, silent2) = blackhole();
+        let up = TcpListener::bind("127.0.0.1:0").unwrap();
+        let started = Instant::now();
+        let (state, detail) = connect_any(
+            &[silent1, silent2, up.local_addr().unwrap()],
+            Duration::from_secs(2),
+        );
+        assert_eq!(state, ProbeState::Up, "{detail}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        let (state, detail) = connect_any(&[silent1, silent2], Duration::from_millis(500));
+        assert_eq!(state, ProbeState::Down, "{detail}");
+        assert!(detail.contains("no answer within 0.5s"), "{detail}");
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use maestro_common::cli::{Context, ToolError};
 use maestro_common::platform::{self, GroupChild, GroupEnd, LockKind};
 use maestro_common::render::{json::write_record, text::human_duration, Format};
 use maestro_common::report::{Check, Report};
-use maestro_common::safe_output::{escape_controls, MaskingWriter};
+use maestro_common::safe_output::printable;
 use maestro_common::{signal, Status};
 use std::io::{self, Write};
 use std::process::Stdio;
@@ -99,9 +99,9 @@ fn event(ctx: &Context, eval: &Evaluation, previous: Option<WatchState>) -> io::
     let at = chrono::DateTime::from_timestamp_millis(eval.now_ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    // Through the masking writer, as every report is: a probe's detail may
-    // quote what a server sent.
-    let mut out = MaskingWriter::new(io::stdout().lock());
+    // Masked as every report is (write_record masks each value; text goes
+    // through printable): a probe's detail may quote what a server sent.
+    let mut out = io::stdout().lock();
     if ctx.globals.format == Format::Json {
         write_record(
             &mut out,
@@ -120,22 +120,22 @@ fn event(ctx: &Context, eval: &Evaluation, previous: Option<WatchState>) -> io::
             out,
             "{at} {} {}: {}",
             eval.state.as_str(),
-            escape_controls(&eval.target),
-            escape_controls(&eval.message)
+            printable(&eval.target),
+            printable(&eval.message)
         )?;
     }
     out.flush()
 }
 
 fn exec_event(ctx: &Context, command: &str, outcome: &str, status: Status) -> io::Result<()> {
-    let mut out = MaskingWriter::new(io::stdout().lock());
+    let mut out = io::stdout().lock();
     if ctx.globals.format == Format::Json {
         write_record(
             &mut out,
             &WatchRecord::Exec(ExecRecord::new(command, outcome, status)),
         )?;
     } else {
-        writeln!(out, "exec {}: {outcome}", escape_controls(command))?;
+        writeln!(out, "exec {}: {}", printable(command), printable(outcome))?;
     }
     out.flush()
 }
@@ -230,6 +230,7 @@ pub fn run(
     let end = r.run_for.map(|d| Instant::now() + d);
     let mut previous: Option<Evaluation> = None;
     let mut fired: Option<Check> = None;
+    let mut stdout_failed = false;
     loop {
         let Some(seen) = observe_unless_stopped(&probes, &decide) else {
             return Ok(stopped_report(ctx, previous.as_ref(), fired));
@@ -237,10 +238,21 @@ pub fn run(
         let eval = evaluate::judge(seen, &probes, &decide, &mut catalog)
             .map_err(|e| ToolError::Failed(e.into()))?;
         let previous_state = previous.as_ref().map(|p| p.state);
+        // A reader that went away (EPIPE) ends the watcher quietly, but only
+        // after this evaluation's --exec: the failover never hangs on who
+        // reads the events. Any other write error (a full disk) is said once
+        // on stderr and the watcher goes on.
+        let mut reader_gone = false;
         if previous_state != Some(eval.state) {
-            // A reader that went away ends the watcher quietly.
-            if event(ctx, &eval, previous_state).is_err() {
-                return Err(ToolError::Interrupted);
+            if let Err(e) = event(ctx, &eval, previous_state) {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    reader_gone = true;
+                } else if !stdout_failed {
+                    stdout_failed = true;
+                    ctx.warn(format!(
+                        "cannot write the events to stdout: {e}; watching on (--exec still fires)"
+                    ));
+                }
             }
         }
         if let (WatchState::Down, Some(cmd), Some(since)) =
@@ -257,6 +269,9 @@ pub fn run(
                     fired = Some(Check::new("exec", status, format!("{cmd}: {outcome}")));
                 }
             }
+        }
+        if reader_gone {
+            return Err(ToolError::Interrupted);
         }
         let finished = end.is_some_and(|e| Instant::now() >= e);
         if finished {

@@ -113,20 +113,12 @@ pub fn parse_gateway(word: &str) -> Result<ProbeSpec, String> {
 /// on every witness (whose command line repeats the probes), and in every
 /// report. The message masks it.
 fn check_probe_url(url: &str) -> Result<(), String> {
-    let authority = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next());
-    if let Some((info, host)) = authority.and_then(|a| a.rsplit_once('@')) {
-        if let Some((user, _)) = info.split_once(':') {
-            let shown = url.replacen(
-                info,
-                &format!("{user}:{}", maestro_common::safe_output::MASK),
-                1,
-            );
-            return Err(format!(
-                "HTTP probe {shown:?}: a password may not be written in a probe URL (it would show in ps here and on every witness); probe a URL of {host} that needs no login, or count its 401 as up with --http-expect 401 ([watch] http_expect)"
-            ));
-        }
+    // The shared masking knows a URL's password; where it masks one, there is one.
+    let shown = maestro_common::safe_output::shown_url(url);
+    if shown != url {
+        return Err(format!(
+            "HTTP probe {shown:?}: a password may not be written in a probe URL (it would show in ps here and on every witness); probe a URL that needs no login, or count its 401 as up with --http-expect 401 ([watch] http_expect)"
+        ));
     }
     Ok(())
 }

@@ -56,8 +56,11 @@ pub fn probe_command(program: &str, probes: &[ProbeSpec], timeout: Duration) -> 
         .join(" ")
 }
 
-/// Read the JSON Lines of `maestro-watch probe`: one check record a probe.
-pub fn parse_probe_output(text: &str) -> Result<Vec<ProbeOutcome>, String> {
+/// Read the JSON Lines of `maestro-watch probe`: one check record a probe,
+/// exactly the probes `asked`, each once. A witness that reports fewer or
+/// other probes (an old version, another configuration) is not believed:
+/// "all down" over a smaller set is not agreement.
+pub fn parse_probe_output(text: &str, asked: &[ProbeSpec]) -> Result<Vec<ProbeOutcome>, String> {
     let mut probes = Vec::new();
     let mut summary = false;
     for (i, line) in text
@@ -92,6 +95,23 @@ pub fn parse_probe_output(text: &str) -> Result<Vec<ProbeOutcome>, String> {
     if probes.is_empty() {
         return Err("no probe result in the output".into());
     }
+    let mut problems = Vec::new();
+    for a in asked {
+        match probes.iter().filter(|p| p.spec == *a).count() {
+            1 => {}
+            0 => problems.push(format!("no answer for {}", a.name())),
+            n => problems.push(format!("{n} answers for {}", a.name())),
+        }
+    }
+    for p in probes.iter().filter(|p| !asked.contains(&p.spec)) {
+        problems.push(format!("an answer for {}, which was not asked", p.name));
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "the answers are not for the probes asked: {}",
+            problems.join("; ")
+        ));
+    }
     Ok(probes)
 }
 
@@ -121,7 +141,7 @@ fn ask(w: &WitnessConfig, probes: &[ProbeSpec], probe_timeout: Duration) -> Witn
         Ok(o) => o,
         Err(e) => return unreachable(format!("probe command: {e}")),
     };
-    match parse_probe_output(&String::from_utf8_lossy(&out.stdout)) {
+    match parse_probe_output(&String::from_utf8_lossy(&out.stdout), probes) {
         Ok(probes) => {
             let up = probes.iter().filter(|p| p.state == ProbeState::Up).count();
             let detail = format!("{up} of {} probes answer", probes.len());
@@ -222,13 +242,74 @@ mod tests {
 
     #[test]
     fn cut_off_or_garbled_output_is_refused() {
-        assert!(parse_probe_output("").is_err());
-        assert!(parse_probe_output("{\"type\":\"summary\"}\n").is_err());
-        assert!(parse_probe_output("garbage\n").is_err());
-        let line = r#"{"type":"check","name":"tcp p:80","status":"OK","message":"connected","details":{"spec":{"kind":"tcp","host":"p","port":80},"state":"up"},"elapsed_ms":1.5}"#;
-        assert!(parse_probe_output(line).is_err(), "no summary: cut off");
-        let ok = parse_probe_output(&format!("{line}\n{{\"type\":\"summary\"}}\n")).unwrap();
-        assert_eq!(ok[0].state, ProbeState::Up);
+        let asked = [tcp(80)];
+        assert!(parse_probe_output("", &asked).is_err());
+        assert!(parse_probe_output("{\"type\":\"summary\"}\n", &asked).is_err());
+        assert!(parse_probe_output("garbage\n", &asked).is_err());
+        let line = check_line(80, "down");
+        assert!(
+            parse_probe_output(&line, &asked).is_err(),
+            "no summary: cut off"
+        );
+        let ok = parse_probe_output(&format!("{line}\n{SUMMARY}\n"), &asked).unwrap();
+        assert_eq!(ok[0].state, ProbeState::Down);
         assert_eq!(ok[0].name, "tcp p:80");
+    }
+
+    fn tcp(port: u16) -> ProbeSpec {
+        ProbeSpec::Tcp {
+            host: "p".into(),
+            port,
+        }
+    }
+
+    fn check_line(port: u16, state: &str) -> String {
+        format!(
+            r#"{{"type":"check","name":"tcp p:{port}","status":"CRITICAL","message":"refused","details":{{"spec":{{"kind":"tcp","host":"p","port":{port}}},"state":"{state}"}},"elapsed_ms":1.5}}"#
+        )
+    }
+
+    const SUMMARY: &str = r#"{"type":"summary"}"#;
+
+    #[test]
+    fn answers_for_other_probes_than_asked_are_refused() {
+        let asked = [tcp(80), tcp(443)];
+        // Fewer: only the probe that is down here.
+        let e = parse_probe_output(&format!("{}\n{SUMMARY}\n", check_line(80, "down")), &asked)
+            .unwrap_err();
+        assert!(e.contains("no answer for tcp p:443"), "{e}");
+        // Other: a probe not asked, in place of one asked.
+        let e = parse_probe_output(
+            &format!(
+                "{}\n{}\n{SUMMARY}\n",
+                check_line(80, "down"),
+                check_line(8080, "down")
+            ),
+            &asked,
+        )
+        .unwrap_err();
+        assert!(e.contains("tcp p:8080, which was not asked"), "{e}");
+        // Twice the same.
+        let e = parse_probe_output(
+            &format!(
+                "{}\n{}\n{}\n{SUMMARY}\n",
+                check_line(80, "down"),
+                check_line(80, "down"),
+                check_line(443, "down")
+            ),
+            &asked,
+        )
+        .unwrap_err();
+        assert!(e.contains("2 answers for tcp p:80"), "{e}");
+        let ok = parse_probe_output(
+            &format!(
+                "{}\n{}\n{SUMMARY}\n",
+                check_line(443, "down"),
+                check_line(80, "down")
+            ),
+            &asked,
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 2);
     }
 }

@@ -236,6 +236,17 @@ pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
     imp::fill_random(buf)
 }
 
+/// The OS call behind [`fill_random`], for messages.
+pub const RANDOM_SOURCE: &str = imp::RANDOM_SOURCE;
+
+/// The boot clock in milliseconds: monotonic, counting the time the host
+/// was suspended, from the host's boot (`CLOCK_BOOTTIME`; `GetTickCount64`
+/// on Windows, which counts sleep and hibernation too). `None` when it
+/// cannot be read.
+pub fn boot_clock_ms() -> Option<i64> {
+    imp::boot_clock_ms()
+}
+
 /// Which kind of advisory lock to take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockKind {
@@ -396,6 +407,14 @@ mod tests {
     fn host_name_is_read() {
         let name = host_name().expect("a host name");
         assert!(!name.contains('\0'), "{name:?}");
+    }
+
+    #[test]
+    fn the_boot_clock_is_read_and_goes_forward() {
+        let a = boot_clock_ms().expect("a boot clock");
+        std::thread::sleep(Duration::from_millis(50));
+        let b = boot_clock_ms().unwrap();
+        assert!(a > 0 && b >= a + 30, "{a} then {b}");
     }
 
     #[test]

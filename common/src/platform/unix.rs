@@ -149,6 +149,8 @@ pub fn stat_key(m: &std::fs::Metadata) -> super::StatKey {
     }
 }
 
+pub const RANDOM_SOURCE: &str = "getrandom";
+
 pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -165,4 +167,17 @@ pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+pub fn boot_clock_ms() -> Option<i64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    if rc != 0 {
+        return None;
+    }
+    Some(ts.tv_sec.saturating_mul(1000) + ts.tv_nsec / 1_000_000)
 }

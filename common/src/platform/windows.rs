@@ -282,6 +282,8 @@ pub fn stat_key(m: &std::fs::Metadata) -> super::StatKey {
     }
 }
 
+pub const RANDOM_SOURCE: &str = "BCryptGenRandom";
+
 pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
     use windows_sys::Win32::Security::Cryptography::{
         BCryptGenRandom, BCRYPT_USE_SYSTEM_PREFERRED_RNG,
@@ -303,4 +305,10 @@ pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+pub fn boot_clock_ms() -> Option<i64> {
+    // SAFETY: GetTickCount64 has no preconditions and cannot fail.
+    let ms = unsafe { windows_sys::Win32::System::SystemInformation::GetTickCount64() };
+    i64::try_from(ms).ok()
 }

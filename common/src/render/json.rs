@@ -17,8 +17,14 @@ use std::time::Duration;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Write one record as a line. `record` should be an object with a `type`.
+/// Its strings are masked before it is serialized
+/// ([`crate::safe_output::mask_json`]): a secret is found whole, before JSON
+/// escapes its quotes and backslashes, and numbers and nulls are never
+/// touched.
 pub fn write_record(out: &mut dyn Write, record: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, record).map_err(io::Error::from)?;
+    let mut value = serde_json::to_value(record).map_err(io::Error::from)?;
+    crate::safe_output::mask_json(&mut value);
+    serde_json::to_writer(&mut *out, &value).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 

@@ -3,13 +3,15 @@
 //! `--io-timeout` and reads a bounded number of bytes, whatever the server
 //! sends), wrapped in rustls for `imaps://` or after STARTTLS for `imap://`.
 
-use super::{best, Found, ImapSecurity, Mailbox, MailboxError, MessageLocation, MESSAGE_LIMIT};
-use crate::bounded::{size_text, BoundedTcp, StepLimits};
-use crate::settings::Matcher;
-use std::collections::BTreeMap;
+use super::{
+    Best, Found, ImapSecurity, Judged, Mailbox, MailboxError, MessageLocation, Wanted,
+    MESSAGE_LIMIT,
+};
+use maestro_common::bounded_io::{size_text, BoundedTcp, StepLimits};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -84,6 +86,9 @@ pub struct ImapMailbox {
     /// UIDNEXT of each folder at the snapshot.
     uid_next: BTreeMap<String, u32>,
     uidplus: bool,
+    /// (folder, UID) of the messages judged not the test message (or too
+    /// large): not fetched again on the next look.
+    rejected: BTreeSet<(String, u32)>,
 }
 
 fn imap_err(step: &str, e: impl fmt::Display) -> MailboxError {
@@ -174,35 +179,17 @@ fn wrap_tls(
 }
 
 fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, MailboxError> {
-    let what = format!("IMAP server {host}:{port}");
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| MailboxError::Connect {
-            what: what.clone(),
-            detail: format!("cannot resolve {host}: {e}"),
-        })?
-        .collect();
-    let mut last = format!("{host} has no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = format!("{addr}: {e}"),
-        }
-    }
-    Err(MailboxError::Connect { what, detail: last })
+    crate::connect::connect(host, port, timeout).map_err(|detail| MailboxError::Connect {
+        what: format!("IMAP server {host}:{port}"),
+        detail,
+    })
 }
 
-fn is_loopback(host: &str, port: u16) -> bool {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return ip.is_loopback();
-    }
-    match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
+/// Whether every address of `host` is a loopback one; the lookup within
+/// `timeout` (a name that does not resolve in time is not loopback).
+fn is_loopback(host: &str, timeout: Duration) -> bool {
+    maestro_common::net::resolve(host, timeout)
+        .is_ok_and(|addrs| addrs.iter().all(|a| a.is_loopback()))
 }
 
 /// The plain-text part of STARTTLS (RFC 3501 6.2.1): greeting, CAPABILITY,
@@ -265,7 +252,7 @@ fn starttls(tcp: BoundedTcp, opts: &ImapOptions) -> Result<BoundedTcp, MailboxEr
 
 impl ImapMailbox {
     pub fn connect(opts: ImapOptions, password: &str) -> Result<ImapMailbox, MailboxError> {
-        if opts.insecure_plain && !is_loopback(&opts.host, opts.port) {
+        if opts.insecure_plain && !is_loopback(&opts.host, opts.io_timeout) {
             return Err(MailboxError::Insecure(format!(
                 "--insecure-plain is only allowed to a loopback address, and {} is not one; use imaps:// or imap:// with STARTTLS",
                 opts.host
@@ -325,6 +312,7 @@ impl ImapMailbox {
             skipped: Vec::new(),
             folders,
             uid_next: BTreeMap::new(),
+            rejected: BTreeSet::new(),
             uidplus,
         })
     }
@@ -412,14 +400,18 @@ impl ImapMailbox {
     }
 
     /// The new messages of a folder: first their sizes and dates, then the
-    /// body of each one small enough to be the test message, one command a
-    /// message, so that no answer is larger than one message.
+    /// body of each one small enough to be the test message and not judged
+    /// before, one command a message, so that no answer is larger than one
+    /// message. Each body is judged as it arrives and kept only when it is
+    /// the best so far.
     fn fetch_new(
         &mut self,
         folder: &str,
         junk: bool,
         since: Option<SystemTime>,
-    ) -> Result<Vec<Found>, MailboxError> {
+        want: &Wanted,
+        best: &mut Best,
+    ) -> Result<(), MailboxError> {
         self.step(REPLY_LIMIT);
         self.session
             .examine(folder)
@@ -435,7 +427,7 @@ impl ImapMailbox {
                     .uid_search(format!("SINCE {}", day.format("%d-%b-%Y")))
                     .map_err(|e| imap_err(&format!("UID SEARCH in {folder}"), e))?;
                 if uids.is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 let mut uids: Vec<u32> = uids.into_iter().collect();
                 uids.sort_unstable();
@@ -462,14 +454,20 @@ impl ImapMailbox {
                 })
                 .collect(),
             // An empty folder answers `1:*` with an error on some servers.
-            Err(imap::Error::No(_)) | Err(imap::Error::Bad(_)) => return Ok(Vec::new()),
+            Err(imap::Error::No(_)) | Err(imap::Error::Bad(_)) => return Ok(()),
             Err(e) => return Err(imap_err(&format!("UID FETCH in {folder}"), e)),
         };
-        let mut found = Vec::new();
         for (uid, size, arrived) in candidates {
             // `N:*` also returns the last message when N is past the end.
             if from_uid.is_some_and(|n| uid < n) {
                 continue;
+            }
+            let key = (folder.to_string(), uid);
+            if self.rejected.contains(&key) {
+                continue;
+            }
+            if want.out_of_time() {
+                return Ok(());
             }
             if from_uid.is_none() {
                 if let (Some(s), Some(a)) = (since, arrived) {
@@ -483,6 +481,7 @@ impl ImapMailbox {
                     "UID {uid} in {folder} ({size} bytes, larger than {}): not read",
                     size_text(MESSAGE_LIMIT)
                 ));
+                self.rejected.insert(key);
                 continue;
             }
             // A server that said a smaller size than it sends is stopped by the budget.
@@ -503,20 +502,30 @@ impl ImapMailbox {
                     "UID {uid} in {folder} (larger than {}): not read",
                     size_text(MESSAGE_LIMIT)
                 ));
+                self.rejected.insert(key);
                 continue;
             }
-            found.push(Found {
-                folder: folder.to_string(),
-                junk,
-                location: MessageLocation::Imap {
+            match want.judge(body) {
+                Judged::Ours => best.offer(Found {
                     folder: folder.to_string(),
-                    uid,
-                },
-                raw: body.to_vec(),
-                arrived,
-            });
+                    junk,
+                    location: MessageLocation::Imap {
+                        folder: folder.to_string(),
+                        uid,
+                    },
+                    raw: body.to_vec(),
+                    arrived,
+                }),
+                Judged::Other => {
+                    self.rejected.insert(key);
+                }
+                Judged::Earlier(why) => {
+                    self.skip(format!("UID {uid} in {folder}: {why}"));
+                    self.rejected.insert(key);
+                }
+            }
         }
-        Ok(found)
+        Ok(())
     }
 }
 
@@ -532,14 +541,17 @@ impl Mailbox for ImapMailbox {
 
     fn find(
         &mut self,
-        matcher: &Matcher,
+        want: &Wanted,
         since: Option<SystemTime>,
     ) -> Result<Option<Found>, MailboxError> {
-        let mut all = Vec::new();
+        let mut best = Best::default();
         for (folder, junk) in self.folders.clone() {
-            all.extend(self.fetch_new(&folder, junk, since)?);
+            if want.out_of_time() {
+                break;
+            }
+            self.fetch_new(&folder, junk, since, want, &mut best)?;
         }
-        Ok(best(all, matcher))
+        Ok(best.take())
     }
 
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError> {

@@ -4,8 +4,7 @@
 //! `:2,`), which stays the same when a mail client moves a file from
 //! `new/` to `cur/` and adds flags.
 
-use super::{best, Found, Mailbox, MailboxError, MessageLocation, MESSAGE_LIMIT};
-use crate::settings::Matcher;
+use super::{Best, Found, Judged, Mailbox, MailboxError, MessageLocation, Wanted, MESSAGE_LIMIT};
 use maestro_common::fsio::{self, FsioError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,6 +18,9 @@ pub struct MaildirMailbox {
     seen: Option<BTreeMap<PathBuf, BTreeSet<String>>>,
     /// Files not read, said once each: too large, or not regular files.
     skipped: Vec<String>,
+    /// (Maildir, unique name) of the messages judged not the test message:
+    /// not read again on the next look.
+    rejected: BTreeSet<(PathBuf, String)>,
 }
 
 /// A message file, read only when it is a regular file of at most
@@ -116,6 +118,7 @@ impl MaildirMailbox {
             folders,
             seen: None,
             skipped: Vec::new(),
+            rejected: BTreeSet::new(),
         })
     }
 }
@@ -133,16 +136,23 @@ impl Mailbox for MaildirMailbox {
 
     fn find(
         &mut self,
-        matcher: &Matcher,
+        want: &Wanted,
         since: Option<SystemTime>,
     ) -> Result<Option<Found>, MailboxError> {
-        let mut candidates = Vec::new();
+        let mut best = Best::default();
         for (name, dir, junk) in &self.folders {
             for (unique, path) in list(dir)? {
                 if let Some(seen) = &self.seen {
                     if seen.get(dir).is_some_and(|s| s.contains(&unique)) {
                         continue;
                     }
+                }
+                let key = (dir.clone(), unique);
+                if self.rejected.contains(&key) {
+                    continue;
+                }
+                if want.out_of_time() {
+                    return Ok(best.take());
                 }
                 let meta = match std::fs::metadata(&path) {
                     Ok(m) => m,
@@ -165,19 +175,30 @@ impl Mailbox for MaildirMailbox {
                         if !self.skipped.contains(&why) {
                             self.skipped.push(why);
                         }
+                        self.rejected.insert(key);
                         continue;
                     }
                 };
-                candidates.push(Found {
-                    folder: name.clone(),
-                    junk: *junk,
-                    location: MessageLocation::File(path),
-                    raw,
-                    arrived,
-                });
+                match want.judge(&raw) {
+                    Judged::Ours => best.offer(Found {
+                        folder: name.clone(),
+                        junk: *junk,
+                        location: MessageLocation::File(path),
+                        raw,
+                        arrived,
+                    }),
+                    Judged::Other => {
+                        self.rejected.insert(key);
+                    }
+                    Judged::Earlier(why) => {
+                        self.skipped
+                            .push(format!("{} in {name}: {why}", path.display()));
+                        self.rejected.insert(key);
+                    }
+                }
             }
         }
-        Ok(best(candidates, matcher))
+        Ok(best.take())
     }
 
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError> {
@@ -218,6 +239,7 @@ impl Mailbox for MaildirMailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Matcher;
 
     fn maildir(root: &Path) {
         for s in ["new", "cur", "tmp"] {
@@ -236,7 +258,11 @@ mod tests {
         let mut mb = MaildirMailbox::open(&root, None).unwrap();
         assert_eq!(mb.folders(), vec!["INBOX", "Junk"]);
         mb.snapshot().unwrap();
-        let matcher = Matcher::Subject("smoke test".into());
+        let matcher = Wanted {
+            matcher: Matcher::Subject("smoke test".into()),
+            sent_not_before: None,
+            until: None,
+        };
         assert!(
             mb.find(&matcher, None).unwrap().is_none(),
             "the old one is not new"
@@ -251,6 +277,67 @@ mod tests {
         mb.remove(&f).unwrap();
         assert!(!root.join("new/3.i:2,S").exists());
         assert!(root.join("new/1.old").exists());
+    }
+
+    #[test]
+    fn a_message_sent_before_the_trigger_is_not_this_runs_and_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Maildir");
+        maildir(&root);
+        let mut mb = MaildirMailbox::open(&root, None).unwrap();
+        mb.snapshot().unwrap();
+        let want = Wanted {
+            matcher: Matcher::Subject("smoke test".into()),
+            sent_not_before: Some(SystemTime::now() - super::super::CLOCK_SKEW),
+            until: None,
+        };
+        // An earlier run's mailing, delivered late, and one without a date.
+        std::fs::write(
+            root.join("new/1.late"),
+            "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nSubject: maestro-ha smoke test\r\n\r\nold\r\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("new/2.nodate"),
+            "Subject: maestro-ha smoke test\r\n\r\nno date\r\n",
+        )
+        .unwrap();
+        assert!(mb.find(&want, None).unwrap().is_none());
+        let skipped = mb.skipped().join("; ");
+        assert!(
+            skipped.contains("2024-01-01") && skipped.contains("earlier mailing"),
+            "{skipped}"
+        );
+        assert!(skipped.contains("no readable Date"), "{skipped}");
+        // This run's, dated now.
+        let now = chrono::Utc::now().to_rfc2822();
+        std::fs::write(
+            root.join("new/3.ours"),
+            format!("Date: {now}\r\nSubject: maestro-ha smoke test\r\n\r\nnew\r\n"),
+        )
+        .unwrap();
+        let f = mb.find(&want, None).unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&f.raw).contains("new"));
+    }
+
+    #[test]
+    fn a_rejected_message_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Maildir");
+        maildir(&root);
+        let mut mb = MaildirMailbox::open(&root, None).unwrap();
+        mb.snapshot().unwrap();
+        let want = Wanted {
+            matcher: Matcher::Subject("smoke test".into()),
+            sent_not_before: None,
+            until: None,
+        };
+        let other = root.join("new/1.other");
+        std::fs::write(&other, "Subject: hello\r\n\r\nbody\r\n").unwrap();
+        assert!(mb.find(&want, None).unwrap().is_none());
+        // Were it read again, it would match now.
+        std::fs::write(&other, "Subject: maestro-ha smoke test\r\n\r\nbody\r\n").unwrap();
+        assert!(mb.find(&want, None).unwrap().is_none());
     }
 
     #[test]

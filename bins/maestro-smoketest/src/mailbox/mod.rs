@@ -9,7 +9,7 @@ mod maildir;
 use crate::message;
 use crate::settings::Matcher;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use self::imap::{ImapMailbox, ImapOptions};
 pub use self::maildir::MaildirMailbox;
@@ -175,15 +175,99 @@ pub enum MailboxError {
     Secret(String),
 }
 
+/// How far a message's `Date:` may lie before the trigger and still be
+/// this run's mailing: the clocks of the Maestro server and this one may
+/// differ by this much. A message dated earlier is an earlier mailing
+/// delivered late.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(120);
+
+/// What makes a message this run's test message.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub matcher: Matcher,
+    /// With a trigger: its time less [`CLOCK_SKEW`]. A message must carry a
+    /// `Date:` no earlier than this.
+    pub sent_not_before: Option<SystemTime>,
+    /// The end of the run's wait: a look reads no further message after it
+    /// (one look may otherwise read many messages, each within its own
+    /// I/O timeout).
+    pub until: Option<Instant>,
+}
+
+/// What one message read from the mailbox is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// This run's test message.
+    Ours,
+    /// Some other message: never looked at again.
+    Other,
+    /// It matches, but it was sent before this run (said why): never looked
+    /// at again, and said in the report.
+    Earlier(String),
+}
+
+impl Wanted {
+    /// The run's wait is over: stop reading candidates.
+    pub fn out_of_time(&self) -> bool {
+        self.until.is_some_and(|u| Instant::now() >= u)
+    }
+
+    /// Whether `raw` is this run's test message.
+    pub fn judge(&self, raw: &[u8]) -> Judged {
+        if !message::matches(raw, &self.matcher) {
+            return Judged::Other;
+        }
+        let Some(not_before) = self.sent_not_before else {
+            return Judged::Ours;
+        };
+        let date = mail_parser::MessageParser::default()
+            .parse_headers(raw)
+            .and_then(|m| m.date().map(|d| (d.to_timestamp(), d.to_rfc3339())));
+        let limit = not_before
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        match date {
+            Some((t, _)) if t >= limit => Judged::Ours,
+            Some((_, shown)) => Judged::Earlier(format!(
+                "dated {shown}, before this run's trigger (less {}s for the clocks): an earlier mailing",
+                CLOCK_SKEW.as_secs()
+            )),
+            None => Judged::Earlier(
+                "no readable Date: header, so it cannot be shown to be this run's mailing".into(),
+            ),
+        }
+    }
+}
+
+/// The best candidate seen so far, each one judged as it is read and
+/// dropped unless it is the best: the inbox wins over junk, then the newest.
+#[derive(Debug, Default)]
+pub(crate) struct Best(Option<Found>);
+
+impl Best {
+    pub(crate) fn offer(&mut self, f: Found) {
+        let key = |f: &Found| (!f.junk, f.arrived);
+        if self.0.as_ref().is_none_or(|b| key(&f) >= key(b)) {
+            self.0 = Some(f);
+        }
+    }
+
+    pub(crate) fn take(self) -> Option<Found> {
+        self.0
+    }
+}
+
 /// What every mailbox kind does.
 pub trait Mailbox {
     /// Remember what is in the folders now: messages arriving later are new.
     fn snapshot(&mut self) -> Result<(), MailboxError>;
-    /// The newest matching message that is new since the snapshot (or, with
+    /// The newest wanted message that is new since the snapshot (or, with
     /// no snapshot, arrived after `since`); the inbox before the junk folder.
+    /// A message judged not wanted is remembered and not read again.
     fn find(
         &mut self,
-        matcher: &Matcher,
+        want: &Wanted,
         since: Option<SystemTime>,
     ) -> Result<Option<Found>, MailboxError>;
     fn remove(&mut self, found: &Found) -> Result<(), MailboxError>;
@@ -194,16 +278,6 @@ pub trait Mailbox {
         Vec::new()
     }
     fn close(&mut self) {}
-}
-
-/// Pick the best candidate: the inbox wins over junk, then the newest.
-pub(crate) fn best(candidates: Vec<Found>, matcher: &Matcher) -> Option<Found> {
-    let mut matching: Vec<Found> = candidates
-        .into_iter()
-        .filter(|f| message::matches(&f.raw, matcher))
-        .collect();
-    matching.sort_by_key(|f| (!f.junk, f.arrived));
-    matching.pop()
 }
 
 /// Polling with backoff: 100 ms, doubling, at most 2 s between looks.

@@ -6,7 +6,8 @@
 //! and the step going forever, while the protocol crate above (the `imap`
 //! crate, a `BufRead::read_line`) gathers the line in memory without limit.
 //! Bounding the socket itself, below the TLS layer and below the crates'
-//! own buffering, bounds all of them at once.
+//! own buffering, bounds all of them at once. maestro-smoketest's IMAP and
+//! SMTP sessions and maestro-redirect's relay check read through it.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -25,7 +26,7 @@ pub fn seconds_text(d: Duration) -> String {
 
 /// `16 MiB`, `512 KiB`.
 pub fn size_text(bytes: u64) -> String {
-    maestro_common::fsio::size_text(bytes)
+    crate::fsio::size_text(bytes)
 }
 
 #[derive(Debug)]
