@@ -38,6 +38,8 @@ pub mod safe_output;
 pub mod secret;
 pub mod signal;
 pub mod site;
+#[cfg(feature = "smtp")]
+pub mod smtp_session;
 pub mod ssh;
 pub mod state;
 pub mod status;

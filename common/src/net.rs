@@ -9,9 +9,9 @@
 //! firewall and the sockets see them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One address of this host and where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +208,69 @@ pub fn resolve_all(
     })
 }
 
+/// Why no address of a host took a TCP connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No address answered (nor refused) within the time.
+    #[error("connection to {} timed out after {}", join_socket_addrs(.addrs), crate::bounded_io::seconds_text(*.after))]
+    TimedOut {
+        addrs: Vec<SocketAddr>,
+        after: Duration,
+    },
+    /// An address answered with an error (the last one that did): the host
+    /// is there and said no.
+    #[error("connection to {addr} failed: {error}")]
+    Failed {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+}
+
+fn join_socket_addrs(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One TCP connection to any of `addrs` within `timeout` in all: every
+/// address is tried at once and the first to connect wins, the others are
+/// dropped. One after the other, each with the whole timeout, two
+/// addresses that drop the SYN (an AAAA without a route) would use up twice
+/// the timeout before the one that answers was tried. A connect that is
+/// still waiting at the bound is left to its own timeout on its thread.
+pub fn connect_any(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), ConnectError> {
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = mpsc::channel();
+    for addr in addrs.iter().copied() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let attempt = TcpStream::connect_timeout(&addr, timeout.max(Duration::from_millis(1)));
+            let _ = tx.send((addr, attempt));
+        });
+    }
+    drop(tx);
+    let mut last = None;
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((addr, Ok(stream))) => return Ok((stream, addr)),
+            Ok((_, Err(e))) if crate::bounded_io::is_timeout(&e) => {}
+            Ok((addr, Err(error))) => last = Some(ConnectError::Failed { addr, error }),
+            // Every attempt ended (the channel closed) or the time is up.
+            Err(_) => {
+                return Err(last.unwrap_or_else(|| ConnectError::TimedOut {
+                    addrs: addrs.to_vec(),
+                    after: timeout,
+                }))
+            }
+        }
+    }
+}
+
 /// Addresses for a message: `192.0.2.1, 2001:db8::1`.
 pub fn join(addrs: &BTreeSet<IpAddr>) -> String {
     addrs
@@ -220,6 +283,64 @@ pub fn join(addrs: &BTreeSet<IpAddr>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback address that drops every SYN: a listener whose accept
+    /// queue is full (backlog 0, filled, never accepted). Windows resets
+    /// such a connect instead, so there is no silent address there.
+    #[cfg(unix)]
+    fn blackhole() -> (std::net::TcpListener, Vec<TcpStream>, SocketAddr) {
+        use std::os::fd::AsRawFd;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen(2) again on a listening socket we own only sets
+        // its backlog.
+        assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
+        let addr = l.local_addr().unwrap();
+        let mut held = Vec::new();
+        while let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            held.push(s);
+            assert!(held.len() < 16, "the accept queue never filled");
+        }
+        (l, held, addr)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn silent_addresses_do_not_use_up_the_time_of_the_one_that_answers() {
+        let (_b1, _h1, silent1) = blackhole();
+        let (_b2, _h2, silent2) = blackhole();
+        let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let started = Instant::now();
+        let (_, addr) = connect_any(
+            &[silent1, silent2, up.local_addr().unwrap()],
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert_eq!(addr, up.local_addr().unwrap());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        let e = connect_any(&[silent1, silent2], Duration::from_millis(500)).unwrap_err();
+        assert!(matches!(e, ConnectError::TimedOut { .. }), "{e}");
+        assert!(e.to_string().contains("timed out after 0.5 s"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_refusing_address_is_named_with_its_error() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let e = connect_any(&[addr], Duration::from_secs(2)).unwrap_err();
+        assert!(matches!(e, ConnectError::Failed { .. }), "{e}");
+        assert!(e.to_string().contains(&addr.to_string()), "{e}");
+    }
     use std::time::Instant;
 
     fn ip(s: &str) -> IpAddr {

@@ -21,10 +21,9 @@ use lettre::transport::smtp::commands::{Ehlo, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
-use maestro_common::bounded_io::{BoundedTcp, StepLimits};
-use std::io::{BufRead, BufReader, Read, Write};
+use maestro_common::bounded_io::StepLimits;
+use maestro_common::smtp_session::SmtpSession;
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// What a whole session may read: a greeting, an EHLO list and a few
@@ -32,7 +31,7 @@ use std::time::{Duration, Instant};
 pub const SESSION_LIMIT: u64 = 64 * 1024;
 
 /// One reply line's limit (RFC 5321 says 512 octets; Postfix allows 2048).
-pub const REPLY_LINE_LIMIT: usize = 4096;
+pub use maestro_common::smtp_session::REPLY_LINE_LIMIT;
 
 /// How far the relay let us go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,54 +58,6 @@ pub fn source_address(target: SocketAddr) -> Option<IpAddr> {
     let s = UdpSocket::bind(bind).ok()?;
     s.connect(target).ok()?;
     s.local_addr().ok().map(|a| a.ip())
-}
-
-/// A session on a bounded stream: lettre's commands, our reading.
-struct Session {
-    reader: BufReader<BoundedTcp>,
-    writer: BoundedTcp,
-}
-
-impl Session {
-    fn reply(&mut self) -> Result<Response, String> {
-        let mut text = String::new();
-        loop {
-            let mut line = Vec::new();
-            let n = (&mut self.reader)
-                .take(REPLY_LINE_LIMIT as u64 + 1)
-                .read_until(b'\n', &mut line)
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("the server closed the connection".into());
-            }
-            if line.len() > REPLY_LINE_LIMIT {
-                return Err(format!(
-                    "the server sent a reply line longer than {REPLY_LINE_LIMIT} bytes"
-                ));
-            }
-            let line = String::from_utf8_lossy(&line);
-            text.push_str(&line);
-            if !line.ends_with('\n') {
-                text.push_str("\r\n");
-            }
-            // `250-...` continues, `250 ...` (or a bare code) ends the reply.
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-        }
-        Response::from_str(&text).map_err(|e| {
-            let shown: String = text.trim_end().chars().take(80).collect();
-            format!("unreadable reply {shown:?}: {e}")
-        })
-    }
-
-    fn command(&mut self, command: impl std::fmt::Display) -> Result<Response, String> {
-        self.writer
-            .write_all(command.to_string().as_bytes())
-            .and_then(|()| self.writer.flush())
-            .map_err(|e| e.to_string())?;
-        self.reply()
-    }
 }
 
 /// The reply as the server sent it: `554 5.7.1 <x@y>: Relay access denied`.
@@ -145,13 +96,11 @@ fn dialogue(s: &SmtpSettings, server: SocketAddr, step: Duration, total: Duratio
         Err(e) => return RelayVerdict::Failed(format!("cannot connect: {e}")),
     };
     let left = total.saturating_sub(started.elapsed());
-    let writer = BoundedTcp::new(tcp, StepLimits::new(left, SESSION_LIMIT));
-    let reader = match writer.try_clone() {
-        Ok(r) => BufReader::new(r),
+    let mut session = match SmtpSession::new(tcp, StepLimits::new(left, SESSION_LIMIT)) {
+        Ok(session) => session,
         Err(e) => return RelayVerdict::Failed(e.to_string()),
     };
-    let mut session = Session { reader, writer };
-    let run = |session: &mut Session| -> Result<RelayVerdict, RelayVerdict> {
+    let run = |session: &mut SmtpSession| -> Result<RelayVerdict, RelayVerdict> {
         expect("the greeting", session.reply())?;
         expect(
             "EHLO",
@@ -208,6 +157,7 @@ pub fn check_relay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::net::TcpListener;
 
     fn settings(port: u16) -> SmtpSettings {

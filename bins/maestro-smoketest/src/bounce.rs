@@ -9,9 +9,8 @@ use lettre::transport::smtp::extension::{
 };
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
-use maestro_common::bounded_io::{BoundedTcp, StepLimits};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::str::FromStr;
+use maestro_common::bounded_io::StepLimits;
+use maestro_common::smtp_session::SmtpSession;
 use std::time::{Duration, Instant};
 
 /// The DSN's inputs.
@@ -124,67 +123,6 @@ pub struct SmtpOutcome {
 /// one-line replies are a few KiB; a server sending more is refused.
 const SESSION_LIMIT: u64 = 1024 * 1024;
 
-/// One reply line's limit (RFC 5321 says 512 octets; Postfix allows 2048).
-const REPLY_LINE_LIMIT: usize = 4096;
-
-/// An SMTP client session on a [`BoundedTcp`]: lettre's commands and reply
-/// parser, our reading. lettre's own transport reads each reply line with
-/// `read_line` on a socket it owns, so a reply line is unbounded in size
-/// and each read only in time; here the whole session is one step of
-/// `--io-timeout` and [`SESSION_LIMIT`] bytes.
-struct Session {
-    reader: BufReader<BoundedTcp>,
-    writer: BoundedTcp,
-}
-
-impl Session {
-    fn reply(&mut self) -> Result<Response, String> {
-        let mut text = String::new();
-        loop {
-            let mut line = Vec::new();
-            let n = (&mut self.reader)
-                .take(REPLY_LINE_LIMIT as u64 + 1)
-                .read_until(b'\n', &mut line)
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("the server closed the connection".into());
-            }
-            if line.len() > REPLY_LINE_LIMIT {
-                return Err(format!(
-                    "the server sent a reply line longer than {REPLY_LINE_LIMIT} bytes"
-                ));
-            }
-            let line = String::from_utf8_lossy(&line);
-            text.push_str(&line);
-            if !line.ends_with('\n') {
-                text.push_str("\r\n");
-            }
-            // `250-...` continues, `250 ...` (or a bare code) ends the reply.
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-        }
-        Response::from_str(&text).map_err(|e| {
-            format!(
-                "unreadable reply {:?}: {e}",
-                crate::http::snippet(text.trim_end())
-            )
-        })
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.writer
-            .write_all(bytes)
-            .and_then(|()| self.writer.flush())
-            .map_err(|e| e.to_string())
-    }
-
-    fn command(&mut self, command: impl std::fmt::Display) -> Result<Response, String> {
-        self.send(command.to_string().as_bytes())?;
-        self.reply()
-    }
-}
-
 /// `data` with every line starting with `.` doubled (RFC 5321 4.5.2),
 /// CRLF line ends, and the closing `.` line.
 fn dot_stuffed(data: &[u8]) -> Vec<u8> {
@@ -224,9 +162,8 @@ pub fn send(
         .map_err(|e| format!("the bounce address {to:?} is not an address: {e}"))?;
     let tcp = crate::connect::connect(host, port, timeout)?;
     let left = timeout.saturating_sub(started.elapsed());
-    let writer = BoundedTcp::new(tcp, StepLimits::new(left, SESSION_LIMIT));
-    let reader = BufReader::new(writer.try_clone().map_err(|e| e.to_string())?);
-    let mut s = Session { reader, writer };
+    let mut s =
+        SmtpSession::new(tcp, StepLimits::new(left, SESSION_LIMIT)).map_err(|e| e.to_string())?;
     let outcome = |r: &Response, answered: &'static str| SmtpOutcome {
         code: code_of(r),
         reply: r.message().collect::<Vec<_>>().join(" "),

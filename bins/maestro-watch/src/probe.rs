@@ -4,7 +4,7 @@
 //! (error). Only "down" is evidence of an outage; an error never is.
 
 use serde::{Deserialize, Serialize};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -145,28 +145,19 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> (ProbeState, String) {
 }
 
 /// Connect to every address at once, each within what is left of the
-/// probe's time: the first that connects makes the probe up. One after the
-/// other, two addresses that drop the SYN (an AAAA without a route) would
-/// use up the whole timeout before the one that answers was tried.
+/// probe's time: the first that connects makes the probe up.
 fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> (ProbeState, String) {
-    let deadline = Instant::now() + timeout;
-    let (tx, rx) = mpsc::channel();
-    for addr in addrs.iter().copied() {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            let _ = tx.send((addr, TcpStream::connect_timeout(&addr, timeout).map(drop)));
-        });
-    }
-    drop(tx);
-    let mut last = format!("no answer within {}", seconds_text(timeout));
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok((addr, Ok(()))) => return (ProbeState::Up, format!("connected to {addr}")),
-            Ok((_, Err(e))) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Ok((addr, Err(e))) if addrs.len() > 1 => last = format!("{addr}: {e}"),
-            Ok((_, Err(e))) => last = e.to_string(),
-            Err(_) => return (ProbeState::Down, last),
+    use maestro_common::net::ConnectError;
+    match maestro_common::net::connect_any(addrs, timeout) {
+        Ok((_, addr)) => (ProbeState::Up, format!("connected to {addr}")),
+        Err(ConnectError::TimedOut { .. }) => (
+            ProbeState::Down,
+            format!("no answer within {}", seconds_text(timeout)),
+        ),
+        Err(ConnectError::Failed { error, .. }) if addrs.len() <= 1 => {
+            (ProbeState::Down, error.to_string())
         }
+        Err(ConnectError::Failed { addr, error }) => (ProbeState::Down, format!("{addr}: {error}")),
     }
 }
 
@@ -281,54 +272,6 @@ mod tests {
         );
         assert_eq!(down.state, ProbeState::Down, "{down:?}");
         assert!(down.detail.contains("refused"), "{}", down.detail);
-    }
-
-    /// A loopback address that drops every SYN: a listener whose accept
-    /// queue is full (backlog 0, filled, never accepted). Linux drops the
-    /// SYNs; Windows refuses them (a reset), so there is no such address
-    /// there and the tests that need one are built for Unix only.
-    #[cfg(unix)]
-    fn blackhole() -> (TcpListener, Vec<TcpStream>, SocketAddr) {
-        use std::os::fd::AsRawFd;
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        // SAFETY: listen(2) again on a listening socket we own only sets
-        // its backlog.
-        assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
-        let addr = l.local_addr().unwrap();
-        let mut held = Vec::new();
-        while let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            held.push(s);
-            assert!(held.len() < 16, "the accept queue never filled");
-        }
-        (l, held, addr)
-    }
-
-    #[test]
-    #[cfg(unix)]
-    fn two_silent_addresses_before_one_that_answers_is_up_within_the_timeout() {
-        let (_b1, _h1, silent1) = blackhole();
-        let (_b2, _h2, silent2) = blackhole();
-        let up = TcpListener::bind("127.0.0.1:0").unwrap();
-        let started = Instant::now();
-        let (state, detail) = connect_any(
-            &[silent1, silent2, up.local_addr().unwrap()],
-            Duration::from_secs(2),
-        );
-        assert_eq!(state, ProbeState::Up, "{detail}");
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
-        let started = Instant::now();
-        let (state, detail) = connect_any(&[silent1, silent2], Duration::from_millis(500));
-        assert_eq!(state, ProbeState::Down, "{detail}");
-        assert!(detail.contains("no answer within 0.5s"), "{detail}");
-        assert!(
-            started.elapsed() < Duration::from_millis(900),
-            "{:?}",
-            started.elapsed()
-        );
     }
 
     #[test]
