@@ -84,15 +84,6 @@ fn fqdn(text: &str) -> Result<Name, String> {
     Name::from_ascii(&t).map_err(|e| format!("{text}: {e}"))
 }
 
-/// Opens the journal, or says why the method cannot run.
-fn journal(env: &Env) -> Result<Journal, String> {
-    let dir = env.state_dir.as_ref().ok_or_else(|| {
-        "no state folder to record the change in (give --state-dir or set $MAESTRO_HA_STATE_DIR)"
-            .to_string()
-    })?;
-    Journal::open(dir, env.step())
-}
-
 /// `move`: the names get this server's service addresses. One that is not
 /// on this server's interfaces (a NAT's public address) must be proven by
 /// a witness first: pointing the names at an address of the other server
@@ -183,7 +174,7 @@ pub fn run(env: &Env, direction: Direction) -> Check {
     };
     let started = Instant::now();
     let server_text = format!("{}:{}", dns.server_host, dns.server_port);
-    let journal = match journal(env) {
+    let journal = match Journal::for_run(env) {
         Ok(j) => Some(j),
         Err(e) if env.dry_run => {
             let _ = e;

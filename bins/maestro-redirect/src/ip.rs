@@ -173,18 +173,9 @@ fn plan_release(env: &Env, s: &IpSettings) -> Check {
     .detail("dry_run", true)
 }
 
-/// Opens the journal, or says why the method cannot run.
-fn journal(env: &Env) -> Result<Journal, String> {
-    let dir = env.state_dir.as_ref().ok_or_else(|| {
-        "no state folder to record the change in (give --state-dir or set $MAESTRO_HA_STATE_DIR)"
-            .to_string()
-    })?;
-    Journal::open(dir, env.step())
-}
-
 fn release(env: &Env, s: &IpSettings) -> Check {
     let unknown = |m: String| Check::new(NAME, Status::Unknown, m);
-    let mut journal = match journal(env) {
+    let mut journal = match Journal::for_run(env) {
         Ok(j) => j,
         Err(e) => return unknown(format!("cannot tell what `move` added: {e}")),
     };
@@ -328,7 +319,7 @@ fn take(env: &Env, s: &IpSettings) -> Check {
             ),
         );
     }
-    let mut journal = match journal(env) {
+    let mut journal = match Journal::for_run(env) {
         Ok(j) => j,
         Err(e) => {
             return not_taken(

@@ -78,6 +78,16 @@ fn now() -> String {
 }
 
 impl Journal {
+    /// The run's journal in its state folder, or why a method that must
+    /// record its change cannot run.
+    pub fn for_run(env: &crate::Env) -> Result<Journal, String> {
+        let dir = env.state_dir.as_ref().ok_or_else(|| {
+            "no state folder to record the change in (give --state-dir or set $MAESTRO_HA_STATE_DIR)"
+                .to_string()
+        })?;
+        Journal::open(dir, env.step())
+    }
+
     /// Opens the catalog in `state_dir`, waiting at most `wait` for another
     /// process's write. Something there that is not a regular file (a
     /// FIFO, a device) is refused by name, never opened.

@@ -116,6 +116,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What an entry is by its type as `lstat` saw it.
+    pub fn of(ft: std::fs::FileType) -> Kind {
+        if ft.is_file() {
+            Kind::File
+        } else if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Kind::File => "file",

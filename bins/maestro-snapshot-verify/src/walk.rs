@@ -691,16 +691,7 @@ fn entry_from_meta(
     meta: &std::fs::Metadata,
     opts: &WalkOptions,
 ) -> Entry {
-    let ft = meta.file_type();
-    let kind = if ft.is_file() {
-        Kind::File
-    } else if ft.is_dir() {
-        Kind::Dir
-    } else if ft.is_symlink() {
-        Kind::Symlink
-    } else {
-        Kind::Other
-    };
+    let kind = Kind::of(meta.file_type());
     let mut entry = Entry {
         root: root.name.clone(),
         path: RawName::from_os(rel.as_os_str()),

@@ -407,26 +407,45 @@ fn pauses_nothing(settings: &Settings, args: &RunArgs) -> bool {
         )
 }
 
-/// `maestro-sync push`.
-pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Report, ToolError> {
-    let role = if args.reverse {
-        PeerRole::Primary
-    } else {
-        PeerRole::Failover
-    };
+/// What push and pull set up alike before their first step.
+struct RunStart {
+    peer: Peer,
+    /// rsync's `-e`: the SSH command to the peer.
+    e: String,
+    state_dir: std::path::PathBuf,
+    /// How long the whole run may take, and when that is.
+    run_deadline: Duration,
+    deadline: Instant,
+    out: Outcome,
+}
+
+enum Started {
+    Run(Box<RunStart>),
+    DryRun(Report),
+}
+
+/// The peer (`role`), its SSH command, the run's deadline and its record;
+/// or, with `--dry-run`, the plan's report.
+fn start(
+    ctx: &mut Context,
+    settings: &Settings,
+    args: &RunArgs,
+    role: PeerRole,
+    what: &'static str,
+) -> Result<Started, ToolError> {
     let mut peer = settings.peer(role).map_err(usage)?;
-    peer.control_path = multiplexed(ctx, &args, &peer);
+    peer.control_path = multiplexed(ctx, args, &peer);
     let run_deadline = args.deadline.unwrap_or(settings.deadline);
     let e = transfer::rsync_e(&peer, settings.io_timeout).map_err(usage)?;
     if args.dry_run {
-        return dry_run(ctx, settings, &args, &peer, &e, "push");
+        return dry_run(ctx, settings, args, &peer, &e, what).map(Started::DryRun);
     }
     let state_dir = ctx.state_dir()?;
     let deadline = Instant::now() + run_deadline;
-    let mut out = Outcome {
-        report: Report::new(TOOL, Some("push")),
+    let out = Outcome {
+        report: Report::new(TOOL, Some(what)),
         record: RunRecord {
-            role: "push".into(),
+            role: what.into(),
             direction: direction(args.reverse).into(),
             peer: peer.host.clone(),
             started_at: chrono::Utc::now().to_rfc3339(),
@@ -434,6 +453,34 @@ pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
         },
         cpu0: Cpu::of_this_process(),
         settings: settings.clone(),
+    };
+    Ok(Started::Run(Box::new(RunStart {
+        peer,
+        e,
+        state_dir,
+        run_deadline,
+        deadline,
+        out,
+    })))
+}
+
+/// `maestro-sync push`.
+pub fn push(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Report, ToolError> {
+    let role = if args.reverse {
+        PeerRole::Primary
+    } else {
+        PeerRole::Failover
+    };
+    let RunStart {
+        peer,
+        e,
+        state_dir,
+        run_deadline,
+        deadline,
+        mut out,
+    } = match start(ctx, settings, &args, role, "push")? {
+        Started::Run(run) => *run,
+        Started::DryRun(report) => return Ok(report),
     };
     if !args.reverse {
         // A fenced primary does not even ask.
@@ -788,26 +835,16 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
     } else {
         PeerRole::Primary
     };
-    let mut peer = settings.peer(role).map_err(usage)?;
-    peer.control_path = multiplexed(ctx, &args, &peer);
-    let run_deadline = args.deadline.unwrap_or(settings.deadline);
-    let e = transfer::rsync_e(&peer, settings.io_timeout).map_err(usage)?;
-    if args.dry_run {
-        return dry_run(ctx, settings, &args, &peer, &e, "pull");
-    }
-    let state_dir = ctx.state_dir()?;
-    let deadline = Instant::now() + run_deadline;
-    let mut out = Outcome {
-        report: Report::new(TOOL, Some("pull")),
-        record: RunRecord {
-            role: "pull".into(),
-            direction: direction(args.reverse).into(),
-            peer: peer.host.clone(),
-            started_at: chrono::Utc::now().to_rfc3339(),
-            ..RunRecord::default()
-        },
-        cpu0: Cpu::of_this_process(),
-        settings: settings.clone(),
+    let RunStart {
+        peer,
+        e,
+        state_dir,
+        run_deadline,
+        deadline,
+        mut out,
+    } = match start(ctx, settings, &args, role, "pull")? {
+        Started::Run(run) => *run,
+        Started::DryRun(report) => return Ok(report),
     };
     let mut receiver = match Receiver::open(
         ctx,

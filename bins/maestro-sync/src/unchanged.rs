@@ -32,16 +32,7 @@ fn ns(secs: i64, nsec: i64) -> i64 {
 }
 
 fn entry(root: &str, rel: &Path, abs: &Path, meta: &std::fs::Metadata) -> Entry {
-    let ft = meta.file_type();
-    let kind = if ft.is_file() {
-        Kind::File
-    } else if ft.is_dir() {
-        Kind::Dir
-    } else if ft.is_symlink() {
-        Kind::Symlink
-    } else {
-        Kind::Other
-    };
+    let kind = Kind::of(meta.file_type());
     let target = (kind == Kind::Symlink)
         .then(|| {
             std::fs::read_link(abs)
