@@ -39,4 +39,4 @@ fi
 # The failover drill runs the Maestro emulator as a separate host process: its
 # binary is not a root-package target, so cargo test alone does not build it.
 cargo build --locked -p maestro-emulator
-exec cargo test --workspace --locked "$@"
+exec cargo test --workspace --locked --no-fail-fast "$@"

@@ -407,6 +407,14 @@ fn pauses_nothing(settings: &Settings, args: &RunArgs) -> bool {
         )
 }
 
+/// The manifest goes by content, never by rsync's quick check: that
+/// compares size and mtime in whole seconds, so a new manifest of the same
+/// size written in the same second as the current one (two runs a second
+/// apart, one file changed) was taken for it and hard-linked, and the
+/// generation failed its check against the old manifest. One small file's
+/// checksum on each side costs nothing.
+const MANIFEST_BY_CONTENT: bool = true;
+
 /// What push and pull set up alike before their first step.
 struct RunStart {
     peer: Peer,
@@ -663,7 +671,7 @@ fn push_to(
         to: transfer::remote_path(peer, &format!("{}/", prepared.partial)),
         link_dest: prepared.manifest_link_dest.clone(),
         partial_dir: None,
-        checksum: false,
+        checksum: MANIFEST_BY_CONTENT,
         data: false,
     };
     let sent = send(
@@ -958,7 +966,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             to: format!("{}/", prepared.partial),
             link_dest: prepared.manifest_link_dest.clone(),
             partial_dir: None,
-            checksum: false,
+            checksum: MANIFEST_BY_CONTENT,
             data: false,
         }),
         deadline,
