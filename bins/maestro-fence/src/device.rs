@@ -107,6 +107,13 @@ pub fn needs(s: &Settings) -> Vec<Need> {
                     },
                 );
                 match isolate::choose(s) {
+                    fw if !fw.is_here() => {
+                        need(level, "firewall tool", Err(isolate::elsewhere(fw)))
+                    }
+                    Firewall::Windows => {
+                        need(level, "firewall tool", program(crate::winfw::POWERSHELL));
+                        need(level, "firewall read-back", program(crate::winfw::NETSH));
+                    }
                     Firewall::Nft => need(level, "firewall tool", program("nft")),
                     Firewall::Iptables => {
                         need(level, "firewall tool", program("iptables"));

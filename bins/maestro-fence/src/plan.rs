@@ -545,6 +545,7 @@ mod tests {
         assert!(marker_step.input.as_deref().unwrap().contains("epoch=4"));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_rewrite_keeps_mode_and_owner_and_leaves_no_temporary_file() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -135,6 +135,7 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn runs_with_input_and_exit_code() {
         let out = run(
@@ -149,6 +150,7 @@ mod tests {
         assert_eq!(out.code, Some(3));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_hanging_command_is_killed_at_its_timeout() {
         let started = Instant::now();
@@ -163,6 +165,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_killed_command_has_no_exit_code() {
         let out = run(
@@ -176,9 +179,28 @@ mod tests {
         assert!(!out.success());
     }
 
+    #[cfg(unix)]
     #[test]
     fn finds_programs() {
         assert!(find_program("sh").is_some());
         assert!(find_program("no-such-program-xyz").is_none());
+    }
+
+    /// On Windows (run under Wine): a command's output and exit code come
+    /// back through the Job Object as on Linux.
+    #[cfg(windows)]
+    #[test]
+    fn runs_cmd_with_exit_code_on_windows() {
+        let out = run(
+            "cmd.exe",
+            &["/C".into(), "echo hello& exit /b 3".into()],
+            b"",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.stdout.trim(), "hello");
+        assert_eq!(out.code, Some(3));
+        assert!(find_program("cmd.exe").is_some());
+        assert!(find_program("no-such-program-xyz.exe").is_none());
     }
 }
