@@ -91,10 +91,17 @@ impl LocalCommand {
         }
     }
 
+    /// The command as a person would type it: in `sh` quoting, or for a
+    /// Windows program (`.exe`) as on a `cmd.exe` line.
     pub fn shown(&self) -> String {
+        let quote: fn(&str) -> String = if self.program.ends_with(".exe") {
+            win_quote
+        } else {
+            crate::remote::sh_quote
+        };
         let mut s = std::iter::once(self.program.as_str())
             .chain(self.args.iter().map(String::as_str))
-            .map(crate::remote::sh_quote)
+            .map(quote)
             .collect::<Vec<_>>()
             .join(" ");
         if !self.input.is_empty() {
@@ -102,6 +109,16 @@ impl LocalCommand {
         }
         s
     }
+}
+
+/// An argument as on a `cmd.exe` line: in double quotes when it holds a
+/// space or a quote (inner double quotes backslash-escaped, as
+/// Windows' argument parsing reads them).
+fn win_quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains([' ', '\t', '"']) {
+        return arg.to_string();
+    }
+    format!("\"{}\"", arg.replace('"', "\\\""))
 }
 
 /// The comment that names the probe rule of one address and port.
@@ -616,5 +633,28 @@ mod tests {
             lift_command(Firewall::Iptables, "t", ip("2001:db8::5")),
             "ip6tables -D t_in -s 2001:db8::5/128 -j DROP; ip6tables -D t_out -d 2001:db8::5/128 -j DROP"
         );
+    }
+
+    #[test]
+    fn windows_commands_are_shown_as_on_a_cmd_line() {
+        let mut c = LocalCommand::new(
+            "x",
+            "sc.exe",
+            &["config", "Rsync Server", "start=", "disabled"],
+        );
+        assert_eq!(c.shown(), "sc.exe config \"Rsync Server\" start= disabled");
+        c.args = vec![
+            "-Command".into(),
+            "Get-X 'a b'".into(),
+            "say \"hi\"".into(),
+            String::new(),
+        ];
+        assert_eq!(
+            c.shown(),
+            "sc.exe -Command \"Get-X 'a b'\" \"say \\\"hi\\\"\" \"\""
+        );
+        // Linux commands keep sh quoting.
+        let n = LocalCommand::new("x", "systemctl", &["mask", "a b"]);
+        assert_eq!(n.shown(), "systemctl mask 'a b'");
     }
 }

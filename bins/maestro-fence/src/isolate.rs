@@ -433,11 +433,11 @@ fn list_rules(
                 let mut c = winfw::show_rule_command(&s.table, inbound);
                 c.name = format!("{step}: {}", winfw::rule_name(&s.table, inbound));
                 match run_local(&c, s, deadline, out) {
+                    Ok(o) if winfw::says_no_rule(&o.stdout) => lists.push(Vec::new()),
                     Ok(o) if o.success() => match winfw::parse_rules(&o.stdout) {
                         Ok(r) => lists.push(r),
                         Err(e) => return Err((false, e)),
                     },
-                    Ok(o) if winfw::says_no_rule(&o.stdout) => lists.push(Vec::new()),
                     Ok(o) => {
                         return Err((
                             false,
@@ -1554,5 +1554,81 @@ mod tests {
             ]
         );
         assert!(UndoPlan::new(&s, &[], false).is_empty());
+    }
+
+    #[test]
+    fn a_windows_fence_is_planned_with_its_read_back_and_its_witnesses() {
+        let s = settings("[primary]\nhost = \"198.18.0.2\"\n[fence]\nfirewall = \"windows\"\n[sync]\nrsync_daemon_unit = \"RsyncServer\"\n[watch]\ntcp_ports = [80]\n[[watch.witnesses]]\nhost = \"198.18.0.9\"\n");
+        assert_eq!(choose(&s), Firewall::Windows);
+        let d = describe(&s, &[IpAddr::from([198, 18, 0, 2])]);
+        let text: Vec<String> = d.iter().map(|(n, w)| format!("{n}: {w}")).collect();
+        let all = text.join("\n");
+        assert!(
+            all.contains("load the Windows Firewall rules: powershell.exe -NoProfile"),
+            "{all}"
+        );
+        assert!(all.contains("-RemoteAddress '198.18.0.2'"), "{all}");
+        assert!(
+            all.contains("netsh advfirewall firewall show rule name=maestro_fence-in verbose"),
+            "{all}"
+        );
+        assert!(all.contains("on port 22, 80"), "{all}");
+        assert!(all.contains("a witness (198.18.0.9:22) answers"), "{all}");
+        // The daemon is stopped the way this system does it.
+        let stop = if cfg!(windows) {
+            "sc.exe stop"
+        } else {
+            "systemctl disable --now"
+        };
+        assert!(all.contains(stop), "{all}");
+        assert!(!all.contains("mark 0x"), "no SO_MARK on Windows: {all}");
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn the_windows_firewall_is_refused_elsewhere_before_anything_changes() {
+        let s = settings("[primary]\nhost = \"198.18.0.2\"\n[fence]\nfirewall = \"windows\"\n");
+        let out = fence(
+            &s,
+            &Targets::Ready(vec![IpAddr::from([198, 18, 0, 2])]),
+            &Deadline::after(Duration::from_secs(10)),
+            &mut crate::level::NoChangeLog,
+        );
+        match &out.verdict {
+            Verdict::NotConfirmed(why) => {
+                assert!(
+                    why.contains("Windows failover only") && why.contains("nothing was changed"),
+                    "{why}"
+                )
+            }
+            v => panic!("{v:?}"),
+        }
+        assert!(out.steps.is_empty(), "nothing ran: {:?}", out.steps);
+    }
+
+    #[test]
+    fn a_windows_block_in_the_journal_is_removed_and_checked_gone() {
+        let s = settings("[primary]\nhost = \"p\"\n");
+        let records = vec![UndoRecord::Firewall {
+            backend: "windows".into(),
+            table: "maestro_fence".into(),
+            addresses: vec!["198.18.0.2".into()],
+        }];
+        let p = UndoPlan::new(&s, &records, false);
+        assert_eq!(
+            p.firewalls,
+            vec![(Firewall::Windows, "maestro_fence".to_string())]
+        );
+        assert!(p.linux_tables().is_empty());
+        let d: Vec<String> = p.describe(false).into_iter().map(|(_, w)| w).collect();
+        assert!(
+            d[0].contains("Remove-NetFirewallRule -Group 'maestro_fence'"),
+            "{d:?}"
+        );
+        assert!(
+            d[1].contains("show rule name=maestro_fence-in") && d[1].contains("no rule matches"),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 2, "no nftables or iptables check for it: {d:?}");
     }
 }

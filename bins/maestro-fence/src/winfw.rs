@@ -124,10 +124,12 @@ pub fn profiles_command() -> LocalCommand {
 }
 
 /// The command that lifts the block of one address only (for an address
-/// that became this server's after the fence), for messages.
+/// that became this server's after the fence), for messages. A rule left
+/// with no address is removed, never given an empty list: an empty
+/// `-RemoteAddress` would mean every address.
 pub fn lift_command(group: &str, ip: IpAddr) -> String {
     format!(
-        "powershell -Command \"Get-NetFirewallRule -Group '{group}' | ForEach-Object {{ $f = $_ | Get-NetFirewallAddressFilter; Set-NetFirewallRule -Name $_.Name -RemoteAddress @($f.RemoteAddress | Where-Object {{ $_ -ne '{ip}' }}) }}\""
+        "powershell -Command \"Get-NetFirewallRule -Group '{group}' | ForEach-Object {{ $a = @(($_ | Get-NetFirewallAddressFilter).RemoteAddress | Where-Object {{ $_ -ne '{ip}' }}); if ($a.Count -eq 0) {{ Remove-NetFirewallRule -Name $_.Name }} else {{ Set-NetFirewallRule -Name $_.Name -RemoteAddress $a }} }}\""
     )
 }
 
@@ -457,8 +459,14 @@ mod tests {
             r.args.last().unwrap(),
             "Remove-NetFirewallRule -Group 'g' -ErrorAction SilentlyContinue"
         );
+        let lift = lift_command("g", ip("198.18.0.5"));
         assert!(
-            lift_command("g", ip("198.18.0.5")).contains("Where-Object { $_ -ne '198.18.0.5' }")
+            lift.contains("Where-Object { $_ -ne '198.18.0.5' }"),
+            "{lift}"
+        );
+        assert!(
+            lift.contains("if ($a.Count -eq 0) { Remove-NetFirewallRule"),
+            "never an empty list: {lift}"
         );
     }
 
