@@ -238,4 +238,22 @@ mod tests {
             Answer::Fails(_)
         ));
     }
+
+    /// The real `sc.exe` of the system it runs on (Windows, or Wine's),
+    /// through the Job Object runner: the Plug and Play service runs on
+    /// every Windows and in Wine, so it is not "stopped"; a service that
+    /// does not exist cannot tell (never "stopped").
+    #[cfg(windows)]
+    #[test]
+    fn the_systems_own_sc_query_is_judged() {
+        let ask = |name: &str| {
+            let (c, judge) = stopped_query(Manager::Sc, name);
+            let o = crate::process::run(&c.program, &c.args, b"", Duration::from_secs(30)).unwrap();
+            judge.judge(&out(o.code.unwrap_or(-1), &o.stdout))
+        };
+        let running = ask("PlugPlay");
+        assert!(matches!(running, Answer::Fails(_)), "{running:?}");
+        let missing = ask("no-such-service-maestro-fence");
+        assert!(matches!(missing, Answer::CannotTell(_)), "{missing:?}");
+    }
 }
