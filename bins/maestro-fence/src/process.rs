@@ -120,14 +120,24 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
             .map(|m| maestro_common::platform::is_executable(&m))
             .unwrap_or(false)
     };
-    if program.contains('/') {
-        let p = std::path::PathBuf::from(program);
-        return is_exec(&p).then_some(p);
+    // On Windows a name without an extension is its `.exe` (as
+    // CreateProcess finds it), and `\\` separates folders too.
+    let names: Vec<String> = if cfg!(windows) && std::path::Path::new(program).extension().is_none()
+    {
+        vec![program.to_string(), format!("{program}.exe")]
+    } else {
+        vec![program.to_string()]
+    };
+    if program.contains('/') || (cfg!(windows) && program.contains('\\')) {
+        return names
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| is_exec(p));
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|d| d.join(program))
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
         .find(|p| is_exec(p))
 }
 
@@ -201,6 +211,13 @@ mod tests {
         assert_eq!(out.stdout.trim(), "hello");
         assert_eq!(out.code, Some(3));
         assert!(find_program("cmd.exe").is_some());
+        // A name without its extension is found as the .exe, a full path too.
+        let cmd = find_program("cmd").expect("cmd finds cmd.exe");
+        assert!(
+            cmd.to_string_lossy().to_lowercase().ends_with("cmd.exe"),
+            "{cmd:?}"
+        );
+        assert!(find_program(&cmd.to_string_lossy()).is_some());
         assert!(find_program("no-such-program-xyz.exe").is_none());
     }
 }
