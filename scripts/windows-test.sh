@@ -11,62 +11,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-TARGET=x86_64-pc-windows-gnu
 
-PACKAGES=(
-  gcc-mingw-w64-x86-64   # the linker and C compiler for the target (SQLite, zlib, libssh2, OpenSSL)
-  wine wine64            # runs the .exe files
-  perl make              # OpenSSL's build (libssh2 on Windows uses OpenSSL, built from source)
-)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "scripts/windows-test.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
-    exit 1
-  fi
-  echo "scripts/windows-test.sh: installing ${missing[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-
-if ! rustc --print target-libdir --target "$TARGET" >/dev/null 2>&1 \
-   || [[ ! -d $(rustc --print target-libdir --target "$TARGET") ]]; then
-  rustup target add "$TARGET"
-fi
-
-# Debian names its Wine commands wine-stable etc. unless the wine package's
-# alternatives give the short names.
-WINE=$(command -v wine || command -v wine-stable)
-WINESERVER=$(command -v wineserver || command -v wineserver-stable || echo /usr/lib/wine/wineserver64)
-
-target_dir=${CARGO_TARGET_DIR:-$root/target}
-mkdir -p "$target_dir"
-target_dir=$(cd "$target_dir" && pwd)
-export WINEPREFIX=$target_dir/wine-prefix
-export WINEDEBUG=-all
-# No Mono or Gecko install prompts; our ProcessPrng stand-in over any builtin.
-export WINEDLLOVERRIDES="mscoree,mshtml=;bcryptprimitives=n,b"
-export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$WINE
-# No debug info: the .exe files are 230 MB each with it, and link slower.
-export CARGO_PROFILE_DEV_DEBUG=0
+# The packages, the Rust target, Wine and the build settings, shared with
+# scripts/windows-release.sh (the same settings, so neither rebuilds the
+# other's work).
+source scripts/windows/env.sh
 
 started=$SECONDS
-if [[ ! -f $WINEPREFIX/system.reg ]]; then
-  echo "== wineboot (a new Wine prefix in $WINEPREFIX)"
-  timeout 300 "$WINE" wineboot -i >/dev/null 2>&1
-fi
-# Rust's std calls ProcessPrng (bcryptprimitives.dll), which Wine 8 lacks:
-# a stand-in that forwards it to RtlGenRandom (scripts/windows/).
-x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
-  scripts/windows/bcryptprimitives.c scripts/windows/bcryptprimitives.def -ladvapi32
-
-# One wineserver for every run (each start costs seconds); stopped at exit.
-"$WINESERVER" -p || true   # (one may be running already)
-trap '"$WINESERVER" -k 2>/dev/null || true' EXIT
+wine_up
+trap wine_down EXIT
 
 # The crates whose unit tests run on Windows. maestro-fence and
 # maestro-redirect build (the tools link them) but their tests need Linux.
@@ -75,13 +28,13 @@ pkgs=()
 for c in "${CRATES[@]}"; do pkgs+=(-p "$c"); done
 
 echo "== cargo build --target $TARGET (the tools)"
-cargo build --locked --target "$TARGET" --bins
-ls -l "$target_dir/$TARGET/debug/"maestro-*.exe
+cargo build --locked --release --target "$TARGET" --bins
+ls -l "$target_dir/$TARGET/release/"maestro-*.exe
 
 echo "== unit tests under Wine: ${CRATES[*]}"
-cargo test --locked --target "$TARGET" "${pkgs[@]}" --lib
+cargo test --locked --release --target "$TARGET" "${pkgs[@]}" --lib
 
 echo "== trycmd cases under Wine"
-cargo test --locked --target "$TARGET" --test cmd_cases
+cargo test --locked --release --target "$TARGET" --test cmd_cases
 
 echo "scripts/windows-test.sh: done in $((SECONDS - started)) s"
