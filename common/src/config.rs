@@ -350,7 +350,9 @@ pub struct SyncConfig {
     /// (its comment or its base64 blob).
     pub key_match: Option<String>,
     /// On the failover: the systemd unit of the rsync daemon that receives
-    /// the sync, stopped by `isolate`, like `rsync.service`.
+    /// the sync, stopped by `isolate`, like `rsync.service`; on a Windows
+    /// failover the service's name as `sc.exe query` knows it (stopped and
+    /// disabled through `sc.exe`).
     pub rsync_daemon_unit: Option<String>,
 
     // maestro-sync: replication into verified generations.

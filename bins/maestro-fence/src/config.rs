@@ -38,11 +38,15 @@ impl FenceLevel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FirewallBackend {
-    /// nftables where `nft` is installed, else iptables.
+    /// On Linux nftables where `nft` is installed, else iptables; on
+    /// Windows the Windows Firewall.
     #[default]
     Auto,
     Nft,
     Iptables,
+    /// Windows Firewall (a rule group made with `New-NetFirewallRule`):
+    /// on a Windows failover only.
+    Windows,
 }
 
 /// What `guard` on the primary does when it cannot ask the failover server.
@@ -84,10 +88,11 @@ pub struct FenceConfig {
     pub agent_secrets: std::collections::BTreeMap<String, maestro_common::secret::SecretRef>,
     /// How long one agent call may take. Default 60s.
     pub agent_timeout: Option<HumanDuration>,
-    /// The firewall `isolate` uses: `auto`, `nft` or `iptables`.
+    /// The firewall `isolate` uses: `auto`, `nft`, `iptables` or `windows`.
     #[serde(default)]
     pub firewall: FirewallBackend,
-    /// The nftables table (family inet) and iptables chain prefix. Default `maestro_fence`.
+    /// The nftables table (family inet), iptables chain prefix and Windows
+    /// Firewall rule group. Default `maestro_fence`.
     pub firewall_table: Option<String>,
     /// What `guard` does when the failover server cannot be asked.
     #[serde(default)]

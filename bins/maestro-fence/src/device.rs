@@ -107,6 +107,13 @@ pub fn needs(s: &Settings) -> Vec<Need> {
                     },
                 );
                 match isolate::choose(s) {
+                    fw if !fw.is_here() => {
+                        need(level, "firewall tool", Err(isolate::elsewhere(fw)))
+                    }
+                    Firewall::Windows => {
+                        need(level, "firewall tool", program(crate::winfw::POWERSHELL));
+                        need(level, "firewall read-back", program(crate::winfw::NETSH));
+                    }
                     Firewall::Nft => need(level, "firewall tool", program("nft")),
                     Firewall::Iptables => {
                         need(level, "firewall tool", program("iptables"));
@@ -146,7 +153,7 @@ mod tests {
         )
         .unwrap();
         let s = settings(&format!(
-            "[primary]\nhost = \"198.18.0.2\"\nport = 2222\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n[fence]\nlevels = [\"ssh\", \"agent\", \"isolate\"]\nagent = \"no-such-fence-agent\"\nfirewall = \"nft\"\n",
+            "[primary]\nhost = \"198.18.0.2\"\nport = 2222\nidentity_file = '{}'\nknown_hosts = '{}'\n[fence]\nlevels = [\"ssh\", \"agent\", \"isolate\"]\nagent = \"no-such-fence-agent\"\nfirewall = \"nft\"\n",
             key.display(),
             kh.display()
         ));
@@ -157,9 +164,15 @@ mod tests {
         assert!(by("fence agent")
             .unwrap_err()
             .contains("no-such-fence-agent"));
+        // A firewall of another system is named as such, never looked for.
+        if cfg!(windows) {
+            assert!(by("firewall tool")
+                .unwrap_err()
+                .contains("Linux failover only"));
+        }
         // Another port is another host to ssh.
         let other = settings(&format!(
-            "[primary]\nhost = \"198.18.0.2\"\nknown_hosts = \"{}\"\n[fence]\nlevels = [\"ssh\"]\n",
+            "[primary]\nhost = \"198.18.0.2\"\nknown_hosts = '{}'\n[fence]\nlevels = [\"ssh\"]\n",
             kh.display()
         ));
         assert!(needs(&other)[0].result.is_err());

@@ -29,6 +29,8 @@ pub const SET_V6: &str = "primary_v6";
 pub enum Firewall {
     Nft,
     Iptables,
+    /// Windows Firewall: a rule group (see [`crate::winfw`]).
+    Windows,
 }
 
 impl Firewall {
@@ -36,6 +38,15 @@ impl Firewall {
         match self {
             Firewall::Nft => "nft",
             Firewall::Iptables => "iptables",
+            Firewall::Windows => "windows",
+        }
+    }
+
+    /// Whether this firewall exists on the system this build runs on.
+    pub fn is_here(self) -> bool {
+        match self {
+            Firewall::Nft | Firewall::Iptables => cfg!(target_os = "linux"),
+            Firewall::Windows => cfg!(windows),
         }
     }
 
@@ -43,6 +54,7 @@ impl Firewall {
         match name {
             "nft" => Some(Firewall::Nft),
             "iptables" => Some(Firewall::Iptables),
+            "windows" => Some(Firewall::Windows),
             _ => None,
         }
     }
@@ -52,6 +64,7 @@ impl Firewall {
         match self {
             Firewall::Nft => format!("nftables table inet {table}"),
             Firewall::Iptables => format!("iptables chains {table}_in/{table}_out"),
+            Firewall::Windows => format!("Windows Firewall rule group {table}"),
         }
     }
 }
@@ -78,10 +91,17 @@ impl LocalCommand {
         }
     }
 
+    /// The command as a person would type it: in `sh` quoting, or for a
+    /// Windows program (`.exe`) as on a `cmd.exe` line.
     pub fn shown(&self) -> String {
+        let quote: fn(&str) -> String = if self.program.ends_with(".exe") {
+            win_quote
+        } else {
+            crate::remote::sh_quote
+        };
         let mut s = std::iter::once(self.program.as_str())
             .chain(self.args.iter().map(String::as_str))
-            .map(crate::remote::sh_quote)
+            .map(quote)
             .collect::<Vec<_>>()
             .join(" ");
         if !self.input.is_empty() {
@@ -89,6 +109,16 @@ impl LocalCommand {
         }
         s
     }
+}
+
+/// An argument as on a `cmd.exe` line: in double quotes when it holds a
+/// space or a quote (inner double quotes backslash-escaped, as
+/// Windows' argument parsing reads them).
+fn win_quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains([' ', '\t', '"']) {
+        return arg.to_string();
+    }
+    format!("\"{}\"", arg.replace('"', "\\\""))
 }
 
 /// The comment that names the probe rule of one address and port.
@@ -188,6 +218,7 @@ pub fn load_commands(
             c.input = nft_script(table, addrs, ports);
             vec![c]
         }
+        Firewall::Windows => vec![crate::winfw::load_command(table, addrs, &load_stamp())],
         Firewall::Iptables => {
             let (cin, cout) = chains(table);
             let mut v = Vec::new();
@@ -269,12 +300,22 @@ pub fn load_commands(
     }
 }
 
+/// What makes the names of a new load's Windows Firewall rules unique:
+/// the time, in milliseconds.
+fn load_stamp() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+        .to_string()
+}
+
 /// The commands that remove the block, each allowed to fail (a part that
 /// is not there): what counts is the check afterwards that it is gone
 /// ([`nft_table_present`], [`iptables_leftovers`]).
 pub fn removal_commands(fw: Firewall, table: &str) -> Vec<LocalCommand> {
     let mut v = Vec::new();
     match fw {
+        Firewall::Windows => v.push(crate::winfw::removal_command(table)),
         Firewall::Nft => {
             let mut c = LocalCommand::new("remove the nftables block", "nft", &["-f", "-"]);
             c.input = format!("table inet {table}\ndelete table inet {table}\n");
@@ -317,6 +358,7 @@ pub fn lift_command(fw: Firewall, table: &str, ip: IpAddr) -> String {
             let (fam, p) = (ipt(&ip), host_prefix(&ip));
             format!("{fam} -D {cin} -s {p} -j DROP; {fam} -D {cout} -d {p} -j DROP")
         }
+        Firewall::Windows => crate::winfw::lift_command(table, ip),
     }
 }
 
@@ -591,5 +633,28 @@ mod tests {
             lift_command(Firewall::Iptables, "t", ip("2001:db8::5")),
             "ip6tables -D t_in -s 2001:db8::5/128 -j DROP; ip6tables -D t_out -d 2001:db8::5/128 -j DROP"
         );
+    }
+
+    #[test]
+    fn windows_commands_are_shown_as_on_a_cmd_line() {
+        let mut c = LocalCommand::new(
+            "x",
+            "sc.exe",
+            &["config", "Rsync Server", "start=", "disabled"],
+        );
+        assert_eq!(c.shown(), "sc.exe config \"Rsync Server\" start= disabled");
+        c.args = vec![
+            "-Command".into(),
+            "Get-X 'a b'".into(),
+            "say \"hi\"".into(),
+            String::new(),
+        ];
+        assert_eq!(
+            c.shown(),
+            "sc.exe -Command \"Get-X 'a b'\" \"say \\\"hi\\\"\" \"\""
+        );
+        // Linux commands keep sh quoting.
+        let n = LocalCommand::new("x", "systemctl", &["mask", "a b"]);
+        assert_eq!(n.shown(), "systemctl mask 'a b'");
     }
 }

@@ -11,15 +11,22 @@
 //! gets no connection, and the fence's own probe rule counted its SYNs,
 //! within a window long enough for SYN retransmits. Never an address of
 //! this server (see `maestro_common::net`).
+//!
+//! On a Windows failover the block is a Windows Firewall rule group and
+//! the probe is judged without counters (see [`crate::winfw`]); the
+//! daemon that receives the sync is a Windows service (`sc.exe`, see
+//! [`crate::local_service`]).
 
 use crate::config::{FenceLevel, FirewallBackend};
 use crate::deadline::Deadline;
 use crate::firewall::{self, Firewall, LocalCommand, NftTable};
 use crate::level::{change_state, ChangeLog, LevelOutcome, UndoRecord, Verdict, DISABLED_TAG};
+use crate::local_service::{self, Manager};
 use crate::probe::{self, Reach, MIN_PROBE_WINDOW, PROBE_TIMEOUT};
 use crate::process::{self, LocalOutput};
-use crate::remote::{brief, Answer, Judge};
+use crate::remote::{brief, Answer};
 use crate::settings::Settings;
+use crate::winfw::{self, NetshRule, WitnessSeen};
 use maestro_common::net::{self as local_addrs, OwnAddress, ResolveError};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -39,13 +46,27 @@ pub fn choose(s: &Settings) -> Firewall {
     match s.fence.firewall {
         FirewallBackend::Nft => Firewall::Nft,
         FirewallBackend::Iptables => Firewall::Iptables,
+        FirewallBackend::Windows => Firewall::Windows,
         FirewallBackend::Auto => {
-            if process::find_program("nft").is_some() {
+            if cfg!(windows) {
+                Firewall::Windows
+            } else if process::find_program("nft").is_some() {
                 Firewall::Nft
             } else {
                 Firewall::Iptables
             }
         }
+    }
+}
+
+/// Why a firewall of another system cannot be used here.
+pub fn elsewhere(fw: Firewall) -> String {
+    match fw {
+        Firewall::Windows => "[fence] firewall = \"windows\" (Windows Firewall) works on a Windows failover only".to_string(),
+        other => format!(
+            "[fence] firewall = \"{}\" works on a Linux failover only (on Windows: \"windows\" or \"auto\")",
+            other.as_str()
+        ),
     }
 }
 
@@ -271,23 +292,6 @@ fn run_local(
     }
 }
 
-fn systemd_show(unit: &str) -> LocalCommand {
-    LocalCommand::new(
-        &format!("{unit} stopped and masked"),
-        "systemctl",
-        &[
-            "show",
-            "-p",
-            "LoadState",
-            "-p",
-            "ActiveState",
-            "-p",
-            "UnitFileState",
-            unit,
-        ],
-    )
-}
-
 /// The probe's window: `connect_timeout`, at least [`MIN_PROBE_WINDOW`],
 /// at most [`PROBE_TIMEOUT`].
 pub fn probe_window(s: &Settings) -> Duration {
@@ -313,11 +317,43 @@ pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
     if let Some(u) = &s.sync.rsync_daemon_unit {
         v.push((
             format!("stop {u}"),
-            format!("systemctl disable --now {u}; systemctl mask {u}"),
+            local_service::describe_stop(Manager::here(), u),
         ));
     }
     let ports: Vec<String> = s.probe_ports().iter().map(u16::to_string).collect();
     let list: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
+    if fw == Firewall::Windows {
+        v.push((
+            "read back".into(),
+            format!(
+                "netsh advfirewall firewall show rule name={} verbose (and {}) must list a block of {} in group {}, every profile, all protocols; netsh advfirewall show allprofiles state must say ON for Domain, Private and Public",
+                winfw::rule_name(&s.table, true),
+                winfw::rule_name(&s.table, false),
+                list.join(", "),
+                s.table
+            ),
+        ));
+        let witnesses: Vec<String> = s
+            .witnesses
+            .iter()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect();
+        v.push((
+            "connect probe".into(),
+            format!(
+                "tcp connect (window {}s) to {} on port {}: each must be refused on this server, or get no connection while a witness ({}) answers",
+                probe_window(s).as_secs_f64(),
+                list.join(", "),
+                ports.join(", "),
+                if witnesses.is_empty() {
+                    "none configured: [[watch.witnesses]]".to_string()
+                } else {
+                    witnesses.join(", ")
+                }
+            ),
+        ));
+        return v;
+    }
     v.push((
         "connect probe".into(),
         format!(
@@ -337,6 +373,11 @@ enum Listing {
     Nft(NftTable),
     /// Per family (`iptables`, `ip6tables`): `-v -S` of the in and the out chain.
     Iptables(BTreeMap<&'static str, (String, String)>),
+    /// The rules listed under the in and the out rule's name.
+    Windows {
+        inbound: Vec<NetshRule>,
+        outbound: Vec<NetshRule>,
+    },
 }
 
 impl Listing {
@@ -353,6 +394,10 @@ impl Listing {
                     }
                 })
             }
+            Listing::Windows { inbound, outbound } => {
+                let rules = if chain_in { inbound } else { outbound };
+                winfw::rules_block(rules, table, chain_in, &[ip]).is_ok()
+            }
         }
     }
 
@@ -365,6 +410,8 @@ impl Listing {
                     .get(firewall::ipt(&target.ip()))
                     .and_then(|(_, lout)| firewall::iptables_probe_packets(lout, &cout, target))
             }
+            // No counters on Windows.
+            Listing::Windows { .. } => None,
         }
     }
 }
@@ -380,6 +427,34 @@ fn list_rules(
     out: &mut LevelOutcome,
 ) -> Result<Listing, (bool, String)> {
     match fw {
+        Firewall::Windows => {
+            let mut lists = Vec::new();
+            for inbound in [true, false] {
+                let mut c = winfw::show_rule_command(&s.table, inbound);
+                c.name = format!("{step}: {}", winfw::rule_name(&s.table, inbound));
+                match run_local(&c, s, deadline, out) {
+                    Ok(o) if winfw::says_no_rule(&o.stdout) => lists.push(Vec::new()),
+                    Ok(o) if o.success() => match winfw::parse_rules(&o.stdout) {
+                        Ok(r) => lists.push(r),
+                        Err(e) => return Err((false, e)),
+                    },
+                    Ok(o) => {
+                        return Err((
+                            false,
+                            format!(
+                                "cannot read the rule {} back: {}",
+                                winfw::rule_name(&s.table, inbound),
+                                brief(&format!("{} {}", o.stdout, o.stderr))
+                            ),
+                        ))
+                    }
+                    Err(e) => return Err((false, e.message)),
+                }
+            }
+            let outbound = lists.pop().unwrap_or_default();
+            let inbound = lists.pop().unwrap_or_default();
+            Ok(Listing::Windows { inbound, outbound })
+        }
         Firewall::Nft => {
             let mut c = LocalCommand::new(step, "nft", &["-j", "list", "table", "inet", &s.table]);
             c.may_fail = true;
@@ -448,6 +523,10 @@ fn probe(
     let targets = firewall::probe_targets(addrs, &s.probe_ports());
     let window = probe_window(s);
     let left = deadline.remaining().saturating_sub(AFTER_PROBE);
+    if left >= MIN_PROBE_WINDOW && fw == Firewall::Windows {
+        probe_windows(s, &targets, window.min(left), out, problems, unsure);
+        return;
+    }
     if left < MIN_PROBE_WINDOW {
         let why = format!(
             "only {:.1}s of the run's deadline left: less than the {}s probe window that SYN retransmits need, so the probe proves nothing (give the isolate level more time: a longer deadline)",
@@ -502,15 +581,15 @@ fn probe(
                 "does-not-hold",
                 "connection refused: the primary's packets still get here".to_string(),
             ),
-            (Reach::NoConnection(why), Ok(n)) if *n > 0 => (
+            (Reach::NoConnection(why) | Reach::Blocked(why), Ok(n)) if *n > 0 => (
                 "holds",
                 format!("no connection ({why}): the fence's own rule dropped {n} SYN(s) of it"),
             ),
-            (Reach::NoConnection(why), Ok(_)) => (
+            (Reach::NoConnection(why) | Reach::Blocked(why), Ok(_)) => (
                 "cannot-tell",
                 format!("no connection ({why}), but not counted by the fence's own rule: something else stopped it (the primary, the path), which proves nothing about the fence"),
             ),
-            (Reach::NoConnection(why), Err(e)) => {
+            (Reach::NoConnection(why) | Reach::Blocked(why), Err(e)) => {
                 ("cannot-tell", format!("no connection ({why}), but {e}"))
             }
             (Reach::NoRoute(why), Ok(n)) if *n > 0 => (
@@ -553,6 +632,209 @@ fn probe(
     }
 }
 
+/// The probe on Windows, where no rule counts the probe's packets: the
+/// connects to the primary and, at the same time, to every witness (one
+/// that answers shows this server's network works and is not cut off by
+/// the rules); each connect to the primary judged by
+/// [`winfw::judge_probe`].
+fn probe_windows(
+    s: &Settings,
+    targets: &[SocketAddr],
+    timeout: Duration,
+    out: &mut LevelOutcome,
+    problems: &mut Vec<String>,
+    unsure: &mut Vec<String>,
+) {
+    let started = Instant::now();
+    let handles: Vec<_> = targets
+        .iter()
+        .map(|&a| std::thread::spawn(move || probe::probe_once(a, timeout)))
+        .collect();
+    let witnesses: Vec<_> = s
+        .witnesses
+        .iter()
+        .cloned()
+        .map(|(host, port)| {
+            std::thread::spawn(move || {
+                let shown = format!("{host}:{port}");
+                // The lookup and the connect share the window.
+                let started = Instant::now();
+                let ips = match local_addrs::resolve(&host, timeout) {
+                    Ok(ips) => ips,
+                    Err(e) => return (shown, Reach::Unknown(e.to_string())),
+                };
+                let left = timeout.saturating_sub(started.elapsed());
+                let addrs: Vec<SocketAddr> = ips
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect();
+                let mut last = Reach::Unknown("no address".into());
+                for a in addrs {
+                    last = probe::connect_plain(a, left);
+                    if matches!(last, Reach::Connected | Reach::Refused) {
+                        break;
+                    }
+                }
+                (shown, last)
+            })
+        })
+        .collect();
+    let reaches: Vec<Reach> = handles.into_iter().map(probe::joined).collect();
+    let seen_witnesses: Vec<(String, Reach)> = witnesses
+        .into_iter()
+        .map(|h| {
+            h.join().unwrap_or_else(|_| {
+                (
+                    "a witness".into(),
+                    Reach::Unknown("the probe thread failed".into()),
+                )
+            })
+        })
+        .collect();
+    let took = started.elapsed();
+    let witness = if seen_witnesses.is_empty() {
+        WitnessSeen::None
+    } else if let Some((w, _)) = seen_witnesses
+        .iter()
+        .find(|(_, r)| matches!(r, Reach::Connected | Reach::Refused))
+    {
+        WitnessSeen::Answered(w.clone())
+    } else {
+        WitnessSeen::Silent(
+            seen_witnesses
+                .iter()
+                .map(|(w, r)| format!("{w}: {r:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    for (w, r) in &seen_witnesses {
+        let answered = matches!(r, Reach::Connected | Reach::Refused);
+        out.record(
+            format!("witness {w}"),
+            "local",
+            format!("tcp connect {w} (timeout {}s)", timeout.as_secs_f64()),
+            if answered { "holds" } else { "cannot-tell" },
+            format!("{r:?}"),
+            took,
+        );
+    }
+    for (t, reach) in targets.iter().zip(reaches) {
+        let (outcome, seen) = winfw::judge_probe(&reach, &witness);
+        out.record(
+            format!("probe {t}"),
+            "local",
+            format!("tcp connect {t} (timeout {}s)", timeout.as_secs_f64()),
+            outcome,
+            seen.clone(),
+            took,
+        );
+        match outcome {
+            "holds" => {}
+            "cannot-tell" => unsure.push(format!("{t}: {seen}")),
+            _ => problems.push(format!("{t} still answers ({seen})")),
+        }
+    }
+}
+
+/// Whether Windows Firewall is on in every profile: a problem when it is
+/// off somewhere, "cannot tell" when netsh's answer cannot be read.
+fn check_profiles(
+    s: &Settings,
+    deadline: &Deadline,
+    out: &mut LevelOutcome,
+    problems: &mut Vec<String>,
+    unsure: &mut Vec<String>,
+) {
+    let mut c = winfw::profiles_command();
+    c.may_fail = true;
+    match run_local(&c, s, deadline, out) {
+        Ok(o) if o.success() => match winfw::profiles_on(&o.stdout) {
+            Ok(()) => {}
+            Err((true, e)) => problems.push(e),
+            Err((false, e)) => unsure.push(e),
+        },
+        Ok(o) => unsure.push(format!(
+            "cannot read the firewall's state: {}",
+            brief(&format!("{} {}", o.stdout, o.stderr))
+        )),
+        Err(e) => unsure.push(e.message),
+    }
+}
+
+/// Asks whether a service of this server is stopped and kept from
+/// starting; a problem or "cannot tell" otherwise.
+fn check_service(
+    s: &Settings,
+    unit: &str,
+    deadline: &Deadline,
+    out: &mut LevelOutcome,
+    problems: &mut Vec<String>,
+    unsure: &mut Vec<String>,
+) {
+    for (mut c, judge) in local_service::fenced_queries(Manager::here(), unit) {
+        c.may_fail = true;
+        match run_local(&c, s, deadline, out) {
+            Ok(o) => match judge.judge(&exec_output(o)) {
+                Answer::Holds(_) => {}
+                Answer::Fails(x) => problems.push(format!("{}: does not hold ({x})", c.name)),
+                Answer::CannotTell(x) => unsure.push(format!("{}: {x}", c.name)),
+            },
+            Err(e) => unsure.push(e.message),
+        }
+    }
+}
+
+fn exec_output(o: LocalOutput) -> maestro_common::ssh::ExecOutput {
+    maestro_common::ssh::ExecOutput {
+        stdout: o.stdout.into_bytes(),
+        stderr: o.stderr.into_bytes(),
+        exit_status: o.code.unwrap_or(-1),
+        exit_signal: None,
+        elapsed: o.elapsed,
+    }
+}
+
+/// `sc.exe stop` only asks the service to stop: waits (bounded by the
+/// command timeout and the deadline) until `sc.exe query` says STOPPED, so
+/// the check after it does not see a service that is still stopping.
+/// Whatever it sees last, the check decides.
+fn wait_stopped(s: &Settings, unit: &str, deadline: &Deadline, out: &mut LevelOutcome) {
+    let (c, judge) = local_service::stopped_query(Manager::here(), unit);
+    let Some(limit) = deadline.cap(s.command_timeout) else {
+        return;
+    };
+    let started = Instant::now();
+    let mut seen = String::new();
+    let mut polls = 0;
+    while started.elapsed() < limit {
+        let left = limit.saturating_sub(started.elapsed());
+        polls += 1;
+        match process::run(&c.program, &c.args, b"", left) {
+            Ok(o) => {
+                let answer = judge.judge(&exec_output(o));
+                seen = answer.text().to_string();
+                if matches!(answer, Answer::Holds(_)) {
+                    break;
+                }
+            }
+            Err(e) => {
+                seen = e.to_string();
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250).min(limit.saturating_sub(started.elapsed())));
+    }
+    out.record(
+        format!("wait for {unit} to stop"),
+        "local",
+        c.shown(),
+        "ran",
+        format!("{polls} quer(ies); last: {}", brief(&seen)),
+        started.elapsed(),
+    );
+}
+
 /// Checks the block and the closed sync path; the verdict. `own`: addresses
 /// of `[primary]` that are this server's now (status and check only): not
 /// probed, and each one the rules still block is an alarm on `out`.
@@ -573,7 +855,19 @@ fn verify(
         .collect();
     families.sort();
     families.dedup();
+    if !fw.is_here() {
+        return Verdict::CannotTell(elsewhere(fw));
+    }
     let listing = match list_rules(s, fw, &families, "list the block", deadline, out) {
+        Ok(Listing::Windows { inbound, outbound }) => {
+            for (inbound_rule, rules) in [(true, &inbound), (false, &outbound)] {
+                if let Err(e) = winfw::rules_block(rules, &s.table, inbound_rule, addrs) {
+                    problems.push(e);
+                }
+            }
+            check_profiles(s, deadline, out, &mut problems, &mut unsure);
+            Some(Listing::Windows { inbound, outbound })
+        }
         Ok(l) => {
             for &a in addrs {
                 let missing: Vec<&str> = [(true, "from"), (false, "to")]
@@ -657,27 +951,7 @@ fn verify(
         }
     }
     if let Some(u) = &s.sync.rsync_daemon_unit {
-        let mut c = systemd_show(u);
-        c.may_fail = true;
-        match run_local(&c, s, deadline, out) {
-            Ok(o) => {
-                let exec = maestro_common::ssh::ExecOutput {
-                    stdout: o.stdout.into_bytes(),
-                    stderr: o.stderr.into_bytes(),
-                    exit_status: o.code.unwrap_or(-1),
-                    exit_signal: None,
-                    elapsed: o.elapsed,
-                };
-                match Judge::SystemdStoppedMasked.judge(&exec) {
-                    Answer::Holds(_) => {}
-                    Answer::Fails(x) => {
-                        problems.push(format!("{u} is not stopped and masked ({x})"))
-                    }
-                    Answer::CannotTell(x) => unsure.push(format!("{u}: {x}")),
-                }
-            }
-            Err(e) => unsure.push(e.message),
-        }
+        check_service(s, u, deadline, out, &mut problems, &mut unsure);
     }
     if addrs.is_empty() {
         unsure.push(
@@ -704,12 +978,21 @@ fn verify(
         Verdict::CannotTell(unsure.join("; "))
     } else {
         let ports: Vec<String> = s.probe_ports().iter().map(u16::to_string).collect();
-        Verdict::Confirmed(format!(
-            "{} blocks {} both ways, and no connect to port {} gets through (the fence's own rule dropped each)",
-            fw.block_name(&s.table),
-            shown.join(", "),
-            ports.join(", ")
-        ))
+        Verdict::Confirmed(if fw == Firewall::Windows {
+            format!(
+                "{} blocks {} both ways in every profile, the firewall is on in each, and no connect to port {} gets through (refused here, or silent while a witness answered)",
+                fw.block_name(&s.table),
+                shown.join(", "),
+                ports.join(", ")
+            )
+        } else {
+            format!(
+                "{} blocks {} both ways, and no connect to port {} gets through (the fence's own rule dropped each)",
+                fw.block_name(&s.table),
+                shown.join(", "),
+                ports.join(", ")
+            )
+        })
     };
     if let Some(l) = &listing {
         for o in own {
@@ -759,11 +1042,16 @@ pub fn fence(
         }
     }
     let fw = choose(s);
+    if !fw.is_here() {
+        out.verdict = Verdict::NotConfirmed(format!("{}; nothing was changed", elsewhere(fw)));
+        return out;
+    }
     let ports = s.probe_ports();
     let load = firewall::load_commands(fw, &s.table, &addrs, &ports);
     let step = match fw {
         Firewall::Nft => "load the nftables block",
         Firewall::Iptables => "load the iptables block",
+        Firewall::Windows => "load the Windows Firewall rules",
     };
     let record = UndoRecord::Firewall {
         backend: fw.as_str().to_string(),
@@ -844,10 +1132,7 @@ pub fn fence(
         }
     }
     if let Some(u) = &s.sync.rsync_daemon_unit {
-        for c in [
-            LocalCommand::new(&format!("stop {u}"), "systemctl", &["disable", "--now", u]),
-            LocalCommand::new(&format!("mask {u}"), "systemctl", &["mask", u]),
-        ] {
+        for c in local_service::stop_commands(Manager::here(), u) {
             let record = UndoRecord::DaemonUnit { unit: u.clone() };
             let index = match out.start_change(
                 log,
@@ -875,6 +1160,9 @@ pub fn fence(
                 out.verdict = Verdict::NotConfirmed(e.message);
                 return out;
             }
+        }
+        if Manager::here() == Manager::Sc {
+            wait_stopped(s, u, deadline, &mut out);
         }
     }
     out.verdict = match verify(s, fw, &addrs, &[], deadline, &mut out) {
@@ -967,6 +1255,20 @@ impl UndoPlan {
         t
     }
 
+    /// The nftables tables and iptables chain prefixes (not the Windows
+    /// Firewall's rule groups).
+    fn linux_tables(&self) -> Vec<String> {
+        let mut t: Vec<String> = self
+            .firewalls
+            .iter()
+            .filter(|(fw, _)| *fw != Firewall::Windows)
+            .map(|(_, t)| t.clone())
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
     /// What an unfence would run here, for `--dry-run`.
     pub fn describe(&self, resume_sync: bool) -> Vec<(String, String)> {
         let mut v = Vec::new();
@@ -975,7 +1277,19 @@ impl UndoPlan {
                 v.push((c.name.clone(), c.shown()));
             }
         }
-        for table in self.tables() {
+        for (fw, table) in &self.firewalls {
+            if *fw == Firewall::Windows {
+                v.push((
+                    "the block is gone".into(),
+                    format!(
+                        "netsh advfirewall firewall show rule name={} (and {}) must say that no rule matches",
+                        winfw::rule_name(table, true),
+                        winfw::rule_name(table, false)
+                    ),
+                ));
+            }
+        }
+        for table in self.linux_tables() {
             v.push((
                 "the block is gone".into(),
                 format!("nft list table inet {table} must fail (no such table), and iptables -S / ip6tables -S must hold no chain {table}_in or {table}_out and no jump to them"),
@@ -994,11 +1308,50 @@ impl UndoPlan {
             for u in &self.units {
                 v.push((
                     format!("start {u}"),
-                    format!("systemctl unmask {u}; systemctl enable --now {u}"),
+                    local_service::describe_start(Manager::here(), u),
                 ));
             }
         }
         v
+    }
+}
+
+/// Removes the Windows Firewall rule group and checks that neither rule
+/// is listed any more. The removal is never skipped: a fence that loaded
+/// it on this server can remove it here.
+fn undo_windows(
+    s: &Settings,
+    group: &str,
+    deadline: &Deadline,
+    out: &mut LevelOutcome,
+    errors: &mut Vec<String>,
+) {
+    if !Firewall::Windows.is_here() {
+        errors.push(format!(
+            "the journal names {}, which only a Windows server can remove",
+            Firewall::Windows.block_name(group)
+        ));
+        return;
+    }
+    if let Err(e) = run_local(&winfw::removal_command(group), s, deadline, out) {
+        errors.push(e.message);
+    }
+    for inbound in [true, false] {
+        let mut c = winfw::show_rule_command(group, inbound);
+        c.name = format!("{} is gone", winfw::rule_name(group, inbound));
+        match run_local(&c, s, deadline, out) {
+            Ok(o) if winfw::says_no_rule(&o.stdout) => {}
+            Ok(o) if o.success() => errors.push(format!(
+                "the rule {} is still listed",
+                winfw::rule_name(group, inbound)
+            )),
+            Ok(o) => errors.push(format!(
+                "cannot tell whether the rule {} is gone: {}",
+                winfw::rule_name(group, inbound),
+                brief(&format!("{} {}", o.stdout, o.stderr))
+            )),
+            Err(e) => errors.push(e.message),
+        }
     }
 }
 
@@ -1009,6 +1362,10 @@ pub fn undo(s: &Settings, plan: &UndoPlan, resume_sync: bool, deadline: &Deadlin
     let mut out = LevelOutcome::new(FenceLevel::Isolate);
     let mut errors = Vec::new();
     for (fw, table) in &plan.firewalls {
+        if *fw == Firewall::Windows {
+            undo_windows(s, table, deadline, &mut out, &mut errors);
+            continue;
+        }
         if fw == &Firewall::Nft && process::find_program("nft").is_none() {
             errors.push(format!(
                 "the fence loaded table inet {table} with nft, which is not installed now: it cannot be removed or checked"
@@ -1040,10 +1397,7 @@ pub fn undo(s: &Settings, plan: &UndoPlan, resume_sync: bool, deadline: &Deadlin
             }
         }
         for u in &plan.units {
-            for c in [
-                LocalCommand::new(&format!("unmask {u}"), "systemctl", &["unmask", u]),
-                LocalCommand::new(&format!("start {u}"), "systemctl", &["enable", "--now", u]),
-            ] {
+            for c in local_service::start_commands(Manager::here(), u) {
                 if let Err(e) = run_local(&c, s, deadline, &mut out) {
                     errors.push(e.message);
                 }
@@ -1051,7 +1405,7 @@ pub fn undo(s: &Settings, plan: &UndoPlan, resume_sync: bool, deadline: &Deadlin
         }
     }
     // Whatever the backend that loaded it: gone from both.
-    for table in plan.tables() {
+    for table in plan.linux_tables() {
         if process::find_program("nft").is_some() {
             let mut c = LocalCommand::new(
                 "the nftables block is gone",
@@ -1099,8 +1453,15 @@ pub fn undo(s: &Settings, plan: &UndoPlan, resume_sync: bool, deadline: &Deadlin
     }
     out.verdict = if errors.is_empty() {
         let tables = plan.tables();
+        let linux = plan.linux_tables();
         Verdict::Confirmed(if tables.is_empty() {
             "no isolation to remove".to_string()
+        } else if linux.is_empty() {
+            format!(
+                "the isolation is removed: no rule {} or {} is left",
+                winfw::rule_name(&tables.join("/"), true),
+                winfw::rule_name(&tables.join("/"), false)
+            )
         } else {
             format!(
                 "the isolation is removed: no table inet {t}, no chain {t}_in or {t}_out, on nftables and iptables",
@@ -1132,6 +1493,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_linked_key_file_is_refused_and_what_it_names_is_untouched() {
         let dir = tempfile::tempdir().unwrap();
@@ -1192,5 +1554,81 @@ mod tests {
             ]
         );
         assert!(UndoPlan::new(&s, &[], false).is_empty());
+    }
+
+    #[test]
+    fn a_windows_fence_is_planned_with_its_read_back_and_its_witnesses() {
+        let s = settings("[primary]\nhost = \"198.18.0.2\"\n[fence]\nfirewall = \"windows\"\n[sync]\nrsync_daemon_unit = \"RsyncServer\"\n[watch]\ntcp_ports = [80]\n[[watch.witnesses]]\nhost = \"198.18.0.9\"\n");
+        assert_eq!(choose(&s), Firewall::Windows);
+        let d = describe(&s, &[IpAddr::from([198, 18, 0, 2])]);
+        let text: Vec<String> = d.iter().map(|(n, w)| format!("{n}: {w}")).collect();
+        let all = text.join("\n");
+        assert!(
+            all.contains("load the Windows Firewall rules: powershell.exe -NoProfile"),
+            "{all}"
+        );
+        assert!(all.contains("-RemoteAddress '198.18.0.2'"), "{all}");
+        assert!(
+            all.contains("netsh advfirewall firewall show rule name=maestro_fence-in verbose"),
+            "{all}"
+        );
+        assert!(all.contains("on port 22, 80"), "{all}");
+        assert!(all.contains("a witness (198.18.0.9:22) answers"), "{all}");
+        // The daemon is stopped the way this system does it.
+        let stop = if cfg!(windows) {
+            "sc.exe stop"
+        } else {
+            "systemctl disable --now"
+        };
+        assert!(all.contains(stop), "{all}");
+        assert!(!all.contains("mark 0x"), "no SO_MARK on Windows: {all}");
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn the_windows_firewall_is_refused_elsewhere_before_anything_changes() {
+        let s = settings("[primary]\nhost = \"198.18.0.2\"\n[fence]\nfirewall = \"windows\"\n");
+        let out = fence(
+            &s,
+            &Targets::Ready(vec![IpAddr::from([198, 18, 0, 2])]),
+            &Deadline::after(Duration::from_secs(10)),
+            &mut crate::level::NoChangeLog,
+        );
+        match &out.verdict {
+            Verdict::NotConfirmed(why) => {
+                assert!(
+                    why.contains("Windows failover only") && why.contains("nothing was changed"),
+                    "{why}"
+                )
+            }
+            v => panic!("{v:?}"),
+        }
+        assert!(out.steps.is_empty(), "nothing ran: {:?}", out.steps);
+    }
+
+    #[test]
+    fn a_windows_block_in_the_journal_is_removed_and_checked_gone() {
+        let s = settings("[primary]\nhost = \"p\"\n");
+        let records = vec![UndoRecord::Firewall {
+            backend: "windows".into(),
+            table: "maestro_fence".into(),
+            addresses: vec!["198.18.0.2".into()],
+        }];
+        let p = UndoPlan::new(&s, &records, false);
+        assert_eq!(
+            p.firewalls,
+            vec![(Firewall::Windows, "maestro_fence".to_string())]
+        );
+        assert!(p.linux_tables().is_empty());
+        let d: Vec<String> = p.describe(false).into_iter().map(|(_, w)| w).collect();
+        assert!(
+            d[0].contains("Remove-NetFirewallRule -Group 'maestro_fence'"),
+            "{d:?}"
+        );
+        assert!(
+            d[1].contains("show rule name=maestro_fence-in") && d[1].contains("no rule matches"),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 2, "no nftables or iptables check for it: {d:?}");
     }
 }

@@ -508,6 +508,7 @@ mod tests {
         assert_eq!(j.begin("fence", "p", "f").unwrap(), 4);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_lock_file_that_is_not_a_regular_file_is_refused_at_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -526,6 +527,7 @@ mod tests {
         assert!(e.to_string().contains("a symbolic link"), "{e}");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_at_the_catalog_is_refused_at_once_by_name() {
         let dir = tempfile::tempdir().unwrap();

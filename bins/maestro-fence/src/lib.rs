@@ -8,7 +8,8 @@
 //!
 //! Modules: [`plan`] (what runs on the primary), [`remote`] (how answers
 //! are judged), [`ssh_level`], [`agent_level`], [`isolate`] (the three
-//! levels; `isolate`'s rules in [`firewall`], its proof in [`probe`]),
+//! levels; `isolate`'s rules in [`firewall`] and, on Windows, [`winfw`],
+//! its proof in [`probe`], the failover's services in [`local_service`]),
 //! [`config`] (the `[fence]` section), [`journal`] (epochs, what each run
 //! changed, and the lock), [`ops`] (the subcommands),
 //! [`agent_mode`] and [`metadata`] (fence_maestro).
@@ -23,6 +24,7 @@ pub mod firewall;
 pub mod isolate;
 pub mod journal;
 pub mod level;
+pub mod local_service;
 pub mod marker;
 pub mod metadata;
 pub mod ops;
@@ -33,6 +35,7 @@ pub mod remote;
 pub mod report_build;
 pub mod settings;
 pub mod ssh_level;
+pub mod winfw;
 
 use crate::config::GuardUnreachable;
 use clap::{CommandFactory, Parser};

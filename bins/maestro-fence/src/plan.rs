@@ -143,6 +143,22 @@ fn service_probes(s: &Settings, plan: &mut SshPlan) {
     }
 }
 
+/// `sc stop` only asks a Windows service to stop and returns while it is
+/// still stopping (a Tomcat takes seconds): the step waits for `Stopped`,
+/// a little less than the command timeout, and fails when the service is
+/// not stopped by then. One already stopped (`sc stop` exit 1062) passes.
+fn sc_stop_and_wait(s: &Settings, name: &str) -> String {
+    let wait = s
+        .command_timeout
+        .saturating_sub(std::time::Duration::from_secs(2))
+        .max(std::time::Duration::from_secs(1));
+    format!(
+        "sc stop {} & powershell -NoProfile -NonInteractive -Command \"(Get-Service -Name '{name}').WaitForStatus('Stopped', [TimeSpan]::FromMilliseconds({}))\"",
+        win(name),
+        wait.as_millis()
+    )
+}
+
 /// Lists the SysV start links of a service (Debian and Red Hat layouts).
 fn start_links(name: &str) -> String {
     let q = sh_quote(name);
@@ -345,7 +361,7 @@ pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
             ServiceManager::Windows => {
                 plan.actions.push(change(
                     format!("stop {name}"),
-                    format!("sc stop {}", win(name)),
+                    sc_stop_and_wait(s, name),
                     UNDO_START,
                 ));
                 plan.actions.push(change(
@@ -545,6 +561,7 @@ mod tests {
         assert!(marker_step.input.as_deref().unwrap().contains("epoch=4"));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_rewrite_keeps_mode_and_owner_and_leaves_no_temporary_file() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -598,7 +615,7 @@ mod tests {
         let s = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\nnames = [\"MaestroLUI\"]\n[sync]\nscheduled_task = \"Maestro Sync\"\n");
         let p = fence_plan(&s, &marker());
         let cmds: Vec<&str> = p.actions.iter().map(|a| a.command.as_str()).collect();
-        assert!(cmds.contains(&"sc stop \"MaestroLUI\""));
+        assert!(cmds.contains(&"sc stop \"MaestroLUI\" & powershell -NoProfile -NonInteractive -Command \"(Get-Service -Name 'MaestroLUI').WaitForStatus('Stopped', [TimeSpan]::FromMilliseconds(13000))\""), "{cmds:?}");
         assert!(cmds.contains(&"sc config \"MaestroLUI\" start= disabled"));
         assert!(cmds.contains(&"schtasks /Change /TN \"Maestro Sync\" /DISABLE"));
         assert!(cmds.contains(&"taskkill /F /IM \"rsync.exe\""));

@@ -27,10 +27,14 @@ pub enum Reach {
     Connected,
     /// The primary answered with a reset: its packets still get here.
     Refused,
-    /// No connection: timed out, dropped here (EPERM), or a host that is
-    /// unreachable. Proof of the fence only when its own rule counted the
-    /// probe's SYNs.
+    /// No connection: timed out, or a host that is unreachable. Proof of
+    /// the fence only when its own rule counted the probe's SYNs (Linux),
+    /// or while a witness answers (Windows, see [`crate::winfw`]).
     NoConnection(String),
+    /// Refused by this server before anything left it: a filter here
+    /// dropped the connect and the system said so (EPERM on Linux,
+    /// WSAEACCES on Windows).
+    Blocked(String),
     /// "Network is unreachable": no route from here (nothing was sent), or
     /// a router on the way said so (the SYN left this server). Which one,
     /// [`has_route`] tells.
@@ -41,32 +45,59 @@ pub enum Reach {
     Unknown(String),
 }
 
-/// How a connect's error reads. Only a timeout, EPERM (a rule here dropped
-/// the SYN and the kernel said so), an unreachable host or network mean no
-/// connection; anything else, EACCES included (which
-/// `ErrorKind::PermissionDenied` also covers), says nothing about the path.
+/// How a connect's error reads. Only a timeout, a refusal by a filter
+/// here (EPERM on Linux, WSAEACCES on Windows), an unreachable host or
+/// network mean no connection; anything else (EACCES on Linux, which
+/// `ErrorKind::PermissionDenied` also covers) says nothing about the path.
 pub fn classify(result: io::Result<()>) -> Reach {
     match result {
         Ok(()) => Reach::Connected,
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Reach::Refused,
         Err(e) if e.kind() == io::ErrorKind::TimedOut => Reach::NoConnection(e.to_string()),
-        Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) => Reach::NoRoute(e.to_string()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EHOSTUNREACH)) => {
+        Err(e) if e.raw_os_error() == Some(codes::NETUNREACH) => Reach::NoRoute(e.to_string()),
+        Err(e) if e.raw_os_error() == Some(codes::BLOCKED) => Reach::Blocked(e.to_string()),
+        Err(e) if e.raw_os_error() == Some(codes::HOSTUNREACH) => {
             Reach::NoConnection(e.to_string())
         }
         Err(e) => Reach::Unknown(e.to_string()),
     }
 }
 
+/// The system's error numbers the probe tells apart.
+#[cfg(unix)]
+mod codes {
+    pub const NETUNREACH: i32 = libc::ENETUNREACH;
+    pub const HOSTUNREACH: i32 = libc::EHOSTUNREACH;
+    /// A netfilter rule here dropped the SYN.
+    pub const BLOCKED: i32 = libc::EPERM;
+}
+
+/// Winsock's numbers (WSAENETUNREACH, WSAEHOSTUNREACH, WSAEACCES).
+#[cfg(windows)]
+mod codes {
+    pub const NETUNREACH: i32 = 10051;
+    pub const HOSTUNREACH: i32 = 10065;
+    /// A Windows Filtering Platform filter (a firewall block rule) refused
+    /// the connect on this server.
+    pub const BLOCKED: i32 = 10013;
+}
+
 /// Mark the probe's packets with [`PROBE_MARK`] (SO_MARK), so that the
-/// fence's own firewall rule counts them. Linux only: elsewhere the probe
-/// cannot be told apart and is refused.
+/// fence's own firewall rule counts them. Linux only; on Windows nothing
+/// is marked, and other systems refuse the probe.
 fn mark(socket: &Socket) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         socket.set_mark(PROBE_MARK)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        // Nothing marks a packet there: the Windows probe is judged without
+        // a per-rule counter (see `crate::winfw::judge_probe`).
+        let _ = socket;
+        Ok(())
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = socket;
         Err(std::io::Error::new(
@@ -90,6 +121,15 @@ pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
     classify(socket.connect_timeout(&SockAddr::from(addr), timeout))
 }
 
+/// One bounded TCP connect to `addr`, not marked: a witness, which the
+/// fence must leave reachable.
+pub fn connect_plain(addr: SocketAddr, timeout: Duration) -> Reach {
+    match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
+        Ok(s) => classify(s.connect_timeout(&SockAddr::from(addr), timeout)),
+        Err(e) => Reach::Unknown(format!("no socket: {e}")),
+    }
+}
+
 /// Whether this server has a route to `addr` for the probe's packets: a
 /// UDP connect looks the route up (with the probe's mark) and sends
 /// nothing.
@@ -99,7 +139,7 @@ pub fn has_route(addr: SocketAddr) -> Result<bool, String> {
     mark(&socket).map_err(|e| format!("cannot mark the socket: {e}"))?;
     match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(codes::NETUNREACH) => Ok(false),
         Err(e) => Err(format!("cannot look the route up: {e}")),
     }
 }
@@ -116,14 +156,16 @@ pub fn joined(handle: JoinHandle<Reach>) -> Reach {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn only_a_timeout_eperm_or_no_route_is_no_connection() {
         let os = |n| Err(io::Error::from_raw_os_error(n));
         assert_eq!(classify(Ok(())), Reach::Connected);
         assert_eq!(classify(os(libc::ECONNREFUSED)), Reach::Refused);
-        for n in [libc::EPERM, libc::EHOSTUNREACH, libc::ETIMEDOUT] {
+        for n in [libc::EHOSTUNREACH, libc::ETIMEDOUT] {
             assert!(matches!(classify(os(n)), Reach::NoConnection(_)), "{n}");
         }
+        assert!(matches!(classify(os(libc::EPERM)), Reach::Blocked(_)));
         assert!(matches!(classify(os(libc::ENETUNREACH)), Reach::NoRoute(_)));
         assert!(matches!(
             classify(Err(io::Error::new(
@@ -136,6 +178,28 @@ mod tests {
         for n in [libc::EACCES, libc::EADDRNOTAVAIL, libc::EMFILE] {
             assert!(matches!(classify(os(n)), Reach::Unknown(_)), "{n}");
         }
+    }
+
+    /// Winsock's numbers, as Windows gives them (run under Wine).
+    #[cfg(windows)]
+    #[test]
+    fn winsock_errors_read_as_on_linux() {
+        let os = |n| Err(io::Error::from_raw_os_error(n));
+        assert_eq!(classify(os(10061)), Reach::Refused);
+        assert!(matches!(classify(os(10060)), Reach::NoConnection(_)));
+        assert!(matches!(classify(os(10065)), Reach::NoConnection(_)));
+        assert!(matches!(classify(os(10051)), Reach::NoRoute(_)));
+        assert!(matches!(classify(os(10013)), Reach::Blocked(_)));
+        assert!(matches!(classify(os(10049)), Reach::Unknown(_)));
+    }
+
+    #[test]
+    fn a_plain_connect_to_a_listener_connects() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        assert_eq!(connect_plain(a, Duration::from_secs(2)), Reach::Connected);
+        drop(l);
+        assert_eq!(connect_plain(a, Duration::from_secs(2)), Reach::Refused);
     }
 
     #[test]

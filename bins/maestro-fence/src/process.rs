@@ -120,14 +120,24 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
             .map(|m| maestro_common::platform::is_executable(&m))
             .unwrap_or(false)
     };
-    if program.contains('/') {
-        let p = std::path::PathBuf::from(program);
-        return is_exec(&p).then_some(p);
+    // On Windows a name without an extension is its `.exe` (as
+    // CreateProcess finds it), and `\\` separates folders too.
+    let names: Vec<String> = if cfg!(windows) && std::path::Path::new(program).extension().is_none()
+    {
+        vec![program.to_string(), format!("{program}.exe")]
+    } else {
+        vec![program.to_string()]
+    };
+    if program.contains('/') || (cfg!(windows) && program.contains('\\')) {
+        return names
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| is_exec(p));
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|d| d.join(program))
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
         .find(|p| is_exec(p))
 }
 
@@ -135,6 +145,7 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn runs_with_input_and_exit_code() {
         let out = run(
@@ -149,6 +160,7 @@ mod tests {
         assert_eq!(out.code, Some(3));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_hanging_command_is_killed_at_its_timeout() {
         let started = Instant::now();
@@ -163,6 +175,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_killed_command_has_no_exit_code() {
         let out = run(
@@ -176,9 +189,35 @@ mod tests {
         assert!(!out.success());
     }
 
+    #[cfg(unix)]
     #[test]
     fn finds_programs() {
         assert!(find_program("sh").is_some());
         assert!(find_program("no-such-program-xyz").is_none());
+    }
+
+    /// On Windows (run under Wine): a command's output and exit code come
+    /// back through the Job Object as on Linux.
+    #[cfg(windows)]
+    #[test]
+    fn runs_cmd_with_exit_code_on_windows() {
+        let out = run(
+            "cmd.exe",
+            &["/C".into(), "echo hello& exit /b 3".into()],
+            b"",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.stdout.trim(), "hello");
+        assert_eq!(out.code, Some(3));
+        assert!(find_program("cmd.exe").is_some());
+        // A name without its extension is found as the .exe, a full path too.
+        let cmd = find_program("cmd").expect("cmd finds cmd.exe");
+        assert!(
+            cmd.to_string_lossy().to_lowercase().ends_with("cmd.exe"),
+            "{cmd:?}"
+        );
+        assert!(find_program(&cmd.to_string_lossy()).is_some());
+        assert!(find_program("no-such-program-xyz.exe").is_none());
     }
 }

@@ -476,6 +476,7 @@ fn settle_actions(
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn a_batch_runs_frames_and_parses_back() {
         let items = vec![
@@ -510,6 +511,7 @@ mod tests {
         assert!(parsed[2].as_ref().unwrap().stdout.is_empty());
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_timed_out_step_stops_the_batch() {
         let items = vec![
