@@ -269,8 +269,7 @@ mod tests {
         assert_eq!(s.expose(), "s3cret");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0]
-                .contains("readable by every user (its ACL lets Everyone read it)")
+            warnings[0].contains("readable by every user (its ACL lets Everyone read it)")
                 && warnings[0].contains("icacls"),
             "{warnings:?}"
         );
