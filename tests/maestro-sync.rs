@@ -790,9 +790,17 @@ fn an_unchanged_btrfs_current_is_not_walked_and_a_write_into_it_is_still_found()
         run.dump()
     );
     let current = p.current().unwrap();
-    // Maestro writes into current (same size, so only the stamp and the
-    // walk's time and content checks can see it).
-    fs::write(p.gen().join("current/data/lui/jobs/3.xml"), "CHANGED").unwrap();
+    // Maestro writes into current, in place (no truncation: btrfs shows
+    // such a write in the subvolume's numbers only once it is committed,
+    // which the receiving side's flush before it reads them does).
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(p.gen().join("current/data/lui/jobs/3.xml"))
+            .unwrap();
+        f.write_all_at(b"CHANGED", 0).unwrap();
+    }
     tick();
     fs::write(p.source().join("lui/jobs/4.xml"), "changed").unwrap();
     let run = p.push();
