@@ -288,6 +288,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         excludes: plan.exclude_texts(),
         from_snapshot: args.from_snapshot,
         started_at: time::format_ns(start_ns),
+        os: Some(std::env::consts::FAMILY.to_string()),
         started_at_ns: start_ns,
     };
     let out = match &target {
