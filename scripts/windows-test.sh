@@ -41,7 +41,7 @@ echo "== trycmd cases under Wine"
 cargo test --locked --release --target "$TARGET" --test cmd_cases
 
 echo "== a manifest captured on Linux checks under Wine, and one captured under Wine on Linux"
-cargo build --locked -p maestro-snapshot-verify
+cargo build --locked --bin maestro-snapshot-verify
 linux_msv=$target_dir/debug/maestro-snapshot-verify
 windows_msv=$target_dir/$TARGET/release/maestro-snapshot-verify.exe
 x=$(mktemp -d)

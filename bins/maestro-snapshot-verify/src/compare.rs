@@ -225,9 +225,11 @@ mod tests {
         let (mut l, mut w) = (linux.clone(), windows.clone());
         l.mtime_ns = 1_795_655_805_753_146_220;
         w.mtime_ns = 1_795_655_805_753_146_200;
-        assert!(compare_across(&[l.clone()], &[w.clone()], false, Systems::UnixAndWindows)
-            .deltas
-            .is_empty());
+        assert!(
+            compare_across(&[l.clone()], &[w.clone()], false, Systems::UnixAndWindows)
+                .deltas
+                .is_empty()
+        );
         // On one system the same two entries differ.
         assert_eq!(compare(&[l.clone()], &[w.clone()], false).deltas.len(), 1);
         // Across systems a change of content, size or a whole 100 ns is found.

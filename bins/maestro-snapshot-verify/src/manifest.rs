@@ -665,7 +665,9 @@ fn parse_header(value: serde_json::Value) -> Result<Header, String> {
     }
     if let Some(os) = h.os.as_deref() {
         if os != "unix" && os != "windows" {
-            return Err(format!("bad header: os {os:?} is neither \"unix\" nor \"windows\""));
+            return Err(format!(
+                "bad header: os {os:?} is neither \"unix\" nor \"windows\""
+            ));
         }
     }
     Ok(Header {
@@ -800,7 +802,10 @@ mod tests {
     #[test]
     fn the_header_says_which_system_it_was_captured_on() {
         let text = String::from_utf8(write(&[entry(b"a")])).unwrap();
-        assert!(text.lines().next().unwrap().contains("\"os\":\"unix\""), "{text}");
+        assert!(
+            text.lines().next().unwrap().contains("\"os\":\"unix\""),
+            "{text}"
+        );
         let mut value: serde_json::Value =
             serde_json::from_str(text.lines().next().unwrap()).unwrap();
         value["os"] = "windows".into();
