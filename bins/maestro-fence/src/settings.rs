@@ -31,9 +31,6 @@ pub struct Settings {
     pub guard_unreachable: GuardUnreachable,
     /// `[watch] tcp_ports` as configured: isolate's probe tries them too.
     pub watch_ports: Vec<u16>,
-    /// `[[watch.witnesses]]` as host and SSH port: on Windows, isolate's
-    /// probe connects to them meanwhile.
-    pub witnesses: Vec<(String, u16)>,
 }
 
 /// The one key of maestro-watch's `[watch]` section the fence reads: the
@@ -42,16 +39,6 @@ pub struct Settings {
 #[derive(Debug, Default, serde::Deserialize)]
 struct WatchPorts {
     tcp_ports: Option<Vec<u16>>,
-    /// Read for their host and port only: on Windows, isolate's probe
-    /// needs one to answer (see `crate::winfw::judge_probe`).
-    #[serde(default)]
-    witnesses: Vec<WitnessAddress>,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-struct WitnessAddress {
-    host: String,
-    port: Option<u16>,
 }
 
 /// Flags that override config keys.
@@ -220,11 +207,6 @@ impl Settings {
         let watch = loaded.section::<WatchPorts>("watch")?;
         Ok(Settings {
             watch_ports: watch.tcp_ports.unwrap_or_default(),
-            witnesses: watch
-                .witnesses
-                .into_iter()
-                .map(|w| (w.host, w.port.unwrap_or(22)))
-                .collect(),
             failover: config.failover.clone(),
             services: config.services.clone(),
             sync: config.sync.clone(),
