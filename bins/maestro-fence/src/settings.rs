@@ -69,8 +69,11 @@ fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
 
 /// A service, timer or task name that is safe to put on a command line.
 pub fn check_name(key: &str, name: &str) -> Result<(), SettingsError> {
+    // A trailing `\` would escape the closing quote of `"name"` for
+    // Windows' argument parsing (sc.exe, on a Windows primary).
     let ok = !name.is_empty()
         && !name.starts_with('-')
+        && !name.ends_with('\\')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.@:\\ ".contains(&b));
@@ -79,7 +82,7 @@ pub fn check_name(key: &str, name: &str) -> Result<(), SettingsError> {
     } else {
         Err(invalid(
             key,
-            format!("{name:?} is not a plain name (letters, digits, _-.@: and spaces only)"),
+            format!("{name:?} is not a plain name (letters, digits, _-.@:\\ and spaces only, not starting with - nor ending with \\)"),
         ))
     }
 }
@@ -285,6 +288,19 @@ mod tests {
     fn settings(text: &str) -> Result<Settings, SettingsError> {
         let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default())
+    }
+
+    /// `"Name\"` would leave the quote escaped for sc.exe's parser on a
+    /// Windows primary; a backslash inside a name stays allowed.
+    #[test]
+    fn a_name_ending_in_a_backslash_is_refused() {
+        let e = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\nnames = [\"Maestro\\\\\"]\n")
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("services.names[0]"), "{e}");
+        assert!(check_name("k", "Maestro\\").is_err());
+        assert!(check_name("k", "DOMAIN\\svc").is_ok());
+        assert!(check_name("k", "Maestro LUI").is_ok());
     }
 
     #[test]
