@@ -295,8 +295,7 @@ mod tests {
     #[test]
     fn a_name_ending_in_a_backslash_is_refused() {
         let e = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\nnames = [\"Maestro\\\\\"]\n")
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(e.to_string().contains("services.names[0]"), "{e}");
         assert!(check_name("k", "Maestro\\").is_err());
         assert!(check_name("k", "DOMAIN\\svc").is_ok());
