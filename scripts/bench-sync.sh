@@ -19,6 +19,11 @@
 # design's): within 1.2x of plain rsync's wall time and CPU.
 #
 #   FILES=10000 FILE_KB=64 ROUNDS=3 DEST_FS=btrfs scripts/bench-sync.sh
+#
+# Fair to both: each login over SSH runs the receiving account's shell
+# start files (on the development VM root's ~/.bashrc starts pyenv, 0.15-
+# 0.35 s a login); plain rsync pays one login, maestro-sync two (its
+# session and the data's rsync), and the login's time is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "bench-sync.sh: run as root (a loop device, btrfs)" >&2; exit 1; }
@@ -30,8 +35,14 @@ ROUNDS=${ROUNDS:-3}
 DEST_FS=${DEST_FS:-btrfs}
 CHANGED=$((FILES / 100))
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release --locked --bin maestro-sync >/dev/null 2>&1
-BIN=$CARGO_TARGET_DIR/release/maestro-sync
+# MAESTRO_SYNC_BIN: a maestro-sync built before (to compare two versions
+# on the same machine without a build between them).
+if [[ -n ${MAESTRO_SYNC_BIN:-} ]]; then
+  BIN=$MAESTRO_SYNC_BIN
+else
+  cargo build --release --locked --bin maestro-sync >/dev/null 2>&1
+  BIN=$CARGO_TARGET_DIR/release/maestro-sync
+fi
 
 T=$(mktemp -d /tmp/bench-sync.XXXXXX)
 SSHD_PID=""

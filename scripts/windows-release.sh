@@ -48,7 +48,10 @@ for f in README.md LICENSE-APACHE LICENSE-MIT docs/windows.md config.toml.exampl
 done
 wine_up
 for t in "${TOOLS[@]}"; do
-  out=$(timeout 60 "$WINE" "$check/$name/$t.exe" --version 2>&1 | tr -d '\r')
+  # Output to a file, never a pipe: Wine's own services, started by the first
+  # run, inherit the descriptors and would hold a pipe open after the tool ends.
+  timeout 60 "$WINE" "$check/$name/$t.exe" --version >"$check/out" 2>&1 </dev/null || true
+  out=$(tr -d '\r' <"$check/out")
   if [[ $out != "$t $version" ]]; then
     echo "windows-release.sh: $t.exe from the zip printed '$out', not '$t $version'" >&2
     exit 1
@@ -56,7 +59,7 @@ for t in "${TOOLS[@]}"; do
   # The example configuration passes every tool's check on Windows as it is;
   # snapshot-verify warns that Maestro's folders are not here (exit 1).
   rc=0
-  timeout 60 "$WINE" "$check/$name/$t.exe" --config "$check/$name/config.toml.example" config check >"$check/out" 2>&1 || rc=$?
+  timeout 60 "$WINE" "$check/$name/$t.exe" --config "$check/$name/config.toml.example" config check >"$check/out" 2>&1 </dev/null || rc=$?
   allowed=0
   [[ $t == maestro-snapshot-verify ]] && allowed=1
   if ((rc > allowed)); then

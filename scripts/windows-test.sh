@@ -40,4 +40,38 @@ cargo test --locked --release --target "$TARGET" "${pkgs[@]}" --lib
 echo "== trycmd cases under Wine"
 cargo test --locked --release --target "$TARGET" --test cmd_cases
 
+echo "== a manifest captured on Linux checks under Wine, and one captured under Wine on Linux"
+cargo build --locked -p maestro-snapshot-verify
+linux_msv=$target_dir/debug/maestro-snapshot-verify
+windows_msv=$target_dir/$TARGET/release/maestro-snapshot-verify.exe
+x=$(mktemp -d)
+trap 'rm -rf "$x"; wine_down' EXIT
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+mkdir -p "$x/tree/lui/data/Große Liste" "$x/tree/hub"
+printf 'hello\n' >"$x/tree/lui/data/Große Liste/members.txt"
+printf '[hub]\nport=8080\n' >"$x/tree/hub/hub.ini"
+head -c 100000 /dev/urandom >"$x/tree/lui/data/blob.bin"
+msv_linux() { "$linux_msv" --state-dir "$x/state-l" "$@" >"$x/out" 2>&1 </dev/null; }
+msv_windows() { timeout 120 "$WINE" "$windows_msv" --state-dir "$(winpath "$x/state-w")" "$@" >"$x/out" 2>&1 </dev/null; }
+expect() {  # expect RC WHAT COMMAND...
+  local want=$1 what=$2 rc=0
+  shift 2
+  "$@" || rc=$?
+  if ((rc != want)); then
+    echo "windows-test.sh: $what: exit $rc, not $want" >&2
+    tr -d '\r' <"$x/out" >&2
+    exit 1
+  fi
+  echo "  $what: exit $rc as expected"
+}
+expect 0 "capture on Linux" msv_linux capture --root "data=$x/tree" --out "$x/linux.jsonl"
+expect 0 "capture under Wine" msv_windows capture --root "data=$(winpath "$x/tree")" --out "$(winpath "$x/windows.jsonl")"
+expect 0 "the Linux manifest checked under Wine" msv_windows check --root "data=$(winpath "$x/tree")" --manifest "$(winpath "$x/linux.jsonl")"
+expect 0 "the Wine manifest checked on Linux" msv_linux check --root "data=$x/tree" --manifest "$x/windows.jsonl"
+expect 0 "the two manifests compared on Linux" msv_linux diff "$x/linux.jsonl" "$x/windows.jsonl"
+# And a change is still found across systems.
+printf 'hello!\n' >"$x/tree/lui/data/Große Liste/members.txt"
+expect 2 "a changed file, Linux manifest checked under Wine" msv_windows check --root "data=$(winpath "$x/tree")" --manifest "$(winpath "$x/linux.jsonl")"
+expect 2 "a changed file, Wine manifest checked on Linux" msv_linux check --root "data=$x/tree" --manifest "$x/windows.jsonl"
+
 echo "scripts/windows-test.sh: done in $((SECONDS - started)) s"

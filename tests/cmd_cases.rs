@@ -23,10 +23,4 @@ fn trycmd_cases() {
         cases.register_bin(name, std::path::Path::new(path));
     }
     cases.env("NO_COLOR", "1").case("tests/cmd/*.toml");
-    // maestro-redirect first tells which server it runs on from the
-    // interfaces' addresses, which Windows cannot list yet: there every
-    // command refuses with that before it reads its methods.
-    if cfg!(windows) {
-        cases.skip("tests/cmd/redirect-no-method.toml");
-    }
 }

@@ -763,6 +763,70 @@ fn generations_on_btrfs_are_snapshots_of_the_current_one() {
     assert!(gens.iter().all(|g| is_subvolume(g)));
 }
 
+/// On btrfs the receiving side records its current generation's stamp
+/// (the subvolume's last transaction) when it makes it current, and the
+/// next run takes an equal stamp for the walk that compares current with
+/// its manifest. A write into current is still found at once: the stamp
+/// is read after the file system is flushed, so a write not yet committed
+/// moves it too.
+#[test]
+fn an_unchanged_btrfs_current_is_not_walked_and_a_write_into_it_is_still_found() {
+    let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
+    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
+    let stage = p.path("stage");
+    p.write_configs(&format!(
+        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
+        stage.display()
+    ));
+    ok(&p.push());
+    tick();
+    fs::write(p.source().join("lui/jobs/3.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("current")
+            .contains("unchanged since it was made current"),
+        "{}",
+        run.dump()
+    );
+    let current = p.current().unwrap();
+    // Maestro writes into current, in place (no truncation: btrfs shows
+    // such a write in the subvolume's numbers only once it is committed,
+    // which the receiving side's flush before it reads them does).
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(p.gen().join("current/data/lui/jobs/3.xml"))
+            .unwrap();
+        f.write_all_at(b"CHANGED", 0).unwrap();
+    }
+    tick();
+    fs::write(p.source().join("lui/jobs/4.xml"), "changed").unwrap();
+    let run = p.push();
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.message_of("current")
+            .contains("changed since it was received (1 differences)"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(p.current().unwrap(), current);
+    // Replaced when told; the next run trusts the new stamp again.
+    let run = p.sender(&["push", "--discard-changes"]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    tick();
+    fs::write(p.source().join("lui/jobs/5.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("current")
+            .contains("unchanged since it was made current"),
+        "{}",
+        run.dump()
+    );
+}
+
 /// A btrfs snapshot without quiesce hooks pauses no writer: it is taken
 /// and captured while the receiving side gets ready (which then compares
 /// its current generation first). A refusal still refuses, and the

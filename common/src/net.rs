@@ -68,9 +68,26 @@ pub fn is_routable(ip: IpAddr) -> bool {
     always_own(ip).is_none() && !ip.is_multicast() && !is_link_local(ip)
 }
 
-/// Every address on a local interface, canonical, with the interface's name.
-#[cfg(unix)]
+/// Every address on a local interface, canonical, with the interface's
+/// name. An empty list is an error: every host has at least its loopback
+/// address, so none means the list is wrong, and whatever needs to know
+/// which addresses are this host's fails closed rather than judge from it.
 pub fn interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
+    require_some(system_interface_addresses()?)
+}
+
+fn require_some(all: Vec<OwnAddress>) -> Result<Vec<OwnAddress>, LocalAddrError> {
+    if all.is_empty() {
+        return Err(LocalAddrError(
+            "the system listed no address at all (not even loopback)".to_string(),
+        ));
+    }
+    Ok(all)
+}
+
+/// `getifaddrs`.
+#[cfg(unix)]
+fn system_interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
     let list = nix::ifaddrs::getifaddrs().map_err(|e| LocalAddrError(e.to_string()))?;
     let mut out = Vec::new();
     for ifa in list {
@@ -90,12 +107,18 @@ pub fn interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
     Ok(out)
 }
 
-/// Every address on a local interface: not supported on Windows yet
-/// (GetAdaptersAddresses would list them), so whatever needs to know which
-/// addresses are this host's fails closed there with this error.
-#[cfg(not(unix))]
-pub fn interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
-    Err(LocalAddrError("not supported on Windows yet".to_string()))
+/// `GetAdaptersAddresses`, each address with its adapter's friendly name.
+#[cfg(windows)]
+fn system_interface_addresses() -> Result<Vec<OwnAddress>, LocalAddrError> {
+    let list = crate::platform::adapter_addresses()
+        .map_err(|e| LocalAddrError(format!("GetAdaptersAddresses: {e}")))?;
+    Ok(list
+        .into_iter()
+        .map(|(source, ip)| OwnAddress {
+            ip: canonical(ip),
+            source,
+        })
+        .collect())
 }
 
 /// The addresses of this host's interfaces, canonical (loopback included).
@@ -432,21 +455,25 @@ mod tests {
     }
 
     #[test]
-    #[cfg(unix)]
-    fn this_machine_has_its_loopback_interface() {
-        // getifaddrs works here and lists lo's address.
-        let all = interface_addresses().unwrap();
-        assert!(all.iter().any(|a| a.ip == ip("127.0.0.1")), "{all:?}");
-        assert!(own_addresses(&[ip("127.0.0.1")]).unwrap().len() == 1);
-        assert!(local_addresses().unwrap().contains(&ip("127.0.0.1")));
+    fn an_empty_list_of_interfaces_is_an_error_not_a_host_with_no_address() {
+        let e = require_some(Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("no address at all"), "{e}");
+        let one = vec![OwnAddress {
+            ip: ip("127.0.0.1"),
+            source: "lo".into(),
+        }];
+        assert_eq!(require_some(one.clone()).unwrap(), one);
     }
 
     #[test]
-    #[cfg(windows)]
-    fn listing_the_interfaces_is_refused_on_windows() {
-        let e = interface_addresses().unwrap_err().to_string();
-        assert!(e.contains("not supported on Windows"), "{e}");
-        assert!(own_addresses(&[ip("127.0.0.1")]).is_err());
+    fn this_machine_has_its_loopback_interface() {
+        // getifaddrs (GetAdaptersAddresses on Windows, also under Wine)
+        // lists the loopback interface's address, with a name.
+        let all = interface_addresses().unwrap();
+        assert!(all.iter().any(|a| a.ip == ip("127.0.0.1")), "{all:?}");
+        assert!(all.iter().all(|a| !a.source.is_empty()), "{all:?}");
+        assert!(own_addresses(&[ip("127.0.0.1")]).unwrap().len() == 1);
+        assert!(local_addresses().unwrap().contains(&ip("127.0.0.1")));
     }
 
     #[test]

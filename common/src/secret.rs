@@ -115,12 +115,12 @@ impl SecretRef {
 /// A warning when a file that holds a secret (a token, a password, a
 /// private key) can be read by every user of the machine.
 pub fn world_readable_warning(path: &Path) -> Option<String> {
-    let mode = crate::platform::readable_by_everyone(path)?;
+    let reads = crate::platform::readable_by_everyone(path)?;
     Some(format!(
-        "{} holds a secret and is readable by every user (mode {:04o}); run: chmod o-rwx {}",
+        "{} holds a secret and is readable by every user ({}); run: {}",
         path.display(),
-        mode,
-        path.display()
+        reads.why,
+        reads.fix
     ))
 }
 
@@ -251,6 +251,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `path`"), "{e}");
+    }
+
+    #[test]
+    #[cfg(windows)]
+    fn a_secret_file_whose_acl_lets_every_user_read_it_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tok");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        // Everyone: Wine keeps a file's DACL as its Unix mode, where only
+        // Everyone has a place (the "other" bits).
+        crate::platform::set_dacl(&p, "D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;WD)").unwrap();
+        let mut warnings = Vec::new();
+        let s = SecretRef::File(p.clone())
+            .load(&mut |w| warnings.push(w))
+            .unwrap();
+        assert_eq!(s.expose(), "s3cret");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("readable by every user (its ACL lets Everyone read it)")
+                && warnings[0].contains("icacls"),
+            "{warnings:?}"
+        );
+        crate::platform::set_dacl(&p, "D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;OW)").unwrap();
+        warnings.clear();
+        SecretRef::File(p.clone())
+            .load(&mut |w| warnings.push(w))
+            .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

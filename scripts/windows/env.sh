@@ -64,6 +64,9 @@ wine_up() {
     scripts/windows/bcryptprimitives.c scripts/windows/bcryptprimitives.def -ladvapi32
 
   "$WINESERVER" -p || true   # (one may be running already)
+  # Start Wine's own services now, with no terminal or pipe of ours: they
+  # outlive the program that started them and keep the descriptors it had.
+  timeout 120 "$WINE" cmd /c exit 0 >/dev/null 2>&1 </dev/null || true
 }
 
 wine_down() {

@@ -288,6 +288,7 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         excludes: plan.exclude_texts(),
         from_snapshot: args.from_snapshot,
         started_at: time::format_ns(start_ns),
+        os: Some(std::env::consts::FAMILY.to_string()),
         started_at_ns: start_ns,
     };
     let out = match &target {
@@ -310,6 +311,8 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         Err(e) => return closed_or_error(e),
     };
     let mut torn: Vec<Finding> = Vec::new();
+    let mut locked: Vec<Finding> = Vec::new();
+    let mut locked_count = 0u64;
     let torn_status = if args.from_snapshot {
         Status::Critical
     } else {
@@ -332,6 +335,13 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         let writer_gone = || io::Error::other("the manifest writer stopped");
         let mut batch = Vec::with_capacity(WRITE_BATCH);
         let walked = walk::walk(&plan.roots, &opts, &caches, |e| {
+            if walk::is_locked(&e) {
+                locked_count += 1;
+                if locked.len() < crate::intrinsic::MAX_FINDINGS {
+                    let why = e.error.clone().unwrap_or_default();
+                    locked.push(Finding::new(Status::Critical, "locked", why).at(e.location()));
+                }
+            }
             if let Some(why) = &e.torn {
                 if torn.len() < crate::intrinsic::MAX_FINDINGS {
                     torn.push(Finding::new(torn_status, "torn", why.clone()).at(e.location()));
@@ -458,13 +468,30 @@ pub fn run(ctx: &mut Context, args: CaptureArgs) -> Result<Report, ToolError> {
         torn_check.add_finding(f);
     }
     report.push(torn_check.perf(Perfdata::count("torn", totals.torn)));
-    if totals.errors > 0 {
+    // A file a running program holds open without sharing (Windows) is not
+    // in the manifest at all: the copy cannot be checked against it.
+    if locked_count > 0 {
+        let mut check = Check::new(
+            "locked",
+            Status::Critical,
+            format!(
+                "{locked_count} files are {}; the manifest lists them as errors",
+                walk::LOCKED
+            ),
+        );
+        for f in locked {
+            check.add_finding(f);
+        }
+        report.push(check);
+    }
+    let unreadable = totals.errors.saturating_sub(locked_count);
+    if unreadable > 0 {
         report.push(Check::new(
             "unreadable",
             Status::Warning,
             format!(
                 "{} entries could not be read; the manifest lists them as errors",
-                totals.errors
+                unreadable
             ),
         ));
     }

@@ -2,7 +2,7 @@
 
 use crate::capture::{load_caches, open_catalog, save_caches};
 use crate::cli::{CheckArgs, DiffArgs};
-use crate::compare::{compare, Comparison, Difference};
+use crate::compare::{compare_across, Comparison, Difference, Systems};
 use crate::intrinsic::{self, MAX_FINDINGS};
 use crate::manifest::{self, Entry, Manifest};
 use crate::roots;
@@ -351,7 +351,8 @@ pub fn run_with(
             match roots_match(m, &names) {
                 Some(c) => report.push(c),
                 None => {
-                    let cmp = compare(&m.entries, &entries, args.quick);
+                    let systems = Systems::of(m.header.os_family(), std::env::consts::FAMILY);
+                    let cmp = compare_across(&m.entries, &entries, args.quick, systems);
                     report.push(comparison_check(m, &cmp, "replica"));
                 }
             }
@@ -443,7 +444,8 @@ pub fn diff(args: DiffArgs) -> Result<Report, ToolError> {
     match roots_match(&a, &names) {
         Some(c) => report.push(c),
         None => {
-            let cmp = compare(&a.entries, &b.entries, args.quick);
+            let systems = Systems::of(a.header.os_family(), b.header.os_family());
+            let cmp = compare_across(&a.entries, &b.entries, args.quick, systems);
             report.push(comparison_check(&a, &cmp, &b.source_name));
         }
     }

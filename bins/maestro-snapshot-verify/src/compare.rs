@@ -39,6 +39,37 @@ impl Comparison {
 /// and an mtime difference of identical content is still a difference
 /// (the copy was not made with times preserved, or was touched).
 pub fn compare(reference: &[Entry], copy: &[Entry], quick: bool) -> Comparison {
+    compare_across(reference, copy, quick, Systems::Same)
+}
+
+/// Whether the two sides were captured on the same family of system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Systems {
+    Same,
+    /// One on Unix, one on Windows: Windows has no Unix permission bits
+    /// (its manifests say mode 0), so modes are not compared, and it keeps
+    /// times in units of 100 ns, so mtimes are compared in those units.
+    /// Content, sizes, types and link targets are compared as ever.
+    UnixAndWindows,
+}
+
+impl Systems {
+    pub fn of(a: &str, b: &str) -> Systems {
+        if a == b {
+            Systems::Same
+        } else {
+            Systems::UnixAndWindows
+        }
+    }
+}
+
+/// [`compare`], for two sides that may come from different systems.
+pub fn compare_across(
+    reference: &[Entry],
+    copy: &[Entry],
+    quick: bool,
+    systems: Systems,
+) -> Comparison {
     let mut by_key: HashMap<(&str, &RawName), &Entry> = HashMap::with_capacity(copy.len());
     for e in copy {
         by_key.insert((e.root.as_str(), &e.path), e);
@@ -52,7 +83,7 @@ pub fn compare(reference: &[Entry], copy: &[Entry], quick: bool) -> Comparison {
             }),
             Some(c) => {
                 out.compared += 1;
-                if let Some(d) = differ(r, c, quick) {
+                if let Some(d) = differ(r, c, quick, systems) {
                     out.deltas.push(Delta {
                         location: r.location(),
                         difference: d,
@@ -73,7 +104,7 @@ pub fn compare(reference: &[Entry], copy: &[Entry], quick: bool) -> Comparison {
     out
 }
 
-fn differ(r: &Entry, c: &Entry, quick: bool) -> Option<Difference> {
+fn differ(r: &Entry, c: &Entry, quick: bool, systems: Systems) -> Option<Difference> {
     if let Some(e) = &r.error {
         return Some(Difference::Unreadable(format!("on the primary: {e}")));
     }
@@ -85,7 +116,7 @@ fn differ(r: &Entry, c: &Entry, quick: bool) -> Option<Difference> {
         what.push(format!("type {} -> {}", r.kind.as_str(), c.kind.as_str()));
         return Some(Difference::Changed(what));
     }
-    if r.mode != c.mode {
+    if systems == Systems::Same && r.mode != c.mode {
         what.push(format!("mode {:04o} -> {:04o}", r.mode, c.mode));
     }
     match r.kind {
@@ -93,7 +124,11 @@ fn differ(r: &Entry, c: &Entry, quick: bool) -> Option<Difference> {
             if r.size != c.size {
                 what.push(format!("size {} -> {}", r.size, c.size));
             }
-            if r.mtime_ns != c.mtime_ns {
+            let mtimes_differ = match systems {
+                Systems::Same => r.mtime_ns != c.mtime_ns,
+                Systems::UnixAndWindows => r.mtime_ns.div_euclid(100) != c.mtime_ns.div_euclid(100),
+            };
+            if mtimes_differ {
                 what.push(format!(
                     "mtime {} -> {}",
                     crate::time::format_ns(r.mtime_ns),
@@ -177,5 +212,36 @@ mod tests {
             compare(&a, &b, true).count(|d| matches!(d, Difference::Changed(_))),
             0
         );
+    }
+
+    /// A tree captured on Linux and checked on Windows (or the other way):
+    /// Windows has no Unix modes and keeps mtimes in 100 ns units, so those
+    /// two differences are not changes there; everything else still is.
+    #[test]
+    fn across_unix_and_windows_modes_and_sub_100ns_times_are_not_changes() {
+        let linux = file("lui/data/a.txt", 6, "a");
+        let mut windows = file("lui/data/a.txt", 6, "a");
+        windows.mode = 0;
+        let (mut l, mut w) = (linux.clone(), windows.clone());
+        l.mtime_ns = 1_795_655_805_753_146_220;
+        w.mtime_ns = 1_795_655_805_753_146_200;
+        assert!(compare_across(&[l.clone()], &[w.clone()], false, Systems::UnixAndWindows)
+            .deltas
+            .is_empty());
+        // On one system the same two entries differ.
+        assert_eq!(compare(&[l.clone()], &[w.clone()], false).deltas.len(), 1);
+        // Across systems a change of content, size or a whole 100 ns is found.
+        let mut edited = w.clone();
+        edited.sha256 = Some("b".repeat(64));
+        let mut later = w.clone();
+        later.mtime_ns += 100;
+        let mut longer = w.clone();
+        longer.size = 7;
+        for copy in [edited, later, longer] {
+            let c = compare_across(&[l.clone()], &[copy], false, Systems::UnixAndWindows);
+            assert_eq!(c.count(|d| matches!(d, Difference::Changed(_))), 1, "{c:?}");
+        }
+        assert_eq!(Systems::of("unix", "windows"), Systems::UnixAndWindows);
+        assert_eq!(Systems::of("windows", "windows"), Systems::Same);
     }
 }

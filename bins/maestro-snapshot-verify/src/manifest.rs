@@ -189,6 +189,16 @@ pub struct Header {
     pub from_snapshot: bool,
     pub started_at: String,
     pub started_at_ns: i64,
+    /// The family of the system it was captured on, `unix` or `windows`
+    /// (`std::env::consts::FAMILY`); manifests without it are from Unix.
+    pub os: Option<String>,
+}
+
+impl Header {
+    /// The family of the system the manifest was captured on.
+    pub fn os_family(&self) -> &str {
+        self.os.as_deref().unwrap_or("unix")
+    }
 }
 
 /// Totals and the manifest's own digest.
@@ -263,6 +273,8 @@ struct HeaderJson {
     from_snapshot: bool,
     started_at: String,
     started_at_ns: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    os: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -343,6 +355,7 @@ impl<W: Write> ManifestWriter<W> {
             from_snapshot: header.from_snapshot,
             started_at: header.started_at.clone(),
             started_at_ns: header.started_at_ns,
+            os: header.os.clone(),
         };
         w.write_hashed(&json)?;
         Ok(w)
@@ -650,6 +663,11 @@ fn parse_header(value: serde_json::Value) -> Result<Header, String> {
         }
         roots.push(RootInfo { name: r.name, path });
     }
+    if let Some(os) = h.os.as_deref() {
+        if os != "unix" && os != "windows" {
+            return Err(format!("bad header: os {os:?} is neither \"unix\" nor \"windows\""));
+        }
+    }
     Ok(Header {
         tool_version: h.tool_version,
         host: h.host,
@@ -659,6 +677,7 @@ fn parse_header(value: serde_json::Value) -> Result<Header, String> {
         from_snapshot: h.from_snapshot,
         started_at: h.started_at,
         started_at_ns: h.started_at_ns,
+        os: h.os,
     })
 }
 
@@ -727,6 +746,7 @@ mod tests {
             from_snapshot: false,
             started_at: "2026-01-01T00:00:00Z".into(),
             started_at_ns: 1,
+            os: Some("unix".into()),
         }
     }
 
@@ -775,6 +795,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_header_says_which_system_it_was_captured_on() {
+        let text = String::from_utf8(write(&[entry(b"a")])).unwrap();
+        assert!(text.lines().next().unwrap().contains("\"os\":\"unix\""), "{text}");
+        let mut value: serde_json::Value =
+            serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        value["os"] = "windows".into();
+        assert_eq!(parse_header(value.clone()).unwrap().os_family(), "windows");
+        // Manifests of earlier versions have no "os": all were made on Unix.
+        value.as_object_mut().unwrap().remove("os");
+        let old = parse_header(value.clone()).unwrap();
+        assert_eq!((old.os.as_deref(), old.os_family()), (None, "unix"));
+        value["os"] = "beos".into();
+        let err = parse_header(value).unwrap_err();
+        assert!(err.contains("os \"beos\""), "{err}");
     }
 
     #[test]

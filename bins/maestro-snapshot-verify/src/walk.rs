@@ -10,7 +10,13 @@
 //! Torn files: each file is `fstat`ed right after it is opened and again
 //! after it was read; a change of size, mtime or ctime in between, a read
 //! that saw another size, or an mtime at or after the capture's start marks
-//! the entry torn: it is not a copy of one instant.
+//! the entry torn: it is not a copy of one instant. On Windows the file
+//! index and NTFS's change time, read from the handle, stand for the inode
+//! and the ctime.
+//!
+//! A file another program holds open without sharing (Windows) cannot be
+//! read at all: it is an error entry saying so ([`LOCKED`]), which the
+//! capture reports as critical, never skipped.
 
 use crate::manifest::{Entry, Kind, RawName};
 use crate::store::{CacheKey, RootCache};
@@ -175,8 +181,30 @@ struct Shared<'a> {
     caches: &'a HashMap<String, RootCache>,
 }
 
-fn key_of(m: &std::fs::Metadata) -> CacheKey {
-    let k = platform::stat_key(m);
+/// What an entry that another program holds open without sharing says
+/// (Windows' sharing and lock violations): it cannot be read, so the
+/// capture cannot be a copy of it.
+pub const LOCKED: &str = "locked by a running program (stop Maestro or capture from a snapshot)";
+
+/// Whether an entry's error is [`LOCKED`].
+pub fn is_locked(entry: &Entry) -> bool {
+    entry
+        .error
+        .as_deref()
+        .is_some_and(|e| e.starts_with(LOCKED))
+}
+
+/// An entry that could not be stat'ed: said to be [`LOCKED`] when another
+/// program's sharing mode or lock is why.
+fn listing_error(e: &io::Error) -> String {
+    if platform::is_locked_by_another(e) {
+        format!("{LOCKED}: {e}")
+    } else {
+        e.to_string()
+    }
+}
+
+fn key_of(k: platform::StatKey) -> CacheKey {
     CacheKey {
         dev: k.device,
         ino: k.index,
@@ -186,12 +214,16 @@ fn key_of(m: &std::fs::Metadata) -> CacheKey {
     }
 }
 
-fn mtime_ns(m: &std::fs::Metadata) -> i64 {
-    platform::stat_key(m).mtime_ns
-}
-
-fn ctime_ns(m: &std::fs::Metadata) -> i64 {
-    platform::stat_key(m).ctime_ns
+/// The whole key of a listed entry (whose `lstat` gave `meta`): on Windows
+/// the file index and change time are read through a handle, which std's
+/// metadata lacks; on Unix it is the `lstat`'s.
+fn listed_key(abs: &Path, meta: &std::fs::Metadata) -> io::Result<platform::StatKey> {
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_dir() {
+        platform::stat_key_at(abs, meta)
+    } else {
+        Ok(platform::stat_key(meta))
+    }
 }
 
 /// Why an entry whose mtime or ctime falls inside the capture window is not
@@ -308,8 +340,8 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<'_, F> {
 
     /// One entry the caller's thread stat'ed itself (a root, a folder, an
     /// error): done at once, unless it is a regular file to read.
-    fn entry(&mut self, entry: Entry, abs: PathBuf, meta: Option<&std::fs::Metadata>) {
-        let done = settle(entry, &abs, meta, self.shared, &mut self.buf);
+    fn entry(&mut self, entry: Entry, abs: PathBuf, key: Option<platform::StatKey>) {
+        let done = settle(entry, &abs, key, self.shared, &mut self.buf);
         self.in_flight += 1;
         // Behind a batch still being filled it must ride in that batch:
         // a slot of its own would overtake the batch's later entries.
@@ -484,13 +516,13 @@ impl<F: FnMut(Entry) -> io::Result<()>> Ordered<'_, F> {
 fn settle(
     entry: Entry,
     abs: &Path,
-    meta: Option<&std::fs::Metadata>,
+    key: Option<platform::StatKey>,
     shared: Shared<'_>,
     buf: &mut Vec<u8>,
 ) -> Done {
     let wants_read = shared.opts.hash && entry.kind == Kind::File && entry.error.is_none();
-    if let (true, Some(meta)) = (wants_read, meta) {
-        let key = key_of(meta);
+    if let (true, Some(key)) = (wants_read, key) {
+        let key = key_of(key);
         let cached = shared.caches.get(&entry.root).and_then(|c| c.lookup(&key));
         if let Some(hit) = cached {
             let mut entry = entry;
@@ -535,13 +567,15 @@ fn run_job(items: Vec<Item>, shared: Shared<'_>, buf: &mut Vec<u8>) -> Vec<Done>
             };
             let root = &shared.roots[item.root];
             let rel = relative(&root.path, &item.abs);
-            match std::fs::symlink_metadata(&item.abs) {
-                Ok(meta) => {
-                    let entry = entry_from_meta(root, rel, &item.abs, &meta, shared.opts);
-                    settle(entry, &item.abs, Some(&meta), shared, buf)
+            let listed = std::fs::symlink_metadata(&item.abs)
+                .and_then(|meta| listed_key(&item.abs, &meta).map(|key| (meta, key)));
+            match listed {
+                Ok((meta, key)) => {
+                    let entry = entry_from_meta(root, rel, &item.abs, &meta, key, shared.opts);
+                    settle(entry, &item.abs, Some(key), shared, buf)
                 }
                 Err(e) => {
-                    let entry = error_entry(root, rel, e.to_string());
+                    let entry = error_entry(root, rel, listing_error(&e));
                     settle(entry, &item.abs, None, shared, buf)
                 }
             }
@@ -598,16 +632,27 @@ fn walk_roots<F: FnMut(Entry) -> io::Result<()>>(out: &mut Ordered<'_, F>) {
                         continue;
                     }
                     let rel = relative(&root.path, d.path());
-                    let meta = d.metadata();
-                    let entry = match &meta {
-                        Ok(meta) => entry_from_meta(root, rel, d.path(), meta, opts),
-                        Err(e) => error_entry(root, rel, io_text(e.io_error(), &e.to_string())),
+                    let listed = d
+                        .metadata()
+                        .map_err(|e| io_text(e.io_error(), &e.to_string()));
+                    let listed = listed.and_then(|meta| {
+                        listed_key(d.path(), &meta)
+                            .map(|key| (meta, key))
+                            .map_err(|e| listing_error(&e))
+                    });
+                    let entry = match &listed {
+                        Ok((meta, key)) => entry_from_meta(root, rel, d.path(), meta, *key, opts),
+                        Err(e) => error_entry(root, rel, e.clone()),
                     };
                     if entry.kind == Kind::Dir {
                         held = Some((entry, d.path().to_path_buf()));
                         continue;
                     }
-                    out.entry(entry, d.path().to_path_buf(), meta.as_ref().ok());
+                    out.entry(
+                        entry,
+                        d.path().to_path_buf(),
+                        listed.as_ref().ok().map(|(_, key)| *key),
+                    );
                 }
                 Err(err) => {
                     let path = err
@@ -689,6 +734,7 @@ fn entry_from_meta(
     rel: &Path,
     abs: &Path,
     meta: &std::fs::Metadata,
+    key: platform::StatKey,
     opts: &WalkOptions,
 ) -> Entry {
     let kind = Kind::of(meta.file_type());
@@ -697,8 +743,8 @@ fn entry_from_meta(
         path: RawName::from_os(rel.as_os_str()),
         kind: kind.clone(),
         size: if kind == Kind::Dir { 0 } else { meta.len() },
-        mode: platform::stat_key(meta).mode,
-        mtime_ns: mtime_ns(meta),
+        mode: key.mode,
+        mtime_ns: key.mtime_ns,
         sha256: None,
         target: None,
         torn: None,
@@ -714,7 +760,7 @@ fn entry_from_meta(
         }
     }
     if matches!(kind, Kind::File | Kind::Dir) {
-        if let Some(why) = changed_in_window(entry.mtime_ns, ctime_ns(meta), opts.window_start_ns) {
+        if let Some(why) = changed_in_window(entry.mtime_ns, key.ctime_ns, opts.window_start_ns) {
             entry.torn = Some(why.into());
         }
     }
@@ -782,6 +828,10 @@ fn hash_file(
     let file = platform::no_follow_no_block(File::options().read(true)).open(abs);
     let mut file = match file {
         Ok(f) => f,
+        Err(e) if platform::is_locked_by_another(&e) => {
+            entry.error = Some(format!("{LOCKED}: cannot open: {e}"));
+            return (entry, None, 0);
+        }
         Err(e) => {
             entry.error = Some(format!("cannot open: {e}"));
             return (entry, None, 0);
@@ -798,11 +848,18 @@ fn hash_file(
         entry.torn = Some("replaced by another kind of entry while walked".into());
         return (entry, None, 0);
     }
-    let key_before = key_of(&before);
+    let key_before = match platform::file_stat_key(&file, &before) {
+        Ok(k) => k,
+        Err(e) => {
+            entry.error = Some(format!("cannot stat: {e}"));
+            return (entry, None, 0);
+        }
+    };
     // What is recorded is what was read, not what was listed.
-    entry.size = before.len();
-    entry.mode = platform::stat_key(&before).mode;
-    entry.mtime_ns = mtime_ns(&before);
+    entry.size = key_before.size;
+    entry.mode = key_before.mode;
+    entry.mtime_ns = key_before.mtime_ns;
+    let key_before = key_of(key_before);
     let mut hasher = Sha256::new();
     let mut read_total = 0u64;
     loop {
@@ -813,6 +870,11 @@ fn hash_file(
                 read_total += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A range another program has locked (LockFileEx).
+            Err(e) if platform::is_locked_by_another(&e) => {
+                entry.error = Some(format!("{LOCKED}: cannot read: {e}"));
+                return (entry, None, read_total);
+            }
             Err(e) => {
                 entry.error = Some(format!("cannot read: {e}"));
                 return (entry, None, read_total);
@@ -821,8 +883,11 @@ fn hash_file(
     }
     let hash: [u8; 32] = hasher.finalize().into();
     entry.sha256 = Some(crate::manifest::hex(&hash));
-    let after = match file.metadata() {
-        Ok(m) => key_of(&m),
+    let after = match file
+        .metadata()
+        .and_then(|m| platform::file_stat_key(&file, &m))
+    {
+        Ok(k) => key_of(k),
         Err(e) => {
             entry.error = Some(format!("cannot stat after reading: {e}"));
             return (entry, None, read_total);
@@ -967,11 +1032,9 @@ mod tests {
         assert_eq!(stats.files_read, 150 + 3 + 1 + 70 + 40);
     }
 
-    // Needs the change time (ctime), which Windows' standard metadata does not
-    // give: a file renamed into place with an old mtime is not seen as torn
-    // there yet.
+    // The change time: the inode's ctime on Unix, NTFS's ChangeTime read
+    // from the handle on Windows (under Wine: the Unix ctime beneath).
     #[test]
-    #[cfg(unix)]
     fn a_file_renamed_into_place_during_the_capture_is_torn_though_its_mtime_is_old() {
         let dir = tempfile::tempdir().unwrap();
         let start = std::time::SystemTime::now()
@@ -1021,6 +1084,52 @@ mod tests {
                 "hash: {hash}"
             );
         }
+    }
+
+    /// A file another program holds open without sharing cannot be read: on
+    /// Windows its entry says it is locked (the capture makes that
+    /// critical), whether the content was asked for or not.
+    #[test]
+    #[cfg(windows)]
+    fn a_file_held_open_without_sharing_is_reported_locked() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ibdata1"), b"pages").unwrap();
+        std::fs::write(dir.path().join("free.dat"), b"free").unwrap();
+        // What a running MariaDB does on Windows: no sharing at all.
+        let held = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .share_mode(0)
+            .open(dir.path().join("ibdata1"))
+            .unwrap();
+        let root = Root {
+            name: "r".into(),
+            path: dir.path().to_path_buf(),
+            link: None,
+        };
+        let opts = WalkOptions {
+            hash: true,
+            threads: 1,
+            window_start_ns: i64::MAX,
+            ..WalkOptions::default()
+        };
+        let mut seen = Vec::new();
+        walk(std::slice::from_ref(&root), &opts, &HashMap::new(), |e| {
+            if e.kind == Kind::File {
+                seen.push((e.path.display(), is_locked(&e), e.sha256.is_some()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                ("free.dat".to_string(), false, true),
+                ("ibdata1".to_string(), true, false)
+            ]
+        );
+        drop(held);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod run;
 pub mod settings;
 pub mod snapshot;
 pub mod source;
+pub mod stamp;
 pub mod status;
 pub mod transfer;
 pub mod unchanged;

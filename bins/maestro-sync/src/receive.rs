@@ -16,6 +16,7 @@ use crate::manifest_delta;
 use crate::proc::Cpu;
 use crate::protocol::{self, Command, PrepareRequest, Prepared, ReceiverReady};
 use crate::settings::Settings;
+use crate::stamp;
 use crate::unchanged;
 use maestro_common::cli::{Context, ToolError};
 use maestro_common::perfdata::{Perfdata, Range};
@@ -71,6 +72,9 @@ pub struct Receiver {
     prepared: Option<(PrepareRequest, generations::Prepared)>,
     /// What [`Receiver::look`] refuses the run for.
     refusal: Option<Check>,
+    /// [`Receiver::look`] took current's btrfs stamp for the walk (the
+    /// cached keys of its files were not confirmed).
+    walk_skipped: bool,
 }
 
 /// The result of opening: ready to receive, or the report of a refusal.
@@ -290,6 +294,7 @@ impl Receiver {
             checks,
             prepared: None,
             refusal: None,
+            walk_skipped: false,
         }))
     }
 
@@ -299,11 +304,41 @@ impl Receiver {
     /// run (`Err`: the report of the refusal), unless `--discard-changes`.
     /// Runs while the sending side takes its snapshot.
     pub fn look(&mut self) -> Result<(), ToolError> {
+        self.look_with(true)
+    }
+
+    /// [`Receiver::look`]; `by_stamp`: a btrfs current generation whose
+    /// stamp shows it unchanged is not walked.
+    fn look_with(&mut self, by_stamp: bool) -> Result<(), ToolError> {
         let Some(cur) = self.current.clone() else {
             self.window_start_ns = now_ns();
             return Ok(());
         };
         let started = Instant::now();
+        // A btrfs generation whose subvolume has not changed since it was
+        // verified and made current needs no walk to show it (see
+        // `stamp`); anything else is walked.
+        let unchanged = by_stamp
+            .then(|| stamp::unchanged(&self.layout.root, &cur, &self.layout.dir(&cur)))
+            .flatten();
+        if let Some(s) = unchanged {
+            self.steps.insert("look".into(), ms(started.elapsed()));
+            self.window_start_ns = now_ns();
+            self.walk_skipped = true;
+            self.checks.push(
+                Check::ok(
+                    "current",
+                    format!(
+                        "{cur}: unchanged since it was made current (its btrfs subvolume's last change is still transaction {})",
+                        s.transid
+                    ),
+                )
+                .detail("generation", cur.clone())
+                .detail("transid", s.transid)
+                .timed(started.elapsed()),
+            );
+            return Ok(());
+        }
         let layout = &self.layout;
         let manifest_path = layout.dir(&cur).join(generations::MANIFEST);
         let looked = maestro_snapshot_verify::manifest::read_path(&manifest_path)
@@ -428,6 +463,23 @@ impl Receiver {
             .layout
             .prepare(&req.id, self.current.as_deref())
             .map_err(|e| Box::new(Check::new("prepare", Status::Critical, e.to_string())))?;
+        if self.walk_skipped && !p.snapshot {
+            // The new generation gets current's files as hard links, which
+            // changes their ctime: the hash cache needs their keys
+            // confirmed first, by the walk the stamp stood in for.
+            self.walk_skipped = false;
+            self.checks.retain(|c| c.name != "current");
+            if self.look_with(false).is_err() {
+                return Err(Box::new(Check::new(
+                    "prepare",
+                    Status::Unknown,
+                    "interrupted while comparing the current generation",
+                )));
+            }
+            if let Some(c) = self.refusal.take() {
+                return Err(Box::new(c));
+            }
+        }
         let gen = &self.layout.root;
         // A snapshot of current holds its files already; a new folder gets
         // them as hard links.
@@ -720,16 +772,26 @@ impl Receiver {
             check_message: verify_message,
         };
         let started = Instant::now();
-        let finalized = self
-            .layout
-            .finalize(&req.id, &meta)
-            .and_then(|()| self.layout.switch(&req.id));
+        let finalized = self.layout.finalize(&req.id, &meta).and_then(|()| {
+            // Right after the flush of the file system: what the next run
+            // compares current's stamp with (a rename changes neither
+            // number).
+            let stamp = stamp::committed(&req.id, &self.layout.dir(&req.id));
+            self.layout.switch(&req.id).map(|()| stamp)
+        });
         self.steps.insert("finalize".into(), ms(started.elapsed()));
-        if let Err(e) = finalized {
-            return self.abort(
-                &format!("the generation could not be made current: {e}"),
-                Status::Critical,
-            );
+        match finalized {
+            Err(e) => {
+                return self.abort(
+                    &format!("the generation could not be made current: {e}"),
+                    Status::Critical,
+                )
+            }
+            // Without a record, the next run walks current.
+            Ok(Some(s)) => {
+                let _ = stamp::record(&self.layout.root, &s);
+            }
+            Ok(None) => {}
         }
         let rpo_s = (now_ns() - req.point_in_time_ns).max(0) as f64 / 1e9;
         let mut generation = Check::new(

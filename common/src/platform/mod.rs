@@ -129,8 +129,12 @@ pub fn wait_socket(socket: RawSocket, read: bool, write: bool, wait: Duration) {
 }
 
 /// Create `dir` (and its parents) for state only its owner may read: mode
-/// 0700 on Unix. On Windows the folder inherits the ACL of where it is made
-/// (`%ProgramData%` lets every user read): restricting it is not done yet.
+/// 0700 on Unix; on Windows a protected DACL (nothing inherited from where
+/// it is made: `%ProgramData%` lets every user read) with full control for
+/// this process's user, Administrators and SYSTEM, inherited by what is
+/// made inside. Every folder this call creates gets it; a folder that
+/// existed is left as it was. An ACL that cannot be set is an error (a
+/// folder every user can read is not made quietly).
 pub fn create_private_dir(dir: &std::path::Path) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -140,27 +144,101 @@ pub fn create_private_dir(dir: &std::path::Path) -> io::Result<()> {
             .mode(0o700)
             .create(dir)
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        std::fs::create_dir_all(dir)
+        let missing: Vec<&std::path::Path> = dir
+            .ancestors()
+            .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+            .collect();
+        std::fs::create_dir_all(dir)?;
+        // Outermost first, so no moment has a new inner folder under a
+        // new outer one that still inherits the parent's ACL.
+        for p in missing.iter().rev() {
+            imp::acl::restrict_to_owner(p).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot restrict {} to its owner, Administrators and SYSTEM: {e}",
+                        p.display()
+                    ),
+                )
+            })?;
+        }
+        Ok(())
     }
 }
 
-/// Why every user of the machine can read `path`, or `None` when they
-/// cannot or it cannot be told: the mode's "other" read bit on Unix
-/// (`Some(mode)`). Windows ACLs are not read yet: always `None` there.
-pub fn readable_by_everyone(path: &std::path::Path) -> Option<u32> {
+/// Why every user of the machine can read a file, and how to stop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EveryoneReads {
+    /// `mode 0644`; `its ACL lets Everyone read it`.
+    pub why: String,
+    /// The command that takes the right away.
+    pub fix: String,
+}
+
+/// Whether every user of the machine can read `path`; `None` when they
+/// cannot or it cannot be told. Unix reads the mode's "other" read bit;
+/// Windows reads the DACL: an allow ACE with a read right for Everyone,
+/// Authenticated Users or Users (or no DACL at all).
+pub fn readable_by_everyone(path: &std::path::Path) -> Option<EveryoneReads> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode();
-        (mode & 0o004 != 0).then_some(mode & 0o7777)
+        (mode & 0o004 != 0).then(|| EveryoneReads {
+            why: format!("mode {:04o}", mode & 0o7777),
+            fix: format!("chmod o-rwx {}", path.display()),
+        })
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        let _ = path;
-        None
+        let group = imp::acl::readable_by_everyone(path)?;
+        Some(EveryoneReads {
+            why: format!("its ACL lets {group} read it"),
+            fix: format!(
+                "icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%\":F Administrators:F SYSTEM:F",
+                path.display()
+            ),
+        })
     }
+}
+
+/// Give `path` the DACL written in SDDL (`D:P(A;OICI;FA;;;SY)…`); a DACL
+/// marked protected (`D:P`) inherits nothing from the parent. Windows only.
+#[cfg(windows)]
+pub fn set_dacl(path: &std::path::Path, sddl: &str) -> io::Result<()> {
+    imp::acl::set_dacl(path, sddl)
+}
+
+/// This host's interface addresses on Windows, with the adapter's name:
+/// `GetAdaptersAddresses` (Unix lists them with `getifaddrs`, in
+/// [`crate::net`]).
+#[cfg(windows)]
+pub fn adapter_addresses() -> io::Result<Vec<(String, std::net::IpAddr)>> {
+    imp::interface_addresses()
+}
+
+/// What one ICMP echo request got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IcmpEcho {
+    /// An echo reply with success, from the address asked.
+    Reply {
+        from: std::net::Ipv4Addr,
+        rtt_ms: u32,
+    },
+    /// What the network said instead (unreachable, no reply in time, a
+    /// reply from another address).
+    NoReply(String),
+}
+
+/// One ICMP echo to `dest` within `timeout`, through the system's ICMP API
+/// (`IcmpSendEcho2`, no administrator rights needed). An error is a failure
+/// on this side (no ICMP handle, no resources), not evidence about `dest`.
+/// Windows only: on Linux tools run the system `ping`.
+#[cfg(windows)]
+pub fn icmp_echo(dest: std::net::Ipv4Addr, timeout: Duration) -> io::Result<IcmpEcho> {
+    imp::icmp::icmp_echo(dest, timeout)
 }
 
 /// What a capture compares of a file's metadata to tell whether it changed
@@ -176,14 +254,50 @@ pub struct StatKey {
     pub mode: u32,
     /// Last modification, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
-    /// Last change of data or metadata (ctime) on Unix; the last write on
-    /// Windows (std does not give NTFS's change time).
+    /// Last change of data or metadata (ctime) on Unix; in [`stat_key`] the
+    /// last write on Windows (std does not give NTFS's change time:
+    /// [`file_stat_key`] and [`stat_key_at`] read it).
     pub ctime_ns: i64,
 }
 
-/// The [`StatKey`] of a file's metadata.
+/// The [`StatKey`] of a file's metadata. On Windows it lacks the file index
+/// and the change time: use [`file_stat_key`] or [`stat_key_at`] where a
+/// replaced or changed file must be told.
 pub fn stat_key(meta: &std::fs::Metadata) -> StatKey {
     imp::stat_key(meta)
+}
+
+/// The whole [`StatKey`] of an open file whose metadata is `meta`: the same
+/// as [`stat_key`] on Unix (no further call); on Windows read from the
+/// handle: volume serial number, file index, and NTFS's change time
+/// (FILE_BASIC_INFO), which a rename or a rewrite moves and the usual
+/// calls cannot set back, as Linux's ctime.
+pub fn file_stat_key(file: &File, meta: &std::fs::Metadata) -> io::Result<StatKey> {
+    imp::file_stat_key(file, meta)
+}
+
+/// The whole [`StatKey`] of what `path` names itself (a final link not
+/// followed), whose `lstat` gave `meta`: [`stat_key`] on Unix; on Windows
+/// the path is opened (attributes only, every sharing allowed, no link
+/// followed) and read as [`file_stat_key`].
+pub fn stat_key_at(path: &std::path::Path, meta: &std::fs::Metadata) -> io::Result<StatKey> {
+    imp::stat_key_at(path, meta)
+}
+
+/// Whether an open or a read failed because another program holds the file
+/// open without sharing, or holds a lock on the range read: Windows'
+/// ERROR_SHARING_VIOLATION and ERROR_LOCK_VIOLATION. Never on Unix, whose
+/// locks are advisory.
+pub fn is_locked_by_another(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        let _ = e;
+        false
+    }
+    #[cfg(windows)]
+    {
+        imp::is_locked_by_another(e)
+    }
 }
 
 /// Whether a file type is a stream a tool may write its output into: a FIFO
@@ -452,6 +566,35 @@ mod tests {
         assert_ne!(file_id(&first).unwrap(), file_id(&rotated).unwrap());
         let moved = File::open(dir.path().join("app.log.1")).unwrap();
         assert_eq!(file_id(&first).unwrap(), file_id(&moved).unwrap());
+    }
+
+    /// The state folder (and a parent made with it) is not readable by
+    /// every user: on Windows its DACL is protected and names only the
+    /// owner, Administrators and SYSTEM; a folder made plainly beside it
+    /// inherits what the parent allows.
+    #[test]
+    fn a_private_folder_is_not_readable_by_every_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("maestro-ha").join("state");
+        create_private_dir(&state).unwrap();
+        assert!(state.is_dir());
+        assert_eq!(readable_by_everyone(&state), None);
+        assert_eq!(readable_by_everyone(state.parent().unwrap()), None);
+        // Again: an existing folder is fine.
+        create_private_dir(&state).unwrap();
+        // That what is made inside inherits the folder's DACL is NTFS's
+        // doing, which Wine 8 does not do (it keeps a file's DACL as its
+        // Unix mode only): not checked here.
+        #[cfg(windows)]
+        {
+            let open = dir.path().join("open");
+            std::fs::create_dir(&open).unwrap();
+            set_dacl(&open, "D:P(A;OICI;FR;;;WD)(A;OICI;FA;;;SY)").unwrap();
+            assert!(readable_by_everyone(&open).is_some());
+            let inner = open.join("state");
+            create_private_dir(&inner).unwrap();
+            assert_eq!(readable_by_everyone(&inner), None);
+        }
     }
 
     /// A shell line that starts a long-lived grandchild and itself lives long.

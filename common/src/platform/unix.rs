@@ -149,6 +149,17 @@ pub fn stat_key(m: &std::fs::Metadata) -> super::StatKey {
     }
 }
 
+pub fn file_stat_key(_file: &File, meta: &std::fs::Metadata) -> io::Result<super::StatKey> {
+    Ok(stat_key(meta))
+}
+
+pub fn stat_key_at(
+    _path: &std::path::Path,
+    meta: &std::fs::Metadata,
+) -> io::Result<super::StatKey> {
+    Ok(stat_key(meta))
+}
+
 pub const RANDOM_SOURCE: &str = "getrandom";
 
 pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {

@@ -1,6 +1,12 @@
 //! The Windows side of the platform layer (Win32 through windows-sys).
 
-use super::{FileId, LockKind};
+pub mod acl;
+pub mod icmp;
+pub mod ifaddr;
+
+pub use ifaddr::interface_addresses;
+
+use super::{FileId, LockKind, StatKey};
 use std::fs::File;
 use std::io;
 use std::os::windows::fs::OpenOptionsExt;
@@ -8,10 +14,14 @@ use std::os::windows::io::AsRawHandle;
 use std::os::windows::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use windows_sys::Win32::Foundation::{CloseHandle, ERROR_LOCK_VIOLATION, ERROR_MORE_DATA, HANDLE};
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_LOCK_VIOLATION, ERROR_MORE_DATA, ERROR_SHARING_VIOLATION, HANDLE,
+};
 use windows_sys::Win32::Storage::FileSystem::{
-    GetFileInformationByHandle, LockFileEx, UnlockFile, BY_HANDLE_FILE_INFORMATION,
-    FILE_FLAG_OPEN_REPARSE_POINT, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
+    FileBasicInfo, GetFileInformationByHandle, GetFileInformationByHandleEx, LockFileEx,
+    UnlockFile, BY_HANDLE_FILE_INFORMATION, FILE_BASIC_INFO, FILE_FLAG_BACKUP_SEMANTICS,
+    FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
 };
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicAccountingInformation,
@@ -129,13 +139,18 @@ pub fn unlock(file: &File) -> io::Result<()> {
     }
 }
 
-pub fn file_id(file: &File) -> io::Result<FileId> {
+fn by_handle_info(file: &File) -> io::Result<BY_HANDLE_FILE_INFORMATION> {
     // SAFETY: plain data, filled in by the call.
     let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
     // SAFETY: the handle is open; `info` outlives the call.
     if unsafe { GetFileInformationByHandle(handle(file), &mut info) } == 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(info)
+}
+
+pub fn file_id(file: &File) -> io::Result<FileId> {
+    let info = by_handle_info(file)?;
     Ok(FileId {
         device: u64::from(info.dwVolumeSerialNumber),
         index: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
@@ -269,10 +284,10 @@ fn filetime_ns(t: u64) -> i64 {
     (t as i64).saturating_sub(EPOCH_DIFF).saturating_mul(100)
 }
 
-pub fn stat_key(m: &std::fs::Metadata) -> super::StatKey {
+pub fn stat_key(m: &std::fs::Metadata) -> StatKey {
     use std::os::windows::fs::MetadataExt;
     let written = filetime_ns(m.last_write_time());
-    super::StatKey {
+    StatKey {
         device: 0,
         index: 0,
         size: m.file_size(),
@@ -280,6 +295,56 @@ pub fn stat_key(m: &std::fs::Metadata) -> super::StatKey {
         mtime_ns: written,
         ctime_ns: written,
     }
+}
+
+/// The key from an open handle: volume serial number and file index
+/// (GetFileInformationByHandle), the last write and NTFS's change time
+/// (FILE_BASIC_INFO), which moves on every change of content or metadata,
+/// a rename included, and cannot be set back through the usual calls.
+pub fn file_stat_key(file: &File, _meta: &std::fs::Metadata) -> io::Result<StatKey> {
+    let info = by_handle_info(file)?;
+    // SAFETY: plain data, filled in by the call.
+    let mut basic: FILE_BASIC_INFO = unsafe { std::mem::zeroed() };
+    // SAFETY: the handle is open; the pointer and size describe `basic`.
+    let ok = unsafe {
+        GetFileInformationByHandleEx(
+            handle(file),
+            FileBasicInfo,
+            (&mut basic as *mut FILE_BASIC_INFO).cast(),
+            std::mem::size_of::<FILE_BASIC_INFO>() as u32,
+        )
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(StatKey {
+        device: u64::from(info.dwVolumeSerialNumber),
+        index: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
+        size: (u64::from(info.nFileSizeHigh) << 32) | u64::from(info.nFileSizeLow),
+        mode: 0,
+        mtime_ns: filetime_ns(basic.LastWriteTime as u64),
+        ctime_ns: filetime_ns(basic.ChangeTime as u64),
+    })
+}
+
+/// The key of what `path` names, itself (a symbolic link or junction is
+/// not followed; a folder opens too), through a handle that asks only to
+/// read attributes: every sharing allowed, so a program holding the file
+/// open without sharing does not stop it.
+pub fn stat_key_at(path: &std::path::Path, meta: &std::fs::Metadata) -> io::Result<StatKey> {
+    let file = File::options()
+        .access_mode(FILE_READ_ATTRIBUTES)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS)
+        .open(path)?;
+    file_stat_key(&file, meta)
+}
+
+pub fn is_locked_by_another(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error().map(|c| c as u32),
+        Some(ERROR_SHARING_VIOLATION | ERROR_LOCK_VIOLATION)
+    )
 }
 
 pub const RANDOM_SOURCE: &str = "BCryptGenRandom";

@@ -1,0 +1,169 @@
+//! Whether a btrfs generation is unchanged since it was made current,
+//! without walking it.
+//!
+//! btrfs numbers its transactions, file system wide and only upwards. A
+//! subvolume's root item carries the number of the last transaction that
+//! changed anything in it (`generation`: every write, `chmod`, rename,
+//! unlink, even an atime update, changes the subvolume's tree) and of the
+//! last change of an inode in it (`ctransid`). Once every change is
+//! committed (`syncfs`), both are final for what happened before: read
+//! again later, equal numbers (and the same subvolume UUID) mean nothing in
+//! that subvolume changed in between. A change not yet committed when the
+//! stamp is read can only make the numbers move later, never hide: the
+//! comparison then fails and the walk runs, as it did always.
+//!
+//! The stamp of the current generation is written next to the generations
+//! (`.current-stamp`, outside every generation's subvolume: writing it
+//! changes none of them) after the generation was verified and made
+//! current. The next run compares current's stamp with it before it
+//! compares current with its manifest, and skips that walk when they are
+//! equal. Anything else (no record, another generation named, another
+//! subvolume, a number moved, not btrfs) is "unknown": the walk runs.
+
+use serde::{Deserialize, Serialize};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// Where the stamp of the current generation is kept, in the
+/// generations folder.
+pub const STAMP_FILE: &str = ".current-stamp";
+const STAMP_TMP: &str = ".current-stamp.tmp";
+
+/// `BTRFS_IOC_GET_SUBVOL_INFO` (linux/btrfs.h): `_IOR(0x94, 60, struct
+/// btrfs_ioctl_get_subvol_info_args)`, 504 bytes; any user may ask it of
+/// a subvolume's root folder (Linux 4.18 and later).
+const GET_SUBVOL_INFO: libc::c_ulong = 0x81F8_943C;
+const INFO_SIZE: usize = 504;
+const OFFSET_GENERATION: usize = 280;
+const OFFSET_UUID: usize = 296;
+const OFFSET_CTRANSID: usize = 344;
+
+/// A subvolume's last-change numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The generation (its name) the stamp is of.
+    pub generation: String,
+    /// The subvolume's UUID, hex.
+    pub uuid: String,
+    /// The last transaction that changed the subvolume.
+    pub transid: u64,
+    /// The last transaction that changed an inode in it.
+    pub ctransid: u64,
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// The stamp of the subvolume at `dir` (its root folder) as its file
+/// system last committed it; `None` when `dir` is not the root of a btrfs
+/// subvolume or the file system does not say. Right after a `syncfs` of
+/// that file system, it covers every change made before.
+pub fn committed(generation: &str, dir: &Path) -> Option<Stamp> {
+    if !crate::generations::is_subvolume(dir) {
+        return None;
+    }
+    let f = std::fs::File::open(dir).ok()?;
+    let mut info = [0u8; INFO_SIZE];
+    // SAFETY: the ioctl writes at most INFO_SIZE bytes into the buffer we
+    // own, of that size, on a descriptor we own.
+    // It answers 0 or, from its tree search, 1 on success.
+    if unsafe { libc::ioctl(f.as_raw_fd(), GET_SUBVOL_INFO, info.as_mut_ptr()) } < 0 {
+        return None;
+    }
+    let uuid: String = info[OFFSET_UUID..OFFSET_UUID + 16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(Stamp {
+        generation: generation.to_string(),
+        uuid,
+        transid: u64_at(&info, OFFSET_GENERATION),
+        ctransid: u64_at(&info, OFFSET_CTRANSID),
+    })
+}
+
+/// Commits every change on the file system of `dir` (`syncfs`).
+fn commit(dir: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(dir) else {
+        return false;
+    };
+    // SAFETY: syncfs on a descriptor we own.
+    unsafe { libc::syncfs(f.as_raw_fd()) == 0 }
+}
+
+/// Records `stamp` as the current generation's (replacing the record).
+pub fn record(generations: &Path, stamp: &Stamp) -> std::io::Result<()> {
+    let tmp = generations.join(STAMP_TMP);
+    let text = serde_json::to_vec(stamp).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, generations.join(STAMP_FILE))
+}
+
+/// The recorded stamp, if any can be read (a record is about 100 bytes;
+/// anything longer than 4 KiB is not one).
+pub fn recorded(generations: &Path) -> Option<Stamp> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::fs::File::open(generations.join(STAMP_FILE))
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut text)
+        .ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Whether generation `id` at `dir` is unchanged since its stamp was
+/// recorded: `Some(stamp)` when it is (the same subvolume, both numbers
+/// equal), `None` when that cannot be shown.
+pub fn unchanged(generations: &Path, id: &str, dir: &Path) -> Option<Stamp> {
+    let was = recorded(generations)?;
+    if was.generation != id {
+        return None;
+    }
+    if !commit(dir) {
+        return None;
+    }
+    let now = committed(id, dir)?;
+    (now == was).then_some(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(generation: &str) -> Stamp {
+        Stamp {
+            generation: generation.into(),
+            uuid: "00".repeat(16),
+            transid: 7,
+            ctransid: 7,
+        }
+    }
+
+    #[test]
+    fn a_record_is_read_back_and_a_bad_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(recorded(dir.path()), None);
+        record(dir.path(), &stamp("20261126T013000.081Z")).unwrap();
+        assert_eq!(recorded(dir.path()), Some(stamp("20261126T013000.081Z")));
+        std::fs::write(dir.path().join(STAMP_FILE), "{\"generation\":").unwrap();
+        assert_eq!(recorded(dir.path()), None);
+    }
+
+    #[test]
+    fn without_btrfs_or_a_matching_record_nothing_is_shown_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "20261126T013000.081Z";
+        let gen = dir.path().join(id);
+        std::fs::create_dir(&gen).unwrap();
+        // Not a subvolume (not even on btrfs here, or inode other than 256).
+        assert_eq!(committed(id, &gen), None);
+        record(dir.path(), &stamp(id)).unwrap();
+        assert_eq!(unchanged(dir.path(), id, &gen), None);
+        // A record of another generation is never taken.
+        assert_eq!(unchanged(dir.path(), "20261126T014500.007Z", &gen), None);
+    }
+}
