@@ -111,8 +111,8 @@ pub fn needs(s: &Settings) -> Vec<Need> {
                         need(level, "firewall tool", Err(isolate::elsewhere(fw)))
                     }
                     Firewall::Windows => {
+                        // PowerShell loads the rules and reads them back.
                         need(level, "firewall tool", program(crate::winfw::POWERSHELL));
-                        need(level, "firewall read-back", program(crate::winfw::NETSH));
                     }
                     Firewall::Nft => need(level, "firewall tool", program("nft")),
                     Firewall::Iptables => {

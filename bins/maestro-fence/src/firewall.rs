@@ -211,6 +211,7 @@ pub fn load_commands(
     table: &str,
     addrs: &[IpAddr],
     ports: &[u16],
+    stamp: &str,
 ) -> Vec<LocalCommand> {
     match fw {
         Firewall::Nft => {
@@ -218,7 +219,7 @@ pub fn load_commands(
             c.input = nft_script(table, addrs, ports);
             vec![c]
         }
-        Firewall::Windows => vec![crate::winfw::load_command(table, addrs, &load_stamp())],
+        Firewall::Windows => vec![crate::winfw::load_command(table, addrs, stamp)],
         Firewall::Iptables => {
             let (cin, cout) = chains(table);
             let mut v = Vec::new();
@@ -302,7 +303,7 @@ pub fn load_commands(
 
 /// What makes the names of a new load's Windows Firewall rules unique:
 /// the time, in milliseconds.
-fn load_stamp() -> String {
+pub fn load_stamp() -> String {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())

@@ -12,8 +12,9 @@
 //! within a window long enough for SYN retransmits. Never an address of
 //! this server (see `maestro_common::net`).
 //!
-//! On a Windows failover the block is a Windows Firewall rule group and
-//! the probe is judged without counters (see [`crate::winfw`]); the
+//! On a Windows failover the block is a Windows Firewall rule group read
+//! back from the active policy store, and the probe holds only when this
+//! server refuses the connect itself (WSAEACCES; see [`crate::winfw`]); the
 //! daemon that receives the sync is a Windows service (`sc.exe`, see
 //! [`crate::local_service`]).
 
@@ -26,7 +27,7 @@ use crate::probe::{self, Reach, MIN_PROBE_WINDOW, PROBE_TIMEOUT};
 use crate::process::{self, LocalOutput};
 use crate::remote::{brief, Answer};
 use crate::settings::Settings;
-use crate::winfw::{self, NetshRule, WitnessSeen};
+use crate::winfw::{self, ActiveState};
 use maestro_common::net::{self as local_addrs, OwnAddress, ResolveError};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -304,7 +305,7 @@ pub fn probe_window(s: &Settings) -> Duration {
 pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
     let fw = choose(s);
     let mut v: Vec<(String, String)> =
-        firewall::load_commands(fw, &s.table, addrs, &s.probe_ports())
+        firewall::load_commands(fw, &s.table, addrs, &s.probe_ports(), "<stamp>")
             .into_iter()
             .map(|c| (c.name.clone(), c.shown()))
             .collect();
@@ -326,30 +327,21 @@ pub fn describe(s: &Settings, addrs: &[IpAddr]) -> Vec<(String, String)> {
         v.push((
             "read back".into(),
             format!(
-                "netsh advfirewall firewall show rule name={} verbose (and {}) must list a block of {} in group {}, every profile, all protocols; netsh advfirewall show allprofiles state must say ON for Domain, Private and Public",
+                "{} (active store) must list exactly one inbound and one outbound rule of group {} ({}-<stamp>, {}-<stamp>), enabled, Block, every profile, all protocols, holding {}; the Domain, Private and Public profiles must read Enabled True and AllowLocalFirewallRules True; no enabled rule may override block rules",
+                winfw::POWERSHELL,
+                s.table,
                 winfw::rule_name(&s.table, true),
                 winfw::rule_name(&s.table, false),
-                list.join(", "),
-                s.table
+                list.join(", ")
             ),
         ));
-        let witnesses: Vec<String> = s
-            .witnesses
-            .iter()
-            .map(|(h, p)| format!("{h}:{p}"))
-            .collect();
         v.push((
             "connect probe".into(),
             format!(
-                "tcp connect (window {}s) to {} on port {}: each must be refused on this server, or get no connection while a witness ({}) answers",
+                "tcp connect (window {}s) to {} on port {}: each must be refused on this server with WSAEACCES (the outbound block); a timeout means the SYN left this server and is NOT fenced",
                 probe_window(s).as_secs_f64(),
                 list.join(", "),
-                ports.join(", "),
-                if witnesses.is_empty() {
-                    "none configured: [[watch.witnesses]]".to_string()
-                } else {
-                    witnesses.join(", ")
-                }
+                ports.join(", ")
             ),
         ));
         return v;
@@ -373,11 +365,9 @@ enum Listing {
     Nft(NftTable),
     /// Per family (`iptables`, `ip6tables`): `-v -S` of the in and the out chain.
     Iptables(BTreeMap<&'static str, (String, String)>),
-    /// The rules listed under the in and the out rule's name.
-    Windows {
-        inbound: Vec<NetshRule>,
-        outbound: Vec<NetshRule>,
-    },
+    /// The active policy store: the group's rules, the profiles, the
+    /// rules that override blocks.
+    Windows(ActiveState),
 }
 
 impl Listing {
@@ -394,9 +384,8 @@ impl Listing {
                     }
                 })
             }
-            Listing::Windows { inbound, outbound } => {
-                let rules = if chain_in { inbound } else { outbound };
-                winfw::rules_block(rules, table, chain_in, &[ip]).is_ok()
+            Listing::Windows(state) => {
+                winfw::rules_block(state, table, chain_in, &[ip], None).is_ok()
             }
         }
     }
@@ -411,7 +400,7 @@ impl Listing {
                     .and_then(|(_, lout)| firewall::iptables_probe_packets(lout, &cout, target))
             }
             // No counters on Windows.
-            Listing::Windows { .. } => None,
+            Listing::Windows(_) => None,
         }
     }
 }
@@ -428,32 +417,22 @@ fn list_rules(
 ) -> Result<Listing, (bool, String)> {
     match fw {
         Firewall::Windows => {
-            let mut lists = Vec::new();
-            for inbound in [true, false] {
-                let mut c = winfw::show_rule_command(&s.table, inbound);
-                c.name = format!("{step}: {}", winfw::rule_name(&s.table, inbound));
-                match run_local(&c, s, deadline, out) {
-                    Ok(o) if winfw::says_no_rule(&o.stdout) => lists.push(Vec::new()),
-                    Ok(o) if o.success() => match winfw::parse_rules(&o.stdout) {
-                        Ok(r) => lists.push(r),
-                        Err(e) => return Err((false, e)),
-                    },
-                    Ok(o) => {
-                        return Err((
-                            false,
-                            format!(
-                                "cannot read the rule {} back: {}",
-                                winfw::rule_name(&s.table, inbound),
-                                brief(&format!("{} {}", o.stdout, o.stderr))
-                            ),
-                        ))
-                    }
-                    Err(e) => return Err((false, e.message)),
-                }
+            let mut c = winfw::readback_command(&s.table);
+            c.name = step.to_string();
+            c.may_fail = true;
+            match run_local(&c, s, deadline, out) {
+                Ok(o) if o.success() => winfw::parse_state(&o.stdout)
+                    .map(Listing::Windows)
+                    .map_err(|e| (false, e)),
+                Ok(o) => Err((
+                    false,
+                    format!(
+                        "cannot read the active firewall policy: {}",
+                        brief(&format!("{} {}", o.stdout, o.stderr))
+                    ),
+                )),
+                Err(e) => Err((false, e.message)),
             }
-            let outbound = lists.pop().unwrap_or_default();
-            let inbound = lists.pop().unwrap_or_default();
-            Ok(Listing::Windows { inbound, outbound })
         }
         Firewall::Nft => {
             let mut c = LocalCommand::new(step, "nft", &["-j", "list", "table", "inet", &s.table]);
@@ -524,7 +503,7 @@ fn probe(
     let window = probe_window(s);
     let left = deadline.remaining().saturating_sub(AFTER_PROBE);
     if left >= MIN_PROBE_WINDOW && fw == Firewall::Windows {
-        probe_windows(s, &targets, window.min(left), out, problems, unsure);
+        probe_windows(&targets, window.min(left), out, problems, unsure);
         return;
     }
     if left < MIN_PROBE_WINDOW {
@@ -633,12 +612,10 @@ fn probe(
 }
 
 /// The probe on Windows, where no rule counts the probe's packets: the
-/// connects to the primary and, at the same time, to every witness (one
-/// that answers shows this server's network works and is not cut off by
-/// the rules); each connect to the primary judged by
-/// [`winfw::judge_probe`].
+/// connects to the primary at once, each judged by
+/// [`winfw::judge_probe`] (only a connect refused on this server with
+/// WSAEACCES holds).
 fn probe_windows(
-    s: &Settings,
     targets: &[SocketAddr],
     timeout: Duration,
     out: &mut LevelOutcome,
@@ -650,77 +627,10 @@ fn probe_windows(
         .iter()
         .map(|&a| std::thread::spawn(move || probe::probe_once(a, timeout)))
         .collect();
-    let witnesses: Vec<_> = s
-        .witnesses
-        .iter()
-        .cloned()
-        .map(|(host, port)| {
-            std::thread::spawn(move || {
-                let shown = format!("{host}:{port}");
-                // The lookup and the connect share the window.
-                let started = Instant::now();
-                let ips = match local_addrs::resolve(&host, timeout) {
-                    Ok(ips) => ips,
-                    Err(e) => return (shown, Reach::Unknown(e.to_string())),
-                };
-                let left = timeout.saturating_sub(started.elapsed());
-                let addrs: Vec<SocketAddr> = ips
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, port))
-                    .collect();
-                let mut last = Reach::Unknown("no address".into());
-                for a in addrs {
-                    last = probe::connect_plain(a, left);
-                    if matches!(last, Reach::Connected | Reach::Refused) {
-                        break;
-                    }
-                }
-                (shown, last)
-            })
-        })
-        .collect();
     let reaches: Vec<Reach> = handles.into_iter().map(probe::joined).collect();
-    let seen_witnesses: Vec<(String, Reach)> = witnesses
-        .into_iter()
-        .map(|h| {
-            h.join().unwrap_or_else(|_| {
-                (
-                    "a witness".into(),
-                    Reach::Unknown("the probe thread failed".into()),
-                )
-            })
-        })
-        .collect();
     let took = started.elapsed();
-    let witness = if seen_witnesses.is_empty() {
-        WitnessSeen::None
-    } else if let Some((w, _)) = seen_witnesses
-        .iter()
-        .find(|(_, r)| matches!(r, Reach::Connected | Reach::Refused))
-    {
-        WitnessSeen::Answered(w.clone())
-    } else {
-        WitnessSeen::Silent(
-            seen_witnesses
-                .iter()
-                .map(|(w, r)| format!("{w}: {r:?}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-    };
-    for (w, r) in &seen_witnesses {
-        let answered = matches!(r, Reach::Connected | Reach::Refused);
-        out.record(
-            format!("witness {w}"),
-            "local",
-            format!("tcp connect {w} (timeout {}s)", timeout.as_secs_f64()),
-            if answered { "holds" } else { "cannot-tell" },
-            format!("{r:?}"),
-            took,
-        );
-    }
     for (t, reach) in targets.iter().zip(reaches) {
-        let (outcome, seen) = winfw::judge_probe(&reach, &witness);
+        let (outcome, seen) = winfw::judge_probe(&reach);
         out.record(
             format!("probe {t}"),
             "local",
@@ -734,31 +644,6 @@ fn probe_windows(
             "cannot-tell" => unsure.push(format!("{t}: {seen}")),
             _ => problems.push(format!("{t} still answers ({seen})")),
         }
-    }
-}
-
-/// Whether Windows Firewall is on in every profile: a problem when it is
-/// off somewhere, "cannot tell" when netsh's answer cannot be read.
-fn check_profiles(
-    s: &Settings,
-    deadline: &Deadline,
-    out: &mut LevelOutcome,
-    problems: &mut Vec<String>,
-    unsure: &mut Vec<String>,
-) {
-    let mut c = winfw::profiles_command();
-    c.may_fail = true;
-    match run_local(&c, s, deadline, out) {
-        Ok(o) if o.success() => match winfw::profiles_on(&o.stdout) {
-            Ok(()) => {}
-            Err((true, e)) => problems.push(e),
-            Err((false, e)) => unsure.push(e),
-        },
-        Ok(o) => unsure.push(format!(
-            "cannot read the firewall's state: {}",
-            brief(&format!("{} {}", o.stdout, o.stderr))
-        )),
-        Err(e) => unsure.push(e.message),
     }
 }
 
@@ -838,11 +723,13 @@ fn wait_stopped(s: &Settings, unit: &str, deadline: &Deadline, out: &mut LevelOu
 /// Checks the block and the closed sync path; the verdict. `own`: addresses
 /// of `[primary]` that are this server's now (status and check only): not
 /// probed, and each one the rules still block is an alarm on `out`.
+#[allow(clippy::too_many_arguments)]
 fn verify(
     s: &Settings,
     fw: Firewall,
     addrs: &[IpAddr],
     own: &[OwnAddress],
+    stamp: Option<&str>,
     deadline: &Deadline,
     out: &mut LevelOutcome,
 ) -> Verdict {
@@ -859,14 +746,24 @@ fn verify(
         return Verdict::CannotTell(elsewhere(fw));
     }
     let listing = match list_rules(s, fw, &families, "list the block", deadline, out) {
-        Ok(Listing::Windows { inbound, outbound }) => {
-            for (inbound_rule, rules) in [(true, &inbound), (false, &outbound)] {
-                if let Err(e) = winfw::rules_block(rules, &s.table, inbound_rule, addrs) {
+        Ok(Listing::Windows(state)) => {
+            for inbound in [true, false] {
+                let expected = stamp.map(|st| winfw::rule_id(&s.table, inbound, st));
+                if let Err(e) =
+                    winfw::rules_block(&state, &s.table, inbound, addrs, expected.as_deref())
+                {
                     problems.push(e);
                 }
             }
-            check_profiles(s, deadline, out, &mut problems, &mut unsure);
-            Some(Listing::Windows { inbound, outbound })
+            match winfw::profiles_on(&state) {
+                Ok(()) => {}
+                Err((true, e)) => problems.push(e),
+                Err((false, e)) => unsure.push(e),
+            }
+            if let Err(e) = winfw::no_bypass(&state) {
+                problems.push(e);
+            }
+            Some(Listing::Windows(state))
         }
         Ok(l) => {
             for &a in addrs {
@@ -980,7 +877,7 @@ fn verify(
         let ports: Vec<String> = s.probe_ports().iter().map(u16::to_string).collect();
         Verdict::Confirmed(if fw == Firewall::Windows {
             format!(
-                "{} blocks {} both ways in every profile, the firewall is on in each, and no connect to port {} gets through (refused here, or silent while a witness answered)",
+                "{} blocks {} both ways in every profile as Windows' active policy store lists it (Group Policy merged in: the firewall enabled and local rules applied in the Domain, Private and Public profiles, no enabled rule overriding blocks), and this server refuses every connect to port {} itself (WSAEACCES: the outbound block; the inbound one rests on the read-back)",
                 fw.block_name(&s.table),
                 shown.join(", "),
                 ports.join(", ")
@@ -1047,7 +944,10 @@ pub fn fence(
         return out;
     }
     let ports = s.probe_ports();
-    let load = firewall::load_commands(fw, &s.table, &addrs, &ports);
+    // The load's stamp makes the Windows rules' names unique; they are
+    // journaled and the read-back checks them by it.
+    let stamp = firewall::load_stamp();
+    let load = firewall::load_commands(fw, &s.table, &addrs, &ports, &stamp);
     let step = match fw {
         Firewall::Nft => "load the nftables block",
         Firewall::Iptables => "load the iptables block",
@@ -1057,6 +957,13 @@ pub fn fence(
         backend: fw.as_str().to_string(),
         table: s.table.clone(),
         addresses: addrs.iter().map(IpAddr::to_string).collect(),
+        rules: if fw == Firewall::Windows {
+            [true, false]
+                .map(|inbound| winfw::rule_id(&s.table, inbound, &stamp))
+                .to_vec()
+        } else {
+            Vec::new()
+        },
     };
     let index = match out.start_change(log, step, "local", "unfence removes it", Some(record)) {
         Ok(i) => i,
@@ -1165,7 +1072,7 @@ pub fn fence(
             wait_stopped(s, u, deadline, &mut out);
         }
     }
-    out.verdict = match verify(s, fw, &addrs, &[], deadline, &mut out) {
+    out.verdict = match verify(s, fw, &addrs, &[], Some(&stamp), deadline, &mut out) {
         Verdict::CannotTell(w) => Verdict::NotConfirmed(w),
         v => v,
     };
@@ -1200,7 +1107,7 @@ pub fn status(s: &Settings, deadline: &Deadline) -> LevelOutcome {
         .copied()
         .filter(|a| !own.iter().any(|o| o.ip == *a))
         .collect();
-    out.verdict = verify(s, choose(s), &theirs, &own, deadline, &mut out);
+    out.verdict = verify(s, choose(s), &theirs, &own, None, deadline, &mut out);
     out
 }
 
@@ -1282,9 +1189,8 @@ impl UndoPlan {
                 v.push((
                     "the block is gone".into(),
                     format!(
-                        "netsh advfirewall firewall show rule name={} (and {}) must say that no rule matches",
-                        winfw::rule_name(table, true),
-                        winfw::rule_name(table, false)
+                        "{} (active store) must list no rule of group {table}",
+                        winfw::POWERSHELL
                     ),
                 ));
             }
@@ -1336,22 +1242,26 @@ fn undo_windows(
     if let Err(e) = run_local(&winfw::removal_command(group), s, deadline, out) {
         errors.push(e.message);
     }
-    for inbound in [true, false] {
-        let mut c = winfw::show_rule_command(group, inbound);
-        c.name = format!("{} is gone", winfw::rule_name(group, inbound));
-        match run_local(&c, s, deadline, out) {
-            Ok(o) if winfw::says_no_rule(&o.stdout) => {}
-            Ok(o) if o.success() => errors.push(format!(
-                "the rule {} is still listed",
-                winfw::rule_name(group, inbound)
-            )),
-            Ok(o) => errors.push(format!(
-                "cannot tell whether the rule {} is gone: {}",
-                winfw::rule_name(group, inbound),
-                brief(&format!("{} {}", o.stdout, o.stderr))
-            )),
-            Err(e) => errors.push(e.message),
-        }
+    let mut c = winfw::readback_command(group);
+    c.name = format!("group {group} is gone from the active store");
+    c.may_fail = true;
+    match run_local(&c, s, deadline, out) {
+        Ok(o) if o.success() => match winfw::parse_state(&o.stdout) {
+            Ok(state) if state.rules.is_empty() => {}
+            Ok(state) => {
+                let names: Vec<&str> = state.rules.iter().map(|r| r.name.as_str()).collect();
+                errors.push(format!(
+                    "rule(s) of group {group} are still in the active store: {}",
+                    names.join(", ")
+                ))
+            }
+            Err(e) => errors.push(format!("cannot tell whether group {group} is gone: {e}")),
+        },
+        Ok(o) => errors.push(format!(
+            "cannot tell whether group {group} is gone: {}",
+            brief(&format!("{} {}", o.stdout, o.stderr))
+        )),
+        Err(e) => errors.push(e.message),
     }
 }
 
@@ -1531,11 +1441,13 @@ mod tests {
                 backend: "nft".into(),
                 table: "maestro_fence".into(),
                 addresses: vec!["198.18.0.2".into()],
+                rules: Vec::new(),
             },
             UndoRecord::Firewall {
                 backend: "nft".into(),
                 table: "maestro_fence".into(),
                 addresses: vec!["198.18.0.2".into()],
+                rules: Vec::new(),
             },
             UndoRecord::SyncKey { path: "/k".into() },
         ];
@@ -1557,7 +1469,7 @@ mod tests {
     }
 
     #[test]
-    fn a_windows_fence_is_planned_with_its_read_back_and_its_witnesses() {
+    fn a_windows_fence_is_planned_with_its_active_store_read_back() {
         let s = settings("[primary]\nhost = \"198.18.0.2\"\n[fence]\nfirewall = \"windows\"\n[sync]\nrsync_daemon_unit = \"RsyncServer\"\n[watch]\ntcp_ports = [80]\n[[watch.witnesses]]\nhost = \"198.18.0.9\"\n");
         assert_eq!(choose(&s), Firewall::Windows);
         let d = describe(&s, &[IpAddr::from([198, 18, 0, 2])]);
@@ -1568,12 +1480,19 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("-RemoteAddress '198.18.0.2'"), "{all}");
+        assert!(all.contains("(active store) must list exactly one inbound and one outbound rule of group maestro_fence (maestro_fence-in-<stamp>"), "{all}");
+        assert!(all.contains("AllowLocalFirewallRules True"), "{all}");
         assert!(
-            all.contains("netsh advfirewall firewall show rule name=maestro_fence-in verbose"),
+            all.contains("no enabled rule may override block rules"),
             "{all}"
         );
         assert!(all.contains("on port 22, 80"), "{all}");
-        assert!(all.contains("a witness (198.18.0.9:22) answers"), "{all}");
+        assert!(
+            all.contains("refused on this server with WSAEACCES"),
+            "{all}"
+        );
+        // A witness plays no part in the verdict.
+        assert!(!all.contains("198.18.0.9"), "{all}");
         // The daemon is stopped the way this system does it.
         let stop = if cfg!(windows) {
             "sc.exe stop"
@@ -1613,6 +1532,7 @@ mod tests {
             backend: "windows".into(),
             table: "maestro_fence".into(),
             addresses: vec!["198.18.0.2".into()],
+            rules: vec!["maestro_fence-in-7".into(), "maestro_fence-out-7".into()],
         }];
         let p = UndoPlan::new(&s, &records, false);
         assert_eq!(
@@ -1626,7 +1546,7 @@ mod tests {
             "{d:?}"
         );
         assert!(
-            d[1].contains("show rule name=maestro_fence-in") && d[1].contains("no rule matches"),
+            d[1].contains("(active store) must list no rule of group maestro_fence"),
             "{d:?}"
         );
         assert_eq!(d.len(), 2, "no nftables or iptables check for it: {d:?}");

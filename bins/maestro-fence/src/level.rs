@@ -25,6 +25,10 @@ pub enum UndoRecord {
         backend: String,
         table: String,
         addresses: Vec<String>,
+        /// The unique names (`-Name`) of the Windows Firewall rules this
+        /// load made; empty on Linux.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rules: Vec<String>,
     },
     /// Sync key lines disabled in this authorized_keys file.
     SyncKey { path: String },

@@ -30,8 +30,8 @@ impl Manager {
     }
 }
 
-/// Stops the service and keeps it from starting again (at boot or by
-/// hand), in order. `sc.exe stop` of a service that is not running exits
+/// Keeps the service from starting again (at boot or by hand) and stops
+/// it, in order. `sc.exe stop` of a service that is not running exits
 /// 1062: allowed, the queries afterwards decide. `sc.exe stop` only asks:
 /// the service may still be stopping when it returns, so the fence waits
 /// for `STOPPED` ([`stopped_query`]).
@@ -46,15 +46,18 @@ pub fn stop_commands(m: Manager, name: &str) -> Vec<LocalCommand> {
             LocalCommand::new(&format!("mask {name}"), "systemctl", &["mask", name]),
         ],
         Manager::Sc => {
+            // Disabled first: between a stop and a disable, a recovery
+            // action, a scheduled task or a person could start it again,
+            // and it would keep running.
             let mut stop = LocalCommand::new(&format!("stop {name}"), SC, &["stop", name]);
             stop.may_fail = true;
             vec![
-                stop,
                 LocalCommand::new(
                     &format!("disable {name}"),
                     SC,
                     &["config", name, "start=", "disabled"],
                 ),
+                stop,
             ]
         }
     }
@@ -130,7 +133,7 @@ pub fn describe_stop(m: Manager, name: &str) -> String {
     match m {
         Manager::Systemd => format!("systemctl disable --now {name}; systemctl mask {name}"),
         Manager::Sc => format!(
-            "sc.exe stop {name:?}; sc.exe config {name:?} start= disabled; then sc.exe query must say STOPPED and sc.exe qc START_TYPE DISABLED"
+            "sc.exe config {name:?} start= disabled; sc.exe stop {name:?}; then sc.exe query must say STOPPED and sc.exe qc START_TYPE DISABLED"
         ),
     }
 }
@@ -163,17 +166,25 @@ mod tests {
     #[test]
     fn windows_services_are_stopped_disabled_and_queried_with_sc() {
         let stop = stop_commands(Manager::Sc, "RsyncServer");
+        assert_eq!(stop.len(), 2);
+        // Disabled before it is stopped: nothing can start it in between.
         assert_eq!(stop[0].program, "sc.exe");
-        assert_eq!(stop[0].args, ["stop", "RsyncServer"]);
-        assert!(
-            stop[0].may_fail,
-            "a service already stopped is not a failure"
-        );
         assert_eq!(
-            stop[1].args,
+            stop[0].args,
             ["config", "RsyncServer", "start=", "disabled"]
         );
-        assert!(!stop[1].may_fail);
+        assert!(!stop[0].may_fail);
+        assert_eq!(stop[1].program, "sc.exe");
+        assert_eq!(stop[1].args, ["stop", "RsyncServer"]);
+        assert!(
+            stop[1].may_fail,
+            "a service already stopped is not a failure"
+        );
+        let shown = describe_stop(Manager::Sc, "RsyncServer");
+        assert!(
+            shown.find("start= disabled") < shown.find("sc.exe stop"),
+            "{shown}"
+        );
         let q = fenced_queries(Manager::Sc, "RsyncServer");
         assert_eq!(q.len(), 2);
         assert_eq!(q[0].0.args, ["query", "RsyncServer"]);

@@ -116,12 +116,12 @@ fn service_probes(s: &Settings, plan: &mut SshPlan) {
             ServiceManager::Windows => {
                 plan.verify.push(probe(
                     format!("{name} stopped"),
-                    format!("sc query {}", win(name)),
+                    format!("sc.exe query {}", win(name)),
                     Judge::ScStopped,
                 ));
                 plan.verify.push(probe(
                     format!("{name} disabled"),
-                    format!("sc qc {}", win(name)),
+                    format!("sc.exe qc {}", win(name)),
                     Judge::ScDisabled,
                 ));
             }
@@ -143,17 +143,20 @@ fn service_probes(s: &Settings, plan: &mut SshPlan) {
     }
 }
 
-/// `sc stop` only asks a Windows service to stop and returns while it is
+/// `sc.exe stop` only asks a Windows service to stop and returns while it is
 /// still stopping (a Tomcat takes seconds): the step waits for `Stopped`,
 /// a little less than the command timeout, and fails when the service is
-/// not stopped by then. One already stopped (`sc stop` exit 1062) passes.
+/// not stopped by then. One already stopped (`sc.exe stop` exit 1062) passes.
+/// Always `sc.exe`, never `sc`: when the SSH server's default shell is
+/// PowerShell, `sc` is its alias of Set-Content, and `sc stop "X"` writes
+/// a file named `stop` and exits 0.
 fn sc_stop_and_wait(s: &Settings, name: &str) -> String {
     let wait = s
         .command_timeout
         .saturating_sub(std::time::Duration::from_secs(2))
         .max(std::time::Duration::from_secs(1));
     format!(
-        "sc stop {} & powershell -NoProfile -NonInteractive -Command \"(Get-Service -Name '{name}').WaitForStatus('Stopped', [TimeSpan]::FromMilliseconds({}))\"",
+        "sc.exe stop {} & powershell -NoProfile -NonInteractive -Command \"(Get-Service -Name '{name}').WaitForStatus('Stopped', [TimeSpan]::FromMilliseconds({}))\"",
         win(name),
         wait.as_millis()
     )
@@ -366,7 +369,7 @@ pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
                 ));
                 plan.actions.push(change(
                     format!("disable {name}"),
-                    format!("sc config {} start= disabled", win(name)),
+                    format!("sc.exe config {} start= disabled", win(name)),
                     UNDO_ENABLE,
                 ));
             }
@@ -432,11 +435,11 @@ pub fn unfence_plan(s: &Settings, epoch: u64, resume_sync: bool) -> SshPlan {
             ServiceManager::Windows => {
                 plan.actions.push(step(
                     format!("enable {name}"),
-                    format!("sc config {} start= auto", win(name)),
+                    format!("sc.exe config {} start= auto", win(name)),
                 ));
                 plan.verify.push(probe(
                     format!("{name} enabled"),
-                    format!("sc qc {}", win(name)),
+                    format!("sc.exe qc {}", win(name)),
                     Judge::ScNotDisabled,
                 ));
             }
@@ -615,8 +618,22 @@ mod tests {
         let s = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\nnames = [\"MaestroLUI\"]\n[sync]\nscheduled_task = \"Maestro Sync\"\n");
         let p = fence_plan(&s, &marker());
         let cmds: Vec<&str> = p.actions.iter().map(|a| a.command.as_str()).collect();
-        assert!(cmds.contains(&"sc stop \"MaestroLUI\" & powershell -NoProfile -NonInteractive -Command \"(Get-Service -Name 'MaestroLUI').WaitForStatus('Stopped', [TimeSpan]::FromMilliseconds(13000))\""), "{cmds:?}");
-        assert!(cmds.contains(&"sc config \"MaestroLUI\" start= disabled"));
+        assert!(cmds.contains(&"sc.exe stop \"MaestroLUI\" & powershell -NoProfile -NonInteractive -Command \"(Get-Service -Name 'MaestroLUI').WaitForStatus('Stopped', [TimeSpan]::FromMilliseconds(13000))\""), "{cmds:?}");
+        assert!(cmds.contains(&"sc.exe config \"MaestroLUI\" start= disabled"));
+        // Never a bare `sc` (PowerShell's Set-Content): every command
+        // sent to a Windows primary names sc.exe.
+        let u = unfence_plan(&s, 5, false);
+        let all = p
+            .actions
+            .iter()
+            .chain(&u.actions)
+            .map(|x| x.command.as_str());
+        let probes = p.verify.iter().chain(&u.verify).map(|x| x.command.as_str());
+        let all: Vec<&str> = all.chain(probes).collect();
+        assert!(all.iter().any(|c| c.starts_with("sc.exe qc")), "{all:?}");
+        for c in all {
+            assert!(!c.starts_with("sc ") && !c.contains("& sc "), "{c}");
+        }
         assert!(cmds.contains(&"schtasks /Change /TN \"Maestro Sync\" /DISABLE"));
         assert!(cmds.contains(&"taskkill /F /IM \"rsync.exe\""));
     }

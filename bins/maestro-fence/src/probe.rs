@@ -28,8 +28,9 @@ pub enum Reach {
     /// The primary answered with a reset: its packets still get here.
     Refused,
     /// No connection: timed out, or a host that is unreachable. Proof of
-    /// the fence only when its own rule counted the probe's SYNs (Linux),
-    /// or while a witness answers (Windows, see [`crate::winfw`]).
+    /// the fence only when its own rule counted the probe's SYNs (Linux);
+    /// never on Windows, where an enforced block refuses the connect
+    /// itself (see [`crate::winfw::judge_probe`]).
     NoConnection(String),
     /// Refused by this server before anything left it: a filter here
     /// dropped the connect and the system said so (EPERM on Linux,
@@ -121,9 +122,9 @@ pub fn probe_once(addr: SocketAddr, timeout: Duration) -> Reach {
     classify(socket.connect_timeout(&SockAddr::from(addr), timeout))
 }
 
-/// One bounded TCP connect to `addr`, not marked: a witness, which the
-/// fence must leave reachable.
-pub fn connect_plain(addr: SocketAddr, timeout: Duration) -> Reach {
+/// One bounded TCP connect to `addr`, not marked.
+#[cfg(test)]
+fn connect_plain(addr: SocketAddr, timeout: Duration) -> Reach {
     match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
         Ok(s) => classify(s.connect_timeout(&SockAddr::from(addr), timeout)),
         Err(e) => Reach::Unknown(format!("no socket: {e}")),

@@ -31,9 +31,6 @@ pub struct Settings {
     pub guard_unreachable: GuardUnreachable,
     /// `[watch] tcp_ports` as configured: isolate's probe tries them too.
     pub watch_ports: Vec<u16>,
-    /// `[[watch.witnesses]]` as host and SSH port: on Windows, isolate's
-    /// probe connects to them meanwhile.
-    pub witnesses: Vec<(String, u16)>,
 }
 
 /// The one key of maestro-watch's `[watch]` section the fence reads: the
@@ -42,16 +39,6 @@ pub struct Settings {
 #[derive(Debug, Default, serde::Deserialize)]
 struct WatchPorts {
     tcp_ports: Option<Vec<u16>>,
-    /// Read for their host and port only: on Windows, isolate's probe
-    /// needs one to answer (see `crate::winfw::judge_probe`).
-    #[serde(default)]
-    witnesses: Vec<WitnessAddress>,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-struct WitnessAddress {
-    host: String,
-    port: Option<u16>,
 }
 
 /// Flags that override config keys.
@@ -82,8 +69,11 @@ fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
 
 /// A service, timer or task name that is safe to put on a command line.
 pub fn check_name(key: &str, name: &str) -> Result<(), SettingsError> {
+    // A trailing `\` would escape the closing quote of `"name"` for
+    // Windows' argument parsing (sc.exe, on a Windows primary).
     let ok = !name.is_empty()
         && !name.starts_with('-')
+        && !name.ends_with('\\')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.@:\\ ".contains(&b));
@@ -92,7 +82,7 @@ pub fn check_name(key: &str, name: &str) -> Result<(), SettingsError> {
     } else {
         Err(invalid(
             key,
-            format!("{name:?} is not a plain name (letters, digits, _-.@: and spaces only)"),
+            format!("{name:?} is not a plain name (letters, digits, _-.@:\\ and spaces only, not starting with - nor ending with \\)"),
         ))
     }
 }
@@ -220,11 +210,6 @@ impl Settings {
         let watch = loaded.section::<WatchPorts>("watch")?;
         Ok(Settings {
             watch_ports: watch.tcp_ports.unwrap_or_default(),
-            witnesses: watch
-                .witnesses
-                .into_iter()
-                .map(|w| (w.host, w.port.unwrap_or(22)))
-                .collect(),
             failover: config.failover.clone(),
             services: config.services.clone(),
             sync: config.sync.clone(),
@@ -303,6 +288,18 @@ mod tests {
     fn settings(text: &str) -> Result<Settings, SettingsError> {
         let c = maestro_common::config::LoadedConfig::from_text(text, Path::new("t.toml")).unwrap();
         Settings::resolve(&c, &Overrides::default())
+    }
+
+    /// `"Name\"` would leave the quote escaped for sc.exe's parser on a
+    /// Windows primary; a backslash inside a name stays allowed.
+    #[test]
+    fn a_name_ending_in_a_backslash_is_refused() {
+        let e = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"windows\"\nnames = [\"Maestro\\\\\"]\n")
+            .expect_err("refused");
+        assert!(e.to_string().contains("services.names[0]"), "{e}");
+        assert!(check_name("k", "Maestro\\").is_err());
+        assert!(check_name("k", "DOMAIN\\svc").is_ok());
+        assert!(check_name("k", "Maestro LUI").is_ok());
     }
 
     #[test]
