@@ -591,22 +591,49 @@ fn probe(
             },
             (Reach::Unknown(why), _) => ("cannot-tell", format!("the probe could not be made: {why}")),
         };
+        let detail = format!(
+            "tcp connect {t} (mark {:#x}, timeout {}s)",
+            firewall::PROBE_MARK,
+            timeout.as_secs_f64()
+        );
+        let verdict = ProbeVerdict {
+            outcome,
+            seen,
+            took,
+        };
+        verdict.record(t, detail, out, problems, unsure);
+    }
+}
+
+/// One target's probe, judged: recorded in the level's steps and sorted
+/// into what does not hold and what cannot be told.
+struct ProbeVerdict {
+    outcome: &'static str,
+    seen: String,
+    took: Duration,
+}
+
+impl ProbeVerdict {
+    fn record(
+        self,
+        t: &SocketAddr,
+        detail: String,
+        out: &mut LevelOutcome,
+        problems: &mut Vec<String>,
+        unsure: &mut Vec<String>,
+    ) {
         out.record(
             format!("probe {t}"),
             "local",
-            format!(
-                "tcp connect {t} (mark {:#x}, timeout {}s)",
-                firewall::PROBE_MARK,
-                timeout.as_secs_f64()
-            ),
-            outcome,
-            seen.clone(),
-            took,
+            detail,
+            self.outcome,
+            self.seen.clone(),
+            self.took,
         );
-        match outcome {
+        match self.outcome {
             "holds" => {}
-            "cannot-tell" => unsure.push(format!("{t}: {seen}")),
-            _ => problems.push(format!("{t} still answers ({seen})")),
+            "cannot-tell" => unsure.push(format!("{t}: {}", self.seen)),
+            _ => problems.push(format!("{t} still answers ({})", self.seen)),
         }
     }
 }
@@ -631,19 +658,13 @@ fn probe_windows(
     let took = started.elapsed();
     for (t, reach) in targets.iter().zip(reaches) {
         let (outcome, seen) = winfw::judge_probe(&reach);
-        out.record(
-            format!("probe {t}"),
-            "local",
-            format!("tcp connect {t} (timeout {}s)", timeout.as_secs_f64()),
+        let detail = format!("tcp connect {t} (timeout {}s)", timeout.as_secs_f64());
+        let verdict = ProbeVerdict {
             outcome,
-            seen.clone(),
+            seen,
             took,
-        );
-        match outcome {
-            "holds" => {}
-            "cannot-tell" => unsure.push(format!("{t}: {seen}")),
-            _ => problems.push(format!("{t} still answers ({seen})")),
-        }
+        };
+        verdict.record(t, detail, out, problems, unsure);
     }
 }
 
