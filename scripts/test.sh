@@ -17,24 +17,14 @@ PACKAGES=(
   rsync mariadb-server            # maestro-snapshot-verify: rsync cut off by SIGKILL; real InnoDB files
   rsync mariadb-server nftables iproute2 openssh-server procps  # the failover drill: namespaces, sshd, rsync over ssh, MariaDB, isolate
   mariadb-server mariadb-client   # maestro-logscan: a real MariaDB crashes and recovers on 127.0.0.1
+  gcc-mingw-w64-x86-64 wine wine64 perl make zip unzip   # scripts/windows-test.sh and windows-release.sh (listed there too; here so that CI runs one apt-get update)
   dovecot-imapd dovecot-lmtpd postfix   # maestro-smoketest: a real IMAP seed mailbox fed by a real SMTP server over LMTP
   rsync openssh-server openssh-client mariadb-server iproute2 btrfs-progs e2fsprogs util-linux  # maestro-sync: rsync over sshd in namespaces, btrfs and ext4 on loop devices (mount, fallocate), MariaDB recovering from generations
   bind9 bind9-utils bind9-dnsutils iputils-arping ndisc6 postfix python3 iproute2 nftables openssh-server  # maestro-redirect (and the drill's DNS): BIND primary/secondary with TSIG, ARP/NDP probes, a relay refusing relay
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "scripts/test.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
-    exit 1
-  fi
-  echo "scripts/test.sh: installing ${missing[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+source scripts/lib/install-packages.sh
+install_packages "scripts/test.sh" "${PACKAGES[@]}"
 
 # The failover drill runs the Maestro emulator as a separate host process: its
 # binary is not a root-package target, so cargo test alone does not build it.

@@ -11,19 +11,8 @@ PACKAGES=(
   perl make              # OpenSSL's build (libssh2 on Windows uses OpenSSL, built from source)
   zip unzip              # the release zip (scripts/windows-release.sh)
 )
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "${0##*/}: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
-    exit 1
-  fi
-  echo "${0##*/}: installing ${missing[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+source scripts/lib/install-packages.sh
+install_packages "${0##*/}" "${PACKAGES[@]}"
 
 if ! rustc --print target-libdir --target "$TARGET" >/dev/null 2>&1 \
    || [[ ! -d $(rustc --print target-libdir --target "$TARGET") ]]; then
