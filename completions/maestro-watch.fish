@@ -54,7 +54,7 @@ complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -l for
 json\t'JSON Lines: one object a record, each with a "type", a "summary" last'
 nagios\t'A monitoring plugin\'s output: status line with perfdata, then long output'"
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -l state-dir -d 'State folder holding the catalog [default: $MAESTRO_HA_STATE_DIR, else /var/lib/maestro-ha for root, else $XDG_STATE_HOME/maestro-ha]' -r -F
-complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -l icmp -d 'Also ping the target with the system ping (an ICMP-only failure never means DOWN)'
+complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -l icmp -d 'Also ping the target (`ping` on Linux, the ICMP API on Windows; an ICMP-only failure never means DOWN)'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -s q -l quiet -d 'Say less: only what is not OK, and the summary'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -s v -l verbose -d 'Say more: details, timings and perfdata (-vv: debug diagnostics)'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand once" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -76,7 +76,7 @@ complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -l form
 json\t'JSON Lines: one object a record, each with a "type", a "summary" last'
 nagios\t'A monitoring plugin\'s output: status line with perfdata, then long output'"
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -l state-dir -d 'State folder holding the catalog [default: $MAESTRO_HA_STATE_DIR, else /var/lib/maestro-ha for root, else $XDG_STATE_HOME/maestro-ha]' -r -F
-complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -l icmp -d 'Also ping the target with the system ping (an ICMP-only failure never means DOWN)'
+complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -l icmp -d 'Also ping the target (`ping` on Linux, the ICMP API on Windows; an ICMP-only failure never means DOWN)'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -s q -l quiet -d 'Say less: only what is not OK, and the summary'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -s v -l verbose -d 'Say more: details, timings and perfdata (-vv: debug diagnostics)'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -92,7 +92,7 @@ complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -l fo
 json\t'JSON Lines: one object a record, each with a "type", a "summary" last'
 nagios\t'A monitoring plugin\'s output: status line with perfdata, then long output'"
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -l state-dir -d 'State folder holding the catalog [default: $MAESTRO_HA_STATE_DIR, else /var/lib/maestro-ha for root, else $XDG_STATE_HOME/maestro-ha]' -r -F
-complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -l icmp -d 'Also ping the target with the system ping (an ICMP-only failure never means DOWN)'
+complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -l icmp -d 'Also ping the target (`ping` on Linux, the ICMP API on Windows; an ICMP-only failure never means DOWN)'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -s q -l quiet -d 'Say less: only what is not OK, and the summary'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -s v -l verbose -d 'Say more: details, timings and perfdata (-vv: debug diagnostics)'
 complete -c maestro-watch -n "__fish_maestro_watch_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -38,7 +38,7 @@ pub struct WatchConfig {
     pub http: Vec<String>,
     /// HTTP statuses that count as up. Default: every 2xx and 3xx.
     pub http_expect: Option<Vec<u16>>,
-    /// Also ping the target (the system `ping`). An ICMP-only failure never makes DOWN.
+    /// Also ping the target (`ping` on Linux, the ICMP API on Windows). An ICMP-only failure never makes DOWN.
     pub icmp: Option<bool>,
     /// Each probe's timeout. Default 3s.
     pub probe_timeout: Option<HumanDuration>,

@@ -34,7 +34,7 @@ pub struct ProbeArgs {
     #[arg(long = "http-expect", value_name = "CODE")]
     pub http_expect: Vec<u16>,
 
-    /// Also ping the target with the system ping (an ICMP-only failure never means DOWN)
+    /// Also ping the target (`ping` on Linux, the ICMP API on Windows; an ICMP-only failure never means DOWN)
     #[arg(long)]
     pub icmp: bool,
 
