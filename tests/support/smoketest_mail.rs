@@ -40,18 +40,27 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
 /// Run a command that starts a daemon. Its output goes to a file, not a
 /// pipe: the daemon keeps the descriptors open, and a pipe would never end.
 fn run(cmd: &mut Command, what: &str) {
+    if let Err(e) = try_run(cmd, what) {
+        panic!("{e}");
+    }
+}
+
+fn try_run(cmd: &mut Command, what: &str) -> Result<(), String> {
     let log = tempfile::NamedTempFile::new().unwrap();
     let status = cmd
         .stdin(std::process::Stdio::null())
         .stdout(log.reopen().unwrap())
         .stderr(log.reopen().unwrap())
         .status()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        status.success(),
-        "{what}: {status}\n{}",
-        std::fs::read_to_string(log.path()).unwrap_or_default()
-    );
+        .map_err(|e| format!("{what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {status}\n{}",
+            std::fs::read_to_string(log.path()).unwrap_or_default()
+        ))
+    }
 }
 
 /// How Dovecot's IMAP is secured.
@@ -330,10 +339,24 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             ),
         )
         .unwrap();
-        run(
-            Command::new("postfix").arg("-c").arg(p).arg("start"),
-            "start postfix",
-        );
+        // `postfix start` failed once in a whole CI run with exit 1 and
+        // nothing on its output (the reason goes to its maillog): try once
+        // more, and say what the maillog holds if that fails too.
+        let start = || {
+            try_run(
+                Command::new("postfix").arg("-c").arg(p).arg("start"),
+                "start postfix",
+            )
+        };
+        if let Err(first) = start() {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Err(second) = start() {
+                panic!(
+                    "{first}\n{second}\nmaillog:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        }
         self.started_postfix = true;
         wait_for_port(self.smtp_port, "Postfix SMTP", &log);
     }
