@@ -22,8 +22,8 @@
 #
 # Fair to both: each login over SSH runs the receiving account's shell
 # start files (on the development VM root's ~/.bashrc starts pyenv, 0.15-
-# 0.35 s a login); plain rsync pays one login, maestro-sync two (its
-# session and the data's rsync), and the login's time is printed.
+# 0.35 s a login); both pay one login (maestro-sync carries rsync's
+# stream in its own session), and the login's time is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "bench-sync.sh: run as root (a loop device, btrfs)" >&2; exit 1; }
@@ -172,8 +172,7 @@ PY
 }
 
 # What one SSH login costs here (the connection and the login shell's
-# start files): maestro-sync opens two sessions a run (the receiving side,
-# and the data's rsync through the same connection), plain rsync one.
+# start files): each tool opens one session a run.
 logins=()
 for _ in 1 2 3; do
   read -r _ wall _ _ <<<"$(measure $SSH 127.0.0.1 true | grep '^MEASURE')"

@@ -480,6 +480,79 @@ fn killed_at_any_step_current_stays_complete_and_the_next_run_goes_on() {
     }
 }
 
+/// rsync's stream goes through the run's own session: one login a run,
+/// the receiving side running rsync's server itself. A receiving side
+/// whose maestro-sync does not offer that (an older release) costs one
+/// login more: rsync opens its own session, under `rsync-wrap`, and the
+/// run makes its generation all the same.
+#[test]
+fn rsync_goes_through_the_runs_session_or_its_own() {
+    let p = pair();
+    ok(&p.push());
+    // The receiving side's maestro-sync behind a script that notes how it
+    // is called and, as an older release, may not offer the session.
+    let calls = p.path("calls.log");
+    let wrapper = |name: &str, older: bool| {
+        let path = p.path(name);
+        // Only `receive` speaks lines; rsync-wrap's output is rsync's.
+        let run = if older {
+            format!(
+                "case \"$*\" in\n  *' receive '*) {SYNC} \"$@\" | sed -u 's/\"rsync_by_session\":true/\"rsync_by_session\":false/' ;;\n  *) exec {SYNC} \"$@\" ;;\nesac"
+            )
+        } else {
+            format!("exec {SYNC} \"$@\"")
+        };
+        fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"$*\" >> {}\n{run}\n", calls.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        p.receiver_command()
+            .replacen(SYNC, &path.display().to_string(), 1)
+    };
+    let push_through = |rx: &str, v: u32| {
+        fs::write(&calls, "").unwrap();
+        tick();
+        // Sizes that differ from run to run: the test's snapshot is an
+        // rsync copy, whose quick check takes a file of the same size and
+        // second for unchanged.
+        let job = format!("<job id=\"7\" v=\"{}\"/>\n", "v".repeat(v as usize));
+        fs::write(p.source().join("lui/jobs/7.xml"), &job).unwrap();
+        // A file larger than a frame, with every byte value.
+        let big: Vec<u8> = (0..300_000 + v).map(|i| (i * 7 + v) as u8).collect();
+        fs::write(p.source().join("lui/big.bin"), &big).unwrap();
+        let before = p.current().unwrap();
+        let logins = p.sshd.log().matches("Accepted publickey").count();
+        let run = p.sender(&["--set", &format!("sync.remote_command={rx}"), "push"]);
+        ok(&run);
+        assert_ne!(p.current().unwrap(), before);
+        assert_eq!(
+            fs::read_to_string(p.gen().join("current/data/lui/jobs/7.xml")).unwrap(),
+            job
+        );
+        assert_eq!(
+            fs::read(p.gen().join("current/data/lui/big.bin")).unwrap(),
+            big
+        );
+        let logins = p.sshd.log().matches("Accepted publickey").count() - logins;
+        (run, fs::read_to_string(&calls).unwrap(), logins)
+    };
+    let session_of = |run: &Run| {
+        run.check("transfer").unwrap()["details"]["ssh_session"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (run, called, logins) = push_through(&wrapper("maestro-sync-now", false), 2);
+    assert_eq!(session_of(&run), "the run's", "{}", run.dump());
+    assert!(!called.contains("rsync-wrap"), "{called}");
+    assert_eq!(logins, 1, "{}", p.sshd.log());
+    let (run, called, _) = push_through(&wrapper("maestro-sync-older", true), 3);
+    assert!(session_of(&run).starts_with("its own"), "{}", run.dump());
+    assert!(called.contains("rsync-wrap --usage"), "{called}");
+}
+
 /// rsync killed mid-transfer: `current` untouched, and the next run
 /// resumes the partial generation instead of sending it again.
 #[test]
@@ -812,11 +885,28 @@ fn an_unchanged_btrfs_current_is_not_walked_and_a_write_into_it_is_still_found()
         run.dump()
     );
     assert_eq!(p.current().unwrap(), current);
-    // Replaced when told; the next run trusts the new stamp again.
+    // Replaced when told, comparing content: the file written in place
+    // keeps its size, and its mtime may fall in the second of the
+    // sender's (rsync's quick check would take it for unchanged).
     let run = p.sender(&["push", "--discard-changes"]);
     assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(
+        run.message_of("prepare").contains("content is compared"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        fs::read_to_string(p.gen().join("current/data/lui/jobs/3.xml")).unwrap(),
+        fs::read_to_string(p.source().join("lui/jobs/3.xml")).unwrap()
+    );
+    // Later runs trust the stamp again (the run right after may walk:
+    // reading every file for their content updates their access times,
+    // which btrfs may commit after the stamp was taken).
     tick();
     fs::write(p.source().join("lui/jobs/5.xml"), "changed").unwrap();
+    ok(&p.push());
+    tick();
+    fs::write(p.source().join("lui/jobs/6.xml"), "changed").unwrap();
     let run = p.push();
     ok(&run);
     assert!(

@@ -45,6 +45,9 @@ pub enum Command {
     /// Run rsync for the other side and record its CPU time (rsync's --rsync-path)
     #[command(hide = true)]
     RsyncWrap(RsyncWrapArgs),
+    /// rsync's remote shell: carries rsync's stream through the run's own session (rsync's -e)
+    #[command(hide = true)]
+    Relay(RelayArgs),
     /// Work with the shared configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -158,4 +161,15 @@ pub struct RsyncWrapArgs {
     /// The rsync command and its arguments
     #[arg(last = true, required = true, value_name = "RSYNC")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RelayArgs {
+    /// What rsync gives its remote shell: `[-l USER] HOST COMMAND...`
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<OsString>,
 }

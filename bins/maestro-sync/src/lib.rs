@@ -11,6 +11,7 @@
 //! either ends in a new complete, verified generation or changes nothing
 //! the failover would start from.
 
+pub mod carried;
 pub mod cli;
 pub mod generations;
 pub mod journal;
@@ -19,6 +20,7 @@ pub mod mounts;
 pub mod proc;
 pub mod protocol;
 pub mod receive;
+pub mod relay;
 pub mod remote_report;
 pub mod rsync_wrap;
 pub mod run;
@@ -116,9 +118,9 @@ impl Tool for Cli {
                 let s = settings(ctx)?;
                 source::run(ctx, &s, args)
             }
-            // Dispatched in `main` before the harness: its stdout is rsync's.
-            Command::RsyncWrap(_) => Err(ToolError::Usage(
-                "rsync-wrap is run through maestro_sync::main".into(),
+            // Dispatched in `main` before the harness: their stdout is rsync's.
+            Command::RsyncWrap(_) | Command::Relay(_) => Err(ToolError::Usage(
+                "rsync-wrap and relay are run through maestro_sync::main".into(),
             )),
         }
     }
@@ -131,15 +133,23 @@ pub fn command() -> clap::Command {
 
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // rsync-wrap speaks rsync's protocol on stdout: nothing of the harness
-    // (a report, a usage error) may be written there.
-    if args.iter().skip(1).any(|a| a == "rsync-wrap") {
-        if let Ok(Cli {
-            command: Some(Command::RsyncWrap(w)),
-            ..
-        }) = Cli::try_parse_from(&args)
-        {
-            return rsync_wrap::run(&w.usage, &w.command);
+    // rsync-wrap and relay speak rsync's protocol on stdout: nothing of the
+    // harness (a report, a usage error) may be written there.
+    if args
+        .iter()
+        .skip(1)
+        .any(|a| a == "rsync-wrap" || a == "relay")
+    {
+        match Cli::try_parse_from(&args) {
+            Ok(Cli {
+                command: Some(Command::RsyncWrap(w)),
+                ..
+            }) => return rsync_wrap::run(&w.usage, &w.command),
+            Ok(Cli {
+                command: Some(Command::Relay(r)),
+                ..
+            }) => return relay::run(&r.args),
+            _ => {}
         }
     }
     harness::main::<Cli>()

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -62,7 +63,7 @@ impl Spec {
         parts.join(" ")
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
         for (k, v) in &self.env {
@@ -182,6 +183,9 @@ pub enum ProcError {
     },
     #[error("{program} was stopped: this run was interrupted")]
     Interrupted { program: String },
+    /// What ran on the other side did not say how it ended.
+    #[error("{what}: {why}")]
+    Unaccounted { what: String, why: String },
 }
 
 fn tail_text(stderr: &str) -> String {
@@ -189,7 +193,7 @@ fn tail_text(stderr: &str) -> String {
     last.map(|l| format!(": {l}")).unwrap_or_default()
 }
 
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
+pub(crate) fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = Vec::new();
@@ -203,7 +207,7 @@ fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
     rx
 }
 
-fn kill_group(pid: libc::pid_t) {
+pub(crate) fn kill_group(pid: libc::pid_t) {
     // SAFETY: kill has no memory-safety preconditions; the negative pid
     // names the process group made for the child.
     unsafe {
@@ -213,7 +217,17 @@ fn kill_group(pid: libc::pid_t) {
 
 /// Waits for `pid` (reaping it with its resource use) until `deadline`.
 /// `Ok(None)` on timeout or interruption, the child still running.
-fn wait_until(pid: libc::pid_t, deadline: Instant) -> Result<Option<(i32, Cpu)>, io::Error> {
+pub(crate) fn wait_until(
+    pid: libc::pid_t,
+    deadline: Instant,
+) -> Result<Option<(i32, Cpu)>, io::Error> {
+    // The child's end wakes a poll of its pidfd at once (Linux 5.3 and
+    // later); without one, growing sleeps between looks (each end then
+    // noticed up to 50 ms late, which a run's every step paid).
+    // SAFETY: pidfd_open takes a pid and flags and returns a descriptor,
+    // owned here from then on.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
     let mut step = Duration::from_millis(2);
     loop {
         let mut status = 0;
@@ -232,12 +246,28 @@ fn wait_until(pid: libc::pid_t, deadline: Instant) -> Result<Option<(i32, Cpu)>,
         if Instant::now() >= deadline || maestro_common::signal::interrupted() {
             return Ok(None);
         }
-        thread::sleep(step.min(deadline.saturating_duration_since(Instant::now())));
-        step = (step * 2).min(Duration::from_millis(50));
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match &pidfd {
+            Some(fd) => {
+                let mut p = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // A tenth of a second at most: a stop is noticed.
+                let ms = wait.min(Duration::from_millis(100)).as_millis().max(1) as libc::c_int;
+                // SAFETY: poll on the one pollfd we own.
+                unsafe { libc::poll(&mut p, 1, ms) };
+            }
+            None => {
+                thread::sleep(step.min(wait));
+                step = (step * 2).min(Duration::from_millis(50));
+            }
+        }
     }
 }
 
-fn decode(status: i32) -> (Option<i32>, Option<i32>) {
+pub(crate) fn decode(status: i32) -> (Option<i32>, Option<i32>) {
     if libc::WIFEXITED(status) {
         (Some(libc::WEXITSTATUS(status)), None)
     } else if libc::WIFSIGNALED(status) {
@@ -249,9 +279,51 @@ fn decode(status: i32) -> (Option<i32>, Option<i32>) {
 
 /// Runs `spec` to its end, at most `timeout`, feeding `input` on stdin.
 pub fn run(spec: &Spec, timeout: Duration, input: Option<&[u8]>) -> Result<Finished, ProcError> {
+    run_with_fds(spec, timeout, input, Vec::new())
+}
+
+/// [`run`], the command also getting `fds`: each `(ours, theirs)` is this
+/// process's descriptor `ours`, open in the command as `theirs` (and in
+/// its children: rsync hands them to its remote shell, the relay).
+pub fn run_with_fds(
+    spec: &Spec,
+    timeout: Duration,
+    input: Option<&[u8]>,
+    fds: Vec<(OwnedFd, RawFd)>,
+) -> Result<Finished, ProcError> {
     let started = Instant::now();
-    let mut child = spec
-        .command()
+    let mut command = spec.command();
+    if !fds.is_empty() {
+        let fds: Vec<(RawFd, RawFd)> = fds.iter().map(|(o, t)| (o.as_raw_fd(), *t)).collect();
+        // SAFETY: between fork and exec only fcntl and dup2 run, both
+        // async-signal-safe, on descriptors this process owns; nothing
+        // allocates.
+        unsafe {
+            command.pre_exec(move || {
+                // First out of the way of every target (a source may be
+                // numbered like another pair's target), then into place;
+                // dup2 leaves the target open across exec.
+                let mut moved = [0 as RawFd; 8];
+                if fds.len() > moved.len() {
+                    return Err(io::Error::from_raw_os_error(libc::EINVAL));
+                }
+                for (i, (ours, _)) in fds.iter().enumerate() {
+                    let fd = libc::fcntl(*ours, libc::F_DUPFD_CLOEXEC, 64);
+                    if fd < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    moved[i] = fd;
+                }
+                for (i, (_, theirs)) in fds.iter().enumerate() {
+                    if libc::dup2(moved[i], *theirs) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = command
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -264,6 +336,8 @@ pub fn run(spec: &Spec, timeout: Duration, input: Option<&[u8]>) -> Result<Finis
             program: spec.program.clone(),
             source,
         })?;
+    // This side's copies closed: the command holds the only ones.
+    drop(fds);
     let pid = child.id() as libc::pid_t;
     if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
         let input = input.to_vec();
@@ -276,7 +350,7 @@ pub fn run(spec: &Spec, timeout: Duration, input: Option<&[u8]>) -> Result<Finis
     finish(spec, child, pid, started, started + timeout, stdout, stderr)
 }
 
-fn finish(
+pub(crate) fn finish(
     spec: &Spec,
     child: Child,
     pid: libc::pid_t,
@@ -318,6 +392,36 @@ fn finish(
     })
 }
 
+/// Sends on a [`Session`]'s stdin: each line or frame whole, never mixed
+/// with another thread's (the keepalive's).
+#[derive(Clone)]
+pub struct SessionWriter(Arc<Mutex<Option<ChildStdin>>>);
+
+impl SessionWriter {
+    pub fn line(&self, line: &str) -> io::Result<()> {
+        self.write(&[line.as_bytes(), b"\n"])
+    }
+
+    /// A binary frame: `data N` and N bytes (see [`crate::carried`]).
+    pub fn frame(&self, payload: &[u8]) -> io::Result<()> {
+        let head = crate::carried::data_header(payload.len());
+        self.write(&[head.as_bytes(), b"\n", payload])
+    }
+
+    fn write(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let mut guard = self.0.lock().map_err(|_| io::Error::other("stdin lock"))?;
+        match guard.as_mut() {
+            Some(s) => {
+                for p in parts {
+                    s.write_all(p)?;
+                }
+                s.flush()
+            }
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
+        }
+    }
+}
+
 /// A command to talk to line by line: the other side of a run over SSH.
 /// Its stdout comes as lines through a reader thread; stderr is kept
 /// (bounded) for messages. Dropped, its process group is killed.
@@ -327,6 +431,9 @@ pub struct Session {
     pid: libc::pid_t,
     started: Instant,
     stdin: Arc<Mutex<Option<ChildStdin>>>,
+    /// Where binary frames from the other side go (rsync's stream, see
+    /// [`crate::carried`]); without one they are dropped.
+    sink: crate::carried::Sink,
     lines: mpsc::Receiver<Option<String>>,
     stderr: Option<mpsc::Receiver<String>>,
     keepalive: Option<(Arc<std::sync::atomic::AtomicBool>, thread::JoinHandle<()>)>,
@@ -359,6 +466,8 @@ impl Session {
         let pid = child.id() as libc::pid_t;
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take();
+        let sink = crate::carried::Sink::default();
+        let frames = sink.clone();
         thread::spawn(move || {
             let Some(out) = out else {
                 let _ = tx.send(None);
@@ -374,6 +483,19 @@ impl Session {
                 {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
+                        match crate::carried::frame_of(&buf, crate::protocol::PREFIX) {
+                            Some(crate::carried::Frame::Data(n)) => {
+                                if frames.pass_on(&mut r, n).is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                            Some(crate::carried::Frame::End) => {
+                                frames.close();
+                                continue;
+                            }
+                            None => {}
+                        }
                         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
                         if tx.send(Some(line)).is_err() {
                             return;
@@ -387,6 +509,7 @@ impl Session {
         Ok(Session {
             spec: spec.clone(),
             stdin: Arc::new(Mutex::new(child.stdin.take())),
+            sink,
             child: Some(child),
             pid,
             started: Instant::now(),
@@ -398,18 +521,19 @@ impl Session {
 
     /// Sends one line.
     pub fn send(&self, line: &str) -> io::Result<()> {
-        let mut guard = self
-            .stdin
-            .lock()
-            .map_err(|_| io::Error::other("stdin lock"))?;
-        match guard.as_mut() {
-            Some(s) => {
-                s.write_all(line.as_bytes())?;
-                s.write_all(b"\n")?;
-                s.flush()
-            }
-            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
-        }
+        self.writer().line(line)
+    }
+
+    /// A handle to send with from another thread.
+    pub fn writer(&self) -> SessionWriter {
+        SessionWriter(self.stdin.clone())
+    }
+
+    /// Where binary frames from the other side go from now on (`None`:
+    /// nowhere).
+    pub fn set_sink(&self, to: Option<std::fs::File>) {
+        self.sink
+            .set(to.map(|f| Box::new(f) as Box<dyn Write + Send>));
     }
 
     /// Sends `alive` every `every` until [`Session::stop_keepalive`], so
@@ -569,6 +693,30 @@ mod tests {
         );
         assert_eq!(s.read_line(Duration::from_secs(5)).unwrap(), None);
         assert!(s.finish(Duration::from_secs(5)).unwrap().success());
+    }
+
+    #[test]
+    fn a_command_gets_the_descriptors_it_is_handed_in_their_places() {
+        use std::os::unix::net::UnixStream;
+        // Two streams whose ends here get low numbers, likely to collide
+        // with the places they go to.
+        let (a_here, a_there) = UnixStream::pair().unwrap();
+        let (b_here, b_there) = UnixStream::pair().unwrap();
+        (&a_here).write_all(b"ping\n").unwrap();
+        let out = run_with_fds(
+            &Spec::shell("read line <&3; echo \"got $line\" >&4"),
+            Duration::from_secs(10),
+            None,
+            vec![(OwnedFd::from(a_there), 3), (OwnedFd::from(b_there), 4)],
+        )
+        .unwrap();
+        assert!(out.success(), "{}", out.stderr);
+        let mut got = String::new();
+        b_here
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = (&b_here).read_to_string(&mut got);
+        assert_eq!(got, "got ping\n", "{}", out.stderr);
     }
 
     #[test]

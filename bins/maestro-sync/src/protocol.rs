@@ -8,6 +8,11 @@
 //! tell a long transfer from a dead sender), `verify` or `done`, and
 //! `abort`. A closed stdin is an abort. Lines that are neither (a login
 //! banner) are ignored.
+//!
+//! rsync's stream may go over the same session (see [`crate::carried`]):
+//! `rsync {json}` starts the other side's rsync, and binary frames, a line
+//! `data N` (`maestro-sync: data N` the other way) followed by N bytes,
+//! carry the stream.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -60,6 +65,10 @@ pub struct Prepared {
     /// the base a delta may copy lines from.
     #[serde(default)]
     pub manifest_base: Option<String>,
+    /// This side runs the data's rsync itself, its stream carried in the
+    /// session ([`crate::carried`]), instead of rsync opening a session.
+    #[serde(default)]
+    pub rsync_by_session: bool,
 }
 
 /// `ready` from `serve`: the point in time is taken and captured.
@@ -73,6 +82,46 @@ pub struct SourceReady {
     pub usage: String,
     pub steps: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
+    /// As [`Prepared::rsync_by_session`].
+    #[serde(default)]
+    pub rsync_by_session: bool,
+}
+
+/// `rsync {json}`: the rsync server to run for the data, as rsync's client
+/// asked its remote shell (through `relay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handover {
+    /// The command line rsync gave its remote shell, as ssh would pass it
+    /// to the login shell (rsync escapes it for a POSIX shell).
+    pub command: String,
+}
+
+impl Handover {
+    /// Only an rsync server is run: the line is what rsync's client asks
+    /// of its remote shell, nothing else.
+    pub fn checked(self) -> Result<Handover, String> {
+        if !self
+            .command
+            .split_ascii_whitespace()
+            .any(|w| w == "--server")
+        {
+            return Err(format!(
+                "the command from the other side is not an rsync server: {:?}",
+                self.command
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// `maestro-sync: rsync-end {json}`: how the other side's rsync ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RsyncEnded {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// The end of what it wrote on stderr.
+    pub stderr: String,
+    pub cpu_s: f64,
 }
 
 /// A line from the other side, sorted out.
@@ -114,6 +163,8 @@ pub fn classify(line: &str) -> Incoming {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Prepare(PrepareRequest),
+    /// Start the data's rsync server, its stream in `data` frames.
+    Rsync(Handover),
     /// The manifest follows, as [`crate::manifest_delta`] lines.
     Manifest(crate::manifest_delta::Head),
     Alive,
@@ -127,6 +178,9 @@ impl Command {
         match self {
             Command::Prepare(r) => {
                 format!("prepare {}", serde_json::to_string(r).unwrap_or_default())
+            }
+            Command::Rsync(h) => {
+                format!("rsync {}", serde_json::to_string(h).unwrap_or_default())
             }
             Command::Manifest(h) => {
                 format!("manifest {}", serde_json::to_string(h).unwrap_or_default())
@@ -143,6 +197,7 @@ impl Command {
         match word {
             "prepare" => serde_json::from_str(body).ok().map(Command::Prepare),
             "manifest" => serde_json::from_str(body).ok().map(Command::Manifest),
+            "rsync" => serde_json::from_str(body).ok().map(Command::Rsync),
             "alive" => Some(Command::Alive),
             "go" => Some(Command::Go),
             "abort" => Some(Command::Abort),
@@ -178,6 +233,20 @@ mod tests {
             Some(Command::Manifest(h))
         );
         assert_eq!(Command::parse("prepare {broken"), None);
+        let h = Handover {
+            command: "rsync --server -logDtpre.iLsfxCIvu --delete . /g/x.partial/data/".into(),
+        };
+        assert_eq!(
+            Command::parse(&Command::Rsync(h.clone()).line()),
+            Some(Command::Rsync(h.clone()))
+        );
+        assert!(h.checked().is_ok());
+        for bad in ["rm -rf /", "rsync --server-ish", ""] {
+            let h = Handover {
+                command: bad.into(),
+            };
+            assert!(h.checked().is_err(), "{bad}");
+        }
         let m = message("ready", &ReceiverReady::default());
         assert!(matches!(classify(&m), Incoming::Message(w, _) if w == "ready"));
         assert!(matches!(

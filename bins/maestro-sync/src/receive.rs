@@ -10,6 +10,7 @@
 //! flushed to disk, renamed to its final name and made `current`; then
 //! older generations are pruned.
 
+use crate::carried::{Frame, ServerRsync, Sink};
 use crate::generations::{self, Layout, Meta};
 use crate::journal::{self, RunRecord};
 use crate::manifest_delta;
@@ -75,6 +76,11 @@ pub struct Receiver {
     /// [`Receiver::look`] took current's btrfs stamp for the walk (the
     /// cached keys of its files were not confirmed).
     walk_skipped: bool,
+    /// Current was changed since it was received and is replaced as
+    /// `--discard-changes` asks: rsync's quick check (size and mtime in
+    /// seconds) cannot be trusted against it, a file changed in place in
+    /// the second the sender's was written looks unchanged.
+    basis_changed: bool,
 }
 
 /// The result of opening: ready to receive, or the report of a refusal.
@@ -295,6 +301,7 @@ impl Receiver {
             prepared: None,
             refusal: None,
             walk_skipped: false,
+            basis_changed: false,
         }))
     }
 
@@ -400,6 +407,7 @@ impl Receiver {
                 }
                 if discard {
                     self.checks.push(c);
+                    self.basis_changed = true;
                 } else {
                     self.refusal = Some(c);
                 }
@@ -501,9 +509,10 @@ impl Receiver {
                 .display()
                 .to_string(),
             usage: p.path.join(generations::USAGE).display().to_string(),
-            checksum: p.checksum,
+            checksum: p.checksum || self.basis_changed,
             resumed: p.resumed.clone(),
             manifest_by_session: true,
+            rsync_by_session: true,
             manifest_base: self.current.as_ref().and_then(|c| {
                 std::fs::read(self.layout.dir(c).join(generations::MANIFEST))
                     .ok()
@@ -527,6 +536,9 @@ impl Receiver {
         if p.checksum {
             c.message
                 .push_str("; its last check failed, so content is compared this time");
+        } else if self.basis_changed {
+            c.message
+                .push_str("; current was changed in place, so content is compared this time");
         }
         self.checks.push(c);
         self.prepared = Some((req, p));
@@ -927,7 +939,10 @@ pub fn run(
         Opened::Refused(r) => return Ok(r),
         Opened::Ready(rx) => rx,
     };
-    let lines = stdin_lines();
+    let frames = Sink::default();
+    let lines = stdin_lines(frames.clone());
+    // The data's rsync, when the sender has this side run it.
+    let mut rsync: Option<ServerRsync> = None;
     // Is current still as received? While the sender takes its snapshot
     // (after `ready`), or, when the sender took it already, before.
     if !args.look_first {
@@ -970,10 +985,27 @@ pub fn run(
                     return Ok(rx.abort(&why, status));
                 }
             },
+            Some(Command::Rsync(h)) => {
+                if rsync.is_some() {
+                    return Ok(rx.abort("the sender asked for a second rsync", Status::Critical));
+                }
+                match ServerRsync::start(h, &frames, deadline) {
+                    Ok(r) => rsync = Some(r),
+                    Err(why) => return Ok(rx.abort(&format!("the data: {why}"), Status::Critical)),
+                }
+            }
             Some(Command::Manifest(head)) => {
                 if let Err(why) = rx.take_manifest(head, || next_line(&lines, silence, deadline)) {
                     return Ok(rx.abort(&format!("the manifest: {why}"), Status::Critical));
                 }
+            }
+            // Never a check while the data's rsync still writes: what it
+            // passed could change after.
+            Some(Command::Go) if rsync.as_ref().is_some_and(|r| !r.has_ended()) => {
+                return Ok(rx.abort(
+                    "the sender asked for the check while its rsync still runs here",
+                    Status::Critical,
+                ))
             }
             Some(Command::Go) => return Ok(rx.finish(ctx)),
             Some(Command::Abort) => {
@@ -1025,8 +1057,9 @@ pub(crate) fn say(line: &str) {
 }
 
 /// stdin's lines through a channel (`None` at its end), so the waits can
-/// be bounded and notice a stop.
-pub(crate) fn stdin_lines() -> std::sync::mpsc::Receiver<Option<String>> {
+/// be bounded and notice a stop. Frames of rsync's stream (see
+/// [`crate::carried`]) go to `frames` instead.
+pub(crate) fn stdin_lines(frames: Sink) -> std::sync::mpsc::Receiver<Option<String>> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
@@ -1036,6 +1069,24 @@ pub(crate) fn stdin_lines() -> std::sync::mpsc::Receiver<Option<String>> {
             match std::io::Read::take(&mut lock, 1 << 20).read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
+                    match crate::carried::frame_of(&buf, "") {
+                        Some(Frame::Data(n)) => {
+                            if frames.pass_on(&mut lock, n).is_err() {
+                                break;
+                            }
+                            continue;
+                        }
+                        Some(Frame::End) => {
+                            frames.close();
+                            continue;
+                        }
+                        None => {}
+                    }
+                    // rsync's first frames follow its command at once,
+                    // while it is being started: kept for it.
+                    if buf.starts_with(b"rsync ") {
+                        frames.hold();
+                    }
                     if tx
                         .send(Some(String::from_utf8_lossy(&buf).trim().to_string()))
                         .is_err()

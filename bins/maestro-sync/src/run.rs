@@ -5,6 +5,7 @@
 //! rsync), and the run is recorded
 //! on the side that drove it.
 
+use crate::carried;
 use crate::cli::RunArgs;
 use crate::journal::{self, RunRecord};
 use crate::manifest_delta;
@@ -102,6 +103,32 @@ impl Remote {
 
     fn send(&self, c: &Command) -> bool {
         self.session.send(&c.line()).is_ok()
+    }
+
+    /// How its rsync ended (`maestro-sync: rsync-end`), at most `within`
+    /// after rsync here (which ends only after the other side's output).
+    fn rsync_end(
+        &mut self,
+        within: Duration,
+        deadline: Instant,
+    ) -> Result<proc::Finished, ProcError> {
+        let what = "the other side's rsync";
+        let unaccounted = |why: String| ProcError::Unaccounted {
+            what: what.into(),
+            why,
+        };
+        match self.expect("rsync-end", deadline.min(Instant::now() + within)) {
+            Ok(v) => serde_json::from_value::<protocol::RsyncEnded>(v)
+                .map(|e| carried::ended(&e))
+                .map_err(|e| unaccounted(format!("its end: {e}"))),
+            Err(Ended::Interrupted) => Err(ProcError::Interrupted {
+                program: what.into(),
+            }),
+            Err(Ended::Finished) => Err(unaccounted(
+                "the session ended before it said how it ended".into(),
+            )),
+            Err(Ended::Timeout(why)) => Err(unaccounted(format!("how it ended: {why}"))),
+        }
     }
 
     /// Ends the session; the check that says what became of it, when the
@@ -369,6 +396,22 @@ fn rsync_path(settings: &Settings, usage: &str) -> String {
         proc::shell_quote(usage),
         settings.remote_rsync
     )
+}
+
+/// The data's rsync with its stream carried in the run's session: `relay`
+/// as its remote shell; the other side runs the rsync server itself (no
+/// `rsync-wrap` in its path).
+fn relayed(data: &Rsync<'_>) -> Result<proc::Spec, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
+    // Replaced by an upgrade while the run started: rsync could not run it.
+    if !exe.is_file() {
+        return Err(format!("{} is gone", exe.display()));
+    }
+    let e = transfer::relay_e(&exe).map_err(|e| e.to_string())?;
+    let mut d = data.clone();
+    d.remote_shell = Some(e);
+    d.rsync_path = Some(d.settings.remote_rsync.clone());
+    Ok(d.spec())
 }
 
 fn interrupted_or<T>(r: Result<T, Ended>) -> Result<Result<T, String>, ToolError> {
@@ -678,6 +721,7 @@ fn push_to(
         settings,
         data,
         by_session.is_none().then_some(manifest_rsync),
+        prepared.rsync_by_session.then_some(Carry { remote: rx }),
         deadline,
         out,
     )?;
@@ -778,22 +822,45 @@ fn manifest_lines(source: &Source) -> Option<Vec<u8>> {
     Some(text)
 }
 
+/// The data's rsync stream carried in the run's session with `remote`,
+/// whose side runs the rsync server (see [`carried`]).
+struct Carry<'a> {
+    remote: &'a mut Remote,
+}
+
 /// Runs the data rsync, then the manifest's. `None` when one failed (its
 /// check says why).
 fn send(
     settings: &Settings,
     data: Rsync<'_>,
     manifest: Option<Rsync<'_>>,
+    carry: Option<Carry<'_>>,
     deadline: Instant,
     out: &mut Outcome,
 ) -> Result<Option<Sent>, ToolError> {
-    let _ = settings;
     let started = Instant::now();
-    let r = proc::run(
-        &data.spec(),
-        deadline.saturating_duration_since(Instant::now()),
-        None,
-    );
+    let left = || deadline.saturating_duration_since(Instant::now());
+    // rsync's stream in the run's session, when the other side takes it
+    // so; else rsync opens an SSH session of its own (one more login).
+    let mut session = "the run's".to_string();
+    let r = match carry {
+        Some(Carry { remote }) => match relayed(&data) {
+            Ok(spec) => {
+                let r = carried::run_rsync(&remote.session, &spec, left());
+                let other = remote.rsync_end(settings.io_timeout, deadline);
+                remote.session.set_sink(None);
+                carried::with_other_side(r, other)
+            }
+            Err(why) => {
+                session = format!("its own ({why})");
+                proc::run(&data.spec(), left(), None)
+            }
+        },
+        None => {
+            session = "its own (the other side's maestro-sync does not carry rsync)".into();
+            proc::run(&data.spec(), left(), None)
+        }
+    };
     if matches!(r, Err(ProcError::Interrupted { .. })) {
         return Err(ToolError::Interrupted);
     }
@@ -801,6 +868,7 @@ fn send(
         .steps
         .insert("transfer".into(), ms(started.elapsed()));
     let (c, data_stats) = rsync_check("transfer", &r, "the data");
+    let c = c.detail("ssh_session", session);
     let ok = c.status == Status::Ok;
     out.report.push(c);
     if !ok {
@@ -969,6 +1037,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             checksum: MANIFEST_BY_CONTENT,
             data: false,
         }),
+        ready.rsync_by_session.then_some(Carry { remote: &mut tx }),
         deadline,
         &mut out,
     );

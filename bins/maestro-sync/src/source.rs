@@ -332,6 +332,7 @@ impl Source {
             usage: self.usage.display().to_string(),
             steps: self.steps.clone(),
             warnings: self.warnings.clone(),
+            rsync_by_session: true,
         }
     }
 }
@@ -387,19 +388,33 @@ pub fn run(
         }
         Opened::Ready(s) => s,
     };
-    let lines = crate::receive::stdin_lines();
+    let frames = crate::carried::Sink::default();
+    let lines = crate::receive::stdin_lines(frames.clone());
     crate::receive::say(&protocol::message("ready", &source.ready()));
     let silence = Settings::silence_for(args.alive_every.unwrap_or_else(|| settings.alive_every()));
+    // The data's rsync, when the receiving side has this side run it; it
+    // reads the snapshot, so it ends before the snapshot is released.
+    let mut rsync: Option<crate::carried::ServerRsync> = None;
     let outcome = loop {
         match crate::receive::next_line(&lines, silence, deadline) {
             Ok(l) => match Command::parse(&l) {
                 Some(Command::Go) => break Ok(()),
                 Some(Command::Abort) => break Err("the receiving side stopped the run".to_string()),
+                Some(Command::Rsync(_)) if rsync.is_some() => {
+                    break Err("the receiving side asked for a second rsync".to_string())
+                }
+                Some(Command::Rsync(h)) => {
+                    match crate::carried::ServerRsync::start(h, &frames, deadline) {
+                        Ok(r) => rsync = Some(r),
+                        Err(why) => break Err(format!("the data: {why}")),
+                    }
+                }
                 _ => {}
             },
             Err(why) => break Err(why),
         }
     };
+    drop(rsync);
     let release = source.release();
     let rsync_cpu = crate::rsync_wrap::cpu_seconds(&source.usage);
     let cpu = Cpu::of_this_process().since(&cpu0).total().as_secs_f64() + rsync_cpu;

@@ -129,6 +129,15 @@ pub fn rsync_e(peer: &Peer, io_timeout: Duration) -> Result<String, QuoteError> 
         .map(|v| v.join(" "))
 }
 
+/// rsync's `-e` value when rsync's stream goes through the run's session:
+/// this program's `relay` (see [`crate::carried`]).
+pub fn relay_e(exe: &Path) -> Result<String, QuoteError> {
+    let exe = exe
+        .to_str()
+        .ok_or_else(|| QuoteError(format!("{} is not UTF-8", exe.display())))?;
+    Ok(format!("{} relay", rsync_e_word(exe)?))
+}
+
 /// `host:path` for rsync (an IPv6 address in brackets).
 pub fn remote_path(peer: &Peer, path: &str) -> String {
     if peer.host.contains(':') {
@@ -309,6 +318,18 @@ mod tests {
         let mut both = peer("/k");
         both.identity_file = Some(PathBuf::from("/a'b\"c"));
         assert!(rsync_e(&both, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn the_relay_is_quoted_for_rsync() {
+        assert_eq!(
+            relay_e(Path::new("/usr/bin/maestro-sync")).unwrap(),
+            "/usr/bin/maestro-sync relay"
+        );
+        assert_eq!(
+            relay_e(Path::new("/opt/maestro ha/maestro-sync")).unwrap(),
+            "'/opt/maestro ha/maestro-sync' relay"
+        );
     }
 
     #[test]
