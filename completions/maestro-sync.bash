@@ -34,6 +34,9 @@ _maestro__sync() {
             maestro__sync,receive)
                 cmd="maestro__sync__subcmd__receive"
                 ;;
+            maestro__sync,relay)
+                cmd="maestro__sync__subcmd__relay"
+                ;;
             maestro__sync,release)
                 cmd="maestro__sync__subcmd__release"
                 ;;
@@ -76,6 +79,9 @@ _maestro__sync() {
             maestro__sync__subcmd__help,receive)
                 cmd="maestro__sync__subcmd__help__subcmd__receive"
                 ;;
+            maestro__sync__subcmd__help,relay)
+                cmd="maestro__sync__subcmd__help__subcmd__relay"
+                ;;
             maestro__sync__subcmd__help,release)
                 cmd="maestro__sync__subcmd__help__subcmd__release"
                 ;;
@@ -98,7 +104,7 @@ _maestro__sync() {
 
     case "${cmd}" in
         maestro__sync)
-            opts="-q -v -h -V --config --set --format --state-dir --quiet --verbose --help --version push pull status hold release receive serve rsync-wrap config help"
+            opts="-q -v -h -V --config --set --format --state-dir --quiet --verbose --help --version push pull status hold release receive serve rsync-wrap relay config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -230,7 +236,7 @@ _maestro__sync() {
             return 0
             ;;
         maestro__subcmd__sync__subcmd__help)
-            opts="push pull status hold release receive serve rsync-wrap config help"
+            opts="push pull status hold release receive serve rsync-wrap relay config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +334,20 @@ _maestro__sync() {
             return 0
             ;;
         maestro__subcmd__sync__subcmd__help__subcmd__receive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__sync__subcmd__help__subcmd__relay)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -518,6 +538,36 @@ _maestro__sync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        maestro__subcmd__sync__subcmd__relay)
+            opts="-q -v -h --config --set --format --state-dir --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
