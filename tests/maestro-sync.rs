@@ -523,7 +523,8 @@ fn rsync_goes_through_the_runs_session_or_its_own() {
         let big: Vec<u8> = (0..300_000 + v).map(|i| (i * 7 + v) as u8).collect();
         fs::write(p.source().join("lui/big.bin"), &big).unwrap();
         let before = p.current().unwrap();
-        let logins = p.sshd.log().matches("Accepted publickey").count();
+        // Sessions, not connections: both paths use one connection.
+        let sessions = p.sshd.log().matches("Starting session").count();
         let run = p.sender(&["--set", &format!("sync.remote_command={rx}"), "push"]);
         ok(&run);
         assert_ne!(p.current().unwrap(), before);
@@ -535,8 +536,8 @@ fn rsync_goes_through_the_runs_session_or_its_own() {
             fs::read(p.gen().join("current/data/lui/big.bin")).unwrap(),
             big
         );
-        let logins = p.sshd.log().matches("Accepted publickey").count() - logins;
-        (run, fs::read_to_string(&calls).unwrap(), logins)
+        let sessions = p.sshd.log().matches("Starting session").count() - sessions;
+        (run, fs::read_to_string(&calls).unwrap(), sessions)
     };
     let session_of = |run: &Run| {
         run.check("transfer").unwrap()["details"]["ssh_session"]
@@ -544,13 +545,261 @@ fn rsync_goes_through_the_runs_session_or_its_own() {
             .unwrap_or_default()
             .to_string()
     };
-    let (run, called, logins) = push_through(&wrapper("maestro-sync-now", false), 2);
+    let (run, called, sessions) = push_through(&wrapper("maestro-sync-now", false), 2);
     assert_eq!(session_of(&run), "the run's", "{}", run.dump());
     assert!(!called.contains("rsync-wrap"), "{called}");
-    assert_eq!(logins, 1, "{}", p.sshd.log());
-    let (run, called, _) = push_through(&wrapper("maestro-sync-older", true), 3);
+    assert_eq!(sessions, 1, "{}", p.sshd.log());
+    let (run, called, sessions) = push_through(&wrapper("maestro-sync-older", true), 3);
     assert!(session_of(&run).starts_with("its own"), "{}", run.dump());
     assert!(called.contains("rsync-wrap --usage"), "{called}");
+    assert_eq!(sessions, 2, "{}", p.sshd.log());
+}
+
+/// `receive` driven by hand as a hostile or broken sender would: it runs
+/// no command but the rsync server of the generation it prepared, never
+/// checks while that rsync runs, and a stop (maestro-fence's SIGTERM)
+/// ends that rsync before the lock is let go.
+#[test]
+fn the_receiving_side_runs_only_its_runs_rsync_server_and_ends_it_first() {
+    use std::io::{BufRead, BufReader, Write};
+    let p = pair();
+    ok(&p.push());
+    let start = || {
+        let mut child = Command::new("timeout")
+            .args(["-k", "5", "60", SYNC])
+            .arg("--config")
+            .arg(p.path("receiver.toml"))
+            .arg("--state-dir")
+            .arg(p.path("state-r"))
+            .args([
+                "--format",
+                "json",
+                "receive",
+                "--from",
+                "test",
+                "--deadline",
+                "50s",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        (child, stdin, out)
+    };
+    let until = |out: &mut BufReader<std::process::ChildStdout>, word: &str| -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "no {word}");
+            if let Some(rest) = line.strip_prefix(&format!("maestro-sync: {word} ")) {
+                return rest.trim().to_string();
+            }
+        }
+    };
+    let prepare = |stdin: &mut std::process::ChildStdin, out: &mut BufReader<_>| -> String {
+        until(out, "ready");
+        tick();
+        let now = maestro_snapshot_verify::time::now_ns();
+        let id = maestro_sync::generations::id_for(now);
+        let req = serde_json::json!({
+            "id": id, "point_in_time_ns": now, "consistent": true, "snapshot": "command",
+            "source_host": "test", "source": "/src",
+        });
+        writeln!(stdin, "prepare {req}").unwrap();
+        let prepared: serde_json::Value = serde_json::from_str(&until(out, "prepared")).unwrap();
+        prepared["data"].as_str().unwrap().to_string()
+    };
+    let report = |child: std::process::Child, out: BufReader<std::process::ChildStdout>| {
+        let rest: Vec<String> = out.lines().map_while(Result::ok).collect();
+        let o = child.wait_with_output().unwrap();
+        (o.status.code(), rest.join("\n"))
+    };
+    let servers = || {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                    c.starts_with("rsync --server") && c.contains(&p.gen().display().to_string())
+                })
+            })
+            .count()
+    };
+    let rsync_line = |command: &str| format!("rsync {}", serde_json::json!({ "command": command }));
+    // 1. Not an rsync server, or not this run's folder: refused, not run.
+    let mark = p.path("ran");
+    for (n, bad) in [
+        format!("sh -c 'touch {}' --server", mark.display()),
+        "rsync --server -logDtpre.iLsfxCIvu . /tmp/elsewhere/".to_string(),
+        "rsync --server . DATA; touch MARK".to_string(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (child, mut stdin, mut out) = start();
+        let data = prepare(&mut stdin, &mut out);
+        let line = rsync_line(
+            &bad.replace("DATA", &data)
+                .replace("MARK", &mark.display().to_string()),
+        );
+        writeln!(stdin, "{line}").unwrap();
+        let (code, said) = report(child, out);
+        assert_eq!(code, Some(2), "{n}: {said}");
+        assert!(
+            said.contains("the rsync command from the other side"),
+            "{n}: {said}"
+        );
+        assert!(!mark.exists(), "{n}: the command ran");
+    }
+    // 2. `go` while the rsync server runs (it waits for its sender): the
+    // check is refused, and the rsync is gone when receive has ended.
+    let (child, mut stdin, mut out) = start();
+    let data = prepare(&mut stdin, &mut out);
+    writeln!(
+        stdin,
+        "{}",
+        rsync_line(&format!("rsync --server -logDtpre.iLsfxCIvu . {data}"))
+    )
+    .unwrap();
+    let started = Instant::now();
+    while servers() == 0 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(servers(), 1);
+    writeln!(stdin, "go").unwrap();
+    let (code, said) = report(child, out);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains("while its rsync still runs"), "{said}");
+    assert_eq!(servers(), 0, "an rsync server outlived receive");
+    // 3. SIGTERM (maestro-fence taking over) while it runs: the rsync is
+    // ended before the lock is let go.
+    let (child, mut stdin, mut out) = start();
+    let data = prepare(&mut stdin, &mut out);
+    writeln!(
+        stdin,
+        "{}",
+        rsync_line(&format!("rsync --server -logDtpre.iLsfxCIvu . {data}"))
+    )
+    .unwrap();
+    let started = Instant::now();
+    while servers() == 0 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(servers(), 1);
+    // `timeout` runs receive as its child: the signal goes to receive.
+    let receive_pid = fs::read_to_string(format!("/proc/{}/task/{0}/children", child.id()))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse::<i32>()
+        .unwrap();
+    let lock = sync_lock::lock_file(&p.gen());
+    // SAFETY: a signal to the receive this test started.
+    unsafe { libc::kill(receive_pid, libc::SIGTERM) };
+    let mut freed_with_rsync = false;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        let free = SyncLock::acquire(&lock, LockMode::Exclusive, Duration::ZERO, false).is_ok();
+        if free {
+            freed_with_rsync = servers() > 0;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let (_, said) = report(child, out);
+    assert!(
+        !freed_with_rsync,
+        "the lock was let go while rsync ran: {said}"
+    );
+    assert_eq!(servers(), 0, "an rsync server outlived receive: {said}");
+    // The next run goes on.
+    tick();
+    fs::write(p.source().join("lui/jobs/7.xml"), "after the stop").unwrap();
+    ok(&p.push());
+}
+
+/// The receiving side stopped mid-transfer (SIGSTOP: alive, its
+/// connection open, reading nothing): rsync's stream backs up into the
+/// run's session, and the run still ends by its deadline, with `current`
+/// untouched.
+#[test]
+fn a_stopped_receiving_side_still_ends_the_run_by_its_deadline() {
+    let p = pair();
+    ok(&p.push());
+    let before = p.current().unwrap();
+    let big: Vec<u8> = (0..40 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(p.source().join("lui/attachment.bin"), &big).unwrap();
+    let mut push = Command::new(SYNC)
+        .arg("--config")
+        .arg(p.path("sender.toml"))
+        .arg("--state-dir")
+        .arg(p.path("state-s"))
+        .args([
+            "--format",
+            "json",
+            "--set",
+            "sync.io_timeout=\"4s\"",
+            "push",
+            "--deadline",
+            "15s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let receive = || {
+        fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let c = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            (c.contains(" receive ") && c.contains("state-r")).then_some(pid)
+        })
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    let stopped = loop {
+        assert!(Instant::now() < until, "the transfer never started");
+        if let (Some(pid), true) = (receive(), p.partly_sent("attachment.bin") > 1024 * 1024) {
+            // SAFETY: a signal to the receive this test's run started.
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let since = Instant::now();
+    let ended = loop {
+        if let Some(status) = push.try_wait().unwrap() {
+            break Some(status);
+        }
+        if since.elapsed() > Duration::from_secs(90) {
+            let _ = push.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SAFETY: as above; the stopped receive is let go and ended.
+    unsafe {
+        libc::kill(stopped, libc::SIGKILL);
+        libc::kill(stopped, libc::SIGCONT);
+    }
+    let waited = since.elapsed();
+    assert!(ended.is_some(), "push still ran {waited:?} after the stop");
+    let run = Run::from_output(push.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        waited < Duration::from_secs(60),
+        "{waited:?}: {}",
+        run.dump()
+    );
+    assert_eq!(p.current().unwrap(), before);
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&p.push());
 }
 
 /// rsync killed mid-transfer: `current` untouched, and the next run

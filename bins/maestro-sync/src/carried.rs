@@ -18,7 +18,7 @@
 //! session's end ends it.
 
 use crate::proc::{self, Finished, ProcError, Spec};
-use crate::protocol::{self, Handover, RsyncEnded};
+use crate::protocol::{self, Handover, RsyncEnded, ServerRole};
 use crate::relay::{FROM_REMOTE_FD, TO_REMOTE_FD};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -247,24 +247,43 @@ fn say_frame(payload: &[u8]) -> io::Result<()> {
 /// The other side's rsync server, run for a [`Handover`].
 pub struct ServerRsync {
     pid: libc::pid_t,
+    /// Set once it has exited and was reaped.
     ended: Arc<AtomicBool>,
 }
 
 impl ServerRsync {
-    /// Starts the rsync server `h` names: its input is what `sink` passes
-    /// on (the frames from the run), its output goes out as frames, its end
-    /// as `maestro-sync: rsync-end`. It is ended at `deadline` at the
-    /// latest.
-    pub fn start(h: Handover, sink: &Sink, deadline: Instant) -> Result<ServerRsync, String> {
-        let h = h.checked()?;
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", &format!("exec {}", h.command)])
+    /// Starts the rsync server `h` names, checked for `role` (see
+    /// [`Handover::server_argv`]) and run without a shell: its input is
+    /// what `sink` passes on (the frames from the run), its output goes out
+    /// as frames, its end as `maestro-sync: rsync-end`. It is ended at
+    /// `deadline` at the latest, and with this process (a parent-death
+    /// signal).
+    pub fn start(
+        h: &Handover,
+        role: &ServerRole,
+        sink: &Sink,
+        deadline: Instant,
+    ) -> Result<ServerRsync, String> {
+        let argv = h.server_argv(role)?;
+        let mut command = std::process::Command::new(&argv[0]);
+        command
+            .args(&argv[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches only the child.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot start rsync: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
         let pid = child.id() as libc::pid_t;
         if let Some(stdin) = child.stdin.take() {
             sink.set(Some(Box::new(stdin)));
@@ -299,13 +318,13 @@ impl ServerRsync {
                         .flatten()
                 }
             };
-            done.store(true, Ordering::SeqCst);
             // Reaped by wait4: std's Child must not wait for it again.
             drop(child);
+            done.store(true, Ordering::SeqCst);
             let (status, cpu) = waited.unwrap_or((-1, proc::Cpu::default()));
             let (code, signal) = proc::decode(status);
             // Its CPU time is this process's children's (reaped here):
-            // counted with this process's, not in `usage` as well.
+            // counted with this process's.
             let text = stderr
                 .recv_timeout(Duration::from_millis(500))
                 .unwrap_or_default();
@@ -320,20 +339,28 @@ impl ServerRsync {
         });
         Ok(ServerRsync { pid, ended })
     }
-}
 
-impl ServerRsync {
     /// Whether it has exited (and was reaped).
     pub fn has_ended(&self) -> bool {
         self.ended.load(Ordering::SeqCst)
     }
+
+    /// Ends it, its forked helper too (its process group), and waits
+    /// (bounded) until it is gone: before the run's lock is let go, so
+    /// that no rsync writes into a generation nobody holds.
+    pub fn stop(self) {
+        // Dropped here.
+    }
 }
 
 impl Drop for ServerRsync {
-    /// The run ended before its rsync: its process group is ended.
     fn drop(&mut self) {
-        if !self.ended.load(Ordering::SeqCst) {
-            proc::kill_group(self.pid);
+        // The group even when rsync itself has ended: its forked helper
+        // may not have yet.
+        proc::kill_group(self.pid);
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.has_ended() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
         }
     }
 }

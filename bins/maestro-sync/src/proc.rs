@@ -392,6 +392,24 @@ pub(crate) fn finish(
     })
 }
 
+/// How long a send waits for another one to finish.
+const SEND_WAIT: Duration = Duration::from_secs(10);
+
+/// The lock, waited for at most `wait`.
+fn lock_within<T>(m: &Mutex<T>, wait: Duration) -> Option<std::sync::MutexGuard<'_, T>> {
+    let until = Instant::now() + wait;
+    loop {
+        match m.try_lock() {
+            Ok(g) => return Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < until => {
+                thread::sleep(Duration::from_millis(2));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
 /// Sends on a [`Session`]'s stdin: each line or frame whole, never mixed
 /// with another thread's (the keepalive's).
 #[derive(Clone)]
@@ -409,7 +427,14 @@ impl SessionWriter {
     }
 
     fn write(&self, parts: &[&[u8]]) -> io::Result<()> {
-        let mut guard = self.0.lock().map_err(|_| io::Error::other("stdin lock"))?;
+        // Bounded: another writer may be stuck in a write the other side
+        // does not take (a stopped process there).
+        let mut guard = lock_within(&self.0, SEND_WAIT).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the session takes nothing (another write waits)",
+            )
+        })?;
         match guard.as_mut() {
             Some(s) => {
                 for p in parts {
@@ -436,7 +461,7 @@ pub struct Session {
     sink: crate::carried::Sink,
     lines: mpsc::Receiver<Option<String>>,
     stderr: Option<mpsc::Receiver<String>>,
-    keepalive: Option<(Arc<std::sync::atomic::AtomicBool>, thread::JoinHandle<()>)>,
+    keepalive: Option<(Arc<std::sync::atomic::AtomicBool>, mpsc::Receiver<()>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -541,11 +566,14 @@ impl Session {
     pub fn keepalive(&mut self, every: Duration) {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (flag, stdin) = (stop.clone(), self.stdin.clone());
-        let handle = thread::spawn(move || {
+        let (ended, handle) = mpsc::channel();
+        thread::spawn(move || {
             let mut next = Instant::now() + every;
             while !flag.load(std::sync::atomic::Ordering::SeqCst) {
                 if Instant::now() >= next {
-                    if let Ok(mut g) = stdin.lock() {
+                    // Never waits for the lock: a frame being written
+                    // (rsync's stream) says as much as `alive`.
+                    if let Ok(mut g) = stdin.try_lock() {
                         if let Some(s) = g.as_mut() {
                             let _ = s.write_all(b"alive\n").and_then(|_| s.flush());
                         }
@@ -554,14 +582,17 @@ impl Session {
                 }
                 thread::sleep(Duration::from_millis(50));
             }
+            let _ = ended.send(());
         });
         self.keepalive = Some((stop, handle));
     }
 
+    /// Stops the keepalive; a keepalive caught in a write the other side
+    /// does not take is left behind (the session's end ends it).
     pub fn stop_keepalive(&mut self) {
-        if let Some((stop, handle)) = self.keepalive.take() {
+        if let Some((stop, ended)) = self.keepalive.take() {
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = handle.join();
+            let _ = ended.recv_timeout(Duration::from_millis(500));
         }
     }
 
@@ -594,7 +625,9 @@ impl Session {
     /// Closes its stdin: the other side reads the end.
     pub fn close_stdin(&mut self) {
         self.stop_keepalive();
-        if let Ok(mut g) = self.stdin.lock() {
+        // A writer stuck in a write the other side does not take holds
+        // the lock: then the end of the session (its kill) closes it.
+        if let Some(mut g) = lock_within(&self.stdin, Duration::from_secs(1)) {
             *g = None;
         }
     }

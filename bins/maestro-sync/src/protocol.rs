@@ -96,22 +96,117 @@ pub struct Handover {
     pub command: String,
 }
 
+/// Which rsync server a side runs for the data, and on what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerRole {
+    /// `receive`: rsync writes into the partial generation's data.
+    Receiver { destination: String },
+    /// `serve`: rsync reads the snapshot's data.
+    Sender { source: String },
+}
+
 impl Handover {
-    /// Only an rsync server is run: the line is what rsync's client asks
-    /// of its remote shell, nothing else.
-    pub fn checked(self) -> Result<Handover, String> {
-        if !self
-            .command
-            .split_ascii_whitespace()
-            .any(|w| w == "--server")
-        {
-            return Err(format!(
-                "the command from the other side is not an rsync server: {:?}",
+    /// The rsync server's words, checked against what this run expects:
+    /// an rsync program, `--server`, `--sender` only on the sending side,
+    /// and as its last word the folder this run prepared. The words are
+    /// split as a POSIX shell would (rsync escapes what it passes with
+    /// backslashes) and run without a shell; a shell's control characters
+    /// end the run. Not a sandbox: the options between are rsync's, as
+    /// the other side's maestro-sync chose them.
+    pub fn server_argv(&self, role: &ServerRole) -> Result<Vec<String>, String> {
+        let bad = |why: &str| {
+            Err(format!(
+                "the rsync command from the other side {why}: {:?}",
                 self.command
-            ));
+            ))
+        };
+        let argv = shell_words(&self.command).or_else(|e| bad(&e))?;
+        let program = argv.first().map(String::as_str).unwrap_or_default();
+        if std::path::Path::new(program).file_name() != Some(std::ffi::OsStr::new("rsync")) {
+            return bad("does not run rsync");
         }
-        Ok(self)
+        if argv.get(1).map(String::as_str) != Some("--server") {
+            return bad("is not an rsync server");
+        }
+        let sender = argv.iter().any(|w| w == "--sender");
+        let last = argv
+            .last()
+            .map(|w| w.trim_end_matches('/'))
+            .unwrap_or_default();
+        let (want_sender, path) = match role {
+            ServerRole::Receiver { destination } => (false, destination),
+            ServerRole::Sender { source } => (true, source),
+        };
+        if sender != want_sender {
+            return bad(if want_sender {
+                "does not send (this side sends the data)"
+            } else {
+                "sends (this side receives the data)"
+            });
+        }
+        if last.is_empty() || last != path.trim_end_matches('/') {
+            return bad(&format!("names another folder than this run's {path}"));
+        }
+        Ok(argv)
     }
+}
+
+/// `line` split into words as a POSIX shell would: white space between
+/// words, backslash escapes, single and double quotes. What a shell would
+/// run as something else (`;`, `|`, `&`, `$`, redirections, backquotes,
+/// a newline) is refused.
+pub fn shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\\') => {
+                word.push(chars.next().ok_or("ends with a backslash")?);
+                in_word = true;
+            }
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, ' ' | '\t') => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, ';' | '|' | '&' | '$' | '<' | '>' | '`' | '(' | ')' | '\n') => {
+                return Err(format!(
+                    "holds {c:?}, which a shell would run as something else"
+                ));
+            }
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('"'), '\\') => match chars.next() {
+                Some(n @ ('$' | '`' | '"' | '\\')) => word.push(n),
+                Some(n) => {
+                    word.push('\\');
+                    word.push(n);
+                }
+                None => return Err("ends inside quotes".into()),
+            },
+            (Some('"'), '$' | '`') => {
+                return Err(format!("holds {c:?} in double quotes"));
+            }
+            (_, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("ends inside quotes".into());
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
 }
 
 /// `maestro-sync: rsync-end {json}`: how the other side's rsync ended.
@@ -240,12 +335,54 @@ mod tests {
             Command::parse(&Command::Rsync(h.clone()).line()),
             Some(Command::Rsync(h.clone()))
         );
-        assert!(h.checked().is_ok());
-        for bad in ["rm -rf /", "rsync --server-ish", ""] {
+        let dest = ServerRole::Receiver {
+            destination: "/g/x.partial/data/".into(),
+        };
+        assert_eq!(
+            h.server_argv(&dest).unwrap(),
+            [
+                "rsync",
+                "--server",
+                "-logDtpre.iLsfxCIvu",
+                "--delete",
+                ".",
+                "/g/x.partial/data/"
+            ]
+        );
+        // rsync's escapes are undone, as the shell would.
+        let spaced = Handover {
+            command: r"/usr/bin/rsync --server -e.LsfxCIvu . /g/a\ b/data/".into(),
+        };
+        let role = ServerRole::Receiver {
+            destination: "/g/a b/data".into(),
+        };
+        assert_eq!(spaced.server_argv(&role).unwrap()[4], "/g/a b/data/");
+        let source = ServerRole::Sender {
+            source: "/snap/maestro/app/".into(),
+        };
+        let sends = Handover {
+            command: "rsync --server --sender -logDtpre.iLsfxCIvu . /snap/maestro/app/".into(),
+        };
+        assert!(sends.server_argv(&source).is_ok());
+        assert!(sends.server_argv(&dest).is_err());
+        for bad in [
+            "rm -rf /",
+            "sh -c 'id' --server . /g/x.partial/data/",
+            "rsync --server-ish . /g/x.partial/data/",
+            "rsync --server . /g/y.partial/data/",
+            "rsync --server . /g/x.partial/data/; id",
+            "rsync --server . /g/x.partial/data/ && id",
+            "rsync --server $(id) . /g/x.partial/data/",
+            "rsync --server `id` . /g/x.partial/data/",
+            "rsync --server . /g/x.partial/data/ > /etc/passwd",
+            "rsync --server --sender . /g/x.partial/data/",
+            "rsync --server 'unclosed . /g/x.partial/data/",
+            "",
+        ] {
             let h = Handover {
                 command: bad.into(),
             };
-            assert!(h.checked().is_err(), "{bad}");
+            assert!(h.server_argv(&dest).is_err(), "{bad}");
         }
         let m = message("ready", &ReceiverReady::default());
         assert!(matches!(classify(&m), Incoming::Message(w, _) if w == "ready"));

@@ -15,6 +15,7 @@ use crate::generations::{self, Layout, Meta};
 use crate::journal::{self, RunRecord};
 use crate::manifest_delta;
 use crate::proc::Cpu;
+use crate::protocol::ServerRole;
 use crate::protocol::{self, Command, PrepareRequest, Prepared, ReceiverReady};
 use crate::settings::Settings;
 use crate::stamp;
@@ -430,6 +431,14 @@ impl Receiver {
             return Some(r);
         }
         None
+    }
+
+    /// Where the data's rsync writes (the prepared partial generation's
+    /// data, as `prepared` told the sender); `None` before `prepare`.
+    pub fn rsync_destination(&self) -> Option<String> {
+        self.prepared
+            .as_ref()
+            .map(|(_, p)| format!("{}/", p.path.join(generations::DATA).display()))
     }
 
     pub fn ready(&self) -> ReceiverReady {
@@ -959,8 +968,11 @@ pub fn run(
     // longer silence is a sender that died with its connection open (a
     // pulled cable: nothing closes the connection here for a long time).
     let silence = Settings::silence_for(args.alive_every.unwrap_or_else(|| settings.alive_every()));
-    loop {
-        let line = match next_line(&lines, silence, deadline) {
+    let end: Result<(), (String, Status)> = loop {
+        // While this side's rsync runs, the sender's words may wait behind
+        // rsync's stream: rsync's own --timeout ends a stalled transfer.
+        let running = |r: &Option<ServerRsync>| r.as_ref().is_some_and(|r| !r.has_ended());
+        let line = match next_line(&lines, silence, deadline, &|| running(&rsync)) {
             Ok(l) => l,
             Err(why) => {
                 let status = if maestro_common::signal::interrupted() {
@@ -968,11 +980,11 @@ pub fn run(
                 } else {
                     Status::Critical
                 };
-                return Ok(rx.abort(&why, status));
+                break Err((why, status));
             }
         };
         if maestro_common::signal::interrupted() {
-            return Ok(rx.abort("interrupted", Status::Unknown));
+            break Err(("interrupted".into(), Status::Unknown));
         }
         match Command::parse(&line) {
             Some(Command::Alive) => {}
@@ -982,38 +994,63 @@ pub fn run(
                     let status = c.status;
                     let why = c.message.clone();
                     rx.checks.push(*c);
-                    return Ok(rx.abort(&why, status));
+                    break Err((why, status));
                 }
             },
             Some(Command::Rsync(h)) => {
                 if rsync.is_some() {
-                    return Ok(rx.abort("the sender asked for a second rsync", Status::Critical));
+                    break Err((
+                        "the sender asked for a second rsync".into(),
+                        Status::Critical,
+                    ));
                 }
-                match ServerRsync::start(h, &frames, deadline) {
+                let Some(destination) = rx.rsync_destination() else {
+                    break Err((
+                        "the sender asked for rsync before it prepared a generation".into(),
+                        Status::Critical,
+                    ));
+                };
+                match ServerRsync::start(
+                    &h,
+                    &ServerRole::Receiver { destination },
+                    &frames,
+                    deadline,
+                ) {
                     Ok(r) => rsync = Some(r),
-                    Err(why) => return Ok(rx.abort(&format!("the data: {why}"), Status::Critical)),
+                    Err(why) => break Err((format!("the data: {why}"), Status::Critical)),
                 }
             }
             Some(Command::Manifest(head)) => {
-                if let Err(why) = rx.take_manifest(head, || next_line(&lines, silence, deadline)) {
-                    return Ok(rx.abort(&format!("the manifest: {why}"), Status::Critical));
+                if let Err(why) =
+                    rx.take_manifest(head, || next_line(&lines, silence, deadline, &|| false))
+                {
+                    break Err((format!("the manifest: {why}"), Status::Critical));
                 }
             }
             // Never a check while the data's rsync still writes: what it
             // passed could change after.
-            Some(Command::Go) if rsync.as_ref().is_some_and(|r| !r.has_ended()) => {
-                return Ok(rx.abort(
-                    "the sender asked for the check while its rsync still runs here",
+            Some(Command::Go) if running(&rsync) => {
+                break Err((
+                    "the sender asked for the check while its rsync still runs here".into(),
                     Status::Critical,
                 ))
             }
-            Some(Command::Go) => return Ok(rx.finish(ctx)),
+            Some(Command::Go) => break Ok(()),
             Some(Command::Abort) => {
-                return Ok(rx.abort("the sender stopped the run", Status::Critical))
+                break Err(("the sender stopped the run".into(), Status::Critical))
             }
             None => {}
         }
+    };
+    // The data's rsync is gone before anything else, the lock let go last:
+    // no rsync writes into a generation nobody holds.
+    if let Some(r) = rsync.take() {
+        r.stop();
     }
+    Ok(match end {
+        Ok(()) => rx.finish(ctx),
+        Err((why, status)) => rx.abort(&why, status),
+    })
 }
 
 /// The next line from the other side, at most `silence` after the last
@@ -1023,8 +1060,9 @@ pub(crate) fn next_line(
     lines: &std::sync::mpsc::Receiver<Option<String>>,
     silence: Duration,
     deadline: Instant,
+    busy: &dyn Fn() -> bool,
 ) -> Result<String, String> {
-    let quiet_since = Instant::now();
+    let mut quiet_since = Instant::now();
     loop {
         if maestro_common::signal::interrupted() {
             return Err("interrupted (stopped by a signal)".into());
@@ -1032,6 +1070,10 @@ pub(crate) fn next_line(
         let now = Instant::now();
         if now >= deadline {
             return Err("the run's deadline passed".into());
+        }
+        // Busy (this side's rsync runs): no silence counts.
+        if busy() {
+            quiet_since = now;
         }
         if now.duration_since(quiet_since) >= silence {
             return Err(format!(

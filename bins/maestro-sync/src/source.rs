@@ -395,8 +395,13 @@ pub fn run(
     // The data's rsync, when the receiving side has this side run it; it
     // reads the snapshot, so it ends before the snapshot is released.
     let mut rsync: Option<crate::carried::ServerRsync> = None;
+    let role = crate::protocol::ServerRole::Sender {
+        source: source.ready().data,
+    };
+    let running =
+        |r: &Option<crate::carried::ServerRsync>| r.as_ref().is_some_and(|r| !r.has_ended());
     let outcome = loop {
-        match crate::receive::next_line(&lines, silence, deadline) {
+        match crate::receive::next_line(&lines, silence, deadline, &|| running(&rsync)) {
             Ok(l) => match Command::parse(&l) {
                 Some(Command::Go) => break Ok(()),
                 Some(Command::Abort) => break Err("the receiving side stopped the run".to_string()),
@@ -404,7 +409,7 @@ pub fn run(
                     break Err("the receiving side asked for a second rsync".to_string())
                 }
                 Some(Command::Rsync(h)) => {
-                    match crate::carried::ServerRsync::start(h, &frames, deadline) {
+                    match crate::carried::ServerRsync::start(&h, &role, &frames, deadline) {
                         Ok(r) => rsync = Some(r),
                         Err(why) => break Err(format!("the data: {why}")),
                     }
@@ -414,7 +419,10 @@ pub fn run(
             Err(why) => break Err(why),
         }
     };
-    drop(rsync);
+    // rsync reads the snapshot: gone before the snapshot is released.
+    if let Some(r) = rsync.take() {
+        r.stop();
+    }
     let release = source.release();
     let rsync_cpu = crate::rsync_wrap::cpu_seconds(&source.usage);
     let cpu = Cpu::of_this_process().since(&cpu0).total().as_secs_f64() + rsync_cpu;
