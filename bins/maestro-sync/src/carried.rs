@@ -145,20 +145,33 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) })
 }
 
+/// rsync here, run with its stream carried over the session.
+pub struct Carried {
+    pub rsync: Result<Finished, ProcError>,
+    /// Its command line went to the other side (which then started an
+    /// rsync and will say how it ended).
+    pub handed_over: bool,
+}
+
 /// Runs the data's rsync client (`spec`, whose remote shell is the relay)
 /// with its stream carried over `session`. The other side's `rsync-end`
-/// is for the caller to wait for (it comes among the session's lines).
-pub fn run_rsync(
-    session: &proc::Session,
-    spec: &Spec,
-    timeout: Duration,
-) -> Result<Finished, ProcError> {
+/// is for the caller to wait for (it comes among the session's lines),
+/// when the command line was handed over.
+pub fn run_rsync(session: &proc::Session, spec: &Spec, timeout: Duration) -> Carried {
     let spawn_error = |e: io::Error| ProcError::Spawn {
         program: spec.program.clone(),
         source: e,
     };
-    let (relay_reads, to_relay) = pipe().map_err(spawn_error)?;
-    let (from_relay, relay_writes) = pipe().map_err(spawn_error)?;
+    let pipes = pipe().and_then(|a| Ok((a, pipe()?)));
+    let ((relay_reads, to_relay), (from_relay, relay_writes)) = match pipes {
+        Ok(p) => p,
+        Err(e) => {
+            return Carried {
+                rsync: Err(spawn_error(e)),
+                handed_over: false,
+            }
+        }
+    };
     session.set_sink(Some(File::from(to_relay)));
     let writer = session.writer();
     let (pumped, pump_done) = mpsc::channel();
@@ -170,6 +183,7 @@ pub fn run_rsync(
         if matches!(r.by_ref().take(1 << 16).read_until(b'\n', &mut first), Ok(n) if n > 0) {
             if let Ok(h) = serde_json::from_slice::<Handover>(&first) {
                 if writer.line(&protocol::Command::Rsync(h).line()).is_ok() {
+                    let _ = pumped.send(true);
                     let mut buf = vec![0u8; FRAME_MAX];
                     loop {
                         match r.read(&mut buf) {
@@ -187,7 +201,7 @@ pub fn run_rsync(
                 }
             }
         }
-        let _ = pumped.send(());
+        let _ = pumped.send(false);
     });
     let r = proc::run_with_fds(
         spec,
@@ -195,9 +209,20 @@ pub fn run_rsync(
         None,
         vec![(relay_reads, FROM_REMOTE_FD), (relay_writes, TO_REMOTE_FD)],
     );
-    // The pump ends with the relay (rsync's child, ended with it).
-    let _ = pump_done.recv_timeout(Duration::from_secs(10));
-    r
+    // The pump says whether it handed rsync's command over, then ends
+    // with the relay (rsync's child, ended with it).
+    let mut handed_over = false;
+    let until = Instant::now() + Duration::from_secs(10);
+    while let Ok(said) = pump_done.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        handed_over |= said;
+        if !said {
+            break;
+        }
+    }
+    Carried {
+        rsync: r,
+        handed_over,
+    }
 }
 
 /// The other side's account of its rsync, as a [`Finished`] to weigh with
@@ -424,6 +449,41 @@ mod tests {
         assert_eq!(got.lock().unwrap().len(), 8);
         // A frame cut short is a broken stream.
         assert!(sink.pass_on(&mut &b"ab"[..], 4).is_err());
+    }
+
+    /// The whole path without ssh: a shell plays rsync here (it writes
+    /// its command line and a piece of stream to descriptor 4 and reads
+    /// descriptor 3), another the other side of the session.
+    #[test]
+    fn rsync_s_stream_goes_both_ways_in_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let session = proc::Session::start(&Spec::shell(&format!(
+            "read -r line; echo \"$line\" > {d}/rsync-line; \
+             printf 'maestro-sync: data 6\\nhello\\n'; printf 'maestro-sync: data-end\\n'; \
+             cat > {d}/rest"
+        )))
+        .unwrap();
+        let here = Spec::shell(&format!(
+            "printf '{{\"command\":\"rsync --server . /x\"}}\\nping' >&4; exec 4>&-; cat <&3 > {d}/out"
+        ));
+        let c = run_rsync(&session, &here, Duration::from_secs(10));
+        assert!(c.handed_over);
+        assert!(c.rsync.unwrap().success());
+        session.set_sink(None);
+        assert!(session.finish(Duration::from_secs(5)).unwrap().success());
+        let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
+        assert_eq!(read("out"), "hello\n");
+        assert_eq!(
+            read("rsync-line"),
+            "rsync {\"command\":\"rsync --server . /x\"}\n"
+        );
+        assert_eq!(read("rest"), "data 4\npingdata-end\n");
+        // rsync here that never sends its command line: nothing to wait for.
+        let session = proc::Session::start(&Spec::shell("cat > /dev/null")).unwrap();
+        let c = run_rsync(&session, &Spec::shell("exit 12"), Duration::from_secs(10));
+        assert!(!c.handed_over);
+        assert_eq!(c.rsync.unwrap().code, Some(12));
     }
 
     fn ended_with(code: i32, stderr: &str) -> Result<Finished, ProcError> {

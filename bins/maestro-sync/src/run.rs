@@ -846,10 +846,18 @@ fn send(
     let r = match carry {
         Some(Carry { remote }) => match relayed(&data) {
             Ok(spec) => {
-                let r = carried::run_rsync(&remote.session, &spec, left());
-                let other = remote.rsync_end(settings.io_timeout, deadline);
+                let c = carried::run_rsync(&remote.session, &spec, left());
+                // No command line went over: no rsync there to wait for.
+                let other = if c.handed_over {
+                    remote.rsync_end(settings.io_timeout, deadline)
+                } else {
+                    Err(ProcError::Unaccounted {
+                        what: "the other side's rsync".into(),
+                        why: "rsync here never asked for it".into(),
+                    })
+                };
                 remote.session.set_sink(None);
-                carried::with_other_side(r, other)
+                carried::with_other_side(c.rsync, other)
             }
             Err(why) => {
                 session = format!("its own ({why})");
