@@ -511,7 +511,7 @@ fn rsync_goes_through_the_runs_session_or_its_own() {
         p.receiver_command()
             .replacen(SYNC, &path.display().to_string(), 1)
     };
-    let push_through = |rx: &str, v: u32| {
+    let push_through = |rx: &str, v: u32, extra: &[&str]| {
         fs::write(&calls, "").unwrap();
         tick();
         // Sizes that differ from run to run: the test's snapshot is an
@@ -525,7 +525,11 @@ fn rsync_goes_through_the_runs_session_or_its_own() {
         let before = p.current().unwrap();
         // Sessions, not connections: both paths use one connection.
         let sessions = p.sshd.log().matches("Starting session").count();
-        let run = p.sender(&["--set", &format!("sync.remote_command={rx}"), "push"]);
+        let remote = format!("sync.remote_command={rx}");
+        let mut args = vec!["--set", remote.as_str()];
+        args.extend_from_slice(extra);
+        args.push("push");
+        let run = p.sender(&args);
         ok(&run);
         assert_ne!(p.current().unwrap(), before);
         assert_eq!(
@@ -545,12 +549,25 @@ fn rsync_goes_through_the_runs_session_or_its_own() {
             .unwrap_or_default()
             .to_string()
     };
-    let (run, called, sessions) = push_through(&wrapper("maestro-sync-now", false), 2);
+    let now = wrapper("maestro-sync-now", false);
+    let (run, called, sessions) = push_through(&now, 2, &[]);
     assert_eq!(session_of(&run), "the run's", "{}", run.dump());
     assert!(!called.contains("rsync-wrap"), "{called}");
     assert_eq!(sessions, 1, "{}", p.sshd.log());
-    let (run, called, sessions) = push_through(&wrapper("maestro-sync-older", true), 3);
+    let (run, called, sessions) = push_through(&wrapper("maestro-sync-older", true), 3, &[]);
     assert!(session_of(&run).starts_with("its own"), "{}", run.dump());
+    assert!(called.contains("rsync-wrap --usage"), "{called}");
+    assert_eq!(sessions, 2, "{}", p.sshd.log());
+    // A wrapper command as the other side's rsync: it cannot be carried
+    // (the other side runs only an rsync program), so rsync opens its own
+    // session, and the run goes on.
+    let (run, called, sessions) =
+        push_through(&now, 4, &["--set", "sync.remote_rsync=\"env rsync\""]);
+    let said = session_of(&run);
+    assert!(
+        said.starts_with("its own") && said.contains("remote_rsync"),
+        "{said}"
+    );
     assert!(called.contains("rsync-wrap --usage"), "{called}");
     assert_eq!(sessions, 2, "{}", p.sshd.log());
 }

@@ -151,6 +151,15 @@ impl Handover {
     }
 }
 
+/// Whether `[sync] remote_rsync` names an rsync program (a name or a path,
+/// one word), which the other side runs itself for a carried stream; a
+/// wrapper command (`sudo rsync`, a script) makes rsync open a session of
+/// its own instead.
+pub fn is_rsync_program(remote_rsync: &str) -> bool {
+    matches!(shell_words(remote_rsync).as_deref(), Ok([one])
+        if std::path::Path::new(one).file_name() == Some(std::ffi::OsStr::new("rsync")))
+}
+
 /// `line` split into words as a POSIX shell would: white space between
 /// words, backslash escapes, single and double quotes. What a shell would
 /// run as something else (`;`, `|`, `&`, `$`, redirections, backquotes,
@@ -383,6 +392,15 @@ mod tests {
                 command: bad.into(),
             };
             assert!(h.server_argv(&dest).is_err(), "{bad}");
+        }
+        for (remote_rsync, carried) in [
+            ("rsync", true),
+            ("/usr/local/bin/rsync", true),
+            ("sudo rsync", false),
+            ("/opt/bin/rsync-wrapper", false),
+            ("", false),
+        ] {
+            assert_eq!(is_rsync_program(remote_rsync), carried, "{remote_rsync}");
         }
         let m = message("ready", &ReceiverReady::default());
         assert!(matches!(classify(&m), Incoming::Message(w, _) if w == "ready"));

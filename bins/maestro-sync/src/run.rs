@@ -402,6 +402,12 @@ fn rsync_path(settings: &Settings, usage: &str) -> String {
 /// as its remote shell; the other side runs the rsync server itself (no
 /// `rsync-wrap` in its path).
 fn relayed(data: &Rsync<'_>) -> Result<proc::Spec, String> {
+    let remote_rsync = &data.settings.remote_rsync;
+    if !protocol::is_rsync_program(remote_rsync) {
+        return Err(format!(
+            "[sync] remote_rsync {remote_rsync:?} is a command, and the other side runs only an rsync program itself"
+        ));
+    }
     let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
     // Replaced by an upgrade while the run started: rsync could not run it.
     if !exe.is_file() {
