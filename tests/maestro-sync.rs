@@ -754,29 +754,21 @@ fn a_stopped_receiving_side_still_ends_the_run_by_its_deadline() {
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
     fs::write(p.source().join("lui/attachment.bin"), &big).unwrap();
-    let mut push = Command::new(SYNC)
-        .arg("--config")
-        .arg(p.path("sender.toml"))
-        .arg("--state-dir")
-        .arg(p.path("state-s"))
-        .args([
-            "--format",
-            "json",
-            "--set",
-            "sync.io_timeout=\"4s\"",
-            "push",
-            "--deadline",
-            "15s",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut push = p.spawn_sender(&[
+        "--set",
+        "sync.io_timeout=\"4s\"",
+        "push",
+        "--deadline",
+        "15s",
+    ]);
+    let state = p.path("state-r").display().to_string();
     let receive = || {
         fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
             let c = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            (c.contains(" receive ") && c.contains("state-r")).then_some(pid)
+            // This pair's receive only: other tests run beside this one.
+            (c.contains(" receive ") && c.contains(&state)).then_some(pid)
         })
     };
     let until = Instant::now() + Duration::from_secs(30);
@@ -830,21 +822,7 @@ fn a_transfer_cut_halfway_is_resumed_by_the_next_run() {
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
     fs::write(p.source().join("lui/attachment.bin"), &big).unwrap();
-    let push = Command::new(SYNC)
-        .arg("--config")
-        .arg(p.path("sender.toml"))
-        .arg("--state-dir")
-        .arg(p.path("state-s"))
-        .args([
-            "--format",
-            "json",
-            "--set",
-            "sync.rsync_options=[\"--bwlimit=2000\"]",
-            "push",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let push = p.spawn_sender(&["--set", "sync.rsync_options=[\"--bwlimit=2000\"]", "push"]);
     // Kill the data rsync (this run's, found by its destination) once it
     // has sent part of the file.
     let deadline = Instant::now() + Duration::from_secs(30);
