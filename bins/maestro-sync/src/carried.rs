@@ -10,8 +10,8 @@
 //! bytes, then `data-end`; the other side (`receive` or `serve`) runs the
 //! rsync server as its own child and answers in kind, `maestro-sync: data
 //! N` frames, `maestro-sync: data-end` when rsync's output ends, and
-//! `maestro-sync: rsync-end {json}` (its exit, its last words, its CPU
-//! time) when it has exited.
+//! `maestro-sync: rsync-end {json}` (its exit and its last words) when it
+//! has exited.
 //!
 //! One connection, one login a run, and the other side's rsync belongs to
 //! the process that holds the run's lock there: an abort, a stop or the
@@ -111,6 +111,20 @@ impl Sink {
         self.set(None);
     }
 
+    /// When `line` (after `prefix`) is a frame header: takes the frame (its
+    /// bytes from `from`, or the end of the stream) and says `true`; a line
+    /// that is not one is left to the caller. An error is a broken stream.
+    pub fn take_frame(&self, line: &[u8], prefix: &str, from: &mut impl Read) -> io::Result<bool> {
+        match frame_of(line, prefix) {
+            Some(Frame::Data(n)) => self.pass_on(from, n).map(|()| true),
+            Some(Frame::End) => {
+                self.close();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Reads a frame's `n` bytes from `from` and writes them on. They are
     /// read even with nowhere to go (a stream whose reader ended), so that
     /// the lines after the frame are read as lines.
@@ -184,19 +198,7 @@ pub fn run_rsync(session: &proc::Session, spec: &Spec, timeout: Duration) -> Car
             if let Ok(h) = serde_json::from_slice::<Handover>(&first) {
                 if writer.line(&protocol::Command::Rsync(h).line()).is_ok() {
                     let _ = pumped.send(true);
-                    let mut buf = vec![0u8; FRAME_MAX];
-                    loop {
-                        match r.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if writer.frame(&buf[..n]).is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => break,
-                        }
-                    }
+                    let _ = crate::relay::each_read(&mut r, FRAME_MAX, |b| writer.frame(b));
                     let _ = writer.line("data-end");
                 }
             }
@@ -319,19 +321,7 @@ impl ServerRsync {
         let done = ended.clone();
         thread::spawn(move || {
             if let Some(mut out) = stdout {
-                let mut buf = vec![0u8; FRAME_MAX];
-                loop {
-                    match out.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            if say_frame(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
+                let _ = crate::relay::each_read(&mut out, FRAME_MAX, say_frame);
             }
             crate::receive::say(&format!("{}data-end", protocol::PREFIX));
             let waited = match proc::wait_until(pid, deadline) {
@@ -346,10 +336,9 @@ impl ServerRsync {
             // Reaped by wait4: std's Child must not wait for it again.
             drop(child);
             done.store(true, Ordering::SeqCst);
-            let (status, cpu) = waited.unwrap_or((-1, proc::Cpu::default()));
-            let (code, signal) = proc::decode(status);
             // Its CPU time is this process's children's (reaped here):
             // counted with this process's.
+            let (code, signal) = proc::decode(waited.map_or(-1, |(status, _)| status));
             let text = stderr
                 .recv_timeout(Duration::from_millis(500))
                 .unwrap_or_default();
@@ -358,7 +347,6 @@ impl ServerRsync {
                 code,
                 signal,
                 stderr: tail.into_iter().rev().map(|l| format!("{l}\n")).collect(),
-                cpu_s: cpu.total().as_secs_f64(),
             };
             crate::receive::say(&protocol::message("rsync-end", &end));
         });
@@ -368,6 +356,11 @@ impl ServerRsync {
     /// Whether it has exited (and was reaped).
     pub fn has_ended(&self) -> bool {
         self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Whether a side's rsync (if it started one) still runs.
+    pub fn runs(rsync: &Option<ServerRsync>) -> bool {
+        rsync.as_ref().is_some_and(|r| !r.has_ended())
     }
 
     /// Ends it, its forked helper too (its process group), and waits

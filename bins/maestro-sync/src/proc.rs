@@ -63,7 +63,7 @@ impl Spec {
         parts.join(" ")
     }
 
-    pub(crate) fn command(&self) -> Command {
+    fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
         for (k, v) in &self.env {
@@ -350,7 +350,7 @@ pub fn run_with_fds(
     finish(spec, child, pid, started, started + timeout, stdout, stderr)
 }
 
-pub(crate) fn finish(
+fn finish(
     spec: &Spec,
     child: Child,
     pid: libc::pid_t,
@@ -508,18 +508,10 @@ impl Session {
                 {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
-                        match crate::carried::frame_of(&buf, crate::protocol::PREFIX) {
-                            Some(crate::carried::Frame::Data(n)) => {
-                                if frames.pass_on(&mut r, n).is_err() {
-                                    break;
-                                }
-                                continue;
-                            }
-                            Some(crate::carried::Frame::End) => {
-                                frames.close();
-                                continue;
-                            }
-                            None => {}
+                        match frames.take_frame(&buf, crate::protocol::PREFIX, &mut r) {
+                            Ok(true) => continue,
+                            Ok(false) => {}
+                            Err(_) => break,
                         }
                         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
                         if tx.send(Some(line)).is_err() {

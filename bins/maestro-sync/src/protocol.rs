@@ -225,7 +225,6 @@ pub struct RsyncEnded {
     pub signal: Option<i32>,
     /// The end of what it wrote on stderr.
     pub stderr: String,
-    pub cpu_s: f64,
 }
 
 /// A line from the other side, sorted out.

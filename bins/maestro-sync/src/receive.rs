@@ -10,7 +10,7 @@
 //! flushed to disk, renamed to its final name and made `current`; then
 //! older generations are pruned.
 
-use crate::carried::{Frame, ServerRsync, Sink};
+use crate::carried::{ServerRsync, Sink};
 use crate::generations::{self, Layout, Meta};
 use crate::journal::{self, RunRecord};
 use crate::manifest_delta;
@@ -971,8 +971,7 @@ pub fn run(
     let end: Result<(), (String, Status)> = loop {
         // While this side's rsync runs, the sender's words may wait behind
         // rsync's stream: rsync's own --timeout ends a stalled transfer.
-        let running = |r: &Option<ServerRsync>| r.as_ref().is_some_and(|r| !r.has_ended());
-        let line = match next_line(&lines, silence, deadline, &|| running(&rsync)) {
+        let line = match next_line(&lines, silence, deadline, &|| ServerRsync::runs(&rsync)) {
             Ok(l) => l,
             Err(why) => {
                 let status = if maestro_common::signal::interrupted() {
@@ -1029,7 +1028,7 @@ pub fn run(
             }
             // Never a check while the data's rsync still writes: what it
             // passed could change after.
-            Some(Command::Go) if running(&rsync) => {
+            Some(Command::Go) if ServerRsync::runs(&rsync) => {
                 break Err((
                     "the sender asked for the check while its rsync still runs here".into(),
                     Status::Critical,
@@ -1111,18 +1110,10 @@ pub(crate) fn stdin_lines(frames: Sink) -> std::sync::mpsc::Receiver<Option<Stri
             match std::io::Read::take(&mut lock, 1 << 20).read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    match crate::carried::frame_of(&buf, "") {
-                        Some(Frame::Data(n)) => {
-                            if frames.pass_on(&mut lock, n).is_err() {
-                                break;
-                            }
-                            continue;
-                        }
-                        Some(Frame::End) => {
-                            frames.close();
-                            continue;
-                        }
-                        None => {}
+                    match frames.take_frame(&buf, "", &mut lock) {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(_) => break,
                     }
                     // rsync's first frames follow its command at once,
                     // while it is being started: kept for it.

@@ -104,15 +104,25 @@ pub fn run(args: &[OsString]) -> ExitCode {
 /// and a splice between a socket and a pipe may hold a short message
 /// back; rsync's protocol waits for it (a stall until rsync's keepalive).
 pub(crate) fn pump(from: &mut File, to: &mut File) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+    each_read(from, 64 * 1024, |b| to.write_all(b))
+}
+
+/// Reads `from` to its end, at most `size` bytes a read, and hands each
+/// read to `pass` at once; the first error of either ends it.
+pub(crate) fn each_read(
+    from: &mut impl std::io::Read,
+    size: usize,
+    mut pass: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; size];
     loop {
-        let n = match std::io::Read::read(from, &mut buf) {
+        let n = match from.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        to.write_all(&buf[..n])?;
+        pass(&buf[..n])?;
     }
 }
 

@@ -27,27 +27,22 @@ pub fn run(usage: &Path, command: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     let cpu = crate::proc::Cpu::of_this_process().since(&before);
-    record_usage(usage, &cpu, status.code());
-    match (status.code(), status.signal()) {
-        (Some(c), _) => ExitCode::from(c.clamp(0, 255) as u8),
-        (None, Some(s)) => ExitCode::from((128 + s).clamp(0, 255) as u8),
-        _ => ExitCode::from(255),
-    }
-}
-
-/// Adds a line with rsync's CPU time and exit code to `usage`. A second
-/// thought: rsync's result is what counts, so a failure to write is let be.
-pub fn record_usage(usage: &Path, cpu: &crate::proc::Cpu, code: Option<i32>) {
     let line = serde_json::json!({
         "user_s": cpu.user.as_secs_f64(),
         "system_s": cpu.system.as_secs_f64(),
-        "code": code,
+        "code": status.code(),
     });
+    // The record is a second thought: rsync's result is what counts.
     let _ = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(usage)
         .and_then(|mut f| writeln!(f, "{line}"));
+    match (status.code(), status.signal()) {
+        (Some(c), _) => ExitCode::from(c.clamp(0, 255) as u8),
+        (None, Some(s)) => ExitCode::from((128 + s).clamp(0, 255) as u8),
+        _ => ExitCode::from(255),
+    }
 }
 
 /// The CPU seconds the lines of `usage` add up to (0 when there is none).

@@ -727,7 +727,7 @@ fn push_to(
         settings,
         data,
         by_session.is_none().then_some(manifest_rsync),
-        prepared.rsync_by_session.then_some(Carry { remote: rx }),
+        prepared.rsync_by_session.then_some(rx),
         deadline,
         out,
     )?;
@@ -828,19 +828,14 @@ fn manifest_lines(source: &Source) -> Option<Vec<u8>> {
     Some(text)
 }
 
-/// The data's rsync stream carried in the run's session with `remote`,
-/// whose side runs the rsync server (see [`carried`]).
-struct Carry<'a> {
-    remote: &'a mut Remote,
-}
-
 /// Runs the data rsync, then the manifest's. `None` when one failed (its
-/// check says why).
+/// check says why). With `carry`, the data's stream goes in the run's
+/// session with that side, which runs the rsync server (see [`carried`]).
 fn send(
     settings: &Settings,
     data: Rsync<'_>,
     manifest: Option<Rsync<'_>>,
-    carry: Option<Carry<'_>>,
+    carry: Option<&mut Remote>,
     deadline: Instant,
     out: &mut Outcome,
 ) -> Result<Option<Sent>, ToolError> {
@@ -850,7 +845,7 @@ fn send(
     // so; else rsync opens an SSH session of its own (one more login).
     let mut session = "the run's".to_string();
     let r = match carry {
-        Some(Carry { remote }) => match relayed(&data) {
+        Some(remote) => match relayed(&data) {
             Ok(spec) => {
                 let c = carried::run_rsync(&remote.session, &spec, left());
                 // No command line went over: no rsync there to wait for.
@@ -1051,7 +1046,7 @@ pub fn pull(ctx: &mut Context, settings: &Settings, args: RunArgs) -> Result<Rep
             checksum: MANIFEST_BY_CONTENT,
             data: false,
         }),
-        ready.rsync_by_session.then_some(Carry { remote: &mut tx }),
+        ready.rsync_by_session.then_some(&mut tx),
         deadline,
         &mut out,
     );

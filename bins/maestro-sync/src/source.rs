@@ -398,10 +398,9 @@ pub fn run(
     let role = crate::protocol::ServerRole::Sender {
         source: source.ready().data,
     };
-    let running =
-        |r: &Option<crate::carried::ServerRsync>| r.as_ref().is_some_and(|r| !r.has_ended());
     let outcome = loop {
-        match crate::receive::next_line(&lines, silence, deadline, &|| running(&rsync)) {
+        let runs = || crate::carried::ServerRsync::runs(&rsync);
+        match crate::receive::next_line(&lines, silence, deadline, &runs) {
             Ok(l) => match Command::parse(&l) {
                 Some(Command::Go) => break Ok(()),
                 Some(Command::Abort) => break Err("the receiving side stopped the run".to_string()),
