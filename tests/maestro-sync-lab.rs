@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::maestro_snapshot_verify::{free_port, Mariadb};
-use support::maestro_sync::{LoopMount, Pair, Run, LAB_RECEIVER};
+use support::maestro_sync::{incompressible, LoopMount, Pair, Run, LAB_RECEIVER};
 
 fn ok(run: &Run) {
     assert_eq!(run.code, Some(0), "{}", run.dump());
@@ -26,12 +26,6 @@ fn assert_current_passes(p: &Pair, what: &str) {
         "{what}: the current generation does not pass: {}",
         check.dump()
     );
-}
-
-fn incompressible(mb: u32) -> Vec<u8> {
-    (0..mb * 1024 * 1024)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect()
 }
 
 /// One row committed: its id, when the commit was sent and when it returned.

@@ -11,7 +11,7 @@ use maestro_common::sync_lock::{self, LockMode, SyncLock};
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::maestro_sync::{ino, tick, Pair, Run, SYNC};
+use support::maestro_sync::{incompressible, ino, tick, Pair, Run, SYNC};
 
 fn pair() -> Pair {
     let p = Pair::new("");
@@ -750,9 +750,7 @@ fn a_stopped_receiving_side_still_ends_the_run_by_its_deadline() {
     let p = pair();
     ok(&p.push());
     let before = p.current().unwrap();
-    let big: Vec<u8> = (0..40 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let big = incompressible(40);
     fs::write(p.source().join("lui/attachment.bin"), &big).unwrap();
     let mut push = p.spawn_sender(&[
         "--set",
@@ -818,9 +816,7 @@ fn a_transfer_cut_halfway_is_resumed_by_the_next_run() {
     let p = pair();
     ok(&p.push());
     let before = p.current().unwrap();
-    let big: Vec<u8> = (0..8 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let big = incompressible(8);
     fs::write(p.source().join("lui/attachment.bin"), &big).unwrap();
     let push = p.spawn_sender(&["--set", "sync.rsync_options=[\"--bwlimit=2000\"]", "push"]);
     // Kill the data rsync (this run's, found by its destination) once it

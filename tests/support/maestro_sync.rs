@@ -324,6 +324,13 @@ pub fn ino(p: &Path) -> u64 {
 
 /// A sleep that lets file times move on (ns-precise file systems; the
 /// generation names are to the millisecond).
+/// `mb` MiB that compress to nothing less (rsync sends them whole).
+pub fn incompressible(mb: u32) -> Vec<u8> {
+    (0..mb * 1024 * 1024)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
+
 pub fn tick() {
     std::thread::sleep(Duration::from_millis(20));
 }
