@@ -145,6 +145,48 @@ print("MEASURE %.3f %.3f %d" % (wall, u.ru_utime + u.ru_stime, r.returncode))
 PY
 }
 
+# The design's steps without maestro-sync's own checks ("bare"): a
+# read-only snapshot of the source, rsync into a new generation made from
+# the current one (a btrfs snapshot, or --link-dest on ext4), a flush of
+# the receiving file system, the rename, the switch of `current`, the
+# prune to two generations, all in one SSH login (a wrapper as rsync's
+# --rsync-path), and no manifest, no check, no catalog. It is what the
+# point-in-time guarantee costs before any verification: the floor of any
+# tool that keeps it, measured beside the other two.
+cat >"$T/bare-wrap" <<'WRAP'
+#!/bin/sh
+# bare-wrap DEST ID FS -- the rsync server's arguments
+dest=$1 id=$2 fs=$3
+shift 3
+cd "$dest" || exit 1
+cur=$(readlink current) || exit 1
+if [ "$fs" = btrfs ]; then btrfs -q subvolume snapshot "$cur" "$id.partial" || exit 1; fi
+rsync "$@" || exit $?
+sync -f . && mv -T "$id.partial" "$id" && sync . || exit 1
+ln -sfn "$id" current.new && mv -T current.new current && sync . || exit 1
+for old in $(ls -1 | grep -E '^[0-9]+$' | grep -vx "$id" | sort -n | head -n -1); do
+  if [ "$fs" = btrfs ]; then btrfs -q subvolume delete "$old"; else rm -rf "$old"; fi || exit 1
+done
+WRAP
+chmod +x "$T/bare-wrap"
+mkdir -p "$T/dest/bare"
+if [[ $DEST_FS == btrfs ]]; then btrfs -q subvolume create "$T/dest/bare/0"; else mkdir "$T/dest/bare/0"; fi
+ln -s 0 "$T/dest/bare/current"
+bare() {
+  local id link=()
+  id=$(date +%s%N)
+  rm -f "$T/bare-usage"
+  [[ $DEST_FS == btrfs ]] || link=(--link-dest="$T/dest/bare/current/")
+  measure sh -c 'btrfs -q subvolume snapshot -r "$1" "$2" || exit 1
+    shift 2
+    rsync "$@"; rc=$?
+    btrfs -q subvolume delete "$0" || exit 1
+    exit $rc' "$T/vol/snapshots/bare-$id" "$T/vol/maestro" "$T/vol/snapshots/bare-$id" \
+    -a --delete --stats -e "$SSH" "${link[@]}" \
+    --rsync-path="$BIN rsync-wrap --usage $T/bare-usage -- $T/bare-wrap $T/dest/bare $id $DEST_FS" \
+    "$T/vol/snapshots/bare-$id/app/" "127.0.0.1:$T/dest/bare/$id.partial/"
+}
+
 plain() {
   rm -f "$T/plain-usage"
   measure rsync -a --delete --stats -e "$SSH" \
@@ -157,6 +199,7 @@ remote_cpu() { python3 -c 'import json,sys; print(sum(json.loads(l)["user_s"]+js
 
 # The first copies (not measured: both send everything).
 plain >/dev/null
+out=$(bare) || { echo "$out"; echo "the first bare run failed" >&2; exit 1; }
 sync_run >"$T/first.json" || { cat "$T/first.json"; exit 1; }
 grep -q '"exit_code":0' "$T/first.json" || { cat "$T/first.json"; echo "the first push failed" >&2; exit 1; }
 
@@ -186,8 +229,14 @@ for r in $(seq "$ROUNDS"); do
   sync 2>/dev/null || true
   # Both on the same changes; the order alternates so neither always
   # finds the page cache warmed by the other.
-  for which in $( ((r % 2)) && echo "plain sync" || echo "sync plain"); do
-    if [[ $which == plain ]]; then
+  for which in $( ((r % 2)) && echo "plain bare sync" || echo "sync bare plain"); do
+    if [[ $which == bare ]]; then
+      out=$(bare)
+      read -r _ wall cpu rc <<<"$(grep '^MEASURE' <<<"$out")"
+      ((rc == 0)) || { echo "$out"; exit 1; }
+      rcpu=$(remote_cpu "$T/bare-usage")
+      b_wall=$wall b_cpu=$(awk -v a="$cpu" -v b="$rcpu" 'BEGIN { print a + b }')
+    elif [[ $which == plain ]]; then
       out=$(plain)
       read -r _ wall cpu rc <<<"$(grep '^MEASURE' <<<"$out")"
       ((rc == 0)) || { echo "$out"; exit 1; }
@@ -212,17 +261,21 @@ print(sent, rpo["cpu_target_s"], gen["rpo_s"], c["transfer"]["details"]["stats"]
       s_wall=$wall s_cpu=$(awk -v a="$cpu" -v b="$tcpu" 'BEGIN { print a + b }') s_bytes=$bytes s_rpo=$rpo s_lcpu=$cpu s_rcpu=$tcpu
     fi
   done
-  printf 'round %d (%d of %d files changed, %d sent): maestro-sync %.3f s, CPU %.3f s (%.3f here, %.3f there), %d bytes, RPO %.3f s (steps in ms: %s); rsync -a --delete %.3f s, CPU %.3f s (%.3f here, %.3f there), %d bytes\n' \
-    "$r" "$CHANGED" "$FILES" "$transferred" "$s_wall" "$s_cpu" "$s_lcpu" "$s_rcpu" "$s_bytes" "$s_rpo" "$steps" "$p_wall" "$p_cpu" "$p_lcpu" "$p_rcpu" "$p_bytes"
-  rows+=("$s_wall $p_wall $s_cpu $p_cpu $s_bytes $p_bytes $s_rpo")
+  printf 'round %d (%d of %d files changed, %d sent): maestro-sync %.3f s, CPU %.3f s (%.3f here, %.3f there), %d bytes, RPO %.3f s (steps in ms: %s); rsync -a --delete %.3f s, CPU %.3f s (%.3f here, %.3f there), %d bytes; bare %.3f s, CPU %.3f s\n' \
+    "$r" "$CHANGED" "$FILES" "$transferred" "$s_wall" "$s_cpu" "$s_lcpu" "$s_rcpu" "$s_bytes" "$s_rpo" "$steps" "$p_wall" "$p_cpu" "$p_lcpu" "$p_rcpu" "$p_bytes" "$b_wall" "$b_cpu"
+  rows+=("$s_wall $p_wall $s_cpu $p_cpu $s_bytes $p_bytes $s_rpo $b_wall $b_cpu")
 done
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
-sw=$(col 1) pw=$(col 2) sc=$(col 3) pc=$(col 4) sb=$(col 5) pb=$(col 6) rpo=$(col 7)
+sw=$(col 1) pw=$(col 2) sc=$(col 3) pc=$(col 4) sb=$(col 5) pb=$(col 6) rpo=$(col 7) bw=$(col 8) bc=$(col 9)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "maestro-sync against rsync -a --delete, $CHANGED of $FILES files ($FILE_KB KiB each) changed, median of $ROUNDS rounds, receiving disk $DEST_FS; one SSH login (ssh HOST true) took $login s before the rounds"
 printf 'BENCH|maestro-sync|push, 1%% of %d files changed, %s: wall (median of %d)|%.3f s|rsync -a --delete %.3f s|%s|<= 1.2\n' "$FILES" "$DEST_FS" "$ROUNDS" "$sw" "$pw" "$(ratio "$sw" "$pw")"
 printf 'BENCH|maestro-sync|CPU, both sides, %s|%.3f s|rsync -a --delete %.3f s|%s|<= 1.2\n' "$DEST_FS" "$sc" "$pc" "$(ratio "$sc" "$pc")"
 printf 'BENCH|maestro-sync|bytes sent (data and manifest), %s|%d|rsync -a --delete %d|%s|\n' "$DEST_FS" "$sb" "$pb" "$(ratio "$sb" "$pb")"
 printf 'BENCH|maestro-sync|RPO right after a run (age of current), %s|%.3f s|||<= interval + one run (15m + %.1f s)\n' "$DEST_FS" "$rpo" "$sw"
+printf 'BENCH|maestro-sync|bare steps (snapshot, rsync into a new generation, flush, switch, prune; no manifest, no check), %s: wall|%.3f s|rsync -a --delete %.3f s|%s|\n' "$DEST_FS" "$bw" "$pw" "$(ratio "$bw" "$pw")"
+printf 'BENCH|maestro-sync|bare steps, CPU, %s|%.3f s|rsync -a --delete %.3f s|%s|\n' "$DEST_FS" "$bc" "$pc" "$(ratio "$bc" "$pc")"
+printf 'BENCH|maestro-sync|push against the bare steps, %s: wall|%.3f s|bare %.3f s|%s|\n' "$DEST_FS" "$sw" "$bw" "$(ratio "$sw" "$bw")"
+printf 'BENCH|maestro-sync|push against the bare steps, CPU, %s|%.3f s|bare %.3f s|%s|\n' "$DEST_FS" "$sc" "$bc" "$(ratio "$sc" "$bc")"

@@ -42,8 +42,16 @@ pub enum Frame {
     End,
 }
 
-pub fn data_header(len: usize) -> String {
-    format!("data {len}")
+/// A whole frame, `prefix` and `data N` and the N bytes, in one buffer: it
+/// goes out in one write, so a frame is one piece for ssh and sshd to pass
+/// on instead of three (the header line, then the bytes in up to two
+/// pieces of a line-buffered stdout).
+pub fn data_frame(prefix: &str, payload: &[u8]) -> Vec<u8> {
+    let head = format!("{prefix}data {}\n", payload.len());
+    let mut frame = Vec::with_capacity(head.len() + payload.len());
+    frame.extend_from_slice(head.as_bytes());
+    frame.extend_from_slice(payload);
+    frame
 }
 
 /// The frame header `line` (with its line end) is, after `prefix` (the
@@ -265,10 +273,15 @@ pub fn with_other_side(
 
 /// A frame on this process's stdout (the session back to the run).
 fn say_frame(payload: &[u8]) -> io::Result<()> {
+    let frame = data_frame(protocol::PREFIX, payload);
+    // The lock keeps other lines out; the frame goes past stdout's line
+    // buffer (emptied first), which would write it in two pieces.
     let mut out = io::stdout().lock();
-    writeln!(out, "{}{}", protocol::PREFIX, data_header(payload.len()))?;
-    out.write_all(payload)?;
-    out.flush()
+    out.flush()?;
+    // SAFETY: descriptor 1 stays open for the process's life; the File is
+    // never dropped, so it is not closed here.
+    let mut fd1 = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
+    fd1.write_all(&frame)
 }
 
 /// The other side's rsync server, run for a [`Handover`].

@@ -417,16 +417,16 @@ pub struct SessionWriter(Arc<Mutex<Option<ChildStdin>>>);
 
 impl SessionWriter {
     pub fn line(&self, line: &str) -> io::Result<()> {
-        self.write(&[line.as_bytes(), b"\n"])
+        self.write(format!("{line}\n").as_bytes())
     }
 
     /// A binary frame: `data N` and N bytes (see [`crate::carried`]).
     pub fn frame(&self, payload: &[u8]) -> io::Result<()> {
-        let head = crate::carried::data_header(payload.len());
-        self.write(&[head.as_bytes(), b"\n", payload])
+        self.write(&crate::carried::data_frame("", payload))
     }
 
-    fn write(&self, parts: &[&[u8]]) -> io::Result<()> {
+    /// One write of `bytes` (a line or a frame, whole).
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
         // Bounded: another writer may be stuck in a write the other side
         // does not take (a stopped process there).
         let mut guard = lock_within(&self.0, SEND_WAIT).ok_or_else(|| {
@@ -437,9 +437,7 @@ impl SessionWriter {
         })?;
         match guard.as_mut() {
             Some(s) => {
-                for p in parts {
-                    s.write_all(p)?;
-                }
+                s.write_all(bytes)?;
                 s.flush()
             }
             None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
