@@ -200,6 +200,21 @@ fn a_service_that_refuses_to_stop_is_not_fenced() {
 }
 
 #[test]
+fn a_service_a_watchdog_restarts_is_disabled_before_it_is_stopped() {
+    let mut w = World::new();
+    w.start_service("lui", ServiceKind::Normal);
+    w.start_service("hub", ServiceKind::Respawned);
+    w.write_config("", "levels = [\"ssh\"]\ndeadline = \"15s\"");
+    let r = w.fence(&["fence"]);
+    // Stopped first, the watchdog starts it again before it is disabled,
+    // and the fence fails on "hub stopped: no".
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert!(!w.service_running("hub"), "{}", r.all());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!w.service_running("hub"), "the watchdog started it again");
+}
+
+#[test]
 fn a_command_that_hangs_times_out_and_is_not_fenced() {
     let mut w = World::new();
     w.start_service("lui", ServiceKind::Normal);

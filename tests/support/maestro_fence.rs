@@ -172,6 +172,9 @@ pub enum ServiceKind {
     Normal,
     /// Ignores SIGTERM.
     RefusesToStop,
+    /// Started again by a watchdog as soon as it ends, unless it is
+    /// disabled (as a monitoring agent or a Windows recovery action would).
+    Respawned,
 }
 
 /// The whole set-up: namespaces, sshd in the primary, fake services and a
@@ -222,6 +225,11 @@ impl World {
             ServiceKind::Normal => format!("echo $$ > {}; exec sleep 1000", pidfile.display()),
             ServiceKind::RefusesToStop => format!(
                 "echo $$ > {}; trap '' TERM; while :; do sleep 0.2; done",
+                pidfile.display()
+            ),
+            ServiceKind::Respawned => format!(
+                "while :; do if [ ! -e {} ]; then sleep 1000 & echo $! > {}; wait $!; else sleep 0.1; fi; done",
+                self.path(&format!("{name}.disabled")).display(),
                 pidfile.display()
             ),
         };

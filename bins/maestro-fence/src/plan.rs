@@ -334,55 +334,58 @@ pub fn fence_plan(s: &Settings, marker: &Marker) -> SshPlan {
         }
     }
     let sv = &s.services;
+    // Disabled before stopped: whatever starts a service on its own (a
+    // dependency, a watchdog, a recovery action) finds it disabled, so it
+    // cannot come back between the two steps.
     for name in &sv.names {
         let q = sh_quote(name);
         match sv.manager {
             ServiceManager::Systemd => {
                 plan.actions.push(change(
-                    format!("stop {name}"),
-                    format!("systemctl stop {q}"),
-                    UNDO_START,
-                ));
-                plan.actions.push(change(
                     format!("disable and mask {name}"),
                     format!("systemctl disable {q}; systemctl mask {q}"),
                     UNDO_ENABLE,
                 ));
-            }
-            ServiceManager::Sysv => {
                 plan.actions.push(change(
                     format!("stop {name}"),
-                    format!("/etc/init.d/{q} stop"),
+                    format!("systemctl stop {q}"),
                     UNDO_START,
                 ));
+            }
+            ServiceManager::Sysv => {
                 plan.actions.push(change(
                     format!("disable {name}"),
                     format!("if command -v update-rc.d >/dev/null; then update-rc.d {q} disable; elif command -v chkconfig >/dev/null; then chkconfig {q} off; else echo 'neither update-rc.d nor chkconfig' >&2; exit 1; fi"),
                     UNDO_ENABLE,
                 ));
-            }
-            ServiceManager::Windows => {
                 plan.actions.push(change(
                     format!("stop {name}"),
-                    sc_stop_and_wait(s, name),
+                    format!("/etc/init.d/{q} stop"),
                     UNDO_START,
                 ));
+            }
+            ServiceManager::Windows => {
                 plan.actions.push(change(
                     format!("disable {name}"),
                     format!("sc.exe config {} start= disabled", win(name)),
                     UNDO_ENABLE,
                 ));
+                plan.actions.push(change(
+                    format!("stop {name}"),
+                    sc_stop_and_wait(s, name),
+                    UNDO_START,
+                ));
             }
             ServiceManager::Commands => {
                 let stop = sv.stop_command.as_deref().unwrap_or("false");
                 let disable = sv.disable_command.as_deref().unwrap_or("false");
-                plan.actions
-                    .push(change(format!("stop {name}"), fill(stop, name), UNDO_START));
                 plan.actions.push(change(
                     format!("disable {name}"),
                     fill(disable, name),
                     UNDO_ENABLE,
                 ));
+                plan.actions
+                    .push(change(format!("stop {name}"), fill(stop, name), UNDO_START));
             }
         }
     }
@@ -642,7 +645,9 @@ mod tests {
     fn commands_fill_the_name_and_unfence_reverses() {
         let s = settings("[primary]\nhost = \"p\"\n[services]\nmanager = \"commands\"\nnames = [\"lui\"]\nstop_command = \"svc stop {name}\"\ndisable_command = \"svc off {name}\"\nenable_command = \"svc on {name}\"\nactive_command = \"svc st {name}\"\nenabled_command = \"svc en {name}\"\n[sync]\nprocess_name = \"\"\n");
         let p = fence_plan(&s, &marker());
-        assert_eq!(p.actions[0].command, "svc stop lui");
+        // Disabled first: nothing can start it between the two.
+        assert_eq!(p.actions[0].command, "svc off lui");
+        assert_eq!(p.actions[1].command, "svc stop lui");
         assert_eq!(p.verify[0].command, "svc st lui");
         assert_eq!(p.verify.len(), 3, "stopped, disabled, marker; no process");
         let u = unfence_plan(&s, 5, false);
