@@ -9,6 +9,7 @@ mod support;
 
 use maestro_common::sync_lock::{self, LockMode, SyncLock};
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::maestro_sync::{incompressible, ino, tick, Pair, Run, SYNC};
@@ -1007,12 +1008,14 @@ fn a_stray_rsync_in_the_generations_is_ended_before_its_partial_is_reused() {
     );
 }
 
-/// On btrfs, a generation is a subvolume: a writable snapshot of the
-/// current one brought up to date in place (no hard links to make); the
+/// On btrfs, a generation is a subvolume: a snapshot of the partial one it
+/// was received in, which stays as `.staging` and is brought up to date in
+/// place by the next run (no hard links to make, its inodes cached); the
 /// hash cache follows the files across the subvolumes' devices; pruning
-/// deletes subvolumes; a kill before the switch leaves current whole.
+/// deletes subvolumes; a kill before the switch leaves current whole; a
+/// staging subvolume changed since it was kept is not received into.
 #[test]
-fn generations_on_btrfs_are_snapshots_of_the_current_one() {
+fn generations_on_btrfs_are_snapshots_and_the_staging_subvolume_is_reused_only_unchanged() {
     let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
     let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
     let stage = p.path("stage");
@@ -1032,9 +1035,21 @@ fn generations_on_btrfs_are_snapshots_of_the_current_one() {
     assert!(is_subvolume(&second));
     assert!(
         run.message_of("prepare")
-            .contains("btrfs snapshot of the current generation"),
+            .contains("the btrfs subvolume the current generation was made from"),
         "{}",
         run.dump()
+    );
+    // The staging subvolume is another subvolume than the generation, with
+    // the same files.
+    let staging = p.gen().join(".staging");
+    assert_eq!(ino(&staging), 256);
+    assert_ne!(
+        fs::metadata(&staging).unwrap().dev(),
+        fs::metadata(p.gen().join(&second)).unwrap().dev()
+    );
+    assert_eq!(
+        fs::read(staging.join("data/lui/jobs/3.xml")).unwrap(),
+        b"changed"
     );
     assert!(
         run.check("transfer").unwrap()["message"]
@@ -1069,11 +1084,43 @@ fn generations_on_btrfs_are_snapshots_of_the_current_one() {
     let check = p.check_current(&p.gen().join("current/data"));
     assert_eq!(check.code, Some(0), "{}", check.dump());
     tick();
-    ok(&p.push());
+    let run = p.push();
+    ok(&run);
+    // The staging subvolume was kept for the generation the kill left
+    // behind, not for current: not received into.
+    assert!(
+        run.message_of("prepare")
+            .contains("the staging subvolume was removed: it was kept for"),
+        "{}",
+        run.dump()
+    );
     let gens = p.generations();
     assert_eq!(gens.len(), 2, "{gens:?}");
     assert!(!gens.contains(&first));
     assert!(gens.iter().all(|g| is_subvolume(g)));
+    // A write into the staging subvolume that keeps a file's size and time
+    // (which rsync's quick check would take for unchanged): the next run
+    // sees its stamp moved and starts from a snapshot of current instead.
+    let victim = staging.join("data/lui/jobs/1.xml");
+    let before = fs::metadata(&victim).unwrap();
+    let mut bytes = fs::read(&victim).unwrap();
+    bytes[0] ^= 0xff;
+    fs::write(&victim, &bytes).unwrap();
+    let file = fs::File::options().write(true).open(&victim).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
+    drop(file);
+    tick();
+    fs::write(p.source().join("lui/jobs/5.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("prepare")
+            .contains("the staging subvolume was removed: it changed since it was kept"),
+        "{}",
+        run.dump()
+    );
+    let check = p.check_current(&p.gen().join("current/data"));
+    assert_eq!(check.code, Some(0), "{}", check.dump());
 }
 
 /// On btrfs the receiving side records its current generation's stamp

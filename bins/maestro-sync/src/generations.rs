@@ -9,14 +9,23 @@
 //!     manifest.jsonl              the sending side's manifest of that point in time
 //!     generation.json             what the receiving side verified, and when
 //!   20261126T013145.112Z.partial/ being received (a cut one is resumed)
+//!   .staging/                     btrfs: the subvolume the current generation
+//!                                 was made from, received into by the next run
 //!   .hold                         `maestro-sync hold`: this generation stays current
 //! ```
 //!
-//! On btrfs, each generation is a subvolume: a new partial generation is a
-//! writable snapshot of the current one (milliseconds), which rsync brings
-//! up to date in place; elsewhere it is a new folder whose unchanged files
-//! rsync hard-links from the current one (`--link-dest`). Either way the
-//! current generation is never written to.
+//! On btrfs, each generation is a subvolume, and a generation is a
+//! snapshot of the partial one it was received in, which stays as
+//! `.staging` for the next run: rsync brings it up to date in place, and
+//! the kernel has its inodes cached from the last run (the first walk of a
+//! subvolume just made reads every inode from disk: 0.3 s for 40,000
+//! files, against 0.07 s for one walked before). It is used only while its
+//! btrfs stamp shows it unchanged since (see [`crate::stamp`]) and the
+//! generation it was made for is still current; otherwise a new partial
+//! generation is a writable snapshot of the current one. Elsewhere a new
+//! partial generation is a new folder whose unchanged files rsync
+//! hard-links from the current one (`--link-dest`). Either way the current
+//! generation is never written to.
 //!
 //! A generation gets its final name only after its data was checked
 //! against its manifest and flushed to disk; `current` moves only to a
@@ -25,6 +34,7 @@
 //! loss hits, `current` names a complete, verified generation (or, before
 //! the first one, nothing).
 
+use crate::stamp;
 use maestro_common::fsio;
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsRawFd;
@@ -34,6 +44,8 @@ pub const CURRENT: &str = "current";
 const CURRENT_TMP: &str = ".current.tmp";
 pub const HOLD: &str = ".hold";
 pub const PARTIAL_SUFFIX: &str = ".partial";
+/// On btrfs: the last partial generation, kept to be received into again.
+pub const STAGING: &str = ".staging";
 pub const DATA: &str = "data";
 pub const MANIFEST: &str = "manifest.jsonl";
 /// The manifest being written when it comes over the session.
@@ -146,6 +158,23 @@ fn remove_tree(path: &Path) -> Result<(), LayoutError> {
     }
 }
 
+/// Makes `to` a writable snapshot of the subvolume `from`: by the ioctl,
+/// else by the `btrfs` command (which says why it could not).
+fn snapshot(from: &Path, to: &Path) -> Result<(), LayoutError> {
+    if subvolume_ioctl(to, Some(from)) {
+        return Ok(());
+    }
+    btrfs(
+        &[
+            "subvolume".as_ref(),
+            "snapshot".as_ref(),
+            from.as_os_str(),
+            to.as_os_str(),
+        ],
+        to,
+    )
+}
+
 /// A generation's name: its point in time in UTC, to the millisecond,
 /// so that names sort by time.
 pub fn id_for(ns: i64) -> String {
@@ -208,8 +237,13 @@ pub struct Prepared {
     /// Its last check failed: compare content this time.
     pub checksum: bool,
     /// A btrfs subvolume holding the current generation's files already
-    /// (a snapshot of it): rsync updates it in place, no `--link-dest`.
+    /// (a snapshot of it, or the staging subvolume it was made from):
+    /// rsync updates it in place, no `--link-dest`.
     pub snapshot: bool,
+    /// It is the staging subvolume (see [`STAGING`]).
+    pub staging: bool,
+    /// Why a staging subvolume that was there was removed instead.
+    pub staging_dropped: Option<String>,
 }
 
 /// `statfs`'s magic number of btrfs.
@@ -260,6 +294,10 @@ impl Layout {
 
     pub fn partial(&self, id: &str) -> PathBuf {
         self.root.join(format!("{id}{PARTIAL_SUFFIX}"))
+    }
+
+    pub fn staging(&self) -> PathBuf {
+        self.root.join(STAGING)
     }
 
     pub fn current_link(&self) -> PathBuf {
@@ -468,23 +506,37 @@ impl Layout {
             Some(c) => is_subvolume(&self.dir(c)),
             None => is_btrfs(&self.root),
         };
+        let staging = self.staging();
+        let mut staging_dropped = None;
+        let mut from_staging = false;
+        if std::fs::symlink_metadata(&staging).is_ok() {
+            let usable = match (&resumed, snapshots) {
+                (Some(old), _) => Err(format!("the partial generation {old} is resumed")),
+                (None, false) => Err("the current generation is not a subvolume".to_string()),
+                (None, true) => self.staging_usable(current),
+            };
+            match usable {
+                Ok(()) => from_staging = true,
+                Err(why) => {
+                    // Not a basis to trust, or not needed.
+                    self.trash(&staging)?;
+                    staging_dropped = Some(why);
+                }
+            }
+        }
+        stamp::forget(&self.root, stamp::STAGING_STAMP_FILE);
         if let Some(old) = &resumed {
             if old != id {
                 let from = self.partial(old);
                 std::fs::rename(&from, &path).map_err(io(&from, "cannot rename it"))?;
             }
+        } else if from_staging {
+            std::fs::rename(&staging, &path).map_err(io(&staging, "cannot rename it"))?;
+            // It holds the current generation's record: not this one's.
+            let _ = std::fs::remove_file(path.join(META));
         } else if snapshots {
             match current {
-                Some(c) if subvolume_ioctl(&path, Some(&self.dir(c))) => {}
-                Some(c) => btrfs(
-                    &[
-                        "subvolume".as_ref(),
-                        "snapshot".as_ref(),
-                        self.dir(c).as_os_str(),
-                        path.as_os_str(),
-                    ],
-                    &path,
-                )?,
+                Some(c) => snapshot(&self.dir(c), &path)?,
                 None => btrfs(
                     &["subvolume".as_ref(), "create".as_ref(), path.as_os_str()],
                     &path,
@@ -516,7 +568,49 @@ impl Layout {
             resumed,
             checksum,
             snapshot,
+            staging: from_staging,
+            staging_dropped,
         })
+    }
+
+    /// Whether the staging subvolume can be received into after `current`:
+    /// it was the partial generation `current` was made from, and its
+    /// btrfs stamp shows nothing in it changed since (committed first, so
+    /// a change not yet on disk shows too). Else why not.
+    fn staging_usable(&self, current: Option<&str>) -> Result<(), String> {
+        let staging = self.staging();
+        let cur = current.ok_or("there is no current generation")?;
+        if !is_subvolume(&staging) {
+            return Err("it is not a btrfs subvolume".into());
+        }
+        let was = stamp::recorded(&self.root, stamp::STAGING_STAMP_FILE)
+            .ok_or("its stamp was not recorded")?;
+        if was.generation != cur {
+            return Err(format!(
+                "it was kept for {}, not for the current generation",
+                was.generation
+            ));
+        }
+        stamp::unchanged(&self.root, stamp::STAGING_STAMP_FILE, cur, &staging)
+            .map(|_| ())
+            .ok_or_else(|| "it changed since it was kept (its btrfs stamp moved)".into())
+    }
+
+    /// After a generation was made from the partial one at `partial` (a
+    /// subvolume): keeps it as the staging subvolume with its stamp, right
+    /// after the snapshot's commit. Best effort: without it the next run
+    /// makes its partial generation from current, as a first run does.
+    fn keep_as_staging(&self, id: &str, partial: &Path) {
+        let staging = self.staging();
+        let kept = std::fs::symlink_metadata(&staging).is_err()
+            && std::fs::rename(partial, &staging).is_ok();
+        if !kept {
+            let _ = self.trash(partial);
+            return;
+        }
+        if let Some(s) = stamp::committed(id, &staging) {
+            let _ = stamp::record(&self.root, stamp::STAGING_STAMP_FILE, &s);
+        }
     }
 
     /// After a failed transfer: rsync's partly sent files are kept for the
@@ -572,6 +666,15 @@ impl Layout {
         self.sync_file_system()?;
         crash_point("before-rename");
         let dir = self.dir(id);
+        if is_subvolume(&partial) {
+            // The generation is a snapshot of it (whole under its name in
+            // one transaction, committed), and it stays for the next run.
+            snapshot(&partial, &dir)?;
+            self.sync_folder()?;
+            crash_point("after-rename");
+            self.keep_as_staging(id, &partial);
+            return Ok(());
+        }
         std::fs::rename(&partial, &dir)
             .map_err(io(&partial, "cannot rename it to its final name"))?;
         self.sync_folder()?;

@@ -327,7 +327,14 @@ impl Receiver {
         // verified and made current needs no walk to show it (see
         // `stamp`); anything else is walked.
         let unchanged = by_stamp
-            .then(|| stamp::unchanged(&self.layout.root, &cur, &self.layout.dir(&cur)))
+            .then(|| {
+                stamp::unchanged(
+                    &self.layout.root,
+                    stamp::STAMP_FILE,
+                    &cur,
+                    &self.layout.dir(&cur),
+                )
+            })
             .flatten();
         if let Some(s) = unchanged {
             self.steps.insert("look".into(), ms(started.elapsed()));
@@ -534,6 +541,10 @@ impl Receiver {
                 (Some(old), _) if old != &req.id => {
                     format!("{} resumes the partial generation {old}", p.path.display())
                 }
+                (_, true) if p.staging => format!(
+                    "{} is the btrfs subvolume the current generation was made from, unchanged since",
+                    p.path.display()
+                ),
                 (_, true) => format!(
                     "{} is a btrfs snapshot of the current generation",
                     p.path.display()
@@ -541,7 +552,12 @@ impl Receiver {
                 _ => format!("{} is new", p.path.display()),
             },
         )
-        .detail("snapshot", p.snapshot);
+        .detail("snapshot", p.snapshot)
+        .detail("staging", p.staging);
+        if let Some(why) = &p.staging_dropped {
+            c.message
+                .push_str(&format!("; the staging subvolume was removed: {why}"));
+        }
         if p.checksum {
             c.message
                 .push_str("; its last check failed, so content is compared this time");
@@ -810,7 +826,7 @@ impl Receiver {
             }
             // Without a record, the next run walks current.
             Ok(Some(s)) => {
-                let _ = stamp::record(&self.layout.root, &s);
+                let _ = stamp::record(&self.layout.root, stamp::STAMP_FILE, &s);
             }
             Ok(None) => {}
         }

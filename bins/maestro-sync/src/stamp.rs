@@ -27,7 +27,10 @@ use std::path::Path;
 /// Where the stamp of the current generation is kept, in the
 /// generations folder.
 pub const STAMP_FILE: &str = ".current-stamp";
-const STAMP_TMP: &str = ".current-stamp.tmp";
+/// Where the stamp of the staging subvolume is kept (see
+/// [`crate::generations::STAGING`]); its `generation` is the one it was
+/// the last partial generation of.
+pub const STAGING_STAMP_FILE: &str = ".staging-stamp";
 
 /// `BTRFS_IOC_GET_SUBVOL_INFO` (linux/btrfs.h): `_IOR(0x94, 60, struct
 /// btrfs_ioctl_get_subvol_info_args)`, 504 bytes; any user may ask it of
@@ -94,20 +97,26 @@ fn commit(dir: &Path) -> bool {
     unsafe { libc::syncfs(f.as_raw_fd()) == 0 }
 }
 
-/// Records `stamp` as the current generation's (replacing the record).
-pub fn record(generations: &Path, stamp: &Stamp) -> std::io::Result<()> {
-    let tmp = generations.join(STAMP_TMP);
+/// Records `stamp` in `file` of the generations folder (replacing the
+/// record).
+pub fn record(generations: &Path, file: &str, stamp: &Stamp) -> std::io::Result<()> {
+    let tmp = generations.join(format!("{file}.tmp"));
     let text = serde_json::to_vec(stamp).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, generations.join(STAMP_FILE))
+    std::fs::rename(&tmp, generations.join(file))
 }
 
-/// The recorded stamp, if any can be read (a record is about 100 bytes;
-/// anything longer than 4 KiB is not one).
-pub fn recorded(generations: &Path) -> Option<Stamp> {
+/// Removes the record in `file`, if there is one.
+pub fn forget(generations: &Path, file: &str) {
+    let _ = std::fs::remove_file(generations.join(file));
+}
+
+/// The stamp recorded in `file`, if any can be read (a record is about
+/// 100 bytes; anything longer than 4 KiB is not one).
+pub fn recorded(generations: &Path, file: &str) -> Option<Stamp> {
     use std::io::Read;
     let mut text = Vec::new();
-    std::fs::File::open(generations.join(STAMP_FILE))
+    std::fs::File::open(generations.join(file))
         .ok()?
         .take(4096)
         .read_to_end(&mut text)
@@ -115,11 +124,11 @@ pub fn recorded(generations: &Path) -> Option<Stamp> {
     serde_json::from_slice(&text).ok()
 }
 
-/// Whether generation `id` at `dir` is unchanged since its stamp was
-/// recorded: `Some(stamp)` when it is (the same subvolume, both numbers
-/// equal), `None` when that cannot be shown.
-pub fn unchanged(generations: &Path, id: &str, dir: &Path) -> Option<Stamp> {
-    let was = recorded(generations)?;
+/// Whether the subvolume at `dir`, recorded in `file` for generation
+/// `id`, is unchanged since: `Some(stamp)` when it is (the same
+/// subvolume, both numbers equal), `None` when that cannot be shown.
+pub fn unchanged(generations: &Path, file: &str, id: &str, dir: &Path) -> Option<Stamp> {
+    let was = recorded(generations, file)?;
     if was.generation != id {
         return None;
     }
@@ -146,11 +155,19 @@ mod tests {
     #[test]
     fn a_record_is_read_back_and_a_bad_one_is_none() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(recorded(dir.path()), None);
-        record(dir.path(), &stamp("20261126T013000.081Z")).unwrap();
-        assert_eq!(recorded(dir.path()), Some(stamp("20261126T013000.081Z")));
+        assert_eq!(recorded(dir.path(), STAMP_FILE), None);
+        record(dir.path(), STAMP_FILE, &stamp("20261126T013000.081Z")).unwrap();
+        assert_eq!(
+            recorded(dir.path(), STAMP_FILE),
+            Some(stamp("20261126T013000.081Z"))
+        );
+        // Each record has its file.
+        assert_eq!(recorded(dir.path(), STAGING_STAMP_FILE), None);
         std::fs::write(dir.path().join(STAMP_FILE), "{\"generation\":").unwrap();
-        assert_eq!(recorded(dir.path()), None);
+        assert_eq!(recorded(dir.path(), STAMP_FILE), None);
+        record(dir.path(), STAGING_STAMP_FILE, &stamp("x")).unwrap();
+        forget(dir.path(), STAGING_STAMP_FILE);
+        assert_eq!(recorded(dir.path(), STAGING_STAMP_FILE), None);
     }
 
     #[test]
@@ -161,9 +178,12 @@ mod tests {
         std::fs::create_dir(&gen).unwrap();
         // Not a subvolume (not even on btrfs here, or inode other than 256).
         assert_eq!(committed(id, &gen), None);
-        record(dir.path(), &stamp(id)).unwrap();
-        assert_eq!(unchanged(dir.path(), id, &gen), None);
+        record(dir.path(), STAMP_FILE, &stamp(id)).unwrap();
+        assert_eq!(unchanged(dir.path(), STAMP_FILE, id, &gen), None);
         // A record of another generation is never taken.
-        assert_eq!(unchanged(dir.path(), "20261126T014500.007Z", &gen), None);
+        assert_eq!(
+            unchanged(dir.path(), STAMP_FILE, "20261126T014500.007Z", &gen),
+            None
+        );
     }
 }
