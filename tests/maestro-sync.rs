@@ -443,16 +443,60 @@ fn pull_makes_the_same_generation_driven_from_the_receiving_side() {
 #[test]
 fn killed_at_any_step_current_stays_complete_and_the_next_run_goes_on() {
     let p = pair();
+    killed_at_each_step(
+        &p,
+        &[
+            "before-rename",
+            "after-rename",
+            "before-switch",
+            "after-switch",
+        ],
+    );
+}
+
+/// The same with the generations on btrfs, where a generation is a
+/// snapshot of the partial one and that is kept as the staging subvolume
+/// (a kill after the snapshot, and after the staging subvolume's rename
+/// before its stamp is recorded).
+#[test]
+fn killed_at_any_step_on_btrfs_current_stays_complete_and_the_next_run_goes_on() {
+    let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
+    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
+    let stage = p.path("stage");
+    p.write_configs(&format!(
+        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
+        stage.display()
+    ));
+    killed_at_each_step(
+        &p,
+        &[
+            "before-rename",
+            "after-rename",
+            "after-staging",
+            "before-switch",
+            "after-switch",
+        ],
+    );
+    // Two runs more: the staging subvolume is received into again.
+    for n in 0..2 {
+        tick();
+        fs::write(p.source().join(format!("lui/jobs/after-{n}.xml")), "x").unwrap();
+        let run = p.push();
+        ok(&run);
+        if n == 1 {
+            assert!(
+                run.message_of("prepare")
+                    .contains("the btrfs subvolume the current generation was made from"),
+                "{}",
+                run.dump()
+            );
+        }
+    }
+}
+
+fn killed_at_each_step(p: &Pair, steps: &[&str]) {
     ok(&p.push());
-    for (i, step) in [
-        "before-rename",
-        "after-rename",
-        "before-switch",
-        "after-switch",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, step) in steps.iter().enumerate() {
         let before = p.current().unwrap();
         tick();
         fs::write(p.source().join(format!("lui/jobs/crash-{i}.xml")), step).unwrap();
@@ -1098,19 +1142,51 @@ fn generations_on_btrfs_are_snapshots_and_the_staging_subvolume_is_reused_only_u
     assert_eq!(gens.len(), 2, "{gens:?}");
     assert!(!gens.contains(&first));
     assert!(gens.iter().all(|g| is_subvolume(g)));
-    // A write into the staging subvolume that keeps a file's size and time
-    // (which rsync's quick check would take for unchanged): the next run
-    // sees its stamp moved and starts from a snapshot of current instead.
+    // Kept read-only: a write fails, and a read (a backup agent, `cat`)
+    // moves nothing, not even an atime: the next run receives into it.
     let victim = staging.join("data/lui/jobs/1.xml");
-    let before = fs::metadata(&victim).unwrap();
-    let mut bytes = fs::read(&victim).unwrap();
-    bytes[0] ^= 0xff;
-    fs::write(&victim, &bytes).unwrap();
-    let file = fs::File::options().write(true).open(&victim).unwrap();
-    file.set_modified(before.modified().unwrap()).unwrap();
-    drop(file);
+    let bytes = fs::read(&victim).unwrap();
+    let refused = fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::EROFS), "{refused}");
     tick();
     fs::write(p.source().join("lui/jobs/5.xml"), "changed").unwrap();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("prepare")
+            .contains("the btrfs subvolume the current generation was made from"),
+        "{}",
+        run.dump()
+    );
+    // Someone makes it writable, writes into a file keeping its size and
+    // time (which rsync's quick check would take for unchanged), and makes
+    // it read-only again: the next run sees its stamp moved and starts
+    // from a snapshot of current instead.
+    let property = |ro: &str| {
+        let o = Command::new("btrfs")
+            .args(["property", "set", "-ts"])
+            .arg(&staging)
+            .args(["ro", ro])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+    };
+    property("false");
+    let before = fs::metadata(&victim).unwrap();
+    let mut changed = bytes.clone();
+    changed[0] ^= 0xff;
+    {
+        use std::os::unix::fs::FileExt;
+        let file = fs::OpenOptions::new().write(true).open(&victim).unwrap();
+        file.write_all_at(&changed, 0).unwrap();
+        file.set_modified(before.modified().unwrap()).unwrap();
+    }
+    property("true");
+    tick();
+    fs::write(p.source().join("lui/jobs/6.xml"), "changed").unwrap();
     let run = p.push();
     ok(&run);
     assert!(
@@ -1121,6 +1197,17 @@ fn generations_on_btrfs_are_snapshots_and_the_staging_subvolume_is_reused_only_u
     );
     let check = p.check_current(&p.gen().join("current/data"));
     assert_eq!(check.code, Some(0), "{}", check.dump());
+    // Left writable, it is not trusted either.
+    property("false");
+    tick();
+    let run = p.push();
+    ok(&run);
+    assert!(
+        run.message_of("prepare")
+            .contains("the staging subvolume was removed: it was made writable since"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// On btrfs the receiving side records its current generation's stamp

@@ -142,6 +142,49 @@ fn subvolume_ioctl(path: &Path, source: Option<&Path>) -> bool {
     unsafe { libc::ioctl(dir.as_raw_fd(), request, args.as_mut_ptr()) >= 0 }
 }
 
+/// `BTRFS_IOC_SUBVOL_GETFLAGS` and `BTRFS_IOC_SUBVOL_SETFLAGS`
+/// (linux/btrfs.h): `_IOR` and `_IOW(0x94, 25 and 26, __u64)`.
+const SUBVOL_GETFLAGS: libc::c_ulong = 0x8008_9419;
+const SUBVOL_SETFLAGS: libc::c_ulong = 0x4008_941A;
+/// `BTRFS_SUBVOL_RDONLY`, in the flags of those two.
+const SUBVOL_RDONLY: u64 = 1 << 1;
+
+/// Makes the subvolume at `path` read-only or writable again (its owner
+/// may; the flag moves neither of its stamp's numbers).
+fn set_read_only(path: &Path, read_only: bool) -> std::io::Result<()> {
+    let dir = std::fs::File::open(path)?;
+    let flags = subvolume_flags(&dir)?;
+    let wanted = if read_only {
+        flags | SUBVOL_RDONLY
+    } else {
+        flags & !SUBVOL_RDONLY
+    };
+    if wanted == flags {
+        return Ok(());
+    }
+    // SAFETY: the ioctl reads one u64 from the variable we own.
+    if unsafe { libc::ioctl(dir.as_raw_fd(), SUBVOL_SETFLAGS, &wanted) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn subvolume_flags(dir: &std::fs::File) -> std::io::Result<u64> {
+    let mut flags: u64 = 0;
+    // SAFETY: the ioctl writes one u64 into the variable we own, on a
+    // descriptor we own.
+    if unsafe { libc::ioctl(dir.as_raw_fd(), SUBVOL_GETFLAGS, &mut flags) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(flags)
+}
+
+fn is_read_only(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .and_then(|d| subvolume_flags(&d))
+        .is_ok_and(|f| f & SUBVOL_RDONLY != 0)
+}
+
 /// Removes a generation's folder: a subvolume by `btrfs subvolume
 /// delete`'s ioctl (or the command), a folder with what it holds.
 fn remove_tree(path: &Path) -> Result<(), LayoutError> {
@@ -161,6 +204,14 @@ fn remove_tree(path: &Path) -> Result<(), LayoutError> {
 /// Makes `to` a writable snapshot of the subvolume `from`: by the ioctl,
 /// else by the `btrfs` command (which says why it could not).
 fn snapshot(from: &Path, to: &Path) -> Result<(), LayoutError> {
+    // The command would make `to/<from's name>` in a folder that exists,
+    // and say it succeeded.
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(bad(
+            "cannot make it a snapshot: it exists already",
+            to.to_path_buf(),
+        ));
+    }
     if subvolume_ioctl(to, Some(from)) {
         return Ok(());
     }
@@ -493,8 +544,10 @@ impl Layout {
     /// partials are removed.
     ///
     /// On btrfs, when the current generation is a subvolume (or there is
-    /// none yet), a new partial generation is a writable snapshot of it (or
-    /// a new subvolume).
+    /// none yet), a new partial generation is the staging subvolume the
+    /// current generation was made from, renamed, when it can be trusted
+    /// (it was kept read-only and its stamp has not moved), else a writable snapshot of the
+    /// current generation (or a new subvolume).
     pub fn prepare(&self, id: &str, current: Option<&str>) -> Result<Prepared, LayoutError> {
         let path = self.partial(id);
         let mut partials = self.partials()?;
@@ -517,10 +570,14 @@ impl Layout {
             };
             match usable {
                 Ok(()) => from_staging = true,
+                // Not a basis to trust, or not needed; one that cannot be
+                // removed stays (the run goes on without it, and keeps no
+                // new one).
                 Err(why) => {
-                    // Not a basis to trust, or not needed.
-                    self.trash(&staging)?;
-                    staging_dropped = Some(why);
+                    staging_dropped = Some(match self.trash(&staging) {
+                        Ok(()) => why,
+                        Err(e) => format!("{why}; it could not be removed: {e}"),
+                    })
                 }
             }
         }
@@ -548,6 +605,11 @@ impl Layout {
             std::fs::create_dir(&path).map_err(io(&path, "cannot create it"))?;
         }
         let snapshot = snapshots && is_subvolume(&path);
+        if is_subvolume(&path) {
+            // The staging subvolume is kept read-only, and a kill between
+            // that and the naming leaves a read-only partial generation.
+            set_read_only(&path, false).map_err(io(&path, "cannot make it writable"))?;
+        }
         std::fs::create_dir_all(path.join(DATA))
             .map_err(io(&path, "cannot create its data folder"))?;
         let failed = path.join(VERIFY_FAILED);
@@ -591,23 +653,33 @@ impl Layout {
                 was.generation
             ));
         }
+        if was.flags & stamp::READ_ONLY == 0 {
+            return Err("it was not kept read-only".into());
+        }
+        if !is_read_only(&staging) {
+            return Err("it was made writable since it was kept".into());
+        }
         stamp::unchanged(&self.root, stamp::STAGING_STAMP_FILE, cur, &staging)
             .map(|_| ())
             .ok_or_else(|| "it changed since it was kept (its btrfs stamp moved)".into())
     }
 
-    /// After a generation was made from the partial one at `partial` (a
-    /// subvolume): keeps it as the staging subvolume with its stamp, right
-    /// after the snapshot's commit. Best effort: without it the next run
-    /// makes its partial generation from current, as a first run does.
-    fn keep_as_staging(&self, id: &str, partial: &Path) {
+    /// After generation `id` was made from the partial one at `partial` (a
+    /// read-only subvolume since before the snapshot): keeps it as the
+    /// staging subvolume with its stamp. Read-only, nothing can change it
+    /// while it is kept (not even an atime), and the snapshot's commit
+    /// made its numbers final. Best effort: without it the next run makes
+    /// its partial generation from current, as a first run does.
+    fn keep_as_staging(&self, id: &str, partial: &Path, read_only: bool) {
         let staging = self.staging();
-        let kept = std::fs::symlink_metadata(&staging).is_err()
+        let kept = read_only
+            && std::fs::symlink_metadata(&staging).is_err()
             && std::fs::rename(partial, &staging).is_ok();
         if !kept {
             let _ = self.trash(partial);
             return;
         }
+        crash_point("after-staging");
         if let Some(s) = stamp::committed(id, &staging) {
             let _ = stamp::record(&self.root, stamp::STAGING_STAMP_FILE, &s);
         }
@@ -646,7 +718,9 @@ impl Layout {
 
     /// Makes a verified partial generation `id` final: its record written,
     /// rsync's working files removed, every written byte of the file
-    /// system flushed (rsync does not flush), then the rename, flushed.
+    /// system flushed (rsync does not flush), then the rename, flushed. A
+    /// btrfs partial generation is not renamed: the generation is a
+    /// snapshot of it, and it is kept as the staging subvolume.
     pub fn finalize(&self, id: &str, meta: &Meta) -> Result<(), LayoutError> {
         let partial = self.partial(id);
         for leftover in [USAGE, VERIFY_FAILED, MANIFEST_TMP] {
@@ -667,12 +741,14 @@ impl Layout {
         crash_point("before-rename");
         let dir = self.dir(id);
         if is_subvolume(&partial) {
-            // The generation is a snapshot of it (whole under its name in
-            // one transaction, committed), and it stays for the next run.
+            // The generation is a writable snapshot of it (whole under its
+            // name in one transaction, committed), and it stays, read-only,
+            // for the next run.
+            let read_only = set_read_only(&partial, true).is_ok();
             snapshot(&partial, &dir)?;
             self.sync_folder()?;
             crash_point("after-rename");
-            self.keep_as_staging(id, &partial);
+            self.keep_as_staging(id, &partial, read_only);
             return Ok(());
         }
         std::fs::rename(&partial, &dir)
@@ -772,6 +848,19 @@ mod tests {
             check_status: "OK".into(),
             check_message: String::new(),
         }
+    }
+
+    #[test]
+    fn a_snapshot_is_never_made_into_what_exists() {
+        // `btrfs subvolume snapshot A B` with a folder B makes B/A and
+        // succeeds: the generation's name would then be an old folder.
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        std::fs::create_dir(&from).unwrap();
+        std::fs::create_dir(&to).unwrap();
+        let e = snapshot(&from, &to).unwrap_err().to_string();
+        assert!(e.contains("it exists already"), "{e}");
+        assert_eq!(std::fs::read_dir(&to).unwrap().count(), 0);
     }
 
     #[test]

@@ -810,9 +810,9 @@ impl Receiver {
         };
         let started = Instant::now();
         let finalized = self.layout.finalize(&req.id, &meta).and_then(|()| {
-            // Right after the flush of the file system: what the next run
-            // compares current's stamp with (a rename changes neither
-            // number).
+            // Right after the flush of the file system and the naming (a
+            // rename, or on btrfs a snapshot, which commits): what the
+            // next run compares current's stamp with.
             let stamp = stamp::committed(&req.id, &self.layout.dir(&req.id));
             self.layout.switch(&req.id).map(|()| stamp)
         });

@@ -15,7 +15,8 @@
 //! The stamp of the current generation is written next to the generations
 //! (`.current-stamp`, outside every generation's subvolume: writing it
 //! changes none of them) after the generation was verified and made
-//! current. The next run compares current's stamp with it before it
+//! current; the staging subvolume's (`.staging-stamp`, with its read-only
+//! flag) when it is kept for the next run (see [`crate::generations`]). The next run compares current's stamp with it before it
 //! compares current with its manifest, and skips that walk when they are
 //! equal. Anything else (no record, another generation named, another
 //! subvolume, a number moved, not btrfs) is "unknown": the walk runs.
@@ -38,7 +39,12 @@ pub const STAGING_STAMP_FILE: &str = ".staging-stamp";
 const GET_SUBVOL_INFO: libc::c_ulong = 0x81F8_943C;
 const INFO_SIZE: usize = 504;
 const OFFSET_GENERATION: usize = 280;
+const OFFSET_FLAGS: usize = 288;
 const OFFSET_UUID: usize = 296;
+/// `BTRFS_ROOT_SUBVOL_RDONLY`, the root item's flag that the subvolume
+/// information reports (the flag ioctls call it `BTRFS_SUBVOL_RDONLY`,
+/// another bit).
+pub const READ_ONLY: u64 = 1 << 0;
 const OFFSET_CTRANSID: usize = 344;
 
 /// A subvolume's last-change numbers.
@@ -52,6 +58,11 @@ pub struct Stamp {
     pub transid: u64,
     /// The last transaction that changed an inode in it.
     pub ctransid: u64,
+    /// The subvolume's flags ([`READ_ONLY`]): setting or clearing them
+    /// moves neither number. Absent from records of older releases (0, as
+    /// a writable subvolume's).
+    #[serde(default)]
+    pub flags: u64,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -85,6 +96,7 @@ pub fn committed(generation: &str, dir: &Path) -> Option<Stamp> {
         uuid,
         transid: u64_at(&info, OFFSET_GENERATION),
         ctransid: u64_at(&info, OFFSET_CTRANSID),
+        flags: u64_at(&info, OFFSET_FLAGS),
     })
 }
 
@@ -149,6 +161,7 @@ mod tests {
             uuid: "00".repeat(16),
             transid: 7,
             ctransid: 7,
+            flags: 0,
         }
     }
 
