@@ -461,12 +461,7 @@ fn killed_at_any_step_current_stays_complete_and_the_next_run_goes_on() {
 #[test]
 fn killed_at_any_step_on_btrfs_current_stays_complete_and_the_next_run_goes_on() {
     let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
-    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
-    let stage = p.path("stage");
-    p.write_configs(&format!(
-        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
-        stage.display()
-    ));
+    let p = btrfs_pair(&disk);
     killed_at_each_step(
         &p,
         &[
@@ -492,6 +487,18 @@ fn killed_at_any_step_on_btrfs_current_stays_complete_and_the_next_run_goes_on()
             );
         }
     }
+}
+
+/// A pair whose generations are on the btrfs `disk` (the source in a
+/// temporary folder, copied as its `command` snapshot).
+fn btrfs_pair(disk: &support::maestro_sync::LoopMount) -> Pair {
+    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
+    let stage = p.path("stage");
+    p.write_configs(&format!(
+        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
+        stage.display()
+    ));
+    p
 }
 
 fn killed_at_each_step(p: &Pair, steps: &[&str]) {
@@ -1061,12 +1068,7 @@ fn a_stray_rsync_in_the_generations_is_ended_before_its_partial_is_reused() {
 #[test]
 fn generations_on_btrfs_are_snapshots_and_the_staging_subvolume_is_reused_only_unchanged() {
     let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
-    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
-    let stage = p.path("stage");
-    p.write_configs(&format!(
-        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
-        stage.display()
-    ));
+    let p = btrfs_pair(&disk);
     ok(&p.push());
     let first = p.current().unwrap();
     let is_subvolume = |g: &str| ino(&p.gen().join(g)) == 256;
@@ -1219,12 +1221,7 @@ fn generations_on_btrfs_are_snapshots_and_the_staging_subvolume_is_reused_only_u
 #[test]
 fn an_unchanged_btrfs_current_is_not_walked_and_a_write_into_it_is_still_found() {
     let disk = support::maestro_sync::LoopMount::new("btrfs", 300);
-    let p = Pair::with_folders(None, Some(disk.mount_point.join("gen")));
-    let stage = p.path("stage");
-    p.write_configs(&format!(
-        "snapshot = \"command\"\nsnapshot_dir = \"{}\"\n",
-        stage.display()
-    ));
+    let p = btrfs_pair(&disk);
     ok(&p.push());
     tick();
     fs::write(p.source().join("lui/jobs/3.xml"), "changed").unwrap();
