@@ -19,9 +19,10 @@
 //! `.staging` for the next run: rsync brings it up to date in place, and
 //! the kernel has its inodes cached from the last run (the first walk of a
 //! subvolume just made reads every inode from disk: 0.3 s for 40,000
-//! files, against 0.07 s for one walked before). It is used only while its
-//! btrfs stamp shows it unchanged since (see [`crate::stamp`]) and the
-//! generation it was made for is still current; otherwise a new partial
+//! files, against 0.07 s for one walked before). It is kept read-only and
+//! used only while it still is, its btrfs stamp shows it unchanged since
+//! (see [`crate::stamp`]) and the generation it was made for is still
+//! current; otherwise a new partial
 //! generation is a writable snapshot of the current one. Elsewhere a new
 //! partial generation is a new folder whose unchanged files rsync
 //! hard-links from the current one (`--link-dest`). Either way the current
