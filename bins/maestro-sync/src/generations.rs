@@ -22,11 +22,10 @@
 //! files, against 0.07 s for one walked before). It is kept read-only and
 //! used only while it still is, its btrfs stamp shows it unchanged since
 //! (see [`crate::stamp`]) and the generation it was made for is still
-//! current; otherwise a new partial
-//! generation is a writable snapshot of the current one. Elsewhere a new
-//! partial generation is a new folder whose unchanged files rsync
-//! hard-links from the current one (`--link-dest`). Either way the current
-//! generation is never written to.
+//! current; otherwise a new partial generation is a writable snapshot of
+//! the current one. Elsewhere a new partial generation is a new folder
+//! whose unchanged files rsync hard-links from the current one
+//! (`--link-dest`). Either way the current generation is never written to.
 //!
 //! A generation gets its final name only after its data was checked
 //! against its manifest and flushed to disk; `current` moves only to a
@@ -154,7 +153,12 @@ const SUBVOL_RDONLY: u64 = 1 << 1;
 /// may; the flag moves neither of its stamp's numbers).
 fn set_read_only(path: &Path, read_only: bool) -> std::io::Result<()> {
     let dir = std::fs::File::open(path)?;
-    let flags = subvolume_flags(&dir)?;
+    let mut flags: u64 = 0;
+    // SAFETY: the ioctl writes one u64 into the variable we own, on a
+    // descriptor we own.
+    if unsafe { libc::ioctl(dir.as_raw_fd(), SUBVOL_GETFLAGS, &mut flags) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     let wanted = if read_only {
         flags | SUBVOL_RDONLY
     } else {
@@ -168,22 +172,6 @@ fn set_read_only(path: &Path, read_only: bool) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
-}
-
-fn subvolume_flags(dir: &std::fs::File) -> std::io::Result<u64> {
-    let mut flags: u64 = 0;
-    // SAFETY: the ioctl writes one u64 into the variable we own, on a
-    // descriptor we own.
-    if unsafe { libc::ioctl(dir.as_raw_fd(), SUBVOL_GETFLAGS, &mut flags) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(flags)
-}
-
-fn is_read_only(path: &Path) -> bool {
-    std::fs::File::open(path)
-        .and_then(|d| subvolume_flags(&d))
-        .is_ok_and(|f| f & SUBVOL_RDONLY != 0)
 }
 
 /// Removes a generation's folder: a subvolume by `btrfs subvolume
@@ -547,8 +535,8 @@ impl Layout {
     /// On btrfs, when the current generation is a subvolume (or there is
     /// none yet), a new partial generation is the staging subvolume the
     /// current generation was made from, renamed, when it can be trusted
-    /// (it was kept read-only and its stamp has not moved), else a writable snapshot of the
-    /// current generation (or a new subvolume).
+    /// (it was kept read-only and its stamp has not moved), else a
+    /// writable snapshot of the current generation (or a new subvolume).
     pub fn prepare(&self, id: &str, current: Option<&str>) -> Result<Prepared, LayoutError> {
         let path = self.partial(id);
         let mut partials = self.partials()?;
@@ -605,8 +593,9 @@ impl Layout {
         } else {
             std::fs::create_dir(&path).map_err(io(&path, "cannot create it"))?;
         }
-        let snapshot = snapshots && is_subvolume(&path);
-        if is_subvolume(&path) {
+        let subvolume = is_subvolume(&path);
+        let snapshot = snapshots && subvolume;
+        if subvolume {
             // The staging subvolume is kept read-only, and a kill between
             // that and the naming leaves a read-only partial generation.
             set_read_only(&path, false).map_err(io(&path, "cannot make it writable"))?;
@@ -657,12 +646,14 @@ impl Layout {
         if was.flags & stamp::READ_ONLY == 0 {
             return Err("it was not kept read-only".into());
         }
-        if !is_read_only(&staging) {
+        let now = stamp::now(cur, &staging).ok_or("its stamp cannot be read")?;
+        if now.flags & stamp::READ_ONLY == 0 {
             return Err("it was made writable since it was kept".into());
         }
-        stamp::unchanged(&self.root, stamp::STAGING_STAMP_FILE, cur, &staging)
-            .map(|_| ())
-            .ok_or_else(|| "it changed since it was kept (its btrfs stamp moved)".into())
+        if now != was {
+            return Err("it changed since it was kept (its btrfs stamp moved)".into());
+        }
+        Ok(())
     }
 
     /// After generation `id` was made from the partial one at `partial` (a

@@ -15,11 +15,14 @@
 //! The stamp of the current generation is written next to the generations
 //! (`.current-stamp`, outside every generation's subvolume: writing it
 //! changes none of them) after the generation was verified and made
-//! current; the staging subvolume's (`.staging-stamp`, with its read-only
-//! flag) when it is kept for the next run (see [`crate::generations`]). The next run compares current's stamp with it before it
+//! current. The next run compares current's stamp with it before it
 //! compares current with its manifest, and skips that walk when they are
 //! equal. Anything else (no record, another generation named, another
 //! subvolume, a number moved, not btrfs) is "unknown": the walk runs.
+//!
+//! The staging subvolume's stamp, with its read-only flag, is kept the same
+//! way (`.staging-stamp`) when it is kept for the next run (see
+//! [`crate::generations`]).
 
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsRawFd;
@@ -144,11 +147,17 @@ pub fn unchanged(generations: &Path, file: &str, id: &str, dir: &Path) -> Option
     if was.generation != id {
         return None;
     }
+    let now = now(id, dir)?;
+    (now == was).then_some(now)
+}
+
+/// The stamp of the subvolume at `dir` with every change committed first,
+/// so that a change not yet on disk shows too.
+pub fn now(generation: &str, dir: &Path) -> Option<Stamp> {
     if !commit(dir) {
         return None;
     }
-    let now = committed(id, dir)?;
-    (now == was).then_some(now)
+    committed(generation, dir)
 }
 
 #[cfg(test)]
