@@ -12,7 +12,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::maestro_sync::{incompressible, ino, tick, Pair, Run, SYNC};
+use support::maestro_sync::{incompressible, ino, pids_whose_command, tick, Pair, Run, SYNC};
 
 fn pair() -> Pair {
     let p = Pair::new("");
@@ -686,19 +686,9 @@ fn the_receiving_side_runs_only_its_runs_rsync_server_and_ends_it_first() {
         let o = child.wait_with_output().unwrap();
         (o.status.code(), rest.join("\n"))
     };
-    let servers = || {
-        fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                    let c = String::from_utf8_lossy(&c).replace('\0', " ");
-                    c.starts_with("rsync --server") && c.contains(&p.gen().display().to_string())
-                })
-            })
-            .count()
-    };
+    let gen = p.gen().display().to_string();
+    let servers =
+        || pids_whose_command(|c| c.starts_with("rsync --server") && c.contains(&gen)).len();
     let rsync_line = |command: &str| format!("rsync {}", serde_json::json!({ "command": command }));
     // 1. Not an rsync server, or not this run's folder: refused, not run.
     let mark = p.path("ran");
@@ -813,13 +803,10 @@ fn a_stopped_receiving_side_still_ends_the_run_by_its_deadline() {
     ]);
     let state = p.path("state-r").display().to_string();
     let receive = || {
-        fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
-            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let c = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            // This pair's receive only: other tests run beside this one.
-            (c.contains(" receive ") && c.contains(&state)).then_some(pid)
-        })
+        // This pair's receive only: other tests run beside this one.
+        pids_whose_command(|c| c.contains(" receive ") && c.contains(&state))
+            .first()
+            .copied()
     };
     let until = Instant::now() + Duration::from_secs(30);
     let stopped = loop {

@@ -317,6 +317,20 @@ impl Pair {
     }
 }
 
+/// The processes whose command line (its words joined by spaces) `wanted`
+/// takes.
+pub fn pids_whose_command(wanted: impl Fn(&str) -> bool) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            wanted(&String::from_utf8_lossy(&cmd).replace('\0', " ")).then_some(pid)
+        })
+        .collect()
+}
+
 /// The inode of a path.
 pub fn ino(p: &Path) -> u64 {
     fs::metadata(p).unwrap().ino()
@@ -366,16 +380,11 @@ impl Pair {
     /// `--link-dest` into its generations), when it runs.
     pub fn data_rsync_pid(&self) -> Option<i32> {
         let gen = self.gen().display().to_string();
-        fs::read_dir("/proc")
-            .ok()?
-            .filter_map(|e| e.ok())
-            .find_map(|e| {
-                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-                let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                (cmd.starts_with("rsync ") && cmd.contains("--link-dest") && cmd.contains(&gen))
-                    .then_some(pid)
-            })
+        pids_whose_command(|cmd| {
+            cmd.starts_with("rsync ") && cmd.contains("--link-dest") && cmd.contains(&gen)
+        })
+        .first()
+        .copied()
     }
 
     /// rsync processes working in the generations folder.
